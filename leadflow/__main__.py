@@ -1,0 +1,5 @@
+import sys
+
+from leadflow.cli import main
+
+sys.exit(main())

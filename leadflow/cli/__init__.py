@@ -1,0 +1,59 @@
+"""The ``leadflow`` command line. Each area registers its commands from its own module.
+
+Every expected failure (bad config, unreachable warehouse, unreadable input, a quality gate)
+is printed as one line naming the cause, with a non-zero exit and no traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+
+from leadflow.errors import LeadflowError
+
+app = typer.Typer(help="leadflow: hands leads from marketing to sales and closes the loop back.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+def _register_all() -> None:
+    from leadflow.cli import core, data, handoffs, identity, modeling, quality, reporting
+    for mod in (core, data, quality, identity, modeling, handoffs, reporting):
+        mod.register(app)
+
+
+_register_all()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning LeadflowError into a one-line error."""
+    logging.basicConfig(level=os.environ.get("LEADFLOW_LOG_LEVEL", "WARNING"),
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(args=argv, standalone_mode=False)
+    except LeadflowError as e:
+        typer.echo(f"error: {e}", err=True)
+        return e.exit_code
+    except (typer.Exit, SystemExit) as e:  # typer/click exits with a code
+        code = getattr(e, "exit_code", getattr(e, "code", 0))
+        return int(code or 0)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 1
+    except Exception as e:  # click usage errors and unexpected bugs
+        import click
+        if isinstance(e, click.ClickException):
+            e.show()
+            return e.exit_code
+        if os.environ.get("LEADFLOW_DEBUG"):
+            raise
+        typer.echo(f"internal error: {type(e).__name__}: {str(e)[:300]} "
+                   "(set LEADFLOW_DEBUG=1 for the traceback)", err=True)
+        return 70
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

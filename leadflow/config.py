@@ -1,0 +1,351 @@
+"""Configuration in one place: ``leadflow.yaml`` validated by pydantic.
+
+Marketing ops edit this file (sources, mappings, scoring and routing rules). An invalid file
+gets a one-line error naming the file and the field, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from leadflow.canonical import FIELDS, KINDS, TOUCH_TYPES
+from leadflow.errors import ConfigError
+
+DEFAULT_CONFIG = "leadflow.yaml"
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors, so a typo in the YAML never passes silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- sources
+class FileConnector(Strict):
+    type: Literal["file"] = "file"
+    path: str                                  # landing folder (relative to the config file)
+    pattern: str = "*"                         # glob of files to pick up
+    format: Literal["csv", "jsonl", "parquet", "xlsx", "auto"] = "auto"
+    delimiter: str | None = None               # None: sniffed
+    encoding: str | None = None                # None: utf-8 (with or without BOM), else latin-1
+    quotechar: str = '"'
+    sheet: str | int | None = None
+    min_age_seconds: float = 2.0               # a file younger than this may still be written
+    archive: bool = True                       # move processed files to archive/, failed to failed/
+    chunk_rows: int = 200_000
+
+
+class SqlConnector(Strict):
+    type: Literal["sql"] = "sql"
+    url_env: str                               # env var holding the SQLAlchemy URL (no secrets in YAML)
+    query: str                                 # may use :watermark
+    watermark_column: str | None = None
+    chunk_rows: int = 100_000
+
+
+class HttpConnector(Strict):
+    type: Literal["http"] = "http"
+    url: str
+    records_path: str = "data"                 # where the list of records sits in each page
+    next_path: str | None = "next"             # where the next page URL sits (None: no paging)
+    page_param: str | None = None              # alternative: ?page=N paging
+    token_env: str | None = None               # bearer token from this env var
+    airflow_conn_id: str | None = None         # or from an Airflow connection's password
+    timeout_seconds: float = 10.0
+    max_retries: int = 4
+    backoff_seconds: float = 0.5
+    max_pages: int = 10_000
+
+
+Connector = FileConnector | SqlConnector | HttpConnector
+
+
+class QualityThresholds(Strict):
+    warn_share: float = Field(0.05, ge=0, le=1)   # warn above this share of failing rows
+    fail_share: float = Field(0.5, ge=0, le=1)    # fail the run above this share
+
+
+class Source(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    owner: str
+    kind: Literal["inbound_leads", "touches", "campaign_spend", "crm_outcomes"]
+    connector: Connector = Field(discriminator="type")
+    mapping: dict[str, str] = Field(default_factory=dict)       # source column -> canonical field
+    value_maps: dict[str, dict[str, Any]] = Field(default_factory=dict)  # field ("*": all) -> {from: to}
+    constants: dict[str, Any] = Field(default_factory=dict)     # canonical field -> value
+    attributes: dict[str, str] = Field(default_factory=dict)    # extra column -> known_at
+    priority: int = 100                                          # survivorship: lower wins
+    schedule: str | None = "@daily"
+    quality: QualityThresholds = Field(default_factory=QualityThresholds)
+    enabled: bool = True
+
+    @field_validator("mapping")
+    @classmethod
+    def _targets_are_canonical(cls, v: dict[str, str], info: Any) -> dict[str, str]:
+        kind = info.data.get("kind")
+        if kind:
+            bad = sorted(t for t in v.values() if t not in FIELDS[kind])
+            if bad:
+                raise ValueError(f"unknown canonical field(s) for {kind}: {', '.join(bad)}")
+        return v
+
+    @field_validator("attributes")
+    @classmethod
+    def _known_at(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = sorted(k for k, when in v.items() if when not in ("capture", "after_contact"))
+        if bad:
+            raise ValueError(f"known_at must be 'capture' or 'after_contact' for: {', '.join(bad)}")
+        return v
+
+
+# --------------------------------------------------------------------------- scoring
+class FitRule(Strict):
+    field: str                                 # a people column, e.g. seniority, industry
+    equals: Any = None
+    is_in: list[Any] | None = Field(None, alias="in")
+    min: float | None = None
+    max: float | None = None
+    points: float
+    reason: str                                # words a rep reads, may use {value}
+
+
+class EngagementRule(Strict):
+    points: float
+    cap_per_day: int = 3                       # at most this many touches of the type count a day
+    reason: str = ""
+
+
+class Scoring(Strict):
+    fit_rules: list[FitRule] = Field(default_factory=list)
+    grades: dict[Literal["A", "B", "C"], float] = Field(
+        default_factory=lambda: {"A": 60.0, "B": 40.0, "C": 20.0})    # min fit points; else D
+    engagement: dict[str, EngagementRule] = Field(default_factory=dict)
+    half_life_days: float = Field(14.0, gt=0)
+    max_score: float = 100.0
+
+    @field_validator("engagement")
+    @classmethod
+    def _touch_types(cls, v: dict[str, EngagementRule]) -> dict[str, EngagementRule]:
+        bad = sorted(k for k in v if k not in TOUCH_TYPES)
+        if bad:
+            raise ValueError(f"unknown touch type(s): {', '.join(bad)}")
+        return v
+
+
+class Model(Strict):
+    min_conversions: int = 100                 # below this, rules only (and we say so)
+    artifacts_dir: str = "models"
+    algorithms: list[str] = Field(default_factory=lambda: ["logistic", "gradient_boosting"])
+
+
+# --------------------------------------------------------------------------- qualify & route
+class Qualification(Strict):
+    min_grade: Literal["A", "B", "C", "D"] = "B"
+    min_score: float = 70.0
+    min_probability: float | None = None       # when a model is live, this may qualify too
+    hand_raiser_touches: list[str] = Field(default_factory=lambda: ["demo_request", "contact_sales"])
+    recycle_after_days: int = 90
+    competitor_domains: list[str] = Field(default_factory=list)
+
+
+class OutOfOffice(Strict):
+    start: date
+    end: date
+
+
+class Rep(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str
+    email: str | None = None
+    weight: float = Field(1.0, gt=0)
+    capacity_per_day: int = Field(50, ge=0)
+    timezone: str = "UTC"
+    out_of_office: list[OutOfOffice] = Field(default_factory=list)
+
+
+class Territory(Strict):
+    name: str
+    countries: list[str] = Field(default_factory=list)     # ISO alpha-2; empty: any
+    min_company_size: int | None = None
+    max_company_size: int | None = None
+    reps: list[str]
+
+
+class Sla(Strict):
+    hand_raiser_hours: float = 4.0
+    default_hours: float = 24.0
+    business_start_hour: int = Field(9, ge=0, le=23)
+    business_end_hour: int = Field(17, ge=1, le=24)
+
+
+class Routing(Strict):
+    reps: list[Rep] = Field(default_factory=list)
+    territories: list[Territory] = Field(default_factory=list)
+    fallback_queue: str = "unassigned"
+    sla: Sla = Field(default_factory=Sla)
+
+    @model_validator(mode="after")
+    def _territory_reps_exist(self) -> "Routing":
+        known = {r.id for r in self.reps}
+        for t in self.territories:
+            missing = [r for r in t.reps if r not in known]
+            if missing:
+                raise ValueError(f"territory {t.name!r} names unknown rep(s): {', '.join(missing)}")
+        return self
+
+
+class Smtp(Strict):
+    host: str = "127.0.0.1"
+    port: int = 25
+    starttls: bool = False
+    ssl: bool = False
+    username_env: str | None = None
+    password_env: str | None = None
+    airflow_conn_id: str | None = None
+    sender: str = "leadflow@localhost"
+
+
+class Delivery(Strict):
+    email_enabled: bool = False
+    smtp: Smtp = Field(default_factory=Smtp)
+    formats: list[Literal["csv", "xlsx", "html"]] = Field(default_factory=lambda: ["csv", "xlsx", "html"])
+
+
+class Feedback(Strict):
+    recycle_reasons: list[str] = Field(default_factory=lambda: ["bad_timing", "no_budget", "not_reachable"])
+    disqualify_reasons: list[str] = Field(default_factory=lambda: ["wrong_person", "competitor", "duplicate"])
+
+
+class Alerts(Strict):
+    email_to: list[str] = Field(default_factory=list)
+    slack_webhook_env: str | None = None
+
+
+class Paths(Strict):
+    data_dir: str = "data"
+    reports_dir: str = "reports"
+    lists_dir: str = "reports/lead_lists"
+
+
+class Settings(Strict):
+    paths: Paths = Field(default_factory=Paths)
+    sources: list[Source] = Field(default_factory=list)
+    scoring: Scoring = Field(default_factory=Scoring)
+    model: Model = Field(default_factory=Model)
+    qualification: Qualification = Field(default_factory=Qualification)
+    routing: Routing = Field(default_factory=Routing)
+    delivery: Delivery = Field(default_factory=Delivery)
+    feedback: Feedback = Field(default_factory=Feedback)
+    alerts: Alerts = Field(default_factory=Alerts)
+
+    # Set by load(); not part of the YAML.
+    config_path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_sources(self) -> "Settings":
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate source name(s): {', '.join(dupes)}")
+        return self
+
+    # ---- resolved locations
+    @property
+    def base_dir(self) -> Path:
+        return self.config_path.parent if self.config_path else Path.cwd()
+
+    def resolve(self, p: str | Path) -> Path:
+        p = Path(os.path.expandvars(str(p)))
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.resolve(self.paths.data_dir)
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.resolve(self.paths.reports_dir)
+
+    @property
+    def lists_dir(self) -> Path:
+        return self.resolve(self.paths.lists_dir)
+
+    @property
+    def database_url(self) -> str:
+        url = os.environ.get("LEADFLOW_DATABASE_URL")
+        return url or f"sqlite:///{self.data_dir / 'warehouse.db'}"
+
+    def source(self, name: str) -> Source:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise ConfigError(f"{self.config_path}: no source named {name!r} "
+                          f"(known: {', '.join(s.name for s in self.sources) or 'none'})")
+
+
+def config_path(path: str | Path | None = None) -> Path:
+    """The config file to use: explicit path, else $LEADFLOW_CONFIG, else ./leadflow.yaml."""
+    return Path(path or os.environ.get("LEADFLOW_CONFIG") or DEFAULT_CONFIG).resolve()
+
+
+def _field_path(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
+    """Turn a pydantic location into 'sources[2].connector.type', naming sources by name."""
+    out: list[str] = []
+    node: Any = raw
+    for part in loc:
+        if isinstance(part, int):
+            label = f"[{part}]"
+            if isinstance(node, list) and part < len(node) and isinstance(node[part], dict) \
+                    and "name" in node[part]:
+                label = f"[{part}:{node[part]['name']}]"
+            out.append(label)
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        else:
+            if part in ("file", "sql", "http", "function-after") and not isinstance(node, dict):
+                continue
+            if isinstance(node, dict) and part not in node and part in ("file", "sql", "http"):
+                continue
+            out.append(("." if out else "") + str(part))
+            node = node.get(part) if isinstance(node, dict) else None
+    return "".join(out) or "(top level)"
+
+
+def parse(raw: Any, origin: str = "<config>") -> Settings:
+    """Validate a parsed YAML document; errors name the origin and the field."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+        raise ConfigError(f"{origin}: {_field_path(first['loc'], raw)}: {first['msg']}{more}") from None
+
+
+def load(path: str | Path | None = None) -> Settings:
+    """Load and validate the config file; one-line ConfigError on any problem."""
+    p = config_path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found (set --config or LEADFLOW_CONFIG)")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{p}:{where} not valid YAML: {getattr(e, 'problem', e)}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read config: {e.__class__.__name__}") from None
+    settings = parse(raw, str(p))
+    settings.config_path = p
+    return settings
+
+
+__all__ = ["Settings", "Source", "load", "parse", "config_path", "KINDS"]

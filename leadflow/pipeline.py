@@ -1,0 +1,87 @@
+"""The daily pipeline: one function per step, shared by the CLI and the Airflow DAGs.
+
+Order (one direction of data flow):
+  ingest -> quality -> load (clean + identity) -> score -> qualify/route/queue -> deliver
+  -> feedback -> report
+
+Each step function takes a RunContext and returns a dict of counts; ``run_daily`` runs them in
+order and records each in ``pipeline_runs``. Steps are idempotent per run date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from leadflow.context import RunContext
+from leadflow.monitor import run_step
+
+
+def step_ingest(ctx: RunContext) -> dict[str, Any]:
+    from leadflow import ingest
+    results = ingest.land(ctx)
+    return ingest.summarise(results)
+
+
+def step_quality(ctx: RunContext) -> dict[str, Any]:
+    from leadflow import quality
+    return quality.validate_all(ctx)
+
+
+def step_load(ctx: RunContext) -> dict[str, Any]:
+    from leadflow import identity
+    from leadflow.store import campaigns
+    out: dict[str, Any] = {"spend": campaigns.load_spend(ctx)}
+    out["leads"] = identity.load_leads(ctx)
+    out["touches"] = identity.load_touches(ctx)
+    return out
+
+
+def step_score(ctx: RunContext) -> dict[str, Any]:
+    from leadflow import score
+    return score.score_people(ctx)
+
+
+def step_queue(ctx: RunContext) -> dict[str, Any]:
+    from leadflow import handoff
+    return handoff.queue(ctx)
+
+
+def step_deliver(ctx: RunContext) -> dict[str, Any]:
+    from leadflow import handoff
+    return handoff.deliver(ctx)
+
+
+def step_feedback(ctx: RunContext) -> dict[str, Any]:
+    from leadflow import feedback
+    return feedback.apply_outcomes(ctx)
+
+
+def step_report(ctx: RunContext) -> dict[str, Any]:
+    from leadflow import report
+    return report.build(ctx)
+
+
+DAILY_STEPS: list[tuple[str, Callable[[RunContext], dict[str, Any]]]] = [
+    ("ingest", step_ingest),
+    ("quality", step_quality),
+    ("load", step_load),
+    ("score", step_score),
+    ("queue", step_queue),
+    ("deliver", step_deliver),
+]
+
+FEEDBACK_STEPS: list[tuple[str, Callable[[RunContext], dict[str, Any]]]] = [
+    ("feedback", step_feedback),
+    ("report", step_report),
+]
+
+
+def run_steps(ctx: RunContext, steps: list[tuple[str, Callable[[RunContext], dict[str, Any]]]]
+              ) -> dict[str, dict[str, Any]]:
+    return {name: run_step(ctx, name, fn) for name, fn in steps}
+
+
+def run_daily(ctx: RunContext) -> dict[str, dict[str, Any]]:
+    """Run the whole daily handoff for ``ctx.run_date``."""
+    return run_steps(ctx, DAILY_STEPS)

@@ -1,0 +1,337 @@
+"""The warehouse schema, defined once (SQLAlchemy Core) for SQLite and PostgreSQL.
+
+Layers, in the order data flows:
+- ``ingest_batches`` and the ``stg_*`` tables: every delivered row, as landed, with lineage
+  (source, batch, row number, load time) and a ``state`` telling where it ended up.
+- ``quarantine`` and ``suppressions``: rows set aside, each with its reasons.
+- core entities: ``campaigns``, ``campaign_spend``, ``accounts``, ``people``,
+  ``person_records`` (+ ``merges``, ``match_reviews``), ``touches``.
+- decisions: ``scores``, ``lifecycle_events``, ``handoffs`` (the sales queue), ``outcomes``.
+- operations: ``pipeline_runs``, ``models``.
+
+Documented column by column in docs/schema.md.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from leadflow.canonical import FIELDS
+
+metadata = sa.MetaData()
+
+_TYPES = {
+    "str": sa.Text,
+    "int": sa.BigInteger,
+    "float": sa.Float,
+    "bool": sa.Boolean,
+    "datetime": sa.DateTime,
+    "date": sa.Date,
+}
+
+# Row states in staging tables: where each delivered row ended up.
+ROW_STATES = ("landed", "passed", "quarantined", "loaded", "suppressed", "discarded")
+
+
+def _id() -> sa.Column:
+    return sa.Column("id", sa.Integer, primary_key=True, autoincrement=True)
+
+
+ingest_batches = sa.Table(
+    "ingest_batches", metadata,
+    sa.Column("batch_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("uri", sa.Text, nullable=False),             # file name, query or URL (no secrets)
+    sa.Column("content_hash", sa.Text, nullable=False),
+    sa.Column("rows_in", sa.Integer, nullable=False, default=0),
+    sa.Column("rows_landed", sa.Integer, nullable=False, default=0),
+    sa.Column("rows_rejected", sa.Integer, nullable=False, default=0),
+    sa.Column("status", sa.Text, nullable=False),          # landing | landed | processed | failed
+    sa.Column("business_date", sa.Date),                   # the day the delivery belongs to
+    sa.Column("watermark", sa.Text),                       # incremental sources: high-water mark
+    sa.Column("note", sa.Text),
+    sa.Column("loaded_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("source", "content_hash", name="uq_batch_source_hash"),
+)
+
+
+def _staging(kind: str) -> sa.Table:
+    cols = [sa.Column(name, _TYPES[t]()) for name, t in FIELDS[kind].items()]
+    return sa.Table(
+        f"stg_{kind}", metadata,
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("batch_id", sa.Integer, sa.ForeignKey("ingest_batches.batch_id"), nullable=False),
+        sa.Column("row_number", sa.Integer, nullable=False),  # 1-based data row in the delivery
+        sa.Column("loaded_at", sa.DateTime, nullable=False),
+        sa.Column("state", sa.Text, nullable=False, default="landed"),
+        *cols,
+        sa.Column("attributes", sa.JSON),                     # non-canonical fields, as delivered
+        sa.PrimaryKeyConstraint("batch_id", "row_number", name=f"pk_stg_{kind}"),
+        sa.Index(f"ix_stg_{kind}_state", "state"),
+    )
+
+
+stg_inbound_leads = _staging("inbound_leads")
+stg_touches = _staging("touches")
+stg_campaign_spend = _staging("campaign_spend")
+stg_crm_outcomes = _staging("crm_outcomes")
+STAGING = {
+    "inbound_leads": stg_inbound_leads,
+    "touches": stg_touches,
+    "campaign_spend": stg_campaign_spend,
+    "crm_outcomes": stg_crm_outcomes,
+}
+
+# Rows that failed at ingest (unparseable, missing mapped column) or at quality checks.
+quarantine = sa.Table(
+    "quarantine", metadata,
+    sa.Column("quarantine_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("batch_id", sa.Integer, nullable=False),
+    sa.Column("row_number", sa.Integer, nullable=False),
+    sa.Column("stage", sa.Text, nullable=False),           # ingest | quality | feedback
+    sa.Column("record", sa.JSON, nullable=False),          # the original record
+    sa.Column("reasons", sa.JSON, nullable=False),         # list of expectation names / reasons
+    sa.Column("status", sa.Text, nullable=False, default="open"),  # open | released | discarded
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("resolved_at", sa.DateTime),
+    sa.Column("resolved_by", sa.Text),
+    sa.Column("resolution_note", sa.Text),
+    sa.UniqueConstraint("kind", "batch_id", "row_number", name="uq_quarantine_row"),
+)
+
+campaigns = sa.Table(
+    "campaigns", metadata,
+    sa.Column("campaign_id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text),
+    sa.Column("channel", sa.Text),
+    sa.Column("first_seen", sa.Date),
+)
+
+campaign_spend = sa.Table(
+    "campaign_spend", metadata,
+    sa.Column("campaign_id", sa.Text, sa.ForeignKey("campaigns.campaign_id"), nullable=False),
+    sa.Column("spend_date", sa.Date, nullable=False),
+    sa.Column("amount", sa.Float, nullable=False),
+    sa.Column("currency", sa.Text),
+    sa.Column("batch_id", sa.Integer),
+    sa.PrimaryKeyConstraint("campaign_id", "spend_date", name="pk_campaign_spend"),
+)
+
+accounts = sa.Table(
+    "accounts", metadata,
+    sa.Column("account_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("domain", sa.Text, unique=True),
+    sa.Column("name", sa.Text),
+    sa.Column("name_norm", sa.Text, index=True),
+    sa.Column("industry", sa.Text),
+    sa.Column("company_size", sa.BigInteger),
+    sa.Column("country", sa.Text),
+    sa.Column("owner_rep", sa.Text),                       # used first by routing
+    sa.Column("is_customer", sa.Boolean, default=False),
+    sa.Column("has_open_deal", sa.Boolean, default=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+people = sa.Table(
+    "people", metadata,
+    sa.Column("person_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email_norm", sa.Text, unique=True),         # NULL when no usable email
+    sa.Column("source_key", sa.Text, unique=True),         # source:record id, for email-less sources
+    sa.Column("first_name", sa.Text),
+    sa.Column("last_name", sa.Text),
+    sa.Column("phone_e164", sa.Text),
+    sa.Column("company", sa.Text),
+    sa.Column("company_norm", sa.Text),
+    sa.Column("job_title", sa.Text),
+    sa.Column("seniority", sa.Text),
+    sa.Column("job_function", sa.Text),
+    sa.Column("industry", sa.Text),
+    sa.Column("company_size", sa.BigInteger),
+    sa.Column("country", sa.Text),                         # ISO 3166 alpha-2
+    sa.Column("city", sa.Text),
+    sa.Column("is_free_mail", sa.Boolean, default=False),
+    sa.Column("is_role_address", sa.Boolean, default=False),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.account_id")),
+    sa.Column("account_match", sa.Text),                   # domain | name | ambiguous | none
+    sa.Column("lifecycle_stage", sa.Text, nullable=False, default="lead"),
+    sa.Column("cycle", sa.Integer, nullable=False, default=1),
+    sa.Column("opt_out", sa.Boolean, nullable=False, default=False),
+    sa.Column("do_not_contact", sa.Boolean, nullable=False, default=False),
+    sa.Column("is_competitor", sa.Boolean, nullable=False, default=False),
+    sa.Column("erased_at", sa.DateTime),                   # right to erasure: PII blanked
+    sa.Column("first_source", sa.Text),
+    sa.Column("first_campaign_id", sa.Text),
+    sa.Column("first_channel", sa.Text),
+    sa.Column("attributes", sa.JSON),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+# Each landed lead record and the person it resolved to: the merge history's basis.
+person_records = sa.Table(
+    "person_records", metadata,
+    sa.Column("record_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("batch_id", sa.Integer, nullable=False),
+    sa.Column("row_number", sa.Integer, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("people.person_id"), nullable=False),
+    sa.Column("match_rule", sa.Text, nullable=False),      # new | email | source_key | fuzzy:<rule>
+    sa.Column("match_score", sa.Float),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("batch_id", "row_number", name="uq_person_record_row"),
+    sa.Index("ix_person_records_person", "person_id"),
+)
+
+merges = sa.Table(
+    "merges", metadata,
+    sa.Column("merge_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("survivor_id", sa.Integer, nullable=False),
+    sa.Column("merged_id", sa.Integer, nullable=False),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("score", sa.Float),
+    sa.Column("run_id", sa.Text),
+    sa.Column("merged_at", sa.DateTime, nullable=False),
+    sa.Column("undone_at", sa.DateTime),
+)
+
+match_reviews = sa.Table(
+    "match_reviews", metadata,
+    sa.Column("review_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("person_a", sa.Integer, nullable=False),
+    sa.Column("person_b", sa.Integer, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("evidence", sa.JSON),
+    sa.Column("status", sa.Text, nullable=False, default="open"),  # open | merged | rejected
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("person_a", "person_b", name="uq_match_review_pair"),
+)
+
+touches = sa.Table(
+    "touches", metadata,
+    sa.Column("touch_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("source_touch_id", sa.Text, nullable=False),
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("people.person_id")),
+    sa.Column("touch_type", sa.Text, nullable=False),
+    sa.Column("occurred_at", sa.DateTime, nullable=False),
+    sa.Column("campaign_id", sa.Text),
+    sa.Column("channel", sa.Text),
+    sa.Column("url", sa.Text),
+    sa.Column("batch_id", sa.Integer),
+    sa.Column("row_number", sa.Integer),
+    sa.UniqueConstraint("source", "source_touch_id", name="uq_touch_source_id"),
+    sa.Index("ix_touches_person", "person_id", "occurred_at"),
+)
+
+scores = sa.Table(
+    "scores", metadata,
+    sa.Column("person_id", sa.Integer, nullable=False),
+    sa.Column("score_date", sa.Date, nullable=False),
+    sa.Column("fit_points", sa.Float, nullable=False),
+    sa.Column("grade", sa.Text, nullable=False),           # A-D
+    sa.Column("engagement_points", sa.Float, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),          # the rule score, 0-100
+    sa.Column("probability", sa.Float),                    # model probability, when a model is live
+    sa.Column("model_version", sa.Text),
+    sa.Column("reasons", sa.JSON),                         # top reasons, in a rep's words
+    sa.Column("run_id", sa.Text),
+    sa.PrimaryKeyConstraint("person_id", "score_date", name="pk_scores"),
+)
+
+lifecycle_events = sa.Table(
+    "lifecycle_events", metadata,
+    sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("person_id", sa.Integer, nullable=False),
+    sa.Column("cycle", sa.Integer, nullable=False),
+    sa.Column("from_stage", sa.Text),
+    sa.Column("to_stage", sa.Text, nullable=False),
+    sa.Column("occurred_at", sa.DateTime, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("run_id", sa.Text),
+    sa.UniqueConstraint("person_id", "cycle", "to_stage", name="uq_lifecycle_step"),
+)
+
+suppressions = sa.Table(
+    "suppressions", metadata,
+    sa.Column("suppression_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("person_id", sa.Integer, nullable=False),
+    sa.Column("cycle", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),          # opt_out | do_not_contact | erased | ...
+    sa.Column("run_id", sa.Text),
+    sa.Column("run_date", sa.Date, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("person_id", "cycle", "run_date", name="uq_suppression"),
+)
+
+handoffs = sa.Table(
+    "handoffs", metadata,
+    sa.Column("handoff_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("person_id", sa.Integer, nullable=False),
+    sa.Column("cycle", sa.Integer, nullable=False),
+    sa.Column("owner_rep", sa.Text, nullable=False),       # a rep id, or the fallback queue
+    sa.Column("route_rule", sa.Text, nullable=False),      # account_owner | territory:<name> | round_robin | fallback
+    sa.Column("route_reason", sa.JSON),                    # why this owner, alternatives skipped
+    sa.Column("qualified_by", sa.Text, nullable=False),    # threshold | hand_raiser | probability
+    sa.Column("score", sa.Float),
+    sa.Column("grade", sa.Text),
+    sa.Column("probability", sa.Float),
+    sa.Column("priority", sa.Float),
+    sa.Column("run_date", sa.Date, nullable=False),
+    sa.Column("run_id", sa.Text),
+    sa.Column("handed_off_at", sa.DateTime, nullable=False),
+    sa.Column("sla_due_at", sa.DateTime),
+    sa.Column("sla_breached", sa.Boolean, nullable=False, default=False),
+    sa.Column("first_action_at", sa.DateTime),             # first sales feedback (speed-to-lead)
+    sa.Column("status", sa.Text, nullable=False, default="queued"),
+    sa.UniqueConstraint("person_id", "cycle", name="uq_handoff_person_cycle"),
+    sa.Index("ix_handoffs_owner", "owner_rep", "run_date"),
+)
+
+outcomes = sa.Table(
+    "outcomes", metadata,
+    sa.Column("outcome_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("source_outcome_id", sa.Text, nullable=False),
+    sa.Column("handoff_id", sa.Integer, sa.ForeignKey("handoffs.handoff_id"), nullable=False),
+    sa.Column("person_id", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("reason_code", sa.Text),
+    sa.Column("selling_step", sa.Text),
+    sa.Column("amount", sa.Float),
+    sa.Column("occurred_at", sa.DateTime, nullable=False),
+    sa.Column("batch_id", sa.Integer),
+    sa.Column("row_number", sa.Integer),
+    sa.UniqueConstraint("source", "source_outcome_id", name="uq_outcome_source_id"),
+)
+
+pipeline_runs = sa.Table(
+    "pipeline_runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("job", sa.Text, nullable=False),             # dag id or CLI command
+    sa.Column("task", sa.Text, nullable=False),
+    sa.Column("run_date", sa.Date),
+    sa.Column("status", sa.Text, nullable=False),          # running | success | warning | failed
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("counts", sa.JSON),
+    sa.Column("message", sa.Text),
+    sa.Index("ix_pipeline_runs_run", "run_id", "task"),
+)
+
+models = sa.Table(
+    "models", metadata,
+    sa.Column("version", sa.Text, primary_key=True),
+    sa.Column("algorithm", sa.Text, nullable=False),
+    sa.Column("trained_at", sa.DateTime, nullable=False),
+    sa.Column("window_start", sa.Date),
+    sa.Column("window_end", sa.Date),
+    sa.Column("features", sa.JSON, nullable=False),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("holdout", sa.JSON),                          # how to rebuild the holdout it was judged on
+    sa.Column("artifact_path", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),          # candidate | promoted | retired
+)
