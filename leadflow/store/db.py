@@ -162,11 +162,12 @@ def insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]],
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    pk = list(table.primary_key.columns)[:1]
+    stmt = insert(table).on_conflict_do_nothing(index_elements=list(conflict)).returning(*pk)
     total = 0
     for i in range(0, len(rows), 5000):
-        res = conn.execute(stmt, rows[i:i + 5000])
-        total += max(res.rowcount or 0, 0)
+        # RETURNING counts what was really inserted (rowcount is unreliable for executemany).
+        total += len(conn.execute(stmt, rows[i:i + 5000]).all())
     return total
 
 
