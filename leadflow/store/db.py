@@ -131,11 +131,21 @@ def _copy_value(v: Any) -> Any:
     return v
 
 
+def _coerce_to_table(df: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
+    """Make integer columns whole numbers (pandas turns int columns with gaps into floats)."""
+    out = df.copy()
+    for c in out.columns:
+        if isinstance(table.c[c].type, sa.Integer) and out[c].dtype.kind == "f":
+            out[c] = out[c].round().astype("Int64")
+    return out
+
+
 def bulk_insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> int:
     """Append rows fast: COPY on PostgreSQL, executemany on SQLite. Returns rows written."""
     if df.empty:
         return 0
     cols = [c for c in df.columns if c in table.c]
+    df = _coerce_to_table(df[cols], table)
     if is_postgres(conn):
         raw = conn.connection.driver_connection  # psycopg 3 connection
         col_sql = ", ".join(f'"{c}"' for c in cols)
