@@ -1,0 +1,101 @@
+"""What happened: per-run-date summaries read back from the warehouse (not from memory).
+
+Used by ``leadflow run``/``summary``/``status`` and the demo, so the numbers a person reads are
+the numbers stored.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from leadflow.store.schema import (handoffs, ingest_batches, lifecycle_events, person_records,
+                                   pipeline_runs, quarantine, stg_inbound_leads, suppressions)
+
+
+def _scalar(conn: sa.Connection, q: Any) -> int:
+    return int(conn.execute(q).scalar() or 0)
+
+
+def run_summary(eng: sa.Engine, settings: Any, run_date: date) -> dict[str, Any]:
+    """Counts for one run date: rows read, quarantined, people created/merged, MQLs, handoffs."""
+    b = ingest_batches
+    day_batches = sa.select(b.c.batch_id).where(b.c.business_date == run_date)
+    with eng.connect() as c:
+        read = c.execute(sa.select(sa.func.coalesce(sa.func.sum(b.c.rows_in), 0),
+                                   sa.func.coalesce(sa.func.sum(b.c.rows_landed), 0),
+                                   sa.func.coalesce(sa.func.sum(b.c.rows_rejected), 0))
+                         .where(b.c.business_date == run_date)).one()
+        quarantined = _scalar(c, sa.select(sa.func.count()).select_from(quarantine)
+                              .where(quarantine.c.batch_id.in_(day_batches),
+                                     quarantine.c.status == "open"))
+        rows_suppressed = _scalar(c, sa.select(sa.func.count()).select_from(stg_inbound_leads)
+                                  .where(stg_inbound_leads.c.batch_id.in_(day_batches),
+                                         stg_inbound_leads.c.state == "suppressed"))
+        pr = person_records
+        created = _scalar(c, sa.select(sa.func.count()).select_from(pr)
+                          .where(pr.c.batch_id.in_(day_batches), pr.c.match_rule == "new"))
+        merged = _scalar(c, sa.select(sa.func.count()).select_from(pr)
+                         .where(pr.c.batch_id.in_(day_batches), pr.c.match_rule != "new"))
+        le = lifecycle_events
+        mql = _scalar(c, sa.select(sa.func.count()).select_from(le)
+                      .where(le.c.to_stage == "mql", sa.func.date(le.c.occurred_at) == run_date.isoformat())
+                      if eng.dialect.name == "sqlite" else
+                      sa.select(sa.func.count()).select_from(le)
+                      .where(le.c.to_stage == "mql", sa.cast(le.c.occurred_at, sa.Date) == run_date))
+        sup = _scalar(c, sa.select(sa.func.count()).select_from(suppressions)
+                      .where(suppressions.c.run_date == run_date))
+        per_rep = dict(c.execute(sa.select(handoffs.c.owner_rep, sa.func.count())
+                                 .where(handoffs.c.run_date == run_date)
+                                 .group_by(handoffs.c.owner_rep).order_by(handoffs.c.owner_rep)).all())
+    return {
+        "run_date": run_date.isoformat(), "rows_read": int(read[0]), "rows_landed": int(read[1]),
+        "rows_rejected": int(read[2]), "quarantined": quarantined, "rows_suppressed": rows_suppressed,
+        "people_created": created, "records_merged": merged, "mql": mql, "suppressed": sup,
+        "handed_off": sum(per_rep.values()), "per_rep": per_rep,
+        "lists_dir": str(settings.lists_dir / run_date.isoformat()),
+    }
+
+
+def status_rows(eng: sa.Engine, limit: int = 10) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The last runs (one row per run id) with their summary, plus open issues."""
+    p = pipeline_runs
+    with eng.connect() as c:
+        runs = c.execute(sa.select(p.c.run_id, p.c.run_date, sa.func.count().label("steps"),
+                                   sa.func.max(p.c.id).label("last"))
+                         .group_by(p.c.run_id, p.c.run_date)
+                         .order_by(sa.desc("last")).limit(limit)).all()
+        statuses = c.execute(sa.select(p.c.run_id, p.c.task, p.c.status, p.c.message)
+                             .where(p.c.run_id.in_([r.run_id for r in runs]))
+                             .order_by(p.c.id)).all()
+        q_open = _scalar(c, sa.select(sa.func.count()).select_from(quarantine)
+                         .where(quarantine.c.status == "open"))
+        breached = _scalar(c, sa.select(sa.func.count()).select_from(handoffs)
+                           .where(handoffs.c.sla_breached.is_(True)))
+    latest: dict[tuple[str, str], tuple[str, str | None]] = {}
+    for s in statuses:
+        latest[(s.run_id, s.task)] = (s.status, s.message)   # later rows win: the last attempt
+    out, warnings = [], []
+    rank = {"success": 0, "warning": 1, "running": 2, "failed": 3}
+    for r in runs:
+        st = [v for (rid, _t), v in latest.items() if rid == r.run_id]
+        worst = max((x[0] for x in st), key=lambda x: rank.get(x, 0), default="")
+        warnings += [f"{r.run_id} {t}: {m}" for (rid, t), (s, m) in latest.items()
+                     if rid == r.run_id and s in ("warning", "failed") and m]
+        row = {"run_id": r.run_id, "run_date": r.run_date, "steps": r.steps, "status": worst}
+        if r.run_date:
+            summ = run_summary(eng, _NoSettings(), r.run_date)
+            row.update(read=summ["rows_read"], quarantined=summ["quarantined"],
+                       created=summ["people_created"], merged=summ["records_merged"],
+                       mql=summ["mql"], handed_off=summ["handed_off"], suppressed=summ["suppressed"])
+        out.append(row)
+    return out, {"quarantine_open": q_open, "sla_breached": breached, "warnings": warnings[:20]}
+
+
+class _NoSettings:
+    """Stand-in when only counts are needed (no lead-list path)."""
+
+    from pathlib import Path as _P
+    lists_dir = _P(".")

@@ -1,0 +1,51 @@
+"""Campaigns and their daily spend: passed staging rows -> ``campaigns`` + ``campaign_spend``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from leadflow.context import RunContext
+from leadflow.store import db
+from leadflow.store.schema import campaign_spend, campaigns, stg_campaign_spend
+
+
+def spend_rows(stg: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split staged spend into campaign master rows and one spend row per campaign and day.
+
+    A later delivery for the same campaign and day replaces the earlier amount (corrections),
+    so within one load the row from the latest batch wins.
+    """
+    stg = stg.sort_values(["batch_id", "row_number"])
+    spend = (stg.drop_duplicates(["campaign_id", "spend_date"], keep="last")
+             [["campaign_id", "spend_date", "amount", "currency", "batch_id"]])
+    camp = (stg.sort_values(["spend_date", "batch_id", "row_number"])
+            .groupby("campaign_id", as_index=False)
+            .agg(name=("campaign_name", "last"), channel=("channel", "last"),
+                 first_seen=("spend_date", "min")))
+    return camp, spend
+
+
+def load_spend(ctx: RunContext) -> dict[str, Any]:
+    """Load passed spend rows; idempotent (keys: campaign_id, and campaign_id + spend_date)."""
+    with ctx.engine.begin() as conn:
+        stg = db.read_df(conn, sa.select(stg_campaign_spend).where(stg_campaign_spend.c.state == "passed"))
+        if stg.empty:
+            return {"rows": 0, "campaigns_new": 0, "spend_days": 0}
+        camp, spend = spend_rows(stg)
+        new = db.insert_ignore(conn, campaigns, db.records(camp), ["campaign_id"])
+        db.upsert(conn, campaign_spend, db.records(spend), ["campaign_id", "spend_date"],
+                  ["amount", "currency", "batch_id"])
+        keys = stg[["batch_id", "row_number"]]
+        _mark_loaded(conn, keys)
+    return {"rows": len(stg), "campaigns_new": new, "spend_days": len(spend)}
+
+
+def _mark_loaded(conn: sa.Connection, keys: pd.DataFrame) -> None:
+    stmt = (sa.update(stg_campaign_spend)
+            .where(stg_campaign_spend.c.batch_id == sa.bindparam("b"),
+                   stg_campaign_spend.c.row_number == sa.bindparam("r"))
+            .values(state="loaded"))
+    conn.execute(stmt, [{"b": int(b), "r": int(r)} for b, r in keys.itertuples(index=False)])
