@@ -111,7 +111,9 @@ class FitRule(Strict):
     is_in: list[Any] | None = Field(None, alias="in")
     min: float | None = None
     max: float | None = None
-    points: float
+    contains: str | None = None                # case-insensitive substring (e.g. job_title)
+    is_null: bool | None = None                # true: matches a missing value
+    points: float                              # negative for students, competitors, free-mail
     reason: str                                # words a rep reads, may use {value}
 
 
@@ -121,12 +123,22 @@ class EngagementRule(Strict):
     reason: str = ""
 
 
+class DecayStep(Strict):
+    max_age_days: float = Field(gt=0)          # touches up to this age ...
+    factor: float = Field(ge=0, le=1)          # ... count this share of their points
+
+
 class Scoring(Strict):
     fit_rules: list[FitRule] = Field(default_factory=list)
     grades: dict[Literal["A", "B", "C"], float] = Field(
         default_factory=lambda: {"A": 60.0, "B": 40.0, "C": 20.0})    # min fit points; else D
     engagement: dict[str, EngagementRule] = Field(default_factory=dict)
     half_life_days: float = Field(14.0, gt=0)
+    decay: Literal["half_life", "step"] = "half_life"
+    decay_steps: list[DecayStep] = Field(default_factory=lambda: [
+        DecayStep(max_age_days=7, factor=1.0), DecayStep(max_age_days=30, factor=0.5),
+        DecayStep(max_age_days=90, factor=0.25)])         # older than the last step: 0
+    score_from: Literal["fit_plus_engagement", "engagement"] = "fit_plus_engagement"
     max_score: float = 100.0
 
     @field_validator("engagement")
@@ -142,6 +154,9 @@ class Model(Strict):
     min_conversions: int = 100                 # below this, rules only (and we say so)
     artifacts_dir: str = "models"
     algorithms: list[str] = Field(default_factory=lambda: ["logistic", "gradient_boosting"])
+    holdout_share: float = Field(0.2, gt=0, lt=0.5)          # latest handoffs, judged on
+    calibration_share: float = Field(0.2, gt=0, lt=0.5)      # slice before it, calibrates
+    min_gain: float = 0.0                                     # ROC AUC a candidate must add
 
 
 # --------------------------------------------------------------------------- qualify & route
@@ -301,9 +316,10 @@ def _field_path(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
     for part in loc:
         if isinstance(part, int):
             label = f"[{part}]"
-            if isinstance(node, list) and part < len(node) and isinstance(node[part], dict) \
-                    and "name" in node[part]:
-                label = f"[{part}:{node[part]['name']}]"
+            item = node[part] if isinstance(node, list) and part < len(node) else None
+            key = next((k for k in ("id", "name") if isinstance(item, dict) and k in item), None)
+            if key:
+                label = f"[{part}:{item[key]}]"
             out.append(label)
             node = node[part] if isinstance(node, list) and part < len(node) else None
         else:
