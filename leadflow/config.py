@@ -204,6 +204,7 @@ class Routing(Strict):
     territories: list[Territory] = Field(default_factory=list)
     fallback_queue: str = "unassigned"
     sla: Sla = Field(default_factory=Sla)
+    account_owners: dict[str, str] = Field(default_factory=dict)   # named accounts: domain -> rep id
 
     @model_validator(mode="after")
     def _territory_reps_exist(self) -> "Routing":
@@ -224,12 +225,15 @@ class Smtp(Strict):
     password_env: str | None = None
     airflow_conn_id: str | None = None
     sender: str = "leadflow@localhost"
+    timeout_seconds: float = 30.0
 
 
 class Delivery(Strict):
     email_enabled: bool = False
     smtp: Smtp = Field(default_factory=Smtp)
     formats: list[Literal["csv", "xlsx", "html"]] = Field(default_factory=lambda: ["csv", "xlsx", "html"])
+    recent_touches: int = Field(5, ge=0)       # touches shown per lead in the pre-approach brief
+    top_reasons: int = Field(3, ge=0)          # score reasons shown per lead
 
 
 class Feedback(Strict):
