@@ -1,0 +1,77 @@
+"""Shared benchmark helpers: a peak-memory sampler and result writing."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class PeakRSS:
+    """Samples this process's resident memory (plus children) every 20 ms; keeps the peak."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+        self._proc = psutil.Process(os.getpid())
+
+    def _rss(self) -> int:
+        total = self._proc.memory_info().rss
+        for ch in self._proc.children(recursive=True):
+            try:
+                total += ch.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> "PeakRSS":
+        self.peak = self._rss()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, self._rss())
+
+
+@contextmanager
+def measure(label: str, out: dict[str, Any]) -> Iterator[None]:
+    """Time a block and record its seconds and peak RSS (MiB) under ``label``."""
+    with PeakRSS() as m:
+        t0 = time.perf_counter()
+        yield
+        secs = time.perf_counter() - t0
+    out[label] = {"seconds": round(secs, 3), "peak_mib": round(m.peak / 2**20, 1)}
+
+
+def write_result(name: str, payload: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"bench": name, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+               "mem_gib": round(psutil.virtual_memory().total / 2**30, 1)}, **payload}
+    p = RESULTS / f"{name}.json"
+    p.write_text(json.dumps(payload, indent=2, default=str))
+    return p
+
+
+def print_table(rows: dict[str, dict[str, Any]], title: str) -> None:
+    print(title)
+    print(f"{'stage':<22}{'seconds':>10}{'peak MiB':>12}  notes")
+    for k, v in rows.items():
+        notes = {kk: vv for kk, vv in v.items() if kk not in ("seconds", "peak_mib")}
+        print(f"{k:<22}{v['seconds']:>10.2f}{v['peak_mib']:>12.0f}  {notes if notes else ''}")
