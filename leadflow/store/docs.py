@@ -1,0 +1,61 @@
+"""Render docs/schema.md from the schema itself, so the documentation cannot drift.
+
+    python -m leadflow.store.docs > docs/schema.md
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+
+from leadflow.store.schema import metadata
+
+PURPOSE = {
+    "ingest_batches": "One row per delivery (file, query window or API pull): content hash, counts, status.",
+    "stg_inbound_leads": "Every delivered lead row as landed, with lineage and its `state`.",
+    "stg_touches": "Every delivered engagement event as landed.",
+    "stg_campaign_spend": "Every delivered spend row as landed.",
+    "stg_crm_outcomes": "Every delivered CRM outcome as landed.",
+    "quarantine": "Rows set aside with their reasons (ingest parse errors, failed expectations, unmatched outcomes); worked with `leadflow quarantine`.",
+    "campaigns": "Campaign master: id, name, channel.",
+    "campaign_spend": "Spend per campaign per day (later deliveries correct earlier ones).",
+    "accounts": "Companies, keyed by business domain; carry the owning rep for routing.",
+    "people": "One golden record per person (lead/contact) with lifecycle stage and cycle.",
+    "person_records": "Which landed record formed which person, by which rule and score.",
+    "merges": "Merge history (reversible with `leadflow people unmerge`).",
+    "match_reviews": "Uncertain duplicate pairs waiting for a person to decide.",
+    "touches": "Engagement events attached to the resolved person.",
+    "scores": "Fit grade, engagement and rule score, model probability and reasons, per person per day.",
+    "lifecycle_events": "Every lifecycle transition with time, reason and run id.",
+    "suppressions": "Qualified people who were not handed off, and why.",
+    "handoffs": "The sales queue: one row per person per cycle, owner, why, SLA.",
+    "outcomes": "Sales feedback per handoff: accepted/rejected, selling step reached, won/lost, amount.",
+    "pipeline_runs": "Per run and step: status, counts, duration, message.",
+    "models": "Model registry: version, training window, features, metrics, artifact, status.",
+}
+
+
+def render() -> str:
+    out = ["# Warehouse schema", "",
+           "Generated from `leadflow/store/schema.py` by `python -m leadflow.store.docs`; "
+           "identical on SQLite and PostgreSQL. Created by `leadflow init`.", ""]
+    for name in metadata.tables:
+        t = metadata.tables[name]
+        out += [f"## `{name}`", "", PURPOSE.get(name, ""), "",
+                "| column | type | null | key |", "|---|---|---|---|"]
+        uniques = sorted((c for c in t.constraints if isinstance(c, sa.UniqueConstraint)
+                          and len(c.columns) > 1), key=lambda u: [c.name for c in u.columns])
+        for c in t.columns:
+            key = "PK" if c.primary_key else ("unique" if c.unique else "")
+            key += " FK→" + next(iter(c.foreign_keys)).target_fullname if c.foreign_keys else ""
+            out.append(f"| {c.name} | {c.type.compile(dialect=sqlite.dialect())} | "
+                       f"{'yes' if c.nullable else 'no'} | {key.strip()} |")
+        for u in uniques:
+            out.append("")
+            out.append(f"Unique: ({', '.join(c.name for c in u.columns)})")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(render())
