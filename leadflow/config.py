@@ -46,6 +46,7 @@ class SqlConnector(Strict):
     url_env: str                               # env var holding the SQLAlchemy URL (no secrets in YAML)
     query: str                                 # may use :watermark
     watermark_column: str | None = None
+    initial_watermark: str | int | float | None = None  # :watermark on the first run
     chunk_rows: int = 100_000
 
 
@@ -81,6 +82,9 @@ class Source(Strict):
     constants: dict[str, Any] = Field(default_factory=dict)     # canonical field -> value
     attributes: dict[str, str] = Field(default_factory=dict)    # extra column -> known_at
     priority: int = 100                                          # survivorship: lower wins
+    # How to derive the record id (source_record_id / source_touch_id / source_outcome_id)
+    # when the source has no id column: "row_number" (<file>:<row>) or "hash" (of the row).
+    record_id: Literal["row_number", "hash"] | None = None
     schedule: str | None = "@daily"
     quality: QualityThresholds = Field(default_factory=QualityThresholds)
     enabled: bool = True

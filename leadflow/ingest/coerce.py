@@ -1,0 +1,76 @@
+"""Typing raw text to the canonical types, vectorised, with a failure mask per field.
+
+Each converter returns ``(typed, bad)``: ``bad`` is True where a value was delivered but
+could not be read as the type, so the row can be quarantined with the field and the why.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+TRUE = {"true", "t", "yes", "y", "1", "1.0", "on"}
+FALSE = {"false", "f", "no", "n", "0", "0.0", "off"}
+
+
+def _present(s: pd.Series) -> pd.Series:
+    return s.notna()
+
+
+def to_str(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    out = s.astype("str").where(s.notna(), None) if s.dtype != "str" else s
+    return out, pd.Series(False, index=s.index)
+
+
+def to_float(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    num = pd.to_numeric(s, errors="coerce").astype("float64")
+    bad = _present(s) & (num.isna() | ~num.abs().lt(float("inf")))
+    return num.where(~bad), bad
+
+
+def to_int(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    num, bad = to_float(s)
+    frac = num.notna() & (num % 1 != 0)
+    bad = bad | frac
+    return num.where(~bad).round().astype("Int64"), bad
+
+
+def to_bool(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    low = s.astype("str").str.strip().str.lower()
+    out = pd.Series(pd.NA, index=s.index, dtype="boolean")
+    out[low.isin(TRUE).to_numpy()] = True
+    out[low.isin(FALSE).to_numpy()] = False
+    bad = _present(s) & out.isna()
+    return out, bad
+
+
+def to_datetime(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """ISO 8601 fast path, then a mixed-format retry for the rest; result naive UTC."""
+    txt = s.astype("str").where(s.notna(), None)
+    out = pd.to_datetime(txt, errors="coerce", format="ISO8601", utc=True)
+    retry = _present(s) & out.isna()
+    if retry.any():
+        again = pd.to_datetime(txt[retry], errors="coerce", format="mixed", utc=True)
+        out = out.copy()
+        out[retry] = again
+    bad = _present(s) & out.isna()
+    return out.dt.tz_convert(None).astype("datetime64[us]"), bad
+
+
+def to_date(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    out, bad = to_datetime(s)
+    return out.dt.normalize(), bad
+
+
+CONVERTERS = {"str": to_str, "int": to_int, "float": to_float, "bool": to_bool,
+              "datetime": to_datetime, "date": to_date}
+
+WHY = {"int": "not a whole number", "float": "not a number", "bool": "not a yes/no value",
+       "datetime": "not a date-time", "date": "not a date"}
+
+
+def numeric_if_clean(s: pd.Series) -> pd.Series:
+    """Attributes: numbers when every delivered value is a number, else text as delivered."""
+    if s.notna().sum() == 0:
+        return s
+    num = pd.to_numeric(s, errors="coerce")
+    return num if (num.notna() == s.notna()).all() else s

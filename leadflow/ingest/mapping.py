@@ -1,0 +1,165 @@
+"""Mapping a delivered frame onto the canonical fields of its kind, vectorised.
+
+Order: rename mapped columns → value maps (per field or per source column, and ``"*"`` for
+every field) → constants → derived record id → typing. A value that cannot be typed makes
+its row a reject naming the field, the column and why; the other rows go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leadflow.canonical import FIELDS, KEYS
+from leadflow.config import Source
+from leadflow.ingest.coerce import CONVERTERS, WHY
+
+
+class MissingColumns(Exception):
+    """Mapped source columns absent from a delivery (whole delivery rejected)."""
+
+    def __init__(self, columns: list[str], fields: list[str]) -> None:
+        self.columns, self.fields = columns, fields
+        pairs = ", ".join(f"{f} <- {c!r}" for c, f in zip(columns, fields))
+        super().__init__(f"mapped column(s) missing from the delivery: {pairs}")
+
+
+@dataclass
+class Mapped:
+    """The typed rows of one chunk and its rejects (row_number, record, reasons)."""
+
+    frame: pd.DataFrame                      # canonical fields + row_number (+ attribute columns)
+    attribute_columns: list[str]             # unmapped source columns kept as attributes
+    rejects: pd.DataFrame                    # row_number, record (dict), reasons (list[str])
+    warnings: list[str] = field(default_factory=list)
+
+
+def key_field(kind: str) -> str | None:
+    """The single text id field of a kind (derivable by ``record_id``), if it has one."""
+    keys = KEYS[kind]
+    return keys[0] if len(keys) == 1 and FIELDS[kind][keys[0]] == "str" else None
+
+
+def missing_columns(source: Source, columns: list[str]) -> list[str]:
+    present = set(columns)
+    return [c for c in source.mapping if c not in present]
+
+
+def _value_map(source: Source, fld: str | None, col: str) -> dict[Any, Any]:
+    vm: dict[Any, Any] = {}
+    vm.update(source.value_maps.get("*", {}))
+    vm.update(source.value_maps.get(col, {}))
+    if fld:
+        vm.update(source.value_maps.get(fld, {}))
+    return vm
+
+
+def apply_value_map(s: pd.Series, vm: dict[Any, Any]) -> pd.Series:
+    """Replace exact matches; a null target means missing. Values stay text."""
+    if not vm or s.notna().sum() == 0:
+        return s
+    keys = {str(k): (None if v is None else str(v)) for k, v in vm.items()}
+    hit = s.isin(list(keys))
+    if not hit.any():
+        return s
+    out = s.astype(object).copy()
+    out[hit] = s[hit].map(keys)
+    return out.astype("str").where(out.notna(), None)
+
+
+def derive_record_id(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str) -> pd.Series | None:
+    if source.record_id is None:
+        return None
+    if source.record_id == "row_number":
+        return (f"{delivery}:" + pd.Series(rows, index=raw.index).astype("str")).astype("str")
+    h = pd.util.hash_pandas_object(raw.fillna("\x00"), index=False).to_numpy()
+    return pd.Series(np.char.mod("%016x", h), index=raw.index).astype("str")
+
+
+def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str = "",
+              attributes: str = "all", keep_bad: bool = False) -> Mapped:
+    """Map, value-map and type one chunk. Raises MissingColumns when mapped columns are absent.
+
+    ``attributes``: "all" keeps every unmapped column, "declared" only the declared ones.
+    ``keep_bad``: keep rejected rows in ``frame`` too (their bad values missing).
+    """
+    kind = source.kind
+    fields = FIELDS[kind]
+    miss = missing_columns(source, list(raw.columns))
+    if miss:
+        raise MissingColumns(miss, [source.mapping[c] for c in miss])
+    raw = raw.reset_index(drop=True)
+    n = len(raw)
+    by_field: dict[str, str] = {}
+    for col, fld in source.mapping.items():
+        by_field.setdefault(fld, col)
+    out: dict[str, Any] = {}
+    bad_masks: list[tuple[str, str, pd.Series, pd.Series]] = []
+    for fld, typ in fields.items():
+        col = by_field.get(fld)
+        if col is not None:
+            s = apply_value_map(raw[col], _value_map(source, fld, col))
+        else:
+            s = pd.Series([None] * n, dtype="str", index=raw.index)
+        if fld in source.constants:
+            const = source.constants[fld]
+            s = s.where(s.notna(), None if const is None else str(const)) if col else \
+                pd.Series([None if const is None else str(const)] * n, dtype="str", index=raw.index)
+        typed, bad = CONVERTERS[typ](s)
+        out[fld] = typed
+        if bad.any():
+            bad_masks.append((fld, col or "(constant)", bad, s))
+    kf = key_field(kind)
+    if kf and kf not in by_field:
+        derived = derive_record_id(source, raw, rows, delivery)
+        if derived is not None:
+            out[kf] = derived
+    frame = pd.DataFrame(out, index=raw.index)
+    frame["row_number"] = rows
+    mapped_cols = set(source.mapping)
+    if attributes == "declared":
+        attr_cols = [c for c in source.attributes if c in raw.columns and c not in mapped_cols]
+    else:
+        attr_cols = [c for c in raw.columns if c not in mapped_cols]
+    for c in attr_cols:
+        frame[c] = apply_value_map(raw[c], _value_map(source, None, c))
+    rejects = _rejects(raw, rows, bad_masks, fields)
+    if len(rejects) and not keep_bad:
+        frame = frame[~frame["row_number"].isin(rejects["row_number"])].reset_index(drop=True)
+    return Mapped(frame, attr_cols, rejects)
+
+
+def _rejects(raw: pd.DataFrame, rows: np.ndarray, masks: list[tuple[str, str, pd.Series, pd.Series]],
+             fields: dict[str, str]) -> pd.DataFrame:
+    if not masks:
+        return pd.DataFrame({"row_number": pd.Series(dtype="int64"), "record": [], "reasons": []})
+    any_bad = np.zeros(len(raw), dtype=bool)
+    for _, _, m, _ in masks:
+        any_bad |= m.to_numpy()
+    idx = np.flatnonzero(any_bad)
+    reasons: dict[int, list[str]] = {int(i): [] for i in idx}
+    for fld, col, m, s in masks:
+        where = np.flatnonzero(m.to_numpy())
+        vals = s.iloc[where].astype(str).str.slice(0, 40).tolist()
+        for i, v in zip(where.tolist(), vals):
+            reasons[i].append(f"{fld} (column {col!r}): {WHY[fields[fld]]}: {v!r}")
+    return pd.DataFrame({
+        "row_number": rows[idx].astype("int64"),
+        "record": records_of(raw.iloc[idx]),
+        "reasons": [reasons[int(i)] for i in idx],
+    })
+
+
+def records_of(raw: pd.DataFrame) -> list[dict[str, Any]]:
+    """Original records as JSON-able dicts (missing as None)."""
+    obj = raw.astype(object).where(raw.notna(), None)
+    return obj.to_dict("records")
+
+
+def reject_all(raw: pd.DataFrame, rows: np.ndarray, reason: str) -> pd.DataFrame:
+    return pd.DataFrame({"row_number": np.asarray(rows, dtype="int64"),
+                         "record": records_of(raw.reset_index(drop=True)),
+                         "reasons": [[reason] for _ in range(len(raw))]})
