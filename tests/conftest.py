@@ -99,3 +99,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent (see DEVELOPERS brief)")
     return SHARED_DATA
+
+
+def demo_config(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the project's leadflow.yaml whose folders point into tmp_path."""
+    doc = yaml.safe_load((ROOT / "leadflow.yaml").read_text())
+    doc["paths"] = {"data_dir": str(tmp_path / "data"), "reports_dir": str(tmp_path / "reports"),
+                    "lists_dir": str(tmp_path / "reports" / "lead_lists")}
+    for s in doc.get("sources", []):
+        con = s["connector"]
+        if con.get("type") == "file":
+            con["path"] = str(tmp_path / "data" / Path(con["path"]).relative_to("data"))
+            con["min_age_seconds"] = 0
+    if "model" in doc:
+        doc["model"]["artifacts_dir"] = str(tmp_path / "models")
+    monkeypatch.setenv("LEADFLOW_DATABASE_URL", db_url)
+    return write_config(tmp_path / "leadflow.yaml", doc)
