@@ -1,0 +1,71 @@
+"""Standardisation of inbound lead records: every field matching and scoring depend on.
+
+Pure DataFrame -> DataFrame functions, vectorised; libraries that work one value at a time
+(phonenumbers, email-validator) run once per unique value. ``standardise_leads`` is the entry
+point the identity stage calls.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from leadflow.canonical import FIELDS
+from leadflow.clean.emails import normalise_emails
+from leadflow.clean.geo import country_iso2
+from leadflow.clean.names import clean_company, clean_person_name, company_norm, fold
+from leadflow.clean.phones import to_e164
+from leadflow.clean.titles import classify_titles
+from leadflow.clean.utm import parse_utm
+
+__all__ = ["standardise_leads", "to_utc", "normalise_emails", "to_e164", "country_iso2",
+           "classify_titles", "parse_utm", "company_norm", "clean_person_name", "fold"]
+
+
+def to_utc(s: pd.Series) -> pd.Series:
+    """Any timestamps (aware, naive, strings) -> naive UTC; naive values are taken as UTC."""
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return s.dt.tz_convert("UTC").dt.tz_localize(None)
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return s.astype("datetime64[us]")
+    out = pd.to_datetime(s, utc=True, errors="coerce", format="mixed")
+    return out.dt.tz_localize(None).astype("datetime64[us]")
+
+
+def _col(df: pd.DataFrame, name: str) -> pd.Series:
+    return df[name] if name in df.columns else pd.Series(pd.NA, index=df.index, dtype="object")
+
+
+def standardise_leads(df: pd.DataFrame) -> pd.DataFrame:
+    """Add/overwrite the standardised columns of an inbound-leads frame (canonical names).
+
+    Adds email_norm, email_domain, email_local, email_key, email_valid, is_free_mail,
+    is_role_address, is_disposable, phone_e164, company_norm, seniority, job_function,
+    utm_source/utm_medium/utm_campaign/utm_term/utm_content; cleans first_name, last_name,
+    company and job_title; country becomes ISO alpha-2 (the raw value is kept in country_raw);
+    created_at becomes naive UTC. Missing canonical columns are added empty.
+    """
+    out = df.copy()
+    for name in FIELDS["inbound_leads"]:
+        if name not in out.columns:
+            out[name] = pd.NA
+    em = normalise_emails(out["email"])
+    out[em.columns] = em
+    out["first_name"] = clean_person_name(out["first_name"])
+    out["last_name"] = clean_person_name(out["last_name"])
+    out["country_raw"] = out["country"]
+    out["country"] = country_iso2(out["country"])
+    out["phone_e164"] = to_e164(out["phone"], out["country"])
+    out["company"] = clean_company(out["company"])
+    out["company_norm"] = company_norm(out["company"])
+    dom = (out["company_domain"].astype("str").str.strip().str.lower()
+           .str.extract(r"^(?:https?://)?(?:www\.)?([^/?#]+)", expand=False))
+    out["company_domain"] = dom.where(dom.str.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}").fillna(False).astype(bool))
+    title = out["job_title"].astype("str").str.normalize("NFKC").str.replace(r"\s+", " ", regex=True).str.strip()
+    out["job_title"] = title.where(title.str.len() > 0)
+    out[["seniority", "job_function"]] = classify_titles(out["job_title"])
+    utm = parse_utm(_col(out, "landing_url"))
+    out[utm.columns] = utm
+    out["created_at"] = to_utc(out["created_at"])
+    for flag in ("opt_out", "do_not_call"):
+        out[flag] = out[flag].astype("boolean").fillna(False).astype(bool)
+    return out
