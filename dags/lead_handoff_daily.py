@@ -1,0 +1,98 @@
+"""
+### lead_handoff_daily
+
+The daily handoff from marketing to sales, one run per day (the run date is the data interval's
+day; re-running a day reproduces it exactly).
+
+**ingest** (one mapped task per lead, touch and spend source) → **quality** (Great Expectations
+suites; failing rows to quarantine) → **load** (clean, resolve identities, attach touches) →
+**score** → **queue** (qualify, suppress, route, enqueue once per person) → **deliver** (daily
+lead lists per rep) → **summary** (HTML run summary in `reports/runs/`).
+
+*Schedule*: daily at 05:00 UTC for the previous day, **and** whenever an import DAG
+(`dags/source_imports.py`) updates a source Asset `leadflow://sources/<name>`.
+*Failures*: retried with exponential backoff; bad data fails at once with leadflow's one-line
+message; alerts go by email (and Slack if configured) without PII. A run not finished within
+4 hours of being queued raises a deadline alert.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import dag, task, teardown
+
+from leadflow.orchestration import dagkit
+
+DAG_ID = "lead_handoff_daily"
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=dagkit.schedule("0 5 * * *", dagkit.IMPORT_KINDS),
+    start_date=dagkit.START,
+    catchup=False,
+    max_active_runs=1,
+    tags=[*dagkit.TAGS, "daily", "handoff"],
+    default_args=dagkit.default_args(),
+    doc_md=__doc__,
+    deadline=dagkit.deadline(DAG_ID, timedelta(hours=4)),
+)
+def lead_handoff_daily() -> None:
+    @task(doc_md="Names of the enabled lead, touch and spend sources in `leadflow.yaml`; "
+                 "the ingest task is mapped over them.")
+    def sources() -> list[str]:
+        from leadflow.orchestration.runner import list_sources
+        return list_sources(dagkit.IMPORT_KINDS)
+
+    @task(map_index_template="{{ source_name }}",
+          doc_md="Land one source's new files or records (idempotent: a batch already landed "
+                 "loads nothing). One mapped instance per source, so workers share the work.")
+    def ingest(source: str, **context) -> dict:
+        from airflow.sdk import get_current_context
+
+        from leadflow.orchestration.runner import ingest_source, run_task
+        get_current_context()["source_name"] = source
+        return run_task(f"ingest:{source}", context, ingest_source(source))
+
+    @task(trigger_rule="none_failed",
+          doc_md="Validate landed rows against the suites in `expectations/`; failing rows go to "
+                 "quarantine with reasons. Above a source's fail threshold the run fails with "
+                 "the quality message.")
+    def quality(**context) -> dict:
+        from leadflow.orchestration.runner import run_task
+        return run_task("quality", context)
+
+    @task(doc_md="Load passed rows: campaign spend, clean and resolve people and accounts, "
+                 "attach touches.")
+    def load(**context) -> dict:
+        from leadflow.orchestration.runner import run_task
+        return run_task("load", context)
+
+    @task(doc_md="Score every person for the run date (rules, and the promoted model if any).")
+    def score(**context) -> dict:
+        from leadflow.orchestration.runner import run_task
+        return run_task("score", context)
+
+    @task(doc_md="Qualify MQLs, apply suppressions, route to reps and queue each person once.")
+    def queue(**context) -> dict:
+        from leadflow.orchestration.runner import run_task
+        return run_task("queue", context)
+
+    @task(doc_md="Write (and, if enabled, email) each rep's daily lead list.")
+    def deliver(**context) -> dict:
+        from leadflow.orchestration.runner import run_task
+        return run_task("deliver", context)
+
+    @teardown
+    @task(doc_md="Write the HTML run summary to `reports/runs/<run_id>.html`; runs even when "
+                 "a step failed, without changing the run's outcome.")
+    def summary(**context) -> dict:
+        from leadflow.orchestration.runner import write_summary
+        return write_summary(context)
+
+    landed = ingest.expand(source=sources())
+    landed >> quality() >> load() >> score() >> queue() >> deliver() >> summary()
+
+
+lead_handoff_daily()
