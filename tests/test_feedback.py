@@ -1,0 +1,171 @@
+"""Feedback: CRM outcomes matched to handoffs, quarantined with reasons, lifecycle moved; idempotent."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from leadflow.feedback import apply_outcomes, training_examples
+from leadflow.store import db
+from leadflow.store.schema import (handoffs, ingest_batches, lifecycle_events, outcomes, people,
+                                   quarantine, stg_crm_outcomes)
+
+T0 = datetime(2026, 11, 2, 9, 0)
+
+
+def _people_and_handoffs(engine: sa.Engine) -> None:
+    with engine.begin() as c:
+        c.execute(people.insert(), [
+            {"person_id": i, "email_norm": f"p{i}@acme.test", "lifecycle_stage": "mql", "cycle": 1,
+             "opt_out": False, "do_not_contact": False, "is_competitor": False,
+             "created_at": T0, "updated_at": T0} for i in range(1, 7)])
+        c.execute(handoffs.insert(), [
+            {"handoff_id": 100 + i, "person_id": i, "cycle": 1, "owner_rep": "r1",
+             "route_rule": "round_robin", "qualified_by": "threshold", "run_date": date(2026, 11, 2),
+             "handed_off_at": T0, "sla_due_at": datetime(2026, 11, 3, 9), "sla_breached": False,
+             "status": "queued"} for i in range(1, 7)])
+
+
+def _land(engine: sa.Engine, rows: list[dict], content_hash: str) -> int:
+    with engine.begin() as c:
+        bid = c.execute(ingest_batches.insert().values(
+            source="crm", kind="crm_outcomes", uri="outcomes.csv", content_hash=content_hash,
+            status="landed", loaded_at=T0)).inserted_primary_key[0]
+        df = pd.DataFrame(rows)
+        df.insert(0, "row_number", range(1, len(df) + 1))
+        df["source"], df["batch_id"], df["loaded_at"], df["state"] = "crm", bid, T0, "passed"
+        db.bulk_insert(c, stg_crm_outcomes, df)
+    return bid
+
+
+def _o(oid: str, status: str, day: int, handoff_id: int | None = None, email: str | None = None,
+       step: str | None = None, reason: str | None = None, amount: float | None = None) -> dict:
+    return {"source_outcome_id": oid, "handoff_id": handoff_id, "email": email, "status": status,
+            "selling_step": step, "reason_code": reason, "amount": amount,
+            "occurred_at": datetime(2026, 11, day, 10, 30)}
+
+
+ROWS = [
+    _o("o1", "accepted", 3, handoff_id=101),                                    # 1 by id
+    _o("o2", "opportunity", 4, email="  P2@Acme.TEST ", amount=5000),             # 2 by email
+    _o("o3", "won", 9, handoff_id=101, amount=1200.5),                             # 3
+    _o("o4", "accepted", 3, handoff_id=999, email="nobody@else.test"),             # 4 unmatched
+    _o("o5", "lost", 6, handoff_id=102),                                           # 5
+    _o("o6", "won", 8, handoff_id=102, amount=10),                                 # 6 won after lost
+    _o("o7", "opportunity", 5, handoff_id=103, amount=-5),                         # 7 amount < 0
+    _o("o8", "maybe", 5, handoff_id=103),                                          # 8 bad status
+    _o("o9", "step_reached", 5, handoff_id=103, step="dancing"),                   # 9 bad step
+    _o("o1", "rejected", 3, handoff_id=101, reason="no_budget"),                   # 10 dup id
+    _o("o11", "rejected", 4, handoff_id=103, reason="wrong_person"),               # 11 -> disq.
+    _o("o12", "rejected", 4, handoff_id=104, reason="bad_timing"),                 # 12 -> recycled
+    _o("o13", "step_reached", 7, handoff_id=105, step="presentation"),             # 13 -> sql
+    _o("o14", "accepted", 1, handoff_id=106),                                      # 14 before handoff
+    _o("o15", "accepted", 4, handoff_id=101),                                      # 15 dup fact
+]
+
+
+def _state(engine: sa.Engine) -> dict:
+    with engine.connect() as c:
+        return {
+            "outcomes": db.read_df(c, sa.select(outcomes).order_by(outcomes.c.outcome_id)),
+            "people": db.read_df(c, sa.select(people.c.person_id, people.c.lifecycle_stage, people.c.cycle)
+                                 .order_by(people.c.person_id)),
+            "events": db.read_df(c, sa.select(lifecycle_events).order_by(lifecycle_events.c.event_id)),
+            "handoffs": db.read_df(c, sa.select(handoffs).order_by(handoffs.c.handoff_id)),
+            "quarantine": db.read_df(c, sa.select(quarantine).order_by(quarantine.c.quarantine_id)),
+        }
+
+
+@pytest.fixture
+def ctx(engine, make_ctx):
+    _people_and_handoffs(engine)
+    return make_ctx({}, engine, run_date=date(2026, 11, 10))
+
+
+def test_outcomes_matched_quarantined_and_lifecycle_moved(engine, ctx) -> None:
+    bid = _land(engine, ROWS, "h1")
+    counts = apply_outcomes(ctx)
+    assert counts["rows"] == len(ROWS)
+    assert counts["matched_by_email"] == 1
+    assert counts["loaded"] + counts["quarantined"] == len(ROWS)
+
+    st = _state(engine)
+    loaded_ids = sorted(st["outcomes"]["source_outcome_id"])
+    assert loaded_ids == ["o1", "o11", "o12", "o13", "o2", "o3", "o5"]
+    by_id = st["outcomes"].set_index("source_outcome_id")
+    assert by_id.loc["o2", "handoff_id"] == 102 and by_id.loc["o2", "person_id"] == 2
+
+    q = st["quarantine"].set_index("row_number")
+    assert set(q.index) == {4, 6, 7, 8, 9, 10, 14, 15}
+    assert (q["stage"] == "feedback").all() and (q["batch_id"] == bid).all()
+    reasons = {r: " | ".join(v) for r, v in q["reasons"].items()}
+    assert "unmatched" in reasons[4]
+    assert "contradictory: won after lost" in reasons[6]
+    assert "amount < 0" in reasons[7]
+    assert "status not allowed" in reasons[8]
+    assert "selling_step unknown" in reasons[9]
+    assert "source_outcome_id delivered more than once" in reasons[10]
+    assert "before the handoff" in reasons[14]
+    assert "duplicate: handoff already has accepted" in reasons[15]
+    assert q.loc[4, "record"]["source_outcome_id"] == "o4"   # the original record is kept
+
+    with engine.connect() as c:
+        states = dict(c.execute(sa.select(stg_crm_outcomes.c.row_number, stg_crm_outcomes.c.state)).all())
+    assert {r for r, s in states.items() if s == "quarantined"} == set(q.index)
+    assert {r for r, s in states.items() if s == "loaded"} == set(range(1, 16)) - set(q.index)
+
+    stages = st["people"].set_index("person_id")["lifecycle_stage"].to_dict()
+    assert stages == {1: "customer", 2: "recycled", 3: "disqualified", 4: "recycled", 5: "sql", 6: "mql"}
+    ev = st["events"]
+    p1 = ev[ev["person_id"] == 1].sort_values("event_id")
+    assert p1["to_stage"].tolist() == ["sal", "sql", "opportunity", "customer"]
+    assert pd.Timestamp(p1["occurred_at"].iloc[0]) == pd.Timestamp(datetime(2026, 11, 3, 10, 30))
+    assert ev[ev["person_id"] == 5]["to_stage"].tolist() == ["sal", "sql"]
+
+    h = st["handoffs"].set_index("handoff_id")
+    assert pd.Timestamp(h.loc[101, "first_action_at"]) == pd.Timestamp(datetime(2026, 11, 3, 10, 30))
+    assert h.loc[101, "status"] == "won" and h.loc[102, "status"] == "lost"
+    assert h.loc[103, "status"] == "rejected" and h.loc[105, "status"] == "working"
+    assert pd.isna(h.loc[106, "first_action_at"]) and h.loc[106, "status"] == "queued"
+
+
+def test_rerun_and_reimport_change_nothing(engine, ctx) -> None:
+    _land(engine, ROWS, "h1")
+    apply_outcomes(ctx)
+    before = _state(engine)
+    assert apply_outcomes(ctx)["rows"] == 0          # nothing pending: a no-op
+    _land(engine, ROWS, "h2")                        # the same outcomes delivered again
+    again = apply_outcomes(ctx)
+    assert again["loaded"] == 0
+    assert again["already_loaded"] == 7              # identical re-deliveries of loaded outcomes
+    after = _state(engine)
+    for k in ("outcomes", "people", "events", "handoffs"):
+        pd.testing.assert_frame_equal(before[k], after[k], check_dtype=False)
+    # what was bad stays bad and is kept with reasons for the new delivery too
+    assert len(after["quarantine"]) == 2 * len(before["quarantine"])
+
+
+def test_redelivery_with_changed_content_is_quarantined(engine, ctx) -> None:
+    _land(engine, [_o("o3", "won", 9, handoff_id=101, amount=1200.5)], "a")
+    assert apply_outcomes(ctx)["loaded"] == 1
+    _land(engine, [_o("o3", "won", 9, handoff_id=101, amount=999)], "b")
+    out = apply_outcomes(ctx)
+    assert out["loaded"] == 0 and out["quarantined"] == 1
+    reasons = _state(engine)["quarantine"]["reasons"].iloc[0]
+    assert any("already loaded with different content" in r for r in reasons)
+
+
+def test_training_examples_label_point_in_time(engine, ctx) -> None:
+    _land(engine, ROWS, "h1")
+    apply_outcomes(ctx)
+    early = training_examples(engine, datetime(2026, 11, 4, 0, 0))
+    late = training_examples(engine, datetime(2026, 11, 30))
+    assert len(late) == 6 and set(late.columns) >= {"handoff_id", "person_id", "handed_off_at", "label"}
+    lab = late.set_index("handoff_id")["label"].to_dict()
+    assert lab == {101: 1, 102: 1, 103: 0, 104: 0, 105: 0, 106: 0}
+    # on Nov 4 at midnight, the opportunity of Nov 4 10:30 was not known yet
+    assert early.set_index("handoff_id")["label"].sum() == 0
+    assert training_examples(engine, datetime(2026, 11, 1)).empty
