@@ -123,7 +123,7 @@ def sniff_delimiter(path: Path, encoding: str, declared: str | None) -> str:
         return best if counts[best] else ","
 
 
-def _strings(df: pd.DataFrame) -> pd.DataFrame:
+def as_text(df: pd.DataFrame) -> pd.DataFrame:
     """All columns as text with NA for missing; nested values as JSON text."""
     out = {}
     for c in df.columns:
@@ -199,7 +199,7 @@ def read_jsonl(path: Path, conn: FileConnector, encoding: str,
                     break
             if not recs:
                 return
-            yield _strings(pd.DataFrame.from_records(recs)), np.asarray(rows, dtype=np.int64)
+            yield as_text(pd.DataFrame.from_records(recs)), np.asarray(rows, dtype=np.int64)
 
 
 def read_parquet(path: Path, conn: FileConnector) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
@@ -210,7 +210,7 @@ def read_parquet(path: Path, conn: FileConnector) -> Iterator[tuple[pd.DataFrame
         raise FileProblem(f"not a readable Parquet file: {type(e).__name__}") from None
     start = 1
     for batch in pf.iter_batches(batch_size=conn.chunk_rows):
-        df = _strings(batch.to_pandas())
+        df = as_text(batch.to_pandas())
         n = len(df)
         yield df, np.arange(start, start + n, dtype=np.int64)
         start += n
@@ -257,4 +257,4 @@ def _xlsx_frame(rows: list[tuple[Any, ...]], cols: list[str]) -> pd.DataFrame:
     for c in df.columns:   # whole-number floats from Excel read back as integers
         if df[c].dtype.kind == "f" and df[c].dropna().mod(1).eq(0).all():
             df[c] = df[c].astype("Int64")
-    return _drop_unnamed(_strings(df))
+    return _drop_unnamed(as_text(df))

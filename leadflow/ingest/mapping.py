@@ -31,9 +31,10 @@ class MissingColumns(Exception):
 class Mapped:
     """The typed rows of one chunk and its rejects (row_number, record, reasons)."""
 
-    frame: pd.DataFrame                      # canonical fields + row_number (+ attribute columns)
+    frame: pd.DataFrame                      # canonical fields + row_number
     attribute_columns: list[str]             # unmapped source columns kept as attributes
     rejects: pd.DataFrame                    # row_number, record (dict), reasons (list[str])
+    attrs: pd.DataFrame = field(default_factory=pd.DataFrame)  # attribute columns, same rows as frame
     warnings: list[str] = field(default_factory=list)
 
 
@@ -124,12 +125,14 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
         attr_cols = [c for c in source.attributes if c in raw.columns and c not in mapped_cols]
     else:
         attr_cols = [c for c in raw.columns if c not in mapped_cols]
-    for c in attr_cols:
-        frame[c] = apply_value_map(raw[c], _value_map(source, None, c))
+    attrs = pd.DataFrame({c: apply_value_map(raw[c], _value_map(source, None, c)) for c in attr_cols},
+                         index=raw.index)
     rejects = _rejects(raw, rows, bad_masks, fields)
     if len(rejects) and not keep_bad:
-        frame = frame[~frame["row_number"].isin(rejects["row_number"])].reset_index(drop=True)
-    return Mapped(frame, attr_cols, rejects)
+        keep = ~frame["row_number"].isin(rejects["row_number"]).to_numpy()
+        frame = frame[keep].reset_index(drop=True)
+        attrs = attrs[keep].reset_index(drop=True)
+    return Mapped(frame, attr_cols, rejects, attrs)
 
 
 def _rejects(raw: pd.DataFrame, rows: np.ndarray, masks: list[tuple[str, str, pd.Series, pd.Series]],

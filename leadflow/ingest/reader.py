@@ -63,6 +63,9 @@ def _read_one(source: Source, conn: FileConnector, p: Path):
                 raise InputError(f"{where}, row 1 (header), field {e.fields[0]}: {e}") from None
             rs = dict(zip(m.rejects["row_number"].tolist(), m.rejects["reasons"].tolist()))
             frame = m.frame
+            for c in m.attribute_columns:
+                if c not in frame.columns:      # a canonical name wins over a same-named column
+                    frame[c] = m.attrs[c].to_numpy()
             yield frame, rs
         if d.line_rejects:
             first = d.line_rejects[0]

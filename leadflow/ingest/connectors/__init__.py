@@ -1,0 +1,1 @@
+"""Connectors: each turns a source's configuration into deliveries (one batch each)."""

@@ -1,0 +1,61 @@
+"""File connector: land each ready file in the landing folder (or the single configured file)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from leadflow.config import FileConnector, Source
+from leadflow.context import RunContext
+from leadflow.ingest import files
+from leadflow.ingest.formats import FileProblem
+from leadflow.ingest.landing import Delivery, already_landed, land_delivery, record_failed, result, where
+
+
+def land_source(ctx: RunContext, src: Source, progress: Callable[[int], None] | None = None,
+                now: float | None = None) -> list[dict[str, Any]]:
+    conn = src.connector
+    assert isinstance(conn, FileConnector)
+    base = ctx.settings.base_dir
+    loc = files.location(conn, base)
+    if not loc.exists():
+        return [result(src, str(conn.path), status="failed",
+                       error=f"source {src.name}: landing location {loc} does not exist")]
+    landing = files.landing_dir(conn, base)
+    out: list[dict[str, Any]] = []
+    clock = now if now is not None else time.time()
+    for path in files.candidates(conn, base):
+        name = path.name
+        if not files.is_settled(path, conn.min_age_seconds, clock):
+            out.append(result(src, name, status="waiting", note=f"younger than {conn.min_age_seconds:g}s; "
+                              "may still be being written"))
+            continue
+        try:
+            d = files.prepare(conn, path, landing)
+        except files.StillWriting:
+            out.append(result(src, name, status="waiting", note="changed while being read"))
+            continue
+        except FileProblem as e:
+            why = f"{where(src, name, e.row, e.field)}: {e.why}"
+            bid = record_failed(ctx, src, name, "unread", why)
+            if conn.archive:
+                files.fail(path, landing, why)
+            out.append(result(src, name, status="failed", error=why, batch_id=bid))
+            continue
+        assert d.scan is not None
+        if already_landed(ctx.engine, src.name, d.scan.sha256):
+            if conn.archive:
+                files.archive(d)
+            out.append(result(src, name, status="duplicate", note="same content already landed"))
+            continue
+        delivery = Delivery(src, name, name, lambda d=d: files.read(conn, d), content_hash=d.scan.sha256,
+                            line_rejects=d.line_rejects)
+        res = land_delivery(ctx, delivery, progress)
+        if conn.archive:
+            if res["status"] == "failed":
+                files.fail(path, landing, res["error"] or "failed")
+            else:
+                files.archive(d)
+        out.append(res)
+    return out

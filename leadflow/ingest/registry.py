@@ -1,0 +1,129 @@
+"""The source registry: choosing sources, checking them, and when each runs next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from leadflow.canonical import FIELDS
+from leadflow.config import FileConnector, HttpConnector, Settings, Source, SqlConnector
+from leadflow.errors import ConfigError
+
+CRON_ALIASES = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+                "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *",
+                "@annually": "0 0 1 1 *"}
+
+
+def select(settings: Settings, names: list[str] | None = None) -> list[Source]:
+    """The named sources (unknown names are a ConfigError), else every enabled one."""
+    if names:
+        return [settings.source(n) for n in names]
+    return [s for s in settings.sources if s.enabled]
+
+
+def next_run(schedule: str | None, after: datetime) -> datetime | None:
+    """Next time the cron schedule fires after ``after`` (None: manual only)."""
+    if not schedule or schedule in ("@once", "None", "none"):
+        return None
+    from croniter import croniter
+    expr = CRON_ALIASES.get(schedule, schedule)
+    if not croniter.is_valid(expr):
+        raise ConfigError(f"invalid cron schedule {schedule!r}")
+    return croniter(expr, after).get_next(datetime)
+
+
+def connector_label(src: Source) -> str:
+    c = src.connector
+    if isinstance(c, FileConnector):
+        return f"file {c.path} ({c.format}, {c.pattern})"
+    if isinstance(c, SqlConnector):
+        return f"sql ${c.url_env}" + (f", watermark {c.watermark_column}" if c.watermark_column else "")
+    if isinstance(c, HttpConnector):
+        from leadflow.ingest.connectors.http import redact
+        return f"http {redact(c.url)}"
+    return c.type
+
+
+def header_columns(src: Source, base_dir: Path) -> list[str] | None:
+    """Columns of the first ready file of a file source (None when none can be peeked)."""
+    c = src.connector
+    if not isinstance(c, FileConnector):
+        return None
+    from leadflow.ingest import files, formats
+    try:
+        paths = files.candidates(c, base_dir)
+        if not paths:
+            return None
+        p = paths[0]
+        fmt = formats.detect_format(p, c.format)
+        if fmt == "csv":
+            sc = formats.scan(p)
+            enc = formats.choose_encoding(c, sc)
+            import pandas as pd
+            sep = formats.sniff_delimiter(p, enc, c.delimiter)
+            cols = pd.read_csv(p, sep=sep, quotechar=c.quotechar, encoding=enc, nrows=0).columns
+            return [str(x).strip() for x in cols if not str(x).startswith("Unnamed: ")]
+        small = c.model_copy(update={"chunk_rows": 100})
+        d = files.prepare(small, p, p.parent)
+        for raw, _ in files.read(small, d):
+            return list(raw.columns)
+    except Exception:  # noqa: BLE001 - a peek only; landing reports real problems
+        return None
+    return None
+
+
+@dataclass
+class SourceCheck:
+    name: str
+    kind: str
+    owner: str
+    enabled: bool
+    connector: str
+    mapped: int
+    canonical: int
+    columns_present: str
+    next_run: datetime | None
+    problems: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def check(settings: Settings, now: datetime) -> list[SourceCheck]:
+    """Per source: connector, mapping coverage, whether mapped columns are present, next run."""
+    out = []
+    for s in settings.sources:
+        probs: list[str] = []
+        try:
+            nr = next_run(s.schedule, now)
+        except (ConfigError, ValueError, KeyError) as e:
+            nr, _ = None, probs.append(f"schedule: {e}")
+        fields = FIELDS[s.kind]
+        mapped = len(set(s.mapping.values()) | set(s.constants))
+        if s.record_id:
+            from leadflow.ingest.mapping import key_field
+            kf = key_field(s.kind)
+            if kf and kf not in s.mapping.values():
+                mapped += 1
+        bad_const = sorted(k for k in s.constants if k not in fields)
+        if bad_const:
+            probs.append(f"constants name unknown field(s): {', '.join(bad_const)}")
+        cols = header_columns(s, settings.base_dir)
+        if cols is None:
+            present = "n/a (no file to peek)" if isinstance(s.connector, FileConnector) else "n/a"
+        else:
+            wanted = list(s.mapping)
+            have = [c for c in wanted if c in cols]
+            present = f"{len(have)}/{len(wanted)}"
+            missing = [c for c in wanted if c not in cols]
+            if missing:
+                probs.append(f"mapped column(s) not in {Path(str(getattr(s.connector, 'path', ''))).name}: "
+                             + ", ".join(repr(m) for m in missing))
+        if isinstance(s.connector, SqlConnector) and ":watermark" in s.connector.query \
+                and not s.connector.watermark_column:
+            probs.append("query uses :watermark but no watermark_column is set")
+        out.append(SourceCheck(s.name, s.kind, s.owner, s.enabled, connector_label(s), min(mapped, len(fields)),
+                               len(fields), present, nr, probs))
+    return out
