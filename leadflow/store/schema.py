@@ -67,6 +67,7 @@ def _staging(kind: str) -> sa.Table:
         sa.Column("state", sa.Text, nullable=False, default="landed"),
         *cols,
         sa.Column("attributes", sa.JSON),                     # non-canonical fields, as delivered
+        sa.Column("state_reason", sa.Text),                   # why suppressed / quarantined later
         sa.PrimaryKeyConstraint("batch_id", "row_number", name=f"pk_stg_{kind}"),
         sa.Index(f"ix_stg_{kind}_state", "state"),
     )
@@ -181,8 +182,21 @@ person_records = sa.Table(
     sa.Column("match_rule", sa.Text, nullable=False),      # new | email | source_key | fuzzy:<rule>
     sa.Column("match_score", sa.Float),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("source_record_id", sa.Text),                # the source's own id (touches link by it)
+    sa.Column("email_norm", sa.Text),                      # the record's address (aliases match exactly)
     sa.UniqueConstraint("batch_id", "row_number", name="uq_person_record_row"),
     sa.Index("ix_person_records_person", "person_id"),
+    sa.Index("ix_person_records_email", "email_norm"),
+    sa.Index("ix_person_records_source_id", "source", "source_record_id"),
+)
+
+# Right to erasure: hashes (sha256 of the normalised address) of erased people's addresses, so
+# later records of the same person are suppressed instead of re-creating them. No PII stored.
+erasures = sa.Table(
+    "erasures", metadata,
+    sa.Column("email_hash", sa.Text, primary_key=True),
+    sa.Column("person_id", sa.Integer),
+    sa.Column("erased_at", sa.DateTime, nullable=False),
 )
 
 merges = sa.Table(

@@ -1,0 +1,336 @@
+"""Person resolution as pure functions on DataFrames: exact email, then blocked fuzzy matching.
+
+Why this design (figures in docs/identity.md): records are compared only inside small blocks
+(same alias-folded email, same phone, same surname or given name at the same company domain or
+name, same name tokens in either order, same email local part); blocks larger than
+``block_cap`` are skipped, and only pairs with at least one *incoming* record are formed, so cost
+grows with the size of the batch, not with the square of the warehouse. Pairs are scored with
+rapidfuzz (Jaro-Winkler, token-sort ratio; vectorised through ``process.cpdist``) into
+Fellegi-Sunter style evidence points (log2 Bayes factors) that explain themselves, then turned into
+a probability-like score. Above ``auto`` a pair merges, between ``review`` and ``auto`` it goes to
+the review list, below it is ignored.
+
+Nodes: incoming records are nodes 0..n-1, existing people n..n+m-1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler
+from rapidfuzz import fuzz
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from leadflow.clean.emails import normalise_emails
+from leadflow.clean.names import fold
+from leadflow.identity.nicknames import equivalent_pairs, nickname_map
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    auto: float = 0.94        # merge at or above (score); 0.94 = 14 evidence points
+    review: float = 0.5       # review list at or above; 0.5 = 10 evidence points
+    block_cap: int = 60       # skip blocks larger than this (too common to be evidence)
+
+
+# Evidence points (log2 Bayes factors, hand-set and checked on generated ground truth).
+PTS = {
+    "email_alias": 14.0, "phone_eq": 10.0, "phone_diff": -2.0,
+    "first_eq": 4.0, "first_close": 3.0, "first_near": 1.0, "first_diff": -4.0,
+    "last_eq": 6.0, "last_close": 5.0, "last_near": 2.0, "last_diff": -6.0,
+    "org_eq": 5.0, "org_close": 3.5, "org_diff": -1.0,
+    "local_eq": 4.0, "local_close": 2.0,
+}
+OFFSET = 10.0   # points at which the score is 0.5
+
+
+def points_to_score(points: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp2(OFFSET - points))
+
+
+KEY_COLUMNS = ("email_norm", "email_key", "local_k", "first_raw", "first_k", "last_k", "dom_k", "co_k", "phone_k")
+
+
+def match_keys(df: pd.DataFrame) -> pd.DataFrame:
+    """Matching keys from a standardised records frame or a people (golden) frame.
+
+    Needs email_norm, first_name, last_name, phone_e164, company_norm; uses email_key,
+    email_local, email_domain, is_free_mail, company_domain when present (else derives them).
+    """
+    if "email_key" not in df.columns:
+        em = normalise_emails(df["email_norm"])
+    else:
+        em = df
+    first = fold(df["first_name"]).str.split(" ", n=1).str[0]
+    nick = nickname_map()
+    first_k = first.map(lambda v: nick.get(v, v) if isinstance(v, str) else v).astype("str")
+    last_k = fold(df["last_name"]).str.replace(" ", "", regex=False)
+    last_k = last_k.where(last_k.str.len() > 0)
+    free = em["is_free_mail"].astype(bool) | em.get("is_disposable", pd.Series(False, index=df.index)).astype(bool)
+    dom = em["email_domain"].where(~free)
+    if "company_domain" in df.columns:
+        dom = dom.fillna(df["company_domain"])
+    local = em["email_local"].str.replace(r"[._\-]", "", regex=True)
+    local = local.where(local.str.len() >= 5)
+    return pd.DataFrame({
+        "email_norm": em["email_norm"], "email_key": em["email_key"], "local_k": local,
+        "first_raw": first, "first_k": first_k, "last_k": last_k, "dom_k": dom.astype("str"),
+        "co_k": df["company_norm"].astype("str"), "phone_k": df["phone_e164"].astype("str"),
+    }, index=df.index)
+
+
+def _blocks(keys: pd.DataFrame) -> list[pd.Series]:
+    """The blocking keys (one Series per blocking rule, NA where the rule does not apply)."""
+    k = keys
+    name_sorted = np.where(k["first_k"].fillna("") < k["last_k"].fillna(""),
+                           k["first_k"] + "|" + k["last_k"], k["last_k"] + "|" + k["first_k"])
+    name_sorted = pd.Series(name_sorted, index=k.index, dtype="str")
+    return [
+        k["email_key"], k["phone_k"], k["local_k"],
+        k["last_k"] + "|" + k["dom_k"], k["last_k"] + "|" + k["co_k"],
+        k["first_k"] + "|" + k["dom_k"], k["first_k"] + "|" + k["co_k"],
+        name_sorted + "|" + k["dom_k"], name_sorted + "|" + k["co_k"], name_sorted,
+    ]
+
+
+def candidate_pairs(keys: pd.DataFrame, n_new: int, cap: int) -> pd.DataFrame:
+    """Unique (a, b) node pairs sharing a block, a < b, at least one of them incoming."""
+    out = []
+    for key in _blocks(keys):
+        codes, _ = pd.factorize(key.to_numpy(), use_na_sentinel=True)
+        ok = codes >= 0
+        if not ok.any():
+            continue
+        nodes = np.flatnonzero(ok)
+        c = codes[ok]
+        size = np.bincount(c)
+        new_in = np.bincount(c, weights=(nodes < n_new).astype(float))
+        keep = (size[c] >= 2) & (size[c] <= cap) & (new_in[c] > 0)
+        nodes, c = nodes[keep], c[keep]
+        if not len(nodes):
+            continue
+        blk = pd.DataFrame({"node": nodes, "c": c})
+        left = blk[blk["node"] < n_new]
+        m = left.merge(blk, on="c", suffixes=("_a", "_b"))
+        m = m[m["node_a"] != m["node_b"]]
+        a = np.minimum(m["node_a"].to_numpy(), m["node_b"].to_numpy())
+        b = np.maximum(m["node_a"].to_numpy(), m["node_b"].to_numpy())
+        out.append(np.stack([a, b], axis=1))
+    if not out:
+        return pd.DataFrame({"a": np.array([], int), "b": np.array([], int)})
+    pairs = np.unique(np.concatenate(out), axis=0)
+    return pd.DataFrame({"a": pairs[:, 0], "b": pairs[:, 1]})
+
+
+def _sim(x: np.ndarray, y: np.ndarray, scorer) -> np.ndarray:
+    if not len(x):
+        return np.zeros(0)
+    return process.cpdist(list(x), list(y), scorer=scorer, workers=-1).astype(float)
+
+
+def _name_points(fa, fb, la, lb, ra=None, rb=None) -> tuple[np.ndarray, np.ndarray]:
+    """Evidence for one orientation of given/family names; missing sides give 0."""
+    hf = (fa != "") & (fb != "")
+    hl = (la != "") & (lb != "")
+    sf = _sim(fa, fb, JaroWinkler.normalized_similarity)
+    sl = _sim(la, lb, JaroWinkler.normalized_similarity)
+    eq = fa == fb
+    if ra is not None:        # nickname table: raw given names that may be one person
+        eq = eq | pd.Series(ra + "|" + rb).isin(equivalent_pairs()).to_numpy()
+    pf = np.select([eq, sf >= 0.92, sf >= 0.85], [PTS["first_eq"], PTS["first_close"], PTS["first_near"]],
+                   PTS["first_diff"])
+    pl = np.select([la == lb, sl >= 0.92, sl >= 0.85], [PTS["last_eq"], PTS["last_close"], PTS["last_near"]],
+                   PTS["last_diff"])
+    return np.where(hf, pf, 0.0), np.where(hl, pl, 0.0)
+
+
+def score_pairs(keys: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """Evidence points, score and a readable rule for each candidate pair."""
+    a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    col = {c: keys[c].fillna("").to_numpy(dtype=object) for c in KEY_COLUMNS}
+
+    def both(c: str) -> tuple[np.ndarray, np.ndarray]:
+        return col[c][a], col[c][b]
+
+    fa, fb = both("first_k")
+    la, lb = both("last_k")
+    p1f, p1l = _name_points(fa, fb, la, lb, *both("first_raw"))
+    p2f, p2l = _name_points(fa, lb, la, fb)          # swapped given/family names
+    swapped = (p2f + p2l) > (p1f + p1l)
+    name_pts = np.where(swapped, p2f + p2l, p1f + p1l)
+    name_full = np.where(swapped, (p2f > 0) & (p2l > 0), (p1f > 0) & (p1l > 0))
+
+    ea, eb = both("email_key")
+    email = (ea != "") & (ea == eb)
+    pa, pb = both("phone_k")
+    has_p = (pa != "") & (pb != "")
+    phone_pts = np.where(has_p, np.where(pa == pb, PTS["phone_eq"], PTS["phone_diff"]), 0.0)
+    da, db_ = both("dom_k")
+    ca, cb = both("co_k")
+    dom_eq = (da != "") & (da == db_)
+    co_eq = (ca != "") & (ca == cb)
+    has_c = (ca != "") & (cb != "")
+    co_sim = _sim(ca, cb, fuzz.token_sort_ratio) / 100.0
+    has_org = has_c | ((da != "") & (db_ != ""))
+    org_pts = np.select([dom_eq | co_eq, has_c & (co_sim >= 0.9), has_org],
+                        [PTS["org_eq"], PTS["org_close"], PTS["org_diff"]], 0.0)
+    xa, xb = both("local_k")
+    has_l = (xa != "") & (xb != "") & ~email
+    ls = _sim(xa, xb, JaroWinkler.normalized_similarity)
+    local_pts = np.where(has_l, np.select([xa == xb, ls >= 0.9], [PTS["local_eq"], PTS["local_close"]], 0.0), 0.0)
+
+    pts = name_pts + phone_pts + org_pts + local_pts + np.where(email, PTS["email_alias"], 0.0)
+    parts = [("email_alias", email), ("name" , name_full), ("swapped", swapped & name_full),
+             ("phone", has_p & (pa == pb)), ("org", org_pts > 0), ("local", local_pts > 0)]
+    rule = np.full(len(a), "fuzzy:", dtype=object)
+    for label, mask in parts:
+        sep = np.where(rule == "fuzzy:", "", "+")
+        rule = np.where(mask, rule + sep + label, rule)
+    return pairs.assign(points=pts, score=points_to_score(pts), rule=rule)
+
+
+def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
+            known_emails: pd.DataFrame | None = None, th: Thresholds = Thresholds()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Resolve incoming standardised records against each other and existing people.
+
+    records: standardised leads (index ignored; positional). people: existing golden records
+    with person_id (+ email_norm, names, phone_e164, company_norm, is_free_mail). known_emails:
+    (email_norm, person_id) of every address already resolved (person_records), so an alias
+    seen on an older record still matches exactly.
+
+    Returns (assign, reviews). assign, one row per record in order: person_id (existing, or
+    NA), cluster (label shared by records forming one new person), match_rule, match_score.
+    reviews: node pairs (a, b) whose score is in [review, auto) and which did not end up
+    together, with score and evidence; node >= n means existing person people.iloc[node - n].
+    """
+    n = len(records)
+    people = people if people is not None else pd.DataFrame(columns=["person_id"])
+    m = len(people)
+    rk = match_keys(records.reset_index(drop=True))
+    if m:
+        pk = match_keys(people.reset_index(drop=True))
+        pk.index = pk.index + n
+        keys = pd.concat([rk, pk])
+    else:
+        keys = rk
+    person_ids = people["person_id"].to_numpy() if m else np.array([], dtype=np.int64)
+
+    # 1. exact email: within the batch, and against every address already resolved
+    email = rk["email_norm"]
+    exact_person = pd.Series(pd.NA, index=rk.index, dtype="Int64")
+    if m or (known_emails is not None and len(known_emails)):
+        known = pd.concat([
+            people[["email_norm", "person_id"]].dropna() if m else pd.DataFrame(columns=["email_norm", "person_id"]),
+            known_emails if known_emails is not None else pd.DataFrame(columns=["email_norm", "person_id"]),
+        ]).drop_duplicates("email_norm")   # the golden record's own address wins
+        exact_person = email.map(dict(zip(known["email_norm"], known["person_id"]))).astype("Int64")
+    pid_to_node = pd.Series(np.arange(m) + n, index=person_ids) if m else pd.Series(dtype=np.int64)
+
+    edges_a, edges_b = [], []
+    # same address in the batch -> chain records of each address (first occurrence as hub)
+    grp = email.dropna()
+    hub = pd.Series(grp.index, index=grp.index).groupby(grp.values).transform("first")
+    same = hub[hub != hub.index]
+    edges_a.append(same.index.to_numpy()); edges_b.append(same.to_numpy())
+    ex = exact_person.dropna()
+    ex = ex[ex.isin(pid_to_node.index)]
+    edges_a.append(ex.index.to_numpy()); edges_b.append(pid_to_node.reindex(ex.to_numpy()).to_numpy())
+
+    # 2. fuzzy
+    pairs = candidate_pairs(keys, n, th.block_cap)
+    scored = score_pairs(keys, pairs)
+    auto = scored[scored["score"] >= th.auto]
+    edges_a.append(auto["a"].to_numpy()); edges_b.append(auto["b"].to_numpy())
+
+    ea = np.concatenate(edges_a).astype(np.int64)
+    eb = np.concatenate(edges_b).astype(np.int64)
+    total = n + m
+    g = coo_matrix((np.ones(len(ea)), (ea, eb)), shape=(total, total))
+    _, comp = connected_components(g, directed=False)
+
+    # per component: the existing people it reaches
+    node_person = np.full(total, -1, dtype=np.int64)
+    node_person[n:] = np.arange(m) + n
+    comp_new = comp[:n]
+    ex_nodes = np.arange(n, total)
+    comp_ex = pd.Series(ex_nodes, index=comp[n:]) if m else pd.Series(dtype=np.int64)
+    reached = comp_ex[comp_ex.index.isin(np.unique(comp_new))] if m else comp_ex
+    n_ex = reached.groupby(level=0).size() if len(reached) else pd.Series(dtype=int)
+    single = n_ex[n_ex == 1].index
+    comp_to_ex = reached[reached.index.isin(single)]
+    assign_node = pd.Series(comp_new).map(comp_to_ex).to_numpy()      # existing node or NaN
+
+    # components bridging several existing people: each record follows its strongest direct link
+    bridged = n_ex[n_ex > 1].index
+    reviews_extra = []
+    if len(bridged):
+        in_bridge = np.isin(comp_new, bridged)
+        links = pd.concat([
+            pd.DataFrame({"rec": ex.index.to_numpy(), "node": pid_to_node.reindex(ex.to_numpy()).to_numpy(), "s": 2.0}),
+            auto.assign(rec=np.where(auto["a"] < n, auto["a"], auto["b"]), node=np.where(auto["a"] >= n, auto["a"], auto["b"]))
+                .query("node >= @n")[["rec", "node", "score"]].rename(columns={"score": "s"}),
+        ])
+        links = links[in_bridge[links["rec"].to_numpy()]]
+        best = links.sort_values("s", ascending=False).drop_duplicates("rec")
+        assign_node = assign_node.astype(float)
+        assign_node[best["rec"].to_numpy()] = best["node"].to_numpy()
+        # records of a bridged component without a direct link start a new person
+        for c in bridged:
+            nodes_ex = reached[reached.index == c].to_numpy()
+            for i in range(len(nodes_ex)):
+                for j in range(i + 1, len(nodes_ex)):
+                    reviews_extra.append((int(nodes_ex[i]), int(nodes_ex[j]), th.auto, "bridged"))
+        orphan = in_bridge & ~np.isin(np.arange(n), best["rec"].to_numpy())
+        comp_new = comp_new.copy()
+        comp_new[orphan] = total + np.arange(orphan.sum())       # own cluster each
+
+    # scores and rules per record: the best edge that put it where it is
+    exact_mask = exact_person.notna().to_numpy() & ~np.isnan(assign_node.astype(float))
+    best_edge = pd.concat([
+        scored[scored["score"] >= th.auto][["a", "b", "score", "rule"]],
+    ])
+    e2 = pd.concat([best_edge.rename(columns={"a": "rec", "b": "other"}),
+                    best_edge.rename(columns={"b": "rec", "a": "other"})])
+    e2 = e2[e2["rec"] < n].sort_values("score", ascending=False).drop_duplicates("rec").set_index("rec")
+    rule = pd.Series("new", index=rk.index, dtype=object)
+    score = pd.Series(np.nan, index=rk.index)
+    has_e = rk.index.isin(e2.index)
+    rule[has_e] = e2.loc[rk.index[has_e], "rule"].to_numpy()
+    score[has_e] = e2.loc[rk.index[has_e], "score"].to_numpy()
+    # same address as an earlier record of the batch, or as a known person
+    dup_email = email.notna() & email.duplicated()
+    is_email = dup_email.to_numpy() | exact_mask
+    rule[is_email] = "email"
+    score[is_email] = 1.0
+    # the first record of each new cluster founds the person
+    cluster = pd.Series(comp_new, index=rk.index)
+    new_mask = np.isnan(assign_node.astype(float))
+    founder = new_mask & ~cluster.duplicated().to_numpy()
+    rule[founder] = "new"
+    score[founder] = np.nan
+
+    an = assign_node.astype(float)
+    pid = pd.array(np.full(n, pd.NA), dtype="Int64")
+    ok = ~np.isnan(an)
+    if ok.any():
+        pid[ok] = person_ids[an[ok].astype(np.int64) - n]
+    assign = pd.DataFrame({
+        "person_id": pid,
+        "cluster": cluster.to_numpy(),
+        "match_rule": rule.to_numpy(), "match_score": score.to_numpy(),
+    })
+
+    # review pairs: uncertain scores between nodes that ended apart
+    final = np.where(np.isnan(assign_node.astype(float)), -1 - cluster.to_numpy(), assign_node.astype(float))
+    final_all = np.concatenate([final, np.arange(n, total, dtype=float)])
+    rv = scored[(scored["score"] >= th.review) & (scored["score"] < th.auto)]
+    rv = rv[final_all[rv["a"].to_numpy()] != final_all[rv["b"].to_numpy()]]
+    reviews = rv[["a", "b", "score", "rule"]].reset_index(drop=True)
+    if reviews_extra:
+        reviews = pd.concat([reviews, pd.DataFrame(reviews_extra, columns=["a", "b", "score", "rule"])],
+                            ignore_index=True)
+    return assign, reviews
