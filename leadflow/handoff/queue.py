@@ -1,0 +1,202 @@
+"""The sales queue: qualify → suppress → route → insert handoffs, exactly once per person per cycle.
+
+Exactly-once comes from the unique key ``handoffs (person_id, cycle)`` and insert-or-ignore, not
+from care: a re-run, a retry, a backfill or two runs at once insert nothing twice. Only the rows a
+run really inserted move the person's lifecycle to ``mql``, so the lifecycle history is written
+once as well.
+
+The write happens in one transaction that first takes the writer lock (SQLite: the first
+statement is a write; PostgreSQL: a transaction advisory lock), then re-reads the contact flags:
+an opt-out that arrived after scoring still wins.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadflow import lifecycle
+from leadflow.context import RunContext
+from leadflow.qualify import candidates, existing_handoffs, priority, qualify, suppression_reason
+from leadflow.route import route
+from leadflow.route.sla import due_times
+from leadflow.store import db
+from leadflow.store.schema import accounts, handoffs, people, suppressions
+
+log = logging.getLogger("leadflow.handoff")
+
+_LOCK_KEY = 7_202_611  # pg advisory lock id for "leadflow queue"
+
+
+def today_counts(conn: Connection | sa.Engine, run_date: Any) -> dict[str, int]:
+    """Handoffs already given to each owner on the run date (caps and fairness)."""
+    q = (sa.select(handoffs.c.owner_rep, sa.func.count()).where(handoffs.c.run_date == run_date)
+         .group_by(handoffs.c.owner_rep))
+    if isinstance(conn, sa.Engine):
+        with conn.connect() as c:
+            return {r: int(n) for r, n in c.execute(q)}
+    return {r: int(n) for r, n in conn.execute(q)}
+
+
+def flag_breaches(conn: Connection, ctx: RunContext) -> int:
+    """Mark handoffs past their SLA as of the run's logical time (no first action, or a late one)."""
+    h = handoffs.c
+    stmt = (sa.update(handoffs)
+            .where(h.sla_breached.is_(False), h.sla_due_at.is_not(None),
+                   sa.or_(sa.and_(h.first_action_at.is_(None), h.sla_due_at < ctx.as_of),
+                          h.first_action_at > h.sla_due_at))
+            .values(sla_breached=True))
+    return int(conn.execute(stmt).rowcount or 0)
+
+
+def _recheck(conn: Connection, ids: list[int]) -> pd.DataFrame:
+    """Fresh contact flags and stage for the people about to be queued (inside the write txn)."""
+    p, a = people, accounts
+    frames = []
+    for i in range(0, len(ids), 5000):
+        q = (sa.select(p.c.person_id, p.c.lifecycle_stage, p.c.email_norm, p.c.opt_out,
+                       p.c.do_not_contact, p.c.is_competitor, p.c.erased_at,
+                       a.c.domain.label("account_domain"), a.c.is_customer, a.c.has_open_deal)
+             .select_from(p.outerjoin(a, a.c.account_id == p.c.account_id))
+             .where(p.c.person_id.in_(ids[i:i + 5000])))
+        frames.append(db.read_df(conn, q))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def plan(ctx: RunContext) -> pd.DataFrame:
+    """Read candidates and decide, without writing: status, qualified_by, suppression, route."""
+    s = ctx.settings
+    df = candidates(ctx.engine, ctx)
+    if df.empty:
+        return df
+    df["has_handoff"] = existing_handoffs(ctx.engine, df)
+    df = qualify(df, s.qualification, ctx.as_of)
+    df["priority"] = priority(df)
+    q = df["status"] == "qualified"
+    df["suppressed"] = None
+    df.loc[q, "suppressed"] = suppression_reason(df[q], s.qualification)
+    go = q & df["suppressed"].isna()
+    routed = route(df[go], s.routing, ctx.run_date, today_counts(ctx.engine, ctx.run_date))
+    for c in ("owner_rep", "route_rule", "route_reason"):
+        df[c] = None
+        df.loc[routed.index, c] = routed[c] if c != "route_reason" else pd.Series(
+            routed["route_reason"].tolist(), index=routed.index, dtype=object)
+    return df
+
+
+def _lock(conn: Connection) -> None:
+    """Serialise queue writers: advisory lock on PostgreSQL; on SQLite the first write locks."""
+    if db.is_postgres(conn):
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+
+
+def queue(ctx: RunContext) -> dict[str, Any]:
+    """Qualify, suppress, route and queue today's MQLs; flag breached SLAs. Returns counts."""
+    df = plan(ctx)
+    counts: dict[str, Any] = {"candidates": int(len(df)), "mql": 0, "handed_off": 0,
+                              "already_queued": 0, "with_sales": 0, "recycle_wait": 0,
+                              "suppressed": 0, "suppressed_by_reason": {}, "per_rep": {},
+                              "sla_breached": 0}
+    with ctx.engine.begin() as conn:
+        _lock(conn)
+        counts["sla_breached"] = flag_breaches(conn, ctx)   # the first write takes SQLite's lock
+        if df.empty:
+            return counts
+        for st in ("already_queued", "with_sales", "recycle_wait"):
+            counts[st] = int((df["status"] == st).sum())
+        qualified = df[df["status"] == "qualified"].copy()
+        counts["mql"] = int(len(qualified))
+        # Late opt-out (or any flag/stage change) between planning and now wins.
+        go_ids = qualified.loc[qualified["suppressed"].isna(), "person_id"].astype(int).tolist()
+        if go_ids:
+            fresh = _recheck(conn, go_ids).set_index("person_id")
+            late = suppression_reason(fresh.reset_index(), ctx.settings.qualification)
+            late.index = fresh.index
+            now_sales = fresh["lifecycle_stage"].isin(["sal", "sql"])
+            pid = qualified["person_id"].astype(int)
+            late_reason = pid.map(late)
+            mask = qualified["suppressed"].isna() & late_reason.notna()
+            qualified.loc[mask, "suppressed"] = late_reason[mask]
+            counts["late_suppressed"] = int(mask.sum())
+            sales_now = qualified["suppressed"].isna() & pid.map(now_sales).fillna(False).astype(bool)
+            counts["with_sales"] += int(sales_now.sum())
+            qualified = qualified[~sales_now]
+            qualified["lifecycle_stage"] = pid.map(fresh["lifecycle_stage"]).fillna(qualified["lifecycle_stage"])
+        sup = qualified[qualified["suppressed"].notna()].sort_values("person_id")
+        db.insert_ignore(conn, suppressions, db.records(pd.DataFrame({
+            "person_id": sup["person_id"].astype("int64"), "cycle": sup["target_cycle"].astype("int64"),
+            "reason": sup["suppressed"], "run_id": ctx.run_id, "run_date": ctx.run_date,
+            "created_at": ctx.as_of})), ["person_id", "cycle", "run_date"])
+        counts["suppressed"] = int(len(sup))
+        counts["suppressed_by_reason"] = {k: int(v) for k, v in sup["suppressed"].value_counts().items()}
+
+        go = qualified[qualified["suppressed"].isna()].sort_values("person_id")
+        if go.empty:
+            return counts
+        go["sla_due_at"] = due_times(go, ctx.settings.routing, ctx.as_of)
+        rows = pd.DataFrame({
+            "person_id": go["person_id"].astype("int64"), "cycle": go["target_cycle"].astype("int64"),
+            "owner_rep": go["owner_rep"], "route_rule": go["route_rule"],
+            "route_reason": go["route_reason"], "qualified_by": go["qualified_by"],
+            "score": go["score"], "grade": go["grade"], "probability": go["probability"],
+            "priority": go["priority"], "run_date": ctx.run_date, "run_id": ctx.run_id,
+            "handed_off_at": ctx.as_of, "sla_due_at": go["sla_due_at"], "sla_breached": False,
+            "status": "queued"})
+        inserted = _insert_handoffs(conn, rows)
+        done = go[go["person_id"].isin(inserted)]
+        counts["handed_off"] = int(len(done))
+        counts["per_rep"] = {k: int(v) for k, v in done["owner_rep"].value_counts().sort_index().items()}
+        counts["by_rule"] = {k: int(v) for k, v in
+                             done["route_rule"].str.split(":").str[0].value_counts().sort_index().items()}
+        if not done.empty:
+            moved = lifecycle.transition(conn, done["person_id"].tolist(), "mql",
+                                         ("qualified_by:" + done["qualified_by"].astype(str)).tolist(), ctx)
+            counts["lifecycle"] = moved
+            _stick_owners(conn, done, ctx.settings.routing.fallback_queue)
+    log.info("queue %s: %s", ctx.run_date, {k: v for k, v in counts.items() if not isinstance(v, dict)})
+    return counts
+
+
+def _insert_handoffs(conn: Connection, rows: pd.DataFrame) -> set[int]:
+    """Insert-or-ignore on (person_id, cycle); returns the person ids really inserted."""
+    if db.is_postgres(conn):
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = (insert(handoffs).on_conflict_do_nothing(index_elements=["person_id", "cycle"])
+            .returning(handoffs.c.person_id))
+    recs = db.records(rows)
+    got: set[int] = set()
+    for i in range(0, len(recs), 5000):
+        got.update(int(r[0]) for r in conn.execute(stmt, recs[i:i + 5000]))
+    return got
+
+
+def _stick_owners(conn: Connection, done: pd.DataFrame, fallback: str) -> None:
+    """First handoff of an owner-less account makes its rep the account owner (sticky)."""
+    m = done["account_id"].notna() & done["account_owner"].isna() & (done["owner_rep"] != fallback)
+    firsts = (done[m].sort_values(["priority", "person_id"], ascending=[False, True])
+              .drop_duplicates("account_id").sort_values("account_id"))
+    if firsts.empty:
+        return
+    stmt = (sa.update(accounts)
+            .where(accounts.c.account_id == sa.bindparam("aid"), accounts.c.owner_rep.is_(None))
+            .values(owner_rep=sa.bindparam("rep")))
+    conn.execute(stmt, [{"aid": int(a), "rep": r} for a, r in zip(firsts["account_id"], firsts["owner_rep"])])
+
+
+def reason_text(route_reason: Any) -> str:
+    """route_reason as stored (dict, or JSON text on some drivers) → a compact one-liner."""
+    if isinstance(route_reason, str):
+        try:
+            route_reason = json.loads(route_reason)
+        except ValueError:
+            return route_reason
+    if not isinstance(route_reason, dict):
+        return ""
+    return str(route_reason.get("matched", route_reason.get("rule", "")))

@@ -1,0 +1,103 @@
+"""Qualification: who becomes an MQL today, by clear rules from ``qualification:``.
+
+- ``threshold``: grade at least ``min_grade`` and rule score at least ``min_score``;
+- ``probability``: model probability at least ``min_probability`` (when set and a model is live);
+- ``hand_raiser``: a ``hand_raiser_touches`` touch (demo request, contact sales) in the current
+  cycle qualifies at once, whatever the score;
+- recycled people qualify again (as a new cycle) once ``recycle_after_days`` have passed since
+  they were recycled, or at once when they raise a hand.
+
+Reads the day's ``scores`` (written by ``leadflow.score.score_people``) and ``touches``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadflow.qualify.rules import (GRADE_RANK, SUPPRESSION_REASONS, WITH_SALES, priority, qualify,
+                                    suppression_reason)
+from leadflow.store import db
+
+_CANDIDATES = """
+WITH hr AS (
+    SELECT t.person_id, MAX(t.occurred_at) AS hand_raised_at
+    FROM touches t
+    JOIN people p ON p.person_id = t.person_id
+    LEFT JOIN (SELECT person_id, cycle, MIN(occurred_at) AS cycle_start
+               FROM lifecycle_events GROUP BY person_id, cycle) cs
+           ON cs.person_id = p.person_id AND cs.cycle = p.cycle AND p.cycle > 1
+    LEFT JOIN (SELECT person_id, cycle, MAX(occurred_at) AS recycled_at
+               FROM lifecycle_events WHERE to_stage = 'recycled' GROUP BY person_id, cycle) rc
+           ON rc.person_id = p.person_id AND rc.cycle = p.cycle AND p.lifecycle_stage = 'recycled'
+    WHERE t.touch_type IN ({types}) AND t.occurred_at <= :as_of
+      AND (rc.recycled_at IS NULL OR t.occurred_at > rc.recycled_at)
+      AND (cs.cycle_start IS NULL OR t.occurred_at > cs.cycle_start)
+    GROUP BY t.person_id
+),
+ids AS (
+    SELECT person_id FROM scores WHERE score_date = :d
+    UNION
+    SELECT person_id FROM hr
+)
+SELECT p.person_id, p.lifecycle_stage, p.cycle, p.email_norm, p.country, p.company_size,
+       p.account_id, p.opt_out, p.do_not_contact, p.is_competitor, p.erased_at,
+       a.domain AS account_domain, a.owner_rep AS account_owner, a.is_customer, a.has_open_deal,
+       a.country AS account_country, a.company_size AS account_size,
+       s.score, s.grade, s.probability, s.model_version,
+       hr.hand_raised_at,
+       (SELECT MAX(le.occurred_at) FROM lifecycle_events le
+         WHERE le.person_id = p.person_id AND le.cycle = p.cycle AND le.to_stage = 'recycled'
+       ) AS recycled_at
+FROM ids
+JOIN people p ON p.person_id = ids.person_id
+LEFT JOIN scores s ON s.person_id = p.person_id AND s.score_date = :d
+LEFT JOIN accounts a ON a.account_id = p.account_id
+LEFT JOIN hr ON hr.person_id = p.person_id
+"""
+
+
+def candidates(conn: Connection | sa.Engine, ctx: Any) -> pd.DataFrame:
+    """Everyone scored today or with a hand-raise in their cycle, with what the rules need."""
+    types = list(ctx.settings.qualification.hand_raiser_touches) or ["__none__"]
+    names = ", ".join(f":t{i}" for i in range(len(types)))
+    params: dict[str, Any] = {"d": ctx.run_date, "as_of": ctx.as_of}
+    params.update({f"t{i}": t for i, t in enumerate(types)})
+    stmt = sa.text(_CANDIDATES.format(types=names)).bindparams(
+        sa.bindparam("d", type_=sa.Date), sa.bindparam("as_of", type_=sa.DateTime))
+    df = db.read_df(conn, stmt, params)
+    if df.empty:
+        return df
+    for c in ("hand_raised_at", "recycled_at", "erased_at"):   # text() on SQLite returns strings
+        df[c] = pd.to_datetime(df[c], format="mixed")
+    df["hand_raiser"] = df["hand_raised_at"].notna()
+    df["target_cycle"] = df["cycle"].astype("int64") + (df["lifecycle_stage"] == "recycled").astype("int64")
+    # Person values first, account values where the person's are missing.
+    df["country"] = df["country"].where(df["country"].notna(), df["account_country"])
+    df["company_size"] = df["company_size"].where(df["company_size"].notna(), df["account_size"])
+    df["domain"] = df["account_domain"].where(df["account_domain"].notna(),
+                                              df["email_norm"].astype("string").str.rsplit("@", n=1).str[-1])
+    return df
+
+
+def existing_handoffs(conn: Connection | sa.Engine, pairs: pd.DataFrame) -> pd.Series:
+    """True where (person_id, target_cycle) already has a handoff."""
+    if pairs.empty:
+        return pd.Series([], dtype=bool)
+    from leadflow.store.schema import handoffs
+    ids = pairs["person_id"].astype("int64").unique().tolist()
+    frames = [db.read_df(conn, sa.select(handoffs.c.person_id, handoffs.c.cycle)
+                         .where(handoffs.c.person_id.in_(ids[i:i + 5000])))
+              for i in range(0, len(ids), 5000)]
+    have = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["person_id", "cycle"])
+    key = pd.MultiIndex.from_frame(pairs[["person_id", "target_cycle"]].astype("int64"))
+    hk = pd.MultiIndex.from_frame(have[["person_id", "cycle"]].astype("int64")) if len(have) \
+        else pd.MultiIndex.from_arrays([[], []])
+    return pd.Series(key.isin(hk), index=pairs.index)
+
+
+__all__ = ["candidates", "existing_handoffs", "qualify", "suppression_reason", "priority",
+           "GRADE_RANK", "SUPPRESSION_REASONS", "WITH_SALES"]
