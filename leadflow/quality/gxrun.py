@@ -65,12 +65,11 @@ class GxRun:
         self._n = 0
 
     def validate(self, suite: Suite, checks: tuple[Check, ...], df: pd.DataFrame,
-                 params: dict[str, Any], label: str, run_name: str | None = None,
-                 docs: bool = True) -> dict[str, dict[str, Any]]:
+                 params: dict[str, Any], label: str, run_name: str | None = None
+                 ) -> dict[str, dict[str, Any]]:
         """Validate ``df`` with GX; returns expectation name -> success / unexpected_count."""
         if not checks:
             return {}
-        from great_expectations.checkpoint import UpdateDataDocsAction
         self._n += 1
         name = _label(f"{label}.{self._n}")
         asset = self.datasource.add_dataframe_asset(name)
@@ -79,10 +78,8 @@ class GxRun:
         gx_params = _set_params(checks, df, params)
         vd = self.context.validation_definitions.add(
             self.gx.ValidationDefinition(name=name, data=bd, suite=suite_obj))
-        actions = [UpdateDataDocsAction(name="docs", site_names=[SITE])] \
-            if (docs and self.docs_dir is not None) else []
         cp = self.context.checkpoints.add(self.gx.Checkpoint(
-            name=name, validation_definitions=[vd], actions=actions, result_format=RESULT_FORMAT))
+            name=name, validation_definitions=[vd], actions=[], result_format=RESULT_FORMAT))
         from great_expectations.core.run_identifier import RunIdentifier
         res = cp.run(batch_parameters={"dataframe": df}, expectation_parameters=gx_params,
                      run_id=RunIdentifier(run_name=_label(run_name or "leadflow")))
@@ -98,6 +95,13 @@ class GxRun:
                            "observed": r.result.get("observed_value"),
                            "element_count": r.result.get("element_count")}
         return out
+
+    def build_docs(self) -> Path | None:
+        """Render every result of this run into the Data Docs site (once, at the end)."""
+        if self.docs_dir is None or not self._n:
+            return None
+        self.context.build_data_docs(site_names=[SITE])
+        return self.index()
 
     def index(self) -> Path | None:
         return (self.docs_dir / "index.html") if self.docs_dir is not None else None

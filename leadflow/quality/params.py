@@ -1,0 +1,95 @@
+"""Run-time values for the suites' ``$PARAMETER`` placeholders, read from the warehouse.
+
+Referential checks compare against what is already there (campaigns, handoffs, keys accepted
+in earlier batches); the row-count check compares against the source's recent batches.
+"""
+
+from __future__ import annotations
+
+from statistics import median
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadflow.canonical import KEYS
+from leadflow.config import Settings
+from leadflow.quality.suites import Suite
+from leadflow.store import schema as s
+
+ACCEPTED = ("passed", "loaded")
+
+
+def _col(conn: Connection, query: Any) -> set[Any]:
+    return {r[0] for r in conn.execute(query) if r[0] is not None}
+
+
+def known_campaign_ids(conn: Connection) -> set[str]:
+    """Campaigns in the warehouse plus campaign ids in spend landed so far (same run included)."""
+    ids = _col(conn, sa.select(s.campaigns.c.campaign_id))
+    st = s.stg_campaign_spend
+    ids |= _col(conn, sa.select(st.c.campaign_id).where(st.c.state.in_(("landed", "passed", "loaded")))
+                .distinct())
+    return {str(x) for x in ids}
+
+
+def known_handoffs(conn: Connection) -> tuple[set[int], set[str]]:
+    """Handoff ids, and the normalised emails of people who were handed off."""
+    ids = {int(x) for x in _col(conn, sa.select(s.handoffs.c.handoff_id))}
+    emails = _col(conn, sa.select(s.people.c.email_norm)
+                  .join(s.handoffs, s.handoffs.c.person_id == s.people.c.person_id).distinct())
+    return ids, {str(e).strip().lower() for e in emails}
+
+
+def loaded_keys(conn: Connection, kind: str, source: str) -> set[str]:
+    """Keys of this source's rows already accepted in earlier batches (and the core table)."""
+    key = KEYS[kind][0]
+    st = s.STAGING[kind]
+    keys = _col(conn, sa.select(st.c[key]).where(st.c.source == source, st.c.state.in_(ACCEPTED)))
+    core = {"touches": s.touches, "crm_outcomes": s.outcomes}.get(kind)
+    if core is not None:
+        keys |= _col(conn, sa.select(core.c[key]).where(core.c.source == source))
+    return {str(k) for k in keys}
+
+
+def min_rows(conn: Connection, suite: Suite, source: str, current: list[int]) -> int | None:
+    """history_ratio x median rows landed by the source's last batches (None: no history)."""
+    n = int(suite.parameters.get("history_batches", 7))
+    ratio = float(suite.parameters.get("history_ratio", 0.2))
+    b = s.ingest_batches
+    q = (sa.select(b.c.rows_landed).where(b.c.source == source, b.c.rows_landed > 0,
+                                          b.c.batch_id.not_in(current or [-1]))
+         .order_by(b.c.batch_id.desc()).limit(n))
+    hist = [int(r[0]) for r in conn.execute(q)]
+    return int(ratio * median(hist)) if hist else None
+
+
+def for_source(conn: Connection, suite: Suite, kind: str, source: str, batch_ids: list[int]) -> dict[str, Any]:
+    """Every runtime parameter the kind's suite uses, for one source's landed rows."""
+    p: dict[str, Any] = {"min_rows": min_rows(conn, suite, source, batch_ids)}
+    if kind == "touches":
+        p["known_campaign_ids"] = known_campaign_ids(conn)
+        p["loaded_keys"] = loaded_keys(conn, kind, source)
+    elif kind == "crm_outcomes":
+        ids, emails = known_handoffs(conn)
+        p["known_handoff_ids"], p["known_handoff_emails"] = ids, emails
+        p["loaded_keys"] = loaded_keys(conn, kind, source)
+    return p
+
+
+def handoff_list_params(settings: Settings) -> dict[str, Any]:
+    """Parameters for the outgoing ``handoff_list`` suite: the configured reps and fallback."""
+    reps = {r.id for r in settings.routing.reps} | {settings.routing.fallback_queue}
+    return {"owner_reps": reps}
+
+
+def mapped_fields(settings: Settings, source: str) -> set[str] | None:
+    """Canonical fields a source fills (mapping targets and constants); None if unknown."""
+    try:
+        src = settings.source(source)
+    except Exception:  # noqa: BLE001 - a source removed from the config: check everything
+        return None
+    fields = set(src.mapping.values()) | set(src.constants)
+    if getattr(src, "record_id", None):
+        fields |= {KEYS[src.kind][0]}
+    return fields
