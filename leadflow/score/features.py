@@ -1,0 +1,251 @@
+"""Features for the predictive model: what each one is, when it becomes known, how it is encoded.
+
+Every feature declares ``known_at``: ``capture`` (known when the lead arrives, usable at handoff)
+or ``after_contact`` (only known once sales has spoken to the person; using it to predict the
+handoff outcome is leakage). Source attributes declare it in ``leadflow.yaml``
+(``sources[].attributes: {column: known_at}``); canonical fields and warehouse columns have
+defaults here. Encoding is general and never knows a particular file: numbers are imputed (with
+a missing flag), log-transformed when heavily skewed and scaled; text is one-hot encoded with
+rare levels grouped and "missing" as a level of its own; booleans become 0/1/missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from leadflow.errors import LeadflowError
+
+log = logging.getLogger("leadflow.score")
+
+KnownAt = Literal["capture", "after_contact"]
+Kind = Literal["numeric", "categorical", "boolean"]
+MISSING = "(missing)"
+RARE = "(other)"
+
+
+class LeakageError(LeadflowError):
+    """Training was asked to use features only known after sales contact."""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    name: str
+    kind: Kind
+    known_at: KnownAt = "capture"
+    label: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# Canonical inbound-lead fields: None = not a feature (identifiers, free text, PII, timestamps).
+CANONICAL_FEATURES: dict[str, tuple[Kind, KnownAt] | None] = {
+    "source_record_id": None, "email": None, "first_name": None, "last_name": None,
+    "phone": None, "company": None, "company_domain": None, "landing_url": None,
+    "created_at": None, "city": ("categorical", "capture"),
+    "job_title": ("categorical", "capture"), "industry": ("categorical", "capture"),
+    "company_size": ("numeric", "capture"), "country": ("categorical", "capture"),
+    "lead_source": ("categorical", "capture"), "campaign_id": ("categorical", "capture"),
+    "channel": ("categorical", "capture"), "opt_out": ("boolean", "capture"),
+    "do_not_call": ("boolean", "capture"),
+    "converted": ("boolean", "after_contact"),   # the outcome itself
+}
+
+# Warehouse ``people`` columns (golden record). Current-state flags set by sales or later
+# events (lifecycle, opt-out today, do-not-contact) are after contact.
+PEOPLE_FEATURES: dict[str, tuple[Kind, KnownAt]] = {
+    "seniority": ("categorical", "capture"), "job_function": ("categorical", "capture"),
+    "industry": ("categorical", "capture"), "company_size": ("numeric", "capture"),
+    "country": ("categorical", "capture"), "is_free_mail": ("boolean", "capture"),
+    "is_role_address": ("boolean", "capture"), "first_source": ("categorical", "capture"),
+    "first_channel": ("categorical", "capture"), "account_match": ("categorical", "capture"),
+    "is_competitor": ("boolean", "capture"),
+    "lifecycle_stage": ("categorical", "after_contact"), "cycle": ("numeric", "after_contact"),
+    "opt_out": ("boolean", "after_contact"), "do_not_contact": ("boolean", "after_contact"),
+}
+
+LABELS: dict[str, str] = {
+    "seniority": "Seniority", "job_function": "Function", "industry": "Industry",
+    "company_size": "Company size", "country": "Country", "is_free_mail": "Free-mail address",
+    "is_role_address": "Role address", "first_source": "Came from", "first_channel": "First channel",
+    "account_match": "Account match", "lead_source": "Lead source", "channel": "Channel",
+    "campaign_id": "Campaign", "job_title": "Title", "city": "City", "opt_out": "Opted out",
+    "do_not_call": "Do not call", "lead_age_days": "Days since the lead arrived",
+    "days_since_last_touch": "Days since the last touch", "engagement_points": "Engagement points",
+    "touches_total": "Touches so far",
+}
+
+
+def infer_kind(s: pd.Series) -> Kind:
+    """Numeric, boolean or categorical, from the values (works on raw text columns too)."""
+    if pd.api.types.is_bool_dtype(s):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(s):
+        return "numeric"
+    nonnull = s.dropna()
+    if len(nonnull) and pd.to_numeric(nonnull, errors="coerce").notna().mean() >= 0.98:
+        return "numeric"
+    return "categorical"
+
+
+def is_identifier(s: pd.Series) -> bool:
+    """A column whose every value is distinct (ids, row numbers) tells nothing general."""
+    nonnull = s.dropna()
+    if len(nonnull) < 50:
+        return False
+    if pd.api.types.is_float_dtype(nonnull) and not np.allclose(nonnull % 1, 0):
+        return False
+    return nonnull.nunique() >= 0.95 * len(nonnull)
+
+
+def specs_for_frame(df: pd.DataFrame, attributes: dict[str, str],
+                    target: str = "converted") -> list[FeatureSpec]:
+    """Feature specs for a mapped source file: canonical defaults + declared attributes."""
+    out: list[FeatureSpec] = []
+    for c in df.columns:
+        if c in ("row_number", target) or c.startswith("_"):
+            continue
+        if c in attributes:
+            kind, when = infer_kind(df[c]), attributes[c]
+        elif c in CANONICAL_FEATURES:
+            d = CANONICAL_FEATURES[c]
+            if d is None:
+                continue
+            kind, when = d
+        else:
+            continue                                   # undeclared columns are never used
+        if df[c].isna().all():
+            continue
+        if kind != "numeric" and is_identifier(df[c].astype("string")) or \
+                kind == "numeric" and is_identifier(df[c]):
+            log.warning("feature %s looks like an identifier (all values distinct); skipped", c)
+            continue
+        out.append(FeatureSpec(c, kind, when, LABELS.get(c, c)))   # type: ignore[arg-type]
+    return out
+
+
+def guard(specs: list[FeatureSpec], allow_leaky: bool = False) -> list[FeatureSpec]:
+    """Refuse after-contact features unless explicitly allowed (a diagnostic run)."""
+    leaky = [s.name for s in specs if s.known_at == "after_contact"]
+    if leaky and not allow_leaky:
+        raise LeakageError(
+            f"refusing to train on feature(s) only known after sales contact: {', '.join(leaky)} "
+            "(drop them, declare them known_at: capture if that is true, or pass --allow-leaky "
+            "for a diagnostic)")
+    return specs
+
+
+# --------------------------------------------------------------------------- encoding
+def _to_bool(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        return pd.to_numeric(s, errors="coerce").astype(float)
+    t = s.astype("string").str.strip().str.lower()
+    m = {"true": 1.0, "yes": 1.0, "y": 1.0, "1": 1.0, "t": 1.0,
+         "false": 0.0, "no": 0.0, "n": 0.0, "0": 0.0, "f": 0.0}
+    return t.map(m).astype(float)
+
+
+class FramePrep(BaseEstimator, TransformerMixin):
+    """Raw feature frame -> typed frame: floats (NaN kept) and pandas categoricals.
+
+    Learns on fit: which numeric columns are skewed enough for ``log1p`` (non-negative, long
+    right tail) and which levels of each text column are frequent enough to keep (others become
+    "(other)", missing becomes "(missing)"). Both model families start from this output.
+    """
+
+    def __init__(self, specs: list[dict[str, Any]], min_frequency: float = 0.005,
+                 max_levels: int = 60) -> None:
+        self.specs = specs
+        self.min_frequency = min_frequency
+        self.max_levels = max_levels
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> "FramePrep":
+        self.log_cols_: list[str] = []
+        self.levels_: dict[str, list[str]] = {}
+        n = max(len(X), 1)
+        for s in self.specs:
+            name, kind = s["name"], s["kind"]
+            col = X[name] if name in X.columns else pd.Series(np.nan, index=X.index)
+            if kind == "numeric":
+                v = pd.to_numeric(col, errors="coerce").dropna()
+                if len(v) and v.min() >= 0 and v.quantile(0.99) > 10 * max(v.median(), 1.0):
+                    self.log_cols_.append(name)
+            elif kind == "categorical":
+                t = self._text(col)
+                vc = t.value_counts()
+                keep = vc[vc >= max(self.min_frequency * n, 5)].index[: self.max_levels]
+                self.levels_[name] = sorted(set(map(str, keep)) | {MISSING, RARE})
+        return self
+
+    @staticmethod
+    def _text(col: pd.Series) -> pd.Series:
+        t = col.astype("string").str.strip()
+        return t.mask(t == "", pd.NA).fillna(MISSING)
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        out: dict[str, Any] = {}
+        for s in self.specs:
+            name, kind = s["name"], s["kind"]
+            col = X[name] if name in X.columns else pd.Series(np.nan, index=X.index)
+            if kind == "numeric":
+                v = pd.to_numeric(col, errors="coerce").astype(float)
+                if name in self.log_cols_:
+                    v = np.log1p(v.clip(lower=0))
+                out[name] = v.to_numpy()
+            elif kind == "boolean":
+                out[name] = _to_bool(col).to_numpy()
+            else:
+                t = self._text(col)
+                levels = self.levels_[name]
+                t = t.where(t.isin(levels), RARE)
+                out[name] = pd.Categorical(t, categories=levels)
+        return pd.DataFrame(out, index=X.index)
+
+    @property
+    def numeric_(self) -> list[str]:
+        return [s["name"] for s in self.specs if s["kind"] in ("numeric", "boolean")]
+
+    @property
+    def categorical_(self) -> list[str]:
+        return [s["name"] for s in self.specs if s["kind"] == "categorical"]
+
+
+# --------------------------------------------------------------------------- univariate check
+def single_feature_auc(X: pd.DataFrame, y: np.ndarray, X_test: pd.DataFrame, y_test: np.ndarray,
+                       specs: list[FeatureSpec]) -> dict[str, float]:
+    """ROC AUC of each feature alone on the holdout (levels encoded by their training rate)."""
+    from sklearn.metrics import roc_auc_score
+    out: dict[str, float] = {}
+    if len(np.unique(y_test)) < 2:
+        return out
+    prior = float(np.mean(y))
+    for s in specs:
+        if s.name not in X.columns:
+            continue
+        if s.kind == "categorical":
+            tr = FramePrep._text(X[s.name]).to_numpy()
+            rate = pd.Series(y).groupby(tr).agg(["sum", "count"])
+            enc = (rate["sum"] + prior * 10) / (rate["count"] + 10)
+            v = FramePrep._text(X_test[s.name]).map(enc).fillna(prior).to_numpy(dtype=float)
+        else:
+            col = _to_bool(X_test[s.name]) if s.kind == "boolean" else \
+                pd.to_numeric(X_test[s.name], errors="coerce")
+            v = col.fillna(col.median() if col.notna().any() else 0).to_numpy(dtype=float)
+        if np.all(v == v[0]):
+            out[s.name] = 0.5
+            continue
+        a = float(roc_auc_score(y_test, v))
+        out[s.name] = round(max(a, 1 - a), 4)
+    return out
+
+
+def separation_warnings(aucs: dict[str, float], threshold: float = 0.95) -> list[str]:
+    return [f"feature {k} alone separates the classes (ROC AUC {v:.3f} > {threshold}); "
+            "it is probably recorded after the outcome (leakage)"
+            for k, v in sorted(aucs.items(), key=lambda kv: -kv[1]) if v > threshold]

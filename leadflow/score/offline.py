@@ -1,0 +1,98 @@
+"""Evaluate the modelling approach on any lead file with a known outcome (no warehouse needed).
+
+The file is read through a source definition (``leadflow.ingest.read_mapped``), so the mapping,
+value maps and each attribute's ``known_at`` come from configuration; nothing here knows a
+particular file. The outcome must be mapped to the canonical ``converted`` field.
+
+Split: when the file has ``created_at`` the latest 20% is the holdout (time-based, like training
+in the warehouse); otherwise a stratified random 20% (seeded). The training part is divided again
+the same way into a fitting slice and a calibration slice.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from leadflow.config import Settings
+from leadflow.errors import InputError
+from leadflow.score import evaluate as ev
+from leadflow.score.features import guard, separation_warnings, single_feature_auc, specs_for_frame
+
+log = logging.getLogger("leadflow.score")
+TARGET = "converted"
+
+
+def _label(df: pd.DataFrame, source: str) -> np.ndarray:
+    if TARGET not in df.columns or df[TARGET].isna().all():
+        raise InputError(f"source {source}: no outcome column mapped to canonical '{TARGET}'")
+    y = df[TARGET]
+    if not pd.api.types.is_bool_dtype(y):
+        y = y.astype("string").str.strip().str.lower().map(
+            {"1": True, "yes": True, "true": True, "y": True, "0": False, "no": False,
+             "false": False, "n": False})
+    return y.astype("boolean").to_numpy(dtype=bool, na_value=False), y.notna().to_numpy()
+
+
+def split(df: pd.DataFrame, y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Positions of (earlier, later) rows: by created_at when known, else stratified random."""
+    pos = np.arange(len(df))
+    if "created_at" in df.columns and df["created_at"].notna().mean() > 0.9:
+        order = np.argsort(pd.to_datetime(df["created_at"]).to_numpy(), kind="stable")
+        cut = int(len(order) * (1 - share))
+        return order[:cut], order[cut:], "time"
+    a, b = train_test_split(pos, test_size=share, stratify=y, random_state=seed)
+    return np.sort(a), np.sort(b), "stratified_random"
+
+
+def evaluate_file(settings: Settings, source_name: str, path: Path | None = None, *,
+                  allow_leaky: bool = False, seed: int = 0,
+                  algorithms: list[str] | None = None) -> dict[str, Any]:
+    """Fit and compare the model families on a file; returns metrics, warnings and the split."""
+    from leadflow.ingest import read_mapped
+    source = settings.source(source_name)
+    df = read_mapped(source, path, settings.base_dir)
+    y, known = _label(df, source_name)
+    df, y = df[known].reset_index(drop=True), y[known]
+    specs = specs_for_frame(df, source.attributes, TARGET)
+    leaky = [s.name for s in specs if s.known_at == "after_contact"]
+    if not allow_leaky:
+        dropped = leaky
+        specs = [s for s in specs if s.known_at == "capture"]
+    else:
+        dropped = []
+    guard(specs, allow_leaky)
+    if not specs:
+        raise InputError(f"source {source_name}: no usable features (declare attributes with known_at)")
+    warnings: list[str] = []
+    if leaky and allow_leaky:
+        warnings.append("diagnostic run: after-contact feature(s) included: " + ", ".join(leaky)
+                        + " - these are unknown at handoff, so the figures overstate a real score")
+    tr, te, how = split(df, y, settings.model.holdout_share, seed)
+    X = df[[s.name for s in specs]]
+    if how == "time":      # calibrate on the slice just before the holdout, like in production
+        fit_pos, cal_pos, _ = split(df.iloc[tr], y[tr], settings.model.calibration_share, seed + 1)
+        fit_pos, cal_pos = tr[fit_pos], tr[cal_pos]
+        cal = (X.iloc[cal_pos], y[cal_pos])
+    else:                  # no time order: out-of-fold calibration over the training rows
+        fit_pos, cal_pos, cal = tr, np.array([], dtype=int), None
+    aucs = single_feature_auc(X.iloc[tr], y[tr], X.iloc[te], y[te], specs)
+    warnings += separation_warnings(aucs)
+    for w in warnings:
+        log.warning("%s", w)
+    algos = algorithms or settings.model.algorithms
+    comp = ev.compare(specs, algos, (X.iloc[fit_pos], y[fit_pos]), cal, (X.iloc[te], y[te]))
+    return {
+        "source": source_name, "rows": int(len(df)), "conversions": int(y.sum()),
+        "split": how, "seed": seed, "train_rows": int(len(fit_pos)), "calibration_rows": int(len(cal_pos)) if cal is not None else "out-of-fold",
+        "holdout_rows": int(len(te)),
+        "features": [s.as_dict() for s in specs], "excluded_after_contact": dropped,
+        "single_feature_auc": aucs, "warnings": warnings, "best": comp.best,
+        "results": comp.results,
+        "_y_test": y[te], "_p_test": comp.test_probability,
+    }
