@@ -1,9 +1,81 @@
-"""CLI commands for this area (registered by leadflow.cli)."""
+"""CLI for the sales queue: ``leadflow queue list`` and ``leadflow handoff explain PERSON_ID``."""
 
 from __future__ import annotations
 
+import json
+from datetime import date
+from typing import Annotated, Any, Optional
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Path to leadflow.yaml "
+                                                   "(default: $LEADFLOW_CONFIG or ./leadflow.yaml)")]
+
+console = Console()
+queue_app = typer.Typer(help="The sales queue (handoffs).", no_args_is_help=True)
+handoff_app = typer.Typer(help="Explain a handoff: why this lead, why this owner.", no_args_is_help=True)
+
+
+def _date(value: str | None) -> date | None:
+    from leadflow.errors import LeadflowError
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise LeadflowError(f"--date: {value!r} is not a date in YYYY-MM-DD form") from None
+
+
+def _engine(config: str | None) -> tuple[Any, Any]:
+    from leadflow import config as cfg
+    from leadflow.store import db
+    settings = cfg.load(config)
+    eng = db.engine(settings.database_url)
+    db.require_schema(eng)
+    return settings, eng
+
+
+@queue_app.command("list")
+def cmd_queue_list(
+    config: ConfigOpt = None,
+    owner: Annotated[Optional[str], typer.Option("--owner", help="Only this rep (or the fallback queue)")] = None,
+    run_date: Annotated[Optional[str], typer.Option("--date", "-d", help="Handoffs of this run date (default: all open)")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table")] = False,
+) -> None:
+    """Show queued handoffs, highest priority first (ids, owner, rule, score, SLA; no contact data)."""
+    from leadflow.handoff.explain import queue_rows
+    _settings, eng = _engine(config)
+    rows = queue_rows(eng, owner=owner, run_date=_date(run_date), limit=limit)
+    if as_json:
+        for r in rows.to_dict("records"):
+            typer.echo(json.dumps(r, default=str))
+        return
+    if rows.empty:
+        console.print("the queue is empty for that selection")
+        return
+    t = Table(title=f"sales queue ({len(rows)} shown)")
+    for c in rows.columns:
+        t.add_column(c)
+    for r in rows.itertuples(index=False):
+        t.add_row(*["" if v is None or v != v else str(v) for v in r])
+    console.print(t)
+
+
+@handoff_app.command("explain")
+def cmd_handoff_explain(
+    person_id: Annotated[int, typer.Argument(help="The person id (see `leadflow queue list`)")],
+    config: ConfigOpt = None,
+) -> None:
+    """Why this lead (score, grade, reasons, qualification rule), why this owner, and the SLA."""
+    from leadflow.handoff.explain import explain, render
+    _settings, eng = _engine(config)
+    console.print(render(explain(eng, person_id)), highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the main app."""
+    """Add the queue and handoff command groups to the main app."""
+    app.add_typer(queue_app, name="queue")
+    app.add_typer(handoff_app, name="handoff")

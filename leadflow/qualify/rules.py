@@ -54,7 +54,8 @@ def qualify(df: pd.DataFrame, q: Qualification, as_of: datetime) -> pd.DataFrame
          too_soon & ~hand],
         ["not_qualified", "already_queued", "with_sales", "recycle_wait"], default="qualified")
     out["status"] = status
-    out.loc[out["status"].isin(["not_qualified", "recycle_wait"]), "qualified_by"] = None
+    qb = out["qualified_by"].astype(object)
+    out["qualified_by"] = qb.where(qb.notna() & ~out["status"].isin(["not_qualified", "recycle_wait"]), None)
     return out
 
 
