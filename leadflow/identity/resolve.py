@@ -194,13 +194,15 @@ def score_pairs(keys: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
-            known_emails: pd.DataFrame | None = None, th: Thresholds = Thresholds()) -> tuple[pd.DataFrame, pd.DataFrame]:
+            known_emails: pd.DataFrame | None = None, th: Thresholds = Thresholds(),
+            preassigned: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Resolve incoming standardised records against each other and existing people.
 
     records: standardised leads (index ignored; positional). people: existing golden records
     with person_id (+ email_norm, names, phone_e164, company_norm, is_free_mail). known_emails:
     (email_norm, person_id) of every address already resolved (person_records), so an alias
-    seen on an older record still matches exactly.
+    seen on an older record still matches exactly. preassigned: person ids (Int64, NA where
+    unknown) per record, e.g. from a source record id seen before (rule 'source_key').
 
     Returns (assign, reviews). assign, one row per record in order: person_id (existing, or
     NA), cluster (label shared by records forming one new person), match_rule, match_score.
@@ -228,6 +230,11 @@ def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
             known_emails if known_emails is not None else pd.DataFrame(columns=["email_norm", "person_id"]),
         ]).drop_duplicates("email_norm")   # the golden record's own address wins
         exact_person = email.map(dict(zip(known["email_norm"], known["person_id"]))).astype("Int64")
+    is_pre = np.zeros(n, dtype=bool)
+    if preassigned is not None:
+        pre = pd.Series(np.asarray(preassigned), index=rk.index).astype("Int64")
+        is_pre = pre.notna().to_numpy()
+        exact_person = pre.fillna(exact_person)
     pid_to_node = pd.Series(np.arange(m) + n, index=person_ids) if m else pd.Series(dtype=np.int64)
 
     edges_a, edges_b = [], []
@@ -306,6 +313,7 @@ def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
     is_email = dup_email.to_numpy() | exact_mask
     rule[is_email] = "email"
     score[is_email] = 1.0
+    rule[is_pre & exact_mask] = "source_key"
     # the first record of each new cluster founds the person
     cluster = pd.Series(comp_new, index=rk.index)
     new_mask = np.isnan(assign_node.astype(float))

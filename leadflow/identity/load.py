@@ -1,0 +1,168 @@
+"""The load step for inbound leads: staging rows in state 'passed' -> people, accounts, history.
+
+Read -> clean -> resolve -> golden records -> accounts -> write, in one transaction, so a failure
+leaves nothing half-written and a re-run finds the rows still 'passed'. Every row ends in exactly
+one state: 'loaded' (a person_records row says which person it formed or joined, by which rule and
+score) or 'suppressed' with a reason ('erased': the address is on the erasure list).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leadflow.clean import standardise_leads
+from leadflow.context import RunContext
+from leadflow.identity import store
+from leadflow.identity.accounts import business_domain, match_accounts, new_accounts
+from leadflow.identity.golden import golden
+from leadflow.identity.resolve import Thresholds, resolve
+from leadflow.store import db
+from leadflow.store.schema import accounts, match_reviews, person_records, stg_inbound_leads
+
+log = logging.getLogger("leadflow.identity")
+
+PEOPLE_VALUE_COLS = ("first_name", "last_name", "phone_e164", "company", "company_norm", "job_title",
+                     "seniority", "job_function", "industry", "company_size", "country", "city",
+                     "is_free_mail", "is_role_address", "account_id", "account_match", "opt_out",
+                     "do_not_contact", "is_competitor", "attributes")
+
+
+def source_priority(ctx: RunContext) -> dict[str, int]:
+    return {s.name: s.priority for s in ctx.settings.sources}
+
+
+def prepare_records(raw: pd.DataFrame, priority: dict[str, int]) -> pd.DataFrame:
+    """Standardise landed rows and add what survivorship needs (priority, record time)."""
+    st = standardise_leads(raw)
+    st["priority"] = st["source"].map(priority).fillna(100).astype(int)
+    st["record_time"] = st["created_at"].fillna(pd.to_datetime(st["loaded_at"]))
+    return st
+
+
+def _source_key(st: pd.DataFrame) -> pd.Series:
+    rid = st["source_record_id"].astype("str")
+    fallback = st["batch_id"].astype(str) + ":" + st["row_number"].astype(str)
+    return st["source"].astype(str) + ":" + rid.fillna(fallback)
+
+
+def load_leads(ctx: RunContext, thresholds: Thresholds | None = None) -> dict[str, Any]:
+    """stg_inbound_leads 'passed' -> people / person_records / accounts / match_reviews."""
+    th = thresholds or Thresholds()
+    counts = {"rows": 0, "created": 0, "merged": 0, "review": 0, "suppressed": 0,
+              "accounts_created": 0}
+    with ctx.engine.begin() as conn:
+        raw = store.read_passed(conn, stg_inbound_leads)
+        if raw.empty:
+            return counts
+        counts["rows"] = len(raw)
+        st = prepare_records(raw, source_priority(ctx))
+        erased = store.email_hash(st["email_norm"]).isin(store.read_erased_hashes(conn))
+        states = st[["batch_id", "row_number"]].assign(state="loaded", state_reason=None)
+        states.loc[erased.to_numpy(), ["state", "state_reason"]] = ["suppressed", "erased"]
+        counts["suppressed"] = int(erased.sum())
+        st = st[~erased.to_numpy()].reset_index(drop=True)
+        if len(st):
+            counts.update(_resolve_and_write(conn, ctx, st, th))
+        store.set_states(conn, stg_inbound_leads, states)
+    log.info("leads loaded: %s", counts)
+    return counts
+
+
+def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresholds) -> dict[str, int]:
+    existing = store.read_people_for_matching(conn)
+    known = store.read_known_emails(conn)
+    src_ids = store.read_source_ids(conn, sorted(st["source"].unique()))
+    pre = (st[["source", "source_record_id"]].astype(object)
+           .merge(src_ids.astype({"source": object, "source_record_id": object}),
+                  how="left", on=["source", "source_record_id"])["person_id"])
+    assign, reviews = resolve(st, existing, known, th, preassigned=pre.to_numpy())
+    st = st.assign(**{c: assign[c].to_numpy() for c in assign.columns})
+    is_new = st["person_id"].isna()
+    st["pkey"] = np.where(is_new, "n" + st["cluster"].astype(str), "p" + st["person_id"].astype(str))
+
+    # golden records: this batch's rows plus the older rows of the existing people they joined
+    touched = st.loc[~is_new, "person_id"].astype(int).unique().tolist()
+    old = store.read_records_of(conn, stg_inbound_leads, touched)
+    if len(old):
+        old = prepare_records(old.drop(columns=["record_id"]), source_priority(ctx))
+        old = old[~old.set_index(["batch_id", "row_number"]).index.isin(
+            st.set_index(["batch_id", "row_number"]).index)]
+        old["pkey"] = "p" + old["person_id"].astype(int).astype(str)
+    allrec = pd.concat([st, old], ignore_index=True) if len(old) else st
+    gold = golden(allrec, "pkey")
+
+    # accounts: create missing domains, then match every golden record
+    acc_now = store.read_accounts(conn)
+    fresh = new_accounts(gold, acc_now)
+    created_acc = 0
+    if len(fresh):
+        fresh = fresh.assign(created_at=ctx.as_of, is_customer=False, has_open_deal=False)
+        created_acc = db.insert_ignore(conn, accounts, db.records(fresh), ["domain"])
+        acc_now = store.read_accounts(conn)
+    gold = gold.join(match_accounts(gold, acc_now))
+    comp = {d.lower() for d in ctx.settings.qualification.competitor_domains}
+    gold["is_competitor"] = business_domain(gold).isin(comp)
+
+    # new people
+    new_g = gold[gold.index.str.startswith("n")].copy()
+    founders = st[is_new.to_numpy()].drop_duplicates("pkey").set_index("pkey")
+    new_g["source_key"] = _source_key(founders).reindex(new_g.index).where(new_g["email_norm"].isna())
+    rows = new_g.assign(lifecycle_stage="lead", cycle=1, created_at=ctx.as_of, updated_at=ctx.as_of)
+    people_cols = ["email_norm", "source_key", *PEOPLE_VALUE_COLS, "first_source", "first_campaign_id",
+                   "first_channel", "lifecycle_stage", "cycle", "created_at", "updated_at"]
+    created = store.insert_people(conn, rows[people_cols])
+    by_email = store.lookup_ids(conn, "email_norm", new_g["email_norm"].dropna().tolist())
+    by_key = store.lookup_ids(conn, "source_key", new_g["source_key"].dropna().tolist())
+    new_pid = new_g["email_norm"].map(by_email).fillna(new_g["source_key"].map(by_key)).astype("Int64")
+    store.insert_lifecycle_start(conn, new_pid.dropna().tolist(), "lead", "new lead record", ctx)
+
+    # existing people: refresh their golden values; sticky flags; keep their address
+    ex_g = gold[gold.index.str.startswith("p")].copy()
+    if len(ex_g):
+        ex_g["person_id"] = ex_g.index.str[1:].astype(int)
+        cur = existing.set_index("person_id").reindex(ex_g["person_id"])
+        ex_g["opt_out"] = ex_g["opt_out"].to_numpy() | cur["opt_out"].fillna(False).astype(bool).to_numpy()
+        ex_g["do_not_contact"] = (ex_g["do_not_contact"].to_numpy()
+                                  | cur["do_not_contact"].fillna(False).astype(bool).to_numpy())
+        ex_g["updated_at"] = ctx.as_of
+        store.update_people(conn, ex_g, [*PEOPLE_VALUE_COLS, "updated_at"])
+        suspects = cur.index[cur["lifecycle_stage"].to_numpy() == "suspect"].tolist()
+        if suspects:
+            from leadflow import lifecycle
+            lifecycle.transition(conn, suspects, "lead", "lead record received", ctx)
+
+    # the merge history: one person_records row per landed row
+    pid = st["person_id"].astype("Int64").fillna(st["pkey"].map(new_pid))
+    recs = pd.DataFrame({
+        "batch_id": st["batch_id"], "row_number": st["row_number"], "source": st["source"],
+        "person_id": pid, "match_rule": st["match_rule"], "match_score": st["match_score"],
+        "created_at": ctx.as_of, "source_record_id": st["source_record_id"],
+        "email_norm": st["email_norm"],
+    })
+    db.insert_ignore(conn, person_records, db.records(recs), ["batch_id", "row_number"])
+
+    # uncertain pairs -> review list (never merged); a pair rejected before stays rejected
+    n = len(st)
+    n_review = 0
+    if len(reviews):
+        ex_ids = existing["person_id"].to_numpy()
+        node_pid = lambda x: np.where(x < n, pid.to_numpy(dtype="float64")[np.minimum(x, n - 1)],  # noqa: E731
+                                      ex_ids[np.maximum(x - n, 0)] if len(ex_ids) else np.nan)
+        pa, pb = node_pid(reviews["a"].to_numpy()), node_pid(reviews["b"].to_numpy())
+        rv = pd.DataFrame({"person_a": np.minimum(pa, pb), "person_b": np.maximum(pa, pb),
+                           "score": reviews["score"].to_numpy(), "rule": reviews["rule"].to_numpy()})
+        rv = rv.dropna()
+        rv = rv[rv["person_a"] != rv["person_b"]].sort_values("score", ascending=False)
+        rv = rv.drop_duplicates(["person_a", "person_b"]).astype({"person_a": int, "person_b": int})
+        rv["evidence"] = [{"rule": r, "score": round(float(s), 4)} for r, s in zip(rv["rule"], rv["score"])]
+        rv = rv.assign(status="open", created_at=ctx.as_of)
+        n_review = db.insert_ignore(conn, match_reviews,
+                                    db.records(rv, ["person_a", "person_b", "score", "evidence",
+                                                    "status", "created_at"]),
+                                    ["person_a", "person_b"])
+    return {"created": int(created), "merged": int(len(st) - new_pid.notna().sum()),
+            "review": int(n_review), "accounts_created": int(created_acc)}

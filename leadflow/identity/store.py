@@ -1,0 +1,140 @@
+"""Warehouse I/O for the identity stage, in small functions (the logic stays in pure modules)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from leadflow.store import db
+from leadflow.store.schema import (accounts, erasures, lifecycle_events, match_reviews, people,
+                                   person_records)
+
+CHUNK = 5000
+
+PEOPLE_MATCH_COLS = ("person_id", "email_norm", "first_name", "last_name", "phone_e164",
+                     "company_norm", "is_free_mail", "lifecycle_stage", "opt_out", "do_not_contact")
+
+
+def chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+def email_hash(values: pd.Series) -> pd.Series:
+    """sha256 of normalised addresses: what the erasure list keeps (never the address)."""
+    uniq = values.dropna().unique()
+    return values.map({v: hashlib.sha256(v.encode()).hexdigest() for v in uniq})
+
+
+def read_passed(conn: Connection, table: sa.Table) -> pd.DataFrame:
+    return db.read_df(conn, sa.select(table).where(table.c.state == "passed")
+                      .order_by(table.c.batch_id, table.c.row_number))
+
+
+def read_people_for_matching(conn: Connection) -> pd.DataFrame:
+    cols = [people.c[c] for c in PEOPLE_MATCH_COLS]
+    df = db.read_df(conn, sa.select(*cols).where(people.c.erased_at.is_(None)))
+    if df.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in PEOPLE_MATCH_COLS})
+    return df
+
+
+def read_known_emails(conn: Connection) -> pd.DataFrame:
+    return db.read_df(conn, sa.select(person_records.c.email_norm, person_records.c.person_id)
+                      .where(person_records.c.email_norm.is_not(None)).distinct())
+
+
+def read_source_ids(conn: Connection, sources: list[str]) -> pd.DataFrame:
+    """(source, source_record_id) -> person_id for the given sources."""
+    if not sources:
+        return pd.DataFrame(columns=["source", "source_record_id", "person_id"])
+    return db.read_df(conn, sa.select(person_records.c.source, person_records.c.source_record_id,
+                                      person_records.c.person_id)
+                      .where(person_records.c.source.in_(sources),
+                             person_records.c.source_record_id.is_not(None)).distinct())
+
+
+def read_records_of(conn: Connection, stg: sa.Table, person_ids: Sequence[int]) -> pd.DataFrame:
+    """The landed rows behind the given people (for golden records and unmerge)."""
+    out = []
+    for chunk in chunks([int(x) for x in person_ids]):
+        q = (sa.select(stg, person_records.c.person_id, person_records.c.record_id)
+             .join(person_records, sa.and_(person_records.c.batch_id == stg.c.batch_id,
+                                           person_records.c.row_number == stg.c.row_number))
+             .where(person_records.c.person_id.in_(chunk)))
+        out.append(db.read_df(conn, q))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+
+def read_accounts(conn: Connection) -> pd.DataFrame:
+    return db.read_df(conn, sa.select(accounts.c.account_id, accounts.c.domain, accounts.c.name_norm))
+
+
+def read_erased_hashes(conn: Connection) -> set[str]:
+    return set(db.read_df(conn, sa.select(erasures.c.email_hash))["email_hash"])
+
+
+def read_rejected_pairs(conn: Connection) -> set[tuple[int, int]]:
+    df = db.read_df(conn, sa.select(match_reviews.c.person_a, match_reviews.c.person_b)
+                    .where(match_reviews.c.status == "rejected"))
+    return {(int(a), int(b)) for a, b in zip(df["person_a"], df["person_b"])}
+
+
+def lookup_ids(conn: Connection, column: str, values: Sequence[Any]) -> dict[Any, int]:
+    """people.<column> value -> person_id, chunked IN lists."""
+    out: dict[Any, int] = {}
+    col = people.c[column]
+    for chunk in chunks(list(values)):
+        for v, pid in conn.execute(sa.select(col, people.c.person_id).where(col.in_(chunk))):
+            out[v] = int(pid)
+    return out
+
+
+def insert_people(conn: Connection, rows: pd.DataFrame) -> int:
+    """Insert new people idempotently (unique email_norm, else unique source_key)."""
+    n = 0
+    with_email = rows[rows["email_norm"].notna()]
+    without = rows[rows["email_norm"].isna()]
+    n += db.insert_ignore(conn, people, db.records(with_email), ["email_norm"])
+    n += db.insert_ignore(conn, people, db.records(without), ["source_key"])
+    return n
+
+
+def update_people(conn: Connection, rows: pd.DataFrame, columns: Sequence[str]) -> None:
+    """UPDATE people SET <columns> WHERE person_id = ... (executemany)."""
+    if rows.empty:
+        return
+    stmt = (sa.update(people).where(people.c.person_id == sa.bindparam("_pid"))
+            .values({c: sa.bindparam(f"_{c}") for c in columns}))
+    recs = db.records(rows, ["person_id", *columns])
+    params = [{("_pid" if k == "person_id" else f"_{k}"): v for k, v in r.items()} for r in recs]
+    for chunk in chunks(params):
+        conn.execute(stmt, list(chunk))
+
+
+def set_states(conn: Connection, stg: sa.Table, rows: pd.DataFrame) -> int:
+    """Move staging rows on from 'passed' (guarded: a row another run moved stays as it is)."""
+    if rows.empty:
+        return 0
+    stmt = (sa.update(stg).where(stg.c.batch_id == sa.bindparam("_b"),
+                                 stg.c.row_number == sa.bindparam("_r"), stg.c.state == "passed")
+            .values(state=sa.bindparam("_s"), state_reason=sa.bindparam("_why")))
+    params = [{"_b": int(b), "_r": int(r), "_s": s, "_why": w}
+              for b, r, s, w in zip(rows["batch_id"], rows["row_number"], rows["state"],
+                                    rows["state_reason"].astype(object).where(rows["state_reason"].notna(), None))]
+    for chunk in chunks(params):
+        conn.execute(stmt, list(chunk))
+    return len(params)
+
+
+def insert_lifecycle_start(conn: Connection, person_ids: Sequence[int], stage: str, reason: str,
+                           ctx: Any) -> int:
+    """The first lifecycle event of newly created people (unique per person, cycle, stage)."""
+    rows = [{"person_id": int(p), "cycle": 1, "from_stage": None, "to_stage": stage,
+             "occurred_at": ctx.as_of, "reason": reason, "run_id": ctx.run_id} for p in person_ids]
+    return db.insert_ignore(conn, lifecycle_events, rows, ["person_id", "cycle", "to_stage"])

@@ -1,0 +1,111 @@
+"""The load step for touches: attach each engagement event to the resolved person.
+
+Attachment order:
+1. the touch's source_record_id, when a lead record of the same source carried that id
+   (person_records.source + source_record_id);
+2. the touch's normalised email: the person whose address it is, or who had it on any record;
+3. a valid email nobody has yet: a new person in stage 'suspect' (known only from engagement;
+   they become a 'lead' when a lead record arrives and resolves to them by email);
+4. no usable identity at all (no known record id, no valid email): the row is quarantined
+   (stage 'identity', reason 'no_identity'), never dropped silently.
+Touches of erased people are suppressed (reason 'erased'). Rows missing the touch type or time
+are quarantined too (the warehouse needs both). An 'unsubscribe' touch sets the person's opt-out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from leadflow.clean import normalise_emails, to_utc
+from leadflow.context import RunContext
+from leadflow.identity import store
+from leadflow.store import db
+from leadflow.store.schema import people, quarantine, stg_touches, touches
+
+log = logging.getLogger("leadflow.identity")
+
+
+def attach(tch: pd.DataFrame, src_ids: pd.DataFrame, by_email: dict[str, int]) -> pd.Series:
+    """Person id per touch (Int64, NA where unresolved) from record ids, then addresses."""
+    by_id = tch[["source", "source_record_id"]].astype(object).merge(
+        src_ids.astype(object).drop_duplicates(["source", "source_record_id"]),
+        how="left", on=["source", "source_record_id"])["person_id"]
+    pid = pd.Series(by_id.to_numpy(), index=tch.index).astype("Int64")
+    return pid.fillna(tch["email_norm"].map(by_email).astype("Int64"))
+
+
+def load_touches(ctx: RunContext) -> dict[str, Any]:
+    """stg_touches 'passed' -> touches (+ suspect people); states loaded / suppressed / quarantined."""
+    counts = {"rows": 0, "loaded": 0, "suspects_created": 0, "suppressed": 0, "quarantined": 0,
+              "unsubscribes": 0}
+    with ctx.engine.begin() as conn:
+        tch = store.read_passed(conn, stg_touches)
+        if tch.empty:
+            return counts
+        counts["rows"] = len(tch)
+        tch["email_norm"] = normalise_emails(tch["email"])["email_norm"]
+        tch["occurred_at"] = to_utc(tch["occurred_at"])
+        states = tch[["batch_id", "row_number"]].assign(state="loaded", state_reason=None)
+        erased = store.email_hash(tch["email_norm"]).isin(store.read_erased_hashes(conn)).to_numpy()
+        states.loc[erased, ["state", "state_reason"]] = ["suppressed", "erased"]
+
+        src_ids = store.read_source_ids(conn, sorted(tch["source"].unique()))
+        known = store.read_known_emails(conn)
+        pe = db.read_df(conn, sa.select(people.c.email_norm, people.c.person_id)
+                        .where(people.c.email_norm.is_not(None)))
+        by_email = {**dict(zip(known["email_norm"], known["person_id"])),
+                    **dict(zip(pe["email_norm"], pe["person_id"]))}
+        pid = attach(tch, src_ids, by_email)
+
+        incomplete = (tch["touch_type"].isna() | tch["occurred_at"].isna()).to_numpy() & ~erased
+        need = pid.isna().to_numpy() & ~erased & ~incomplete
+        suspect_emails = tch.loc[need & tch["email_norm"].notna().to_numpy(), "email_norm"].unique().tolist()
+        if suspect_emails:
+            rows = [{"email_norm": e, "lifecycle_stage": "suspect", "cycle": 1, "opt_out": False,
+                     "do_not_contact": False, "is_competitor": False, "account_match": "none",
+                     "first_source": None, "created_at": ctx.as_of, "updated_at": ctx.as_of}
+                    for e in suspect_emails]
+            counts["suspects_created"] = db.insert_ignore(conn, people, rows, ["email_norm"])
+            ids = store.lookup_ids(conn, "email_norm", suspect_emails)
+            store.insert_lifecycle_start(conn, list(ids.values()), "suspect", "touch from an unknown address", ctx)
+            pid = pid.fillna(tch["email_norm"].map(ids).astype("Int64"))
+        no_id = pid.isna().to_numpy() & ~erased & ~incomplete
+        bad = no_id | incomplete
+        why = np.where(incomplete, "missing touch_type or occurred_at", "no_identity")
+        states.loc[bad, "state"] = "quarantined"
+        states.loc[bad, "state_reason"] = why[bad]
+        if bad.any():
+            q = tch[bad]
+            recs = json.loads(q.drop(columns=["email_norm", "state", "state_reason"], errors="ignore")
+                              .to_json(orient="records", date_format="iso"))
+            rows = [{"source": s, "kind": "touches", "batch_id": int(b), "row_number": int(r),
+                     "stage": "identity", "record": rec, "reasons": [w], "status": "open",
+                     "created_at": ctx.as_of}
+                    for s, b, r, rec, w in zip(q["source"], q["batch_id"], q["row_number"], recs, why[bad])]
+            db.insert_ignore(conn, quarantine, rows, ["kind", "batch_id", "row_number"])
+
+        ok = ~erased & ~bad
+        t = tch[ok]
+        touch_id = t["source_touch_id"].astype("str").fillna(
+            t["batch_id"].astype(str) + ":" + t["row_number"].astype(str))
+        out = pd.DataFrame({
+            "source": t["source"], "source_touch_id": touch_id, "person_id": pid[ok].astype("Int64"),
+            "touch_type": t["touch_type"], "occurred_at": t["occurred_at"], "campaign_id": t["campaign_id"],
+            "channel": t["channel"], "url": t["url"], "batch_id": t["batch_id"], "row_number": t["row_number"],
+        })
+        db.insert_ignore(conn, touches, db.records(out), ["source", "source_touch_id"])
+        unsub = out.loc[out["touch_type"] == "unsubscribe", "person_id"].dropna().astype(int).unique().tolist()
+        for chunk in store.chunks(unsub):
+            conn.execute(sa.update(people).where(people.c.person_id.in_(list(chunk)))
+                         .values(opt_out=True, updated_at=ctx.as_of))
+        store.set_states(conn, stg_touches, states)
+        counts.update(loaded=int(ok.sum()), suppressed=int(erased.sum()), quarantined=int(bad.sum()),
+                      unsubscribes=len(unsub))
+    log.info("touches loaded: %s", counts)
+    return counts

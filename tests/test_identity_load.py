@@ -1,0 +1,179 @@
+"""load_leads / load_touches on SQLite and PostgreSQL: resolution, accounts, idempotency."""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+
+from leadflow.identity import load_leads, load_touches
+from leadflow.store import db
+from leadflow.store.schema import (accounts, match_reviews, people, person_records, quarantine,
+                                   stg_inbound_leads, stg_touches, touches)
+from tests.identity_helpers import CONFIG, count, land
+
+ANNA = {"email": "anna.berg@acme.io", "first_name": "Anna", "last_name": "Berg",
+        "company": "Acme GmbH", "country": "Germany", "phone": "030 1234567",
+        "job_title": "VP Marketing", "created_at": "2026-11-20 10:00"}
+
+
+def people_df(engine: sa.Engine) -> pd.DataFrame:
+    return db.read_df(engine, sa.select(people).order_by(people.c.person_id))
+
+
+def test_batch_duplicates_merge_and_counts_add_up(engine, make_ctx) -> None:
+    ctx = make_ctx(CONFIG, engine)
+    rows = [
+        {**ANNA, "source_record_id": "w1"},
+        {**ANNA, "source_record_id": "w2", "email": " ANNA.BERG@ACME.IO ", "first_name": "ANNA"},
+        # typo in the surname, other address at the same company, same phone in another format
+        {**ANNA, "source_record_id": "w3", "email": "aberg@acme.io", "last_name": "Bergg",
+         "phone": "+49 30 1234567"},
+        {"source_record_id": "w4", "email": "tom.lee@globex.com", "first_name": "Tom",
+         "last_name": "Lee", "company": "Globex Inc.", "country": "US"},
+    ]
+    land(engine, rows, "web")
+    out = load_leads(ctx)
+    assert out["rows"] == 4 and out["created"] == 2 and out["merged"] == 2 and out["suppressed"] == 0
+    p = people_df(engine)
+    assert len(p) == 2
+    anna = p[p["email_norm"] == "anna.berg@acme.io"].iloc[0]
+    assert anna["phone_e164"] == "+49301234567" and anna["country"] == "DE"
+    assert anna["company_norm"] == "acme" and anna["seniority"] == "vp"
+    assert anna["lifecycle_stage"] == "lead" and int(anna["cycle"]) == 1
+    rec = db.read_df(engine, sa.select(person_records).order_by(person_records.c.row_number))
+    assert rec["match_rule"].tolist()[:2] == ["new", "email"]
+    assert rec["match_rule"].iloc[2].startswith("fuzzy:")
+    assert rec["person_id"].nunique() == 2
+    assert count(engine, stg_inbound_leads, stg_inbound_leads.c.state == "loaded") == 4
+
+
+def test_running_twice_changes_nothing(engine, make_ctx) -> None:
+    ctx = make_ctx(CONFIG, engine)
+    land(engine, [{**ANNA, "source_record_id": "w1"}, {**ANNA, "source_record_id": "w2"}], "web")
+    load_leads(ctx)
+    before = (people_df(engine).drop(columns=["updated_at"]),
+              count(engine, person_records), count(engine, accounts), count(engine, match_reviews))
+    again = load_leads(ctx)
+    assert again["rows"] == 0
+    after = (people_df(engine).drop(columns=["updated_at"]),
+             count(engine, person_records), count(engine, accounts), count(engine, match_reviews))
+    pd.testing.assert_frame_equal(before[0], after[0])
+    assert before[1:] == after[1:]
+
+
+def test_new_batch_matches_people_already_in_the_warehouse(engine, make_ctx) -> None:
+    ctx = make_ctx(CONFIG, engine)
+    land(engine, [{**ANNA, "source_record_id": "w1"}], "web")
+    load_leads(ctx)
+    # next day: nickname-free variant with swapped names and a +tag alias, from the CRM
+    land(engine, [{"source_record_id": "c9", "email": "anna.berg+promo@acme.io", "first_name": "Berg",
+                   "last_name": "Anna", "company": "ACME", "job_title": "Chief Marketing Officer",
+                   "created_at": "2026-11-25 09:00", "opt_out": True}], "crm")
+    out = load_leads(ctx)
+    assert out["created"] == 0 and out["merged"] == 1
+    p = people_df(engine)
+    assert len(p) == 1
+    # survivorship: the CRM (priority 5) beats the web form (50); opt-out is sticky
+    assert p.iloc[0]["job_title"] == "Chief Marketing Officer"
+    assert bool(p.iloc[0]["opt_out"]) is True
+    # a later web record without opt-out does not undo it
+    land(engine, [{**ANNA, "source_record_id": "w5", "opt_out": False}], "web")
+    load_leads(ctx)
+    assert bool(people_df(engine).iloc[0]["opt_out"]) is True
+
+
+def test_free_mail_never_creates_an_account(engine, make_ctx) -> None:
+    ctx = make_ctx(CONFIG, engine)
+    land(engine, [{"source_record_id": "w1", "email": "bob.stone@gmail.com", "first_name": "Bob",
+                   "last_name": "Stone", "company": "Stone Consulting"}], "web")
+    load_leads(ctx)
+    assert count(engine, accounts) == 0
+    p = people_df(engine).iloc[0]
+    assert pd.isna(p["account_id"]) and p["account_match"] == "none" and bool(p["is_free_mail"])
+
+
+def test_same_company_name_on_two_domains_is_two_accounts_and_ambiguous_by_name(engine, make_ctx) -> None:
+    ctx = make_ctx(CONFIG, engine)
+    land(engine, [
+        {"source_record_id": "w1", "email": "ann@apex.com", "first_name": "Ann", "last_name": "Ray",
+         "company": "Apex Ltd"},
+        {"source_record_id": "w2", "email": "raj@apex.co.uk", "first_name": "Raj", "last_name": "Patel",
+         "company": "Apex Limited"},
+        {"source_record_id": "w3", "email": "zoe@acme.io", "first_name": "Zoe", "last_name": "Kim",
+         "company": "Acme"},
+    ], "web")
+    load_leads(ctx)
+    land(engine, [
+        {"source_record_id": "w4", "email": "li.wu@gmail.com", "first_name": "Li", "last_name": "Wu",
+         "company": "APEX"},
+        {"source_record_id": "w5", "email": "max.ott@yahoo.com", "first_name": "Max", "last_name": "Ott",
+         "company": "Acme Inc."},
+    ], "web")
+    load_leads(ctx)
+    acc = db.read_df(engine, sa.select(accounts))
+    assert sorted(acc["domain"]) == ["acme.io", "apex.co.uk", "apex.com"]
+    assert (acc.loc[acc["domain"].str.startswith("apex"), "name_norm"] == "apex").all()
+    p = people_df(engine).set_index("email_norm")
+    assert p.loc["ann@apex.com", "account_match"] == "domain"
+    assert p.loc["ann@apex.com", "account_id"] != p.loc["raj@apex.co.uk", "account_id"]
+    assert p.loc["li.wu@gmail.com", "account_match"] == "ambiguous"
+    assert pd.isna(p.loc["li.wu@gmail.com", "account_id"])
+    zoe_acc = p.loc["zoe@acme.io", "account_id"]
+    assert p.loc["max.ott@yahoo.com", "account_match"] == "name"
+    assert p.loc["max.ott@yahoo.com", "account_id"] == zoe_acc
+
+
+def test_uncertain_pair_goes_to_review_not_merge(engine, make_ctx) -> None:
+    ctx = make_ctx(CONFIG, engine)
+    # same name, one without a company: not enough to merge, enough to ask
+    land(engine, [
+        {"source_record_id": "w1", "email": "kai.norden@initech.com", "first_name": "Kai",
+         "last_name": "Norden", "company": "Initech"},
+        {"source_record_id": "w2", "email": "kainorden77@gmail.com", "first_name": "Kai",
+         "last_name": "Norden"},
+    ], "web")
+    out = load_leads(ctx)
+    assert out["created"] == 2 and out["review"] == 1
+    rv = db.read_df(engine, sa.select(match_reviews))
+    assert rv["status"].tolist() == ["open"] and rv["person_a"].iloc[0] < rv["person_b"].iloc[0]
+
+
+def test_touches_attach_by_record_id_then_email_else_suspect_or_quarantine(engine, make_ctx) -> None:
+    ctx = make_ctx(CONFIG, engine)
+    land(engine, [{**ANNA, "source_record_id": "w1"}], "web")
+    land(engine, [{**ANNA, "source_record_id": "x7", "email": "anna.b@acme.io"}], "web")
+    load_leads(ctx)
+    anna_id = int(people_df(engine)["person_id"].iloc[0])
+    land(engine, [
+        {"source_touch_id": "t1", "touch_type": "webinar", "occurred_at": "2026-11-25 10:00",
+         "email": "ANNA.BERG@acme.io"},
+        {"source_touch_id": "t2", "touch_type": "email_click", "occurred_at": "2026-11-25 11:00",
+         "email": "anna.b@acme.io"},                      # an alias seen on an older record
+        {"source_touch_id": "t3", "touch_type": "page_view", "occurred_at": "2026-11-25 12:00",
+         "email": "new.person@initech.com"},              # unknown address -> suspect
+        {"source_touch_id": "t4", "touch_type": "page_view", "occurred_at": "2026-11-25 12:00",
+         "email": "not an email"},                        # nothing to go on -> quarantine
+        {"source_touch_id": "t5", "touch_type": "unsubscribe", "occurred_at": "2026-11-25 13:00",
+         "email": "anna.berg@acme.io"},
+    ], "events", kind="touches")
+    out = load_touches(ctx)
+    assert out == {"rows": 5, "loaded": 4, "suspects_created": 1, "suppressed": 0, "quarantined": 1,
+                   "unsubscribes": 1}
+    t = db.read_df(engine, sa.select(touches).order_by(touches.c.source_touch_id))
+    assert t.loc[t["source_touch_id"].isin(["t1", "t2", "t5"]), "person_id"].eq(anna_id).all()
+    p = people_df(engine).set_index("person_id")
+    assert bool(p.loc[anna_id, "opt_out"]) is True
+    assert p.loc[p["email_norm"] == "new.person@initech.com", "lifecycle_stage"].tolist() == ["suspect"]
+    q = db.read_df(engine, sa.select(quarantine))
+    assert q["reasons"].tolist() == [["no_identity"]] and q["stage"].tolist() == ["identity"]
+    st = db.read_df(engine, sa.select(stg_touches.c.state))["state"].value_counts().to_dict()
+    assert st == {"loaded": 4, "quarantined": 1}
+    # idempotent
+    assert load_touches(ctx)["rows"] == 0 and count(engine, touches) == 4
+    # a lead record for the suspect promotes them to lead
+    land(engine, [{"source_record_id": "w9", "email": "new.person@initech.com", "first_name": "Nia",
+                   "last_name": "Park", "company": "Initech"}], "web")
+    load_leads(ctx)
+    p = people_df(engine).set_index("email_norm")
+    assert p.loc["new.person@initech.com", "lifecycle_stage"] == "lead"
+    assert p.loc["new.person@initech.com", "first_name"] == "Nia"
