@@ -13,13 +13,13 @@ from leadflow.context import RunContext
 
 def queue(ctx: RunContext) -> dict[str, Any]:
     """Qualify, suppress, route and queue the run date's MQLs; flag breached SLAs."""
-    from leadflow.handoff.queue import queue as _queue
+    from leadflow.handoff.enqueue import queue as _queue
     return _queue(ctx)
 
 
 def deliver(ctx: RunContext) -> dict[str, Any]:
     """Write (and email) each rep's lead list for the run date."""
-    from leadflow.handoff.deliver import deliver as _deliver
+    from leadflow.handoff.delivery import deliver as _deliver
     return _deliver(ctx)
 
 

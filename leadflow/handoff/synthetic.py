@@ -36,10 +36,9 @@ def add_people(conn: sa.Connection, df: pd.DataFrame) -> None:
     defaults = {"lifecycle_stage": "lead", "cycle": 1, "opt_out": False, "do_not_contact": False,
                 "is_competitor": False, "created_at": _T0, "updated_at": _T0}
     for c, v in defaults.items():
-        if c not in df:
-            df[c] = v
-    if "email_norm" not in df:
-        df["email_norm"] = "p" + df["person_id"].astype(str) + "@example.test"
+        df[c] = df[c].where(df[c].notna(), v) if c in df else v
+    gen = "p" + df["person_id"].astype(str) + "@example.test"
+    df["email_norm"] = df["email_norm"].where(df["email_norm"].notna(), gen) if "email_norm" in df else gen
     db.bulk_insert(conn, people, df)
     if db.is_postgres(conn):   # explicit ids: move the sequence past them
         conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('people', 'person_id'), "

@@ -146,7 +146,7 @@ def brief(ctx: RunContext) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _route_text(v: Any) -> str:
-    from leadflow.handoff.queue import reason_text
+    from leadflow.handoff.enqueue import reason_text
     return reason_text(v)
 
 
