@@ -6,6 +6,7 @@ could not be read as the type, so the row can be quarantined with the field and 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 TRUE = {"true", "t", "yes", "y", "1", "1.0", "on"}
@@ -16,9 +17,16 @@ def _present(s: pd.Series) -> pd.Series:
     return s.notna()
 
 
+def text(s: pd.Series) -> pd.Series:
+    """Object-dtype text (Python str or None). Object keeps the C CSV parser's strings as they
+    are; pandas' arrow-backed ``str`` dtype would cost a conversion each way per column."""
+    if s.dtype == object:
+        return s
+    return s.astype(str).astype(object).where(s.notna(), None)
+
+
 def to_str(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    out = s.astype("str").where(s.notna(), None) if s.dtype != "str" else s
-    return out, pd.Series(False, index=s.index)
+    return text(s), pd.Series(False, index=s.index)
 
 
 def to_float(s: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -35,17 +43,19 @@ def to_int(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def to_bool(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    low = s.astype("str").str.strip().str.lower()
-    out = pd.Series(pd.NA, index=s.index, dtype="boolean")
-    out[low.isin(TRUE).to_numpy()] = True
-    out[low.isin(FALSE).to_numpy()] = False
+    """Yes/no words to booleans; classified once per distinct value (factorize), not per row."""
+    codes, uniques = pd.factorize(text(s), use_na_sentinel=True)
+    low = [str(u).strip().lower() for u in uniques]
+    lut = np.array([True if v in TRUE else False if v in FALSE else pd.NA for v in low] + [pd.NA],
+                   dtype=object)
+    out = pd.Series(pd.array(lut[codes], dtype="boolean"), index=s.index)
     bad = _present(s) & out.isna()
     return out, bad
 
 
 def to_datetime(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """ISO 8601 fast path, then a mixed-format retry for the rest; result naive UTC."""
-    txt = s.astype("str").where(s.notna(), None)
+    txt = text(s)
     out = pd.to_datetime(txt, errors="coerce", format="ISO8601", utc=True)
     retry = _present(s) & out.isna()
     if retry.any():

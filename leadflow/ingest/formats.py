@@ -124,7 +124,7 @@ def sniff_delimiter(path: Path, encoding: str, declared: str | None) -> str:
 
 
 def as_text(df: pd.DataFrame) -> pd.DataFrame:
-    """All columns as text with NA for missing; nested values as JSON text."""
+    """All columns as object-dtype text (str or None); nested values as JSON text."""
     out = {}
     for c in df.columns:
         s = df[c]
@@ -132,9 +132,12 @@ def as_text(df: pd.DataFrame) -> pd.DataFrame:
             nested = s.map(lambda v: isinstance(v, (dict, list)))
             if nested.any():
                 s = s.where(~nested, s[nested].map(lambda v: json.dumps(v, default=str)))
-        out[str(c).strip()] = s.astype("str").where(s.notna(), None) if len(s) else s.astype("str")
-    res = pd.DataFrame(out, index=df.index)
-    return res.replace({"": None})
+            notna = s.notna()
+            s = s.map(lambda v: v if isinstance(v, str) else str(v)).where(notna, None) if len(s) else s
+        else:
+            s = s.astype(str).astype(object).where(s.notna(), None)
+        out[str(c).strip()] = s.where(s != "", None)
+    return pd.DataFrame(out, index=df.index)
 
 
 def _drop_unnamed(df: pd.DataFrame) -> pd.DataFrame:
@@ -146,7 +149,7 @@ def _drop_unnamed(df: pd.DataFrame) -> pd.DataFrame:
 def read_csv(path: Path, conn: FileConnector, encoding: str) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     sep = sniff_delimiter(path, encoding, conn.delimiter)
     try:
-        reader = pd.read_csv(path, sep=sep, quotechar=conn.quotechar, encoding=encoding, dtype=str,
+        reader = pd.read_csv(path, sep=sep, quotechar=conn.quotechar, encoding=encoding, dtype=object,
                              keep_default_na=False, na_values=[""], chunksize=conn.chunk_rows,
                              engine="c", skip_blank_lines=True)
         start = 1

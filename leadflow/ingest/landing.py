@@ -212,7 +212,8 @@ def _stg_frame(m: Any, src: Source, batch_id: int, ctx: RunContext) -> pd.DataFr
     n = len(frame)
     out = pd.DataFrame({"source": np.full(n, src.name, dtype=object), "batch_id": np.full(n, batch_id),
                         "row_number": frame["row_number"].to_numpy(),
-                        "loaded_at": pd.Series(np.full(n, np.datetime64(ctx.as_of, "us")), index=frame.index),
+                        # as the text SQLAlchemy stores on SQLite (PostgreSQL parses it too)
+                        "loaded_at": np.full(n, ctx.as_of.strftime("%Y-%m-%d %H:%M:%S.%f"), dtype=object),
                         "state": np.full(n, "landed", dtype=object)}, index=frame.index)
     for fld in FIELDS[src.kind]:
         out[fld] = frame[fld]

@@ -60,7 +60,7 @@ def _value_map(source: Source, fld: str | None, col: str) -> dict[Any, Any]:
 
 def apply_value_map(s: pd.Series, vm: dict[Any, Any]) -> pd.Series:
     """Replace exact matches; a null target means missing. Values stay text."""
-    if not vm or s.notna().sum() == 0:
+    if not vm:
         return s
     keys = {str(k): (None if v is None else str(v)) for k, v in vm.items()}
     hit = s.isin(list(keys))
@@ -68,16 +68,16 @@ def apply_value_map(s: pd.Series, vm: dict[Any, Any]) -> pd.Series:
         return s
     out = s.astype(object).copy()
     out[hit] = s[hit].map(keys)
-    return out.astype("str").where(out.notna(), None)
+    return out.where(out.notna(), None)
 
 
 def derive_record_id(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str) -> pd.Series | None:
     if source.record_id is None:
         return None
     if source.record_id == "row_number":
-        return (f"{delivery}:" + pd.Series(rows, index=raw.index).astype("str")).astype("str")
+        return (f"{delivery}:" + pd.Series(rows, index=raw.index).astype(str)).astype(object)
     h = pd.util.hash_pandas_object(raw.fillna("\x00"), index=False).to_numpy()
-    return pd.Series(np.char.mod("%016x", h), index=raw.index).astype("str")
+    return pd.Series(np.char.mod("%016x", h), index=raw.index).astype(object)
 
 
 def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str = "",
@@ -104,11 +104,11 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
         if col is not None:
             s = apply_value_map(raw[col], _value_map(source, fld, col))
         else:
-            s = pd.Series([None] * n, dtype="str", index=raw.index)
+            s = pd.Series([None] * n, dtype=object, index=raw.index)
         if fld in source.constants:
             const = source.constants[fld]
             s = s.where(s.notna(), None if const is None else str(const)) if col else \
-                pd.Series([None if const is None else str(const)] * n, dtype="str", index=raw.index)
+                pd.Series([None if const is None else str(const)] * n, dtype=object, index=raw.index)
         typed, bad = CONVERTERS[typ](s)
         out[fld] = typed
         if bad.any():

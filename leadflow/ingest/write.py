@@ -31,28 +31,40 @@ def append(conn: Connection, table: sa.Table, df: pd.DataFrame) -> int:
 
 
 def _copy_pg(conn: Connection, table: sa.Table, df: pd.DataFrame) -> int:
+    """COPY ... FORMAT csv fed by pyarrow's C++ CSV writer (NULL = empty unquoted field)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     raw = conn.connection.driver_connection
-    out = df.copy()
-    for c in out.columns:
-        t = table.c[c].type
-        if isinstance(t, sa.DateTime):
-            out[c] = out[c].dt.strftime("%Y-%m-%d %H:%M:%S.%f")
-        elif isinstance(t, sa.Date):
-            out[c] = out[c].dt.strftime("%Y-%m-%d")
-    col_sql = ", ".join(f'"{c}"' for c in out.columns)
+    col_sql = ", ".join(f'"{c}"' for c in df.columns)
+    opts = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    from psycopg.copy import QueuedLibpqWriter
+
     with raw.cursor() as cur:
-        with cur.copy(f'COPY "{table.name}" ({col_sql}) FROM STDIN WITH (FORMAT csv)') as cp:
-            for i in range(0, len(out), _COPY_ROWS):
-                buf = io.StringIO()
-                out.iloc[i:i + _COPY_ROWS].to_csv(buf, header=False, index=False)
-                cp.write(buf.getvalue())
-    return len(out)
+        # The queued writer sends from a worker thread, so the server ingests one slice while
+        # this thread formats the next.
+        with cur.copy(f'COPY "{table.name}" ({col_sql}) FROM STDIN WITH (FORMAT csv)',
+                      writer=QueuedLibpqWriter(cur)) as cp:
+            for i in range(0, len(df), _COPY_ROWS):
+                part = df.iloc[i:i + _COPY_ROWS]
+                arrays = []
+                for c in part.columns:
+                    s = part[c]
+                    if s.dtype == object:
+                        s = s.where(s.notna(), None)
+                    arrays.append(pa.array(s, from_pandas=True))
+                buf = io.BytesIO()
+                pacsv.write_csv(pa.Table.from_arrays(arrays, names=list(part.columns)), buf, opts)
+                cp.write(buf.getbuffer())
+    return len(df)
 
 
 def _column_values(s: pd.Series, t: sa.types.TypeEngine) -> list:
     """One column as Python values in SQLAlchemy's SQLite storage format, NULL as None."""
     missing = s.isna().to_numpy()
-    if isinstance(t, sa.DateTime):
+    if isinstance(t, (sa.DateTime, sa.Date)) and s.dtype.kind != "M":
+        vals = s.to_numpy(dtype=object)      # already formatted text
+    elif isinstance(t, sa.DateTime):
         vals = s.dt.strftime("%Y-%m-%d %H:%M:%S.%f").to_numpy(dtype=object)
     elif isinstance(t, sa.Date):
         vals = s.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
