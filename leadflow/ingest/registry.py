@@ -37,7 +37,7 @@ def next_run(schedule: str | None, after: datetime) -> datetime | None:
 def connector_label(src: Source) -> str:
     c = src.connector
     if isinstance(c, FileConnector):
-        return f"file {c.path} ({c.format}, {c.pattern})"
+        return f"file {Path(c.path).name or c.path} ({c.format}" + (f", {c.pattern})" if c.pattern != "*" else ")")
     if isinstance(c, SqlConnector):
         return f"sql ${c.url_env}" + (f", watermark {c.watermark_column}" if c.watermark_column else "")
     if isinstance(c, HttpConnector):
