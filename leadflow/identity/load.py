@@ -118,7 +118,7 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
     by_email = store.lookup_ids(conn, "email_norm", new_g["email_norm"].dropna().tolist())
     by_key = store.lookup_ids(conn, "source_key", new_g["source_key"].dropna().tolist())
     new_pid = new_g["email_norm"].map(by_email).fillna(new_g["source_key"].map(by_key)).astype("Int64")
-    store.insert_lifecycle_start(conn, new_pid.dropna().tolist(), "lead", "new lead record", ctx)
+    store.insert_lifecycle_start(conn, new_pid.dropna().tolist(), "lead", "new lead record", ctx.as_of, ctx.run_id)
 
     # existing people: refresh their golden values; sticky flags; keep their address
     ex_g = gold[gold.index.str.startswith("p")].copy()

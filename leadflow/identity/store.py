@@ -133,8 +133,8 @@ def set_states(conn: Connection, stg: sa.Table, rows: pd.DataFrame) -> int:
 
 
 def insert_lifecycle_start(conn: Connection, person_ids: Sequence[int], stage: str, reason: str,
-                           ctx: Any) -> int:
+                           at: Any, run_id: str | None) -> int:
     """The first lifecycle event of newly created people (unique per person, cycle, stage)."""
     rows = [{"person_id": int(p), "cycle": 1, "from_stage": None, "to_stage": stage,
-             "occurred_at": ctx.as_of, "reason": reason, "run_id": ctx.run_id} for p in person_ids]
+             "occurred_at": at, "reason": reason, "run_id": run_id} for p in person_ids]
     return db.insert_ignore(conn, lifecycle_events, rows, ["person_id", "cycle", "to_stage"])

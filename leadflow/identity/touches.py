@@ -73,7 +73,8 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
                     for e in suspect_emails]
             counts["suspects_created"] = db.insert_ignore(conn, people, rows, ["email_norm"])
             ids = store.lookup_ids(conn, "email_norm", suspect_emails)
-            store.insert_lifecycle_start(conn, list(ids.values()), "suspect", "touch from an unknown address", ctx)
+            store.insert_lifecycle_start(conn, list(ids.values()), "suspect", "touch from an unknown address",
+                                         ctx.as_of, ctx.run_id)
             pid = pid.fillna(tch["email_norm"].map(ids).astype("Int64"))
         no_id = pid.isna().to_numpy() & ~erased & ~incomplete
         bad = no_id | incomplete
