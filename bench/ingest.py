@@ -105,8 +105,12 @@ def _run(backend: str, csv_path: str, workdir: str, url: str, q: mp.Queue) -> No
     db.init(eng)
     ctx = RunContext(settings, eng, date(2026, 11, 26), "bench:ingest", "bench")
     t0 = time.perf_counter()
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
     res = land(ctx)
     secs = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    load = os.getloadavg()[0]
     s = summarise(res)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     if backend == "postgresql":
@@ -116,7 +120,8 @@ def _run(backend: str, csv_path: str, workdir: str, url: str, q: mp.Queue) -> No
     q.put({"backend": backend, "seconds": round(secs, 2), "rows_in": s["rows_in"],
            "rows_landed": s["rows_landed"], "rows_rejected": s["rows_rejected"], "errors": s["errors"],
            "rows_per_second": round(s["rows_in"] / secs) if secs else None,
-           "peak_rss_mib": round(peak / 2**20, 1)})
+           "peak_rss_mib": round(peak / 2**20, 1), "client_cpu_seconds": round(cpu, 2),
+           "load_average_1min": round(load, 2)})
 
 
 def main() -> None:
@@ -146,7 +151,8 @@ def main() -> None:
             ok = "OK" if r["seconds"] <= 30 and r["peak_rss_mib"] <= 2048 else "OVER TARGET"
             print(f"{name:10s} {r['rows_in']:>9,} rows  {r['seconds']:6.2f} s  {r['rows_per_second']:>9,} rows/s  "
                   f"peak {r['peak_rss_mib']:7.1f} MiB  landed {r['rows_landed']:,} rejected "
-                  f"{r['rows_rejected']:,}  [{ok}]")
+                  f"{r['rows_rejected']:,}  client CPU {r['client_cpu_seconds']:.1f} s, "
+                  f"load avg {r['load_average_1min']}  [{ok}]")
             for e in r["errors"][:3]:
                 print("   error:", e)
     res_dir = Path(__file__).resolve().parent / "results"

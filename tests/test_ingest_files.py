@@ -1,0 +1,227 @@
+"""File connector: formats, CSV dialects, encodings, partial files, archive/failed, re-delivery."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from leadflow.ingest import land, summarise
+from tests.ingest_helpers import HEADER, ROWS, batches, lead_source, quarantined, rows, write
+
+
+def _ctx(make_ctx, engine, *sources):
+    return make_ctx({"sources": list(sources)}, engine)
+
+
+def _landing(tmp_path: Path) -> Path:
+    return tmp_path / "landing"
+
+
+def test_csv_lands_typed_rows_with_lineage_and_archives(tmp_path, make_ctx, engine):
+    write(_landing(tmp_path) / "a.csv", "\n".join([HEADER, *ROWS]) + "\n")
+    ctx = _ctx(make_ctx, engine, lead_source())
+    res = land(ctx)
+    assert [r["status"] for r in res] == ["landed"]
+    assert res[0]["rows_in"] == 3 and res[0]["rows_landed"] == 3 and res[0]["rows_rejected"] == 0
+    got = rows(engine)
+    assert [r["row_number"] for r in got] == [1, 2, 3]
+    assert all(r["source"] == "web" and r["batch_id"] == res[0]["batch_id"] and r["state"] == "landed"
+               and r["loaded_at"] is not None for r in got)
+    assert [r["lead_source"] for r in got] == ["Google", None, "Webinar"]   # value maps incl. "*"
+    assert [r["opt_out"] for r in got] == [False, True, False]
+    assert [r["company_size"] for r in got] == [10, 200, None]
+    assert got[0]["created_at"].isoformat() == "2026-11-01T10:00:00"
+    assert got[0]["attributes"] == {"Notes": "hello"}
+    assert not (_landing(tmp_path) / "a.csv").exists()
+    assert (_landing(tmp_path) / "archive" / "a.csv").exists()
+
+
+def test_redelivery_lands_nothing(tmp_path, make_ctx, engine):
+    body = "\n".join([HEADER, *ROWS]) + "\n"
+    write(_landing(tmp_path) / "a.csv", body)
+    ctx = _ctx(make_ctx, engine, lead_source())
+    assert summarise(land(ctx))["rows_landed"] == 3
+    write(_landing(tmp_path) / "a_again.csv", body)          # same content, new name
+    res = land(ctx)
+    assert [r["status"] for r in res] == ["duplicate"]
+    assert len(rows(engine)) == 3 and len(batches(engine)) == 1
+
+
+@pytest.mark.parametrize("dialect", ["semicolon_crlf_trailing", "tab_quoted", "bom", "latin1", "pipe"])
+def test_csv_dialects_and_encodings(tmp_path, make_ctx, engine, dialect):
+    if dialect == "semicolon_crlf_trailing":
+        text = "\r\n".join(line.replace(",", ";") + ";" for line in [HEADER, *ROWS]) + "\r\n"
+        data = text.encode()
+    elif dialect == "tab_quoted":
+        lines = [HEADER.replace(",", "\t")] + [
+            "\t".join(f'"{v}"' for v in r.split(",")) for r in ROWS]
+        lines[1] = lines[1].replace('"hello"', '"hello, ""world""\nsecond line"')
+        data = ("\n".join(lines) + "\n").encode()
+    elif dialect == "bom":
+        data = ("\ufeff" + "\n".join([HEADER, *ROWS]) + "\n").encode("utf-8")
+    elif dialect == "latin1":
+        data = ("\n".join([HEADER, *ROWS]).replace("hello", "café crème") + "\n").encode("latin-1")
+    else:
+        data = ("\n".join(line.replace(",", "|") for line in [HEADER, *ROWS]) + "\n").encode()
+    write(_landing(tmp_path) / "a.csv", data)
+    ctx = _ctx(make_ctx, engine, lead_source())
+    res = land(ctx)
+    assert res[0]["status"] == "landed", res
+    got = rows(engine)
+    assert [r["source_record_id"] for r in got] == ["1", "2", "3"]
+    assert [r["email"] for r in got] == ["a@x.com", "b@x.com", "c@x.com"]
+    assert "Unnamed: 7" not in (got[0]["attributes"] or {})      # trailing delimiter dropped
+    if dialect == "latin1":
+        assert got[0]["attributes"]["Notes"] == "café crème"
+    if dialect == "tab_quoted":
+        assert got[0]["attributes"]["Notes"] == 'hello, "world"\nsecond line'
+
+
+def _frame() -> pd.DataFrame:
+    lines = [r.split(",") for r in ROWS]
+    return pd.DataFrame(lines, columns=HEADER.split(",")).replace({"": None})
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet", "xlsx"])
+def test_other_formats(tmp_path, make_ctx, engine, fmt):
+    df = _frame()
+    p = _landing(tmp_path) / f"a.{fmt}"
+    p.parent.mkdir(parents=True)
+    if fmt == "jsonl":
+        df["Employees"] = pd.array([10, 200, None], dtype="Int64")
+        p.write_text("\n".join(json.dumps({k: (None if pd.isna(v) else (int(v) if k == "Employees" else v))
+                                           for k, v in r.items()}) for r in df.to_dict("records")) + "\n")
+    elif fmt == "parquet":
+        df.to_parquet(p)
+    else:
+        df["Employees"] = pd.array([10, 200, None], dtype="Int64")
+        df.to_excel(p, index=False)
+    write(p, p.read_bytes())
+    ctx = _ctx(make_ctx, engine, lead_source())
+    res = land(ctx)
+    assert res[0]["status"] == "landed" and res[0]["rows_landed"] == 3, res
+    got = rows(engine)
+    assert [r["company_size"] for r in got] == [10, 200, None]
+    assert [r["opt_out"] for r in got] == [False, True, False]
+
+
+def test_file_still_being_written_is_left_alone(tmp_path, make_ctx, engine):
+    write(_landing(tmp_path) / "new.csv", "\n".join([HEADER, *ROWS[:1]]), age=0)
+    ctx = _ctx(make_ctx, engine, lead_source(connector={"min_age_seconds": 30}))
+    res = land(ctx)
+    assert [r["status"] for r in res] == ["waiting"]
+    assert rows(engine) == [] and batches(engine) == []
+    assert (_landing(tmp_path) / "new.csv").exists()
+    for ignored in ("upload.csv.part", ".hidden.csv"):      # temp names are never picked up
+        write(_landing(tmp_path) / ignored, HEADER + "\n")
+    assert [r["uri"] for r in land(ctx)] == ["new.csv"]
+
+
+def test_bad_values_go_to_quarantine_with_field_and_reason(tmp_path, make_ctx, engine):
+    body = "\n".join([HEADER, ROWS[0], "2,b@x.com,lots,not-a-date,Maybe,Web,", ROWS[2]]) + "\n"
+    write(_landing(tmp_path) / "a.csv", body)
+    ctx = _ctx(make_ctx, engine, lead_source())
+    r = land(ctx)[0]
+    assert (r["rows_in"], r["rows_landed"], r["rows_rejected"]) == (3, 2, 1)
+    assert r["rows_in"] == r["rows_landed"] + r["rows_rejected"]
+    q = quarantined(engine)
+    assert len(q) == 1 and q[0]["stage"] == "ingest" and q[0]["row_number"] == 2
+    reasons = " | ".join(q[0]["reasons"])
+    for part in ("company_size", "'Employees'", "not a whole number", "created_at", "opt_out"):
+        assert part in reasons
+    assert q[0]["record"]["Employees"] == "lots"
+    assert "row 2" in r["note"] and "company_size" in r["note"]
+    assert [x["row_number"] for x in rows(engine)] == [1, 3]
+
+
+def test_missing_mapped_column_rejects_file_with_named_field(tmp_path, make_ctx, engine):
+    write(_landing(tmp_path) / "a.csv", "\n".join([HEADER.replace("Do Not Email", "DNE"), *ROWS]) + "\n")
+    ctx = _ctx(make_ctx, engine, lead_source())
+    r = land(ctx)[0]
+    assert r["status"] == "failed"
+    for part in ("source web", "file a.csv", "row 1", "field opt_out", "'Do Not Email'"):
+        assert part in r["error"]
+    assert r["rows_in"] == 3 and r["rows_rejected"] == 3 and r["rows_landed"] == 0
+    assert len(quarantined(engine)) == 3
+    failed = _landing(tmp_path) / "failed" / "a.csv"
+    assert failed.exists() and "Do Not Email" in failed.with_name("a.csv.why.txt").read_text()
+
+
+@pytest.mark.parametrize("case", ["empty", "header_only", "utf16", "declared_utf8_but_latin1", "ragged"])
+def test_bad_files(tmp_path, make_ctx, engine, case):
+    data = {
+        "empty": b"",
+        "header_only": (HEADER + "\n").encode(),
+        "utf16": "\n".join([HEADER, *ROWS]).encode("utf-16"),
+        "declared_utf8_but_latin1": "\n".join([HEADER, ROWS[0], ROWS[1].replace("b@x", "bé@x")]).encode("latin-1"),
+        "ragged": "\n".join([HEADER, ROWS[0], ROWS[1] + ",x,y,z"]).encode(),
+    }[case]
+    write(_landing(tmp_path) / "bad.csv", data)
+    enc = {"encoding": "utf-8"} if case == "declared_utf8_but_latin1" else {}
+    ctx = _ctx(make_ctx, engine, lead_source(connector=enc))
+    r = land(ctx)[0]
+    if case == "header_only":
+        assert r["status"] == "landed" and r["rows_in"] == 0
+        return
+    assert r["status"] == "failed" and r["rows_landed"] == 0
+    assert r["error"].startswith("source web, file bad.csv")
+    expect = {"empty": "empty file", "utf16": "NUL bytes", "declared_utf8_but_latin1": "row 2",
+              "ragged": "row"}[case]
+    assert expect in r["error"], r["error"]
+    assert "\n" not in r["error"]
+    assert (_landing(tmp_path) / "failed" / "bad.csv.why.txt").exists()
+    assert rows(engine) == []
+    # a corrected re-delivery of the same name is not blocked by the failed one
+    write(_landing(tmp_path) / "bad.csv", "\n".join([HEADER, *ROWS]) + "\n")
+    assert land(ctx)[0]["status"] == "landed"
+
+
+def test_malformed_json_line_is_quarantined_and_others_land(tmp_path, make_ctx, engine):
+    good = {"Id": "1", "Email": "a@x.com", "Employees": 5, "Created": "2026-11-01", "Do Not Email": "No",
+            "Source": "Web"}
+    text = json.dumps(good) + "\n{\"Id\": \"2\", \"Email\": oops}\n\n" + json.dumps({**good, "Id": "3"}) + "\n"
+    write(_landing(tmp_path) / "a.jsonl", text)
+    ctx = _ctx(make_ctx, engine, lead_source())
+    r = land(ctx)[0]
+    assert (r["status"], r["rows_in"], r["rows_landed"], r["rows_rejected"]) == ("landed", 3, 2, 1)
+    q = quarantined(engine)
+    assert q[0]["row_number"] == 2 and "malformed JSON" in q[0]["reasons"][0]
+    assert "file a.jsonl, row 2" in r["note"]
+
+
+def test_single_file_path_without_archive(tmp_path, make_ctx, engine):
+    f = write(tmp_path / "data" / "export.csv", "\n".join([HEADER, *ROWS]) + "\n")
+    ctx = _ctx(make_ctx, engine, lead_source(path="data/export.csv", connector={"archive": False}))
+    assert land(ctx)[0]["rows_landed"] == 3
+    assert f.exists() and not (tmp_path / "data" / "archive").exists()
+    assert land(ctx)[0]["status"] == "duplicate"
+
+
+@pytest.mark.parametrize("mode", ["row_number", "hash"])
+def test_record_id_derived_when_source_has_no_id(tmp_path, make_ctx, engine, mode):
+    write(_landing(tmp_path) / "a.csv", "\n".join([HEADER, *ROWS]) + "\n")
+    src = lead_source(record_id=mode)
+    del src["mapping"]["Id"]
+    ctx = _ctx(make_ctx, engine, src)
+    land(ctx)
+    ids = [r["source_record_id"] for r in rows(engine)]
+    assert len(set(ids)) == 3 and all(ids)
+    if mode == "row_number":
+        assert ids == ["a.csv:1", "a.csv:2", "a.csv:3"]
+
+
+def test_one_failing_source_does_not_stop_the_others(tmp_path, make_ctx, engine):
+    write(_landing(tmp_path) / "a.csv", "\n".join([HEADER, *ROWS]) + "\n")
+    write(tmp_path / "other" / "x.csv", b"")
+    broken = lead_source(path="other", name="broken")
+    ctx = _ctx(make_ctx, engine, broken, lead_source(), lead_source(path="nowhere", name="absent"))
+    res = land(ctx)
+    by = {r["source"]: r for r in res}
+    assert by["broken"]["status"] == "failed" and "source broken, file x.csv" in by["broken"]["error"]
+    assert by["absent"]["status"] == "failed" and "source absent" in by["absent"]["error"]
+    assert by["web"]["status"] == "landed" and by["web"]["rows_landed"] == 3
+    s = summarise(res)
+    assert s["failed"] == 2 and s["rows_landed"] == 3 and len(s["errors"]) == 2
