@@ -1,1 +1,29 @@
-"""Lead scoring: rule grades and scores, a predictive model, and reasons a rep can read."""
+"""Lead scoring: rule grades and scores, a predictive model, and reasons a rep can read.
+
+Entry points (see docs/scoring.md):
+- ``score_people(ctx)`` — the daily step: scores every active person as of ``ctx.as_of``;
+- ``train_model(ctx, allow_leaky=False)`` — train on outcomes, register, promote if better;
+- ``evaluate_file(settings, source, path)`` — judge the approach on any lead file with outcomes.
+Heavy modules load lazily, so importing this package (e.g. from a DAG file) stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["score_people", "train_model", "evaluate_file"]
+
+
+def score_people(ctx: Any) -> dict[str, Any]:
+    from leadflow.score.step import score_people as _run
+    return _run(ctx)
+
+
+def train_model(ctx: Any, allow_leaky: bool = False) -> dict[str, Any]:
+    from leadflow.score.train import train
+    return train(ctx.settings, ctx.engine, ctx.as_of, allow_leaky=allow_leaky)
+
+
+def evaluate_file(settings: Any, source: str, path: Any = None, **kw: Any) -> dict[str, Any]:
+    from leadflow.score.offline import evaluate_file as _ev
+    return _ev(settings, source, path, **kw)

@@ -168,12 +168,17 @@ class FramePrep(BaseEstimator, TransformerMixin):
     def fit(self, X: pd.DataFrame, y: Any = None) -> "FramePrep":
         self.log_cols_: list[str] = []
         self.levels_: dict[str, list[str]] = {}
+        self.bounds_: dict[str, tuple[float, float]] = {}
         n = max(len(X), 1)
         for s in self.specs:
             name, kind = s["name"], s["kind"]
             col = X[name] if name in X.columns else pd.Series(np.nan, index=X.index)
             if kind == "numeric":
                 v = pd.to_numeric(col, errors="coerce").dropna()
+                if len(v):
+                    # values outside what training saw are held at its edges: scoring a lead
+                    # months older than any training example must not extrapolate wildly
+                    self.bounds_[name] = (float(v.quantile(0.001)), float(v.quantile(0.999)))
                 if len(v) and v.min() >= 0 and v.quantile(0.99) > 10 * max(v.median(), 1.0):
                     self.log_cols_.append(name)
             elif kind == "categorical":
@@ -195,6 +200,8 @@ class FramePrep(BaseEstimator, TransformerMixin):
             col = X[name] if name in X.columns else pd.Series(np.nan, index=X.index)
             if kind == "numeric":
                 v = pd.to_numeric(col, errors="coerce").astype(float)
+                if name in self.bounds_:
+                    v = v.clip(*self.bounds_[name])
                 if name in self.log_cols_:
                     v = np.log1p(v.clip(lower=0))
                 out[name] = v.to_numpy()

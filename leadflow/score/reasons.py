@@ -159,7 +159,7 @@ def model_candidates(attributions: pd.DataFrame, features: pd.DataFrame,
             continue
         val = features[name].iloc[np.flatnonzero(hit)] if name in features.columns \
             else pd.Series("", index=np.flatnonzero(hit))
-        vtxt = val.astype("string").fillna("not given").to_numpy()
+        vtxt = _value_text(val).to_numpy()
         direction = np.where(w[hit] > 0, " (raises the odds)", " (lowers the odds)")
         txt = labels.get(name, name.replace("_", " ").capitalize()) + ": " + vtxt + direction
         parts.append(_long(pos[hit], w[hit], txt.astype(object),
@@ -167,14 +167,34 @@ def model_candidates(attributions: pd.DataFrame, features: pd.DataFrame,
     return pd.concat(parts, ignore_index=True) if parts else _long(*([np.array([])] * 4))
 
 
-def top_reasons(n_rows: int, *candidates: pd.DataFrame, k: int = 3) -> list[list[str]]:
-    """The ``k`` largest candidates per row (by absolute points, one per topic)."""
+def _value_text(val: pd.Series) -> pd.Series:
+    """Readable values: whole numbers above 10, one decimal below, 'not given' for missing."""
+    if pd.api.types.is_bool_dtype(val):
+        return val.map({True: "yes", False: "no"}).astype("string").fillna("not given")
+    if pd.api.types.is_numeric_dtype(val):
+        num = pd.to_numeric(val, errors="coerce").astype(float)
+        r = np.where(np.abs(num) >= 10, np.round(num), np.round(num, 1))
+        txt = pd.Series(r, index=val.index).astype("string").str.replace(r"\.0$", "", regex=True)
+        return txt.fillna("not given")
+    return val.astype("string").fillna("not given")
+
+
+NO_SIGNAL = "No strong fit or engagement signals yet"
+
+
+def top_reasons(n_rows: int, *candidates: pd.DataFrame, k: int = 3,
+                min_points: float = 0.5) -> list[list[str]]:
+    """The ``k`` largest candidates per row (by absolute points, one per topic); contributions
+    under ``min_points`` (e.g. a touch decayed to nothing) are not worth a rep's attention."""
     cand = pd.concat([c for c in candidates if not c.empty], ignore_index=True) \
         if any(not c.empty for c in candidates) else None
-    out: list[list[str]] = [[] for _ in range(n_rows)]
+    out: list[list[str]] = [[NO_SIGNAL] for _ in range(n_rows)]
     if cand is None:
         return out
     cand = cand.assign(size=cand["weight"].abs())
+    cand = cand[cand["size"] >= min_points]
+    if cand.empty:
+        return out
     cand = cand.sort_values(["row", "size"], ascending=[True, False], kind="stable")
     cand = cand.drop_duplicates(["row", "topic"], keep="first")
     cand = cand[cand.groupby("row", sort=False).cumcount() < k]

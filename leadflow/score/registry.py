@@ -1,0 +1,97 @@
+"""Model registry: the ``models`` table plus one joblib artifact per version.
+
+A version is ``<algorithm>-<window end>-<hash of training data and settings>``, so retraining on
+the same data gives the same version (idempotent) and different data a new one. Statuses:
+``candidate`` (trained, not live), ``promoted`` (the one live model), ``retired`` (was live).
+Promotion happens only through :func:`promote`, which the training gate calls when a candidate
+beats the live model on the same holdout, or an operator calls explicitly (CLI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from leadflow.errors import LeadflowError
+from leadflow.store import db
+from leadflow.store.schema import models as models_t
+
+
+class RegistryError(LeadflowError):
+    """A model version is unknown or its artifact is missing."""
+
+
+@dataclass
+class Bundle:
+    """What an artifact holds: the calibrated model, its explainer and how to build features."""
+
+    version: str
+    algorithm: str
+    model: Any                      # leadflow.score.model.Calibrated
+    explainer: Any                  # leadflow.score.model.LinearExplainer
+    specs: list[dict[str, Any]]     # FeatureSpec dicts
+    feature_config: dict[str, Any]  # what the warehouse feature builder needs (attributes, ...)
+
+
+def save(bundle: Bundle, artifacts_dir: Path) -> Path:
+    artifacts_dir.mkdir(parents=True, exist_ok=True)
+    path = artifacts_dir / f"{bundle.version}.joblib"
+    tmp = path.with_suffix(".joblib.tmp")
+    joblib.dump(bundle, tmp, compress=3)
+    tmp.replace(path)                     # atomic: a reader never sees half a file
+    return path
+
+
+def load(path: str | Path) -> Bundle:
+    p = Path(path)
+    if not p.is_file():
+        raise RegistryError(f"model artifact {p} is missing")
+    return joblib.load(p)
+
+
+def record(eng: Engine, *, version: str, algorithm: str, trained_at: datetime,
+           window_start: date | None, window_end: date | None, features: list[dict[str, Any]],
+           metrics: dict[str, Any], holdout: dict[str, Any], artifact_path: Path) -> None:
+    """Insert the version as a candidate (a re-run with the same version changes nothing)."""
+    row = dict(version=version, algorithm=algorithm, trained_at=trained_at,
+               window_start=window_start, window_end=window_end, features=features,
+               metrics=metrics, holdout=holdout, artifact_path=str(artifact_path),
+               status="candidate")
+    with db.transaction(eng) as c:
+        db.insert_ignore(c, models_t, [row], ["version"])
+
+
+def list_models(eng: Engine) -> pd.DataFrame:
+    q = sa.select(models_t).order_by(models_t.c.trained_at.desc(), models_t.c.version)
+    return db.read_df(eng, q)
+
+
+def get(eng: Engine, version: str) -> dict[str, Any]:
+    df = db.read_df(eng, sa.select(models_t).where(models_t.c.version == version))
+    if df.empty:
+        raise RegistryError(f"no model version {version!r} in the registry (see `leadflow model list`)")
+    return df.iloc[0].to_dict()
+
+
+def current(eng: Engine) -> dict[str, Any] | None:
+    """The promoted model's registry row, or None when scoring is rules only."""
+    df = db.read_df(eng, sa.select(models_t).where(models_t.c.status == "promoted"))
+    return None if df.empty else df.iloc[0].to_dict()
+
+
+def promote(eng: Engine, version: str) -> None:
+    """Make ``version`` the live model; the previous live one becomes retired (one transaction)."""
+    row = get(eng, version)
+    if not Path(row["artifact_path"]).is_file():
+        raise RegistryError(f"model {version}: artifact {row['artifact_path']} is missing")
+    with db.transaction(eng) as c:
+        c.execute(models_t.update().where(models_t.c.status == "promoted")
+                  .where(models_t.c.version != version).values(status="retired"))
+        c.execute(models_t.update().where(models_t.c.version == version).values(status="promoted"))

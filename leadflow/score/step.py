@@ -1,0 +1,106 @@
+"""The daily scoring step: every active person scored as of ``ctx.as_of``, written once per day.
+
+Pure logic (``score_frame``) takes people and touches DataFrames and returns the scores frame;
+``score_people`` reads the warehouse, calls it and upserts ``scores`` on (person_id, score_date),
+so re-running a day rewrites the same rows and adds none.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leadflow.config import Settings
+from leadflow.context import RunContext
+from leadflow.score import reasons as rs
+from leadflow.score import registry, rules, train, warehouse
+from leadflow.store import db
+from leadflow.store.schema import scores as scores_t
+
+log = logging.getLogger("leadflow.score")
+SCORE_COLUMNS = ["person_id", "score_date", "fit_points", "grade", "engagement_points", "score",
+                 "probability", "model_version", "reasons", "run_id"]
+
+
+def score_frame(people: pd.DataFrame, touches: pd.DataFrame, settings: Settings, as_of: Any,
+                bundle: registry.Bundle | None = None) -> pd.DataFrame:
+    """Scores for ``people`` as of ``as_of``: rule points, grade, score, model, reasons."""
+    people = people.reset_index(drop=True)
+    ex = pd.DataFrame({"person_id": people["person_id"].to_numpy(), "as_of": pd.Timestamp(as_of)})
+    feats, fcon, econ = warehouse.build_frame(ex, people, touches, settings)
+    fit = feats["fit_points"].to_numpy(dtype=float)
+    eng = feats["engagement_points"].to_numpy(dtype=float)
+    out = pd.DataFrame({
+        "person_id": people["person_id"].to_numpy(),
+        "fit_points": np.round(fit, 2), "grade": rules.grade(fit, settings.scoring),
+        "engagement_points": np.round(eng, 2),
+        "score": rules.total_score(fit, eng, settings.scoring),
+        "probability": np.nan, "model_version": None,
+    })
+    ri = warehouse.rule_input(people, settings)
+    cands = [rs.fit_candidates(ri, fcon.reset_index(drop=True), settings.scoring),
+             rs.engagement_candidates(econ, pd.Series(np.arange(len(people))), settings.scoring,
+                                      key="row")]
+    if bundle is not None:
+        cols = [s["name"] for s in bundle.specs]
+        X = feats.reindex(columns=cols)
+        out["probability"] = np.round(bundle.model.predict_proba(X), 4)
+        out["model_version"] = bundle.version
+        attr = bundle.explainer.explain(X)
+        labels = {s["name"]: s.get("label") or s["name"] for s in bundle.specs}
+        topics = {s["name"]: _topic(s["name"]) for s in bundle.specs}
+        cands.append(rs.model_candidates(attr.reset_index(drop=True), X.reset_index(drop=True),
+                                         labels, topics))
+    out["reasons"] = rs.top_reasons(len(people), *cands)
+    return out
+
+
+def _topic(feature: str) -> str:
+    """Reasons about the same thing (model and rules) share a topic, so only one is shown."""
+    for p in ("n30_", "n_"):
+        if feature.startswith(p):
+            return "touch:" + feature[len(p):]
+    if feature in rs.PROFILE_FIELDS:
+        return "profile"
+    if feature in ("engagement_points", "fit_points"):
+        return "points:" + feature
+    return "field:" + feature
+
+
+def load_live(ctx: RunContext) -> tuple[registry.Bundle | None, str]:
+    """The promoted model, or None with the reason scoring is rules only."""
+    live = registry.current(ctx.engine)
+    if live is None:
+        n = train.conversions(ctx.engine, ctx.as_of)
+        need = ctx.settings.model.min_conversions
+        why = (f"rules only: {n} conversions < {need}" if n < need else
+               f"rules only: no promoted model yet ({n} conversions; run `leadflow model train`)")
+        return None, why
+    try:
+        return registry.load(live["artifact_path"]), f"model {live['version']}"
+    except registry.RegistryError as e:
+        log.warning("%s; scoring with rules only", e)
+        return None, f"rules only: {e}"
+
+
+def score_people(ctx: RunContext) -> dict[str, Any]:
+    """Score every active person as of the run; upsert ``scores`` for ``ctx.run_date``."""
+    ppl = warehouse.read_people(ctx.engine, active_as_of=ctx.as_of)
+    tch = warehouse.read_touches(ctx.engine, ctx.as_of)
+    bundle, model_note = load_live(ctx)
+    if ppl.empty:
+        return {"scored": 0, "by_grade": {}, "model": model_note}
+    out = score_frame(ppl, tch, ctx.settings, ctx.as_of, bundle)
+    out["score_date"] = ctx.run_date
+    out["run_id"] = ctx.run_id
+    rows = db.records(out, SCORE_COLUMNS)
+    with db.transaction(ctx.engine) as c:
+        db.upsert(c, scores_t, rows, ["person_id", "score_date"],
+                  [col for col in SCORE_COLUMNS if col not in ("person_id", "score_date")])
+    by_grade = out["grade"].value_counts().reindex(list(rules.GRADES), fill_value=0)
+    return {"scored": int(len(out)), "by_grade": {k: int(v) for k, v in by_grade.items()},
+            "model": model_note,
+            "mean_score": round(float(out["score"].mean()), 1)}

@@ -1,0 +1,173 @@
+"""Train on the warehouse's own sales outcomes, with a time split and a promotion gate.
+
+Label (per handoff with a known outcome): **converted = the handoff reached an opportunity or
+was won**. A handoff whose outcomes are only rejected / lost counts as not converted; one with no
+outcome yet, or only "accepted" / "step reached", is still open and is left out.
+
+Features are built as of each handoff's ``handed_off_at`` (point in time). The handoffs are
+ordered by that time: the oldest part fits, the next slice calibrates and chooses the algorithm,
+the latest slice (the holdout) judges. A candidate is promoted only when its holdout ROC AUC
+beats the live model's on that same holdout (or, with no live model, the rule score's).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sklearn.metrics import roc_auc_score
+from sqlalchemy.engine import Engine
+
+from leadflow.config import Settings
+from leadflow.score import evaluate as ev
+from leadflow.score import model as mdl
+from leadflow.score import registry, warehouse
+from leadflow.score.features import FeatureSpec, guard, infer_kind, separation_warnings, \
+    single_feature_auc
+from leadflow.store import db
+from leadflow.store.schema import handoffs as handoffs_t
+from leadflow.store.schema import outcomes as outcomes_t
+
+log = logging.getLogger("leadflow.score")
+POSITIVE = ("opportunity", "won")
+NEGATIVE = ("rejected", "lost")
+
+
+def examples(eng: Engine, as_of: datetime | None = None) -> pd.DataFrame:
+    """One row per handoff with a resolved outcome: handoff_id, person_id, as_of, converted."""
+    q = sa.select(handoffs_t.c.handoff_id, handoffs_t.c.person_id, handoffs_t.c.handed_off_at,
+                  outcomes_t.c.status, outcomes_t.c.occurred_at) \
+        .join(outcomes_t, outcomes_t.c.handoff_id == handoffs_t.c.handoff_id)
+    if as_of is not None:
+        q = q.where(outcomes_t.c.occurred_at <= as_of, handoffs_t.c.handed_off_at <= as_of)
+    o = db.read_df(eng, q)
+    if o.empty:
+        return pd.DataFrame(columns=["handoff_id", "person_id", "as_of", "converted"])
+    o = o.assign(pos=o["status"].isin(POSITIVE), known=o["status"].isin(POSITIVE + NEGATIVE))
+    g = o.groupby("handoff_id", sort=True).agg(person_id=("person_id", "first"),
+                                               as_of=("handed_off_at", "first"),
+                                               converted=("pos", "any"), known=("known", "any"))
+    g = g[g["known"]].drop(columns="known").reset_index()
+    return g.sort_values(["as_of", "handoff_id"], kind="stable").reset_index(drop=True)
+
+
+def conversions(eng: Engine, as_of: datetime | None = None) -> int:
+    ex = examples(eng, as_of)
+    return int(ex["converted"].sum()) if len(ex) else 0
+
+
+def refine(specs: list[FeatureSpec], X: pd.DataFrame) -> list[FeatureSpec]:
+    """Set attribute kinds from the data and drop inputs that never have a value."""
+    out = []
+    for s in specs:
+        if s.name not in X.columns or X[s.name].isna().all():
+            continue
+        kind = s.kind
+        if s.name not in warehouse.PEOPLE_FEATURES and kind == "categorical":
+            kind = infer_kind(X[s.name])
+        out.append(FeatureSpec(s.name, kind, s.known_at, s.label))
+    return out
+
+
+def time_split(n: int, holdout: float, cal: float) -> tuple[slice, slice, slice]:
+    a = int(n * (1 - holdout - cal))
+    b = int(n * (1 - holdout))
+    return slice(0, a), slice(a, b), slice(b, n)
+
+
+def train(settings: Settings, eng: Engine, as_of: datetime, *, allow_leaky: bool = False,
+          frame: tuple[pd.DataFrame, np.ndarray, pd.Series] | None = None) -> dict[str, Any]:
+    """Train, register and (if it wins) promote a model. Returns counts and a message.
+
+    ``frame`` (features, labels, times) skips the warehouse read: benchmarks use it.
+    """
+    m = settings.model
+    if frame is None:
+        ex = examples(eng, as_of)
+        n_conv = int(ex["converted"].sum()) if len(ex) else 0
+        if n_conv < m.min_conversions:
+            return {"status": "rules_only", "examples": int(len(ex)), "conversions": n_conv,
+                    "message": f"rules only: {n_conv} conversions < {m.min_conversions} needed "
+                               "(model.min_conversions)"}
+        ppl = warehouse.read_people(eng)
+        tch = warehouse.read_touches(eng, as_of)
+        X, _, _ = warehouse.build_frame(ex, ppl, tch, settings)
+        y = ex["converted"].to_numpy(dtype=int)
+        times = pd.to_datetime(ex["as_of"])
+    else:
+        X, y, times = frame
+        n_conv = int(y.sum())
+        if n_conv < m.min_conversions:
+            return {"status": "rules_only", "examples": int(len(y)), "conversions": n_conv,
+                    "message": f"rules only: {n_conv} conversions < {m.min_conversions} needed"}
+    specs = guard(refine(warehouse.feature_specs(settings, allow_leaky), X), allow_leaky)
+    cols = [s.name for s in specs]
+    tr, ca, te = time_split(len(y), m.holdout_share, m.calibration_share)
+    Xs = X[cols]
+    aucs = single_feature_auc(Xs.iloc[tr], y[tr], Xs.iloc[te], y[te], specs)
+    warnings = separation_warnings(aucs)
+    leaky = [s.name for s in specs if s.known_at == "after_contact"]
+    if leaky:
+        warnings.insert(0, "diagnostic: after-contact feature(s) included: " + ", ".join(leaky))
+    for w in warnings:
+        log.warning("%s", w)
+    comp = ev.compare(specs, m.algorithms, (Xs.iloc[tr], y[tr]), (Xs.iloc[ca], y[ca]),
+                      (Xs.iloc[te], y[te]))
+    best = comp.best
+    res = comp.results[best]
+    # the explainer: the logistic fit (trained anyway when listed, else fitted now)
+    lin = comp.models.get("logistic") or mdl.fit("logistic", specs, Xs.iloc[tr], y[tr])
+    explainer = mdl.LinearExplainer.from_pipeline(lin.base, Xs.iloc[tr])
+
+    window = (times.iloc[0].date(), times.iloc[-1].date())
+    holdout_def = {"from": str(times.iloc[te.start]), "to": str(times.iloc[-1]),
+                   "rows": int(te.stop - te.start), "positives": int(y[te].sum())}
+    digest = hashlib.sha1(json.dumps([len(y), int(y.sum()), str(window), cols, best,
+                                      res["roc_auc"]], default=str).encode()).hexdigest()[:8]
+    version = f"{best}-{window[1].isoformat()}-{digest}"
+    bundle = registry.Bundle(version, best, comp.model, explainer, [s.as_dict() for s in specs],
+                             {"attributes": warehouse.declared_attributes(settings)})
+    path = registry.save(bundle, settings.resolve(m.artifacts_dir))
+
+    # the gate: the live model (or the rules) on the same holdout
+    live = registry.current(eng)
+    if live is not None and live["version"] != version:
+        try:
+            old = registry.load(live["artifact_path"])
+            p_old = old.model.predict_proba(X.iloc[te].reindex(
+                columns=[s["name"] for s in old.specs]))
+            base_auc, base_name = float(roc_auc_score(y[te], p_old)), live["version"]
+        except Exception as e:  # noqa: BLE001 - an unreadable live model must not block training
+            log.warning("live model %s could not be scored on the holdout (%s)",
+                        live["version"], type(e).__name__)
+            base_auc, base_name = 0.5, f"{live['version']} (unreadable)"
+    else:
+        rule = (X["fit_points"] + X["engagement_points"]).to_numpy()[te]
+        base_auc = float(roc_auc_score(y[te], rule)) if len(np.unique(y[te])) == 2 else 0.5
+        base_name = "rules"
+    gain = (res["roc_auc"] or 0) - base_auc
+    promoted = live is not None and live["version"] == version or gain > m.min_gain
+    metrics = {"holdout": {k: v for k, v in res.items()}, "compared": {a: {k: r[k] for k in (
+        "roc_auc", "pr_auc", "brier", "lift_top_decile", "calibration_error", "selection_roc_auc")}
+        for a, r in comp.results.items()}, "baseline": {"name": base_name,
+                                                        "roc_auc": round(base_auc, 4)},
+        "single_feature_auc": aucs, "warnings": warnings}
+    registry.record(eng, version=version, algorithm=best, trained_at=as_of,
+                    window_start=window[0], window_end=window[1], features=bundle.specs,
+                    metrics=metrics, holdout=holdout_def, artifact_path=path)
+    if promoted:
+        registry.promote(eng, version)
+    verdict = (f"promoted {version}: holdout ROC AUC {res['roc_auc']} vs {base_name} "
+               f"{base_auc:.4f}") if promoted else (
+        f"kept {base_name}: candidate {version} ROC AUC {res['roc_auc']} does not beat "
+        f"{base_auc:.4f} by more than {m.min_gain}")
+    return {"status": "promoted" if promoted else "candidate", "version": version,
+            "examples": int(len(y)), "conversions": n_conv, "algorithm": best,
+            "roc_auc": res["roc_auc"], "baseline_roc_auc": round(base_auc, 4),
+            "warnings": warnings, "message": verdict}

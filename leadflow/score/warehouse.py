@@ -1,0 +1,149 @@
+"""Point-in-time features from the warehouse: people attributes and touches as of a moment.
+
+One builder serves both daily scoring (every active person as of ``ctx.as_of``) and training
+(every handoff with a known outcome as of its own ``handed_off_at``), so the model sees at
+training time exactly what it will see when scoring. Touches after the moment are invisible;
+people columns that change after sales contact (lifecycle, current opt-out) are declared
+``after_contact`` and never used; source attributes are used only when declared ``capture``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from leadflow.canonical import TOUCH_TYPES
+from leadflow.config import Settings
+from leadflow.score import engagement as eng_
+from leadflow.score import rules
+from leadflow.score.features import LABELS, PEOPLE_FEATURES, FeatureSpec
+from leadflow.store import db
+from leadflow.store.schema import people as people_t
+from leadflow.store.schema import touches as touches_t
+
+PEOPLE_COLUMNS = ["person_id", "created_at", "lifecycle_stage", "erased_at", "job_title",
+                  "company_size", "attributes", *[c for c in PEOPLE_FEATURES if c not in
+                                                  ("company_size", "lifecycle_stage")]]
+RECENT_DAYS = 30.0
+
+
+def declared_attributes(settings: Settings) -> dict[str, str]:
+    """Attribute column -> known_at over all lead sources (after_contact wins on conflict)."""
+    out: dict[str, str] = {}
+    for s in settings.sources:
+        if s.kind != "inbound_leads":
+            continue
+        for col, when in s.attributes.items():
+            out[col] = "after_contact" if "after_contact" in (when, out.get(col)) else when
+    return out
+
+
+def read_people(conn: Connection | Engine, *, active_as_of: datetime | None = None) -> pd.DataFrame:
+    """People rows; with ``active_as_of``: only those a score is for (not customer,
+    disqualified or erased, and already known at that moment)."""
+    cols = [people_t.c[c] for c in dict.fromkeys(PEOPLE_COLUMNS) if c in people_t.c]
+    q = sa.select(*cols)
+    if active_as_of is not None:
+        q = q.where(people_t.c.erased_at.is_(None),
+                    people_t.c.lifecycle_stage.notin_(["customer", "disqualified"]),
+                    people_t.c.created_at <= active_as_of)
+    return db.read_df(conn, q.order_by(people_t.c.person_id))
+
+
+def read_touches(conn: Connection | Engine, until: datetime) -> pd.DataFrame:
+    q = sa.select(touches_t.c.person_id, touches_t.c.touch_type, touches_t.c.occurred_at) \
+        .where(touches_t.c.person_id.is_not(None), touches_t.c.occurred_at <= until)
+    return db.read_df(conn, q)
+
+
+def attribute_frame(people: pd.DataFrame, declared: dict[str, str]) -> pd.DataFrame:
+    """Declared attributes from the people.attributes JSON as columns (others ignored)."""
+    if not declared or "attributes" not in people.columns:
+        return pd.DataFrame(index=people.index)
+    vals = people["attributes"].map(lambda a: a if isinstance(a, dict) else {})
+    df = pd.DataFrame.from_records(vals.tolist(), index=people.index)
+    keep = [c for c in declared if c in df.columns]
+    return df[keep]
+
+
+def feature_specs(settings: Settings, allow_leaky: bool = False) -> list[FeatureSpec]:
+    """The warehouse model's inputs (all declared; after-contact ones only when allowed)."""
+    specs = [FeatureSpec(c, k, w, LABELS.get(c, c)) for c, (k, w) in PEOPLE_FEATURES.items()]
+    for col, when in declared_attributes(settings).items():
+        specs.append(FeatureSpec(col, "categorical", when, col))   # kind refined by the data
+    derived = ["lead_age_days", "days_since_last_touch", "touches_total", "engagement_points",
+               "fit_points"]
+    specs += [FeatureSpec(c, "numeric", "capture", LABELS.get(c, c.replace("_", " "))) for c in derived]
+    for tt in TOUCH_TYPES:
+        name = tt.replace("_", " ")
+        specs.append(FeatureSpec(f"n_{tt}", "numeric", "capture", f"{name} touches so far"))
+        specs.append(FeatureSpec(f"n30_{tt}", "numeric", "capture", f"{name} touches in 30 days"))
+    return specs if allow_leaky else [s for s in specs if s.known_at == "capture"]
+
+
+def build_frame(examples: pd.DataFrame, people: pd.DataFrame, touches: pd.DataFrame,
+                settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Features per example row as of its ``as_of``.
+
+    ``examples``: columns ``person_id`` and ``as_of`` (one row per thing to score; its index is
+    kept). Returns (features, fit contributions, engagement contributions keyed by row position
+    in ``examples`` as column ``row``).
+    """
+    scoring = settings.scoring
+    ex = examples[["person_id", "as_of"]].reset_index(drop=True)
+    ppl = people.drop_duplicates("person_id").set_index("person_id")
+    base = ppl.reindex(ex["person_id"].to_numpy()).reset_index(drop=True)
+    feats = pd.DataFrame(index=ex.index)
+    for c in PEOPLE_FEATURES:
+        if c in base.columns:
+            feats[c] = base[c].to_numpy()
+    attrs = attribute_frame(base, declared_attributes(settings))
+    for c in attrs.columns:
+        feats[c] = attrs[c].to_numpy()
+    as_of = pd.to_datetime(ex["as_of"]).to_numpy(dtype="datetime64[ns]")
+    created = pd.to_datetime(base["created_at"]).to_numpy(dtype="datetime64[ns]")
+    feats["lead_age_days"] = (as_of - created).astype("timedelta64[s]").astype(float) / 86400.0
+
+    # touches, each against its example's own moment
+    ex_pos = pd.DataFrame({"row": np.arange(len(ex)), "person_id": ex["person_id"].to_numpy(),
+                           "as_of": as_of})
+    t = touches[["person_id", "touch_type", "occurred_at"]].merge(ex_pos, on="person_id", how="inner")
+    occ = pd.to_datetime(t["occurred_at"]).to_numpy(dtype="datetime64[ns]")
+    age = (t["as_of"].to_numpy(dtype="datetime64[ns]") - occ).astype("timedelta64[s]").astype(float) / 86400.0
+    seen = age >= 0
+    t, age = t[seen], age[seen]
+    t = t.assign(age=age)
+    counts = t.groupby(["row", "touch_type"], sort=False).size().unstack(fill_value=0)
+    recent = t[t["age"] <= RECENT_DAYS].groupby(["row", "touch_type"], sort=False).size() \
+        .unstack(fill_value=0)
+    for tt in TOUCH_TYPES:
+        feats[f"n_{tt}"] = counts[tt].reindex(feats.index, fill_value=0).to_numpy() \
+            if tt in counts.columns else 0
+        feats[f"n30_{tt}"] = recent[tt].reindex(feats.index, fill_value=0).to_numpy() \
+            if tt in recent.columns else 0
+    feats["touches_total"] = t.groupby("row").size().reindex(feats.index, fill_value=0).to_numpy()
+    feats["days_since_last_touch"] = t.groupby("row")["age"].min().reindex(feats.index).to_numpy()
+
+    econ = eng_.contributions(t.rename(columns={"row": "row"}), scoring, t["as_of"], key="row")
+    feats["engagement_points"] = eng_.points(econ, feats.index, key="row").to_numpy()
+    rule_input = base.copy()
+    for c in attrs.columns:
+        rule_input[c] = attrs[c].to_numpy()
+    fcon = rules.fit_contributions(rule_input, scoring)
+    feats["fit_points"] = fcon.sum(axis=1).to_numpy() if fcon.shape[1] else 0.0
+    feats.index = examples.index
+    return feats, fcon.set_axis(examples.index), econ
+
+
+def rule_input(people: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """People rows with declared attributes as columns: what fit rules and reasons read."""
+    attrs = attribute_frame(people, declared_attributes(settings))
+    if attrs.empty:
+        return people
+    return pd.concat([people, attrs.loc[:, [c for c in attrs.columns if c not in people.columns]]],
+                     axis=1)
