@@ -29,6 +29,14 @@ FALSE = {"false", "f", "no", "n", "0", "0.0", "off"}
 
 
 # ----------------------------------------------------------------------------- preparation
+def _blank_to_na(s: pd.Series) -> pd.Series:
+    """Blank text in a typed field means missing, not a wrong type."""
+    if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+        txt = s.astype("str").str.strip()
+        return s.where(s.isna() | (txt != ""), None)
+    return s
+
+
 def _as_text(s: pd.Series) -> pd.Series:
     if s.dtype == object or not pd.api.types.is_string_dtype(s.dtype):
         s = s.astype("str").where(s.notna(), None).astype("str")
@@ -90,6 +98,7 @@ def prepare(suite: Suite, df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, np.
                 t = t.str.lower()
             out[fld] = t
             continue
+        s = _blank_to_na(s)
         if typ in ("int", "float"):
             t, b = _as_number(s, typ == "int")
         elif typ in ("datetime", "date"):
