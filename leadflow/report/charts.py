@@ -26,7 +26,8 @@ STAGE_LABELS = {"leads": "Lead", "mqls": "MQL", "sals": "SAL", "sqls": "SQL",
 
 def _uri(fig: plt.Figure) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=85)
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
