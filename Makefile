@@ -21,7 +21,8 @@ install: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . > $(VENV)/editable.log 2>&1 \
+	  || (cat $(VENV)/editable.log; exit 1)
 	@touch $(STAMP)
 
 $(AIRFLOW_HOME)/airflow.db: $(STAMP)
