@@ -1,0 +1,349 @@
+"""End to end through Airflow 3 (slow tier): ``dag.test()`` of lead_handoff_daily on a temporary
+SQLite warehouse and AIRFLOW_HOME, a failing run whose alert email reaches a local SMTP server
+without PII, and the real scheduler (scheduler + dag-processor + api-server) running a backfill of
+three days and a CLI-triggered re-run, compared with three single runs.
+
+Airflow runs in subprocesses with their own AIRFLOW_HOME so this session's settings never leak.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from tests.test_orchestration import SmtpSink, free_port
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+DAGS = ROOT / "dags"
+BIN = Path(sys.executable).parent
+DAG_ID = "lead_handoff_daily"
+LEADS, SEED = 400, 11
+
+
+# --------------------------------------------------------------------------- Airflow homes
+def airflow_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "LEADFLOW_"))}
+    env.update({
+        "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS), "PYTHONPATH": str(ROOT),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    })
+    return env
+
+
+def migrate(home: Path) -> dict[str, str]:
+    env = airflow_env(home)
+    r = subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, capture_output=True,
+                       text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return env
+
+
+@pytest.fixture(scope="session")
+def dagtest_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An AIRFLOW_HOME with a migrated SQLite metadata DB, for dag.test() runs."""
+    return migrate(tmp_path_factory.mktemp("airflow_home"))
+
+
+# --------------------------------------------------------------------------- projects
+def make_project(root: Path, end_date: date, alerts: dict[str, Any] | None = None,
+                 fail_share: float | None = None) -> tuple[Path, str]:
+    """Demo data (3 days ending ``end_date``), a copy of leadflow.yaml pointing into ``root`` and
+    an initialised SQLite warehouse. Returns (config path, warehouse URL)."""
+    from leadflow import demo
+    from leadflow.store import db
+
+    root.mkdir(parents=True, exist_ok=True)
+    doc = yaml.safe_load((ROOT / "leadflow.yaml").read_text(encoding="utf-8"))
+    doc["paths"] = {"data_dir": str(root / "data"), "reports_dir": str(root / "reports"),
+                    "lists_dir": str(root / "reports" / "lead_lists")}
+    for s in doc.get("sources", []):
+        con = s["connector"]
+        if con.get("type") == "file":
+            con["path"] = str(root / "data" / Path(con["path"]).relative_to("data"))
+            con["min_age_seconds"] = 0
+        if fail_share is not None:
+            s.setdefault("quality", {})["fail_share"] = fail_share
+            s["quality"]["warn_share"] = min(fail_share, s["quality"].get("warn_share", 0.05))
+    if "model" in doc:
+        doc["model"]["artifacts_dir"] = str(root / "models")
+    if alerts is not None:
+        doc["alerts"] = alerts["alerts"]
+        doc.setdefault("delivery", {})["smtp"] = alerts["smtp"]
+    cfg_path = root / "leadflow.yaml"
+    cfg_path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    demo.generate(root / "data", leads=LEADS, seed=SEED, days=3, end_date=end_date)
+    url = f"sqlite:///{root / 'data' / 'warehouse.db'}"
+    db.init(db.engine(url))
+    return cfg_path, url
+
+
+def run_dagtest(env: dict[str, str], config: Path, url: str, dates: list[date],
+                timeout: float = 300) -> list[dict[str, Any]]:
+    e = dict(env, LEADFLOW_CONFIG=str(config), LEADFLOW_DATABASE_URL=url)
+    r = subprocess.run([sys.executable, "-m", "leadflow.orchestration.dagtest", DAG_ID,
+                        *[d.isoformat() for d in dates]], env=e, capture_output=True, text=True,
+                       timeout=timeout, cwd=config.parent)
+    runs = [json.loads(ln[8:]) for ln in r.stdout.splitlines() if ln.startswith("DAGTEST ")]
+    assert len(runs) == len(dates), f"dag.test did not report:\n{r.stdout[-3000:]}\n{r.stderr[-5000:]}"
+    return runs
+
+
+def snapshot(url: str, run_date: date) -> dict[str, pd.DataFrame]:
+    """The sales queue, scores, lifecycle, suppressions, people and the marts, without surrogate
+    keys, sorted, for comparing two warehouses."""
+    from leadflow.report import marts
+    from leadflow.store import db
+    from leadflow.store.schema import handoffs, lifecycle_events, people, scores, suppressions
+
+    eng = db.engine(url)
+    out: dict[str, pd.DataFrame] = {}
+    for t in (handoffs, scores, lifecycle_events, suppressions, people):
+        keep = [c for c in t.c if not (c.primary_key and t is not people)]
+        df = db.read_df(eng, sa.select(*keep)).astype(str)
+        out[t.name] = df.sort_values(list(df.columns)).reset_index(drop=True)
+    for name, df in marts.run(eng, marts.window_for(eng, run_date)).items():
+        out[f"mart:{name}"] = df.reset_index(drop=True).astype(str)
+    return out
+
+
+def assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        pd.testing.assert_frame_equal(a[k], b[k], obj=k)
+
+
+# --------------------------------------------------------------------------- dag.test
+def auto_run_day(now: datetime | None = None) -> date:
+    """The day of the run the scheduler creates by itself when the DAG is unpaused (catchup off):
+    the latest complete interval of the 05:00 UTC cron."""
+    now = now or datetime.now(timezone.utc)
+    today5 = now.replace(hour=5, minute=0, second=0, microsecond=0)
+    latest_end = today5 if now >= today5 else today5 - timedelta(days=1)
+    return (latest_end - timedelta(days=1)).date()
+
+
+@pytest.fixture(scope="session")
+def single_runs(dagtest_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Three consecutive single runs by dag.test() on one warehouse (demo data of the 3 days
+    before). The days end on the day the scheduler test's backfill ends, so both can be compared."""
+    d3 = auto_run_day()
+    days = [d3 - timedelta(days=2), d3 - timedelta(days=1), d3]
+    root = tmp_path_factory.mktemp("single")
+    config, url = make_project(root, end_date=days[0] - timedelta(days=1))
+    t0 = time.perf_counter()
+    runs = run_dagtest(dagtest_env, config, url, days)
+    return {"runs": runs, "days": days, "config": config, "url": url,
+            "seconds": time.perf_counter() - t0}
+
+
+def test_dag_test_daily_end_to_end(single_runs: dict[str, Any]) -> None:
+    runs, days, url = single_runs["runs"], single_runs["days"], single_runs["url"]
+    print(f"dag.test lead_handoff_daily x3: {single_runs['seconds']:.1f} s "
+          f"(runs {[r['seconds'] for r in runs]} s)")
+    for run in runs:
+        assert run["state"] == "success", run
+        assert all(s == "success" for s in run["tasks"].values()), run["tasks"]
+        assert sum(k.startswith("ingest[") for k in run["tasks"]) == 3      # one per source
+
+    from leadflow.monitor import last_runs
+    from leadflow.store import db
+    rows = [r for r in last_runs(db.engine(url), 200) if r["run_id"] == f"{DAG_ID}:{days[0]}"]
+    tasks = {r["task"]: r for r in rows}
+    assert {"quality", "load", "score", "queue", "deliver"} <= set(tasks)
+    assert {"ingest:web_leads", "ingest:events", "ingest:spend"} <= set(tasks)
+    assert all(r["status"] in ("success", "warning") for r in rows)
+    assert tasks["queue"]["counts"]["handed_off"] > 0
+    assert tasks["ingest:web_leads"]["counts"]["rows_in"] == LEADS
+    for d in days:
+        summary = single_runs["config"].parent / "reports" / "runs" / f"{DAG_ID}_{d}.html"
+        assert summary.is_file() and "handed_off=" in summary.read_text()
+
+
+def _pii_values(landing: Path) -> set[str]:
+    """Every email address and phone number in the demo lead files."""
+    vals: set[str] = set()
+    for f in landing.rglob("leads_*.csv"):
+        df = pd.read_csv(f, dtype=str)
+        for col in ("Email Address", "Phone"):
+            vals |= {v.strip() for v in df.get(col, pd.Series(dtype=str)).dropna() if len(v.strip()) > 5}
+    return vals
+
+
+def test_quality_failure_emails_without_pii(dagtest_env: dict[str, str], tmp_path: Path) -> None:
+    """Runs a day whose files are partly 'in the future' with a strict quality gate: the DAG fails
+    at the quality task with the one-line quality message, and the alert email has no PII."""
+    from aiosmtpd.controller import Controller
+
+    sink, port = SmtpSink(), free_port()
+    ctrl = Controller(sink, hostname="127.0.0.1", port=port)
+    ctrl.start()
+    try:
+        d = date(2026, 6, 15)
+        alerts = {"alerts": {"email_to": ["oncall@localhost"]},
+                  "smtp": {"host": "127.0.0.1", "port": port, "sender": "leadflow@localhost"}}
+        # demo data runs to d+2: rows timestamped after the run's as_of fail 'not in the future'
+        config, url = make_project(tmp_path / "proj", end_date=d + timedelta(days=2),
+                                   alerts=alerts, fail_share=0.05)
+        pii = _pii_values(tmp_path / "proj" / "data" / "landing")
+        [run] = run_dagtest(dagtest_env, config, url, [d])
+        assert run["state"] == "failed"
+        assert run["tasks"]["quality"] == "failed" and run["tasks"]["load"] == "upstream_failed"
+        assert run["tasks"]["summary"] == "success"          # the teardown still writes the summary
+        assert sink.received.wait(20), "no failure email arrived"
+    finally:
+        ctrl.stop()
+    msg = sink.messages[0]
+    text = msg["Subject"] + "\n" + msg.get_payload(decode=True).decode()
+    assert f"FAILED {DAG_ID}.quality run {d}" in text
+    assert "QualityGateError" in text and "quality gate failed" in text
+    assert len(pii) > 100
+    leaked = [v for v in pii if v in text]
+    assert not leaked, f"PII in alert: {len(leaked)} values"
+    assert not re.search(r"Traceback|File \"", text)
+
+
+# --------------------------------------------------------------------------- real scheduler
+@contextmanager
+def airflow_services(env: dict[str, str], home: Path) -> Iterator[dict[str, str]]:
+    """scheduler + dag-processor + api-server on a free port; stopped by their own process ids."""
+    port = free_port()
+    env = dict(env, **{
+        "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__CORE__PARALLELISM": "4", "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+    })
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for name in ("api-server", "dag-processor", "scheduler"):
+            log = open(home / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+            procs.append(subprocess.Popen([str(BIN / "airflow"), name], env=env, stdout=log,
+                                          stderr=subprocess.STDOUT, start_new_session=True))
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(1)
+        else:
+            pytest.fail("api-server did not come up:\n" + (home / "api-server.log").read_text()[-3000:])
+        yield env
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(timeout=10)
+
+
+def meta(home: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    con = sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True, timeout=30)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def wait_for(what: str, fn: Any, timeout: float, home: Path) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(2)
+    logs = "\n".join(f"--- {n}\n" + (home / f"{n}.log").read_text(errors="replace")[-2500:]
+                     for n in ("scheduler", "dag-processor"))
+    pytest.fail(f"timed out waiting for {what}\n{logs}")
+
+
+def airflow_cli(env: dict[str, str], *args: str) -> str:
+    r = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, f"airflow {' '.join(args)}:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
+    return r.stdout
+
+
+def test_scheduler_backfill_and_trigger_match_single_runs(single_runs: dict[str, Any],
+                                                          tmp_path: Path) -> None:
+    home = tmp_path / "airflow_home"
+    home.mkdir()
+    env = migrate(home)
+    sched_cfg = tmp_path / "sched" / "leadflow.yaml"
+    env["LEADFLOW_CONFIG"] = str(sched_cfg)
+    (tmp_path / "sched").mkdir()
+    sched_cfg.write_text((ROOT / "leadflow.yaml").read_text())   # registry for parsing; replaced below
+    t0 = time.perf_counter()
+    with airflow_services(env, home) as env:
+        # the run the scheduler will create by itself once unpaused (latest complete interval):
+        # we make it the last day of our backfill, so the scheduler adds nothing of its own.
+        nxt = wait_for("the DAG to be parsed", lambda: meta(
+            home, "SELECT next_dagrun FROM dag WHERE dag_id=? AND next_dagrun IS NOT NULL", DAG_ID),
+            120, home)[0][0]
+        d3 = datetime.fromisoformat(str(nxt)).date()
+        days = single_runs["days"]
+        assert d3 == days[-1], f"scheduler's next run {nxt} (did the test straddle 05:00 UTC?)"
+        config, url = make_project(tmp_path / "sched", end_date=days[0] - timedelta(days=1))
+        env["LEADFLOW_DATABASE_URL"] = url
+        assert config == sched_cfg
+
+        airflow_cli(env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", str(days[0]),
+                    "--to-date", str(days[-1]), "--max-active-runs", "1")
+        airflow_cli(env, "dags", "unpause", DAG_ID)
+        states = wait_for("the backfill to finish", lambda: (lambda rows: rows if len(rows) == 3 and all(
+            s in ("success", "failed") for _, s in rows) else None)(meta(
+                home, "SELECT logical_date, state FROM dag_run WHERE dag_id=? AND run_type='backfill'",
+                DAG_ID)), 300, home)
+        assert all(s == "success" for _, s in states), states
+        t_backfill = time.perf_counter() - t0
+
+        # an operator re-runs the last day from the CLI: it succeeds and changes nothing
+        out = airflow_cli(env, "dags", "trigger", DAG_ID, "--conf", json.dumps({"run_date": str(d3)}),
+                          "--output", "json")
+        run_id = json.loads(out[out.index("["):])[0]["dag_run_id"]
+        state = wait_for("the triggered run", lambda: (lambda r: r[0][0] if r and r[0][0] in (
+            "success", "failed") else None)(meta(home, "SELECT state FROM dag_run WHERE run_id=?", run_id)),
+            180, home)
+        assert state == "success"
+        extra = meta(home, "SELECT run_id FROM dag_run WHERE dag_id=? AND run_type='scheduled'", DAG_ID)
+        assert extra == [], f"scheduler created runs of its own: {extra}"
+    t_sched = time.perf_counter() - t0
+    scheduled = snapshot(url, d3)
+
+    # the same three days as three single dag.test() runs in a fresh warehouse
+    runs = single_runs["runs"]
+    assert [r["state"] for r in runs] == ["success"] * 3, runs
+    single = snapshot(single_runs["url"], d3)
+    print(f"scheduler: backfill of 3 days {t_backfill:.0f} s, with CLI trigger {t_sched:.0f} s; "
+          f"dag.test x3 {single_runs['seconds']:.0f} s")
+    assert len(single["handoffs"]) > 0
+    assert_same(scheduled, single)
