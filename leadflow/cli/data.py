@@ -38,9 +38,11 @@ def cmd_sources_check(config: ConfigOpt = None) -> None:
     console.print(t)
     bad = [c for c in checks if c.problems]
     if bad:
-        for c in bad:
-            err.print(f"error: source {c.name}: {'; '.join(c.problems)}", markup=False)
-        raise typer.Exit(1)
+        from leadflow.errors import ConfigError
+        for c in bad[:-1]:
+            err.print(f"error: source {c.name}: {'; '.join(c.problems)}", markup=False, soft_wrap=True)
+        last = bad[-1]
+        raise ConfigError(f"source {last.name}: {'; '.join(last.problems)}")
     console.print(f"{len(checks)} source(s) valid")
 
 
@@ -78,14 +80,15 @@ def cmd_ingest(config: ConfigOpt = None, run_date: DateOpt = None,
     s = ingest.summarise(results)
     console.print(f"rows in {s['rows_in']:,} = landed {s['rows_landed']:,} + rejected {s['rows_rejected']:,}; "
                   f"{s['batches']} batch(es), {s['duplicates']} already landed, {s['waiting']} waiting, "
-                  f"{s['failed']} failed")
+                  f"{s['failed']} failed", soft_wrap=True)
     for r in results:
         if r.get("note") and r["status"] == "landed" and r["rows_rejected"]:
-            console.print(f"note: {r['note']}", markup=False)
-    for e in s["errors"]:
-        err.print(f"error: {e}", markup=False)
+            console.print(f"note: {r['note']}", markup=False, soft_wrap=True)
+    for e in s["errors"][:-1]:
+        err.print(f"error: {e}", markup=False, soft_wrap=True)
     if s["errors"]:
-        raise typer.Exit(1)
+        from leadflow.errors import InputError
+        raise InputError(s["errors"][-1])
 
 
 def register(app: typer.Typer) -> None:
