@@ -39,11 +39,13 @@ class Thresholds:
 
 # Evidence points (log2 Bayes factors, hand-set and checked on generated ground truth).
 PTS = {
-    "email_alias": 14.0, "phone_eq": 10.0, "phone_diff": -2.0,
-    "first_eq": 4.0, "first_close": 3.0, "first_near": 1.0, "first_diff": -4.0,
+    "email_alias": 14.0, "phone_eq": 10.0, "phone_diff": -4.0,
+    "first_eq": 4.0, "first_close": 3.0, "first_near": 0.0, "first_diff": -4.0,
     "last_eq": 6.0, "last_close": 5.0, "last_near": 2.0, "last_diff": -6.0,
     "org_eq": 5.0, "org_close": 3.5, "org_diff": -1.0,
     "local_eq": 4.0, "local_close": 2.0,
+    # jsmith@ vs jsmith2@ at one company: how mail admins number a second person of that name
+    "numbered_mailbox": -8.0,
 }
 OFFSET = 10.0   # points at which the score is 0.5
 
@@ -52,7 +54,7 @@ def points_to_score(points: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp2(OFFSET - points))
 
 
-KEY_COLUMNS = ("email_norm", "email_key", "local_k", "first_raw", "first_k", "last_k", "dom_k", "co_k", "phone_k")
+KEY_COLUMNS = ("email_norm", "email_key", "mdom_k", "local_k", "first_raw", "first_k", "last_k", "dom_k", "co_k", "phone_k")
 
 
 def match_keys(df: pd.DataFrame) -> pd.DataFrame:
@@ -78,6 +80,7 @@ def match_keys(df: pd.DataFrame) -> pd.DataFrame:
     local = local.where(local.str.len() >= 5)
     return pd.DataFrame({
         "email_norm": em["email_norm"], "email_key": em["email_key"], "local_k": local,
+        "mdom_k": em["email_domain"].where(~free).astype("str"),   # business mail domain
         "first_raw": first, "first_k": first_k, "last_k": last_k, "dom_k": dom.astype("str"),
         "co_k": df["company_norm"].astype("str"), "phone_k": df["phone_e164"].astype("str"),
     }, index=df.index)
@@ -181,7 +184,13 @@ def score_pairs(keys: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     xa, xb = both("local_k")
     has_l = (xa != "") & (xb != "") & ~email
     ls = _sim(xa, xb, JaroWinkler.normalized_similarity)
-    local_pts = np.where(has_l, np.select([xa == xb, ls >= 0.9], [PTS["local_eq"], PTS["local_close"]], 0.0), 0.0)
+    na = pd.Series(xa, dtype="str").str.replace(r"\d+", "", regex=True).to_numpy(dtype=object)
+    nb = pd.Series(xb, dtype="str").str.replace(r"\d+", "", regex=True).to_numpy(dtype=object)
+    ma, mb = both("mdom_k")
+    same_mail_dom = (ma != "") & (ma == mb)
+    numbered = has_l & same_mail_dom & (xa != xb) & (na == nb)
+    local_pts = np.where(has_l, np.select([numbered, xa == xb, (na == nb) | (ls >= 0.9)],
+                                          [PTS["numbered_mailbox"], PTS["local_eq"], PTS["local_close"]], 0.0), 0.0)
 
     pts = name_pts + phone_pts + org_pts + local_pts + np.where(email, PTS["email_alias"], 0.0)
     parts = [("email_alias", email), ("name" , name_full), ("swapped", swapped & name_full),
