@@ -17,12 +17,13 @@ import sqlalchemy as sa
 
 from leadflow.canonical import SELLING_STEPS
 from leadflow.store import db
-from leadflow.store.schema import (campaign_spend, campaigns, handoffs, lifecycle_events, outcomes,
-                                   people, touches)
+from leadflow.store.schema import (campaign_spend, campaigns, handoffs, ingest_batches, lifecycle_events,
+                                   outcomes, people, stg_crm_outcomes, touches)
 
 CHANNELS = ("paid_search", "paid_social", "email", "webinar", "trade_show", "organic")
 SOURCES = ("Google", "LinkedIn", "Newsletter", "Webinar", "Event", "Website")
 REASONS = ("bad_timing", "no_budget", "wrong_person", "duplicate", "not_reachable")
+DISQUALIFY = ("wrong_person", "competitor", "duplicate")   # leadflow.yaml feedback defaults
 TOUCH_TYPES = ("form_fill", "webinar", "download", "email_click", "page_view", "demo_request")
 
 
@@ -72,7 +73,8 @@ def build(n_people: int = 2000, seed: int = 7, start: date = date(2026, 9, 7), d
     handed = depth >= 2
     rejected = (depth == 2) & (rng.random(n_people) < 0.8)
     lost = (depth == 5) & (rng.random(n_people) < 0.6)
-    exit_stage = np.where(rejected, np.where(rng.random(n_people) < 0.3, "disqualified", "recycled"),
+    reason = np.array(REASONS, dtype=object)[rng.integers(0, len(REASONS), n_people)]
+    exit_stage = np.where(rejected, np.where(np.isin(reason, DISQUALIFY), "disqualified", "recycled"),
                           np.where(lost, "recycled", None))
     ex = np.nonzero(exit_stage != None)[0]  # noqa: E711 - numpy elementwise
     ev = pd.concat([ev, pd.DataFrame({
@@ -103,8 +105,7 @@ def build(n_people: int = 2000, seed: int = 7, start: date = date(2026, 9, 7), d
     resp_status = np.where(d >= 3, "accepted", np.where(rejected[hi], "rejected", None))
     r = np.nonzero(resp_status != None)[0]  # noqa: E711
     o_parts.append(pd.DataFrame({"person_id": pid[hi][r], "status": resp_status[r], "selling_step": None,
-                                 "reason_code": np.where(resp_status[r] == "rejected",
-                                                         np.array(REASONS, dtype=object)[rng.integers(0, 5, len(r))], None),
+                                 "reason_code": np.where(resp_status[r] == "rejected", reason[hi][r], None),
                                  "amount": np.nan, "occurred_at": at[hi[r], 2]}))
     max_step = np.select([d == 3, d == 4, d == 5, d == 6],
                          [rng.integers(0, 3, len(d)), rng.integers(3, 5, len(d)),
@@ -144,12 +145,39 @@ TABLES = {"campaigns": campaigns, "campaign_spend": campaign_spend, "people": pe
           "lifecycle_events": lifecycle_events, "handoffs": handoffs, "outcomes": outcomes, "touches": touches}
 
 
-def seed(engine: sa.Engine, **kw: Any) -> dict[str, pd.DataFrame]:
-    """Build the frames and bulk-insert them; returns the frames."""
+def seed(engine: sa.Engine, outcomes_in_staging: bool = False, **kw: Any) -> dict[str, pd.DataFrame]:
+    """Build the frames and bulk-insert them; returns the frames.
+
+    With ``outcomes_in_staging`` the warehouse is left as it was before sales answered: people
+    at most MQL, handoffs queued, and the outcomes landed in ``stg_crm_outcomes`` (state
+    ``passed``) for ``leadflow.feedback.apply_outcomes`` to process.
+    """
     frames = build(**kw)
+    write = dict(frames)
+    if outcomes_in_staging:
+        ev = frames["lifecycle_events"]
+        write["lifecycle_events"] = ev[ev["to_stage"] == "mql"]
+        ppl = frames["people"].copy()
+        ppl["lifecycle_stage"] = np.where(ppl["person_id"].isin(write["lifecycle_events"]["person_id"]), "mql", "lead")
+        write["people"] = ppl
+        write["handoffs"] = frames["handoffs"].assign(first_action_at=pd.NaT, sla_breached=False)
+        write.pop("outcomes")
     with engine.begin() as c:
-        for name, df in frames.items():
+        for name, df in write.items():
             db.bulk_insert(c, TABLES[name], df)
+        if outcomes_in_staging:
+            o = frames["outcomes"]
+            bid = c.execute(ingest_batches.insert().values(
+                source="crm", kind="crm_outcomes", uri="synthetic", content_hash=f"synthetic-{len(o)}",
+                rows_in=len(o), rows_landed=len(o), status="landed",
+                loaded_at=datetime(2000, 1, 1))).inserted_primary_key[0]
+            stg = pd.DataFrame({"source": "crm", "batch_id": bid, "row_number": np.arange(1, len(o) + 1),
+                                "loaded_at": datetime(2000, 1, 1), "state": "passed",
+                                "source_outcome_id": o["source_outcome_id"], "handoff_id": o["handoff_id"],
+                                "email": None, "status": o["status"], "reason_code": o["reason_code"],
+                                "selling_step": o["selling_step"], "amount": o["amount"],
+                                "occurred_at": o["occurred_at"]})
+            db.bulk_insert(c, stg_crm_outcomes, stg)
     return frames
 
 
