@@ -48,27 +48,26 @@ def to_csv(df: pd.DataFrame, path: Path) -> Path:
 
 
 def to_xlsx(df: pd.DataFrame, path: Path, title: str) -> Path:
+    """Write-only workbook (streams rows; uses lxml when installed). Text is neutralised first,
+    so no cell can start with '=' and become a formula."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "leads"
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("leads")
     safe = neutralise(df).rename(columns=COLUMNS)
-    ws.append(list(safe.columns))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for row in safe.astype(object).where(safe.notna(), None).itertuples(index=False):
-        ws.append([None if (isinstance(v, float) and v != v) else v for v in row])
-    # Belt and braces: never let a text cell be stored as a formula.
-    for row in ws.iter_rows(min_row=2):
-        for cell in row:
-            if cell.data_type == "f":
-                cell.value = "'" + str(cell.value)
-                cell.data_type = "s"
-    ws.freeze_panes = "A2"
     for i, col in enumerate(safe.columns, start=1):
         ws.column_dimensions[get_column_letter(i)].width = min(max(len(str(col)) + 2, 12), 60)
+    ws.freeze_panes = "A2"
+    header = []
+    for col in safe.columns:
+        cell = WriteOnlyCell(ws, value=str(col))
+        cell.font = Font(bold=True)
+        header.append(cell)
+    ws.append(header)
+    for row in safe.astype(object).where(safe.notna(), None).itertuples(index=False):
+        ws.append([None if (isinstance(v, float) and v != v) else v for v in row])
     wb.properties.title = title
     wb.save(path)
     return path
