@@ -111,10 +111,11 @@ def break_row(check: Any, row: dict[str, Any], other: dict[str, Any]) -> list[di
     elif t == "expect_column_values_to_be_between":
         lo, hi = kw.get("min_value"), kw.get("max_value")
         is_time = isinstance(row.get(col), (datetime, date))
+        num = int if isinstance(row.get(col), int) else float
         if hi is not None:
-            r[col] = datetime(2999, 1, 1) if is_time else float(hi) + 1
+            r[col] = datetime(2999, 1, 1) if is_time else num(hi) + 1
         else:
-            r[col] = datetime(1900, 1, 1) if is_time else float(lo) - 1
+            r[col] = datetime(1900, 1, 1) if is_time else num(lo) - 1
     elif t == "expect_column_values_to_be_unique":
         return [r, {**other, col: r[col]}]
     elif t == "expect_compound_columns_to_be_unique":

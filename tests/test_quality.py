@@ -1,0 +1,242 @@
+"""The quality step on the warehouse (SQLite and PostgreSQL) and the quarantine CLI."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from leadflow.cli import main
+from leadflow.errors import QualityGateError
+from leadflow.quality import validate_all
+from leadflow.quality.testing import crafted, good_row, stage, states
+from leadflow.store import db
+from leadflow.store.schema import ingest_batches, quarantine, stg_inbound_leads, stg_touches
+
+
+def _config(fail_share: float = 0.9, warn_share: float = 0.05) -> dict:
+    src = lambda name, kind: {"name": name, "owner": "ops", "kind": kind,  # noqa: E731
+                              "connector": {"type": "file", "path": f"landing/{name}"},
+                              "quality": {"warn_share": warn_share, "fail_share": fail_share}}
+    web = src("web", "inbound_leads")
+    web["mapping"] = {"Email": "email", "Id": "source_record_id", "Company": "company"}
+    return {"paths": {"data_dir": "data", "reports_dir": "reports"},
+            "sources": [web, src("clicks", "touches"), src("ads", "campaign_spend")]}
+
+
+def _quarantine(engine) -> pd.DataFrame:
+    df = db.read_df(engine, sa.select(quarantine).order_by(quarantine.c.batch_id, quarantine.c.row_number))
+    df["reasons"] = df["reasons"].map(lambda v: v if isinstance(v, list) else __import__("json").loads(v))
+    return df
+
+
+def test_validate_all_quarantines_exactly_the_broken_rows(engine, make_ctx) -> None:
+    ctx = make_ctx(_config(), engine)
+    leads, expected = crafted("inbound_leads")
+    # typed staging columns cannot hold wrong types (ingest rejects those); keep the rest
+    keep = [i for i, e in enumerate(expected) if not any(r.endswith("_type") for r in e)]
+    leads = leads.iloc[keep].reset_index(drop=True).drop(columns=["source"])
+    expected = [expected[i] for i in keep]
+    bid = stage(engine, "inbound_leads", "web", leads)
+    # spend landed in the same run makes campaign "c1" known to the touches
+    stage(engine, "campaign_spend", "ads", pd.DataFrame([good_row("campaign_spend", 1) | {"campaign_id": "c1"}]))
+    touches = pd.DataFrame([good_row("touches", i) for i in range(3)]
+                           + [good_row("touches", 9) | {"campaign_id": "nowhere"}]).drop(columns=["source"])
+    tbid = stage(engine, "touches", "clicks", touches)
+    res = validate_all(ctx, docs=False)
+
+    n_leads = len(leads)
+    assert res["rows"] == n_leads + 1 + 4
+    assert res["rows"] == res["passed"] + res["quarantined"]          # nothing lost
+    q = _quarantine(engine)
+    got = {(int(r.batch_id), int(r.row_number)): set(r.reasons) for r in q.itertuples()}
+    want = {(bid, i + 1): e for i, e in enumerate(expected) if e}
+    want[(tbid, 4)] = {"campaign_known"}
+    assert got == want
+    assert set(q["stage"]) == {"quality"} and set(q["status"]) == {"open"}
+    st = states(engine, "inbound_leads")
+    assert st.get("quarantined", 0) == sum(1 for e in expected if e)
+    assert st.get("passed", 0) == sum(1 for e in expected if not e)
+    rec = q[q.row_number == 4].iloc[0]["record"]
+    rec = rec if isinstance(rec, dict) else __import__("json").loads(rec)
+    assert rec["batch_id"] == bid and rec["row_number"] == 4 and "email" in rec
+
+    # a second run finds nothing landed and changes nothing
+    again = validate_all(ctx, docs=False)
+    assert again["rows"] == 0 and len(_quarantine(engine)) == len(q)
+
+
+def test_touch_already_loaded_in_an_earlier_batch_is_quarantined(engine, make_ctx) -> None:
+    ctx = make_ctx(_config(), engine)
+    stage(engine, "campaign_spend", "ads", pd.DataFrame([good_row("campaign_spend", 1) | {"campaign_id": "c1"}]))
+    first = pd.DataFrame([good_row("touches", i) for i in range(3)]).drop(columns=["source"])
+    stage(engine, "touches", "clicks", first)
+    assert validate_all(ctx, docs=False)["quarantined"] == 0
+    second = pd.concat([first.iloc[[0]], pd.DataFrame([good_row("touches", i) for i in (7, 8)])
+                        .drop(columns=["source"])], ignore_index=True)
+    b2 = stage(engine, "touches", "clicks", second)                   # t0 delivered again
+    res = validate_all(ctx, docs=False)
+    assert res["quarantined"] == 1
+    q = _quarantine(engine)
+    assert q[["batch_id", "row_number"]].values.tolist() == [[b2, 1]]
+    assert q["reasons"].iloc[0] == ["source_touch_id_not_loaded"]
+
+
+def test_gate_raises_after_quarantining(engine, make_ctx) -> None:
+    ctx = make_ctx(_config(fail_share=0.5), engine)
+    rows = [good_row("inbound_leads", i) for i in range(10)]
+    for r in rows[:6]:
+        r["email"] = "not-an-email"
+    stage(engine, "inbound_leads", "web", pd.DataFrame(rows).drop(columns=["source"]))
+    with pytest.raises(QualityGateError) as ei:
+        validate_all(ctx, docs=False)
+    msg = str(ei.value)
+    assert "\n" not in msg
+    assert "'web'" in msg and "email_syntax" in msg and "6 of 10 rows" in msg
+    assert "not-an-email" not in msg                                  # no record values
+    st = states(engine, "inbound_leads")
+    assert st.get("quarantined") == 6 and st.get("passed") == 4     # nothing lost
+
+
+def test_warn_share_and_row_count_history_warn(engine, make_ctx) -> None:
+    ctx = make_ctx(_config(warn_share=0.1), engine)
+    for _ in range(3):                                                # history: 100-row batches
+        with engine.begin() as c:
+            c.execute(sa.insert(ingest_batches).values(
+                source="web", kind="inbound_leads", uri="old", content_hash=str(_) + "h", rows_in=100,
+                rows_landed=100, rows_rejected=0, status="processed", loaded_at=ctx.as_of))
+    rows = [good_row("inbound_leads", i) for i in range(5)]
+    rows[0]["channel"] = "fax"
+    stage(engine, "inbound_leads", "web", pd.DataFrame(rows).drop(columns=["source"]))
+    res = validate_all(ctx, docs=False)
+    text = " | ".join(res["warnings"])
+    assert "20.0% > warn_share 10%" in text and "channel_allowed" in text
+    assert "row_count_vs_history failed (observed 5" in text
+
+
+def test_data_docs_are_built_into_reports(engine, make_ctx, tmp_path: Path) -> None:
+    ctx = make_ctx(_config(), engine)
+    rows = [good_row("inbound_leads", i) for i in range(4)]
+    rows[1]["email"] = "broken"
+    stage(engine, "inbound_leads", "web", pd.DataFrame(rows).drop(columns=["source"]))
+    res = validate_all(ctx)
+    index = Path(res["data_docs"])
+    assert index == ctx.settings.reports_dir / "data_docs" / "index.html" and index.is_file()
+    html = "".join(p.read_text(errors="ignore") for p in index.parent.rglob("*.html"))
+    assert "inbound_leads.web.rows" in html
+    assert "broken" not in html                                        # counts, never values
+    assert not [w for w in res["warnings"] if "disagree" in w or "not built" in w]
+
+
+# ----------------------------------------------------------------------------- the CLI
+def _cli(ctx, *args: str) -> int:
+    return main([*args[:2], "--config", str(ctx.settings.config_path), *args[2:]])
+
+
+def _entry(engine, row_number: int) -> dict:
+    q = _quarantine(engine)
+    return q[q.row_number == row_number].iloc[0].to_dict()
+
+
+def test_cli_release_edit_discard_end_to_end(engine, make_ctx, capsys) -> None:
+    ctx = make_ctx(_config(), engine)
+    rows = [good_row("inbound_leads", i) for i in range(4)]
+    rows[0]["email"] = "ann(at)example.com"          # fixable
+    rows[1]["channel"] = "fax"                       # released unfixed: still fails
+    rows[2]["created_at"] = pd.Timestamp("2999-01-01")   # discarded
+    bid = stage(engine, "inbound_leads", "web", pd.DataFrame(rows).drop(columns=["source"]))
+    validate_all(ctx, docs=False)
+    e1, e2, e3 = (_entry(engine, n)["quarantine_id"] for n in (1, 2, 3))
+
+    assert _cli(ctx, "quarantine", "list", "--source", "web") == 0
+    out = capsys.readouterr().out
+    assert "email_syntax" in out and "ann(at)example.com" not in out
+    assert _cli(ctx, "quarantine", "show", str(e1)) == 0
+    assert "ann(at)example.com" in capsys.readouterr().out
+
+    # release with a fix: passes, stg row -> passed with the fixed value
+    assert _cli(ctx, "quarantine", "release", str(e1), "--by", "maria", "--set", "email=ann@example.com") == 0
+    row = db.read_df(engine, sa.select(stg_inbound_leads).where(stg_inbound_leads.c.batch_id == bid,
+                                                                stg_inbound_leads.c.row_number == 1)).iloc[0]
+    assert row["state"] == "passed" and row["email"] == "ann@example.com"
+    assert _entry(engine, 1)["status"] == "released" and _entry(engine, 1)["resolved_by"] == "maria"
+    # released once: a second release is refused, the next quality run does not see it again
+    assert _cli(ctx, "quarantine", "release", str(e1)) != 0
+    assert validate_all(ctx, docs=False)["rows"] == 0
+
+    # release without a fix: still failing, stays open with its (new) reasons
+    assert _cli(ctx, "quarantine", "release", str(e2), "--by", "maria") != 0
+    assert _entry(engine, 2)["status"] == "open" and _entry(engine, 2)["reasons"] == ["channel_allowed"]
+    # fixing one problem but adding another: new reasons recorded
+    assert _cli(ctx, "quarantine", "edit", str(e2), "channel=email", "company_size=0") == 0
+    assert _cli(ctx, "quarantine", "release", str(e2), "--by", "maria") != 0
+    assert _entry(engine, 2)["reasons"] == ["company_size_range"]
+    assert _cli(ctx, "quarantine", "release", str(e2), "--by", "maria", "--set", "company_size=") == 0
+    assert _entry(engine, 2)["status"] == "released"
+
+    # discard keeps who and why
+    assert _cli(ctx, "quarantine", "discard", str(e3), "--by", "maria", "--why", "test lead") == 0
+    e = _entry(engine, 3)
+    assert (e["status"], e["resolved_by"], e["resolution_note"]) == ("discarded", "maria", "test lead")
+    st = states(engine, "inbound_leads")
+    assert st.get("discarded") == 1 and st.get("passed") == 3 and st.get("quarantined", 0) == 0
+    assert sum(st) == len(rows)                                        # every row in one place
+
+
+def test_release_of_ingest_reject_lands_it(engine, make_ctx) -> None:
+    """An ingest reject (no stg row) is mapped again with the source's config and validated."""
+    pytest.importorskip("leadflow.ingest.mapping")
+    ctx = make_ctx(_config(), engine)
+    with engine.begin() as c:
+        bid = c.execute(sa.insert(ingest_batches).values(
+            source="web", kind="inbound_leads", uri="landing/web/leads.csv", content_hash="h1", rows_in=1,
+            rows_landed=0, rows_rejected=1, status="landed", loaded_at=ctx.as_of)
+            .returning(ingest_batches.c.batch_id)).scalar_one()
+        c.execute(sa.insert(quarantine).values(
+            source="web", kind="inbound_leads", batch_id=bid, row_number=7, stage="ingest",
+            record={"Email": "bob@example.com", "Id": "X7", "Company": "Bob Ltd"},
+            reasons=["company_size: not a whole number"], status="open", created_at=ctx.as_of))
+        qid = c.execute(sa.select(quarantine.c.quarantine_id)).scalar_one()
+    assert _cli(ctx, "quarantine", "release", str(qid), "--by", "ops") == 0
+    row = db.read_df(engine, sa.select(stg_inbound_leads)).iloc[0]
+    assert (row["batch_id"], row["row_number"], row["state"], row["email"]) == (bid, 7, "passed", "bob@example.com")
+    b = db.read_df(engine, sa.select(ingest_batches)).iloc[0]
+    assert (b["rows_landed"], b["rows_rejected"]) == (1, 0)
+
+
+def test_discard_ingest_reject(engine, make_ctx) -> None:
+    ctx = make_ctx(_config(), engine)
+    with engine.begin() as c:
+        c.execute(sa.insert(quarantine).values(
+            source="web", kind="inbound_leads", batch_id=1, row_number=3, stage="ingest",
+            record={"_line": "garbage"}, reasons=["unparseable"], status="open", created_at=ctx.as_of))
+    assert _cli(ctx, "quarantine", "discard", "1", "--by", "ops", "--why", "junk line") == 0
+    assert _entry(engine, 3)["status"] == "discarded"
+
+
+def test_quality_report_prints_location(engine, make_ctx, capsys) -> None:
+    ctx = make_ctx(_config(), engine)
+    assert main(["quality", "report", "--config", str(ctx.settings.config_path)]) != 0
+    stage(engine, "touches", "clicks", pd.DataFrame([good_row("touches", 1) | {"campaign_id": None}])
+          .drop(columns=["source"]))
+    validate_all(ctx)
+    capsys.readouterr()
+    assert main(["quality", "report", "--config", str(ctx.settings.config_path)]) == 0
+    assert capsys.readouterr().out.strip().endswith("data_docs/index.html")
+
+
+def test_rows_in_equal_passed_plus_quarantined_per_kind(engine, make_ctx) -> None:
+    ctx = make_ctx(_config(), engine)
+    stage(engine, "campaign_spend", "ads", pd.DataFrame(
+        [good_row("campaign_spend", i) for i in range(5)] + [good_row("campaign_spend", 9) | {"amount": -3.0}]))
+    stage(engine, "touches", "clicks", pd.DataFrame([good_row("touches", i) | {"campaign_id": "c0"}
+                                                      for i in range(4)]))
+    res = validate_all(ctx, docs=False)
+    assert res["rows"] == 10 and res["rows"] == res["passed"] + res["quarantined"] and res["quarantined"] == 1
+    for kind, n in (("campaign_spend", 6), ("touches", 4)):
+        st = states(engine, kind)
+        assert sum(st) == n and st.get("landed", 0) == 0
+    _ = (stg_touches, date)
