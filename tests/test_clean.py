@@ -1,0 +1,105 @@
+"""Standardisation: emails, phones, names, companies, countries, titles, UTM, timestamps."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from leadflow.clean import (classify_titles, company_norm, country_iso2, normalise_emails,
+                            parse_utm, standardise_leads, to_e164, to_utc)
+from leadflow.clean.names import clean_person_name
+
+
+def test_emails_normalised_validated_and_flagged() -> None:
+    s = pd.Series([" John.Doe+promo@GMail.com ", "info@acme.io", "bad@@acme.io", None, "a@b",
+                   "x@mailinator.com", "<mailto:Q@Zeta.co>", "jürgen@bücher.de", "a..b@acme.io"])
+    out = normalise_emails(s)
+    assert out["email_norm"].iloc[0] == "john.doe+promo@gmail.com"
+    assert out["email_key"].iloc[0] == "johndoe@gmail.com"          # alias folded for matching
+    assert out["email_valid"].tolist() == [True, True, False, False, False, True, True, True, False]
+    assert out["email_norm"].iloc[6] == "q@zeta.co"
+    assert out["is_free_mail"].tolist()[:2] == [True, False]
+    assert bool(out["is_role_address"].iloc[1]) and not out["is_role_address"].iloc[0]
+    assert bool(out["is_disposable"].iloc[5])
+    assert out["email_domain"].iloc[7] == "bücher.de"
+
+
+def test_phones_to_e164_using_the_country() -> None:
+    p = pd.Series(["(030) 123-4567", "+49 30 1234567", "0049 30 1234567", "415.555.2671 x123",
+                   "(415) 555-2671", "N/A", None, "123", "020 7946 0958"])
+    c = pd.Series(["DE", "US", None, "US", "US", "US", "US", "US", "GB"])
+    out = to_e164(p, c)
+    assert out.iloc[:5].tolist() == ["+49301234567"] * 3 + ["+14155552671"] * 2
+    assert out.iloc[5:8].isna().all()
+    assert out.iloc[8] == "+442079460958"
+
+
+def test_names_casing_whitespace_unicode() -> None:
+    s = pd.Series(["  JOHN ", "mcDonald", " van der  Berg", "ｊｏｈｎ", None, "123", "o'neil", "Zoë"])
+    out = clean_person_name(s)
+    assert out.iloc[[0, 1, 2, 3, 6, 7]].tolist() == ["John", "mcDonald", "van der Berg", "John", "O'Neil", "Zoë"]
+    assert out.iloc[[4, 5]].isna().all()
+
+
+@pytest.mark.parametrize("raw,norm", [
+    ("ACME, Inc.", "acme"), ("Acme Incorporated", "acme"), ("The Acme Company", "acme"),
+    ("Müller GmbH & Co. KG", "muller"), ("Banco Exemplo S.A.", "banco exemplo"),
+    ("Smith & Sons Ltd", "smith and sons"), ("Philips N.V.", "philips"), ("Siemens AG", "siemens"),
+    ("Tesco PLC", "tesco"), ("Heineken B.V.", "heineken"), ("Inc", "inc"),
+])
+def test_company_legal_suffixes_set_aside(raw: str, norm: str) -> None:
+    assert company_norm(pd.Series([raw])).iloc[0] == norm
+
+
+def test_countries_to_iso_alpha2() -> None:
+    s = pd.Series(["Germany", "DEU", "de", "U.K.", "United States", "the Netherlands", "Narnia", None,
+                   "Korea, Republic of", "Viet Nam", "  FRANCE "])
+    out = country_iso2(s)
+    assert out.iloc[[0, 1, 2, 3, 4, 5, 8, 9, 10]].tolist() == ["DE", "DE", "DE", "GB", "US", "NL", "KR", "VN", "FR"]
+    assert out.iloc[[6, 7]].isna().all()
+
+
+def test_titles_to_seniority_and_function() -> None:
+    t = pd.Series(["VP of Marketing", "Vice President, Sales", "CEO & Founder", "Head of IT",
+                   "Marketing Manager", "Software Engineer", "MBA Student", "Chief Financial Officer",
+                   "HR Business Partner", "Accountant", None])
+    out = classify_titles(t)
+    assert out["seniority"].iloc[:10].tolist() == ["vp", "vp", "c_level", "director", "manager",
+                                                   "individual_contributor", "student", "c_level",
+                                                   "individual_contributor", "individual_contributor"]
+    assert out["job_function"].iloc[:10].tolist() == ["marketing", "sales", "executive", "it", "marketing",
+                                                      "engineering", "student", "finance", "hr", "finance"]
+    assert out.iloc[10].isna().all()
+
+
+def test_utm_and_utc() -> None:
+    u = parse_utm(pd.Series(["https://x.io/p?utm_source=Google&utm_medium=cpc&utm_campaign=Spring%20Sale#top",
+                             "https://x.io/?a=1", None]))
+    assert u.iloc[0][["utm_source", "utm_medium", "utm_campaign"]].tolist() == ["google", "cpc", "spring sale"]
+    assert u.iloc[1:].isna().all().all()
+    ts = to_utc(pd.Series(["2026-01-01T10:00:00+02:00", "2026-01-02 00:00", "not a date"]))
+    assert ts.iloc[0] == pd.Timestamp("2026-01-01 08:00") and ts.iloc[1] == pd.Timestamp("2026-01-02")
+    assert pd.isna(ts.iloc[2])
+    aware = pd.Series(pd.to_datetime(["2026-06-01 12:00"]).tz_localize("America/New_York"))
+    assert to_utc(aware).iloc[0] == pd.Timestamp("2026-06-01 16:00")
+
+
+def test_standardise_leads_adds_every_column_and_keeps_rows() -> None:
+    df = pd.DataFrame({"email": [" A.B@Acme.COM", "x@gmail.com", None],
+                       "first_name": ["ANNA", "bob", None], "phone": ["030 1234567", None, "x"],
+                       "country": ["Germany", "usa", None], "company": ["Acme GmbH", None, ""],
+                       "job_title": ["VP Sales", "", None], "opt_out": [True, None, False],
+                       "landing_url": ["https://a.io/?utm_source=li", None, None],
+                       "created_at": ["2026-01-01T10:00:00+02:00", "2026-01-02", None]})
+    out = standardise_leads(df)
+    assert len(out) == 3
+    for c in ("email_norm", "email_domain", "is_free_mail", "is_role_address", "is_disposable", "phone_e164",
+              "first_name", "last_name", "company_norm", "country", "seniority", "job_function",
+              "utm_source", "utm_medium", "utm_campaign", "created_at"):
+        assert c in out.columns, c
+    r = out.iloc[0]
+    assert (r["email_norm"], r["phone_e164"], r["country"], r["company_norm"], r["seniority"],
+            r["utm_source"], r["first_name"]) == ("a.b@acme.com", "+49301234567", "DE", "acme", "vp", "li", "Anna")
+    assert out["opt_out"].tolist() == [True, False, False]
+    assert out["created_at"].iloc[0] == pd.Timestamp("2026-01-01 08:00")
+    assert pd.isna(out["company_norm"].iloc[2]) and bool(out["is_free_mail"].iloc[1])
