@@ -237,3 +237,16 @@ def test_first_handoff_makes_account_ownership_sticky(engine, make_ctx, tmp_path
     for a, g in m[m.account_id != 2].groupby("account_id"):
         assert g["owner_rep"].nunique() == 1
         assert acc.loc[a, "owner_rep"] == g["owner_rep"].iloc[0]
+
+
+def test_nothing_to_do_is_fine_and_all_suppressed_routes_nobody(engine, make_ctx, tmp_path) -> None:
+    ctx = make_ctx(config(tmp_path), engine, D)
+    out = queue(ctx)
+    assert out["candidates"] == 0 and out["handed_off"] == 0
+    assert deliver(ctx)["files"] == 0
+    with engine.begin() as c:
+        syn.add_people(c, pd.DataFrame({"person_id": [1, 2], "opt_out": [True, True]}))
+        syn.add_scores(c, pd.DataFrame({"person_id": [1, 2], "score": 99.0, "grade": "A"}), D)
+    out = queue(ctx)
+    assert out["handed_off"] == 0 and out["suppressed_by_reason"] == {"opt_out": 2}
+    assert count(engine, handoffs) == 0
