@@ -9,6 +9,8 @@ case and whitespace noise. Vectorised with numpy; Faker only fills the name pool
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -19,6 +21,7 @@ _NICKS = {"Robert": "Bob", "William": "Bill", "Richard": "Rick", "James": "Jim",
           "Benjamin": "Ben", "Edward": "Ted", "David": "Dave", "Steven": "Steve", "Johannes": "Hans"}
 
 
+@lru_cache(maxsize=4)
 def _pools(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from faker import Faker
     first, last, comp = [], [], []
