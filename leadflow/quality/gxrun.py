@@ -72,6 +72,9 @@ class GxRun:
             return {}
         self._n += 1
         name = _label(f"{label}.{self._n}")
+        # GX computes table metrics over every column: hand it only the columns checked.
+        cols = list(dict.fromkeys(c for ch in checks for c in ch.columns if c in df.columns))
+        df = df[cols] if cols else df.iloc[:, :1]
         asset = self.datasource.add_dataframe_asset(name)
         bd = asset.add_batch_definition_whole_dataframe(name)
         suite_obj = self.context.suites.add(gx_suite(suite, checks, name=_label(label)))
