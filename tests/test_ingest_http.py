@@ -146,3 +146,10 @@ def test_missing_token_env_is_a_one_line_error(api, make_ctx, engine, monkeypatc
     ctx = make_ctx({"sources": [_source(api.url, token_env="NO_SUCH_TOKEN")]}, engine)
     r = land(ctx)[0]
     assert r["status"] == "failed" and "NO_SUCH_TOKEN" in r["error"] and api.calls == []
+
+
+def test_token_from_airflow_connection(api, make_ctx, engine, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_LEADS_API", json.dumps({"conn_type": "http", "password": "conn-tok"}))
+    ctx = make_ctx({"sources": [_source(api.url, airflow_conn_id="leads_api")]}, engine)
+    res = land(ctx)
+    assert res[0]["status"] == "landed" and api.auth[0] == "Bearer conn-tok"

@@ -131,7 +131,6 @@ def source_files(source: Source, path: Path | None, base_dir: Path | None) -> li
     if path is not None:
         p = Path(path)
         if p.is_dir():
-            assert isinstance(conn, FileConnector) or True
             pattern = conn.pattern if isinstance(conn, FileConnector) else "*"
             return [f for f in sorted(p.iterdir()) if f.is_file() and fnmatch.fnmatch(f.name, pattern)
                     and not f.name.startswith(".")]

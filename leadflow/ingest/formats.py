@@ -12,8 +12,8 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,7 +165,6 @@ def read_csv(path: Path, conn: FileConnector, encoding: str) -> Iterator[tuple[p
     except pd.errors.ParserError as e:
         msg = str(e).strip().splitlines()[-1]
         row = None
-        import re
         m = re.search(r"line (\d+)", msg)
         if m:
             row = max(int(m.group(1)) - 1, 1)

@@ -27,7 +27,7 @@ from leadflow.config import Source
 from leadflow.context import RunContext
 from leadflow.ingest import write
 from leadflow.ingest.formats import FileProblem
-from leadflow.ingest.mapping import MissingColumns, map_frame, records_of, reject_all
+from leadflow.ingest.mapping import MissingColumns, map_frame, reject_all
 from leadflow.store import db
 from leadflow.store.schema import STAGING, ingest_batches, quarantine
 
@@ -231,5 +231,3 @@ def _quarantine(conn: Connection, ctx: RunContext, src: Source, batch_id: int, r
     db.insert_ignore(conn, quarantine, rows, ["kind", "batch_id", "row_number"])
     return len(rows)
 
-
-_ = records_of

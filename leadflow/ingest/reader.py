@@ -12,7 +12,7 @@ import pandas as pd
 
 from leadflow.config import FileConnector, Source
 from leadflow.errors import InputError
-from leadflow.ingest import files, formats
+from leadflow.ingest import files
 from leadflow.ingest.coerce import numeric_if_clean
 from leadflow.ingest.formats import FileProblem
 from leadflow.ingest.mapping import MissingColumns, map_frame
@@ -77,5 +77,3 @@ def _read_one(source: Source, conn: FileConnector, p: Path):
     except files.StillWriting:
         raise InputError(f"{where}: the file changed while it was read (still being written?)") from None
 
-
-_ = formats  # formats is re-exported for callers that want the low-level readers
