@@ -217,11 +217,13 @@ def test_one_failing_source_does_not_stop_the_others(tmp_path, make_ctx, engine)
     write(_landing(tmp_path) / "a.csv", "\n".join([HEADER, *ROWS]) + "\n")
     write(tmp_path / "other" / "x.csv", b"")
     broken = lead_source(path="other", name="broken")
-    ctx = _ctx(make_ctx, engine, broken, lead_source(), lead_source(path="nowhere", name="absent"))
+    ctx = _ctx(make_ctx, engine, broken, lead_source(), lead_source(path="gone/export.csv", name="absent"),
+               lead_source(path="not_yet", name="new_folder"))
     res = land(ctx)
     by = {r["source"]: r for r in res}
     assert by["broken"]["status"] == "failed" and "source broken, file x.csv" in by["broken"]["error"]
-    assert by["absent"]["status"] == "failed" and "source absent" in by["absent"]["error"]
+    assert by["absent"]["status"] == "failed" and "source absent, file export.csv: not found" in by["absent"]["error"]
+    assert "new_folder" not in by and (tmp_path / "not_yet").is_dir()   # empty landing folder: nothing to do
     assert by["web"]["status"] == "landed" and by["web"]["rows_landed"] == 3
     s = summarise(res)
     assert s["failed"] == 2 and s["rows_landed"] == 3 and len(s["errors"]) == 2

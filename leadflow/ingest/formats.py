@@ -24,7 +24,7 @@ import pandas as pd
 
 from leadflow.config import FileConnector
 
-_SUFFIX_FORMAT = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+SUFFIX_FORMAT = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
                   ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
 _BLOCK = 1 << 20
 
@@ -79,7 +79,7 @@ def scan(path: Path) -> Scan:
 def detect_format(path: Path, declared: str) -> str:
     if declared != "auto":
         return declared
-    fmt = _SUFFIX_FORMAT.get(path.suffix.lower())
+    fmt = SUFFIX_FORMAT.get(path.suffix.lower())
     if fmt is None:
         raise FileProblem(f"cannot tell the format from the suffix {path.suffix!r}; "
                           "set connector.format (csv, jsonl, parquet, xlsx)")

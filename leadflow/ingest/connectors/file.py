@@ -8,7 +8,7 @@ from typing import Any
 
 from leadflow.config import FileConnector, Source
 from leadflow.context import RunContext
-from leadflow.ingest import files
+from leadflow.ingest import files, formats
 from leadflow.ingest.formats import FileProblem
 from leadflow.ingest.landing import Delivery, already_landed, land_delivery, record_failed, result, where
 
@@ -20,8 +20,12 @@ def land_source(ctx: RunContext, src: Source, progress: Callable[[int], None] | 
     base = ctx.settings.base_dir
     loc = files.location(conn, base)
     if not loc.exists():
-        return [result(src, str(conn.path), status="failed",
-                       error=f"source {src.name}: landing location {loc} does not exist")]
+        if loc.suffix.lower() in formats.SUFFIX_FORMAT:     # a single file that is not there
+            return [result(src, loc.name, status="failed",
+                           error=f"source {src.name}, file {loc.name}: not found at {loc}")]
+        # A landing folder nobody has dropped anything in yet: make it, nothing to land.
+        loc.mkdir(parents=True, exist_ok=True)
+        return []
     landing = files.landing_dir(conn, base)
     out: list[dict[str, Any]] = []
     clock = now if now is not None else time.time()
