@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Optional
 
 import typer
@@ -26,9 +26,9 @@ def cmd_sources_check(config: ConfigOpt = None) -> None:
     if not settings.sources:
         console.print(f"{settings.config_path}: no sources registered")
         return
-    checks = registry.check(settings, datetime.now())
+    checks = registry.check(settings, datetime.now(timezone.utc).replace(tzinfo=None))
     t = Table(title=f"sources in {settings.config_path}")
-    for col in ("source", "kind", "owner", "connector", "mapped fields", "columns present", "next run", "problems"):
+    for col in ("source", "kind", "owner", "connector", "mapped fields", "columns present", "next run (UTC)", "problems"):
         t.add_column(col, overflow="fold")
     for c in checks:
         t.add_row(c.name + ("" if c.enabled else " (disabled)"), c.kind, c.owner, c.connector,
