@@ -29,8 +29,25 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
     pacsv.write_csv(tbl, path, write_options=pacsv.WriteOptions(quoting_style="needed"))
 
 
+def _json_value(a: np.ndarray) -> np.ndarray:
+    """JSON literal per value: "text" or null. Values are generated (ids, e-mails built from
+    ASCII slugs, fixed vocabularies, URLs), so none holds a quote, backslash or control char."""
+    out = np.full(len(a), "null", dtype=object)
+    m = pd.notna(a)
+    out[m] = np.add(np.add('"', a[m]), '"')
+    return out
+
+
 def _write_jsonl(df: pd.DataFrame, path: Path) -> None:
-    df.to_json(path, orient="records", lines=True, force_ascii=False)
+    """JSON lines by vectorised concatenation (several times faster than a JSON encoder here)."""
+    if df.empty:
+        path.write_text("", encoding="utf-8")
+        return
+    cols = list(df.columns)
+    line = np.full(len(df), "{", dtype=object)
+    for i, c in enumerate(cols):
+        line = np.add(np.add(line, ("," if i else "") + f'"{c}":'), _json_value(df[c].to_numpy(object)))
+    path.write_text("}\n".join(line) + "}\n", encoding="utf-8")
 
 
 def _atomic(path: Path, writer: Any, df: pd.DataFrame) -> None:
@@ -78,17 +95,19 @@ def generate(out_dir: Path | str, leads: int, seed: int = 42, days: int = 7,
     files: dict[str, list[str]] = {"web_leads": [], "events": [], "spend": []}
     rec_file = np.empty(len(records), dtype=object)
     rec_row = np.zeros(len(records), dtype=np.int64)
-    tday = ((touches["when"] - np.datetime64(start, "s")) // np.timedelta64(1, "D")).to_numpy()
+    tday = ((touches["when"].to_numpy() - np.datetime64(start, "s")) // np.timedelta64(1, "D"))
+    rb = np.searchsorted(records["day"].to_numpy(), np.arange(days + 1))   # rows are time-sorted
+    tb = np.searchsorted(tday, np.arange(days + 1))
+    rec_cols, tch = records[["Lead ID", *R.COLUMNS[1:]]], touches[TOUCH_COLUMNS]
     for i in range(days):
         ds = (start + timedelta(days=i)).isoformat()
-        m = (records["day"] == i).to_numpy()
         f = dirs["web_leads"] / f"leads_{ds}.csv"
-        _atomic(f, _write_csv, records.loc[m, ["Lead ID", *R.COLUMNS[1:]]])
-        rec_file[m] = f.name
-        rec_row[m] = np.arange(1, m.sum() + 1)
+        _atomic(f, _write_csv, rec_cols.iloc[rb[i]:rb[i + 1]])
+        rec_file[rb[i]:rb[i + 1]] = f.name
+        rec_row[rb[i]:rb[i + 1]] = np.arange(1, rb[i + 1] - rb[i] + 1)
         files["web_leads"].append(str(f.relative_to(out)))
         f = dirs["events"] / f"touches_{ds}.jsonl"
-        _atomic(f, _write_jsonl, touches.loc[tday == i, TOUCH_COLUMNS])
+        _atomic(f, _write_jsonl, tch.iloc[tb[i]:tb[i + 1]])
         files["events"].append(str(f.relative_to(out)))
         f = dirs["spend"] / f"spend_{ds}.csv"
         _atomic(f, _write_csv, spend.loc[spend["day"] == i, SPEND_COLUMNS])
@@ -102,12 +121,12 @@ def generate(out_dir: Path | str, leads: int, seed: int = 42, days: int = 7,
         "created_at": records["created_at"].to_numpy(), "campaign_id": records["campaign_id"].to_numpy(object),
         "channel": records["channel"].to_numpy(object),
     })
-    truth_people = people.drop(columns=["country_idx", "company_id", "calling_code"])
-    pq.write_table(pa.Table.from_pandas(truth_people, preserve_index=False), truth_dir / "people.parquet")
-    pq.write_table(pa.Table.from_pandas(truth_records, preserve_index=False), truth_dir / "records.parquet")
-    pq.write_table(pa.Table.from_pandas(
-        touches[["event_id", "truth_person_id", "truth_type", "when"]], preserve_index=False),
-        truth_dir / "touches.parquet")
+    truth_people = people.drop(columns=["country_idx", "company_id", "calling_code", "first_slug",
+                                        "last_slug", "email_local", "email_domain", "phone_prefix", "phone_sub"])
+    for name, frame in (("people", truth_people), ("records", truth_records),
+                        ("touches", touches[["event_id", "truth_person_id", "truth_type", "when"]])):
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), truth_dir / f"{name}.parquet",
+                       use_dictionary=False, compression="zstd")
     campaigns.drop(columns=["weight"]).to_csv(truth_dir / "campaigns.csv", index=False)
 
     counts = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from leadflow.demo import mess as M
 from leadflow.demo import pools as P
 
 SIZE_BINS = [(1, 10, 0.14), (11, 50, 0.20), (51, 200, 0.22), (201, 1000, 0.20),
@@ -68,19 +69,19 @@ def make_companies(rng: np.random.Generator, n: int) -> pd.DataFrame:
         legal[m] = arr[rng.integers(0, len(arr), m.sum())]
     name = (base + " " + pd.Series(legal)).to_numpy(dtype=object)
 
-    slug = base.str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii").str.lower() \
+    slg = base.str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii").str.lower() \
         .str.replace(r"[^a-z0-9]+", "", regex=True)
     tld = np.array([c["tld"] for c in P.COUNTRIES], dtype=object)[country]
     # most companies use .com whatever their country
     tld = np.where(rng.random(n) < 0.55, "com", tld)
-    domain = slug + "." + pd.Series(tld)
+    domain = slg + "." + pd.Series(tld)
     # unique domains: later holders of a taken domain get a hyphenated or numbered variant
     k = domain.groupby(domain).cumcount()
     hyph = base.str.lower().str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii") \
         .str.replace(r"[^a-z0-9]+", "-", regex=True).str.strip("-")
     domain = domain.where(k == 0, np.where(k == 1, hyph + "." + pd.Series(tld),
-                                           slug + k.astype(str) + "." + pd.Series(tld)))
-    domain = domain.where(~domain.duplicated(), slug + "-" + pd.Series(np.arange(n)).astype(str) + ".com")
+                                           slg + k.astype(str) + "." + pd.Series(tld)))
+    domain = domain.where(~domain.duplicated(), slg + "-" + pd.Series(np.arange(n)).astype(str) + ".com")
     df = pd.DataFrame({"company_id": np.arange(n), "company": name, "company_base": base.to_numpy(object),
                        "domain": domain.to_numpy(object), "country_idx": country,
                        "industry": np.array(P.INDUSTRIES, dtype=object)[industry], "company_size": size,
@@ -95,17 +96,37 @@ def make_companies(rng: np.random.Generator, n: int) -> pd.DataFrame:
     return pd.concat([df, comp], ignore_index=True)
 
 
-def _pick(rng: np.random.Generator, pools: list[np.ndarray], country: np.ndarray) -> np.ndarray:
-    out = np.empty(len(country), dtype=object)
-    for k, arr in enumerate(pools):
+def _pick(rng: np.random.Generator, pools: list, country: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-country draw from (values, weights) pools or plain lists.
+
+    Returns the values and their codes into the concatenation of all pools, so per-value work
+    (slugs, initials) runs once per pool entry.
+    """
+    codes = np.empty(len(country), dtype=np.int64)
+    offset = 0
+    for k, pool in enumerate(pools):
         m = country == k
-        out[m] = arr[rng.integers(0, len(arr), m.sum())]
-    return out
+        if isinstance(pool, tuple):
+            vals, w = pool
+            codes[m] = offset + rng.choice(len(vals), size=m.sum(), p=w)
+        else:
+            vals = pool
+            codes[m] = offset + rng.integers(0, len(vals), m.sum())
+        offset += len(vals)
+    allv = np.concatenate([p[0] if isinstance(p, tuple) else p for p in pools])
+    return allv[codes], (allv, codes)
 
 
-def _slug(s: pd.Series) -> pd.Series:
-    return s.str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii").str.lower() \
-        .str.replace(r"[^a-z]+", "", regex=True)
+def slug(values: np.ndarray) -> np.ndarray:
+    """ASCII lower-case letters only, computed once per distinct value."""
+    return M.umap(values, lambda s: s.str.normalize("NFKD").str.encode("ascii", "ignore")
+                  .str.decode("ascii").str.lower().str.replace(r"[^a-z]+", "", regex=True))
+
+
+def object_frame(cols: dict[str, object]) -> pd.DataFrame:
+    """A DataFrame keeping object arrays as object (no per-column str inference and back)."""
+    return pd.DataFrame({k: pd.Series(v, dtype=object) if isinstance(v, np.ndarray) and v.dtype == object
+                         else v for k, v in cols.items()})
 
 
 def make_people(rng: np.random.Generator, n: int, companies: pd.DataFrame,
@@ -117,88 +138,97 @@ def make_people(rng: np.random.Generator, n: int, companies: pd.DataFrame,
     competitor = rng.random(n) < 0.003
     comp[competitor] = rng.choice(companies.loc[companies["is_competitor"], "company_id"].to_numpy(),
                                   size=competitor.sum())
-    co = companies.set_index("company_id").loc[comp]
-    country = co["country_idx"].to_numpy().copy()
+    co_idx = comp                                   # company_id is the row position
+    co_country = companies["country_idx"].to_numpy()[co_idx]
+    co_name = M.O(companies["company"])[co_idx]
+    co_domain = M.O(companies["domain"])[co_idx]
+    co_industry = M.O(companies["industry"])[co_idx]
+    co_size = companies["company_size"].to_numpy()[co_idx]
+    co_pattern = companies["email_pattern"].to_numpy()[co_idx]
+    co_comp = companies["is_competitor"].to_numpy(bool)[co_idx]
+    country = co_country.copy()
     moved = rng.random(n) < 0.12          # people abroad / remote
     cw = np.array([c["weight"] for c in P.COUNTRIES])
     country[moved] = rng.choice(len(P.COUNTRIES), size=moved.sum(), p=cw / cw.sum())
 
-    first = _pick(rng, pools.first, country)
-    last = _pick(rng, pools.last, country)
-    city = _pick(rng, pools.city, country)
+    first, (fpool, fcode) = _pick(rng, pools.first, country)
+    last, (lpool, lcode) = _pick(rng, pools.last, country)
+    city, _ = _pick(rng, pools.city, country)
     tw = np.array([t[3] for t in P.TITLES])
     title_idx = rng.choice(len(P.TITLES), size=n, p=tw / tw.sum())
 
-    fs, ls = _slug(pd.Series(first)), _slug(pd.Series(last))
-    domain = pd.Series(co["domain"].to_numpy(object))
-    pattern = co["email_pattern"].to_numpy()
-    local = pd.Series(np.select(
-        [pattern == 0, pattern == 1, pattern == 2],
-        [(fs + "." + ls).to_numpy(object), (fs.str[0] + ls).to_numpy(object), fs.to_numpy(object)],
-        default=(fs + "_" + ls).to_numpy(object)), dtype="str")
+    fslug, lslug = slug(fpool), slug(lpool)
+    fs, ls = fslug[fcode], lslug[lcode]
+    f0 = M.umap(fslug, lambda s: s.str[0])[fcode]
+    local = np.empty(n, dtype=object)
+    for k, parts in enumerate([(fs, ".", ls), (f0, ls), (fs,), (fs, "_", ls)]):
+        m = co_pattern == k
+        local[m] = M.cat(*[x if isinstance(x, str) else x[m] for x in parts])
     free = (rng.random(n) < 0.13) & ~competitor
     iso = np.array([c["iso"] for c in P.COUNTRIES], dtype=object)[country]
     free_dom = np.empty(n, dtype=object)
     for key, doms in P.FREE_MAIL_DOMAINS.items():
         m = (iso == key) if key != "default" else ~np.isin(iso, list(P.FREE_MAIL_DOMAINS))
         free_dom[m] = np.array(doms, dtype=object)[rng.integers(0, len(doms), m.sum())]
-    digits = pd.Series(rng.integers(1, 999, n)).astype(str)
-    free_local = np.where(rng.random(n) < 0.5, (fs + "." + ls + digits).to_numpy(object),
-                          (fs + ls + digits).to_numpy(object))
+    digits = M.istr(rng.integers(1, 999, free.sum()))
+    dotted = rng.random(free.sum()) < 0.5
+    local[free] = np.where(dotted, M.cat(fs[free], ".", ls[free], digits), M.cat(fs[free], ls[free], digits))
     role = (rng.random(n) < 0.02) & ~free & ~competitor
     role_local = np.array(P.ROLE_LOCALS, dtype=object)[rng.integers(0, len(P.ROLE_LOCALS), n)]
-    local = np.where(free, free_local, np.where(role, role_local, local.to_numpy(object)))
-    dom = np.where(free, free_dom, domain.to_numpy(object))
-    email = pd.Series(local, dtype="str") + "@" + pd.Series(dom, dtype="str")
+    local[role] = role_local[role]
+    dom = np.where(free, free_dom, co_domain)
     # a role mailbox belongs to one person; a second claimant uses a personal address instead
-    dup_role = role & email.duplicated().to_numpy()
-    email = email.where(~dup_role, pd.Series((fs + "." + ls).to_numpy(object), dtype="str") + "@" + domain)
+    dup_role = role & pd.DataFrame({"l": local, "d": dom}).duplicated().to_numpy()
+    local[dup_role] = M.cat(fs[dup_role], ".", ls[dup_role])
     role &= ~dup_role
     # same local part at the same domain: companies number the second holder (jsmith2@)
-    k = email.groupby(email).cumcount()
-    at = email.str.split("@", n=1)
-    email = email.where(k == 0, at.str[0] + (k + 1).astype(str) + "@" + at.str[1])
-    email = email.where(~email.duplicated(), pd.Series(np.arange(n)).astype(str).radd("x") + "." + email)
+    key = pd.DataFrame({"l": local, "d": dom})
+    k = key.groupby(["l", "d"], sort=False).cumcount().to_numpy()
+    local[k > 0] = M.cat(local[k > 0], M.istr(k[k > 0] + 1))
+    clash = pd.DataFrame({"l": local, "d": dom}).duplicated().to_numpy()
+    local[clash] = M.cat(local[clash], "x", M.istr(np.flatnonzero(clash)))
+    email = M.cat(local, "@", dom)
 
-    # phones: national significant numbers unique per person
+    # phones: prefix + subscriber number, unique per person
     has_phone = rng.random(n) < 0.72
     cc = np.array([c["cc"] for c in P.COUNTRIES], dtype=object)[country]
     pre = np.empty(n, dtype=object)
     for k2, c in enumerate(P.COUNTRIES):
         m = country == k2
         pre[m] = np.array(c["prefixes"], dtype=object)[rng.integers(0, len(c["prefixes"]), m.sum())]
-    nsn_len = np.array([P.NSN_LEN[c] for c in cc])
-    rest_len = nsn_len - pd.Series(pre).str.len().to_numpy()
+    nsn_len = pd.Series(cc).map(P.NSN_LEN).to_numpy(int)
+    rest_len = nsn_len - M.umap(pre, lambda s: s.str.len()).astype(int)
     lo = 2 * 10 ** (rest_len - 1).astype(np.int64)
     hi = 10 ** rest_len.astype(np.int64)
-    nsn = pd.Series(pre, dtype="str") + pd.Series(rng.integers(lo, hi)).astype(str)
+    sub = rng.integers(lo, hi)
+    pre_code = pd.factorize(pre)[0]
     for _ in range(20):                   # redraw the rare clashes so every number is one person's
-        clash = nsn.duplicated().to_numpy()
+        clash = pd.DataFrame({"c": country, "p": pre_code, "s": sub}).duplicated().to_numpy()
         if not clash.any():
             break
-        nsn[clash] = pd.Series(pre[clash], dtype="str").to_numpy() \
-            + pd.Series(rng.integers(lo[clash], hi[clash])).astype(str).to_numpy()
+        sub[clash] = rng.integers(lo[clash], hi[clash])
+    sub = np.where(has_phone, sub, -1)
 
     share = np.array([P.CHANNELS[c]["share"] for c in P.CHANNELS])
     channel = np.array(list(P.CHANNELS), dtype=object)[rng.choice(len(share), size=n, p=share / share.sum())]
 
     t = np.array(P.TITLES, dtype=object)
-    df = pd.DataFrame({
+    nsn = np.full(n, None, dtype=object)
+    nsn[has_phone] = M.cat(pre[has_phone], M.istr(sub[has_phone]))
+    return object_frame({
         "truth_person_id": np.arange(1, n + 1),
-        "first_name": first, "last_name": last,
-        "email": email.to_numpy(object), "is_free_mail": free, "is_role_address": role,
-        "is_competitor": co["is_competitor"].to_numpy(bool),
-        "company_id": comp, "company": co["company"].to_numpy(object),
-        "company_domain": co["domain"].to_numpy(object),
-        "industry": co["industry"].to_numpy(object), "company_size": co["company_size"].to_numpy(),
+        "first_name": first, "last_name": last, "first_slug": fs, "last_slug": ls,
+        "email": email, "email_local": local, "email_domain": dom,
+        "is_free_mail": free, "is_role_address": role, "is_competitor": co_comp,
+        "company_id": comp, "company": co_name, "company_domain": co_domain,
+        "industry": co_industry, "company_size": co_size,
         "country": iso, "country_idx": country, "city": city,
-        "calling_code": cc, "phone_nsn": nsn.where(has_phone, None).to_numpy(object),
+        "calling_code": cc, "phone_prefix": pre, "phone_sub": sub, "phone_nsn": nsn,
         "job_title": t[title_idx, 0], "seniority": t[title_idx, 1], "job_function": t[title_idx, 2],
         "channel": channel,
         "opt_out": rng.random(n) < 0.04, "do_not_call": rng.random(n) < 0.06,
         "intent": rng.normal(0.0, 1.0, n),
     })
-    return df
 
 
 def fit_logit(people: pd.DataFrame) -> np.ndarray:

@@ -226,29 +226,43 @@ def ascii_slug(s: str) -> str:
 
 @dataclass
 class Pools:
-    """Per-country name and city pools, as arrays indexed by country position in COUNTRIES."""
+    """Per-country name pools (values and sampling weights) and city lists, by COUNTRIES position."""
 
-    first: list[np.ndarray]
-    last: list[np.ndarray]
+    first: list[tuple[np.ndarray, np.ndarray]]
+    last: list[tuple[np.ndarray, np.ndarray]]
     city: list[np.ndarray]
 
 
-def build_pools(seed: int, size: int = 1500) -> Pools:
-    """Draw names and cities from Faker per locale (a few thousand calls, not per lead)."""
+def _weighted(names: object, extra: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Faker's name list (a tuple, or an OrderedDict of name -> frequency) as arrays; single
+    ASCII-sluggable tokens only, so the demo's name variants stay interpretable."""
+    if isinstance(names, dict):
+        items = [(k, float(v)) for k, v in names.items()]
+    else:
+        items = [(k, 1.0) for k in names]
+    if extra:   # nickname-bearing formal names: common enough that nickname duplicates occur
+        mean = sum(w for _, w in items) / max(len(items), 1)
+        items += [(k, 3 * mean) for k in extra]
+    agg: dict[str, float] = {}
+    for k, w in items:
+        if " " not in k and ascii_slug(k):
+            agg[k] = agg.get(k, 0.0) + w
+    vals = np.array(sorted(agg), dtype=object)
+    w = np.array([agg[k] for k in vals], dtype=float)
+    return vals, w / w.sum()
+
+
+def build_pools(seed: int) -> Pools:
+    """Names come from Faker's per-locale providers (read once, not called per lead)."""
     first, last, city = [], [], []
-    formal = np.array(sorted(NICKNAMES), dtype=object)
-    for i, c in enumerate(COUNTRIES):
+    formal = sorted(NICKNAMES)
+    for c in COUNTRIES:
         fk = Faker(c["locale"])
-        fk.seed_instance(seed * 1000 + i)
-        fn = [fk.first_name() for _ in range(size)]
-        ln = [fk.last_name() for _ in range(size)]
-        ct = CITIES[c["iso"]]
-        if c["locale"].startswith("en"):   # make nickname-bearing formal names common enough
-            fn += list(formal) * 3
-        # de-hyphenated, single-token names keep the demo's name variants interpretable
-        fn = [n for n in fn if " " not in n and ascii_slug(n)]
-        ln = [n for n in ln if " " not in n and ascii_slug(n)]
-        first.append(np.array(fn, dtype=object))
-        last.append(np.array(ln, dtype=object))
-        city.append(np.array(ct, dtype=object))
+        fk.seed_instance(seed)
+        prov = next(p for p in fk.get_providers() if p.__provider__.endswith("person"))
+        fn = getattr(prov, "first_names", None) or \
+            tuple(getattr(prov, "first_names_male", ())) + tuple(getattr(prov, "first_names_female", ()))
+        first.append(_weighted(fn, formal if c["locale"].startswith("en") else None))
+        last.append(_weighted(prov.last_names))
+        city.append(np.array(CITIES[c["iso"]], dtype=object))
     return Pools(first, last, city)

@@ -13,7 +13,8 @@ import pandas as pd
 
 from leadflow.demo import mess as M
 from leadflow.demo import pools as P
-from leadflow.demo.mess import S
+from leadflow.demo import spend as SP
+from leadflow.demo.people import object_frame
 
 COLUMNS = ["Lead ID", "Email Address", "First Name", "Last Name", "Phone", "Company", "Website",
            "Job Title", "Employees", "Industry", "Country", "City", "Lead Source", "Campaign ID",
@@ -21,6 +22,8 @@ COLUMNS = ["Lead ID", "Email Address", "First Name", "Last Name", "Phone", "Comp
 
 DUP_SHARE = 0.17       # records that are another record of an already-seen person
 RESEND_SHARE = 0.004   # byte-identical re-sends of a row (same Lead ID) in the same file
+LEGAL_RE = (r"\s+(Inc\.?|LLC|Corp|Ltd|Limited|PLC|GmbH|AG|SAS|S\.A\.|B\.V\.|N\.V\.|S\.L\.|DAC|AB|"
+            r"S\.p\.A\.|S\.r\.l\.|Pty Ltd|Pvt Ltd|Private Limited|Pte Ltd|Ltda|S\.A\. de C\.V\.)$")
 
 
 def split_counts(leads: int) -> tuple[int, int, int]:
@@ -53,7 +56,9 @@ def build(rng: np.random.Generator, people: pd.DataFrame, campaigns: pd.DataFram
     pidx = np.concatenate([np.arange(n_p), dup_of])
     is_dup = np.concatenate([np.zeros(n_p, bool), np.ones(n_d, bool)])
     n = len(pidx)
-    p = people.iloc[pidx].reset_index(drop=True)
+
+    def col(name: str) -> np.ndarray:
+        return people[name].to_numpy()[pidx]
 
     base_t = _times(rng, n_p, start, days)
     t = base_t[pidx].copy()
@@ -65,7 +70,8 @@ def build(rng: np.random.Generator, people: pd.DataFrame, campaigns: pd.DataFram
     t[n_p:] = td
 
     # ---- variants on duplicates (at most one identity-hard change: names OR e-mail)
-    u = lambda: rng.random(n)                                 # noqa: E731
+    def u() -> np.ndarray:
+        return rng.random(n)
     dup = is_dup
     hard_email = dup & (u() < 0.12)                           # another address of the same person
     alias = dup & ~hard_email & (u() < 0.22)                  # same mailbox, written differently
@@ -78,8 +84,7 @@ def build(rng: np.random.Generator, people: pd.DataFrame, campaigns: pd.DataFram
     v_missing = dup & (u() < 0.15)
     v_company = dup & (u() < 0.2)
 
-    first = p["first_name"].to_numpy(object).copy()
-    last = p["last_name"].to_numpy(object).copy()
+    first, last = col("first_name"), col("last_name")
     first, v_nick = M.nickname(rng, first, v_nick)
     tl = rng.random(n) < 0.5
     first = M.typo(rng, first, v_typo & tl)
@@ -87,30 +92,25 @@ def build(rng: np.random.Generator, people: pd.DataFrame, campaigns: pd.DataFram
     first, last = np.where(v_swap, last, first), np.where(v_swap, first, last)
 
     # ---- e-mail
-    email = p["email"].to_numpy(object).copy()
-    es = S(email)
-    local, dom = es.str.split("@", n=1).str[0].to_numpy(object), es.str.split("@", n=1).str[1].to_numpy(object)
+    local, dom = col("email_local"), col("email_domain")
     is_gmail = dom == "gmail.com"
     kind = rng.integers(0, 2, n)
     dots = alias & is_gmail & (kind == 0)
     plus = alias & ~dots
     local = M.insert_dot(rng, local, dots)
     tags = np.array(["news", "demo", "webinar", "work", "2026", "leads"], dtype=object)[rng.integers(0, 6, n)]
-    local = np.where(plus, (S(local) + "+" + S(tags)).to_numpy(object), local)
-    email = (S(local) + "@" + S(dom)).to_numpy(object)
-    # hard: personal address for a business contact, or another company alias (j.smith vs jsmith)
-    fs = M.S(p["first_name"]).str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii") \
-        .str.lower().str.replace(r"[^a-z]", "", regex=True)
-    ls = M.S(p["last_name"]).str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii") \
-        .str.lower().str.replace(r"[^a-z]", "", regex=True)
-    digits = pd.Series(rng.integers(10, 99, n)).astype(str)
-    personal = (fs + ls + digits + "@gmail.com").to_numpy(object)
-    other_alias = (fs.str[0] + "." + ls + "@" + M.S(p["company_domain"])).to_numpy(object)
-    email = np.where(hard_email, np.where(p["is_free_mail"].to_numpy() | (rng.random(n) < 0.5),
-                                          personal, other_alias), email)
+    local = np.where(plus, M.cat(local, "+", tags), local)
+    email = M.cat(local, "@", dom)
+    # hard: a personal address for a business contact, or another company alias (j.smith vs jsmith)
+    fs, ls = col("first_slug"), col("last_slug")
+    hard = np.flatnonzero(hard_email)
+    f0 = M.umap(fs[hard], lambda s_: s_.str[0])
+    personal = M.cat(fs[hard], ls[hard], M.istr(rng.integers(10, 99, len(hard))), "@gmail.com")
+    other_alias = M.cat(f0, ".", ls[hard], "@", col("company_domain")[hard])
+    email[hard] = np.where(col("is_free_mail")[hard].astype(bool) | (rng.random(len(hard)) < 0.5),
+                           personal, other_alias)
     email = M.case_noise(rng, email, 0.02, 0.0)
-    cap = (rng.random(n) < 0.04) & pd.notna(email)
-    email[cap] = S(email[cap]).str.capitalize().to_numpy(object)
+    email = M.on(email, rng.random(n) < 0.04, lambda s_: s_.str.capitalize())
     email = M.space_noise(rng, email, 0.02)
     bad = rng.random(n) < 0.015
     email[bad] = M.invalid_email(rng, email[bad])
@@ -119,153 +119,163 @@ def build(rng: np.random.Generator, people: pd.DataFrame, campaigns: pd.DataFram
     # ---- names
     first = M.case_noise(rng, first, 0.03, 0.03)
     last = M.case_noise(rng, last, 0.03, 0.03)
-    first = np.where(v_case & (rng.random(n) < 0.5), S(first).str.upper().to_numpy(object), first)
-    last = np.where(v_case & (rng.random(n) < 0.5), S(last).str.lower().to_numpy(object), last)
+    first = M.on(first, v_case & (rng.random(n) < 0.5), lambda s_: s_.str.upper())
+    last = M.on(last, v_case & (rng.random(n) < 0.5), lambda s_: s_.str.lower())
     first = M.space_noise(rng, first, 0.02)
     last = M.space_noise(rng, last, 0.02)
-    first = np.where(v_space, (" " + S(first) + " ").to_numpy(object), first)
+    first = M.on(first, v_space, lambda s_: " " + s_ + " ")
     first[rng.random(n) < 0.01] = None
     last[rng.random(n) < 0.005] = None
 
     # ---- phone
-    phone = M.phone_render(rng, p["calling_code"].to_numpy(object), p["phone_nsn"].to_numpy(object),
-                           p["country"].to_numpy(object))
-    r = rng.random(n)
+    iso = col("country")
+    phone = M.phone_render(rng, col("calling_code"), col("phone_prefix"), col("phone_sub").astype(np.int64), iso)
+    r = u()
     phone[(r < 0.015) & pd.notna(phone)] = "N/A"
     phone[(r > 0.995)] = "123"
-    phone[v_missing & (rng.random(n) < 0.5)] = None
+    phone[v_missing & (u() < 0.5)] = None
 
-    # ---- company and website
-    comp = p["company"].to_numpy(object).copy()
-    r = rng.random(n)
-    base = p["company_domain"].to_numpy(object)
-    no_legal = S(comp).str.replace(r"\s+(Inc\.?|LLC|Corp|Ltd|Limited|PLC|GmbH|AG|SAS|S\.A\.|B\.V\.|N\.V\.|"
-                                   r"S\.L\.|DAC|AB|S\.p\.A\.|S\.r\.l\.|Pty Ltd|Pvt Ltd|Private Limited|"
-                                   r"Pte Ltd|Ltda|S\.A\. de C\.V\.)$", "", regex=True).to_numpy(object)
-    comp = np.where((r < 0.2) | (v_company & (rng.random(n) < 0.6)), no_legal, comp)
-    comp = np.where((r > 0.95) | (v_company & (rng.random(n) < 0.3)), S(comp).str.upper().to_numpy(object), comp)
-    r = rng.random(n)
+    # ---- company and website (transforms run once per distinct company)
+    comp = col("company")
+    r = u()
+    no_legal = (r < 0.2) | (v_company & (u() < 0.6))
+    comp = M.on(comp, no_legal, lambda s_: s_.str.replace(LEGAL_RE, "", regex=True))
+    comp = M.on(comp, (r > 0.95) | (v_company & (u() < 0.3)), lambda s_: s_.str.upper())
+    r = u()
     comp[r < 0.015] = "N/A"
     comp[(r >= 0.015) & (r < 0.03)] = None
-    comp[v_missing & (rng.random(n) < 0.3)] = None
+    comp[v_missing & (u() < 0.3)] = None
     comp = M.space_noise(rng, comp, 0.02)
     k = rng.integers(0, 4, n)
-    d = S(base)
-    web = np.select([k == 0, k == 1, k == 2], [("https://www." + d).to_numpy(object), ("www." + d).to_numpy(object),
-                                               d.to_numpy(object)], default=("http://" + d + "/").to_numpy(object))
-    web[rng.random(n) < 0.45] = None
+    k[u() < 0.45] = -1                               # no website given
+    d = col("company_domain")
+    web = np.full(n, None, dtype=object)
+    for i, parts in enumerate([("https://www.", d), ("www.", d), (d,), ("http://", d, "/")]):
+        m = k == i
+        web[m] = M.cat(*[x if isinstance(x, str) else x[m] for x in parts])
 
     # ---- job
     tw = np.array([x[3] for x in P.TITLES])
     new_title = np.array([x[0] for x in P.TITLES], dtype=object)[rng.choice(len(P.TITLES), n, p=tw / tw.sum())]
-    title = np.where(v_job, new_title, p["job_title"].to_numpy(object))
+    title = np.where(v_job, new_title, col("job_title"))
     title = M.case_noise(rng, title, 0.02, 0.04)
-    r = rng.random(n)
+    r = u()
     title[r < 0.02] = "Select"
     title[(r >= 0.02) & (r < 0.035)] = "N/A"
     title[(r >= 0.035) & (r < 0.09)] = None
-    title[v_missing & (rng.random(n) < 0.3)] = None
+    title[v_missing & (u() < 0.3)] = None
 
-    size = p["company_size"].to_numpy()
+    size = col("company_size").astype(np.int64)
     jitter = np.where(v_company, np.round(size * rng.uniform(0.85, 1.15, n)), size).astype(np.int64)
-    emp = pd.Series(jitter).astype(str).to_numpy(object)
-    r = rng.random(n)
+    emp = M.istr(jitter)
+    r = u()
     emp[r < 0.1] = None
     emp[(r >= 0.1) & (r < 0.13)] = "Select"
     emp[(r >= 0.13) & (r < 0.132)] = "500+"      # unreadable as a number: the quarantine's job
 
-    ind = p["industry"].to_numpy(object).copy()
-    r = rng.random(n)
+    ind = col("industry").copy()
+    r = u()
     ind[r < 0.05] = "Select"
     ind[(r >= 0.05) & (r < 0.15)] = None
-    low = (r >= 0.15) & (r < 0.2)
-    ind[low] = S(ind[low]).str.lower().to_numpy(object)
+    ind = M.on(ind, (r >= 0.15) & (r < 0.2), lambda s_: s_.str.lower())
 
-    # ---- country and city
-    iso = p["country"].to_numpy(object)
-    info = {c["iso"]: c for c in P.COUNTRIES}
-    name = pd.Series(iso).map({k_: v["name"] for k_, v in info.items()}).to_numpy(object)
-    alias_name = pd.Series(iso).map({k_: (v["aliases"] or [v["name"]])[0] for k_, v in info.items()}).to_numpy(object)
-    r = rng.random(n)
+    # ---- country (as code or name, in mixed case) and city
+    ci = col("country_idx").astype(int)
+    names = np.array([c["name"] for c in P.COUNTRIES], dtype=object)
+    aliases = np.array([(c["aliases"] or [c["name"]])[0] for c in P.COUNTRIES], dtype=object)
+    isos = np.array([c["iso"] for c in P.COUNTRIES], dtype=object)
+    r = u()
     country = np.select([r < 0.45, r < 0.5, r < 0.8, r < 0.83, r < 0.86, r < 0.93],
-                        [iso, S(iso).str.lower().to_numpy(object), name, S(name).str.upper().to_numpy(object),
-                         S(name).str.lower().to_numpy(object), alias_name], default=None)
+                        [isos[ci], np.char.lower(isos.astype(str)).astype(object)[ci], names[ci],
+                         np.char.upper(names.astype(str)).astype(object)[ci],
+                         np.char.lower(names.astype(str)).astype(object)[ci], aliases[ci]], default=None)
     country[r >= 0.985] = "Select"
-    city = p["city"].to_numpy(object).copy()
-    city[rng.random(n) < 0.2] = None
+    city = col("city").copy()
+    city[u() < 0.2] = None
 
     # ---- campaign, channel, landing page
-    ch = p["channel"].to_numpy(object).copy()
-    switch = dup & (rng.random(n) < 0.4)
-    share = np.array([P.CHANNELS[c]["share"] for c in P.CHANNELS])
-    ch[switch] = np.array(list(P.CHANNELS), dtype=object)[rng.choice(len(share), switch.sum(), p=share / share.sum())]
-    from leadflow.demo.spend import pick_campaign
-    camp = pick_campaign(rng, campaigns, ch)
-    labels = pd.Series(ch).map({k_: v["label"] for k_, v in P.CHANNELS.items()}).to_numpy(object)
-    src = pd.Series(ch).map({k_: v["src"] for k_, v in P.CHANNELS.items()}).to_numpy(object)
-    med = pd.Series(ch).map({k_: v["med"] for k_, v in P.CHANNELS.items()}).to_numpy(object)
-    ls_opts = {k_: np.array(v["lead_source"], dtype=object) for k_, v in P.CHANNELS.items()}
+    chans = list(P.CHANNELS)
+    share = np.array([P.CHANNELS[c]["share"] for c in chans])
+    chi = pd.Categorical(col("channel"), categories=chans).codes.astype(int)
+    switch = dup & (u() < 0.4)
+    chi[switch] = rng.choice(len(share), switch.sum(), p=share / share.sum())
+    ch = np.array(chans, dtype=object)[chi]
+    camp = SP.pick_campaign(rng, campaigns, ch)
+    labels = np.array([P.CHANNELS[c]["label"] for c in chans], dtype=object)[chi]
+    src = np.array([P.CHANNELS[c]["src"] for c in chans], dtype=object)[chi]
+    med = np.array([P.CHANNELS[c]["med"] for c in chans], dtype=object)[chi]
     lead_source = np.empty(n, dtype=object)
-    for k_, arr in ls_opts.items():
-        m = ch == k_
+    for i, c in enumerate(chans):
+        arr = np.array(P.CHANNELS[c]["lead_source"], dtype=object)
+        m = chi == i
         lead_source[m] = arr[rng.integers(0, len(arr), m.sum())]
     page = np.array(P.LANDING_PAGES, dtype=object)[rng.integers(0, len(P.LANDING_PAGES), n)]
-    utm = ("?utm_source=" + S(src) + "&utm_medium=" + S(med) + "&utm_campaign=" + S(camp).str.lower())
-    gclid = np.where(ch == "paid_search", ("&gclid=" + pd.Series(rng.integers(10**8, 10**9, n)).astype(str))
-                     .to_numpy(object), "")
-    landing = (P.VENDOR_SITE + S(page) + np.where(np.isin(ch, ["organic"]), "", utm.to_numpy(object)) + gclid) \
-        .to_numpy(object)
-    landing[rng.random(n) < 0.08] = None
-    no_camp = (np.isin(ch, ["organic", "referral"]) & (rng.random(n) < 0.4)) | (rng.random(n) < 0.04)
+    # landing URL: built once per distinct (page, campaign, channel), then a click id for search ads
+    key = (pd.Categorical(page).codes.astype(np.int64) * 1000
+           + pd.Categorical(camp).codes.astype(np.int64) + 1) * 100 + chi
+    _, rep, combo = np.unique(key, return_index=True, return_inverse=True)
+    camp_low = M.umap(camp[rep], lambda s_: s_.str.lower())
+    utm = M.cat("?utm_source=", src[rep], "&utm_medium=", med[rep], "&utm_campaign=", camp_low)
+    landing = M.cat(P.VENDOR_SITE, page[rep], np.where(ch[rep] == "organic", "", utm))[combo]
+    ps = ch == "paid_search"
+    landing[ps] = M.cat(landing[ps], "&gclid=", M.istr(rng.integers(10**8, 10**9, ps.sum())))
+    landing[u() < 0.08] = None
+    no_camp = (np.isin(ch, ["organic", "referral"]) & (u() < 0.4)) | (u() < 0.04)
     camp = np.where(no_camp, None, camp)
-    r = rng.random(n)
+    labels = labels.copy()
+    r = u()
     labels[r < 0.1] = None
     labels[(r >= 0.1) & (r < 0.13)] = "N/A"
-    r = rng.random(n)
+    r = u()
     lead_source[r < 0.05] = "Select"
     lead_source[(r >= 0.05) & (r < 0.1)] = None
 
     # ---- consent flags (person-level truth; rendered in mixed styles)
-    opt = p["opt_out"].to_numpy(bool)
-    dnc = p["do_not_call"].to_numpy(bool)
+    opt = col("opt_out").astype(bool)
+    dnc = col("do_not_call").astype(bool)
     style = rng.integers(0, 3, n)
-    yes = np.select([style == 0, style == 1], ["Yes", "true"], default="Y")
-    no = np.select([style == 0, style == 1], ["No", "false"], default="")
-    opt_s = np.where(opt, yes, no).astype(object)
-    dnc_s = np.where(dnc, yes, no).astype(object)
-    opt_s[opt_s == ""] = None
-    dnc_s[dnc_s == ""] = None
+    yes = np.array(["Yes", "true", "Y"], dtype=object)[style]
+    no = np.array(["No", "false", None], dtype=object)[style]
+    opt_s = np.where(opt, yes, no)
+    dnc_s = np.where(dnc, yes, no)
 
-    variants = pd.DataFrame({"case": v_case, "whitespace": v_space, "typo": v_typo, "nickname": v_nick,
-                             "swap": v_swap, "email_alias": alias, "other_email": hard_email,
-                             "job_change": v_job, "missing": v_missing, "company_variant": v_company})
-    vnames = np.array(variants.columns, dtype=object)
-    vmat = variants.to_numpy()
-    vtxt = pd.Series([""] * n, dtype=object)
-    for j, nm in enumerate(vnames):
-        vtxt = vtxt.where(~vmat[:, j], vtxt + (nm + ","))
-    df = pd.DataFrame({
+    flags = {"case": v_case, "whitespace": v_space, "typo": v_typo, "nickname": v_nick, "swap": v_swap,
+             "email_alias": alias, "other_email": hard_email, "job_change": v_job, "missing": v_missing,
+             "company_variant": v_company}
+    bits = np.zeros(n, dtype=np.int64)
+    for i, m in enumerate(flags.values()):
+        bits |= m.astype(np.int64) << i
+    ub, inv = np.unique(bits, return_inverse=True)
+    names_ = list(flags)
+    vtxt = np.array([",".join(nm for i, nm in enumerate(names_) if b >> i & 1) for b in ub], dtype=object)[inv]
+    cols = {
         "Email Address": email, "First Name": first, "Last Name": last, "Phone": phone,
         "Company": comp, "Website": web, "Job Title": title, "Employees": emp, "Industry": ind,
         "Country": country, "City": city, "Lead Source": lead_source, "Campaign ID": camp,
-        "Channel": labels, "Landing Page": landing, "created_at": t, "Email Opt Out": opt_s,
-        "Do Not Call": dnc_s,
-        "truth_person_id": p["truth_person_id"].to_numpy(), "is_duplicate": dup,
-        "variants": vtxt.str.rstrip(",").to_numpy(object), "campaign_id": camp, "channel": ch,
-    })
+        "Channel": labels, "Landing Page": landing, "Email Opt Out": opt_s, "Do Not Call": dnc_s,
+        "variants": vtxt, "campaign_id": camp, "channel": ch,
+    }
     # ---- exact re-sends: the same row delivered twice (same Lead ID) a little later the same day
-    df = df.sort_values("created_at", kind="stable").reset_index(drop=True)
-    df.insert(0, "Lead ID", ("WL-" + pd.Series(np.arange(len(df)) + 1_000_001).astype(str)).to_numpy(object))
+    order = np.argsort(t, kind="stable")
+    lead_id = np.empty(n, dtype=object)
+    lead_id[order] = M.cat("WL-", M.istr(np.arange(n) + 1_000_001))
+    truth_pid = col("truth_person_id").astype(np.int64)
     if n_r:
-        src_rows = rng.choice(len(df), size=n_r, replace=False)
-        rs = df.iloc[src_rows].copy()
-        rs["is_duplicate"] = True
-        rs["variants"] = "resend"
-        bump = rs["created_at"] + (rng.integers(1, 600, n_r)).astype("timedelta64[s]")
-        same_day = bump.dt.normalize() == rs["created_at"].dt.normalize()
-        rs["created_at"] = bump.where(same_day, rs["created_at"])
-        df = pd.concat([df, rs], ignore_index=True).sort_values("created_at", kind="stable") \
-            .reset_index(drop=True)
-    df["Created At"] = df["created_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
-    df["day"] = ((df["created_at"] - np.datetime64(start, "s")) // np.timedelta64(1, "D")).astype(int)
+        src_rows = rng.choice(n, size=n_r, replace=False)
+        bump = t[src_rows] + rng.integers(1, 600, n_r).astype("timedelta64[s]")
+        same_day = bump.astype("datetime64[D]") == t[src_rows].astype("datetime64[D]")
+        rt = np.where(same_day, bump, t[src_rows])
+        take = np.concatenate([np.arange(n), src_rows])
+        cols = {k_: v[take] for k_, v in cols.items()}
+        cols["variants"][n:] = "resend"
+        t = np.concatenate([t, rt])
+        dup = np.concatenate([dup, np.ones(n_r, bool)])
+        lead_id, truth_pid = lead_id[take], truth_pid[take]
+    order = np.argsort(t, kind="stable")
+    t = t[order]
+    created = np.char.replace(np.datetime_as_string(t, unit="s"), "T", " ").astype(object)
+    df = object_frame({"Lead ID": lead_id[order], **{k_: v[order] for k_, v in cols.items()},
+                       "Created At": created, "created_at": t, "truth_person_id": truth_pid[order],
+                       "is_duplicate": dup[order]})
+    df["day"] = ((t - np.datetime64(start, "s")) // np.timedelta64(1, "D")).astype(int)
     return df

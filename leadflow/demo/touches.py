@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 
 from leadflow.demo import pools as P
-from leadflow.demo.mess import S
+from leadflow.demo import mess as M
+from leadflow.demo.people import object_frame
+from leadflow.demo.spend import pick_campaign
 
 # touch type -> (base logit, intent sensitivity, url path or None)
 TYPES: dict[str, tuple[float, float, str | None]] = {
@@ -39,83 +41,98 @@ def build(rng: np.random.Generator, people: pd.DataFrame, records: pd.DataFrame,
     """All touches (truth_person_id kept) within the window, sorted by time."""
     n_p = len(people)
     intent = people["intent"].to_numpy()
-    first_rec = records[records["variants"] != "resend"].drop_duplicates("truth_person_id")
-    first_rec = first_rec.set_index("truth_person_id").reindex(people["truth_person_id"])
-    t0 = first_rec["created_at"].to_numpy()
-    lead_id = first_rec["Lead ID"].to_numpy(object)
+    keep = (records["variants"] != "resend").to_numpy()
+    rec_pid = records["truth_person_id"].to_numpy(np.int64)[keep] - 1
+    rec_t = records["created_at"].to_numpy()[keep]
+    rec_lead = records["Lead ID"].to_numpy(object)[keep]
+    rec_camp = records["campaign_id"].to_numpy(object)[keep]
+    uniq, first_at = np.unique(rec_pid, return_index=True)   # records are time-sorted
+    first_pos = np.zeros(n_p, dtype=np.int64)
+    first_pos[uniq] = first_at
+    t0 = rec_t[first_pos]
+    lead_id = rec_lead[first_pos]
 
     lam = np.exp(0.15 + 0.55 * intent).clip(0, 25)
     k = rng.poisson(lam)
     pi = np.repeat(np.arange(n_p), k)
     names = list(TYPES)
+    # type probabilities depend on intent; evaluated on a fine intent grid, then looked up
+    grid = np.linspace(-5, 5, 201)
     logits = np.array([TYPES[t][0] for t in names])[None, :] + \
-        np.array([TYPES[t][1] for t in names])[None, :] * intent[pi][:, None]
+        np.array([TYPES[t][1] for t in names])[None, :] * grid[:, None]
     prob = np.exp(logits)
-    prob /= prob.sum(axis=1, keepdims=True)
-    cum = prob.cumsum(axis=1)
+    cum = (prob / prob.sum(axis=1, keepdims=True)).cumsum(axis=1)
+    cell = np.clip(np.rint((intent[pi] + 5) / 0.05), 0, 200).astype(np.int64)
     u = rng.random(len(pi))
-    ti = (cum < u[:, None]).sum(axis=1).clip(0, len(names) - 1)
-    ttype = np.array(names, dtype=object)[ti]
+    ti = np.empty(len(pi), dtype=np.int64)
+    order_c = np.argsort(cell, kind="stable")
+    bounds = np.searchsorted(cell[order_c], np.arange(202))
+    for c in np.flatnonzero(np.diff(bounds)):
+        idx = order_c[bounds[c]:bounds[c + 1]]
+        ti[idx] = np.searchsorted(cum[c], u[idx], side="right")
+    ti = ti.clip(0, len(names) - 1)
     off = (rng.exponential(30.0, len(pi)) * 3600).astype("timedelta64[s]")
     when = t0[pi] + off
 
     # the form fills behind every record (re-sends are the same submission, not a new one)
-    recs = records[records["variants"] != "resend"]
-    f_pi = recs["truth_person_id"].to_numpy() - 1
-    ev = pd.DataFrame({
-        "pi": np.concatenate([pi, f_pi]),
-        "event_type": np.concatenate([ttype, np.full(len(f_pi), "form_fill", dtype=object)]),
-        "when": np.concatenate([when, recs["created_at"].to_numpy()]),
-        "lead_id": np.concatenate([lead_id[pi], recs["Lead ID"].to_numpy(object)]),
-        "rec_campaign": np.concatenate([np.full(len(pi), None, dtype=object), recs["campaign_id"].to_numpy(object)]),
-    })
-    ev = ev[ev["when"] <= window_end].reset_index(drop=True)
-    n = len(ev)
-    pp = people.iloc[ev["pi"].to_numpy()]
-    et = ev["event_type"].to_numpy(object)
+    pi_all = np.concatenate([pi, rec_pid])
+    ti_all = np.concatenate([ti, np.full(len(rec_pid), names.index("form_fill"))])
+    when_all = np.concatenate([when, rec_t])
+    lead_all = np.concatenate([lead_id[pi], rec_lead])
+    rc = np.concatenate([np.full(len(pi), None, dtype=object), rec_camp])
+    inside = when_all <= window_end
+    pi_all, ti_all, when_all, lead_all, rc = pi_all[inside], ti_all[inside], when_all[inside], \
+        lead_all[inside], rc[inside]
+    n = len(pi_all)
+    et = np.array(names, dtype=object)[ti_all]
 
     # campaign: e-mail/webinar/event touches come from campaigns of that channel
-    ch = pd.Series(et).map(TYPE_CHANNEL).to_numpy(object)
+    ch = np.array([TYPE_CHANNEL.get(t) for t in names], dtype=object)[ti_all]
     own = pd.isna(ch)
-    ch[own] = pp["channel"].to_numpy(object)[own]
-    from leadflow.demo.spend import pick_campaign
+    ch[own] = people["channel"].to_numpy(object)[pi_all[own]]
     camp = pick_campaign(rng, campaigns, ch)
-    rc = ev["rec_campaign"].to_numpy(object)
     camp = np.where(pd.notna(rc), rc, camp)
     camp[(ch == "organic") & (rng.random(n) < 0.5)] = None
 
-    web = np.isin(et, list(WEB))
+    web = np.isin(ti_all, [names.index(t) for t in WEB])
     # web events carry the lead id (cookie), sometimes the e-mail; mail/event systems only the e-mail
-    lid = np.where(web & (rng.random(n) < 0.85), ev["lead_id"].to_numpy(object), None)
-    em = pp["email"].to_numpy(object).copy()
+    lid = np.where(web & (rng.random(n) < 0.85), lead_all, None)
+    em = people["email"].to_numpy(object)[pi_all]
     em = np.where(web & pd.notna(lid) & (rng.random(n) < 0.5), None, em)
-    up = rng.random(n) < 0.05
-    em[up & pd.notna(em)] = S(em[up & pd.notna(em)]).str.upper().to_numpy(object)
-    paths = pd.Series(et).map({t: v[2] for t, v in TYPES.items()}).to_numpy(object)
+    em = M.on(em, rng.random(n) < 0.05, lambda s: s.str.upper())
+    paths = np.array([TYPES[t][2] for t in names], dtype=object)[ti_all]
     pv = et == "page_view"
-    paths[pv] = np.array(P.LANDING_PAGES + ["/", "/blog", "/customers", "/integrations"],
-                         dtype=object)[rng.integers(0, len(P.LANDING_PAGES) + 4, pv.sum())]
-    url = np.where(pd.notna(paths), (P.VENDOR_SITE + S(paths)).to_numpy(object), None)
-    label = pd.Series(ch).map({k_: v["label"] for k_, v in P.CHANNELS.items()}).to_numpy(object)
+    pages = P.LANDING_PAGES + ["/", "/blog", "/customers", "/integrations"]
+    paths[pv] = np.array(pages, dtype=object)[rng.integers(0, len(pages), pv.sum())]
+    has_url = pd.notna(paths)
+    url = np.full(n, None, dtype=object)
+    url[has_url] = M.cat(P.VENDOR_SITE, paths[has_url])
+    chans = list(P.CHANNELS)
+    label = np.array([P.CHANNELS[c]["label"] for c in chans], dtype=object)[
+        pd.Categorical(ch, categories=chans).codes]
 
     # a little junk so quality checks have work: unknown types, missing timestamps
     r = rng.random(n)
-    et = et.copy()
-    et[r < 0.001] = "hover"
-    ts = pd.Series(ev["when"].to_numpy()).dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(object)
+    et_out = et.copy()
+    et_out[r < 0.001] = "hover"
+    ts = np.char.add(np.datetime_as_string(when_all, unit="s"), "Z").astype(object)
     ts[(r >= 0.001) & (r < 0.0015)] = None
 
-    out = pd.DataFrame({
-        "lead_id": lid, "email": em, "event_type": et, "timestamp": ts, "campaign": camp,
-        "channel": label, "url": url, "when": ev["when"].to_numpy(),
-        "truth_person_id": pp["truth_person_id"].to_numpy(), "truth_type": ev["event_type"].to_numpy(object),
+    order = np.lexsort((pi_all, when_all))
+    out = object_frame({
+        "event_id": M.cat("EV-", M.istr(np.arange(n) + 10_000_001)),
+        "lead_id": lid[order], "email": em[order], "event_type": et_out[order], "timestamp": ts[order],
+        "campaign": camp[order], "channel": label[order], "url": url[order], "when": when_all[order],
+        "truth_person_id": pi_all[order] + 1, "truth_type": et[order],
     })
-    out = out.sort_values(["when", "truth_person_id"], kind="stable").reset_index(drop=True)
-    out.insert(0, "event_id", ("EV-" + pd.Series(np.arange(len(out)) + 10_000_001).astype(str)).to_numpy(object))
     return out
 
 
 def counts(touches: pd.DataFrame, n_people: int) -> pd.DataFrame:
     """Realised touches per person and type (what the true propensity sees)."""
-    c = pd.crosstab(touches["truth_person_id"], touches["truth_type"])
-    return c.reindex(index=np.arange(1, n_people + 1), columns=list(TYPES), fill_value=0)
+    names = list(TYPES)
+    code = pd.Categorical(touches["truth_type"], categories=names).codes.astype(np.int64)
+    pid = touches["truth_person_id"].to_numpy(np.int64) - 1
+    flat = np.bincount(pid * len(names) + code, minlength=n_people * len(names))
+    return pd.DataFrame(flat.reshape(n_people, len(names)), columns=names,
+                        index=np.arange(1, n_people + 1))
