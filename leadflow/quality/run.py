@@ -29,8 +29,15 @@ LINEAGE_COLS = ("source", "batch_id", "row_number", "loaded_at", "state")
 def read_landed(conn: Connection, kind: str) -> pd.DataFrame:
     """All landed rows of a kind, raw (text query: values typed later by the translator)."""
     t = STAGING[kind]
-    return db.read_df(conn, f'SELECT * FROM "{t.name}" WHERE state = :s ORDER BY batch_id, row_number',
-                      {"s": "landed"})
+    cols = [c.name for c in t.columns]
+    col_sql = ", ".join(f'"{c}"' for c in cols)
+    # Driver tuples straight into from_records: several times faster than Row objects.
+    cur = conn.exec_driver_sql(f'SELECT {col_sql} FROM "{t.name}" WHERE state = \'landed\' '
+                               'ORDER BY batch_id, row_number')
+    rows = cur.cursor.fetchall() if cur.cursor is not None else []
+    cur.close()
+    return pd.DataFrame.from_records(rows, columns=cols, coerce_float=False) if rows \
+        else pd.DataFrame(columns=cols)
 
 
 def record_json(df: pd.DataFrame) -> list[dict[str, Any]]:
