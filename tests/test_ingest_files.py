@@ -227,3 +227,30 @@ def test_one_failing_source_does_not_stop_the_others(tmp_path, make_ctx, engine)
     assert by["web"]["status"] == "landed" and by["web"]["rows_landed"] == 3
     s = summarise(res)
     assert s["failed"] == 2 and s["rows_landed"] == 3 and len(s["errors"]) == 2
+
+
+def test_concurrent_runs_land_a_file_once(tmp_path, make_ctx, engine):
+    """Two runs at once over the same landing folder: the unique key lets exactly one batch in."""
+    import threading
+
+    for i in range(3):
+        write(_landing(tmp_path) / f"f{i}.csv", "\n".join([HEADER, *[r.replace(",", f"{i},", 1) for r in ROWS]]) + "\n")
+    ctx = _ctx(make_ctx, engine, lead_source())
+    out: list = []
+    errors: list = []
+
+    def run() -> None:
+        try:
+            out.extend(land(ctx))
+        except Exception as e:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and not [r for r in out if r["status"] == "failed"], out
+    assert len(rows(engine)) == 9
+    assert len([b for b in batches(engine) if b["status"] == "landed"]) == 3
+    assert sum(r["rows_landed"] for r in out) == 9

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from leadflow.config import FileConnector, Source
@@ -30,36 +31,44 @@ def land_source(ctx: RunContext, src: Source, progress: Callable[[int], None] | 
     out: list[dict[str, Any]] = []
     clock = now if now is not None else time.time()
     for path in files.candidates(conn, base):
-        name = path.name
-        if not files.is_settled(path, conn.min_age_seconds, clock):
-            out.append(result(src, name, status="waiting", note=f"younger than {conn.min_age_seconds:g}s; "
-                              "may still be being written"))
-            continue
         try:
-            d = files.prepare(conn, path, landing)
-        except files.StillWriting:
-            out.append(result(src, name, status="waiting", note="changed while being read"))
-            continue
-        except FileProblem as e:
-            why = f"{where(src, name, e.row, e.field)}: {e.why}"
-            bid = record_failed(ctx, src, name, "unread", why)
-            if conn.archive:
-                files.fail(path, landing, why)
-            out.append(result(src, name, status="failed", error=why, batch_id=bid))
-            continue
-        assert d.scan is not None
-        if already_landed(ctx.engine, src.name, d.scan.sha256):
-            if conn.archive:
-                files.archive(d)
-            out.append(result(src, name, status="duplicate", note="same content already landed"))
-            continue
-        delivery = Delivery(src, name, name, lambda d=d: files.read(conn, d), content_hash=d.scan.sha256,
-                            line_rejects=d.line_rejects)
-        res = land_delivery(ctx, delivery, progress)
+            res = _one_file(ctx, src, conn, path, landing, clock, progress)
+        except FileNotFoundError:
+            continue        # moved away meanwhile by a concurrent run, which lands it
+        out.append(res)
+    return out
+
+
+def _one_file(ctx: RunContext, src: Source, conn: FileConnector, path: Path, landing: Path, clock: float,
+              progress: Callable[[int], None] | None) -> dict[str, Any]:
+    name = path.name
+    if not files.is_settled(path, conn.min_age_seconds, clock):
+        return result(src, name, status="waiting",
+                      note=f"younger than {conn.min_age_seconds:g}s; may still be being written")
+    try:
+        d = files.prepare(conn, path, landing)
+    except files.StillWriting:
+        return result(src, name, status="waiting", note="changed while being read")
+    except FileProblem as e:
+        why = f"{where(src, name, e.row, e.field)}: {e.why}"
+        bid = record_failed(ctx, src, name, "unread", why)
         if conn.archive:
+            files.fail(path, landing, why)
+        return result(src, name, status="failed", error=why, batch_id=bid)
+    assert d.scan is not None
+    if already_landed(ctx.engine, src.name, d.scan.sha256):
+        if conn.archive:
+            files.archive(d)
+        return result(src, name, status="duplicate", note="same content already landed")
+    delivery = Delivery(src, name, name, lambda: files.read(conn, d), content_hash=d.scan.sha256,
+                        line_rejects=d.line_rejects)
+    res = land_delivery(ctx, delivery, progress)
+    if conn.archive:
+        try:
             if res["status"] == "failed":
                 files.fail(path, landing, res["error"] or "failed")
             else:
                 files.archive(d)
-        out.append(res)
-    return out
+        except FileNotFoundError:
+            pass            # a concurrent run archived it already
+    return res
