@@ -57,6 +57,8 @@ def cmd_evaluate(data: Annotated[Path, typer.Option("--data", help="Lead file wi
                  seed: Annotated[int, typer.Option(help="Seed of the random split (no time column)")] = 0,
                  algorithm: Annotated[Optional[list[str]], typer.Option(
                      "--algorithm", help="logistic and/or gradient_boosting (default: config)")] = None,
+                 feature: Annotated[Optional[list[str]], typer.Option(
+                     "--feature", help="Use only these columns (after-contact ones are refused)")] = None,
                  json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write metrics as JSON")] = None,
                  ) -> None:
     """Judge the model on any lead file with outcomes; writes an HTML report."""
@@ -69,7 +71,7 @@ def cmd_evaluate(data: Annotated[Path, typer.Option("--data", help="Lead file wi
     if not data.is_file():
         raise InputError(f"source {source}, file {data}: file not found")
     res = evaluate_file(settings, source, data, allow_leaky=allow_leaky, seed=seed,
-                        algorithms=algorithm or None)
+                        algorithms=algorithm or None, features=feature or None)
     for w in res["warnings"]:
         console.print(f"[yellow]warning:[/] {w}")
     if res["excluded_after_contact"]:

@@ -52,14 +52,24 @@ def split(df: pd.DataFrame, y: np.ndarray, share: float, seed: int) -> tuple[np.
 
 def evaluate_file(settings: Settings, source_name: str, path: Path | None = None, *,
                   allow_leaky: bool = False, seed: int = 0,
-                  algorithms: list[str] | None = None) -> dict[str, Any]:
-    """Fit and compare the model families on a file; returns metrics, warnings and the split."""
+                  algorithms: list[str] | None = None,
+                  features: list[str] | None = None) -> dict[str, Any]:
+    """Fit and compare the model families on a file; returns metrics, warnings and the split.
+
+    By default every capture-time feature is used and after-contact ones are left out (and
+    listed). ``features`` picks columns explicitly: naming an after-contact one is refused
+    (LeakageError) unless ``allow_leaky``."""
     from leadflow.ingest import read_mapped
     source = settings.source(source_name)
     df = read_mapped(source, path, settings.base_dir)
     y, known = _label(df, source_name)
     df, y = df[known].reset_index(drop=True), y[known]
     specs = specs_for_frame(df, source.attributes, TARGET)
+    if features is not None:
+        unknown = sorted(set(features) - {s.name for s in specs})
+        if unknown:
+            raise InputError(f"source {source_name}: not a usable feature: {', '.join(unknown)}")
+        specs = guard([s for s in specs if s.name in features], allow_leaky)
     leaky = [s.name for s in specs if s.known_at == "after_contact"]
     if not allow_leaky:
         dropped = leaky
