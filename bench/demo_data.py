@@ -68,6 +68,7 @@ def main() -> None:
            "peak_rss_mib": round(mem.peak / 2**20, 1),
            "output_mib": round(size / 2**20, 1), "target_seconds": 60,
            "counts": {k: v for k, v in info.items() if isinstance(v, int)},
+           "cpu_seconds_by_phase": info["cpu_seconds_by_phase"],
            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                        "ram_gib": round(psutil.virtual_memory().total / 2**30, 1)}}
     if not (a.keep or a.out):
@@ -78,6 +79,7 @@ def main() -> None:
     print(f"demo data: {a.leads:,} leads, {info['people']:,} people, {info['touches']:,} touches "
           f"in {secs:.1f} s wall ({cpu:.1f} s CPU, load avg {load:.1f}), peak {res['peak_rss_mib']:.0f} MiB, {res['output_mib']:.0f} MiB written "
           f"(target < 60 s) -> {dest}")
+    print("CPU seconds by phase: " + ", ".join(f"{k} {v}" for k, v in info["cpu_seconds_by_phase"].items()))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -29,25 +31,25 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
     pacsv.write_csv(tbl, path, write_options=pacsv.WriteOptions(quoting_style="needed"))
 
 
-def _json_value(a: np.ndarray) -> np.ndarray:
-    """JSON literal per value: "text" or null. Values are generated (ids, e-mails built from
-    ASCII slugs, fixed vocabularies, URLs), so none holds a quote, backslash or control char."""
-    out = np.full(len(a), "null", dtype=object)
-    m = pd.notna(a)
-    out[m] = np.add(np.add('"', a[m]), '"')
-    return out
-
-
 def _write_jsonl(df: pd.DataFrame, path: Path) -> None:
-    """JSON lines by vectorised concatenation (several times faster than a JSON encoder here)."""
+    """JSON lines built column-wise in Arrow (C loops), written straight from its data buffer.
+
+    Values are generated (ids, e-mails built from ASCII slugs, fixed vocabularies, URLs), so none
+    holds a quote, backslash or control character and plain quoting is valid JSON.
+    """
     if df.empty:
-        path.write_text("", encoding="utf-8")
+        path.write_bytes(b"")
         return
-    cols = list(df.columns)
-    line = np.full(len(df), "{", dtype=object)
-    for i, c in enumerate(cols):
-        line = np.add(np.add(line, ("," if i else "") + f'"{c}":'), _json_value(df[c].to_numpy(object)))
-    path.write_text("}\n".join(line) + "}\n", encoding="utf-8")
+    pieces: list[object] = []
+    for i, c in enumerate(df.columns):
+        arr = pa.array(df[c].to_numpy(object), type=pa.string(), from_pandas=True)
+        quoted = pc.fill_null(pc.binary_join_element_wise('"', arr, '"', ""), "null")
+        pieces += [("{" if i == 0 else ",") + f'"{c}":', quoted]
+    pieces.append("}\n")
+    lines = pc.binary_join_element_wise(*pieces, "")
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset:lines.offset + len(lines) + 1]
+    data = memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]]
+    path.write_bytes(data)
 
 
 def _atomic(path: Path, writer: Any, df: pd.DataFrame) -> None:
@@ -67,15 +69,25 @@ def generate(out_dir: Path | str, leads: int, seed: int = 42, days: int = 7,
     if leads < 1 or days < 1:
         raise ValueError("leads and days must be at least 1")
     out = Path(out_dir)
+    phases: dict[str, float] = {}
+    clock = [time.process_time()]
+
+    def lap(name: str) -> None:
+        now = time.process_time()
+        phases[name] = round(now - clock[0], 2)
+        clock[0] = now
+
     rng = np.random.default_rng(seed)
     pools = P.build_pools(seed)
     n_people, _, _ = R.split_counts(leads)
     n_comp = int(np.clip(n_people // 12, 40, 250_000))
     companies = PE.make_companies(rng, n_comp)
     people = PE.make_people(rng, n_people, companies, pools)
+    lap("people")
     campaigns = SP.make_campaigns(rng)
     people["campaign_id"] = SP.pick_campaign(rng, campaigns, people["channel"].to_numpy(object))
     records = R.build(rng, people, campaigns, leads, days, end_date)
+    lap("records")
 
     start = end_date - timedelta(days=days - 1)
     window_end = np.datetime64(datetime.combine(end_date, datetime.max.time()).replace(microsecond=0), "s")
@@ -86,6 +98,7 @@ def generate(out_dir: Path | str, leads: int, seed: int = 42, days: int = 7,
     for t in T.TYPES:
         people[f"n_{t}"] = tc[t].to_numpy()
     spend = SP.daily_spend(rng, campaigns, records, start, days)
+    lap("touches_spend")
 
     dirs = {k: out / "landing" / k for k in ("web_leads", "events", "spend")}
     truth_dir = out / "truth"
@@ -113,6 +126,7 @@ def generate(out_dir: Path | str, leads: int, seed: int = 42, days: int = 7,
         _atomic(f, _write_csv, spend.loc[spend["day"] == i, SPEND_COLUMNS])
         files["spend"].append(str(f.relative_to(out)))
 
+    lap("write_landing")
     # ---- truth (never read by the pipeline)
     truth_records = pd.DataFrame({
         "file": rec_file, "row_number": rec_row, "lead_id": records["Lead ID"].to_numpy(object),
@@ -142,5 +156,6 @@ def generate(out_dir: Path | str, leads: int, seed: int = 42, days: int = 7,
                 "truth": ["truth/people.parquet", "truth/records.parquet", "truth/touches.parquet",
                           "truth/campaigns.csv"]}
     (truth_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return {**counts, "out_dir": str(out), "landing_dir": str(out / "landing"), "truth_dir": str(truth_dir),
+    lap("write_truth")
+    return {**counts, "cpu_seconds_by_phase": phases, "out_dir": str(out), "landing_dir": str(out / "landing"), "truth_dir": str(truth_dir),
             "files": files, "start_date": start.isoformat(), "end_date": end_date.isoformat()}
