@@ -31,6 +31,19 @@ def to_utc(s: pd.Series) -> pd.Series:
     return out.dt.tz_localize(None).astype("datetime64[us]")
 
 
+_TRUE = {"true", "t", "yes", "y", "1", "x", "on", "opted out", "unsubscribed"}
+
+
+def to_bool(s: pd.Series) -> pd.Series:
+    """Flags as delivered (bool, 0/1, 'Yes'/'No', 'true', 'X') -> bool; missing -> False."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.fillna(False).astype(bool)
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return s.fillna(0).astype(float).ne(0)
+    key = s.astype("str").str.strip().str.lower()
+    return key.isin(_TRUE)
+
+
 def _col(df: pd.DataFrame, name: str) -> pd.Series:
     return df[name] if name in df.columns else pd.Series(pd.NA, index=df.index, dtype="object")
 
@@ -67,5 +80,5 @@ def standardise_leads(df: pd.DataFrame) -> pd.DataFrame:
     out[utm.columns] = utm
     out["created_at"] = to_utc(out["created_at"])
     for flag in ("opt_out", "do_not_call"):
-        out[flag] = out[flag].astype("boolean").fillna(False).astype(bool)
+        out[flag] = to_bool(out[flag])
     return out

@@ -54,7 +54,17 @@ def points_to_score(points: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp2(OFFSET - points))
 
 
-KEY_COLUMNS = ("email_norm", "email_key", "mdom_k", "local_k", "first_raw", "first_k", "last_k", "dom_k", "co_k", "phone_k")
+KEY_COLUMNS = ("email_norm", "email_key", "mdom_k", "local_k", "local_nd", "first_raw", "first_k", "last_k", "dom_k", "co_k", "phone_k")
+
+
+def _per_unique(s: pd.Series, fn) -> pd.Series:
+    """Apply a Series -> Series function once per distinct value (names repeat a lot)."""
+    codes, uniq = pd.factorize(s.to_numpy(dtype=object, na_value=None), use_na_sentinel=True)
+    if not len(uniq):
+        return pd.Series(pd.NA, index=s.index, dtype="str")
+    vals = fn(pd.Series(uniq, dtype="str")).to_numpy(dtype=object, na_value=None)
+    out = np.where(codes >= 0, vals[np.maximum(codes, 0)], None)
+    return pd.Series(out, index=s.index, dtype="str")
 
 
 def match_keys(df: pd.DataFrame) -> pd.DataFrame:
@@ -67,10 +77,10 @@ def match_keys(df: pd.DataFrame) -> pd.DataFrame:
         em = normalise_emails(df["email_norm"])
     else:
         em = df
-    first = fold(df["first_name"]).str.split(" ", n=1).str[0]
     nick = nickname_map()
-    first_k = first.map(lambda v: nick.get(v, v) if isinstance(v, str) else v).astype("str")
-    last_k = fold(df["last_name"]).str.replace(" ", "", regex=False)
+    first = _per_unique(df["first_name"], lambda u: fold(u).str.split(" ", n=1).str[0])
+    first_k = _per_unique(first, lambda u: u.map(nick).fillna(u))
+    last_k = _per_unique(df["last_name"], lambda u: fold(u).str.replace(" ", "", regex=False))
     last_k = last_k.where(last_k.str.len() > 0)
     free = em["is_free_mail"].astype(bool) | em.get("is_disposable", pd.Series(False, index=df.index)).astype(bool)
     dom = em["email_domain"].where(~free)
@@ -78,32 +88,37 @@ def match_keys(df: pd.DataFrame) -> pd.DataFrame:
         dom = dom.fillna(df["company_domain"])
     local = em["email_local"].str.replace(r"[._\-]", "", regex=True)
     local = local.where(local.str.len() >= 5)
+    local_nd = local.str.replace(r"\d+", "", regex=True)
     return pd.DataFrame({
         "email_norm": em["email_norm"], "email_key": em["email_key"], "local_k": local,
+        "local_nd": local_nd,
         "mdom_k": em["email_domain"].where(~free).astype("str"),   # business mail domain
         "first_raw": first, "first_k": first_k, "last_k": last_k, "dom_k": dom.astype("str"),
         "co_k": df["company_norm"].astype("str"), "phone_k": df["phone_e164"].astype("str"),
     }, index=df.index)
 
 
-def _blocks(keys: pd.DataFrame) -> list[pd.Series]:
+def _blocks(keys: pd.DataFrame) -> list[tuple[pd.Series, int | None]]:
     """The blocking keys (one Series per blocking rule, NA where the rule does not apply)."""
     k = keys
     name_sorted = np.where(k["first_k"].fillna("") < k["last_k"].fillna(""),
                            k["first_k"] + "|" + k["last_k"], k["last_k"] + "|" + k["first_k"])
     name_sorted = pd.Series(name_sorted, index=k.index, dtype="str")
+    weak = 20     # keys that are evidence only in small groups: local part alone, name alone
     return [
-        k["email_key"], k["phone_k"], k["local_k"],
-        k["last_k"] + "|" + k["dom_k"], k["last_k"] + "|" + k["co_k"],
-        k["first_k"] + "|" + k["dom_k"], k["first_k"] + "|" + k["co_k"],
-        name_sorted + "|" + k["dom_k"], name_sorted + "|" + k["co_k"], name_sorted,
+        (k["email_key"], None), (k["phone_k"], None), (k["local_k"], weak),
+        (k["last_k"] + "|" + k["dom_k"], None), (k["last_k"] + "|" + k["co_k"], None),
+        (k["first_k"] + "|" + k["dom_k"], None), (k["first_k"] + "|" + k["co_k"], None),
+        (name_sorted + "|" + k["dom_k"], None), (name_sorted + "|" + k["co_k"], None), (name_sorted, weak),
     ]
 
 
 def candidate_pairs(keys: pd.DataFrame, n_new: int, cap: int) -> pd.DataFrame:
     """Unique (a, b) node pairs sharing a block, a < b, at least one of them incoming."""
     out = []
-    for key in _blocks(keys):
+    total = np.int64(len(keys))
+    for key, own_cap in _blocks(keys):
+        limit = min(cap, own_cap) if own_cap else cap
         codes, _ = pd.factorize(key.to_numpy(), use_na_sentinel=True)
         ok = codes >= 0
         if not ok.any():
@@ -112,7 +127,7 @@ def candidate_pairs(keys: pd.DataFrame, n_new: int, cap: int) -> pd.DataFrame:
         c = codes[ok]
         size = np.bincount(c)
         new_in = np.bincount(c, weights=(nodes < n_new).astype(float))
-        keep = (size[c] >= 2) & (size[c] <= cap) & (new_in[c] > 0)
+        keep = (size[c] >= 2) & (size[c] <= limit) & (new_in[c] > 0)
         nodes, c = nodes[keep], c[keep]
         if not len(nodes):
             continue
@@ -122,11 +137,11 @@ def candidate_pairs(keys: pd.DataFrame, n_new: int, cap: int) -> pd.DataFrame:
         m = m[m["node_a"] != m["node_b"]]
         a = np.minimum(m["node_a"].to_numpy(), m["node_b"].to_numpy())
         b = np.maximum(m["node_a"].to_numpy(), m["node_b"].to_numpy())
-        out.append(np.stack([a, b], axis=1))
+        out.append(a.astype(np.int64) * total + b)      # one int per pair: fast unique
     if not out:
-        return pd.DataFrame({"a": np.array([], int), "b": np.array([], int)})
-    pairs = np.unique(np.concatenate(out), axis=0)
-    return pd.DataFrame({"a": pairs[:, 0], "b": pairs[:, 1]})
+        return pd.DataFrame({"a": np.array([], np.int64), "b": np.array([], np.int64)})
+    code = np.unique(np.concatenate(out))
+    return pd.DataFrame({"a": code // total, "b": code % total})
 
 
 def _sim(x: np.ndarray, y: np.ndarray, scorer) -> np.ndarray:
@@ -143,7 +158,10 @@ def _name_points(fa, fb, la, lb, ra=None, rb=None) -> tuple[np.ndarray, np.ndarr
     sl = _sim(la, lb, JaroWinkler.normalized_similarity)
     eq = fa == fb
     if ra is not None:        # nickname table: raw given names that may be one person
-        eq = eq | pd.Series(ra + "|" + rb).isin(equivalent_pairs()).to_numpy()
+        chk = ~eq & hf
+        if chk.any():
+            eq = eq.copy()
+            eq[chk] = pd.Series(ra[chk] + "|" + rb[chk]).isin(equivalent_pairs()).to_numpy()
     pf = np.select([eq, sf >= 0.92, sf >= 0.85], [PTS["first_eq"], PTS["first_close"], PTS["first_near"]],
                    PTS["first_diff"])
     pl = np.select([la == lb, sl >= 0.92, sl >= 0.85], [PTS["last_eq"], PTS["last_close"], PTS["last_near"]],
@@ -154,7 +172,7 @@ def _name_points(fa, fb, la, lb, ra=None, rb=None) -> tuple[np.ndarray, np.ndarr
 def score_pairs(keys: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     """Evidence points, score and a readable rule for each candidate pair."""
     a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
-    col = {c: keys[c].fillna("").to_numpy(dtype=object) for c in KEY_COLUMNS}
+    col = {c: keys[c].to_numpy(dtype=object, na_value="") for c in KEY_COLUMNS}
 
     def both(c: str) -> tuple[np.ndarray, np.ndarray]:
         return col[c][a], col[c][b]
@@ -184,8 +202,7 @@ def score_pairs(keys: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     xa, xb = both("local_k")
     has_l = (xa != "") & (xb != "") & ~email
     ls = _sim(xa, xb, JaroWinkler.normalized_similarity)
-    na = pd.Series(xa, dtype="str").str.replace(r"\d+", "", regex=True).to_numpy(dtype=object)
-    nb = pd.Series(xb, dtype="str").str.replace(r"\d+", "", regex=True).to_numpy(dtype=object)
+    na, nb = both("local_nd")
     ma, mb = both("mdom_k")
     same_mail_dom = (ma != "") & (ma == mb)
     numbered = has_l & same_mail_dom & (xa != xb) & (na == nb)
@@ -195,10 +212,13 @@ def score_pairs(keys: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     pts = name_pts + phone_pts + org_pts + local_pts + np.where(email, PTS["email_alias"], 0.0)
     parts = [("email_alias", email), ("name" , name_full), ("swapped", swapped & name_full),
              ("phone", has_p & (pa == pb)), ("org", org_pts > 0), ("local", local_pts > 0)]
-    rule = np.full(len(a), "fuzzy:", dtype=object)
-    for label, mask in parts:
-        sep = np.where(rule == "fuzzy:", "", "+")
-        rule = np.where(mask, rule + sep + label, rule)
+    bits = np.zeros(len(a), dtype=np.int64)
+    for i, (_, mask) in enumerate(parts):
+        bits |= mask.astype(np.int64) << i
+    uniq, inv = np.unique(bits, return_inverse=True)
+    labels = np.array(["fuzzy:" + "+".join(lbl for i, (lbl, _) in enumerate(parts) if u >> i & 1)
+                       for u in uniq], dtype=object)
+    rule = labels[inv] if len(bits) else np.array([], dtype=object)
     return pairs.assign(points=pts, score=points_to_score(pts), rule=rule)
 
 

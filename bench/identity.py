@@ -1,0 +1,153 @@
+"""Benchmark: identity resolution quality and speed on the demo generator's ground truth.
+
+    python -m bench.identity [--records 100000] [--incoming 1000000] [--existing 1000000]
+                             [--skip-quality] [--skip-scale]
+
+1. Quality: ``leadflow.demo.generate`` writes ``--records`` inbound records (typos, nicknames,
+   swapped names, e-mail aliases, other addresses, job changes, phone formats, ...) with the true
+   person behind each row; they are read through the demo ``web_leads`` source definition
+   (``leadflow.ingest.read_mapped``), standardised and resolved. Prints precision and recall on
+   duplicate pairs (targets: >= 0.99 / >= 0.95) and the seconds of each stage.
+2. Scale (pure functions; the warehouse write is not included): records rendered by the demo
+   generator's own modules; the first record of ``--existing`` true people becomes the existing
+   people (golden records, with their addresses as known e-mails), and the next ``--incoming``
+   records are resolved against them. Times standardising the incoming records and resolving
+   them (including computing the existing people's matching keys) and the process's peak memory
+   (target: <= 2 min and <= 4 GiB). Precision/recall of that run are printed too.
+Writes bench/results/identity.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench._util import measure, print_table, write_result
+from leadflow.clean import standardise_leads
+from leadflow.identity.resolve import resolve
+from leadflow.identity.synth import pair_metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _source():
+    from leadflow import config as cfg
+    return cfg.load(ROOT / "leadflow.yaml").source("web_leads")
+
+
+def quality(n: int, seed: int, out: dict[str, Any]) -> dict[str, Any]:
+    from leadflow.demo import generate
+    from leadflow.demo.truth import load_truth
+    from leadflow.ingest import read_mapped
+    with tempfile.TemporaryDirectory() as tmp:
+        with measure("demo_generate", out):
+            generate(tmp, leads=n, seed=seed, days=7, end_date=date(2026, 11, 26))
+        src = _source()
+        with measure("read_mapped", out):
+            frames = [read_mapped(src, f).assign(file=f.name)
+                      for f in sorted((Path(tmp) / "landing" / "web_leads").glob("*.csv"))]
+            df = pd.concat(frames, ignore_index=True)
+        truth = load_truth(tmp).records[["file", "row_number", "truth_person_id"]]
+    df = df.merge(truth, on=["file", "row_number"], how="left", validate="one_to_one")
+    with measure("standardise", out):
+        st = standardise_leads(df)
+    with measure("resolve", out):
+        assign, reviews = resolve(st)
+    pred = np.where(assign["person_id"].isna(), assign["cluster"], -1)
+    m = pair_metrics(df["truth_person_id"].to_numpy(), pred)
+    m.update(records=len(df), people_created=int(pd.Series(pred).nunique()), review_pairs=len(reviews))
+    return m
+
+
+def _demo_records(n_leads: int, seed: int) -> pd.DataFrame:
+    """Rendered demo records (no files), canonical column names, sorted by creation time."""
+    from leadflow.demo import people as PE
+    from leadflow.demo import pools as P
+    from leadflow.demo import records as R
+    from leadflow.demo import spend as SP
+    rng = np.random.default_rng(seed)
+    pools = P.build_pools(seed)
+    n_people, _, _ = R.split_counts(n_leads)
+    companies = PE.make_companies(rng, int(np.clip(n_people // 12, 40, 250_000)))
+    people = PE.make_people(rng, n_people, companies, pools)
+    campaigns = SP.make_campaigns(rng)
+    people["campaign_id"] = SP.pick_campaign(rng, campaigns, people["channel"].to_numpy(object))
+    rec = R.build(rng, people, campaigns, n_leads, 30, date(2026, 11, 26))
+    mapping = _source().mapping
+    keep = [c for c in mapping if c in rec.columns]
+    df = rec[keep + ["truth_person_id"]].rename(columns=mapping)
+    return df.replace({"Select": None, "N/A": None}).reset_index(drop=True)
+
+
+def scale(n_in: int, n_ex: int, seed: int, out: dict[str, Any]) -> dict[str, Any]:
+    # enough records that n_ex people have a first record and n_in records follow them
+    with measure("scale_generate", out):
+        recs = _demo_records(int((n_ex + n_in) * 1.25), seed)
+    first = ~recs["truth_person_id"].duplicated()
+    ex_rows = recs.index[first][:n_ex]
+    cut = ex_rows[-1] + 1
+    existing_rec = recs.loc[ex_rows]
+    incoming = recs.loc[cut:].head(n_in)
+    # rows before the cut that are not the chosen first records are dropped: they stand for the
+    # warehouse's history of those people (aliases) only through known e-mails
+    with measure("scale_existing_golden", out):
+        ex = standardise_leads(existing_rec)
+        people = ex[["email_norm", "first_name", "last_name", "phone_e164", "company_norm",
+                     "is_free_mail"]].assign(person_id=np.arange(1, len(ex) + 1))
+        known = people[["email_norm", "person_id"]].dropna()
+    with measure("scale_standardise_incoming", out):
+        st = standardise_leads(incoming)
+    with measure("scale_resolve", out):
+        assign, reviews = resolve(st, people, known)
+    # pairs: existing people (one row each) + incoming records, truth vs predicted labels
+    truth = np.concatenate([existing_rec["truth_person_id"].to_numpy(), incoming["truth_person_id"].to_numpy()])
+    pid = assign["person_id"].to_numpy(dtype="float64", na_value=np.nan)
+    pred_in = np.where(np.isnan(pid), assign["cluster"].to_numpy() + len(people) + 1, pid)
+    pred = np.concatenate([people["person_id"].to_numpy(dtype="float64"), pred_in])
+    m = pair_metrics(truth, pred)
+    m.update(existing_people=len(people), incoming_records=len(incoming),
+             matched_existing=int((~np.isnan(pid)).sum()), review_pairs=len(reviews))
+    return m
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--incoming", type=int, default=1_000_000)
+    ap.add_argument("--existing", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--skip-scale", action="store_true")
+    a = ap.parse_args(argv)
+    stages: dict[str, Any] = {}
+    result: dict[str, Any] = {"args": vars(a)}
+    if not a.skip_quality:
+        q = quality(a.records, a.seed, stages)
+        result["quality"] = q
+        print(f"quality on {q['records']:,} demo records: precision {q['precision']:.4f} "
+              f"recall {q['recall']:.4f} (true pairs {q['true_pairs']:,}, predicted {q['predicted_pairs']:,}, "
+              f"review pairs {q['review_pairs']:,})  targets >= 0.99 / >= 0.95")
+    if not a.skip_scale:
+        s = scale(a.incoming, a.existing, a.seed, stages)
+        result["scale"] = s
+        secs = stages["scale_standardise_incoming"]["seconds"] + stages["scale_resolve"]["seconds"]
+        print(f"scale: {s['incoming_records']:,} incoming vs {s['existing_people']:,} existing people: "
+              f"standardise {stages['scale_standardise_incoming']['seconds']:.1f} s + resolve "
+              f"{stages['scale_resolve']['seconds']:.1f} s = {secs:.1f} s; peak "
+              f"{stages['scale_resolve']['peak_mib'] / 1024:.2f} GiB; matched to existing "
+              f"{s['matched_existing']:,}; precision {s['precision']:.4f} recall {s['recall']:.4f}  "
+              f"targets <= 120 s, <= 4 GiB")
+    result["stages"] = stages
+    print_table(stages, "identity benchmark (seconds, process peak RSS)")
+    print(f"results: {write_result('identity', result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
