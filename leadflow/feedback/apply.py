@@ -38,14 +38,31 @@ def _transition() -> Callable[..., Any]:
     return lifecycle.transition
 
 
+def frame(conn: Connection, query: sa.Select) -> pd.DataFrame:
+    """A select as a DataFrame, built column-wise (much faster than from Row objects)."""
+    res = conn.execute(query)
+    cols = list(res.keys())
+    data = res.fetchall()
+    if not data:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    return pd.DataFrame(dict(zip(cols, (list(v) for v in zip(*data)))))
+
+
+def fast_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts of plain Python values (NaN/NaT -> None) for executemany, vectorised."""
+    obj = df.astype(object)
+    obj = obj.where(df.notna(), None)
+    return obj.to_dict("records")
+
+
 def read_in(conn: Connection, select: sa.Select, column: sa.ColumnElement,
             values: Iterable[Any]) -> pd.DataFrame:
     """``select ... WHERE column IN values``, chunked so big lists stay under bind limits."""
     vals = sorted({v for v in values if v is not None and not pd.isna(v)})
-    frames = [db.read_df(conn, select.where(column.in_(vals[i:i + CHUNK])))
+    frames = [frame(conn, select.where(column.in_(vals[i:i + CHUNK])))
               for i in range(0, len(vals), CHUNK)]
     if not frames:
-        return db.read_df(conn, select.where(sa.false()))
+        return frame(conn, select.where(sa.false()))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -54,7 +71,7 @@ def _read_passed(conn: Connection) -> pd.DataFrame:
          .order_by(stg_crm_outcomes.c.batch_id, stg_crm_outcomes.c.row_number))
     if db.is_postgres(conn):  # concurrent runs split the rows instead of both taking them
         q = q.with_for_update(skip_locked=True)
-    return db.read_df(conn, q)
+    return frame(conn, q)
 
 
 def _signature(df: pd.DataFrame, hid: str) -> pd.Series:
@@ -170,7 +187,7 @@ def _load(conn: Connection, ok: pd.DataFrame) -> int:
         "status": ok["status"], "reason_code": ok["reason_code"], "selling_step": ok["selling_step"],
         "amount": ok["amount"], "occurred_at": ok["occurred_at"], "batch_id": ok["batch_id"],
         "row_number": ok["row_number"]})
-    return db.insert_ignore(conn, outcomes, db.records(rows), ["source", "source_outcome_id"])
+    return db.insert_ignore(conn, outcomes, fast_records(rows), ["source", "source_outcome_id"])
 
 
 def _quarantine(conn: Connection, stg: pd.DataFrame, reasons: pd.Series, ctx: RunContext) -> int:

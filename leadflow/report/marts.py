@@ -91,7 +91,7 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     """Same dtypes on both backends: PostgreSQL returns Decimal for SUMs, SQLite text for times."""
     for c in df.columns:
         if c in _TIME_COLS:
-            df[c] = pd.to_datetime(df[c], format="mixed")
+            df[c] = pd.to_datetime(df[c], format="ISO8601") if df[c].dtype != "datetime64[us]" else df[c]
         elif df[c].dtype == object and len(df) and df[c].map(lambda v: isinstance(v, Decimal)).any():
             df[c] = pd.to_numeric(df[c].map(lambda v: float(v) if isinstance(v, Decimal) else v))
     return df
