@@ -54,30 +54,34 @@ def funnel_by_channel(by_channel: pd.DataFrame) -> str | None:
 
 
 def conversion_and_cost(total: pd.Series, perf_total: pd.Series) -> str | None:
-    """Left: conversion between consecutive lifecycle stages and selling steps; right: cost per step."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    """Conversion between consecutive lifecycle stages, between selling steps, and cost per step."""
+    fig, (a1, a3, a2) = plt.subplots(1, 3, figsize=(13, 4))
     rates = ["mql_rate", "sal_rate", "sql_rate", "opportunity_rate", "win_rate"]
     labels = ["Lead→MQL", "MQL→SAL", "SAL→SQL", "SQL→Opp", "Opp→Won"]
-    vals = [float(total.get(r, np.nan)) if pd.notna(total.get(r, np.nan)) else 0.0 for r in rates]
+    vals = [float(total.get(r)) if pd.notna(total.get(r, np.nan)) else 0.0 for r in rates]
     bars = a1.bar(labels, [v * 100 for v in vals], color=PALETTE[0])
     a1.bar_label(bars, fmt="%.0f%%", fontsize=8)
-    steps = [f"rate_{s}" for s in SELLING_STEPS[1:]]
-    sv = [float(total.get(s, 0) or 0) * 100 for s in steps]
-    a1.plot(np.linspace(0, len(labels) - 1, len(sv)), sv, "o--", color=PALETTE[1],
-            label="selling steps (prospecting→follow-up)")
     a1.set_ylim(0, 110)
     a1.set_ylabel("% converting")
-    a1.set_title("Conversion between consecutive steps")
-    a1.legend(fontsize=8)
-    a1.tick_params(axis="x", labelsize=8)
+    a1.set_title("Lifecycle: consecutive stages")
+    a1.tick_params(axis="x", labelsize=7)
+    short = {"prospecting": "Prosp.", "pre_approach": "Pre-appr.", "approach": "Approach",
+             "presentation": "Present.", "meeting_objections": "Objections", "closing": "Closing",
+             "follow_up": "Follow-up"}
+    steps = list(SELLING_STEPS)
+    sv = [float(total.get(f"rate_{s}")) * 100 if pd.notna(total.get(f"rate_{s}", np.nan)) else 0.0 for s in steps]
+    b3 = a3.bar([short[s] for s in steps], sv, color=PALETTE[1])
+    a3.bar_label(b3, fmt="%.0f%%", fontsize=7)
+    a3.set_ylim(0, 110)
+    a3.set_title("Selling steps: reached / previous step")
+    a3.tick_params(axis="x", labelsize=7, rotation=30)
     costs = {"Lead": perf_total.get("cost_per_lead"), "MQL": perf_total.get("cost_per_mql"),
              "Opportunity": perf_total.get("cost_per_opportunity"),
              "Customer": perf_total.get("cost_per_customer")}
     cv = [float(v) if v is not None and pd.notna(v) else 0.0 for v in costs.values()]
     b2 = a2.bar(list(costs), cv, color=[PALETTE[2], PALETTE[3], PALETTE[4], PALETTE[5]])
     a2.bar_label(b2, fmt="%.0f", fontsize=8)
-    a2.set_title("Cost per step (spend / people reaching it)")
-    a2.set_ylabel("spend per person")
+    a2.set_title("Cost per step (spend / people)")
     if not any(vals) and not any(cv):
         plt.close(fig)
         return None
