@@ -73,3 +73,15 @@ def test_bad_date_is_one_line_error(tmp_path: Path) -> None:
     assert run_cli("init", "--config", str(p), env=env).returncode == 0
     r = run_cli("run", "--config", str(p), "--date", "26/11/2026", env=env)
     assert r.returncode != 0 and "YYYY-MM-DD" in r.stderr
+
+
+def test_typer_exit_code_is_propagated() -> None:
+    import typer
+
+    from leadflow.cli import app
+
+    @app.command("exit-three", hidden=True)
+    def _exit_three() -> None:
+        raise typer.Exit(3)
+
+    assert main(["exit-three"]) == 3

@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("LEADFLOW_LOG_LEVEL", "WARNING"),
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(args=argv, standalone_mode=False)
+        # With standalone_mode=False click returns a typer.Exit's code instead of raising it.
+        return int(app(args=argv, standalone_mode=False) or 0)
     except LeadflowError as e:
         typer.echo(f"error: {e}", err=True)
         return e.exit_code
@@ -52,7 +53,6 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(f"internal error: {type(e).__name__}: {str(e)[:300]} "
                    "(set LEADFLOW_DEBUG=1 for the traceback)", err=True)
         return 70
-    return 0
 
 
 if __name__ == "__main__":
