@@ -244,3 +244,13 @@ def test_simulate_outcomes_valid(demo: tuple[Path, dict], handoffs: pd.DataFrame
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError):
         generate(Path("/nonexistent-never-written"), 0)
+
+
+def test_one_mailbox_one_person(demo: tuple[Path, dict]) -> None:
+    """No delivered address (after case, +tag and Gmail-dot normalisation) belongs to two people,
+    so an exact e-mail match is always right and resolver precision is measurable."""
+    from leadflow.demo.truth import email_keys
+    r = load_truth(demo[0]).records
+    ok = r["email"].notna() & r["email"].str.strip().str.fullmatch(r"[^@\s,]+@[^@\s,]+\.[a-zA-Z]+")
+    keys = pd.DataFrame({"k": email_keys(r.loc[ok, "email"]), "p": r.loc[ok, "truth_person_id"]})
+    assert keys.drop_duplicates().groupby("k")["p"].nunique().max() == 1

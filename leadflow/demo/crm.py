@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from leadflow.canonical import SELLING_STEPS
-from leadflow.demo.truth import Truth, load_truth, person_of_email
+from leadflow.demo.truth import Truth, email_keys, load_truth, person_of_email
 
 COLUMNS = ["Outcome ID", "Handoff ID", "Email", "Status", "Reason", "Stage Reached", "Amount", "Date"]
 STATUS_LABEL = {"accepted": "Accepted", "rejected": "Rejected", "step_reached": "Stage Update",
@@ -60,8 +60,9 @@ def simulate_outcomes(handoffs: pd.DataFrame, truth_dir: Path | str | Truth, as_
     h = handoffs.drop_duplicates("handoff_id").sort_values("handoff_id").reset_index(drop=True)
     hid = h["handoff_id"].astype(np.int64).to_numpy()
     n = len(h)
+    lookup = person_of_email(t)
     email = h["email"].astype("str").str.strip().str.lower()
-    pid = email.map(person_of_email(t))
+    pid = email.map(lookup).fillna(email_keys(h["email"]).map(lookup))
     ppl = t.people.set_index("truth_person_id")
     known = pid.notna().to_numpy()
     pidx = pid.fillna(-1).astype(np.int64).to_numpy()

@@ -136,7 +136,7 @@ def generate(out_dir: Path | str, leads: int, seed: int = 42, days: int = 7,
         "channel": records["channel"].to_numpy(object),
     })
     truth_people = people.drop(columns=["country_idx", "company_id", "calling_code", "first_slug",
-                                        "last_slug", "email_local", "email_domain", "phone_prefix", "phone_sub"])
+                                        "last_slug", "email_local", "email_domain", "email_key", "phone_prefix", "phone_sub"])
     for name, frame in (("people", truth_people), ("records", truth_records),
                         ("touches", touches[["event_id", "truth_person_id", "truth_type", "when"]])):
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), truth_dir / f"{name}.parquet",

@@ -67,13 +67,16 @@ def make_companies(rng: np.random.Generator, n: int) -> pd.DataFrame:
         m = country == k
         arr = np.array(P.LEGAL[c["iso"]], dtype=object)
         legal[m] = arr[rng.integers(0, len(arr), m.sum())]
+    # namesakes: ~2% of companies share another company's name (different country, domain, size)
+    twin = np.flatnonzero(rng.random(n) < 0.02)
+    base.iloc[twin] = base.iloc[rng.integers(0, n, len(twin))].to_numpy()
     name = (base + " " + pd.Series(legal)).to_numpy(dtype=object)
 
     slg = base.str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii").str.lower() \
         .str.replace(r"[^a-z0-9]+", "", regex=True)
     tld = np.array([c["tld"] for c in P.COUNTRIES], dtype=object)[country]
     # most companies use .com whatever their country
-    tld = np.where(rng.random(n) < 0.55, "com", tld)
+    tld = np.where((rng.random(n) < 0.55) & ~np.isin(np.arange(n), twin), "com", tld)
     domain = slg + "." + pd.Series(tld)
     # unique domains: later holders of a taken domain get a hyphenated or numbered variant
     k = domain.groupby(domain).cumcount()
@@ -177,16 +180,22 @@ def make_people(rng: np.random.Generator, n: int, companies: pd.DataFrame,
     role_local = np.array(P.ROLE_LOCALS, dtype=object)[rng.integers(0, len(P.ROLE_LOCALS), n)]
     local[role] = role_local[role]
     dom = np.where(free, free_dom, co_domain)
+    # one mailbox, one person: Gmail ignores dots, so uniqueness is checked on the mailbox key
+    gmail = np.isin(dom, ["gmail.com", "googlemail.com"])
+
+    def mailbox() -> pd.DataFrame:
+        return pd.DataFrame({"l": M.on(local, gmail, lambda s: s.str.replace(".", "", regex=False)), "d": dom})
     # a role mailbox belongs to one person; a second claimant uses a personal address instead
-    dup_role = role & pd.DataFrame({"l": local, "d": dom}).duplicated().to_numpy()
+    dup_role = role & mailbox().duplicated().to_numpy()
     local[dup_role] = M.cat(fs[dup_role], ".", ls[dup_role])
     role &= ~dup_role
     # same local part at the same domain: companies number the second holder (jsmith2@)
-    key = pd.DataFrame({"l": local, "d": dom})
-    k = key.groupby(["l", "d"], sort=False).cumcount().to_numpy()
+    k = mailbox().groupby(["l", "d"], sort=False).cumcount().to_numpy()
     local[k > 0] = M.cat(local[k > 0], M.istr(k[k > 0] + 1))
-    clash = pd.DataFrame({"l": local, "d": dom}).duplicated().to_numpy()
+    clash = mailbox().duplicated().to_numpy()
     local[clash] = M.cat(local[clash], "x", M.istr(np.flatnonzero(clash)))
+    box = mailbox()
+    email_key = M.cat(M.O(box["l"]), "@", dom)
     email = M.cat(local, "@", dom)
 
     # phones: prefix + subscriber number, unique per person
@@ -218,7 +227,7 @@ def make_people(rng: np.random.Generator, n: int, companies: pd.DataFrame,
     return object_frame({
         "truth_person_id": np.arange(1, n + 1),
         "first_name": first, "last_name": last, "first_slug": fs, "last_slug": ls,
-        "email": email, "email_local": local, "email_domain": dom,
+        "email": email, "email_local": local, "email_domain": dom, "email_key": email_key,
         "is_free_mail": free, "is_role_address": role, "is_competitor": co_comp,
         "company_id": comp, "company": co_name, "company_domain": co_domain,
         "industry": co_industry, "company_size": co_size,

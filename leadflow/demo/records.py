@@ -107,8 +107,16 @@ def build(rng: np.random.Generator, people: pd.DataFrame, campaigns: pd.DataFram
     f0 = M.umap(fs[hard], lambda s_: s_.str[0])
     personal = M.cat(fs[hard], ls[hard], M.istr(rng.integers(10, 99, len(hard))), "@gmail.com")
     other_alias = M.cat(f0, ".", ls[hard], "@", col("company_domain")[hard])
-    email[hard] = np.where(col("is_free_mail")[hard].astype(bool) | (rng.random(len(hard)) < 0.5),
-                           personal, other_alias)
+    use_personal = col("is_free_mail")[hard].astype(bool) | (rng.random(len(hard)) < 0.5)
+    alt = np.where(use_personal, personal, other_alias)
+    # the other address must be nobody else's mailbox (not another person's, not another alias)
+    alt_key = alt                     # personal addresses are built without dots already
+    pid_h = col("truth_person_id")[hard]
+    taken = pd.Series(alt_key).isin(people["email_key"].to_numpy(object)).to_numpy() | \
+        (pd.DataFrame({"k": alt_key, "p": pid_h}).groupby("k")["p"].transform("nunique") > 1).to_numpy()
+    at = M.O(pd.Series(alt[taken]).str.split("@", n=1).str[0])
+    alt[taken] = M.cat(at, "x", M.istr(hard[taken]), "@", M.O(pd.Series(alt[taken]).str.split("@", n=1).str[1]))
+    email[hard] = alt
     email = M.case_noise(rng, email, 0.02, 0.0)
     email = M.on(email, rng.random(n) < 0.04, lambda s_: s_.str.capitalize())
     email = M.space_noise(rng, email, 0.02)

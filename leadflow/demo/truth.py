@@ -68,13 +68,27 @@ def pair_scores(predicted_pairs: pd.DataFrame, truth_pairs: pd.DataFrame) -> dic
             "predicted": len(p), "true": len(t), "true_positives": tp}
 
 
+def email_keys(emails: pd.Series) -> pd.Series:
+    """Lower-cased, trimmed, +tag removed, and dots removed for Gmail: one key per mailbox."""
+    e = emails.astype("str").str.strip().str.lower()
+    local, dom = e.str.split("@", n=1).str[0], e.str.split("@", n=1).str[1]
+    local = local.str.replace(r"\+.*$", "", regex=True)
+    gmail = dom.isin(["gmail.com", "googlemail.com"])
+    local = local.where(~gmail, local.str.replace(".", "", regex=False))
+    return local + "@" + dom
+
+
 def person_of_email(truth_dir: Path | str | Truth) -> pd.Series:
-    """Normalised (trimmed, lower-case) e-mail -> truth_person_id, from every delivered record."""
+    """E-mail -> truth_person_id, for every delivered address, in as-delivered (lower-cased) and
+    mailbox-normalised forms, so a warehouse's normalised e-mail finds its true person."""
     t = truth_dir if isinstance(truth_dir, Truth) else load_truth(truth_dir)
     e = pd.concat([t.records[["email", "truth_person_id"]], t.people[["email", "truth_person_id"]]])
-    e = e.assign(email=e["email"].astype("str").str.strip().str.lower()).dropna(subset=["email"])
-    e = e[e["email"].str.contains("@", regex=False)]
-    return e.drop_duplicates("email").set_index("email")["truth_person_id"]
+    e = e.dropna(subset=["email"])
+    e = e[e["email"].astype("str").str.count("@") == 1]
+    plain = e["email"].astype("str").str.strip().str.lower()
+    both = pd.concat([pd.DataFrame({"k": plain, "p": e["truth_person_id"]}),
+                      pd.DataFrame({"k": email_keys(e["email"]), "p": e["truth_person_id"]})])
+    return both.drop_duplicates("k").set_index("k")["p"]
 
 
 def true_auc(truth_dir: Path | str | Truth, person_ids: Any = None, emails: Any = None,
