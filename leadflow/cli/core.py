@@ -119,6 +119,36 @@ def cmd_demo_data(
     console.print(f"demo data written under {out}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
 
 
+def cmd_demo_outcomes(
+    config: ConfigOpt = None,
+    as_of: Annotated[str, typer.Option("--as-of", help="Simulate the sales team's work up to this day")] = "2026-12-10",
+    out: Annotated[Path, typer.Option(help="The demo data folder (holds truth/ and landing/)")] = Path("data"),
+    seed: Annotated[int, typer.Option(help="Random seed")] = 42,
+) -> None:
+    """Play the sales team: CRM outcomes for today's handoffs, drawn from the demo's hidden truth.
+
+    Writes landing/crm/outcomes_<as-of>.csv for the `crm` source; then
+    `leadflow run --date <as-of> --steps ingest,quality,feedback,report` closes the loop.
+    """
+    from datetime import datetime, time
+
+    from leadflow import config as cfg
+    from leadflow.demo import crm
+    from leadflow.errors import LeadflowError
+    from leadflow.store import db
+    settings = cfg.load(config)
+    eng = db.engine(settings.database_url)
+    db.require_schema(eng)
+    if not (out / "truth").is_dir():
+        raise LeadflowError(f"{out / 'truth'}: no demo truth here; run `leadflow demo-data --out {out}` first")
+    d = parse_date(as_of)
+    h = crm.handoffs_frame(eng)
+    outcomes = crm.simulate_outcomes(h, out / "truth", datetime.combine(d, time.max), seed=seed)
+    path = crm.write_outcomes(outcomes, out, None) if len(outcomes) else None
+    console.print(f"{len(outcomes)} CRM outcome rows for {len(h)} handoffs"
+                  + (f" written to {path}" if path else ""))
+
+
 def print_summary(eng: Any, settings: Any, run_date: date, results: dict[str, Any] | None) -> None:
     """The end-of-run summary a person reads: the funnel of today's rows and handoffs."""
     from leadflow.status import run_summary
@@ -133,6 +163,13 @@ def print_summary(eng: Any, settings: Any, run_date: date, results: dict[str, An
     for rep, n in s["per_rep"].items():
         console.print(f"    {rep:<20} {n}")
     console.print(f"  lead lists       {s['lists_dir']}")
+    fb = (results or {}).get("feedback")
+    if fb:
+        console.print(f"  outcomes loaded  {fb.get('loaded', 0)}   quarantined {fb.get('quarantined', 0)}   "
+                      f"lifecycle moves {fb.get('transitions', {})}")
+    rep = (results or {}).get("report")
+    if rep and rep.get("html"):
+        console.print(f"  marketing report {rep['html']}")
     if results:
         failed = [k for k, v in results.items() if isinstance(v, dict) and v.get("warnings")]
         for k in failed:
@@ -147,3 +184,4 @@ def register(app: typer.Typer) -> None:
     app.command("status")(cmd_status)
     app.command("summary")(cmd_summary)
     app.command("demo-data")(cmd_demo_data)
+    app.command("demo-outcomes")(cmd_demo_outcomes)
