@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 
 from leadflow.canonical import LIFECYCLE_STAGES
 from leadflow.errors import LeadflowError
+from leadflow.handoff import fastsql
 from leadflow.store import db
 from leadflow.store.schema import lifecycle_events, people
 
@@ -67,22 +68,15 @@ def is_legal(from_stage: str, to_stage: str) -> bool:
     return from_stage == to_stage or to_stage in LEGAL.get(from_stage, frozenset())
 
 
-def _chunks(seq: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(seq), n):
-        yield seq[i:i + n]
-
-
 def current_stages(conn: Connection, person_ids: Sequence[int]) -> pd.DataFrame:
-    """person_id, lifecycle_stage, cycle for the given people (chunked IN lists)."""
-    frames = [db.read_df(conn, sa.select(people.c.person_id, people.c.lifecycle_stage, people.c.cycle)
-                         .where(people.c.person_id.in_([int(x) for x in chunk])))
-              for chunk in _chunks(list(person_ids))]
-    frames = [f for f in frames if not f.empty]
-    if not frames:
+    """person_id, lifecycle_stage, cycle for the given people (one array filter or IN chunks)."""
+    df = fastsql.read_ids(conn, sa.select(people.c.person_id, people.c.lifecycle_stage, people.c.cycle),
+                          people.c.person_id, list(person_ids))
+    if df.empty:
         return pd.DataFrame({"person_id": pd.Series(dtype="int64"),
                              "lifecycle_stage": pd.Series(dtype=object),
                              "cycle": pd.Series(dtype="int64")})
-    return pd.concat(frames, ignore_index=True)
+    return df
 
 
 def _ids_text(ids: Iterable[Any], limit: int = 10) -> str:
@@ -154,10 +148,9 @@ def transition(conn: Connection, person_ids: Sequence[int] | pd.Series, to_stage
     # so a concurrent run that moved them first is never overwritten.
     for (frm, bump), g in moves.groupby([moves["lifecycle_stage"],
                                          moves["new_cycle"] != moves["cycle"]]):
-        for chunk in _chunks(g["person_id"].tolist()):
+        for flt in fastsql.id_filters(conn, people.c.person_id, g["person_id"].tolist()):
             stmt = (sa.update(people)
-                    .where(people.c.person_id.in_([int(x) for x in chunk]),
-                           people.c.lifecycle_stage == frm)
+                    .where(flt, people.c.lifecycle_stage == frm)
                     .values(lifecycle_stage=to_stage, updated_at=ctx.as_of,
                             cycle=people.c.cycle + (1 if bump else 0))
                     .returning(people.c.person_id))
@@ -172,7 +165,8 @@ def transition(conn: Connection, person_ids: Sequence[int] | pd.Series, to_stage
         "reason": done["reason"],
         "run_id": ctx.run_id,
     }).sort_values("person_id")
-    db.insert_ignore(conn, lifecycle_events, db.records(events), ["person_id", "cycle", "to_stage"])
+    fastsql.insert_ignore_returning(conn, lifecycle_events, events, ["person_id", "cycle", "to_stage"],
+                                    "event_id")
     return {"moved": len(done), "unchanged": int((p["action"] == "noop").sum()),
             "new_cycle": int((done["new_cycle"] != done["cycle"]).sum()),
             "raced": len(moves) - len(done)}

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from leadflow import lifecycle
 from leadflow.context import RunContext
+from leadflow.handoff import fastsql
 from leadflow.qualify import candidates, existing_handoffs, priority, qualify, suppression_reason
 from leadflow.route import route
 from leadflow.route.sla import due_times
@@ -57,15 +58,11 @@ def flag_breaches(conn: Connection, ctx: RunContext) -> int:
 def _recheck(conn: Connection, ids: list[int]) -> pd.DataFrame:
     """Fresh contact flags and stage for the people about to be queued (inside the write txn)."""
     p, a = people, accounts
-    frames = []
-    for i in range(0, len(ids), 5000):
-        q = (sa.select(p.c.person_id, p.c.lifecycle_stage, p.c.email_norm, p.c.opt_out,
-                       p.c.do_not_contact, p.c.is_competitor, p.c.erased_at,
-                       a.c.domain.label("account_domain"), a.c.is_customer, a.c.has_open_deal)
-             .select_from(p.outerjoin(a, a.c.account_id == p.c.account_id))
-             .where(p.c.person_id.in_(ids[i:i + 5000])))
-        frames.append(db.read_df(conn, q))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    q = (sa.select(p.c.person_id, p.c.lifecycle_stage, p.c.email_norm, p.c.opt_out,
+                   p.c.do_not_contact, p.c.is_competitor, p.c.erased_at,
+                   a.c.domain.label("account_domain"), a.c.is_customer, a.c.has_open_deal)
+         .select_from(p.outerjoin(a, a.c.account_id == p.c.account_id)))
+    return fastsql.read_ids(conn, q, p.c.person_id, ids)
 
 
 def plan(ctx: RunContext) -> pd.DataFrame:
@@ -128,10 +125,10 @@ def queue(ctx: RunContext) -> dict[str, Any]:
             qualified = qualified[~sales_now]
             qualified["lifecycle_stage"] = pid.map(fresh["lifecycle_stage"]).fillna(qualified["lifecycle_stage"])
         sup = qualified[qualified["suppressed"].notna()].sort_values("person_id")
-        db.insert_ignore(conn, suppressions, db.records(pd.DataFrame({
+        fastsql.insert_ignore_returning(conn, suppressions, pd.DataFrame({
             "person_id": sup["person_id"].astype("int64"), "cycle": sup["target_cycle"].astype("int64"),
             "reason": sup["suppressed"], "run_id": ctx.run_id, "run_date": ctx.run_date,
-            "created_at": ctx.as_of})), ["person_id", "cycle", "run_date"])
+            "created_at": ctx.as_of}), ["person_id", "cycle", "run_date"], "suppression_id")
         counts["suppressed"] = int(len(sup))
         counts["suppressed_by_reason"] = {k: int(v) for k, v in sup["suppressed"].value_counts().items()}
 
@@ -164,17 +161,8 @@ def queue(ctx: RunContext) -> dict[str, Any]:
 
 def _insert_handoffs(conn: Connection, rows: pd.DataFrame) -> set[int]:
     """Insert-or-ignore on (person_id, cycle); returns the person ids really inserted."""
-    if db.is_postgres(conn):
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = (insert(handoffs).on_conflict_do_nothing(index_elements=["person_id", "cycle"])
-            .returning(handoffs.c.person_id))
-    recs = db.records(rows)
-    got: set[int] = set()
-    for i in range(0, len(recs), 5000):
-        got.update(int(r[0]) for r in conn.execute(stmt, recs[i:i + 5000]))
-    return got
+    return {int(x) for x in fastsql.insert_ignore_returning(
+        conn, handoffs, rows, ["person_id", "cycle"], "person_id")}
 
 
 def _stick_owners(conn: Connection, done: pd.DataFrame, fallback: str) -> None:

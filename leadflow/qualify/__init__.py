@@ -88,11 +88,10 @@ def existing_handoffs(conn: Connection | sa.Engine, pairs: pd.DataFrame) -> pd.S
     if pairs.empty:
         return pd.Series([], dtype=bool)
     from leadflow.store.schema import handoffs
+    from leadflow.handoff import fastsql
     ids = pairs["person_id"].astype("int64").unique().tolist()
-    frames = [db.read_df(conn, sa.select(handoffs.c.person_id, handoffs.c.cycle)
-                         .where(handoffs.c.person_id.in_(ids[i:i + 5000])))
-              for i in range(0, len(ids), 5000)]
-    have = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["person_id", "cycle"])
+    have = fastsql.read_ids(conn, sa.select(handoffs.c.person_id, handoffs.c.cycle),
+                            handoffs.c.person_id, ids)
     key = pd.MultiIndex.from_frame(pairs[["person_id", "target_cycle"]].astype("int64"))
     hk = pd.MultiIndex.from_frame(have[["person_id", "cycle"]].astype("int64")) if len(have) \
         else pd.MultiIndex.from_arrays([[], []])
