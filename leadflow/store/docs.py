@@ -24,6 +24,7 @@ PURPOSE = {
     "person_records": "Which landed record formed which person, by which rule and score.",
     "merges": "Merge history (reversible with `leadflow people unmerge`).",
     "match_reviews": "Uncertain duplicate pairs waiting for a person to decide.",
+    "erasures": "Right to erasure: SHA-256 of erased addresses (no PII), so later records are suppressed.",
     "touches": "Engagement events attached to the resolved person.",
     "scores": "Fit grade, engagement and rule score, model probability and reasons, per person per day.",
     "lifecycle_events": "Every lifecycle transition with time, reason and run id.",
