@@ -20,6 +20,7 @@ Writes bench/results/identity.json.
 from __future__ import annotations
 
 import argparse
+import gc
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -92,8 +93,10 @@ def scale(n_in: int, n_ex: int, seed: int, out: dict[str, Any]) -> dict[str, Any
     first = ~recs["truth_person_id"].duplicated()
     ex_rows = recs.index[first][:n_ex]
     cut = ex_rows[-1] + 1
-    existing_rec = recs.loc[ex_rows]
-    incoming = recs.loc[cut:].head(n_in)
+    existing_rec = recs.loc[ex_rows].copy()
+    incoming = recs.loc[cut:].head(n_in).copy()
+    del recs                     # only the two inputs stay resident while resolving
+    gc.collect()
     # rows before the cut that are not the chosen first records are dropped: they stand for the
     # warehouse's history of those people (aliases) only through known e-mails
     with measure("scale_existing_golden", out):

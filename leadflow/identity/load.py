@@ -77,7 +77,8 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
     known = store.read_known_emails(conn)
     src_ids = store.read_source_ids(conn, sorted(st["source"].unique()))
     pre = (st[["source", "source_record_id"]].astype(object)
-           .merge(src_ids.astype({"source": object, "source_record_id": object}),
+           .merge(src_ids.astype({"source": object, "source_record_id": object})
+                  .drop_duplicates(["source", "source_record_id"]),
                   how="left", on=["source", "source_record_id"])["person_id"])
     assign, reviews = resolve(st, existing, known, th, preassigned=pre.to_numpy())
     st = st.assign(**{c: assign[c].to_numpy() for c in assign.columns})
