@@ -13,7 +13,7 @@ from leadflow.demo import mess as M
 from leadflow.demo import pools as P
 
 SIZE_BINS = [(1, 10, 0.14), (11, 50, 0.20), (51, 200, 0.22), (201, 1000, 0.20),
-             (1001, 5000, 0.14), (5001, 100_000, 0.10)]
+             (1001, 5000, 0.14), (5001, 50_000, 0.10)]
 
 # True effects on the log-odds of buying (the "hidden propensity"); the rules in leadflow.yaml
 # only approximate these, so a model trained on outcomes has something to learn.
@@ -136,7 +136,7 @@ def make_people(rng: np.random.Generator, n: int, companies: pd.DataFrame,
                 pools: P.Pools) -> pd.DataFrame:
     """The true persons: names, job, company, country, canonical email and phone, channel."""
     real = companies[~companies["is_competitor"]]
-    w = real["company_size"].to_numpy(dtype=float) ** 0.35
+    w = real["company_size"].to_numpy(dtype=float) ** 0.15
     comp = rng.choice(real["company_id"].to_numpy(), size=n, p=w / w.sum())
     competitor = rng.random(n) < 0.003
     comp[competitor] = rng.choice(companies.loc[companies["is_competitor"], "company_id"].to_numpy(),
