@@ -71,9 +71,9 @@ def _long(row: np.ndarray, weight: np.ndarray, text: np.ndarray, topic: np.ndarr
 def _company_size_text(size: pd.Series) -> pd.Series:
     num = pd.to_numeric(size, errors="coerce")
     txt = num.round().astype("Int64").astype("string").fillna("")
-    big = num >= 1000
+    big = (num >= 1000).fillna(False)
     if big.any():
-        txt[big] = num[big].map("{:,.0f}".format)
+        txt[big] = txt[big].str.replace(r"(\d)(?=(\d{3})+$)", r"\1,", regex=True)
     return txt
 
 
@@ -150,11 +150,19 @@ def model_candidates(attributions: pd.DataFrame, features: pd.DataFrame,
                      min_points: float = 1.0) -> pd.DataFrame:
     """Reason candidates from model attributions (one column per input feature, log-odds)."""
     parts = []
-    pos = np.arange(len(attributions))
     topics = topics or {}
-    for name in attributions.columns:
-        w = attributions[name].to_numpy() * LOGODDS_TO_POINTS
-        hit = np.abs(w) >= min_points
+    a = attributions.to_numpy(dtype=float) * LOGODDS_TO_POINTS
+    # only each row's three largest attributions can make its top three: wording the rest
+    # would be wasted string work on a million rows
+    keep = np.zeros_like(a, dtype=bool)
+    if a.shape[1] > 3:
+        top = np.argpartition(-np.abs(a), 2, axis=1)[:, :3]
+        np.put_along_axis(keep, top, True, axis=1)
+    else:
+        keep[:] = True
+    for j, name in enumerate(attributions.columns):
+        w = a[:, j]
+        hit = keep[:, j] & (np.abs(w) >= min_points)
         if not hit.any():
             continue
         val = features[name].iloc[np.flatnonzero(hit)] if name in features.columns \
@@ -162,7 +170,7 @@ def model_candidates(attributions: pd.DataFrame, features: pd.DataFrame,
         vtxt = _value_text(val).to_numpy()
         direction = np.where(w[hit] > 0, " (raises the odds)", " (lowers the odds)")
         txt = labels.get(name, name.replace("_", " ").capitalize()) + ": " + vtxt + direction
-        parts.append(_long(pos[hit], w[hit], txt.astype(object),
+        parts.append(_long(np.flatnonzero(hit), w[hit], txt.astype(object),
                            np.full(hit.sum(), topics.get(name, f"field:{name}"), dtype=object)))
     return pd.concat(parts, ignore_index=True) if parts else _long(*([np.array([])] * 4))
 
@@ -197,12 +205,15 @@ def top_reasons(n_rows: int, *candidates: pd.DataFrame, k: int = 3,
         return out
     cand = cand.sort_values(["row", "size"], ascending=[True, False], kind="stable")
     cand = cand.drop_duplicates(["row", "topic"], keep="first")
-    cand = cand[cand.groupby("row", sort=False).cumcount() < k]
-    rows = cand["row"].to_numpy(dtype=np.int64)
-    texts = cand["text"].to_numpy()
-    # rows are sorted; split the text array at row boundaries
-    bounds = np.flatnonzero(np.diff(rows)) + 1
-    starts = np.concatenate([[0], bounds])
-    for r, chunk in zip(rows[starts], np.split(texts, bounds)):
-        out[r] = chunk.tolist()
+    rank = cand.groupby("row", sort=False).cumcount().to_numpy()
+    keep = rank < k
+    rows = cand["row"].to_numpy(dtype=np.int64)[keep]
+    texts = cand["text"].to_numpy(dtype=object)[keep]
+    rank = rank[keep]
+    slots = np.full((n_rows, k), None, dtype=object)      # row x rank, filled where known
+    slots[rows, rank] = texts
+    has = np.zeros(n_rows, dtype=bool)
+    has[rows] = True
+    for r in np.flatnonzero(has):
+        out[r] = [t for t in slots[r] if t is not None]
     return out
