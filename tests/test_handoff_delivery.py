@@ -183,6 +183,9 @@ def test_cli_queue_list_and_handoff_explain(engine, make_ctx, tmp_path, capsys) 
     assert main(["queue", "list", "--config", cfg, "--owner", "ann", "--json"]) == 0
     lines = [x for x in capsys.readouterr().out.splitlines() if x.strip()]
     assert lines and all('"owner_rep": "ann"' in x for x in lines)
+    assert main(["queue", "list", "--config", cfg, "--date", "2026-11-26"]) == 0
+    table = capsys.readouterr().out
+    assert "sales queue (8 shown)" in table and "round_robin" in table and "First" not in table
     assert main(["handoff", "explain", "8", "--config", cfg]) == 0
     text = capsys.readouterr().out
     assert "why this lead" in text and "qualified by threshold" in text

@@ -6,6 +6,7 @@ import json
 from datetime import date
 from typing import Annotated, Any, Optional
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -56,12 +57,23 @@ def cmd_queue_list(
     if rows.empty:
         console.print("the queue is empty for that selection")
         return
-    t = Table(title=f"sales queue ({len(rows)} shown)")
-    for c in rows.columns:
-        t.add_column(c)
-    for r in rows.itertuples(index=False):
-        t.add_row(*["" if v is None or v != v else str(v) for v in r])
-    console.print(t)
+    shown = pd.DataFrame({
+        "handoff": rows["handoff_id"], "person": rows["person_id"], "date": rows["run_date"].astype(str),
+        "owner": rows["owner_rep"], "rule": rows["route_rule"], "why": rows["qualified_by"],
+        "grade": rows["grade"], "score": pd.to_numeric(rows["score"]).round(0).astype("Int64"),
+        "prio": pd.to_numeric(rows["priority"]).round(0).astype("Int64"),
+        "SLA due (UTC)": pd.to_datetime(rows["sla_due_at"], format="mixed").dt.strftime("%m-%d %H:%M"),
+        "late": rows["sla_breached"].map(lambda b: "yes" if b else ""),
+    })
+    import sys
+
+    from rich import box
+    t = Table(title=f"sales queue ({len(rows)} shown)", box=box.SIMPLE_HEAD, pad_edge=False)
+    for c in shown.columns:
+        t.add_column(c, no_wrap=True, overflow="ellipsis")
+    for r in shown.itertuples(index=False):
+        t.add_row(*["" if v is None or v is pd.NA or v != v else str(v) for v in r])
+    Console(width=None if sys.stdout.isatty() else 160).print(t)
 
 
 @handoff_app.command("explain")

@@ -120,5 +120,6 @@ def render(x: dict[str, Any]) -> str:
     if x.get("history"):
         lines.append("lifecycle:")
         for e in x["history"]:
-            lines.append(f"  {e['occurred_at']} cycle {e['cycle']}: {e['from_stage']} -> {e['to_stage']} ({e['reason']})")
+            frm = e["from_stage"] if isinstance(e["from_stage"], str) else "(new)"
+            lines.append(f"  {e['occurred_at']} cycle {e['cycle']}: {frm} -> {e['to_stage']} ({e['reason']})")
     return "\n".join(lines)
