@@ -62,9 +62,17 @@ def _applicable_dataset(check: Check, mapped: set[str] | None) -> bool:
 
 def evaluate(kind: str, df: pd.DataFrame, as_of: datetime | None = None,
              params: dict[str, Any] | None = None, mapped_fields: set[str] | None = None,
-             suite: Suite | None = None) -> Evaluation:
-    """Run every row check (vectorised translators) and every dataset check on ``df``."""
+             suite: Suite | None = None, precomputed: dict[str, np.ndarray] | None = None,
+             dataset: bool = True) -> Evaluation:
+    """Run every row check (vectorised translators) and every dataset check on ``df``.
+
+    ``precomputed`` gives ready failing masks for some row checks (by name) — the quality step
+    reads a source in chunks and evaluates the checks that compare rows with each other (unique
+    keys) once over the whole source. ``dataset=False`` leaves the dataset checks out (the step
+    sums their counts over the chunks instead).
+    """
     suite = suite or load_suite(kind)
+    precomputed = precomputed or {}
     p = parameters(suite, as_of, params)
     prepared, type_fails = translate.prepare(suite, df)
     names: list[str] = []
@@ -78,7 +86,8 @@ def evaluate(kind: str, df: pd.DataFrame, as_of: datetime | None = None,
             skipped.append(check.name)
             continue
         names.append(check.name)
-        masks.append(translate.unexpected(check, prepared, p))
+        pre = precomputed.get(check.name)
+        masks.append(pre if pre is not None else translate.unexpected(check, prepared, p))
     n = len(prepared)
     matrix = np.column_stack(masks) if masks else np.zeros((n, 0), dtype=bool)
     failed = matrix.any(axis=1) if masks else np.zeros(n, dtype=bool)
@@ -88,13 +97,23 @@ def evaluate(kind: str, df: pd.DataFrame, as_of: datetime | None = None,
     label = np.asarray(names, dtype=object)
     split_at = np.cumsum(np.bincount(r, minlength=len(sub)))[:-1] if len(sub) else []
     reasons = [list(x) for x in np.split(label[c], split_at)] if len(sub) else []
-    dataset: dict[str, dict[str, Any]] = {}
+    results: dict[str, dict[str, Any]] = {}
+    for check in dataset_checks(suite, p, mapped_fields, skipped) if dataset else ():
+        results[check.name] = translate.dataset_result(check, prepared, p)
+    return Evaluation(kind, n, failed, reasons, counts, results, skipped, prepared)
+
+
+def dataset_checks(suite: Suite, p: dict[str, Any], mapped_fields: set[str] | None,
+                   skipped: list[str] | None = None) -> list[Check]:
+    """The suite's dataset checks that apply (known parameters, mapped fields); notes the rest."""
+    out = []
     for check in suite.dataset_checks:
         if _has_unknown_parameter(check, p) or not _applicable_dataset(check, mapped_fields):
-            skipped.append(check.name)
+            if skipped is not None:
+                skipped.append(check.name)
             continue
-        dataset[check.name] = translate.dataset_result(check, prepared, p)
-    return Evaluation(kind, n, failed, reasons, counts, dataset, skipped, prepared)
+        out.append(check)
+    return out
 
 
 def validate_frame(kind: str, df: pd.DataFrame, as_of: datetime | None = None,

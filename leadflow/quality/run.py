@@ -1,13 +1,32 @@
-"""The quality step: landed staging rows -> passed | quarantined, thresholds, Data Docs."""
+"""The quality step: landed staging rows -> passed | quarantined, thresholds, Data Docs.
+
+Memory stays bounded by the chunk size, whatever a source delivers:
+
+1. per kind, the landed rows are grouped by source and batch (one small GROUP BY);
+2. per source, the checks that compare rows with each other (unique keys, from the suite) run
+   once over the source's *key columns only*; their failing rows are kept as (batch, row) keys;
+3. the full rows are then read in chunks (keyset on ``(batch_id, row_number)`` within each
+   batch), every other row check runs on the chunk, failing rows are upserted into
+   ``quarantine`` and the chunk's states move with two set-based UPDATEs (the chunk's open
+   entries -> ``quarantined``, the rest of its row range -> ``passed``);
+4. dataset-level checks add up counts over the chunks; GX (in a worker process, see
+   ``gxworker``) gets one small frame per source for them and one Data Docs sample, and the
+   Data Docs are built once per run.
+
+A source is one transaction: if the step dies half-way, that source's rows are all still landed.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 import zlib
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -16,30 +35,102 @@ from leadflow.canonical import KINDS
 from leadflow.context import RunContext
 from leadflow.errors import QualityGateError
 from leadflow.quality import params as qparams
-from leadflow.quality.frame import Evaluation, evaluate, parameters
-from leadflow.quality.suites import load_suite
+from leadflow.quality import translate
+from leadflow.quality.frame import _has_unknown_parameter, dataset_checks, evaluate, parameters
+from leadflow.quality.suites import Suite, load_suite
 from leadflow.store import db
 from leadflow.store.schema import STAGING, quarantine
 
 log = logging.getLogger("leadflow.quality")
 
 LINEAGE_COLS = ("source", "batch_id", "row_number", "loaded_at", "state")
+#: Rows per chunk read from the warehouse (bounded memory; ~0.5 GiB at 200k inbound leads).
+CHUNK_ROWS = 200_000
+#: Data Docs sample per source: every failing row up to DOCS_FAILED, ~DOCS_ROWS rows in all.
+DOCS_ROWS, DOCS_FAILED = 10_000, 2_000
 
 
-def read_landed(conn: Connection, kind: str) -> pd.DataFrame:
-    """All landed rows of a kind, raw (text query: values typed later by the translator)."""
-    t = STAGING[kind]
-    cols = [c.name for c in t.columns]
-    col_sql = ", ".join(f'"{c}"' for c in cols)
+# ----------------------------------------------------------------------------- reading
+def _fetch(conn: Connection, sql: str, params: dict[str, Any], cols: list[str]) -> pd.DataFrame:
     # Driver tuples straight into from_records: several times faster than Row objects.
-    cur = conn.exec_driver_sql(f'SELECT {col_sql} FROM "{t.name}" WHERE state = \'landed\' '
-                               'ORDER BY batch_id, row_number')
+    cur = conn.exec_driver_sql(sql, params) if params else conn.exec_driver_sql(sql)
     rows = cur.cursor.fetchall() if cur.cursor is not None else []
     cur.close()
     return pd.DataFrame.from_records(rows, columns=cols, coerce_float=False) if rows \
         else pd.DataFrame(columns=cols)
 
 
+def _param_style(conn: Connection) -> str:
+    return "%({})s" if db.is_postgres(conn) else ":{}"
+
+
+def _cols_sql(cols: list[str]) -> str:
+    return ", ".join(f'"{c}"' for c in cols)
+
+
+def landed_batches(conn: Connection, kind: str) -> pd.DataFrame:
+    """``source, batch_id, n`` for the kind's landed rows."""
+    t = STAGING[kind]
+    q = (sa.select(t.c.source, t.c.batch_id, sa.func.count().label("n")).where(t.c.state == "landed")
+         .group_by(t.c.source, t.c.batch_id).order_by(t.c.source, t.c.batch_id))
+    return pd.DataFrame(conn.execute(q).all(), columns=["source", "batch_id", "n"])
+
+
+def read_chunks(conn: Connection, kind: str, batch_ids: list[int], size: int = CHUNK_ROWS
+                ) -> Iterator[pd.DataFrame]:
+    """The landed rows of some batches, all columns, ``size`` rows at a time (keyset paging)."""
+    t = STAGING[kind]
+    cols = [c.name for c in t.columns]
+    ph = _param_style(conn)
+    sql = (f'SELECT {_cols_sql(cols)} FROM "{t.name}" '
+           f"WHERE batch_id = {ph.format('b')} AND row_number > {ph.format('r')} AND state = 'landed' "
+           f"ORDER BY row_number LIMIT {int(size)}")
+    for b in batch_ids:
+        last = -1
+        while True:
+            df = _fetch(conn, sql, {"b": int(b), "r": int(last)}, cols)
+            if df.empty:
+                break
+            yield df
+            last = int(df["row_number"].iloc[-1])
+            if len(df) < size:
+                break
+
+
+def read_landed(conn: Connection, kind: str) -> pd.DataFrame:
+    """All landed rows of a kind at once (small kinds, tools and tests; the step reads in chunks)."""
+    b = landed_batches(conn, kind)
+    parts = list(read_chunks(conn, kind, [int(x) for x in b["batch_id"]]))
+    cols = [c.name for c in STAGING[kind].columns]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+
+
+def row_keys(batch_id: Any, row_number: Any) -> np.ndarray:
+    """One int64 per staging row (batch id in the high bits): cheap membership tests."""
+    return (np.asarray(batch_id, dtype=np.int64) << 32) | np.asarray(row_number, dtype=np.int64)
+
+
+def global_failures(conn: Connection, suite: Suite, kind: str, batch_ids: list[int],
+                    p: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Row checks comparing rows with each other, over the source's key columns at once.
+
+    Returns check name -> sorted keys (``row_keys``) of the rows that fail it."""
+    checks = [c for c in suite.row_checks
+              if c.type in translate.GLOBAL_TYPES and not _has_unknown_parameter(c, p)]
+    if not checks:
+        return {}
+    t = STAGING[kind]
+    cols = list(dict.fromkeys(["batch_id", "row_number", "source"]
+                              + [c for ch in checks for c in ch.columns if c in t.c]))
+    ids = ", ".join(str(int(b)) for b in batch_ids)
+    df = _fetch(conn, f'SELECT {_cols_sql(cols)} FROM "{t.name}" WHERE batch_id IN ({ids}) '
+                      "AND state = 'landed'", {}, cols)
+    prepared, _bad = translate.prepare(suite, df, fields=cols)
+    keys = row_keys(df["batch_id"], df["row_number"])
+    return {c.name: np.sort(keys[translate.unexpected(c, prepared, p)]) for c in checks}
+
+
+# ----------------------------------------------------------------------------- writing
 def record_json(df: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-able dicts (timestamps ISO, NaN -> null, JSON text attributes parsed)."""
     if df.empty:
@@ -70,119 +161,239 @@ def quarantine_rows(conn: Connection, kind: str, rows: pd.DataFrame, reasons: li
     return len(out)
 
 
-def mark_states(conn: Connection, kind: str, source: str, batch_ids: list[int]) -> None:
-    """Set-based: rows with an open quality quarantine entry -> quarantined; the rest -> passed."""
+def mark_range(conn: Connection, kind: str, batch_id: int, lo: int, hi: int) -> None:
+    """Set-based, for rows ``lo..hi`` of one batch: an open quarantine entry -> ``quarantined``,
+    the rest -> ``passed``. Only ``landed`` rows move (a concurrent run changes nothing)."""
     t = STAGING[kind].name
-    ids = ", ".join(str(int(b)) for b in batch_ids) or "-1"
+    rng = {"k": kind, "b": int(batch_id), "lo": int(lo), "hi": int(hi)}
     conn.execute(sa.text(
-        f'UPDATE "{t}" SET state = \'quarantined\' WHERE state = \'landed\' AND source = :src '
-        f'AND batch_id IN ({ids}) AND EXISTS (SELECT 1 FROM quarantine q WHERE q.kind = :k '
-        f'AND q.batch_id = "{t}".batch_id AND q.row_number = "{t}".row_number '
-        f'AND q.status = \'open\')'), {"src": source, "k": kind})
+        f'UPDATE "{t}" SET state = \'quarantined\' WHERE batch_id = :b AND state = \'landed\' '
+        f'AND row_number IN (SELECT q.row_number FROM quarantine q WHERE q.kind = :k '
+        f'AND q.batch_id = :b AND q.row_number BETWEEN :lo AND :hi AND q.status = \'open\')'), rng)
     conn.execute(sa.text(
-        f'UPDATE "{t}" SET state = \'passed\' WHERE state = \'landed\' AND source = :src '
-        f'AND batch_id IN ({ids})'), {"src": source})
+        f'UPDATE "{t}" SET state = \'passed\' WHERE batch_id = :b AND row_number BETWEEN :lo AND :hi '
+        f'AND state = \'landed\''), rng)
+
+
+def mark_states(conn: Connection, kind: str, source: str, batch_ids: list[int]) -> None:
+    """Whole batches at once (kept for callers; the step marks chunk by chunk)."""
+    for b in batch_ids:
+        mark_range(conn, kind, b, 0, 2**31 - 1)
+
+
+# ----------------------------------------------------------------------------- one source
+class SourceCheck:
+    """Accumulates one source's results over its chunks."""
+
+    def __init__(self, kind: str, source: str, suite: Suite, p: dict[str, Any],
+                 mapped: set[str] | None, n_total: int) -> None:
+        self.kind, self.source, self.suite, self.p = kind, source, suite, p
+        self.rows = self.failed = 0
+        self.counts: dict[str, int] = {}
+        self.skipped: list[str] = []
+        self.ds_checks = dataset_checks(suite, p, mapped, self.skipped)
+        self.ds_counts: dict[str, dict[str, int]] = {c.name: {} for c in self.ds_checks}
+        self.small = n_total <= DOCS_ROWS
+        # GX's dataset frame: nullity-only checks need only which values are missing.
+        self.ds_cols = list(dict.fromkeys(c for ch in self.ds_checks for c in ch.columns))
+        self.ds_values = {c for ch in self.ds_checks if not translate.nullity_only(ch) for c in ch.columns}
+        self.ds_parts: list[pd.DataFrame] = []
+        self.sample_parts: list[pd.DataFrame] = []
+        self.n_sample_failed = 0
+        self.rng = np.random.default_rng(zlib.crc32(f"{kind}/{source}".encode()))
+        self.keep_pass = 1.0 if self.small else (DOCS_ROWS - DOCS_FAILED) / max(n_total, 1)
+
+    def add(self, ev: Any) -> None:
+        self.rows += ev.rows
+        self.failed += ev.n_failed
+        for k, v in ev.counts.items():
+            self.counts[k] = self.counts.get(k, 0) + v
+        prep = ev.prepared
+        for c in self.ds_checks:
+            part = translate.dataset_partial(c, prep, self.p)
+            acc = self.ds_counts[c.name]
+            for k, v in part.items():
+                acc[k] = acc.get(k, 0) + v
+        if self.small:
+            self.sample_parts.append(prep)
+            return
+        if self.ds_cols:
+            self.ds_parts.append(pd.DataFrame({
+                c: (prep[c] if c in self.ds_values else
+                    pd.Series(np.where(prep[c].notna().to_numpy(), "x", None), dtype=object))
+                for c in self.ds_cols}))
+        fail_idx = np.flatnonzero(ev.failed)[: max(0, DOCS_FAILED - self.n_sample_failed)]
+        pass_idx = np.flatnonzero(~ev.failed)
+        pass_idx = pass_idx[self.rng.random(len(pass_idx)) < self.keep_pass]
+        self.n_sample_failed += len(fail_idx)
+        self.sample_parts.append(prep.iloc[np.sort(np.concatenate([fail_idx, pass_idx]))])
+
+    def dataset(self) -> dict[str, dict[str, Any]]:
+        return {c.name: translate.dataset_finish(c, self.ds_counts[c.name], self.p) for c in self.ds_checks}
+
+    def top(self) -> tuple[str, int] | None:
+        if not self.counts:
+            return None
+        name = max(self.counts, key=lambda k: (self.counts[k], k))
+        return name, self.counts[name]
+
+    def gx_jobs(self, run_name: str, as_of: datetime | None) -> list[dict[str, Any]]:
+        """GX work for this source: one validation (small source) or dataset + docs sample."""
+        from leadflow.quality.gxworker import make_job
+        p = parameters(self.suite, as_of, self.p)
+        rows = [c.name for c in self.suite.row_checks if c.name not in self.skipped]
+        ds = [c.name for c in self.ds_checks]
+        sample = pd.concat(self.sample_parts, ignore_index=True) if self.sample_parts else None
+        base = f"{self.kind}.{self.source}"
+        if sample is None:
+            return []
+        if self.small:
+            return [make_job(self.kind, base, ds + rows, sample, p, run_name)]
+        jobs = [make_job(self.kind, f"{base}.rows", rows, sample, p, run_name)]
+        if ds:
+            frame = (pd.concat(self.ds_parts, ignore_index=True) if self.ds_parts
+                     else pd.DataFrame({"_row": np.zeros(self.rows, dtype=np.int8)}))
+            jobs.insert(0, make_job(self.kind, f"{base}.dataset", ds, frame, p, run_name))
+        return jobs
 
 
 def _share(n: int, of: int) -> float:
     return n / of if of else 0.0
 
 
-def _gate_line(source: str, kind: str, ev: Evaluation, limit: float) -> str:
-    top = ev.top()
+def _gate_line(sc: SourceCheck, limit: float) -> str:
+    top = sc.top()
     top_txt = f"; most failed expectation {top[0]!r} ({top[1]} rows)" if top else ""
-    return (f"source {source!r} ({kind}): {ev.n_failed} of {ev.rows} rows quarantined "
-            f"({_share(ev.n_failed, ev.rows):.1%} > fail_share {limit:.0%}){top_txt}")
+    return (f"source {sc.source!r} ({sc.kind}): {sc.failed} of {sc.rows} rows quarantined "
+            f"({_share(sc.failed, sc.rows):.1%} > fail_share {limit:.0%}){top_txt}")
 
 
-def _docs(gxr: Any, ctx: RunContext, kind: str, source: str, ev: Evaluation,
-          p: dict[str, Any]) -> list[str]:
-    """Run GX for the Data Docs; returns warnings where GX and the translators disagree."""
-    from leadflow.quality.gxrun import docs_sample
-    suite = load_suite(kind)
-    notes: list[str] = []
-    try:
-        ds = tuple(c for c in suite.dataset_checks if c.name in ev.dataset)
-        res = gxr.validate(suite, ds, ev.prepared, p, f"{kind}.{source}.dataset", ctx.run_id)
-        for name, r in res.items():
-            if r.get("success") != ev.dataset[name]["success"]:
-                notes.append(f"source {source!r}: GX and leadflow disagree on {name}")
-        rows = tuple(c for c in suite.row_checks if c.name not in ev.skipped)
-        sample = docs_sample(ev.prepared, ev.failed, seed=zlib.crc32(f"{kind}/{source}".encode()))
-        gxr.validate(suite, rows, sample, p, f"{kind}.{source}.rows", ctx.run_id)
-    except Exception as e:  # noqa: BLE001 - Data Docs are a report; the split already happened
-        log.warning("data docs for %s/%s not built: %s", kind, source, type(e).__name__)
-        notes.append(f"data docs for {kind}/{source} not built: {type(e).__name__}")
-    return notes
+def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame, suite: Suite,
+                 chunk_rows: int, timings: dict[str, float]) -> SourceCheck:
+    """Validate one source's landed rows chunk by chunk, in one transaction."""
+    batch_ids = [int(b) for b in batches["batch_id"]]
+    with ctx.engine.begin() as conn:
+        p = qparams.for_source(conn, suite, kind, source, batch_ids)
+        sc = SourceCheck(kind, source, suite, p, qparams.mapped_fields(ctx.settings, source),
+                         int(batches["n"].sum()))
+        t = time.perf_counter()
+        glob = global_failures(conn, suite, kind, batch_ids, parameters(suite, ctx.as_of, p))
+        timings["keys"] += time.perf_counter() - t
+        chunks = read_chunks(conn, kind, batch_ids, chunk_rows)
+        while True:
+            t = time.perf_counter()
+            chunk = next(chunks, None)
+            timings["read"] += time.perf_counter() - t
+            if chunk is None:
+                break
+            t = time.perf_counter()
+            keys = row_keys(chunk["batch_id"], chunk["row_number"])
+            pre = {name: np.isin(keys, fail, assume_unique=False) for name, fail in glob.items()}
+            ev = evaluate(kind, chunk, ctx.as_of, p, suite=suite, precomputed=pre, dataset=False)
+            sc.add(ev)
+            timings["split"] += time.perf_counter() - t
+            t = time.perf_counter()
+            quarantine_rows(conn, kind, chunk[ev.failed], ev.reasons, ctx.as_of)
+            b = int(chunk["batch_id"].iloc[0])
+            mark_range(conn, kind, b, int(chunk["row_number"].iloc[0]), int(chunk["row_number"].iloc[-1]))
+            timings["write"] += time.perf_counter() - t
+            del chunk, ev
+    return sc
 
 
-def validate_all(ctx: RunContext, docs: bool = True) -> dict[str, Any]:
+def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
     """Validate every landed staging row; quarantine failures; enforce per-source thresholds.
 
-    Returns ``rows``, ``passed``, ``quarantined``, ``warnings``, ``by_source`` and the Data Docs
-    path. Raises ``QualityGateError`` (after quarantining, so nothing is lost) when a source's
-    failing share is above its ``quality.fail_share``.
+    Returns ``rows``, ``passed``, ``quarantined``, ``warnings``, ``by_source``, the Data Docs
+    path and ``timings``. Raises ``QualityGateError`` (after quarantining, so nothing is lost)
+    when a source's failing share is above its ``quality.fail_share``.
     """
+    t_start = time.perf_counter()
     counts: dict[str, Any] = {"rows": 0, "passed": 0, "quarantined": 0, "warnings": [],
                               "by_source": {}}
+    timings = {"keys": 0.0, "read": 0.0, "split": 0.0, "write": 0.0}
     gate: list[str] = []
-    gxr = None
+    gx = None
     if docs:
-        from leadflow.quality.gxrun import GxRun
+        from leadflow.quality import gxworker
         try:
-            gxr = GxRun(ctx.settings.reports_dir / "data_docs")
-        except Exception as e:  # noqa: BLE001
-            counts["warnings"].append(f"data docs unavailable: {type(e).__name__}")
-    for kind in KINDS:
-        with ctx.engine.connect() as conn:
-            landed = read_landed(conn, kind)
-        if landed.empty:
-            continue
-        suite = load_suite(kind)
-        for source, sdf in landed.groupby("source", sort=True):
-            source = str(source)
-            sdf = sdf.reset_index(drop=True)
-            batch_ids = sorted(int(b) for b in sdf["batch_id"].unique())
-            with ctx.engine.begin() as conn:
-                p = qparams.for_source(conn, suite, kind, source, batch_ids)
-                ev = evaluate(kind, sdf, ctx.as_of, p, qparams.mapped_fields(ctx.settings, source),
-                              suite=suite)
-                quarantine_rows(conn, kind, sdf[ev.failed], ev.reasons, ctx.as_of)
-                mark_states(conn, kind, source, batch_ids)
-            n, q = ev.rows, ev.n_failed
-            counts["rows"] += n
-            counts["quarantined"] += q
-            counts["passed"] += n - q
-            counts["by_source"][source] = {"kind": kind, "rows": n, "passed": n - q, "quarantined": q,
-                                           "expectations": ev.counts,
-                                           "dataset": {k: v["success"] for k, v in ev.dataset.items()}}
-            th = _thresholds(ctx, source)
-            share = _share(q, n)
-            if share > th.fail_share:
-                gate.append(_gate_line(source, kind, ev, th.fail_share))
-            elif share > th.warn_share:
-                top = ev.top()
-                counts["warnings"].append(
-                    f"source {source!r} ({kind}): {q} of {n} rows quarantined ({share:.1%} > "
-                    f"warn_share {th.warn_share:.0%})" + (f"; top {top[0]} ({top[1]})" if top else ""))
-            for name, r in ev.dataset.items():
-                if not r["success"]:
-                    counts["warnings"].append(f"source {source!r} ({kind}): {name} failed "
-                                              f"(observed {r['observed']}, expected {r['expected']})")
-            if gxr is not None:
-                counts["warnings"].extend(_docs(gxr, ctx, kind, source, ev,
-                                                parameters(suite, ctx.as_of, p)))
-            log.info("quality %s %s: %d rows, %d quarantined", kind, source, n, q)
-    if gxr is not None:
-        try:
-            index = gxr.build_docs()
-            if index is not None:
-                counts["data_docs"] = str(index)
+            gx = gxworker.start(ctx.settings.reports_dir / "data_docs")   # imports GX meanwhile
         except Exception as e:  # noqa: BLE001 - a report, not the gate
-            counts["warnings"].append(f"data docs not built: {type(e).__name__}")
+            counts["warnings"].append(f"data docs unavailable: {type(e).__name__}")
+    verdicts: dict[str, tuple[str, dict[str, Any]]] = {}
+    try:
+        for kind in KINDS:
+            with ctx.engine.connect() as conn:
+                landed = landed_batches(conn, kind)
+            if landed.empty:
+                continue
+            suite = load_suite(kind)
+            for source, batches in landed.groupby("source", sort=True):
+                source = str(source)
+                sc = check_source(ctx, kind, source, batches, suite, chunk_rows, timings)
+                _report(ctx, sc, counts, gate)
+                if gx is not None:
+                    t = time.perf_counter()
+                    ds = sc.dataset()
+                    for job in sc.gx_jobs(ctx.run_id, ctx.as_of):
+                        gx.submit(job)
+                        verdicts[job["label"]] = (source, ds)
+                    timings["gx_submit"] = timings.get("gx_submit", 0.0) + time.perf_counter() - t
+        if gx is not None:
+            t = time.perf_counter()
+            counts["warnings"].extend(_gx_outcome(gx.finish(), verdicts, counts))
+            timings["gx_wait"] = time.perf_counter() - t
+    finally:
+        if gx is not None:
+            gx.close()
+    timings["total"] = time.perf_counter() - t_start
+    counts["timings"] = {k: round(v, 2) for k, v in timings.items()}
     if gate:
         raise QualityGateError("quality gate failed: " + "; ".join(gate))
     return counts
+
+
+def _report(ctx: RunContext, sc: SourceCheck, counts: dict[str, Any], gate: list[str]) -> None:
+    """Add one source's figures, warnings and gate verdict to the step's counts."""
+    n, q, source, kind = sc.rows, sc.failed, sc.source, sc.kind
+    ds = sc.dataset()
+    counts["rows"] += n
+    counts["quarantined"] += q
+    counts["passed"] += n - q
+    counts["by_source"][source] = {"kind": kind, "rows": n, "passed": n - q, "quarantined": q,
+                                   "expectations": dict(sc.counts),
+                                   "dataset": {k: v["success"] for k, v in ds.items()}}
+    th = _thresholds(ctx, source)
+    share = _share(q, n)
+    if share > th.fail_share:
+        gate.append(_gate_line(sc, th.fail_share))
+    elif share > th.warn_share:
+        top = sc.top()
+        counts["warnings"].append(
+            f"source {source!r} ({kind}): {q} of {n} rows quarantined ({share:.1%} > "
+            f"warn_share {th.warn_share:.0%})" + (f"; top {top[0]} ({top[1]})" if top else ""))
+    for name, r in ds.items():
+        if not r["success"]:
+            counts["warnings"].append(f"source {source!r} ({kind}): {name} failed "
+                                      f"(observed {r['observed']}, expected {r['expected']})")
+    log.info("quality %s %s: %d rows, %d quarantined", kind, source, n, q)
+
+
+def _gx_outcome(res: dict[str, Any], verdicts: dict[str, tuple[str, dict[str, Any]]],
+                counts: dict[str, Any]) -> list[str]:
+    """Warnings where GX and leadflow disagree on a dataset check, or GX did not finish."""
+    notes: list[str] = []
+    for label, out in (res.get("results") or {}).items():
+        source, ds = verdicts.get(label, ("?", {}))
+        for name, r in out.items():
+            if name in ds and r.get("success") != ds[name]["success"]:
+                notes.append(f"source {source!r}: GX and leadflow disagree on {name}")
+    for err in res.get("errors") or []:
+        log.warning("data docs: %s", err)
+        notes.append(f"data docs not built: {err}")
+    if res.get("index"):
+        counts["data_docs"] = str(res["index"])
+    return notes
 
 
 def _thresholds(ctx: RunContext, source: str) -> Any:
@@ -193,4 +404,5 @@ def _thresholds(ctx: RunContext, source: str) -> Any:
         return QualityThresholds()
 
 
-__all__ = ["validate_all", "read_landed", "quarantine_rows", "mark_states", "record_json"]
+__all__ = ["validate_all", "read_landed", "read_chunks", "quarantine_rows", "mark_states",
+           "mark_range", "record_json"]

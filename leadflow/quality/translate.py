@@ -15,7 +15,7 @@ are parsed, and a value that cannot be read as its type fails the built-in check
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -85,12 +85,18 @@ def _as_bool(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return out, bad
 
 
-def prepare(suite: Suite, df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """A typed copy of ``df`` for checking, and the rows per field whose value had a wrong type."""
+def prepare(suite: Suite, df: pd.DataFrame, fields: Iterable[str] | None = None
+            ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """A typed copy of ``df`` for checking, and the rows per field whose value had a wrong type.
+
+    ``fields`` limits the work to some of the suite's fields (e.g. only the key columns)."""
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
     bad: dict[str, np.ndarray] = {}
     n = len(df)
+    keep = None if fields is None else set(fields)
     for fld, typ in suite.fields.items():
+        if keep is not None and fld not in keep:
+            continue
         s = df[fld].reset_index(drop=True) if fld in df.columns else pd.Series([None] * n, dtype=object)
         if typ == "str":
             t = _as_text(s)
@@ -215,26 +221,53 @@ def unexpected(check: Check, df: pd.DataFrame, params: dict[str, Any]) -> np.nda
     return fails
 
 
-def dataset_result(check: Check, df: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
-    """Evaluate a dataset-level check: ``{"success", "observed", "expected"}``."""
+#: Row checks that compare a row with other rows: over a frame read in chunks they are
+#: evaluated once on the whole source's key columns (``leadflow.quality.run``).
+GLOBAL_TYPES = frozenset({"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"})
+
+
+def dataset_partial(check: Check, df: pd.DataFrame, params: dict[str, Any]) -> dict[str, int]:
+    """Counts behind a dataset-level check over one part of a dataset (they add up over parts)."""
     kw = resolve(check.kwargs, params)
     if check.type == "expect_table_row_count_to_be_between":
-        n = len(df)
-        ok = _between(pd.Series([n]), kw).iloc[0]
-        return {"success": bool(ok), "observed": n,
-                "expected": f"{kw.get('min_value')}..{kw.get('max_value')}"}
+        return {"rows": len(df)}
     if check.type == "expect_column_values_to_not_be_null":
         scope = condition_mask(df, kw.get("row_condition"))
         col = df[kw["column"]] if scope is None else df.loc[scope, kw["column"]]
-        total = len(col)
-        share = float(col.notna().mean()) if total else 1.0
-        mostly = kw.get("mostly", 1)
+        return {"total": len(col), "present": int(col.notna().sum())}
+    if check.type in ROW_TRANSLATORS and check.type not in GLOBAL_TYPES and "column" in kw:
+        fails = unexpected(check, df, params)
+        return {"nonnull": int(df[kw["column"]].notna().sum()), "fails": int(fails.sum())}
+    raise ValueError(f"expectation type {check.type} ({check.name}) has no dataset translator")
+
+
+def dataset_finish(check: Check, counts: dict[str, int], params: dict[str, Any]) -> dict[str, Any]:
+    """The verdict of a dataset-level check from its summed counts: ``{"success", "observed", "expected"}``."""
+    kw = resolve(check.kwargs, params)
+    if check.type == "expect_table_row_count_to_be_between":
+        n = int(counts.get("rows", 0))
+        ok = _between(pd.Series([n]), kw).iloc[0]
+        return {"success": bool(ok), "observed": n,
+                "expected": f"{kw.get('min_value')}..{kw.get('max_value')}"}
+    mostly = kw.get("mostly", 1)
+    if check.type == "expect_column_values_to_not_be_null":
+        total, present = int(counts.get("total", 0)), int(counts.get("present", 0))
+        share = present / total if total else 1.0
         return {"success": total == 0 or share >= mostly, "observed": round(share, 4),
                 "expected": f">= {mostly}"}
-    if check.type in ROW_TRANSLATORS and "column" in kw:
-        fails = unexpected(check, df, params)
-        nonnull = int(df[kw["column"]].notna().sum())
-        share = 1.0 - (fails.sum() / nonnull if nonnull else 0.0)
-        mostly = kw.get("mostly", 1)
-        return {"success": share >= mostly, "observed": round(share, 4), "expected": f">= {mostly}"}
-    raise ValueError(f"expectation type {check.type} ({check.name}) has no dataset translator")
+    nonnull, fails = int(counts.get("nonnull", 0)), int(counts.get("fails", 0))
+    share = 1.0 - (fails / nonnull if nonnull else 0.0)
+    return {"success": share >= mostly, "observed": round(share, 4), "expected": f">= {mostly}"}
+
+
+def dataset_result(check: Check, df: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate a dataset-level check on a whole frame: ``{"success", "observed", "expected"}``."""
+    return dataset_finish(check, dataset_partial(check, df, params), params)
+
+
+def nullity_only(check: Check) -> bool:
+    """True when a dataset check depends only on which values are missing (and the row count)."""
+    rc = check.kwargs.get("row_condition")
+    rc_ok = rc is None or (isinstance(rc, dict) and rc.get("type") == "nullity")
+    return rc_ok and check.type in ("expect_table_row_count_to_be_between",
+                                    "expect_column_values_to_not_be_null")
