@@ -194,3 +194,15 @@ def test_cli_queue_list_and_handoff_explain(engine, make_ctx, tmp_path, capsys) 
     assert "First8" not in text                 # ids and decisions only
     assert main(["handoff", "explain", "999", "--config", cfg]) == 2
     assert "no person with id 999" in capsys.readouterr().err
+
+
+def test_smtp_credentials_from_env_or_an_airflow_connection(monkeypatch) -> None:
+    from leadflow.config import Smtp
+    from leadflow.handoff.mail import resolve
+    monkeypatch.setenv("LF_USER", "lists")
+    monkeypatch.setenv("LF_PASS", "pw-from-env")
+    t = resolve(Smtp(host="smtp.corp.test", port=587, username_env="LF_USER", password_env="LF_PASS"))
+    assert (t.host, t.port, t.username, t.password) == ("smtp.corp.test", 587, "lists", "pw-from-env")
+    monkeypatch.setenv("AIRFLOW_CONN_LISTS_SMTP", "smtp://airflow-user:p%40ss-word@mail.corp.test:2525")
+    t = resolve(Smtp(host="ignored", port=25, airflow_conn_id="lists_smtp"))
+    assert (t.host, t.port, t.username, t.password) == ("mail.corp.test", 2525, "airflow-user", "p@ss-word")
