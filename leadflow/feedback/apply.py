@@ -203,12 +203,15 @@ def _quarantine(conn: Connection, stg: pd.DataFrame, reasons: pd.Series, ctx: Ru
 
 
 def _set_state(conn: Connection, stg: pd.DataFrame, states: np.ndarray) -> None:
+    """Set staging states set-based: one UPDATE per (batch, state, chunk of row numbers)."""
     t = stg_crm_outcomes
-    stmt = (t.update().where(t.c.batch_id == sa.bindparam("b")).where(t.c.row_number == sa.bindparam("r"))
-            .values(state=sa.bindparam("s")))
-    rows = [{"b": int(b), "r": int(r), "s": s} for b, r, s in zip(stg["batch_id"], stg["row_number"], states)]
-    for i in range(0, len(rows), 5000):
-        conn.execute(stmt, rows[i:i + 5000])
+    df = pd.DataFrame({"b": stg["batch_id"].astype(int).to_numpy(), "r": stg["row_number"].astype(int).to_numpy(),
+                       "s": states})
+    for (b, state), g in df.groupby(["b", "s"], sort=True):
+        rows = g["r"].tolist()
+        for i in range(0, len(rows), 5000):
+            conn.execute(t.update().where(t.c.batch_id == int(b), t.c.row_number.in_(rows[i:i + 5000]))
+                         .values(state=state))
 
 
 def _update_handoffs(conn: Connection, ids: pd.Series) -> int:
