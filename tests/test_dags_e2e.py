@@ -100,15 +100,27 @@ def make_project(root: Path, end_date: date, alerts: dict[str, Any] | None = Non
     return cfg_path, url
 
 
-def run_dagtest(env: dict[str, str], config: Path, url: str, dates: list[date],
-                timeout: float = 300) -> list[dict[str, Any]]:
+def start_dagtest(env: dict[str, str], config: Path, url: str,
+                  dates: list[date]) -> subprocess.Popen[str]:
     e = dict(env, LEADFLOW_CONFIG=str(config), LEADFLOW_DATABASE_URL=url)
-    r = subprocess.run([sys.executable, "-m", "leadflow.orchestration.dagtest", DAG_ID,
-                        *[d.isoformat() for d in dates]], env=e, capture_output=True, text=True,
-                       timeout=timeout, cwd=config.parent)
-    runs = [json.loads(ln[8:]) for ln in r.stdout.splitlines() if ln.startswith("DAGTEST ")]
-    assert len(runs) == len(dates), f"dag.test did not report:\n{r.stdout[-3000:]}\n{r.stderr[-5000:]}"
+    return subprocess.Popen([sys.executable, "-m", "leadflow.orchestration.dagtest", DAG_ID,
+                             *[d.isoformat() for d in dates]], env=e, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=config.parent)
+
+
+def finish_dagtest(proc: subprocess.Popen[str], n: int, timeout: float = 400) -> list[dict[str, Any]]:
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+    runs = [json.loads(ln[8:]) for ln in stdout.splitlines() if ln.startswith("DAGTEST ")]
+    assert len(runs) == n, f"dag.test did not report:\n{stdout[-3000:]}\n{stderr[-5000:]}"
     return runs
+
+
+def run_dagtest(env: dict[str, str], config: Path, url: str, dates: list[date]) -> list[dict[str, Any]]:
+    return finish_dagtest(start_dagtest(env, config, url, dates), len(dates))
 
 
 def snapshot(url: str, run_date: date) -> dict[str, pd.DataFrame]:
@@ -145,84 +157,34 @@ def auto_run_day(now: datetime | None = None) -> date:
     return (latest_end - timedelta(days=1)).date()
 
 
-@pytest.fixture(scope="session")
-def single_runs(dagtest_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+class SingleRuns:
     """Three consecutive single runs by dag.test() on one warehouse (demo data of the 3 days
-    before). The days end on the day the scheduler test's backfill ends, so both can be compared."""
-    d3 = auto_run_day()
-    days = [d3 - timedelta(days=2), d3 - timedelta(days=1), d3]
-    root = tmp_path_factory.mktemp("single")
-    config, url = make_project(root, end_date=days[0] - timedelta(days=1))
-    t0 = time.perf_counter()
-    runs = run_dagtest(dagtest_env, config, url, days)
-    return {"runs": runs, "days": days, "config": config, "url": url,
-            "seconds": time.perf_counter() - t0}
+    before), started in the background so they overlap the scheduler test. The days end on the
+    day the scheduler test's backfill ends, so both can be compared."""
+
+    def __init__(self, env: dict[str, str], root: Path) -> None:
+        d3 = auto_run_day()
+        self.days = [d3 - timedelta(days=2), d3 - timedelta(days=1), d3]
+        self.config, self.url = make_project(root, end_date=self.days[0] - timedelta(days=1))
+        self.t0 = time.perf_counter()
+        self.proc = start_dagtest(env, self.config, self.url, self.days)
+        self._runs: list[dict[str, Any]] | None = None
+
+    @property
+    def runs(self) -> list[dict[str, Any]]:
+        if self._runs is None:
+            self._runs = finish_dagtest(self.proc, len(self.days))
+            self.seconds = time.perf_counter() - self.t0
+        return self._runs
 
 
-def test_dag_test_daily_end_to_end(single_runs: dict[str, Any]) -> None:
-    runs, days, url = single_runs["runs"], single_runs["days"], single_runs["url"]
-    print(f"dag.test lead_handoff_daily x3: {single_runs['seconds']:.1f} s "
-          f"(runs {[r['seconds'] for r in runs]} s)")
-    for run in runs:
-        assert run["state"] == "success", run
-        assert all(s == "success" for s in run["tasks"].values()), run["tasks"]
-        assert sum(k.startswith("ingest[") for k in run["tasks"]) == 3      # one per source
-
-    from leadflow.monitor import last_runs
-    from leadflow.store import db
-    rows = [r for r in last_runs(db.engine(url), 200) if r["run_id"] == f"{DAG_ID}:{days[0]}"]
-    tasks = {r["task"]: r for r in rows}
-    assert {"quality", "load", "score", "queue", "deliver"} <= set(tasks)
-    assert {"ingest:web_leads", "ingest:events", "ingest:spend"} <= set(tasks)
-    assert all(r["status"] in ("success", "warning") for r in rows)
-    assert tasks["queue"]["counts"]["handed_off"] > 0
-    assert tasks["ingest:web_leads"]["counts"]["rows_in"] == LEADS
-    for d in days:
-        summary = single_runs["config"].parent / "reports" / "runs" / f"{DAG_ID}_{d}.html"
-        assert summary.is_file() and "handed_off=" in summary.read_text()
-
-
-def _pii_values(landing: Path) -> set[str]:
-    """Every email address and phone number in the demo lead files."""
-    vals: set[str] = set()
-    for f in landing.rglob("leads_*.csv"):
-        df = pd.read_csv(f, dtype=str)
-        for col in ("Email Address", "Phone"):
-            vals |= {v.strip() for v in df.get(col, pd.Series(dtype=str)).dropna() if len(v.strip()) > 5}
-    return vals
-
-
-def test_quality_failure_emails_without_pii(dagtest_env: dict[str, str], tmp_path: Path) -> None:
-    """Runs a day whose files are partly 'in the future' with a strict quality gate: the DAG fails
-    at the quality task with the one-line quality message, and the alert email has no PII."""
-    from aiosmtpd.controller import Controller
-
-    sink, port = SmtpSink(), free_port()
-    ctrl = Controller(sink, hostname="127.0.0.1", port=port)
-    ctrl.start()
-    try:
-        d = date(2026, 6, 15)
-        alerts = {"alerts": {"email_to": ["oncall@localhost"]},
-                  "smtp": {"host": "127.0.0.1", "port": port, "sender": "leadflow@localhost"}}
-        # demo data runs to d+2: rows timestamped after the run's as_of fail 'not in the future'
-        config, url = make_project(tmp_path / "proj", end_date=d + timedelta(days=2),
-                                   alerts=alerts, fail_share=0.05)
-        pii = _pii_values(tmp_path / "proj" / "data" / "landing")
-        [run] = run_dagtest(dagtest_env, config, url, [d])
-        assert run["state"] == "failed"
-        assert run["tasks"]["quality"] == "failed" and run["tasks"]["load"] == "upstream_failed"
-        assert run["tasks"]["summary"] == "success"          # the teardown still writes the summary
-        assert sink.received.wait(20), "no failure email arrived"
-    finally:
-        ctrl.stop()
-    msg = sink.messages[0]
-    text = msg["Subject"] + "\n" + msg.get_payload(decode=True).decode()
-    assert f"FAILED {DAG_ID}.quality run {d}" in text
-    assert "QualityGateError" in text and "quality gate failed" in text
-    assert len(pii) > 100
-    leaked = [v for v in pii if v in text]
-    assert not leaked, f"PII in alert: {len(leaked)} values"
-    assert not re.search(r"Traceback|File \"", text)
+@pytest.fixture(scope="session")
+def single_runs(dagtest_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[SingleRuns]:
+    s = SingleRuns(dagtest_env, tmp_path_factory.mktemp("single"))
+    yield s
+    if s.proc.poll() is None:
+        s.proc.kill()
+        s.proc.wait()
 
 
 # --------------------------------------------------------------------------- real scheduler
@@ -287,13 +249,18 @@ def wait_for(what: str, fn: Any, timeout: float, home: Path) -> Any:
 
 
 def airflow_cli(env: dict[str, str], *args: str) -> str:
-    r = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True,
-                       timeout=120)
+    """Run an airflow CLI command; retried while the busy SQLite metadata DB is locked."""
+    for _ in range(6):
+        r = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True,
+                           timeout=120)
+        if r.returncode == 0 or "database is locked" not in r.stderr + r.stdout:
+            break
+        time.sleep(3)
     assert r.returncode == 0, f"airflow {' '.join(args)}:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
     return r.stdout
 
 
-def test_scheduler_backfill_and_trigger_match_single_runs(single_runs: dict[str, Any],
+def test_scheduler_backfill_and_trigger_match_single_runs(single_runs: SingleRuns,
                                                           tmp_path: Path) -> None:
     home = tmp_path / "airflow_home"
     home.mkdir()
@@ -310,14 +277,15 @@ def test_scheduler_backfill_and_trigger_match_single_runs(single_runs: dict[str,
             home, "SELECT next_dagrun FROM dag WHERE dag_id=? AND next_dagrun IS NOT NULL", DAG_ID),
             120, home)[0][0]
         d3 = datetime.fromisoformat(str(nxt)).date()
-        days = single_runs["days"]
+        days = single_runs.days
         assert d3 == days[-1], f"scheduler's next run {nxt} (did the test straddle 05:00 UTC?)"
         config, url = make_project(tmp_path / "sched", end_date=days[0] - timedelta(days=1))
         env["LEADFLOW_DATABASE_URL"] = url
         assert config == sched_cfg
 
-        airflow_cli(env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", str(days[0]),
-                    "--to-date", str(days[-1]), "--max-active-runs", "1")
+        airflow_cli(env, "backfill", "create", "--dag-id", DAG_ID,
+                    "--from-date", f"{days[0]}T05:00:00+00:00", "--to-date", f"{days[-1]}T05:00:00+00:00",
+                    "--max-active-runs", "1")
         airflow_cli(env, "dags", "unpause", DAG_ID)
         states = wait_for("the backfill to finish", lambda: (lambda rows: rows if len(rows) == 3 and all(
             s in ("success", "failed") for _, s in rows) else None)(meta(
@@ -329,7 +297,7 @@ def test_scheduler_backfill_and_trigger_match_single_runs(single_runs: dict[str,
         # an operator re-runs the last day from the CLI: it succeeds and changes nothing
         out = airflow_cli(env, "dags", "trigger", DAG_ID, "--conf", json.dumps({"run_date": str(d3)}),
                           "--output", "json")
-        run_id = json.loads(out[out.index("["):])[0]["dag_run_id"]
+        run_id = json.loads(next(ln for ln in out.splitlines() if ln.startswith("[{")))[0]["dag_run_id"]
         state = wait_for("the triggered run", lambda: (lambda r: r[0][0] if r and r[0][0] in (
             "success", "failed") else None)(meta(home, "SELECT state FROM dag_run WHERE run_id=?", run_id)),
             180, home)
@@ -340,10 +308,77 @@ def test_scheduler_backfill_and_trigger_match_single_runs(single_runs: dict[str,
     scheduled = snapshot(url, d3)
 
     # the same three days as three single dag.test() runs in a fresh warehouse
-    runs = single_runs["runs"]
+    runs = single_runs.runs
     assert [r["state"] for r in runs] == ["success"] * 3, runs
-    single = snapshot(single_runs["url"], d3)
+    single = snapshot(single_runs.url, d3)
     print(f"scheduler: backfill of 3 days {t_backfill:.0f} s, with CLI trigger {t_sched:.0f} s; "
-          f"dag.test x3 {single_runs['seconds']:.0f} s")
+          f"dag.test x3 {single_runs.seconds:.0f} s (in parallel)")
     assert len(single["handoffs"]) > 0
     assert_same(scheduled, single)
+
+
+# --------------------------------------------------------------------------- dag.test results
+def test_dag_test_daily_end_to_end(single_runs: SingleRuns) -> None:
+    runs, days, url = single_runs.runs, single_runs.days, single_runs.url
+    print(f"dag.test lead_handoff_daily x3: {single_runs.seconds:.1f} s "
+          f"(runs {[r['seconds'] for r in runs]} s)")
+    for run in runs:
+        assert run["state"] == "success", run
+        assert all(s == "success" for s in run["tasks"].values()), run["tasks"]
+        assert sum(k.startswith("ingest[") for k in run["tasks"]) == 3      # one per source
+
+    from leadflow.monitor import last_runs
+    from leadflow.store import db
+    rows = [r for r in last_runs(db.engine(url), 200) if r["run_id"] == f"{DAG_ID}:{days[0]}"]
+    tasks = {r["task"]: r for r in rows}
+    assert {"quality", "load", "score", "queue", "deliver"} <= set(tasks)
+    assert {"ingest:web_leads", "ingest:events", "ingest:spend"} <= set(tasks)
+    assert all(r["status"] in ("success", "warning") for r in rows)
+    assert tasks["queue"]["counts"]["handed_off"] > 0
+    assert tasks["ingest:web_leads"]["counts"]["rows_in"] == LEADS
+    for d in days:
+        summary = single_runs.config.parent / "reports" / "runs" / f"{DAG_ID}_{d}.html"
+        assert summary.is_file() and "handed_off=" in summary.read_text()
+
+
+def _pii_values(landing: Path) -> set[str]:
+    """Every email address and phone number in the demo lead files."""
+    vals: set[str] = set()
+    for f in landing.rglob("leads_*.csv"):
+        df = pd.read_csv(f, dtype=str)
+        for col in ("Email Address", "Phone"):
+            vals |= {v.strip() for v in df.get(col, pd.Series(dtype=str)).dropna() if len(v.strip()) > 5}
+    return vals
+
+
+def test_quality_failure_emails_without_pii(dagtest_env: dict[str, str], tmp_path: Path) -> None:
+    """Runs a day whose files are partly 'in the future' with a strict quality gate: the DAG fails
+    at the quality task with the one-line quality message, and the alert email has no PII."""
+    from aiosmtpd.controller import Controller
+
+    sink, port = SmtpSink(), free_port()
+    ctrl = Controller(sink, hostname="127.0.0.1", port=port)
+    ctrl.start()
+    try:
+        d = date(2026, 6, 15)
+        alerts = {"alerts": {"email_to": ["oncall@localhost"]},
+                  "smtp": {"host": "127.0.0.1", "port": port, "sender": "leadflow@localhost"}}
+        # demo data runs to d+2: rows timestamped after the run's as_of fail 'not in the future'
+        config, url = make_project(tmp_path / "proj", end_date=d + timedelta(days=2),
+                                   alerts=alerts, fail_share=0.05)
+        pii = _pii_values(tmp_path / "proj" / "data" / "landing")
+        [run] = run_dagtest(dagtest_env, config, url, [d])
+        assert run["state"] == "failed"
+        assert run["tasks"]["quality"] == "failed" and run["tasks"]["load"] == "upstream_failed"
+        assert run["tasks"]["summary"] == "success"          # the teardown still writes the summary
+        assert sink.received.wait(20), "no failure email arrived"
+    finally:
+        ctrl.stop()
+    msg = sink.messages[0]
+    text = msg["Subject"] + "\n" + msg.get_payload(decode=True).decode()
+    assert f"FAILED {DAG_ID}.quality run {d}" in text
+    assert "QualityGateError" in text and "quality gate failed" in text
+    assert len(pii) > 100
+    leaked = [v for v in pii if v in text]
+    assert not leaked, f"PII in alert: {len(leaked)} values"
+    assert not re.search(r"Traceback|File \"", text)
