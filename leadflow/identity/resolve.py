@@ -172,10 +172,21 @@ def _name_points(fa, fb, la, lb, ra=None, rb=None) -> tuple[np.ndarray, np.ndarr
 def score_pairs(keys: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     """Evidence points, score and a readable rule for each candidate pair."""
     a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
-    col = {c: keys[c].to_numpy(dtype=object, na_value="") for c in KEY_COLUMNS}
+    # factorised columns: pair arrays reference each distinct string once (memory), and
+    # same-column equality is an integer comparison
+    enc: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for c in KEY_COLUMNS:
+        codes, uniq = pd.factorize(keys[c].to_numpy(dtype=object, na_value=None), use_na_sentinel=True)
+        enc[c] = (codes, np.append(np.asarray(uniq, dtype=object), ""))   # code -1 -> ""
 
     def both(c: str) -> tuple[np.ndarray, np.ndarray]:
-        return col[c][a], col[c][b]
+        codes, strs = enc[c]
+        return strs[codes[a]], strs[codes[b]]
+
+    def same(c: str) -> np.ndarray:
+        codes = enc[c][0]
+        ca = codes[a]
+        return (ca >= 0) & (ca == codes[b])
 
     fa, fb = both("first_k")
     la, lb = both("last_k")
@@ -185,33 +196,33 @@ def score_pairs(keys: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     name_pts = np.where(swapped, p2f + p2l, p1f + p1l)
     name_full = np.where(swapped, (p2f > 0) & (p2l > 0), (p1f > 0) & (p1l > 0))
 
-    ea, eb = both("email_key")
-    email = (ea != "") & (ea == eb)
-    pa, pb = both("phone_k")
-    has_p = (pa != "") & (pb != "")
-    phone_pts = np.where(has_p, np.where(pa == pb, PTS["phone_eq"], PTS["phone_diff"]), 0.0)
-    da, db_ = both("dom_k")
+    email = same("email_key")
+    pc = enc["phone_k"][0]
+    has_p = (pc[a] >= 0) & (pc[b] >= 0)
+    phone_same = same("phone_k")
+    phone_pts = np.where(has_p, np.where(phone_same, PTS["phone_eq"], PTS["phone_diff"]), 0.0)
+    dc = enc["dom_k"][0]
     ca, cb = both("co_k")
-    dom_eq = (da != "") & (da == db_)
-    co_eq = (ca != "") & (ca == cb)
+    dom_eq = same("dom_k")
+    co_eq = same("co_k")
     has_c = (ca != "") & (cb != "")
-    co_sim = _sim(ca, cb, fuzz.token_sort_ratio) / 100.0
-    has_org = has_c | ((da != "") & (db_ != ""))
+    co_sim = np.zeros(len(a))
+    need = has_c & ~co_eq
+    co_sim[need] = _sim(ca[need], cb[need], fuzz.token_sort_ratio) / 100.0
+    has_org = has_c | ((dc[a] >= 0) & (dc[b] >= 0))
     org_pts = np.select([dom_eq | co_eq, has_c & (co_sim >= 0.9), has_org],
                         [PTS["org_eq"], PTS["org_close"], PTS["org_diff"]], 0.0)
     xa, xb = both("local_k")
     has_l = (xa != "") & (xb != "") & ~email
     ls = _sim(xa, xb, JaroWinkler.normalized_similarity)
-    na, nb = both("local_nd")
-    ma, mb = both("mdom_k")
-    same_mail_dom = (ma != "") & (ma == mb)
-    numbered = has_l & same_mail_dom & (xa != xb) & (na == nb)
-    local_pts = np.where(has_l, np.select([numbered, xa == xb, (na == nb) | (ls >= 0.9)],
+    local_eq, nd_eq = same("local_k"), same("local_nd")
+    numbered = has_l & same("mdom_k") & ~local_eq & nd_eq
+    local_pts = np.where(has_l, np.select([numbered, local_eq, nd_eq | (ls >= 0.9)],
                                           [PTS["numbered_mailbox"], PTS["local_eq"], PTS["local_close"]], 0.0), 0.0)
 
     pts = name_pts + phone_pts + org_pts + local_pts + np.where(email, PTS["email_alias"], 0.0)
     parts = [("email_alias", email), ("name" , name_full), ("swapped", swapped & name_full),
-             ("phone", has_p & (pa == pb)), ("org", org_pts > 0), ("local", local_pts > 0)]
+             ("phone", phone_same), ("org", org_pts > 0), ("local", local_pts > 0)]
     bits = np.zeros(len(a), dtype=np.int64)
     for i, (_, mask) in enumerate(parts):
         bits |= mask.astype(np.int64) << i
