@@ -33,7 +33,10 @@ def _quarantine(engine) -> pd.DataFrame:
     return df
 
 
-def test_validate_all_quarantines_exactly_the_broken_rows(engine, make_ctx) -> None:
+@pytest.mark.parametrize("chunk_rows", [200_000, 5])
+def test_validate_all_quarantines_exactly_the_broken_rows(engine, make_ctx, chunk_rows: int) -> None:
+    """Same result whether a source is read in one chunk or in many (duplicate keys across
+    chunks, reasons in suite order, records read back whole)."""
     ctx = make_ctx(_config(), engine)
     leads, expected = crafted("inbound_leads")
     # typed staging columns cannot hold wrong types (ingest rejects those); keep the rest
@@ -46,7 +49,7 @@ def test_validate_all_quarantines_exactly_the_broken_rows(engine, make_ctx) -> N
     touches = pd.DataFrame([good_row("touches", i) for i in range(3)]
                            + [good_row("touches", 9) | {"campaign_id": "nowhere"}]).drop(columns=["source"])
     tbid = stage(engine, "touches", "clicks", touches)
-    res = validate_all(ctx, docs=False)
+    res = validate_all(ctx, docs=False, chunk_rows=chunk_rows)
 
     n_leads = len(leads)
     assert res["rows"] == n_leads + 1 + 4
@@ -67,6 +70,30 @@ def test_validate_all_quarantines_exactly_the_broken_rows(engine, make_ctx) -> N
     # a second run finds nothing landed and changes nothing
     again = validate_all(ctx, docs=False)
     assert again["rows"] == 0 and len(_quarantine(engine)) == len(q)
+
+
+def test_duplicate_keys_across_chunks_and_batches(engine, make_ctx) -> None:
+    """Unique-key checks see the whole source, not one chunk: a record id delivered in rows 1
+    and 12 of one batch and again in a second batch fails in all three places."""
+    ctx = make_ctx(_config(), engine)
+    rows = [good_row("inbound_leads", i) for i in range(14)]
+    rows[11]["source_record_id"] = rows[0]["source_record_id"]
+    rows[11]["email"] = "not-an-email"                      # fails two checks, reasons in suite order
+    b1 = stage(engine, "inbound_leads", "web", pd.DataFrame(rows).drop(columns=["source"]))
+    again = [good_row("inbound_leads", 100) | {"source_record_id": rows[0]["source_record_id"]},
+             good_row("inbound_leads", 101)]
+    b2 = stage(engine, "inbound_leads", "web", pd.DataFrame(again).drop(columns=["source"]))
+    res = validate_all(ctx, docs=False, chunk_rows=5)
+    assert (res["rows"], res["quarantined"], res["passed"]) == (16, 3, 13)
+    assert res["by_source"]["web"]["expectations"] == {"source_record_id_unique": 3, "email_syntax": 1}
+    got = {(int(r.batch_id), int(r.row_number)): r.reasons for r in _quarantine(engine).itertuples()}
+    assert got == {(b1, 1): ["source_record_id_unique"], (b1, 12): ["email_syntax", "source_record_id_unique"],
+                   (b2, 1): ["source_record_id_unique"]}
+    rec = _entry(engine, 12)["record"]
+    rec = rec if isinstance(rec, dict) else __import__("json").loads(rec)
+    assert rec["landing_url"] == rows[11]["landing_url"]      # whole record, not only checked columns
+    st = states(engine, "inbound_leads")
+    assert (st.get("quarantined"), st.get("passed"), st.get("landed", 0)) == (3, 13, 0)
 
 
 def test_touch_already_loaded_in_an_earlier_batch_is_quarantined(engine, make_ctx) -> None:

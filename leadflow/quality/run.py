@@ -76,11 +76,11 @@ def landed_batches(conn: Connection, kind: str) -> pd.DataFrame:
     return pd.DataFrame(conn.execute(q).all(), columns=["source", "batch_id", "n"])
 
 
-def read_chunks(conn: Connection, kind: str, batch_ids: list[int], size: int = CHUNK_ROWS
-                ) -> Iterator[pd.DataFrame]:
-    """The landed rows of some batches, all columns, ``size`` rows at a time (keyset paging)."""
+def read_chunks(conn: Connection, kind: str, batch_ids: list[int], size: int = CHUNK_ROWS,
+                columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+    """The landed rows of some batches, ``size`` rows at a time (keyset paging per batch)."""
     t = STAGING[kind]
-    cols = [c.name for c in t.columns]
+    cols = columns or [c.name for c in t.columns]
     ph = _param_style(conn)
     sql = (f'SELECT {_cols_sql(cols)} FROM "{t.name}" '
            f"WHERE batch_id = {ph.format('b')} AND row_number > {ph.format('r')} AND state = 'landed' "
@@ -110,24 +110,37 @@ def row_keys(batch_id: Any, row_number: Any) -> np.ndarray:
     return (np.asarray(batch_id, dtype=np.int64) << 32) | np.asarray(row_number, dtype=np.int64)
 
 
-def global_failures(conn: Connection, suite: Suite, kind: str, batch_ids: list[int],
-                    p: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Row checks comparing rows with each other, over the source's key columns at once.
-
-    Returns check name -> sorted keys (``row_keys``) of the rows that fail it."""
-    checks = [c for c in suite.row_checks
-              if c.type in translate.GLOBAL_TYPES and not _has_unknown_parameter(c, p)]
-    if not checks:
-        return {}
+def checked_columns(suite: Suite, kind: str) -> list[str]:
+    """Columns the checks read: lineage, every typed (non-text) field, every column a check
+    names. Text fields no check names cannot fail and are read only for quarantined rows."""
     t = STAGING[kind]
-    cols = list(dict.fromkeys(["batch_id", "row_number", "source"]
-                              + [c for ch in checks for c in ch.columns if c in t.c]))
-    ids = ", ".join(str(int(b)) for b in batch_ids)
-    df = _fetch(conn, f'SELECT {_cols_sql(cols)} FROM "{t.name}" WHERE batch_id IN ({ids}) '
-                      "AND state = 'landed'", {}, cols)
-    prepared, _bad = translate.prepare(suite, df, fields=cols)
-    keys = row_keys(df["batch_id"], df["row_number"])
-    return {c.name: np.sort(keys[translate.unexpected(c, prepared, p)]) for c in checks}
+    named = {c for ch in suite.checks for c in ch.columns}
+    keep = {"source", "batch_id", "row_number"} | named | {f for f, typ in suite.fields.items() if typ != "str"}
+    return [c.name for c in t.columns if c.name in keep]
+
+
+def fetch_rows(conn: Connection, kind: str, keys: pd.DataFrame) -> pd.DataFrame:
+    """Full staging rows for some ``(batch_id, row_number)`` pairs, in the order given."""
+    t = STAGING[kind]
+    cols = [c.name for c in t.columns]
+    parts = []
+    for b, grp in keys.groupby("batch_id", sort=False):
+        nums = [int(x) for x in grp["row_number"]]
+        for i in range(0, len(nums), 5000):
+            ids = ", ".join(str(n) for n in nums[i:i + 5000])      # integers: safe inline
+            parts.append(_fetch(conn, f'SELECT {_cols_sql(cols)} FROM "{t.name}" WHERE batch_id = '
+                                      f"{int(b)} AND row_number IN ({ids})", {}, cols))
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    full = pd.concat(parts, ignore_index=True)
+    order = pd.MultiIndex.from_frame(keys[["batch_id", "row_number"]].astype("int64"))
+    return full.set_index(["batch_id", "row_number"], drop=False).loc[order].reset_index(drop=True)
+
+
+def global_checks(suite: Suite, p: dict[str, Any]) -> list[Any]:
+    """Row checks that compare rows with each other (unique keys) and can run (parameters known)."""
+    return [c for c in suite.row_checks
+            if c.type in translate.GLOBAL_TYPES and not _has_unknown_parameter(c, p)]
 
 
 # ----------------------------------------------------------------------------- writing
@@ -159,6 +172,15 @@ def quarantine_rows(conn: Connection, kind: str, rows: pd.DataFrame, reasons: li
            for r, b, n, why in zip(recs, rows["batch_id"], rows["row_number"], reasons)]
     db.upsert(conn, quarantine, out, ["kind", "batch_id", "row_number"], ["stage", "reasons", "status"])
     return len(out)
+
+
+def quarantine_failed(conn: Connection, kind: str, chunk: pd.DataFrame, failed: np.ndarray,
+                      reasons: list[list[str]], created_at: datetime) -> int:
+    """Quarantine a chunk's failing rows with their full staged record (read back by key)."""
+    if not failed.any():
+        return 0
+    rows = fetch_rows(conn, kind, chunk.loc[failed, ["batch_id", "row_number"]])
+    return quarantine_rows(conn, kind, rows, reasons, created_at)
 
 
 def mark_range(conn: Connection, kind: str, batch_id: int, lo: int, hi: int) -> None:
@@ -270,16 +292,22 @@ def _gate_line(sc: SourceCheck, limit: float) -> str:
 
 def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame, suite: Suite,
                  chunk_rows: int, timings: dict[str, float]) -> SourceCheck:
-    """Validate one source's landed rows chunk by chunk, in one transaction."""
+    """Validate one source's landed rows chunk by chunk, in one transaction.
+
+    Checks comparing rows with each other (unique keys) need the whole source: the chunks
+    collect their key columns, the checks run once at the end, and the few rows they fail are
+    read again, evaluated whole and quarantined (reasons in suite order, as in one pass)."""
     batch_ids = [int(b) for b in batches["batch_id"]]
     with ctx.engine.begin() as conn:
         p = qparams.for_source(conn, suite, kind, source, batch_ids)
+        pp = parameters(suite, ctx.as_of, p)
         sc = SourceCheck(kind, source, suite, p, qparams.mapped_fields(ctx.settings, source),
                          int(batches["n"].sum()))
-        t = time.perf_counter()
-        glob = global_failures(conn, suite, kind, batch_ids, parameters(suite, ctx.as_of, p))
-        timings["keys"] += time.perf_counter() - t
-        chunks = read_chunks(conn, kind, batch_ids, chunk_rows)
+        glob = global_checks(suite, pp)
+        key_cols = list(dict.fromkeys(["batch_id", "row_number"] + [c for g in glob for c in g.columns]))
+        key_parts: list[pd.DataFrame] = []
+        failed_parts: list[np.ndarray] = []
+        chunks = read_chunks(conn, kind, batch_ids, chunk_rows, checked_columns(suite, kind))
         while True:
             t = time.perf_counter()
             chunk = next(chunks, None)
@@ -287,18 +315,53 @@ def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame,
             if chunk is None:
                 break
             t = time.perf_counter()
-            keys = row_keys(chunk["batch_id"], chunk["row_number"])
-            pre = {name: np.isin(keys, fail, assume_unique=False) for name, fail in glob.items()}
-            ev = evaluate(kind, chunk, ctx.as_of, p, suite=suite, precomputed=pre, dataset=False)
+            none = np.zeros(len(chunk), dtype=bool)
+            ev = evaluate(kind, chunk, ctx.as_of, p, suite=suite, dataset=False,
+                          precomputed={g.name: none for g in glob})
             sc.add(ev)
+            if glob:
+                key_parts.append(chunk[key_cols])
+                failed_parts.append(row_keys(chunk["batch_id"][ev.failed], chunk["row_number"][ev.failed]))
             timings["split"] += time.perf_counter() - t
             t = time.perf_counter()
-            quarantine_rows(conn, kind, chunk[ev.failed], ev.reasons, ctx.as_of)
+            quarantine_failed(conn, kind, chunk, ev.failed, ev.reasons, ctx.as_of)
             b = int(chunk["batch_id"].iloc[0])
             mark_range(conn, kind, b, int(chunk["row_number"].iloc[0]), int(chunk["row_number"].iloc[-1]))
             timings["write"] += time.perf_counter() - t
             del chunk, ev
+        if key_parts:
+            t = time.perf_counter()
+            _recheck_global(conn, ctx, sc, glob, pd.concat(key_parts, ignore_index=True),
+                            np.concatenate(failed_parts))
+            timings["keys"] += time.perf_counter() - t
     return sc
+
+
+def _recheck_global(conn: Connection, ctx: RunContext, sc: SourceCheck, glob: list[Any],
+                    keys: pd.DataFrame, already: np.ndarray) -> None:
+    """Run the unique-key checks over the whole source; quarantine the rows they fail."""
+    kind, suite = sc.kind, sc.suite
+    pp = parameters(suite, ctx.as_of, sc.p)
+    prepared, _bad = translate.prepare(suite, keys, fields=list(keys.columns))
+    masks = {g.name: translate.unexpected(g, prepared, pp) for g in glob}
+    hit = np.logical_or.reduce(list(masks.values()))
+    if not hit.any():
+        return
+    for name, m in masks.items():
+        if m.any():
+            sc.counts[name] = sc.counts.get(name, 0) + int(m.sum())
+    k_all = row_keys(keys["batch_id"], keys["row_number"])
+    sc.failed += int((~np.isin(k_all[hit], already)).sum())
+    rows = fetch_rows(conn, kind, keys.loc[hit, ["batch_id", "row_number"]].reset_index(drop=True))
+    ev = evaluate(kind, rows, ctx.as_of, sc.p, suite=suite, dataset=False,
+                  precomputed={name: m[hit] for name, m in masks.items()})
+    quarantine_rows(conn, kind, rows, ev.reasons, ctx.as_of)
+    t = STAGING[kind].name
+    for b in sorted({int(x) for x in rows["batch_id"]}):
+        conn.execute(sa.text(
+            f'UPDATE "{t}" SET state = \'quarantined\' WHERE batch_id = :b AND state = \'passed\' '
+            f'AND row_number IN (SELECT q.row_number FROM quarantine q WHERE q.kind = :k '
+            f'AND q.batch_id = :b AND q.status = \'open\')'), {"b": b, "k": kind})
 
 
 def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
