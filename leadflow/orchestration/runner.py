@@ -106,12 +106,14 @@ def ingest_source(name: str) -> StepFn:
 
 
 def step_train(ctx: Any) -> dict[str, Any]:
-    """Weekly retraining with the promotion gate (``leadflow.score``, helper D's module)."""
+    """Weekly retraining: ``leadflow.score.train_model`` trains on the outcomes known at
+    ``ctx.as_of``, registers the candidate and promotes it only if it beats the current model on
+    the same holdout; with too few conversions it keeps the rules and says so (status rules_only)."""
     from leadflow import score
-    train = getattr(score, "retrain", None)
-    if train is None:
-        raise LeadflowError("leadflow.score.retrain(ctx) is not available in this version")
-    return train(ctx)
+    out = score.train_model(ctx)
+    if out.get("message"):
+        log.info("leadflow model_retrain: %s", out["message"])
+    return out
 
 
 def write_summary(context: Mapping[str, Any], job: str | None = None) -> dict[str, Any]:
