@@ -226,13 +226,15 @@ def _text(msg: Any) -> str:
     return msg["Subject"] + "\n" + msg.get_payload(decode=True).decode()
 
 
-def test_failing_task_email_arrives_without_pii(leadflow_env, smtp_server, engine) -> None:
+def test_failing_task_email_arrives_without_pii(leadflow_env, smtp_server, engine, caplog) -> None:
     leadflow_env(smtp_port=smtp_server.port)
     leaky = QualityGateError(f"source web: row 7 email {PII_EMAIL} phone {PII_PHONE} failed email_syntax")
     try:
         runner.run_task("quality", airflow_context(), lambda ctx: (_ for _ in ()).throw(leaky))
     except AirflowFailException as e:
+        assert PII_EMAIL not in str(e) and "failed email_syntax" in str(e)   # task log line too
         alerts.task_failure_callback(airflow_context(exception=e))
+    assert PII_EMAIL not in caplog.text
     assert smtp_server.received.wait(10), "no alert email arrived"
     text = _text(smtp_server.messages[0])
     for needle in ("lead_handoff_daily", "quality", "2026-11-26", "QualityGateError", "failed email_syntax"):

@@ -20,11 +20,14 @@ StepFn = Callable[[Any], dict[str, Any]]
 
 
 def _failure(e: LeadflowError) -> Exception:
-    """The Airflow exception for a LeadflowError: same one-line message, original class kept."""
+    """The Airflow exception for a LeadflowError: same one-line message (scrubbed of anything that
+    looks like PII or a secret, as a second defence: it lands in task logs), original class kept."""
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+    from leadflow.orchestration.alerts import scrub
+
     base = AirflowException if isinstance(e, StoreError) else AirflowFailException
-    exc = base(str(e))
+    exc = base(scrub(e, 2000))
     exc.error_class = type(e).__name__  # type: ignore[attr-defined]  # read by alerts
     return exc
 
@@ -72,7 +75,8 @@ def run_task(task: str, context: Mapping[str, Any], fn: StepFn | None = None,
         ctx = open_run_context(context, job)
         counts = run_step(ctx, task, fn)
     except LeadflowError as e:
-        log.error("%s failed: %s: %s", task, type(e).__name__, e)
+        from leadflow.orchestration.alerts import scrub
+        log.error("%s failed: %s: %s", task, type(e).__name__, scrub(e, 2000))
         raise _failure(e) from None
     small = small_counts(counts)
     log.info("leadflow %s %s run_date=%s counts=%s", ctx.job, task, ctx.run_date.isoformat(), small)
