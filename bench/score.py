@@ -12,14 +12,28 @@ Writes bench/results/score_<leads>.json.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bench._util import measure, print_table, write_result
+from bench._util import measure as _measure, print_table, write_result
+
+
+@contextmanager
+def measure(label: str, out: dict) -> Iterator[None]:
+    """Wall seconds and peak memory (bench._util) plus CPU seconds of this process: on a
+    shared machine the CPU figure shows how much of the wall time was waiting for a core."""
+    c0 = time.process_time()
+    with _measure(label, out):
+        yield
+    out[label]["cpu_seconds"] = round(time.process_time() - c0, 2)
 
 AS_OF = datetime(2026, 11, 26, 23, 59, 59)
 SCORING = {
@@ -134,6 +148,8 @@ def main() -> None:
                           [x for x in SCORE_COLUMNS if x not in ("person_id", "score_date")])
     print_table(rows, f"scoring {a.leads:,} leads / training on {a.outcomes:,} outcomes")
     print("example reasons:", figures["example_reasons"][0])
+    print(f"load average during the run: {os.getloadavg()} on {os.cpu_count()} cores")
+    figures["load_average_end"] = os.getloadavg()
     p = write_result(f"score_{a.leads}", {**figures, "stages": rows})
     print(f"wrote {p}")
 
