@@ -72,8 +72,9 @@ def route(leads: pd.DataFrame, routing: Routing, run_date: date,
     df["route_rule"] = None
 
     # 1. account owner: named accounts in config, then the stored owner.
-    named = df["domain"].map(lambda d: routing.account_owners.get(str(d).lower()) if isinstance(d, str) else None) \
-        if routing.account_owners else pd.Series([None] * len(df), index=df.index)
+    owners_cfg = {k.lower(): v for k, v in routing.account_owners.items()}
+    named = df["domain"].astype("string").str.lower().map(owners_cfg).astype(object)
+    named = named.where(named.notna(), None)
     owner = named.where(named.notna(), df["account_owner"])
     owner_known = owner.isin(list(rep_idx))
     ooo_reps = set(reps.loc[reps["ooo"], "rep"])
@@ -102,7 +103,6 @@ def route(leads: pd.DataFrame, routing: Routing, run_date: date,
     df["_pool_reason"] = None
     pools: list[tuple[str | None, list[str]]] = [(t.name, list(t.reps)) for t in routing.territories]
     pools.append((None, list(reps["rep"])))
-    unavailable_all: dict[str, str] = {}
     for name, members in pools:
         in_pool = rest & (df["territory"].isna() if name is None else df["territory"] == name)
         if not in_pool.any():
@@ -111,7 +111,6 @@ def route(leads: pd.DataFrame, routing: Routing, run_date: date,
         idx = np.array([rep_idx[m] for m in members], dtype=np.int64)
         unavailable = {m: ("out of office" if m in ooo_reps else "at daily capacity")
                        for m in members if m in ooo_reps or remaining[rep_idx[m]] <= 0}
-        unavailable_all.update(unavailable)
         # Units: one per account (colleagues stay together), else one per person; first-seen order.
         unit_key = np.where(sub["account_id"].notna(),
                             "a" + sub["account_id"].astype("string").fillna(""),
