@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import zlib
 from collections.abc import Iterator
@@ -367,8 +368,9 @@ def _recheck_global(conn: Connection, ctx: RunContext, sc: SourceCheck, glob: li
 def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
     """Validate every landed staging row; quarantine failures; enforce per-source thresholds.
 
-    Returns ``rows``, ``passed``, ``quarantined``, ``warnings``, ``by_source``, the Data Docs
-    path and ``timings``. Raises ``QualityGateError`` (after quarantining, so nothing is lost)
+    ``docs=False`` (or ``LEADFLOW_DATA_DOCS=0`` in the environment) skips GX and the Data Docs;
+    the split and the gate do not depend on them. Returns ``rows``, ``passed``, ``quarantined``,
+    ``warnings``, ``by_source``, the Data Docs path and ``timings``. Raises ``QualityGateError`` (after quarantining, so nothing is lost)
     when a source's failing share is above its ``quality.fail_share``.
     """
     t_start = time.perf_counter()
@@ -377,7 +379,7 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
     timings = {"keys": 0.0, "read": 0.0, "split": 0.0, "write": 0.0}
     gate: list[str] = []
     gx = None
-    if docs:
+    if docs and os.environ.get("LEADFLOW_DATA_DOCS", "1").strip().lower() not in ("0", "false", "no", "off"):
         from leadflow.quality import gxworker
         try:
             gx = gxworker.start(ctx.settings.reports_dir / "data_docs")   # imports GX meanwhile

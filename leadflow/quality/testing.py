@@ -16,15 +16,17 @@ from leadflow.store.schema import STAGING, ingest_batches
 
 
 def stage(engine: Engine, kind: str, source: str, rows: pd.DataFrame,
-          loaded_at: datetime = datetime(2026, 11, 26, 8, 0)) -> int:
+          loaded_at: datetime = datetime(2026, 11, 26, 8, 0), business_date: date | None = None) -> int:
     """Insert an ``ingest_batches`` row and ``rows`` as landed staging rows; returns the batch id.
 
     ``rows`` holds canonical columns (others are dropped); row numbers are 1..n unless given.
+    The batch belongs to ``business_date`` (default: the day of ``loaded_at``), as ingest does.
     """
     with engine.begin() as conn:
         res = conn.execute(sa.insert(ingest_batches).values(
             source=source, kind=kind, uri=f"test://{source}", content_hash=uuid.uuid4().hex,
             rows_in=len(rows), rows_landed=len(rows), rows_rejected=0, status="landed",
+            business_date=business_date or loaded_at.date(),
             loaded_at=loaded_at).returning(ingest_batches.c.batch_id))
         batch_id = int(res.scalar_one())
         df = rows[[c for c in rows.columns if c in FIELDS[kind] or c in ("row_number", "attributes")]].copy()

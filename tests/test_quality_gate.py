@@ -1,0 +1,103 @@
+"""Issue 4, criterion 3: the quality gate as Airflow and `leadflow status` see it.
+
+The quality task of the DAGs is ``leadflow.orchestration.runner.run_task("quality", context)``
+(dags/lead_handoff_daily.py); these tests call exactly that with an Airflow-shaped context on a
+real warehouse — no scheduler needed — so the real ``pipeline.step_quality`` runs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from leadflow.quality.testing import good_row, stage, states
+from leadflow.store.schema import pipeline_runs
+from tests.conftest import ROOT, write_config
+
+RUN_DATE = datetime(2026, 11, 26, tzinfo=timezone.utc)
+RUN_ID = "lead_handoff_daily:2026-11-26"
+
+
+def airflow_context() -> dict[str, Any]:
+    """The parts of an Airflow 3 task context the runner reads (a scheduled daily run)."""
+    ti = SimpleNamespace(dag_id="lead_handoff_daily", task_id="quality", run_id="scheduled__2026-11-26",
+                         try_number=1)
+    return {"ti": ti, "dag": SimpleNamespace(dag_id="lead_handoff_daily"), "logical_date": RUN_DATE,
+            "dag_run": SimpleNamespace(conf={}, logical_date=RUN_DATE, run_after=None,
+                                       data_interval_start=RUN_DATE)}
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, db_url: str, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch):
+    """leadflow.yaml with one lead source (warn above 5%, fail above 50%) found as Airflow finds it."""
+    doc = {"paths": {"data_dir": str(tmp_path / "data"), "reports_dir": str(tmp_path / "reports")},
+           "sources": [{"name": "web", "owner": "ops", "kind": "inbound_leads",
+                        "connector": {"type": "file", "path": str(tmp_path / "landing")},
+                        "mapping": {"Email": "email", "Id": "source_record_id"},
+                        "quality": {"warn_share": 0.05, "fail_share": 0.5}}]}
+    cfg = write_config(tmp_path / "leadflow.yaml", doc)
+    monkeypatch.setenv("LEADFLOW_CONFIG", str(cfg))
+    monkeypatch.setenv("LEADFLOW_DATABASE_URL", db_url)
+    monkeypatch.setenv("LEADFLOW_DATA_DOCS", "0")       # GX docs are covered in test_quality.py
+    return SimpleNamespace(config=cfg, url=db_url, engine=engine)
+
+
+def _stage_leads(engine: sa.Engine, n: int, broken: int) -> None:
+    rows = [good_row("inbound_leads", i) for i in range(n)]
+    for r in rows[:broken]:
+        r["email"] = f"person{r['source_record_id']}-at-example.com"    # fails email_syntax
+    stage(engine, "inbound_leads", "web", pd.DataFrame(rows).drop(columns=["source"]))
+
+
+def test_above_fail_share_the_airflow_task_fails_with_the_quality_line(warehouse) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from leadflow.orchestration import runner
+    _stage_leads(warehouse.engine, 10, broken=6)
+    with pytest.raises(AirflowFailException) as ei:
+        runner.run_task("quality", airflow_context())          # what the DAG's quality task does
+    msg = str(ei.value)
+    assert msg == ("quality gate failed: source 'web' (inbound_leads): 6 of 10 rows quarantined "
+                   "(60.0% > fail_share 50%); most failed expectation 'email_syntax' (6 rows)")
+    assert ei.value.error_class == "QualityGateError"          # no retry: a retry cannot fix data
+    assert ei.value.__cause__ is None and ei.value.__suppress_context__     # no stack trace of ours
+    assert "-at-example.com" not in msg                        # ids and counts, never values
+    with warehouse.engine.connect() as c:
+        run = c.execute(sa.select(pipeline_runs)).one()
+    assert (run.run_id, run.task, run.status, run.message) == (RUN_ID, "quality", "failed", msg)
+    st = states(warehouse.engine, "inbound_leads")              # quarantined before failing
+    assert (st.get("quarantined"), st.get("passed"), st.get("landed", 0)) == (6, 4, 0)
+
+
+def _status(config: Path, url: str) -> str:
+    env = {**os.environ, "LEADFLOW_DATABASE_URL": url, "COLUMNS": "250", "NO_COLOR": "1"}
+    out = subprocess.run([sys.executable, "-m", "leadflow", "status", "--config", str(config)],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_below_fail_share_the_run_goes_on_and_status_shows_the_counts(warehouse) -> None:
+    from leadflow.orchestration import runner
+    _stage_leads(warehouse.engine, 10, broken=1)               # 10% > warn 5%, < fail 50%
+    out = runner.run_task("quality", airflow_context())
+    assert out["counts"]["rows"] == 10 and out["counts"]["passed"] == 9 and out["counts"]["quarantined"] == 1
+    text = _status(warehouse.config, warehouse.url)
+    run_line = next(line for line in text.splitlines() if RUN_ID in line)
+    cells = [c.strip() for c in run_line.replace("┃", "│").split("│") if c.strip()]
+    # columns: run, date, steps, status, read, quarantined, ...
+    assert cells[:6] == [RUN_ID, "2026-11-26", "1", "warning", "10", "1"]
+    assert "open quarantine rows: 1" in text
+    warning = next(line for line in text.splitlines() if line.startswith("warning"))
+    assert f"{RUN_ID} quality: source 'web' (inbound_leads): 1 of 10 rows quarantined" in warning
+    assert "warn_share 5%" in warning and "email_syntax" in warning
+
