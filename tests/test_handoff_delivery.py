@@ -206,3 +206,19 @@ def test_smtp_credentials_from_env_or_an_airflow_connection(monkeypatch) -> None
     monkeypatch.setenv("AIRFLOW_CONN_LISTS_SMTP", "smtp://airflow-user:p%40ss-word@mail.corp.test:2525")
     t = resolve(Smtp(host="ignored", port=25, airflow_conn_id="lists_smtp"))
     assert (t.host, t.port, t.username, t.password) == ("mail.corp.test", 2525, "airflow-user", "p@ss-word")
+
+
+def test_handoff_list_quality_gate_holds_back_bad_rows(engine, make_ctx, tmp_path) -> None:
+    pytest.importorskip("leadflow.quality", reason="helper B's leadflow.quality is not available")
+    from leadflow import quality
+    if not hasattr(quality, "validate_frame"):
+        pytest.skip("leadflow.quality.validate_frame is not available")
+    _seed(engine)
+    with engine.begin() as c:
+        c.execute(sa.update(people).where(people.c.person_id == 3).values(email_norm="not an email"))
+    ctx = make_ctx(_config(tmp_path), engine, D)
+    queue(ctx)
+    out = deliver(ctx)
+    assert out["quality_gate"] == "ran" and out["gate_held_back"] == 1 and out["warnings"]
+    rows = pd.concat([pd.read_csv(p) for p in out["paths"] if p.endswith(".csv")])
+    assert 3 not in set(rows["Person id"]) and len(rows) == 7
