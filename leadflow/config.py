@@ -39,6 +39,7 @@ class FileConnector(Strict):
     min_age_seconds: float = 2.0               # a file younger than this may still be written
     archive: bool = True                       # move processed files to archive/, failed to failed/
     chunk_rows: int = 200_000
+    dated_names: bool = True                   # a file named with a later date than the run waits
 
 
 class SqlConnector(Strict):

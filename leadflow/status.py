@@ -74,11 +74,13 @@ def status_rows(eng: sa.Engine, limit: int = 10) -> tuple[list[dict[str, Any]], 
                          .where(quarantine.c.status == "open"))
         breached = _scalar(c, sa.select(sa.func.count()).select_from(handoffs)
                            .where(handoffs.c.sla_breached.is_(True)))
+        deadlines = _scalar(c, sa.select(sa.func.count()).select_from(p)
+                            .where(p.c.status == "breached"))
     latest: dict[tuple[str, str], tuple[str, str | None]] = {}
     for s in statuses:
         latest[(s.run_id, s.task)] = (s.status, s.message)   # later rows win: the last attempt
     out, warnings = [], []
-    rank = {"success": 0, "warning": 1, "running": 2, "failed": 3}
+    rank = {"success": 0, "warning": 1, "running": 2, "breached": 3, "failed": 4}
     for r in runs:
         st = [v for (rid, _t), v in latest.items() if rid == r.run_id]
         worst = max((x[0] for x in st), key=lambda x: rank.get(x, 0), default="")
@@ -91,7 +93,8 @@ def status_rows(eng: sa.Engine, limit: int = 10) -> tuple[list[dict[str, Any]], 
                        created=summ["people_created"], merged=summ["records_merged"],
                        mql=summ["mql"], handed_off=summ["handed_off"], suppressed=summ["suppressed"])
         out.append(row)
-    return out, {"quarantine_open": q_open, "sla_breached": breached, "warnings": warnings[:20]}
+    return out, {"quarantine_open": q_open, "sla_breached": breached,
+                 "deadlines_missed": deadlines, "warnings": warnings[:20]}
 
 
 class _NoSettings:

@@ -254,3 +254,25 @@ def test_concurrent_runs_land_a_file_once(tmp_path, make_ctx, engine):
     assert len(rows(engine)) == 9
     assert len([b for b in batches(engine) if b["status"] == "landed"]) == 3
     assert sum(r["rows_landed"] for r in out) == 9
+
+
+def test_file_dated_after_the_run_date_waits_for_its_day(tmp_path, engine, make_ctx) -> None:
+    """A backfill of an earlier day must not land a later day's delivery."""
+    from datetime import date
+
+    from leadflow.ingest import land
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "leads_2026-11-25.csv").write_text("id,email\n1,a@x.test\n")
+    (landing / "leads_2026-11-27.csv").write_text("id,email\n2,b@x.test\n")
+    doc = {"sources": [{"name": "web", "owner": "ops", "kind": "inbound_leads",
+                        "connector": {"type": "file", "path": str(landing), "pattern": "leads_*.csv",
+                                      "min_age_seconds": 0},
+                        "mapping": {"id": "source_record_id", "email": "email"}}]}
+    ctx = make_ctx(doc, engine, run_date=date(2026, 11, 26))
+    res = {r["uri"]: r["status"] for r in land(ctx)}
+    assert res == {"leads_2026-11-25.csv": "landed", "leads_2026-11-27.csv": "waiting"}
+    assert (landing / "leads_2026-11-27.csv").exists()
+    later = make_ctx(doc, engine, run_date=date(2026, 11, 27))
+    assert {r["uri"]: r["status"] for r in land(later)} == {"leads_2026-11-27.csv": "landed"}

@@ -86,7 +86,8 @@ def cmd_status(config: ConfigOpt = None,
                                                   "handed_off", "suppressed")])
     console.print(t)
     console.print(f"open quarantine rows: {extra['quarantine_open']}   "
-                  f"SLA breaches (open handoffs past due): {extra['sla_breached']}")
+                  f"SLA breaches (handoffs past due): {extra['sla_breached']}   "
+                  f"DAG deadlines missed: {extra['deadlines_missed']}")
     for w in extra["warnings"]:
         console.print(f"[yellow]warning[/yellow] {w}")
 

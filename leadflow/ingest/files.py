@@ -9,10 +9,12 @@ move to ``<landing>/archive/``; rejected ones to ``<landing>/failed/`` beside a
 from __future__ import annotations
 
 import fnmatch
+import re
 import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +64,20 @@ def candidates(conn: FileConnector, base_dir: Path | None) -> list[Path]:
         if fnmatch.fnmatch(name, conn.pattern):
             out.append(p)
     return out
+
+
+_NAME_DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
+
+
+def name_date(path: Path) -> date | None:
+    """The delivery date a file name carries (leads_2026-11-26.csv, spend_20261126.csv), if any."""
+    m = _NAME_DATE.search(path.name)
+    if not m:
+        return None
+    try:
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return None
 
 
 def is_settled(path: Path, min_age: float, now: float | None = None) -> bool:

@@ -42,6 +42,10 @@ def land_source(ctx: RunContext, src: Source, progress: Callable[[int], None] | 
 def _one_file(ctx: RunContext, src: Source, conn: FileConnector, path: Path, landing: Path, clock: float,
               progress: Callable[[int], None] | None) -> dict[str, Any]:
     name = path.name
+    dated = files.name_date(path) if conn.dated_names else None
+    if dated is not None and dated > ctx.run_date:
+        # Backfills and re-runs of a past day must not land a later day's delivery.
+        return result(src, name, status="waiting", note=f"dated {dated}, after the run date")
     if not files.is_settled(path, conn.min_age_seconds, clock):
         return result(src, name, status="waiting",
                       note=f"younger than {conn.min_age_seconds:g}s; may still be being written")
