@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -14,7 +15,8 @@ ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Path t
                                                    "(default: $LEADFLOW_CONFIG or ./leadflow.yaml)")]
 DateOpt = Annotated[Optional[str], typer.Option("--date", "-d", help="Run date YYYY-MM-DD (default: today)")]
 
-console = Console()
+# Wide enough for the status table when output goes to a file or a CI log.
+console = Console(width=None if sys.stdout.isatty() else 150)
 
 
 def parse_date(value: str | None) -> date | None:
