@@ -20,6 +20,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -55,25 +56,32 @@ class GxInline:
     """GX in this process (the fallback, and what tests of GX itself use)."""
 
     def __init__(self, docs_dir: Path | None) -> None:
+        t = time.perf_counter()
         from leadflow.quality.gxrun import GxRun
         self.gxr = GxRun(docs_dir)
+        self.timings: dict[str, float] = {"gx_import": time.perf_counter() - t, "gx_validate": 0.0}
         self.results: dict[str, Any] = {}
         self.errors: list[str] = []
 
     def submit(self, job: dict[str, Any]) -> None:
+        t = time.perf_counter()
         try:
             self.results[job["label"]] = _run_job(self.gxr, job)
         except Exception as e:  # noqa: BLE001 - a report; the split already happened
             self.errors.append(f"{job['label']}: {type(e).__name__}")
+        self.timings["gx_validate"] += time.perf_counter() - t
 
     def finish(self, timeout: float = FINISH_TIMEOUT) -> dict[str, Any]:
         index = None
+        t = time.perf_counter()
         try:
             idx = self.gxr.build_docs()
             index = str(idx) if idx is not None else None
         except Exception as e:  # noqa: BLE001
             self.errors.append(f"data docs: {type(e).__name__}")
-        return {"results": self.results, "index": index, "errors": self.errors}
+        self.timings["gx_docs"] = time.perf_counter() - t
+        return {"results": self.results, "index": index, "errors": self.errors,
+                "timings": {k: round(v, 2) for k, v in self.timings.items()}}
 
     def close(self) -> None:
         pass
@@ -160,16 +168,17 @@ def main(argv: list[str]) -> None:
     threading.Thread(target=reader, daemon=True).start()
     errors: list[str] = []
     results: dict[str, Any] = {}
+    timings: dict[str, Any] = {}
     index = None
     try:
         inline = GxInline(Path(argv[0]) if argv else None)
         while (job := jobs.get()) is not None:
             inline.submit(job)
         res = inline.finish()
-        results, index, errors = res["results"], res["index"], res["errors"]
+        results, index, errors, timings = res["results"], res["index"], res["errors"], res["timings"]
     except Exception as e:  # noqa: BLE001 - report, do not crash silently
         errors.append(f"GX worker: {type(e).__name__}: {str(e)[:200]}")
-    pickle.dump({"results": results, "index": index, "errors": errors}, out)
+    pickle.dump({"results": results, "index": index, "errors": errors, "timings": timings}, out)
     out.flush()
 
 
