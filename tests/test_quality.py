@@ -144,18 +144,26 @@ def test_warn_share_and_row_count_history_warn(engine, make_ctx) -> None:
     assert "row_count_vs_history failed (observed 5" in text
 
 
-def test_data_docs_are_built_into_reports(engine, make_ctx, tmp_path: Path) -> None:
+def test_data_docs_are_built_into_reports(engine, make_ctx, tmp_path: Path, capsys) -> None:
     ctx = make_ctx(_config(), engine)
+    cfg = str(ctx.settings.config_path)
+    assert main(["quality", "report", "--config", cfg]) != 0          # no docs yet: says how to build
     rows = [good_row("inbound_leads", i) for i in range(4)]
     rows[1]["email"] = "broken"
     stage(engine, "inbound_leads", "web", pd.DataFrame(rows).drop(columns=["source"]))
+    stage(engine, "touches", "clicks", pd.DataFrame([good_row("touches", 1) | {"campaign_id": None}])
+          .drop(columns=["source"]))
     res = validate_all(ctx)
     index = Path(res["data_docs"])
     assert index == ctx.settings.reports_dir / "data_docs" / "index.html" and index.is_file()
     html = "".join(p.read_text(errors="ignore") for p in index.parent.rglob("*.html"))
-    assert "inbound_leads.web" in html
+    assert "inbound_leads.web" in html and "touches.clicks" in html   # one run, every source
     assert "broken" not in html                                        # counts, never values
     assert not [w for w in res["warnings"] if "disagree" in w or "not built" in w]
+    assert {"gx_import", "gx_validate", "gx_docs"} <= set(res["timings"])   # GX ran in the worker
+    capsys.readouterr()
+    assert main(["quality", "report", "--config", cfg]) == 0
+    assert capsys.readouterr().out.strip().endswith("data_docs/index.html")
 
 
 # ----------------------------------------------------------------------------- the CLI
@@ -242,17 +250,6 @@ def test_discard_ingest_reject(engine, make_ctx) -> None:
             record={"_line": "garbage"}, reasons=["unparseable"], status="open", created_at=ctx.as_of))
     assert _cli(ctx, "quarantine", "discard", "1", "--by", "ops", "--why", "junk line") == 0
     assert _entry(engine, 3)["status"] == "discarded"
-
-
-def test_quality_report_prints_location(engine, make_ctx, capsys) -> None:
-    ctx = make_ctx(_config(), engine)
-    assert main(["quality", "report", "--config", str(ctx.settings.config_path)]) != 0
-    stage(engine, "touches", "clicks", pd.DataFrame([good_row("touches", 1) | {"campaign_id": None}])
-          .drop(columns=["source"]))
-    validate_all(ctx)
-    capsys.readouterr()
-    assert main(["quality", "report", "--config", str(ctx.settings.config_path)]) == 0
-    assert capsys.readouterr().out.strip().endswith("data_docs/index.html")
 
 
 def test_rows_in_equal_passed_plus_quarantined_per_kind(engine, make_ctx) -> None:
