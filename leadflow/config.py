@@ -83,6 +83,7 @@ class Source(Strict):
     constants: dict[str, Any] = Field(default_factory=dict)     # canonical field -> value
     attributes: dict[str, str] = Field(default_factory=dict)    # extra column -> known_at
     priority: int = 100                                          # survivorship: lower wins
+    record_source: str | None = None    # touches/outcomes: the lead source whose record ids they cite
     # How to derive the record id (source_record_id / source_touch_id / source_outcome_id)
     # when the source has no id column: "row_number" (<file>:<row>) or "hash" (of the row).
     record_id: Literal["row_number", "hash"] | None = None
@@ -277,6 +278,10 @@ class Settings(Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"duplicate source name(s): {', '.join(dupes)}")
+        bad = sorted(f"{s.name} -> {s.record_source}" for s in self.sources
+                     if s.record_source and s.record_source not in names)
+        if bad:
+            raise ValueError(f"record_source names an unknown source: {', '.join(bad)}")
         return self
 
     # ---- resolved locations

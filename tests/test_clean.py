@@ -103,3 +103,13 @@ def test_standardise_leads_adds_every_column_and_keeps_rows() -> None:
     assert out["opt_out"].tolist() == [True, False, False]
     assert out["created_at"].iloc[0] == pd.Timestamp("2026-01-01 08:00")
     assert pd.isna(out["company_norm"].iloc[2]) and bool(out["is_free_mail"].iloc[1])
+
+
+def test_all_missing_emails_normalise_without_error() -> None:
+    """A delivery whose email column is entirely empty (ids only) still normalises."""
+    import pandas as pd
+
+    from leadflow.clean import normalise_emails
+
+    out = normalise_emails(pd.Series([None, None], dtype=object))
+    assert out["email_norm"].isna().all() and not out["email_valid"].any()

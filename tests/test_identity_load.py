@@ -177,3 +177,26 @@ def test_touches_attach_by_record_id_then_email_else_suspect_or_quarantine(engin
     p = people_df(engine).set_index("email_norm")
     assert p.loc["new.person@initech.com", "lifecycle_stage"] == "lead"
     assert p.loc["new.person@initech.com", "first_name"] == "Nia"
+
+
+def test_touches_cite_another_sources_record_ids_through_record_source(engine, make_ctx) -> None:
+    """An events feed that names web-form lead ids (not emails) attaches through record_source."""
+    import copy
+
+    from leadflow.identity import load_leads, load_touches
+    from leadflow.store.schema import touches as touches_t
+    from tests.identity_helpers import CONFIG, land
+
+    doc = copy.deepcopy(CONFIG)
+    doc["sources"][2]["record_source"] = "web"
+    ctx = make_ctx(doc, engine)
+    land(engine, [{"source_record_id": "WL-1", "email": "ana@acme.test", "first_name": "Ana"}],
+         source="web")
+    load_leads(ctx)
+    land(engine, [{"source_touch_id": "E1", "source_record_id": "WL-1", "email": None,
+                   "touch_type": "webinar", "occurred_at": "2026-11-25T10:00:00"}],
+         source="events", kind="touches")
+    out = load_touches(ctx)
+    assert out["loaded"] == 1 and out["quarantined"] == 0
+    with engine.connect() as c:
+        assert c.execute(sa.select(touches_t.c.person_id)).scalar() is not None

@@ -1,8 +1,8 @@
 """The load step for touches: attach each engagement event to the resolved person.
 
 Attachment order:
-1. the touch's source_record_id, when a lead record of the same source carried that id
-   (person_records.source + source_record_id);
+1. the touch's source_record_id, when a lead record of the same source (or of the lead source
+   named by the touches source's ``record_source``) carried that id;
 2. the touch's normalised email: the person whose address it is, or who had it on any record;
 3. a valid email nobody has yet: a new person in stage 'suspect' (known only from engagement;
    they become a 'lead' when a lead record arrives and resolves to them by email);
@@ -32,8 +32,15 @@ log = logging.getLogger("leadflow.identity")
 
 
 def attach(tch: pd.DataFrame, src_ids: pd.DataFrame, by_email: dict[str, int]) -> pd.Series:
-    """Person id per touch (Int64, NA where unresolved) from record ids, then addresses."""
-    by_id = tch[["source", "source_record_id"]].astype(object).merge(
+    """Person id per touch (Int64, NA where unresolved) from record ids, then addresses.
+
+    A touch's record id refers to the lead source named in ``id_source`` (the touches source's
+    ``record_source`` setting), defaulting to the touch's own source.
+    """
+    id_source = tch["id_source"] if "id_source" in tch else tch["source"]
+    keys = pd.DataFrame({"source": id_source.astype(object),
+                         "source_record_id": tch["source_record_id"].astype(object)})
+    by_id = keys.merge(
         src_ids.astype(object).drop_duplicates(["source", "source_record_id"]),
         how="left", on=["source", "source_record_id"])["person_id"]
     pid = pd.Series(by_id.to_numpy(), index=tch.index).astype("Int64")
@@ -55,7 +62,9 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
         erased = store.email_hash(tch["email_norm"]).isin(store.read_erased_hashes(conn)).to_numpy()
         states.loc[erased, ["state", "state_reason"]] = ["suppressed", "erased"]
 
-        src_ids = store.read_source_ids(conn, sorted(tch["source"].unique()))
+        id_src = {s.name: (s.record_source or s.name) for s in ctx.settings.sources}
+        tch["id_source"] = tch["source"].map(id_src).fillna(tch["source"])
+        src_ids = store.read_source_ids(conn, sorted(set(tch["id_source"]) | set(tch["source"])))
         known = store.read_known_emails(conn)
         pe = db.read_df(conn, sa.select(people.c.email_norm, people.c.person_id)
                         .where(people.c.email_norm.is_not(None)))
