@@ -5,7 +5,9 @@ the row-level split does not need it (``leadflow.quality.translate``). So the qu
 this worker first (it imports GX and opens one ephemeral context while the step reads and
 splits the rows on the other core), hands it small frames as each source is done — the
 dataset-level checks' frame and the Data Docs sample — and at the end collects GX's results and
-the Data Docs index. One context, one Data Docs build per run.
+the Data Docs index. One context, one Data Docs build per run. Small runs (under
+``WORKER_ROWS`` landed rows) use ``GxInline`` instead: there the split is shorter than starting
+a second interpreter.
 
 Protocol: the parent writes pickled jobs to the worker's stdin (``None`` ends the run); the
 worker answers once on stdout with ``{"results", "index", "errors"}``. Everything else the
@@ -53,20 +55,29 @@ def _run_job(gxr: Any, job: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 class GxInline:
-    """GX in this process (the fallback, and what tests of GX itself use)."""
+    """GX in this process, imported at the first job (small runs, and the fallback)."""
 
     def __init__(self, docs_dir: Path | None) -> None:
-        t = time.perf_counter()
-        from leadflow.quality.gxrun import GxRun
-        self.gxr = GxRun(docs_dir)
-        self.timings: dict[str, float] = {"gx_import": time.perf_counter() - t, "gx_validate": 0.0}
+        self.docs_dir = docs_dir
+        self._gxr: Any = None
+        self.timings: dict[str, float] = {"gx_import": 0.0, "gx_validate": 0.0}
         self.results: dict[str, Any] = {}
         self.errors: list[str] = []
 
+    @property
+    def gxr(self) -> Any:
+        if self._gxr is None:
+            t = time.perf_counter()
+            from leadflow.quality.gxrun import GxRun
+            self._gxr = GxRun(self.docs_dir)
+            self.timings["gx_import"] = time.perf_counter() - t
+        return self._gxr
+
     def submit(self, job: dict[str, Any]) -> None:
+        gxr = self.gxr
         t = time.perf_counter()
         try:
-            self.results[job["label"]] = _run_job(self.gxr, job)
+            self.results[job["label"]] = _run_job(gxr, job)
         except Exception as e:  # noqa: BLE001 - a report; the split already happened
             self.errors.append(f"{job['label']}: {type(e).__name__}")
         self.timings["gx_validate"] += time.perf_counter() - t
@@ -75,7 +86,7 @@ class GxInline:
         index = None
         t = time.perf_counter()
         try:
-            idx = self.gxr.build_docs()
+            idx = self._gxr.build_docs() if self._gxr is not None else None
             index = str(idx) if idx is not None else None
         except Exception as e:  # noqa: BLE001
             self.errors.append(f"data docs: {type(e).__name__}")
@@ -140,9 +151,15 @@ class GxWorker:
             self.proc.wait()
 
 
-def start(docs_dir: Path | None) -> GxWorker | GxInline:
-    """A worker process; in process when a child cannot be started (or LEADFLOW_GX_INPROCESS=1)."""
-    if os.environ.get("LEADFLOW_GX_INPROCESS") != "1":
+#: From this many landed rows on, GX runs in a worker process beside the split. Below it the
+#: split takes less time than starting a second interpreter, so GX runs in process.
+WORKER_ROWS = 100_000
+
+
+def start(docs_dir: Path | None, rows: int = WORKER_ROWS) -> GxWorker | GxInline:
+    """A worker process for big runs; in process for small ones, when a child cannot be started,
+    or with LEADFLOW_GX_INPROCESS=1."""
+    if rows >= WORKER_ROWS and os.environ.get("LEADFLOW_GX_INPROCESS") != "1":
         try:
             return GxWorker(docs_dir)
         except OSError:
@@ -172,6 +189,7 @@ def main(argv: list[str]) -> None:
     index = None
     try:
         inline = GxInline(Path(argv[0]) if argv else None)
+        _ = inline.gxr                   # import GX now, while the parent reads and splits
         while (job := jobs.get()) is not None:
             inline.submit(job)
         res = inline.finish()

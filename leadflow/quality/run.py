@@ -81,23 +81,32 @@ def landed_batches(conn: Connection, kind: str) -> pd.DataFrame:
 
 def read_chunks(conn: Connection, kind: str, batch_ids: list[int], size: int = CHUNK_ROWS,
                 columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
-    """The landed rows of some batches, ``size`` rows at a time (keyset paging per batch)."""
+    """The landed rows of some batches in ``(batch_id, row_number)`` order, about ``size`` rows
+    at a time: keyset paging within a batch, small batches gathered into one chunk."""
     t = STAGING[kind]
     cols = columns or [c.name for c in t.columns]
     ph = _param_style(conn)
     sql = (f'SELECT {_cols_sql(cols)} FROM "{t.name}" '
            f"WHERE batch_id = {ph.format('b')} AND row_number > {ph.format('r')} AND state = 'landed' "
-           f"ORDER BY row_number LIMIT {int(size)}")
+           f"ORDER BY row_number LIMIT {ph.format('n')}")
+    parts: list[pd.DataFrame] = []
+    have = 0
     for b in batch_ids:
         last = -1
         while True:
-            df = _fetch(conn, sql, {"b": int(b), "r": int(last)}, cols)
-            if df.empty:
+            want = size - have
+            df = _fetch(conn, sql, {"b": int(b), "r": int(last), "n": int(want)}, cols)
+            if not df.empty:
+                parts.append(df)
+                have += len(df)
+                last = int(df["row_number"].iloc[-1])
+            if have >= size:
+                yield parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+                parts, have = [], 0
+            if len(df) < want:
                 break
-            yield df
-            last = int(df["row_number"].iloc[-1])
-            if len(df) < size:
-                break
+    if parts:
+        yield parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
 def read_landed(conn: Connection, kind: str) -> pd.DataFrame:
@@ -342,9 +351,10 @@ def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame,
             quarantine_failed(conn, kind, chunk, ev.failed, ev.reasons, ctx.as_of)
             t2 = time.perf_counter()
             timings["write_quarantine"] += t2 - t
-            b = int(chunk["batch_id"].iloc[0])
-            mark_range(conn, kind, b, int(chunk["row_number"].iloc[0]), int(chunk["row_number"].iloc[-1]),
-                       [int(x) for x in chunk["row_number"][ev.failed]])
+            failed_at = chunk.loc[ev.failed, ["batch_id", "row_number"]]
+            for b, grp in chunk.groupby("batch_id", sort=False)["row_number"]:
+                mark_range(conn, kind, int(b), int(grp.iloc[0]), int(grp.iloc[-1]),
+                           [int(x) for x in failed_at["row_number"][failed_at["batch_id"] == b]])
             timings["write_states"] += time.perf_counter() - t2
             del chunk, ev
         if key_parts:
@@ -394,22 +404,24 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
                               "by_source": {}}
     timings = {"keys": 0.0, "read": 0.0, "split": 0.0, "write_quarantine": 0.0, "write_states": 0.0}
     gate: list[str] = []
+    with ctx.engine.begin() as conn:
+        todo = {kind: landed_batches(conn, kind) for kind in KINDS}
+        for kind, landed in todo.items():
+            if db.is_postgres(conn) and landed["n"].sum() >= ANALYZE_ROWS:
+                # Fresh statistics after a big COPY, so the planner reads chunks by key
+                # instead of combining the state index with every chunk.
+                conn.execute(sa.text(f'ANALYZE "{STAGING[kind].name}"'))
     gx = None
     if docs and os.environ.get("LEADFLOW_DATA_DOCS", "1").strip().lower() not in ("0", "false", "no", "off"):
         from leadflow.quality import gxworker
-        try:
-            gx = gxworker.start(ctx.settings.reports_dir / "data_docs")   # imports GX meanwhile
+        try:    # a big run starts the GX worker now: it imports GX while we read and split
+            gx = gxworker.start(ctx.settings.reports_dir / "data_docs",
+                                int(sum(int(b["n"].sum()) for b in todo.values())))
         except Exception as e:  # noqa: BLE001 - a report, not the gate
             counts["warnings"].append(f"data docs unavailable: {type(e).__name__}")
     verdicts: dict[str, tuple[str, dict[str, Any]]] = {}
     try:
-        for kind in KINDS:
-            with ctx.engine.begin() as conn:
-                landed = landed_batches(conn, kind)
-                if db.is_postgres(conn) and landed["n"].sum() >= ANALYZE_ROWS:
-                    # Fresh statistics after a big COPY, so the planner reads chunks by key
-                    # instead of combining the state index with every chunk.
-                    conn.execute(sa.text(f'ANALYZE "{STAGING[kind].name}"'))
+        for kind, landed in todo.items():
             if landed.empty:
                 continue
             suite = load_suite(kind)
@@ -430,6 +442,7 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
             counts["warnings"].extend(_gx_outcome(res, verdicts, counts))
             timings["gx_wait"] = time.perf_counter() - t
             timings.update(res.get("timings") or {})
+            timings["gx_in_worker"] = float(not isinstance(gx, gxworker.GxInline))
     finally:
         if gx is not None:
             gx.close()
