@@ -316,7 +316,8 @@ def main() -> None:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     tag = "small" if a.small else str(rows)
-    path = out / f"quality_{tag}{'_' + a.db if a.db else ''}.json"
+    backend = a.db or (("postgresql" if a.reuse.startswith("postgresql") else "sqlite") if a.reuse else None)
+    path = out / f"quality_{tag}{'_' + backend if backend else ''}.json"
     path.write_text(json.dumps(res, indent=2, default=str) + "\n")
     print(f"quality bench: {rows:,} rows")
     for k in ("seconds_split", "seconds_gx_import", "seconds_gx_dataset_full_frame",
