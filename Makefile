@@ -33,8 +33,9 @@ $(AIRFLOW_HOME)/airflow.db: $(STAMP)
 demo: $(STAMP) $(AIRFLOW_HOME)/airflow.db
 	$(BIN)/leadflow init
 	$(BIN)/leadflow demo-data --leads $(DEMO_LEADS) --out data --end-date $(DEMO_DATE)
-	$(BIN)/airflow dags test lead_handoff_daily $(DEMO_DATE) > $(AIRFLOW_HOME)/demo_dag.log 2>&1 \
-	  || (grep -E "ERROR|Error|error" $(AIRFLOW_HOME)/demo_dag.log | tail -20; exit 1)
+	$(BIN)/python -m leadflow.orchestration.dagtest lead_handoff_daily $(DEMO_DATE) > $(AIRFLOW_HOME)/demo_dag.log 2>&1 \
+	  || (grep -E "DAGTEST|ERROR|Error" $(AIRFLOW_HOME)/demo_dag.log | tail -20; exit 1)
+	@grep DAGTEST $(AIRFLOW_HOME)/demo_dag.log | sed 's/^DAGTEST /dag.test: /'
 	@echo "lead_handoff_daily ran through Airflow (log: $(AIRFLOW_HOME)/demo_dag.log)"
 	$(BIN)/leadflow summary --date $(DEMO_DATE)
 
