@@ -97,6 +97,22 @@ def status_rows(eng: sa.Engine, limit: int = 10) -> tuple[list[dict[str, Any]], 
                  "deadlines_missed": deadlines, "warnings": warnings[:20]}
 
 
+def quality_by_source(eng: sa.Engine, limit: int = 5) -> list[dict[str, Any]]:
+    """Per-source results of the most recent quality steps: rows, passed, quarantined, top checks."""
+    p = pipeline_runs
+    with eng.connect() as c:
+        rows = c.execute(sa.select(p.c.run_id, p.c.status, p.c.counts)
+                         .where(p.c.task == "quality").order_by(p.c.id.desc()).limit(limit)).all()
+    out = []
+    for r in rows:
+        for src, v in ((r.counts or {}).get("by_source") or {}).items():
+            top = sorted((v.get("expectations") or {}).items(), key=lambda kv: -kv[1])[:3]
+            out.append({"run_id": r.run_id, "source": src, "rows": v.get("rows", 0),
+                        "passed": v.get("passed", 0), "quarantined": v.get("quarantined", 0),
+                        "top_failures": ", ".join(f"{k} ({n})" for k, n in top)})
+    return out
+
+
 class _NoSettings:
     """Stand-in when only counts are needed (no lead-list path)."""
 

@@ -90,6 +90,16 @@ def cmd_status(config: ConfigOpt = None,
     console.print(f"open quarantine rows: {extra['quarantine_open']}   "
                   f"SLA breaches (handoffs past due): {extra['sla_breached']}   "
                   f"DAG deadlines missed: {extra['deadlines_missed']}")
+    from leadflow.status import quality_by_source
+    q = quality_by_source(eng)
+    if q:
+        qt = Table(title="quality, latest steps")
+        for col in ("run", "source", "rows", "passed", "quarantined", "most failed expectations"):
+            qt.add_column(col)
+        for r in q:
+            qt.add_row(r["run_id"], r["source"], str(r["rows"]), str(r["passed"]),
+                       str(r["quarantined"]), r["top_failures"])
+        console.print(qt)
     for w in extra["warnings"]:
         console.print(f"[yellow]warning[/yellow] {w}")
 
