@@ -19,15 +19,15 @@ DateOpt = Annotated[Optional[str], typer.Option("--date", "-d", help="Run date Y
 console = Console(width=None if sys.stdout.isatty() else 150)
 
 
-def parse_date(value: str | None) -> date | None:
-    """Parse a YYYY-MM-DD option, with a one-line error naming the value."""
+def parse_date(value: str | None, opt: str = "--date") -> date | None:
+    """Parse a YYYY-MM-DD option, with a one-line error naming the option and the value."""
     from leadflow.errors import LeadflowError
     if value is None:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise LeadflowError(f"--date: {value!r} is not a date in YYYY-MM-DD form") from None
+        raise LeadflowError(f"{opt}: {value!r} is not a date in YYYY-MM-DD form") from None
 
 
 def cmd_init(config: ConfigOpt = None) -> None:

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Optional
 
 import pandas as pd
 import typer
+
+from leadflow.cli.core import parse_date
 from rich.console import Console
 from rich.table import Table
 
@@ -19,14 +21,7 @@ queue_app = typer.Typer(help="The sales queue (handoffs).", no_args_is_help=True
 handoff_app = typer.Typer(help="Explain a handoff: why this lead, why this owner.", no_args_is_help=True)
 
 
-def _date(value: str | None) -> date | None:
-    from leadflow.errors import LeadflowError
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise LeadflowError(f"--date: {value!r} is not a date in YYYY-MM-DD form") from None
+_date = parse_date  # shared YYYY-MM-DD parsing with one-line errors
 
 
 def _engine(config: str | None) -> tuple[Any, Any]:

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from leadflow.cli.core import parse_date
 from rich.console import Console
 from rich.table import Table
 
@@ -17,14 +19,7 @@ console = Console()
 ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Path to leadflow.yaml")]
 
 
-def _date(value: str | None) -> date | None:
-    from leadflow.errors import LeadflowError
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise LeadflowError(f"--date: {value!r} is not a date in YYYY-MM-DD form") from None
+_date = parse_date  # shared YYYY-MM-DD parsing with one-line errors
 
 
 @model_app.command("train")

@@ -6,6 +6,8 @@ from datetime import date
 from typing import Annotated, Optional
 
 import typer
+
+from leadflow.cli.core import parse_date
 from rich.console import Console
 from rich.table import Table
 
@@ -16,14 +18,7 @@ report_app = typer.Typer(help="Marketing reports: funnel, cost, ROI, attribution
 feedback_app = typer.Typer(help="Sales outcomes back onto handoffs and the lifecycle.", no_args_is_help=True)
 
 
-def _date(value: str | None, opt: str) -> date | None:
-    from leadflow.errors import LeadflowError
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise LeadflowError(f"{opt}: {value!r} is not a date in YYYY-MM-DD form") from None
+_date = parse_date  # shared YYYY-MM-DD parsing with one-line errors
 
 
 def _fmt(v: object, money: bool = False, pct: bool = False) -> str:
