@@ -115,7 +115,7 @@ def test_precision_recall_on_synthetic_duplicates() -> None:
 
 
 def test_precision_recall_on_the_demo_generator(tmp_path: Path) -> None:
-    demo = pytest.importorskip("leadflow.demo")
+    from leadflow import demo
     from leadflow import config as cfg
     from leadflow.demo.truth import load_truth
     from leadflow.ingest import read_mapped
