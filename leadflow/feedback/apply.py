@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,12 +24,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadflow.context import RunContext
-from leadflow.feedback import checks, stages
+from leadflow.feedback import bulk, checks, stages
 from leadflow.store import db
 from leadflow.store.schema import handoffs, outcomes, people, quarantine, stg_crm_outcomes
 
 log = logging.getLogger("leadflow.feedback")
-CHUNK = 2000
+# Session temporary tables of one run (see leadflow.feedback.bulk).
+KEYS, HIDS, NEW, STATE, HO = "fb_keys", "fb_handoff_ids", "fb_new_outcomes", "fb_states", "fb_handoffs"
 CONTENT = ("status", "reason_code", "selling_step", "amount", "occurred_at")
 
 
@@ -46,24 +48,6 @@ def frame(conn: Connection, query: sa.Select) -> pd.DataFrame:
     if not data:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     return pd.DataFrame(dict(zip(cols, (list(v) for v in zip(*data)))))
-
-
-def fast_records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts of plain Python values (NaN/NaT -> None) for executemany, vectorised."""
-    obj = df.astype(object)
-    obj = obj.where(df.notna(), None)
-    return obj.to_dict("records")
-
-
-def read_in(conn: Connection, select: sa.Select, column: sa.ColumnElement,
-            values: Iterable[Any]) -> pd.DataFrame:
-    """``select ... WHERE column IN values``, chunked so big lists stay under bind limits."""
-    vals = sorted({v for v in values if v is not None and not pd.isna(v)})
-    frames = [frame(conn, select.where(column.in_(vals[i:i + CHUNK])))
-              for i in range(0, len(vals), CHUNK)]
-    if not frames:
-        return frame(conn, select.where(sa.false()))
-    return pd.concat(frames, ignore_index=True)
 
 
 def _read_passed(conn: Connection) -> pd.DataFrame:
@@ -98,23 +82,25 @@ def _empty_counts() -> dict[str, Any]:
 
 
 def apply_outcomes(ctx: RunContext) -> dict[str, Any]:
-    """Load passed CRM outcomes; quarantine what cannot be trusted; update handoffs and lifecycle."""
+    """Load passed CRM outcomes; quarantine what cannot be trusted; update handoffs and lifecycle.
+
+    Set-based throughout: the candidates' keys are staged into temporary tables and every read
+    and write is one statement joined to them (no per-row or per-id-chunk statements).
+    """
     counts = _empty_counts()
     with ctx.engine.begin() as conn:
+        t0 = time.perf_counter()
         stg = _read_passed(conn)
         if stg.empty:
             return counts
         counts["rows"] = len(stg)
         cand = checks.normalise(stg)
         cand["_order"] = np.arange(len(cand))
-
-        ppl = read_in(conn, sa.select(people.c.person_id, people.c.email_norm, people.c.lifecycle_stage,
-                                      people.c.cycle), people.c.email_norm, cand["email_norm"])
-        hsel = sa.select(handoffs.c.handoff_id, handoffs.c.person_id, handoffs.c.cycle,
-                         handoffs.c.run_date, handoffs.c.handed_off_at)
-        ho = pd.concat([read_in(conn, hsel, handoffs.c.handoff_id, cand["handoff_id"].dropna().astype(int)),
-                        read_in(conn, hsel, handoffs.c.person_id, ppl["person_id"])],
-                       ignore_index=True).drop_duplicates("handoff_id")
+        bulk.stage(conn, KEYS, cand, {"source": "TEXT", "source_outcome_id": "TEXT",
+                                      "handoff_id": "BIGINT", "email_norm": "TEXT"})
+        ppl, ho = _read_people_and_handoffs(conn)
+        tick = _ticker(t0)
+        tick("read")
         cand = checks.match(cand, ho, ppl)
         counts["matched_by_handoff_id"] = int((cand["match_rule"] == "handoff_id").sum())
         counts["matched_by_email"] = int((cand["match_rule"] == "email").sum())
@@ -125,35 +111,87 @@ def apply_outcomes(ctx: RunContext) -> dict[str, Any]:
         row_r = checks.reasons_from(masks, cand.index)
         reasons = reasons + row_r
         ok = (reasons.map(len) == 0) & ~redelivered
-        osel = sa.select(outcomes.c.handoff_id, outcomes.c.status, outcomes.c.selling_step,
-                         outcomes.c.occurred_at)
-        existing = read_in(conn, osel, outcomes.c.handoff_id, cand.loc[ok, "matched_handoff_id"].astype(int))
+        bulk.stage(conn, HIDS, bulk.ids_frame(cand.loc[ok, "matched_handoff_id"], "handoff_id"),
+                   {"handoff_id": "BIGINT"}, key=["handoff_id"])
+        existing = _outcomes_of_staged_handoffs(conn, with_step=True)
         fam = checks.family_reasons(cand[ok], existing)
         reasons.loc[fam.index] = reasons.loc[fam.index] + fam
         ok = (reasons.map(len) == 0) & ~redelivered
+        tick("checks")
 
         counts["already_loaded"] = int(redelivered.sum())
         counts["loaded"] = _load(conn, cand[ok])
+        tick("load")
         bad = reasons.map(len) > 0
         counts["quarantined"] = _quarantine(conn, stg[bad.to_numpy()], reasons[bad], ctx)
         counts["quarantine_reasons"] = dict(Counter(r.split(":")[0] if r.startswith(("duplicate", "contradictory", "unmatched")) else r
                                                     for rs in reasons[bad] for r in rs))
         _set_state(conn, stg, np.where(bad.to_numpy(), "quarantined", "loaded"))
+        tick("quarantine+state")
         new = cand[ok]
-        counts["handoffs_updated"] = _update_handoffs(conn, new["matched_handoff_id"].astype(int))
-        counts["transitions"] = _move_people(conn, ctx, new, ho, ppl)
+        counts["handoffs_updated"] = _update_handoffs(conn, new["matched_handoff_id"])
+        tick("handoffs")
+        counts["transitions"] = _move_people(conn, ctx, new, ho)
+        tick("lifecycle")
+        bulk.drop(conn, KEYS, HIDS, NEW, STATE, HO)
     log.info("feedback %s: rows=%s loaded=%s already=%s quarantined=%s", ctx.run_id, counts["rows"],
              counts["loaded"], counts["already_loaded"], counts["quarantined"])
     return counts
+
+
+def _ticker(t0: float) -> Callable[[str], None]:
+    """Debug-log the seconds each phase took (the bench reads them at DEBUG level)."""
+    last = [t0]
+
+    def tick(phase: str) -> None:
+        now = time.perf_counter()
+        log.debug("feedback phase %s: %.2fs", phase, now - last[0])
+        last[0] = now
+    return tick
+
+
+def _read_people_and_handoffs(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """People with a candidate's email, and the handoffs named by id or of those people."""
+    k = _keys_table()
+    ppl = frame(conn, sa.select(people.c.person_id, people.c.email_norm, people.c.lifecycle_stage,
+                                people.c.cycle)
+                .where(people.c.email_norm.in_(sa.select(k.c.email_norm).where(k.c.email_norm.is_not(None)))))
+    emailed = (sa.select(people.c.person_id)
+               .where(people.c.email_norm.in_(sa.select(k.c.email_norm).where(k.c.email_norm.is_not(None)))))
+    cols = (handoffs.c.handoff_id, handoffs.c.person_id, handoffs.c.cycle, handoffs.c.run_date,
+            handoffs.c.handed_off_at)
+    ho = pd.concat([
+        frame(conn, sa.select(*cols).where(handoffs.c.handoff_id.in_(
+            sa.select(k.c.handoff_id).where(k.c.handoff_id.is_not(None))))),
+        frame(conn, sa.select(*cols).where(handoffs.c.person_id.in_(emailed))),
+    ], ignore_index=True).drop_duplicates("handoff_id")
+    return ppl, ho
+
+
+def _keys_table() -> sa.TableClause:
+    return sa.table(KEYS, sa.column("source"), sa.column("source_outcome_id"),
+                    sa.column("handoff_id"), sa.column("email_norm"))
+
+
+def _outcomes_of_staged_handoffs(conn: Connection, with_step: bool) -> pd.DataFrame:
+    """Every stored outcome of the handoffs staged in HIDS."""
+    h = sa.table(HIDS, sa.column("handoff_id"))
+    cols = [outcomes.c.handoff_id, outcomes.c.status, outcomes.c.occurred_at]
+    if with_step:
+        cols.insert(2, outcomes.c.selling_step)
+    return frame(conn, sa.select(*cols).where(outcomes.c.handoff_id.in_(sa.select(h.c.handoff_id))))
 
 
 def _id_duplicates(conn: Connection, cand: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Reasons for repeated outcome ids, and which rows are harmless re-deliveries."""
     reasons = pd.Series([[] for _ in range(len(cand))], index=cand.index, dtype=object)
     sig = _signature(cand, "matched_handoff_id")
-    loaded = read_in(conn, sa.select(outcomes.c.source, outcomes.c.source_outcome_id, outcomes.c.handoff_id,
-                                     *[outcomes.c[c] for c in CONTENT]),
-                     outcomes.c.source_outcome_id, cand["source_outcome_id"].dropna())
+    k = _keys_table()
+    ks = sa.select(k.c.source, k.c.source_outcome_id).where(k.c.source_outcome_id.is_not(None)).distinct().subquery()
+    loaded = frame(conn, sa.select(outcomes.c.source, outcomes.c.source_outcome_id, outcomes.c.handoff_id,
+                                   *[outcomes.c[c] for c in CONTENT])
+                   .join_from(outcomes, ks, sa.and_(outcomes.c.source == ks.c.source,
+                                                    outcomes.c.source_outcome_id == ks.c.source_outcome_id)))
     loaded["sig"] = _signature(loaded, "handoff_id") if len(loaded) else pd.Series(dtype="string")
     key = cand[["source", "source_outcome_id"]].astype("string")
     prev = key.merge(loaded[["source", "source_outcome_id", "sig"]].astype("string"),
@@ -179,15 +217,23 @@ def _id_duplicates(conn: Connection, cand: pd.DataFrame) -> tuple[pd.Series, pd.
 
 
 def _load(conn: Connection, ok: pd.DataFrame) -> int:
+    """Stage the new outcomes and insert them in one statement, idempotent on the source id."""
     if ok.empty:
         return 0
     rows = pd.DataFrame({
+        "ord": np.arange(len(ok)),
         "source": ok["source"], "source_outcome_id": ok["source_outcome_id"],
-        "handoff_id": ok["matched_handoff_id"].astype(int), "person_id": ok["person_id"].astype(int),
+        "handoff_id": ok["matched_handoff_id"], "person_id": ok["person_id"],
         "status": ok["status"], "reason_code": ok["reason_code"], "selling_step": ok["selling_step"],
         "amount": ok["amount"], "occurred_at": ok["occurred_at"], "batch_id": ok["batch_id"],
         "row_number": ok["row_number"]})
-    return db.insert_ignore(conn, outcomes, fast_records(rows), ["source", "source_outcome_id"])
+    types = {"ord": "BIGINT", "source": "TEXT", "source_outcome_id": "TEXT", "handoff_id": "BIGINT",
+             "person_id": "BIGINT", "status": "TEXT", "reason_code": "TEXT", "selling_step": "TEXT",
+             "amount": "DOUBLE PRECISION", "occurred_at": "TIMESTAMP", "batch_id": "BIGINT",
+             "row_number": "BIGINT"}
+    bulk.stage(conn, NEW, rows, types)
+    return bulk.insert_select_ignore(conn, outcomes.name, NEW, [c for c in types if c != "ord"],
+                                     ["source", "source_outcome_id"], order_by="ord")
 
 
 def _quarantine(conn: Connection, stg: pd.DataFrame, reasons: pd.Series, ctx: RunContext) -> int:
@@ -203,43 +249,37 @@ def _quarantine(conn: Connection, stg: pd.DataFrame, reasons: pd.Series, ctx: Ru
 
 
 def _set_state(conn: Connection, stg: pd.DataFrame, states: np.ndarray) -> None:
-    """Set staging states set-based: one UPDATE per (batch, state, chunk of row numbers)."""
-    t = stg_crm_outcomes
-    df = pd.DataFrame({"b": stg["batch_id"].astype(int).to_numpy(), "r": stg["row_number"].astype(int).to_numpy(),
-                       "s": states})
-    for (b, state), g in df.groupby(["b", "s"], sort=True):
-        rows = g["r"].tolist()
-        for i in range(0, len(rows), 5000):
-            conn.execute(t.update().where(t.c.batch_id == int(b), t.c.row_number.in_(rows[i:i + 5000]))
-                         .values(state=state))
+    """Set staging states in one UPDATE joined to the staged (batch, row, state) list."""
+    df = pd.DataFrame({"batch_id": stg["batch_id"].to_numpy(), "row_number": stg["row_number"].to_numpy(),
+                       "state": states})
+    bulk.stage(conn, STATE, df, {"batch_id": "BIGINT", "row_number": "BIGINT", "state": "TEXT"},
+               key=["batch_id", "row_number"])
+    bulk.update_from(conn, stg_crm_outcomes.name, STATE, ["batch_id", "row_number"], ["state"])
 
 
 def _update_handoffs(conn: Connection, ids: pd.Series) -> int:
+    """first_action_at and status of every handoff with new outcomes, in one UPDATE."""
     if ids.empty:
         return 0
-    allo = read_in(conn, sa.select(outcomes.c.handoff_id, outcomes.c.status, outcomes.c.occurred_at),
-                   outcomes.c.handoff_id, ids)
+    allo = _outcomes_of_staged_handoffs(conn, with_step=False)   # a superset of ``ids``' outcomes
+    allo = allo[allo["handoff_id"].isin(ids.astype("int64").to_numpy())].copy()
     allo["occurred_at"] = pd.to_datetime(allo["occurred_at"])
     upd = stages.handoff_updates(allo)
-    stmt = (handoffs.update().where(handoffs.c.handoff_id == sa.bindparam("hid"))
-            .values(first_action_at=sa.bindparam("fa"), status=sa.bindparam("st")))
-    rows = [{"hid": int(h), "fa": fa.to_pydatetime(), "st": s}
-            for h, fa, s in zip(upd["handoff_id"], upd["first_action_at"], upd["status"])]
-    for i in range(0, len(rows), 5000):
-        conn.execute(stmt, rows[i:i + 5000])
-    return len(rows)
+    bulk.stage(conn, HO, upd, {"handoff_id": "BIGINT", "first_action_at": "TIMESTAMP", "status": "TEXT"},
+               key=["handoff_id"])
+    bulk.update_from(conn, handoffs.name, HO, ["handoff_id"], ["first_action_at", "status"])
+    return len(upd)
 
 
-def _move_people(conn: Connection, ctx: RunContext, new: pd.DataFrame, ho: pd.DataFrame,
-                 ppl: pd.DataFrame) -> dict[str, int]:
+def _move_people(conn: Connection, ctx: RunContext, new: pd.DataFrame, ho: pd.DataFrame) -> dict[str, int]:
     if new.empty:
         return {}
     outs = new[["person_id", "matched_handoff_id", "status", "selling_step", "reason_code", "occurred_at"]]
     outs = outs.merge(ho[["handoff_id", "cycle"]].astype({"handoff_id": "Int64"}),
                       left_on="matched_handoff_id", right_on="handoff_id", how="left")
     outs["person_id"] = outs["person_id"].astype(int)
-    cur = read_in(conn, sa.select(people.c.person_id, people.c.lifecycle_stage, people.c.cycle),
-                  people.c.person_id, outs["person_id"])
+    from leadflow import lifecycle
+    cur = lifecycle.current_stages(conn, outs["person_id"].unique().tolist())
     plan = stages.plan(outs, cur, ctx.settings.feedback.disqualify_reasons)
     transition = _transition()
     moved: Counter[str] = Counter()

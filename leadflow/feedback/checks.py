@@ -23,7 +23,7 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("status", "reason_code", "selling_step"):
         s = out[c].astype("string").str.strip().str.lower().str.replace(" ", "_", regex=False)
         out[c] = s.replace("", pd.NA)
-    out["source_outcome_id"] = out["source_outcome_id"].astype("string").str.strip()
+    out["source_outcome_id"] = out["source_outcome_id"].astype("string").str.strip().replace("", pd.NA)
     out["amount"] = pd.to_numeric(out["amount"], errors="coerce")
     out["occurred_at"] = pd.to_datetime(out["occurred_at"], errors="coerce")
     out["handoff_id"] = pd.to_numeric(out["handoff_id"], errors="coerce").astype("Int64")
