@@ -70,8 +70,12 @@ def is_legal(from_stage: str, to_stage: str) -> bool:
 
 def current_stages(conn: Connection, person_ids: Sequence[int]) -> pd.DataFrame:
     """person_id, lifecycle_stage, cycle for the given people (one array filter or IN chunks)."""
-    df = fastsql.read_ids(conn, sa.select(people.c.person_id, people.c.lifecycle_stage, people.c.cycle),
-                          people.c.person_id, list(person_ids))
+    # Built column-wise: a DataFrame from a list of Row objects costs ~0.2 s per 50k people.
+    q = sa.select(people.c.person_id, people.c.lifecycle_stage, people.c.cycle)
+    rows = [r for flt in fastsql.id_filters(conn, people.c.person_id, list(person_ids))
+            for r in conn.execute(q.where(flt)).all()]
+    df = pd.DataFrame(dict(zip(("person_id", "lifecycle_stage", "cycle"),
+                               (list(c) for c in zip(*rows))))) if rows else pd.DataFrame()
     if df.empty:
         return pd.DataFrame({"person_id": pd.Series(dtype="int64"),
                              "lifecycle_stage": pd.Series(dtype=object),

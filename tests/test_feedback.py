@@ -158,6 +158,28 @@ def test_redelivery_with_changed_content_is_quarantined(engine, ctx) -> None:
     assert any("already loaded with different content" in r for r in reasons)
 
 
+def test_two_pending_deliveries_of_the_same_ids(engine, ctx) -> None:
+    """Both deliveries wait for the same run: an identical repeat is a re-delivery (no-op), a
+    changed one is a duplicate; the first delivery's row stands either way."""
+    _land(engine, [_o("o1", "accepted", 3, handoff_id=101), _o("o2", "accepted", 3, handoff_id=102)], "a")
+    _land(engine, [_o("o1", "accepted", 3, handoff_id=101), _o("o2", "rejected", 3, handoff_id=102,
+                                                               reason="no_budget")], "b")
+    out = apply_outcomes(ctx)
+    assert (out["loaded"], out["already_loaded"], out["quarantined"]) == (2, 1, 1)
+    st = _state(engine)
+    assert sorted(st["outcomes"]["status"]) == ["accepted", "accepted"]
+    q = st["quarantine"]
+    assert q["record"].iloc[0]["source_outcome_id"] == "o2"
+    assert any("delivered more than once" in r for r in q["reasons"].iloc[0])
+
+
+def test_blank_outcome_id_is_missing(engine, ctx) -> None:
+    _land(engine, [_o("  ", "accepted", 3, handoff_id=101)], "a")
+    out = apply_outcomes(ctx)
+    assert out["quarantined"] == 1 and out["loaded"] == 0
+    assert "missing source_outcome_id" in _state(engine)["quarantine"]["reasons"].iloc[0]
+
+
 def test_training_examples_label_point_in_time(engine, ctx) -> None:
     _land(engine, ROWS, "h1")
     apply_outcomes(ctx)

@@ -105,11 +105,10 @@ def apply_outcomes(ctx: RunContext) -> dict[str, Any]:
         counts["matched_by_handoff_id"] = int((cand["match_rule"] == "handoff_id").sum())
         counts["matched_by_email"] = int((cand["match_rule"] == "email").sum())
 
-        reasons, redelivered = _id_duplicates(conn, cand)
+        dup_masks, redelivered = _id_duplicates(conn, cand)
         masks = checks.row_masks(cand, ho, ctx.settings.feedback.recycle_reasons
                                  + ctx.settings.feedback.disqualify_reasons)
-        row_r = checks.reasons_from(masks, cand.index)
-        reasons = reasons + row_r
+        reasons = checks.reasons_from({**dup_masks, **masks}, cand.index)
         ok = (reasons.map(len) == 0) & ~redelivered
         bulk.stage(conn, HIDS, bulk.ids_frame(cand.loc[ok, "matched_handoff_id"], "handoff_id"),
                    {"handoff_id": "BIGINT"}, key=["handoff_id"])
@@ -182,38 +181,48 @@ def _outcomes_of_staged_handoffs(conn: Connection, with_step: bool) -> pd.DataFr
     return frame(conn, sa.select(*cols).where(outcomes.c.handoff_id.in_(sa.select(h.c.handoff_id))))
 
 
-def _id_duplicates(conn: Connection, cand: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Reasons for repeated outcome ids, and which rows are harmless re-deliveries."""
-    reasons = pd.Series([[] for _ in range(len(cand))], index=cand.index, dtype=object)
-    sig = _signature(cand, "matched_handoff_id")
+def _id_duplicates(conn: Connection, cand: pd.DataFrame) -> tuple[dict[str, np.ndarray], pd.Series]:
+    """Masks of repeated outcome ids ({reason: failing rows}), and which rows are harmless
+    re-deliveries. Content signatures are only built for rows whose id repeats or was loaded."""
     k = _keys_table()
     ks = sa.select(k.c.source, k.c.source_outcome_id).where(k.c.source_outcome_id.is_not(None)).distinct().subquery()
     loaded = frame(conn, sa.select(outcomes.c.source, outcomes.c.source_outcome_id, outcomes.c.handoff_id,
                                    *[outcomes.c[c] for c in CONTENT])
                    .join_from(outcomes, ks, sa.and_(outcomes.c.source == ks.c.source,
                                                     outcomes.c.source_outcome_id == ks.c.source_outcome_id)))
-    loaded["sig"] = _signature(loaded, "handoff_id") if len(loaded) else pd.Series(dtype="string")
-    key = cand[["source", "source_outcome_id"]].astype("string")
-    prev = key.merge(loaded[["source", "source_outcome_id", "sig"]].astype("string"),
-                     on=["source", "source_outcome_id"], how="left")["sig"]
-    prev.index = cand.index
-    has_prev = prev.notna().to_numpy()
-    same_prev = has_prev & (prev.fillna("") == sig.fillna("")).to_numpy(dtype=bool)
+    keys = ["source", "source_outcome_id"]
+    has_id = cand["source_outcome_id"].notna().to_numpy()
+    has_prev = np.zeros(len(cand), dtype=bool)
+    if len(loaded):
+        loaded["sig"] = _signature(loaded, "handoff_id")
+        prev = cand[keys].astype("string").merge(loaded[keys + ["sig"]].astype("string"), on=keys,
+                                                 how="left")["sig"]
+        prev.index = cand.index
+        has_prev = prev.notna().to_numpy()
+    dup_any = cand.duplicated(keys, keep=False).to_numpy() & has_id
+    need = has_prev | dup_any
+    sig = pd.Series(pd.NA, index=cand.index, dtype="string")
+    if need.any():
+        sig[need] = _signature(cand[need], "matched_handoff_id")
+    same_prev = has_prev & (prev.fillna("") == sig.fillna("")).to_numpy(dtype=bool) if has_prev.any() \
+        else has_prev
     # Repeats within this run: first occurrence stands; a later identical row from another
     # delivery is a re-delivery, anything else is a duplicate.
-    first_sig = cand.assign(sig=sig).groupby(["source", "source_outcome_id"])["sig"].transform("first")
-    first_batch = cand.groupby(["source", "source_outcome_id"])["batch_id"].transform("first")
-    repeat = cand.duplicated(["source", "source_outcome_id"], keep="first").to_numpy() \
-        & cand["source_outcome_id"].notna().to_numpy()
-    same_in_run = repeat & (sig == first_sig).fillna(False).to_numpy(dtype=bool) \
-        & (cand["batch_id"] != first_batch).to_numpy(dtype=bool)
+    repeat = cand.duplicated(keys, keep="first").to_numpy() & has_id
+    same_in_run = np.zeros(len(cand), dtype=bool)
+    if dup_any.any():
+        sub = cand[dup_any].assign(sig=sig[dup_any])
+        g = sub.groupby(keys)
+        same = ((sub["sig"] == g["sig"].transform("first")).fillna(False).to_numpy(dtype=bool)
+                & (sub["batch_id"] != g["batch_id"].transform("first")).to_numpy(dtype=bool))
+        same_in_run[np.flatnonzero(dup_any)] = same
+        same_in_run &= repeat
     masks = {
         "duplicate: source_outcome_id already loaded with different content": has_prev & ~same_prev,
         "duplicate: source_outcome_id delivered more than once": repeat & ~same_in_run & ~has_prev,
     }
-    reasons = reasons + checks.reasons_from(masks, cand.index)
     redelivered = pd.Series((same_prev | (same_in_run & ~has_prev)), index=cand.index)
-    return reasons, redelivered
+    return masks, redelivered
 
 
 def _load(conn: Connection, ok: pd.DataFrame) -> int:
