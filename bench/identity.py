@@ -87,26 +87,37 @@ def _demo_records(n_leads: int, seed: int) -> pd.DataFrame:
     return df.replace({"Select": None, "N/A": None}).reset_index(drop=True)
 
 
-def scale(n_in: int, n_ex: int, seed: int, out: dict[str, Any]) -> dict[str, Any]:
-    """Generate the inputs here, resolve them in a fresh child process (honest peak memory)."""
-    import json
-    import subprocess
-    import sys
+def _write_inputs(n_in: int, n_ex: int, seed: int, tmp: Path, out: dict[str, Any]) -> None:
+    """Render the existing and incoming records into tmp/existing.parquet, tmp/incoming.parquet."""
     with measure("scale_generate", out):
         recs = _demo_records(int((n_ex + n_in) * 1.25), seed)
     first = ~recs["truth_person_id"].duplicated()
     ex_rows = recs.index[first][:n_ex]
     cut = ex_rows[-1] + 1
-    with tempfile.TemporaryDirectory() as tmp:
-        recs.loc[ex_rows].astype({"truth_person_id": "int64"}).astype(str).replace({"None": None}) \
-            .assign(truth_person_id=recs.loc[ex_rows, "truth_person_id"].to_numpy()) \
-            .to_parquet(Path(tmp) / "existing.parquet")
-        recs.loc[cut:].head(n_in).astype(str).replace({"None": None}) \
-            .assign(truth_person_id=recs.loc[cut:].head(n_in)["truth_person_id"].to_numpy()) \
-            .to_parquet(Path(tmp) / "incoming.parquet")
-        del recs
+    recs.loc[ex_rows].astype({"truth_person_id": "int64"}).astype(str).replace({"None": None}) \
+        .assign(truth_person_id=recs.loc[ex_rows, "truth_person_id"].to_numpy()) \
+        .to_parquet(tmp / "existing.parquet")
+    recs.loc[cut:].head(n_in).astype(str).replace({"None": None}) \
+        .assign(truth_person_id=recs.loc[cut:].head(n_in)["truth_person_id"].to_numpy()) \
+        .to_parquet(tmp / "incoming.parquet")
+    (tmp / "inputs.json").write_text(f'{{"incoming": {n_in}, "existing": {n_ex}, "seed": {seed}}}')
+
+
+def scale(n_in: int, n_ex: int, seed: int, out: dict[str, Any], inputs: str | None = None) -> dict[str, Any]:
+    """Generate the inputs here (or reuse ``inputs`` made with the same sizes and seed), resolve
+    them in a fresh child process (honest peak memory)."""
+    import json
+    import subprocess
+    import sys
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(inputs) if inputs else Path(scratch)
+        tmp.mkdir(parents=True, exist_ok=True)
+        want = {"incoming": n_in, "existing": n_ex, "seed": seed}
+        meta = tmp / "inputs.json"
+        if not (meta.exists() and json.loads(meta.read_text()) == want):
+            _write_inputs(n_in, n_ex, seed, tmp, out)
         gc.collect()
-        res = subprocess.run([sys.executable, "-m", "bench.identity", "--scale-from", tmp],
+        res = subprocess.run([sys.executable, "-m", "bench.identity", "--scale-from", str(tmp)],
                              cwd=ROOT, capture_output=True, text=True, check=True)
     child = json.loads(res.stdout.strip().splitlines()[-1])
     out.update(child.pop("stages"))
@@ -146,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument("--inputs", help="keep/reuse the generated scale inputs (parquet) in this directory")
     ap.add_argument("--scale-from", help=argparse.SUPPRESS)      # internal: the child process
     a = ap.parse_args(argv)
     if a.scale_from:
@@ -161,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
               f"recall {q['recall']:.4f} (true pairs {q['true_pairs']:,}, predicted {q['predicted_pairs']:,}, "
               f"review pairs {q['review_pairs']:,})  targets >= 0.99 / >= 0.95")
     if not a.skip_scale:
-        s = scale(a.incoming, a.existing, a.seed, stages)
+        s = scale(a.incoming, a.existing, a.seed, stages, a.inputs)
         result["scale"] = s
         secs = stages["scale_standardise_incoming"]["seconds"] + stages["scale_resolve"]["seconds"]
         print(f"scale: {s['incoming_records']:,} incoming vs {s['existing_people']:,} existing people: "

@@ -113,3 +113,33 @@ def test_all_missing_emails_normalise_without_error() -> None:
 
     out = normalise_emails(pd.Series([None, None], dtype=object))
     assert out["email_norm"].isna().all() and not out["email_valid"].any()
+
+
+def test_phone_fast_path_equals_phonenumbers_on_random_numbers() -> None:
+    """National numbers are parsed once per group of identical parse decisions; the result must
+    be what phonenumbers gives for every number (random digits, many regions, odd prefixes)."""
+    import numpy as np
+    import phonenumbers
+
+    from leadflow.clean.phones import _parse
+
+    rng = np.random.default_rng(5)
+    regions = ["US", "CA", "GB", "DE", "FR", "IT", "ES", "NL", "BE", "CH", "AT", "SE", "NO", "DK",
+               "FI", "IE", "PL", "PT", "AU", "NZ", "IN", "SG", "JP", "BR", "MX", "AR", "ZA", "IL",
+               "RU", "CN", "HK", "KR", "AE", "TR", "GR", "CZ", "HU", "RO", "CO", "CL"]
+    n = 12_000
+    length = rng.integers(6, 15, n)
+    body = rng.integers(0, 10, (n, 14)).astype(str)
+    digits = ["".join(row[:k]) for row, k in zip(body, length)]
+    lead = rng.choice(["", "", "0", "1", "011", "0011", "8", "9", "44", "49", "55", "90"], n)
+    nums = pd.Series([a + b for a, b in zip(lead, digits)], dtype="str")
+    nums = nums[~nums.str.startswith("00")].reset_index(drop=True)   # 00 = + (documented rule)
+    n = len(nums)
+    region = pd.Series(rng.choice(regions, n), dtype="str")
+    region[::50] = None                          # no country: only +numbers can be placed
+    got = to_e164(nums, region)
+    want = pd.Series([_parse(x, r if isinstance(r, str) else None) for x, r in zip(nums, region)], dtype="str")
+    same = (got == want).fillna(False) | (got.isna() & want.isna())
+    assert same.all(), pd.DataFrame({"n": nums, "r": region, "got": got, "want": want})[~same].head()
+    assert want.notna().sum() > n // 3          # the sample exercises real numbers
+    assert phonenumbers.is_possible_number(phonenumbers.parse(got.dropna().iloc[0]))
