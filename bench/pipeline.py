@@ -62,6 +62,7 @@ def main() -> None:
         settings = cfg.load(tmp / "leadflow.yaml")
         with measure("demo-data", rows):
             info = demo.generate(tmp / "data", leads=a.leads, seed=7, days=a.days, end_date=run_date)
+        print(f"  demo-data  {rows['demo-data']['seconds']:8.2f} s (not part of the pipeline)", flush=True)
         eng = db.engine(settings.database_url)
         db.init(eng)
         ctx = RunContext(settings, eng, run_date, make_run_id("bench", run_date), "bench")
@@ -70,6 +71,8 @@ def main() -> None:
                 counts = run_step(ctx, name, fn)
             rows[name]["counts"] = {k: v for k, v in counts.items()
                                     if isinstance(v, (int, float)) and k != "seconds"}
+            print(f"  {name:<10} {rows[name]['seconds']:8.2f} s  peak {rows[name]['peak_mib']:7.0f} MiB",
+                  flush=True)
         total = sum(v["seconds"] for k, v in rows.items() if k != "demo-data")
         rows["pipeline total"] = {"seconds": round(total, 3),
                                   "peak_mib": max(v["peak_mib"] for v in rows.values())}
