@@ -69,8 +69,11 @@ def main() -> None:
         for name, fn in pipeline.DAILY_STEPS:
             with measure(name, rows):
                 counts = run_step(ctx, name, fn)
-            rows[name]["counts"] = {k: v for k, v in counts.items()
-                                    if isinstance(v, (int, float)) and k != "seconds"}
+            flat = {**{k: v for k, v in counts.items()},
+                    **{f"{k}.{kk}": vv for k, v in counts.items() if isinstance(v, dict)
+                       for kk, vv in v.items()}}
+            rows[name]["counts"] = {k: v for k, v in flat.items()
+                                    if isinstance(v, (int, float)) and not k.endswith("seconds")}
             print(f"  {name:<10} {rows[name]['seconds']:8.2f} s  peak {rows[name]['peak_mib']:7.0f} MiB",
                   flush=True)
         total = sum(v["seconds"] for k, v in rows.items() if k != "demo-data")
