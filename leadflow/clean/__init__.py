@@ -14,7 +14,8 @@ from leadflow.clean.emails import normalise_emails
 from leadflow.clean.geo import country_iso2
 from leadflow.clean.names import clean_company, clean_person_name, company_norm, fold
 from leadflow.clean.phones import to_e164
-from leadflow.clean.titles import classify_titles
+from leadflow.clean._unique import per_unique
+from leadflow.clean.titles import classify_titles, clean_titles
 from leadflow.clean.utm import parse_utm
 
 __all__ = ["standardise_leads", "to_utc", "normalise_emails", "to_e164", "country_iso2",
@@ -27,7 +28,11 @@ def to_utc(s: pd.Series) -> pd.Series:
         return s.dt.tz_convert("UTC").dt.tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         return s.astype("datetime64[us]")
-    out = pd.to_datetime(s, utc=True, errors="coerce", format="mixed")
+    # ISO 8601 text (what files and databases give) parses fast; anything else goes per value
+    out = pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601")
+    retry = out.isna() & s.notna()
+    if retry.any():
+        out[retry] = pd.to_datetime(s[retry], utc=True, errors="coerce", format="mixed")
     return out.dt.tz_localize(None).astype("datetime64[us]")
 
 
@@ -40,12 +45,16 @@ def to_bool(s: pd.Series) -> pd.Series:
         return s.fillna(False).astype(bool)
     if pd.api.types.is_numeric_dtype(s.dtype):
         return s.fillna(0).astype(float).ne(0)
-    key = s.astype("str").str.strip().str.lower()
-    return key.isin(_TRUE)
+    return per_unique(s.astype("str"), lambda u: u.str.strip().str.lower().isin(_TRUE))
 
 
 def _col(df: pd.DataFrame, name: str) -> pd.Series:
     return df[name] if name in df.columns else pd.Series(pd.NA, index=df.index, dtype="object")
+
+
+def _domain(u: pd.Series) -> pd.Series:
+    dom = u.str.strip().str.lower().str.extract(r"^(?:https?://)?(?:www\.)?([^/?#]+)", expand=False)
+    return dom.where(dom.str.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}").fillna(False).astype(bool))
 
 
 def standardise_leads(df: pd.DataFrame) -> pd.DataFrame:
@@ -57,7 +66,7 @@ def standardise_leads(df: pd.DataFrame) -> pd.DataFrame:
     company and job_title; country becomes ISO alpha-2 (the raw value is kept in country_raw);
     created_at becomes naive UTC. Missing canonical columns are added empty.
     """
-    out = df.copy()
+    out = df.copy(deep=False)       # copy-on-write: columns are replaced, never written into
     for name in FIELDS["inbound_leads"]:
         if name not in out.columns:
             out[name] = pd.NA
@@ -70,11 +79,8 @@ def standardise_leads(df: pd.DataFrame) -> pd.DataFrame:
     out["phone_e164"] = to_e164(out["phone"], out["country"])
     out["company"] = clean_company(out["company"])
     out["company_norm"] = company_norm(out["company"])
-    dom = (out["company_domain"].astype("str").str.strip().str.lower()
-           .str.extract(r"^(?:https?://)?(?:www\.)?([^/?#]+)", expand=False))
-    out["company_domain"] = dom.where(dom.str.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}").fillna(False).astype(bool))
-    title = out["job_title"].astype("str").str.normalize("NFKC").str.replace(r"\s+", " ", regex=True).str.strip()
-    out["job_title"] = title.where(title.str.len() > 0)
+    out["company_domain"] = per_unique(out["company_domain"], _domain)
+    out["job_title"] = clean_titles(out["job_title"])
     out[["seniority", "job_function"]] = classify_titles(out["job_title"])
     utm = parse_utm(_col(out, "landing_url"))
     out[utm.columns] = utm

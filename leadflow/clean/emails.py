@@ -52,8 +52,10 @@ def normalise_emails(email: pd.Series) -> pd.DataFrame:
         norm = norm.astype(object)
         norm[non_ascii] = _validate_non_ascii(s[non_ascii])
         norm = norm.astype("str")
-    parts = norm.str.rsplit("@", n=1, expand=True).reindex(columns=[0, 1])
-    local, domain = parts[0].astype("str"), parts[1].astype("str")   # all-missing columns come back float
+    norm = norm.astype("str")
+    # two regex replaces run in Arrow; rsplit(expand=True) would go through Python per row
+    local = norm.str.replace(r"@[^@]*$", "", regex=True)
+    domain = norm.str.replace(r"^.*@", "", regex=True)
     base_local = local.str.replace(r"\+.*$", "", regex=True)
     key_domain = domain.replace(_DOTLESS)
     key_local = base_local.where(~domain.isin(list(_DOTLESS)), base_local.str.replace(".", "", regex=False))

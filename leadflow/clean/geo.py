@@ -7,6 +7,7 @@ from functools import lru_cache
 import pandas as pd
 import pycountry
 
+from leadflow.clean._unique import per_unique
 from leadflow.clean.lists import COUNTRY_ALIASES
 
 
@@ -25,7 +26,11 @@ def country_lookup() -> dict[str, str]:
 
 def country_iso2(s: pd.Series) -> pd.Series:
     """'Germany', 'DEU', 'de', 'U.K.' -> DE / DE / DE / GB; unknown values become NA."""
-    key = (s.astype("str").str.normalize("NFKC").str.strip().str.lower()
+    return per_unique(s, _iso2)
+
+
+def _iso2(s: pd.Series) -> pd.Series:
+    key = (s.str.normalize("NFKC").str.strip().str.lower()
            .str.replace(r"\s+", " ", regex=True))
     lookup = country_lookup()
     out = key.map(lookup)

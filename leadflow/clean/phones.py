@@ -27,7 +27,9 @@ import pandas as pd
 import phonenumbers
 from phonenumbers import PhoneMetadata
 
-_EXTENSION = r"\s*(?:x|ext\.?|extension|#)\s*\d{1,6}\s*$"
+from leadflow.clean._unique import SPACE
+
+_EXTENSION = rf"{SPACE}*(?:x|ext\.?|extension|#){SPACE}*[0-9]{{1,6}}{SPACE}*$"
 
 
 def _parse(digits: str, region: str | None) -> str | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from leadflow.clean._unique import SPACE, per_unique
+
 SENIORITY_RULES: tuple[tuple[str, str], ...] = (
     ("student", r"\b(?:student|intern|internship|trainee|apprentice|undergrad\w*|phd candidate)\b"),
     ("vp", r"\b(?:vp|svp|evp|avp|vice[ -]president|vice president)\b"),
@@ -45,16 +47,25 @@ def _classify(uniq: pd.Series, rules: tuple[tuple[str, str], ...], default: str 
     return np.select(conds, [label for label, _ in rules], default=default or "")
 
 
+def clean_titles(title: pd.Series) -> pd.Series:
+    """Display form of a job title: NFKC, collapsed whitespace; empty -> NA (per distinct value)."""
+    def one(u: pd.Series) -> pd.Series:
+        t = u.str.normalize("NFKC").str.replace(SPACE + "+", " ", regex=True).str.strip()
+        return t.where(t.str.len() > 0)
+    return per_unique(title, one)
+
+
 def classify_titles(title: pd.Series) -> pd.DataFrame:
     """title -> seniority (c_level, vp, director, manager, individual_contributor, student) and
-    job_function (marketing, sales, it, finance, operations, hr, engineering, ..., other)."""
-    key = title.astype("str").str.normalize("NFKC").str.lower().str.replace(r"[^\w\s-]", " ", regex=True)
-    key = key.str.replace(r"\s+", " ", regex=True).str.strip()
+    job_function (marketing, sales, it, finance, operations, hr, engineering, ..., other).
+    Classified once per distinct title."""
+    return per_unique(title, _classify_unique)
+
+
+def _classify_unique(title: pd.Series) -> pd.DataFrame:
+    key = title.str.normalize("NFKC").str.lower().str.replace(r"[^\w\s-]", " ", regex=True)
+    key = key.str.replace(SPACE + "+", " ", regex=True).str.strip()
     key = key.where(key.str.len() > 0)
-    uniq = pd.Series(key.dropna().unique(), dtype="str")
-    sen = _classify(uniq, SENIORITY_RULES, "individual_contributor")
-    fun = _classify(uniq, FUNCTION_RULES, "other")
-    return pd.DataFrame({
-        "seniority": key.map(dict(zip(uniq, sen))).astype("str"),
-        "job_function": key.map(dict(zip(uniq, fun))).astype("str"),
-    }, index=title.index)
+    sen = pd.Series(_classify(key, SENIORITY_RULES, "individual_contributor"), index=title.index, dtype="str")
+    fun = pd.Series(_classify(key, FUNCTION_RULES, "other"), index=title.index, dtype="str")
+    return pd.DataFrame({"seniority": sen.where(key.notna()), "job_function": fun.where(key.notna())})
