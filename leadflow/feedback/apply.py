@@ -112,7 +112,7 @@ def apply_outcomes(ctx: RunContext) -> dict[str, Any]:
         ok = (reasons.map(len) == 0) & ~redelivered
         bulk.stage(conn, HIDS, bulk.ids_frame(cand.loc[ok, "matched_handoff_id"], "handoff_id"),
                    {"handoff_id": "BIGINT"}, key=["handoff_id"])
-        existing = _outcomes_of_staged_handoffs(conn, with_step=True)
+        existing = _outcomes_of_staged_handoffs(conn)
         fam = checks.family_reasons(cand[ok], existing)
         reasons.loc[fam.index] = reasons.loc[fam.index] + fam
         ok = (reasons.map(len) == 0) & ~redelivered
@@ -157,12 +157,15 @@ def _read_people_and_handoffs(conn: Connection) -> tuple[pd.DataFrame, pd.DataFr
                 .where(people.c.email_norm.in_(sa.select(k.c.email_norm).where(k.c.email_norm.is_not(None)))))
     emailed = (sa.select(people.c.person_id)
                .where(people.c.email_norm.in_(sa.select(k.c.email_norm).where(k.c.email_norm.is_not(None)))))
-    cols = (handoffs.c.handoff_id, handoffs.c.person_id, handoffs.c.cycle, handoffs.c.run_date,
-            handoffs.c.handed_off_at)
+    # With each handoff, its person's current stage and cycle (for the lifecycle moves).
+    hsel = (sa.select(handoffs.c.handoff_id, handoffs.c.person_id, handoffs.c.cycle, handoffs.c.run_date,
+                      handoffs.c.handed_off_at, people.c.lifecycle_stage,
+                      people.c.cycle.label("person_cycle"))
+            .join_from(handoffs, people, people.c.person_id == handoffs.c.person_id, isouter=True))
     ho = pd.concat([
-        frame(conn, sa.select(*cols).where(handoffs.c.handoff_id.in_(
+        frame(conn, hsel.where(handoffs.c.handoff_id.in_(
             sa.select(k.c.handoff_id).where(k.c.handoff_id.is_not(None))))),
-        frame(conn, sa.select(*cols).where(handoffs.c.person_id.in_(emailed))),
+        frame(conn, hsel.where(handoffs.c.person_id.in_(emailed))),
     ], ignore_index=True).drop_duplicates("handoff_id")
     return ppl, ho
 
@@ -172,12 +175,10 @@ def _keys_table() -> sa.TableClause:
                     sa.column("handoff_id"), sa.column("email_norm"))
 
 
-def _outcomes_of_staged_handoffs(conn: Connection, with_step: bool) -> pd.DataFrame:
+def _outcomes_of_staged_handoffs(conn: Connection) -> pd.DataFrame:
     """Every stored outcome of the handoffs staged in HIDS."""
     h = sa.table(HIDS, sa.column("handoff_id"))
-    cols = [outcomes.c.handoff_id, outcomes.c.status, outcomes.c.occurred_at]
-    if with_step:
-        cols.insert(2, outcomes.c.selling_step)
+    cols = [outcomes.c.handoff_id, outcomes.c.status, outcomes.c.selling_step, outcomes.c.occurred_at]
     return frame(conn, sa.select(*cols).where(outcomes.c.handoff_id.in_(sa.select(h.c.handoff_id))))
 
 
@@ -240,7 +241,7 @@ def _load(conn: Connection, ok: pd.DataFrame) -> int:
              "person_id": "BIGINT", "status": "TEXT", "reason_code": "TEXT", "selling_step": "TEXT",
              "amount": "DOUBLE PRECISION", "occurred_at": "TIMESTAMP", "batch_id": "BIGINT",
              "row_number": "BIGINT"}
-    bulk.stage(conn, NEW, rows, types)
+    bulk.stage(conn, NEW, rows, types, analyze=False)
     return bulk.insert_select_ignore(conn, outcomes.name, NEW, [c for c in types if c != "ord"],
                                      ["source", "source_outcome_id"], order_by="ord")
 
@@ -267,11 +268,28 @@ def _set_state(conn: Connection, stg: pd.DataFrame, states: np.ndarray) -> None:
 
 
 def _update_handoffs(conn: Connection, ids: pd.Series) -> int:
-    """first_action_at and status of every handoff with new outcomes, in one UPDATE."""
+    """first_action_at and status of every handoff with new outcomes, in one UPDATE ... FROM an
+    aggregate of all its outcomes (the rules of ``stages.handoff_updates``, in SQL)."""
     if ids.empty:
         return 0
-    allo = _outcomes_of_staged_handoffs(conn, with_step=False)   # a superset of ``ids``' outcomes
-    allo = allo[allo["handoff_id"].isin(ids.astype("int64").to_numpy())].copy()
+    rank = " ".join(f"WHEN '{k}' THEN {v}" for k, v in stages.STATUS_RANK.items())
+    label = " ".join(f"WHEN {stages.STATUS_RANK[k]} THEN '{v}'" for k, v in stages.STATUS_LABEL.items())
+    agg = (f"SELECT o.handoff_id, MIN(o.occurred_at) AS first_action_at, "
+           f"MAX(CASE o.status {rank} ELSE 0 END) AS top_rank FROM outcomes o "
+           f"WHERE o.handoff_id IN (SELECT n.handoff_id FROM {NEW} n) GROUP BY o.handoff_id")
+    sql = (f"UPDATE handoffs SET first_action_at = a.first_action_at, "
+           f"status = COALESCE(CASE a.top_rank {label} END, handoffs.status) "
+           f"FROM ({agg}) AS a WHERE handoffs.handoff_id = a.handoff_id")
+    if not (db.is_postgres(conn) or bulk.SQLITE_UPDATE_FROM):
+        return _update_handoffs_pandas(conn)
+    return int(conn.exec_driver_sql(sql).rowcount)
+
+
+def _update_handoffs_pandas(conn: Connection) -> int:
+    """SQLite < 3.33 (no UPDATE ... FROM): aggregate in pandas, update from a staged table."""
+    n = sa.table(NEW, sa.column("handoff_id"))
+    allo = frame(conn, sa.select(outcomes.c.handoff_id, outcomes.c.status, outcomes.c.occurred_at)
+                 .where(outcomes.c.handoff_id.in_(sa.select(n.c.handoff_id))))
     allo["occurred_at"] = pd.to_datetime(allo["occurred_at"])
     upd = stages.handoff_updates(allo)
     bulk.stage(conn, HO, upd, {"handoff_id": "BIGINT", "first_action_at": "TIMESTAMP", "status": "TEXT"},
@@ -287,8 +305,9 @@ def _move_people(conn: Connection, ctx: RunContext, new: pd.DataFrame, ho: pd.Da
     outs = outs.merge(ho[["handoff_id", "cycle"]].astype({"handoff_id": "Int64"}),
                       left_on="matched_handoff_id", right_on="handoff_id", how="left")
     outs["person_id"] = outs["person_id"].astype(int)
-    from leadflow import lifecycle
-    cur = lifecycle.current_stages(conn, outs["person_id"].unique().tolist())
+    cur = (ho.dropna(subset=["lifecycle_stage"]).drop_duplicates("person_id")
+           [["person_id", "lifecycle_stage", "person_cycle"]].rename(columns={"person_cycle": "cycle"}))
+    cur = cur.astype({"person_id": "int64", "cycle": "int64"})
     plan = stages.plan(outs, cur, ctx.settings.feedback.disqualify_reasons)
     transition = _transition()
     moved: Counter[str] = Counter()

@@ -45,10 +45,11 @@ def _plain(df: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
 
 
 def stage(conn: Connection, name: str, df: pd.DataFrame, types: dict[str, str],
-          key: Sequence[str] | None = None) -> str:
+          key: Sequence[str] | None = None, analyze: bool = True) -> str:
     """Create (or replace) temporary table ``name`` with ``types`` ({column: SQL type}) and fill it.
 
-    ``key`` adds an index (used for joins on SQLite). Drop it with ``drop`` when done; on
+    ``key`` adds an index (used for joins on SQLite); ``analyze`` gives PostgreSQL statistics
+    (skip it for a table that is only scanned once, e.g. the source of an INSERT). Drop it with ``drop`` when done; on
     PostgreSQL it also goes at commit. Returns the quoted table name.
     """
     t = _q(name)
@@ -72,7 +73,7 @@ def stage(conn: Connection, name: str, df: pd.DataFrame, types: dict[str, str],
             conn.exec_driver_sql(f"INSERT INTO {t} ({col_sql}) VALUES ({marks})", rows)
     if key:
         conn.exec_driver_sql(f"CREATE INDEX {_q('ix_' + name)} ON {t} ({', '.join(_q(k) for k in key)})")
-    if pg:
+    if pg and analyze:
         conn.exec_driver_sql(f"ANALYZE {t}")  # temp tables have no statistics otherwise
     return t
 
