@@ -145,10 +145,24 @@ def guard(specs: list[FeatureSpec], allow_leaky: bool = False) -> list[FeatureSp
 def _to_bool(s: pd.Series) -> pd.Series:
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
         return pd.to_numeric(s, errors="coerce").astype(float)
-    t = s.astype("string").str.strip().str.lower()
+    # text flags: read each distinct value once (a million rows hold a handful of them)
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    t = pd.Series(uniq, dtype=object).astype("string").str.strip().str.lower()
     m = {"true": 1.0, "yes": 1.0, "y": 1.0, "1": 1.0, "t": 1.0,
          "false": 0.0, "no": 0.0, "n": 0.0, "0": 0.0, "f": 0.0}
-    return t.map(m).astype(float)
+    vals = np.append(t.map(m).astype(float).to_numpy(dtype=float, na_value=np.nan), np.nan)
+    return pd.Series(vals[codes], index=s.index)
+
+
+def text_codes(col: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(codes, texts): each row's position in ``texts``, the column's distinct values as
+    stripped text with blanks and nulls as "(missing)" (last entry). Text work is done once per
+    distinct value, not per row: leads share few titles, industries and countries."""
+    codes, uniq = pd.factorize(col, use_na_sentinel=True)
+    t = pd.Series(uniq, dtype=object).astype("string").str.strip()
+    t = t.mask(t == "", pd.NA).fillna(MISSING).astype(object)
+    texts = pd.Series(np.append(t.to_numpy(dtype=object), MISSING), dtype=object)
+    return np.where(codes < 0, len(texts) - 1, codes), texts
 
 
 class FramePrep(BaseEstimator, TransformerMixin):
@@ -157,13 +171,17 @@ class FramePrep(BaseEstimator, TransformerMixin):
     Learns on fit: which numeric columns are skewed enough for ``log1p`` (non-negative, long
     right tail) and which levels of each text column are frequent enough to keep (others become
     "(other)", missing becomes "(missing)"). Both model families start from this output.
+    ``as_array=True`` returns one float matrix instead (text columns as level codes), which
+    gradient boosting takes directly with ``categorical_features`` as a mask: no per-row string
+    handling inside scikit-learn at fit or predict time.
     """
 
     def __init__(self, specs: list[dict[str, Any]], min_frequency: float = 0.005,
-                 max_levels: int = 60) -> None:
+                 max_levels: int = 60, as_array: bool = False) -> None:
         self.specs = specs
         self.min_frequency = min_frequency
         self.max_levels = max_levels
+        self.as_array = as_array
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> "FramePrep":
         self.log_cols_: list[str] = []
@@ -174,45 +192,73 @@ class FramePrep(BaseEstimator, TransformerMixin):
             name, kind = s["name"], s["kind"]
             col = X[name] if name in X.columns else pd.Series(np.nan, index=X.index)
             if kind == "numeric":
-                v = pd.to_numeric(col, errors="coerce").dropna()
+                v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                v = v[~np.isnan(v)]
                 if len(v):
                     # values outside what training saw are held at its edges: scoring a lead
                     # months older than any training example must not extrapolate wildly
-                    self.bounds_[name] = (float(v.quantile(0.001)), float(v.quantile(0.999)))
-                if len(v) and v.min() >= 0 and v.quantile(0.99) > 10 * max(v.median(), 1.0):
-                    self.log_cols_.append(name)
+                    q = np.quantile(v, [0.001, 0.5, 0.99, 0.999])
+                    self.bounds_[name] = (float(q[0]), float(q[3]))
+                    if v.min() >= 0 and q[2] > 10 * max(q[1], 1.0):
+                        self.log_cols_.append(name)
             elif kind == "categorical":
-                t = self._text(col)
-                vc = t.value_counts()
+                codes, texts = text_codes(col)
+                counts = np.bincount(codes, minlength=len(texts))
+                # distinct raw values may share a text ("B" and "B "): add them up, keeping
+                # first-seen order for ties, then most frequent first
+                vc = pd.Series(counts, index=texts.to_numpy()).groupby(level=0, sort=False).sum()
+                vc = vc[vc > 0].sort_values(ascending=False, kind="stable")
                 keep = vc[vc >= max(self.min_frequency * n, 5)].index[: self.max_levels]
                 self.levels_[name] = sorted(set(map(str, keep)) | {MISSING, RARE})
         return self
 
     @staticmethod
     def _text(col: pd.Series) -> pd.Series:
-        t = col.astype("string").str.strip()
-        return t.mask(t == "", pd.NA).fillna(MISSING)
+        codes, texts = text_codes(col)
+        return pd.Series(texts.to_numpy(dtype=object)[codes], index=col.index, dtype=object)
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        out: dict[str, Any] = {}
+    def level_codes(self, name: str, col: pd.Series) -> np.ndarray:
+        """Each row's position in ``levels_[name]`` (rare and unseen values -> "(other)")."""
+        levels = self.levels_[name]
+        pos = {v: i for i, v in enumerate(levels)}
+        codes, texts = text_codes(col)
+        lut = np.array([pos.get(str(t), pos[RARE]) for t in texts], dtype=np.int32)
+        return lut[codes]
+
+    def arrays(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Per feature: float values (numeric, boolean) or int level codes (categorical)."""
+        out: dict[str, np.ndarray] = {}
         for s in self.specs:
             name, kind = s["name"], s["kind"]
             col = X[name] if name in X.columns else pd.Series(np.nan, index=X.index)
             if kind == "numeric":
-                v = pd.to_numeric(col, errors="coerce").astype(float)
+                v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
                 if name in self.bounds_:
-                    v = v.clip(*self.bounds_[name])
+                    v = np.clip(v, *self.bounds_[name])
                 if name in self.log_cols_:
-                    v = np.log1p(v.clip(lower=0))
-                out[name] = v.to_numpy()
+                    v = np.log1p(np.clip(v, 0, None))
+                out[name] = v
             elif kind == "boolean":
-                out[name] = _to_bool(col).to_numpy()
+                out[name] = _to_bool(col).to_numpy(dtype=float, na_value=np.nan)
             else:
-                t = self._text(col)
-                levels = self.levels_[name]
-                t = t.where(t.isin(levels), RARE)
-                out[name] = pd.Categorical(t, categories=levels)
+                out[name] = self.level_codes(name, col)
+        return out
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame | np.ndarray:
+        arr = self.arrays(X)
+        if getattr(self, "as_array", False):       # bundles saved before it existed: frames
+            return np.column_stack([arr[s["name"]].astype(float) for s in self.specs]) \
+                if self.specs else np.empty((len(X), 0))
+        out: dict[str, Any] = {}
+        for s in self.specs:
+            name = s["name"]
+            out[name] = pd.Categorical.from_codes(arr[name], categories=self.levels_[name]) \
+                if s["kind"] == "categorical" else arr[name]
         return pd.DataFrame(out, index=X.index)
+
+    @property
+    def categorical_mask_(self) -> np.ndarray:
+        return np.array([s["kind"] == "categorical" for s in self.specs], dtype=bool)
 
     @property
     def numeric_(self) -> list[str]:

@@ -12,12 +12,12 @@ kept as the explainer, even when boosting wins, so reasons stay linear and cheap
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
@@ -25,6 +25,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from leadflow.score.features import FeatureSpec, FramePrep
 
@@ -47,26 +48,46 @@ def _linear_pipeline(specs: list[FeatureSpec], C: float = 1.0) -> Pipeline:
 GB_MAX_ROWS = 300_000      # boosting fits on at most this many rows (a seeded sample)
 
 
+def model_threads() -> int:
+    """OpenMP threads for gradient boosting: 1 unless LEADFLOW_MODEL_THREADS says otherwise.
+
+    On a shared two-core machine (Airflow tasks and other jobs running beside training) OpenMP
+    threads spin waiting for each other: measured on X Education, one thread fitted in 2.6 s
+    what two threads took 40 s to fit under a load average of 5. One thread is predictable."""
+    try:
+        return max(1, int(os.environ.get("LEADFLOW_MODEL_THREADS", "1")))
+    except ValueError:
+        return 1
+
+
 class SampledHGB(HistGradientBoostingClassifier):
     """HistGradientBoosting that fits on a seeded random sample when data is large.
 
     Past a few hundred thousand rows, more rows barely move a model over a few dozen lead
     features but cost linear time; sampling keeps training on 1M outcomes within minutes on two
-    cores. The logistic model still sees every row."""
+    cores. The logistic model still sees every row. Runs on :func:`model_threads` threads."""
 
     def fit(self, X, y, sample_weight=None):  # type: ignore[override]
         if len(y) > GB_MAX_ROWS:
             idx = np.sort(np.random.default_rng(0).choice(len(y), GB_MAX_ROWS, replace=False))
             X = X.iloc[idx] if hasattr(X, "iloc") else X[idx]
             y = np.asarray(y)[idx]
-        return super().fit(X, y)
+        with threadpool_limits(model_threads(), user_api="openmp"):
+            return super().fit(X, y)
+
+    def predict_proba(self, X):  # type: ignore[override]
+        with threadpool_limits(model_threads(), user_api="openmp"):
+            return super().predict_proba(X)
 
 
 def _boosting_pipeline(specs: list[FeatureSpec], n_rows: int) -> Pipeline:
-    prep = FramePrep([s.as_dict() for s in specs])
+    # one float matrix with text columns as level codes, declared categorical by a mask: the
+    # same native categorical splits as pandas categoricals, without scikit-learn re-encoding
+    # every string at fit and predict time
+    prep = FramePrep([s.as_dict() for s in specs], as_array=True)
     gb = SampledHGB(
         learning_rate=0.05 if n_rows < 100_000 else 0.1, max_iter=800, max_leaf_nodes=15, min_samples_leaf=20,
-        l2_regularization=5.0, categorical_features="from_dtype",
+        l2_regularization=5.0, categorical_features=prep.categorical_mask_,
         early_stopping=True, validation_fraction=0.15, n_iter_no_change=30,
         scoring="loss", random_state=0)
     return Pipeline([("prep", prep), ("clf", gb)])
@@ -121,7 +142,10 @@ class Calibrated:
             self.method = "sigmoid"
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p = self.raw(X)
+        return self.calibrate(self.raw(X))
+
+    def calibrate(self, p: np.ndarray) -> np.ndarray:
+        """Raw model scores -> calibrated probabilities (the map fitted on the calibration slice)."""
         if self.method == "isotonic" and self.iso is not None:
             # isotonic is a step function: a tiny share of the raw score breaks its ties, so
             # ranking (ROC AUC) is kept while probabilities stay calibrated.
@@ -144,53 +168,123 @@ def fit(algorithm: str, specs: list[FeatureSpec], X: pd.DataFrame, y: np.ndarray
 
 # --------------------------------------------------------------------------- attributions
 @dataclass
+class LinearTerms:
+    """A fitted logistic pipeline unrolled per input feature, for scoring millions of rows.
+
+    The pipeline's log-odds are ``intercept + sum_j coef_j * encoded_j``; grouping the encoded
+    columns by the input feature they came from gives, per feature, a term that is cheap to
+    evaluate straight from the prepared arrays:
+    - number / flag: ``w * (value or median - mean)`` plus, when training saw it missing,
+      ``w_missing * (is_missing - mean_missing)`` (imputer, indicator and scaler folded in);
+    - text: a lookup table ``coef[level]`` over the feature's levels (0 for unseen ones).
+    No one-hot matrix, no sparse products, one dense float32 column per feature.
+    """
+
+    features: list[str]
+    intercept: float
+    numeric: dict[str, tuple[float, float, float, float, float]]   # fill, w, mean, w_miss, mean_miss
+    tables: dict[str, np.ndarray]                                  # text feature -> coef per level
+
+    @classmethod
+    def from_pipeline(cls, pipe: Pipeline) -> "LinearTerms":
+        prep: FramePrep = pipe.named_steps["prep"]
+        ct: ColumnTransformer = pipe.named_steps["encode"]
+        coef = pipe.named_steps["clf"].coef_.ravel().astype(float)
+        feats = [s["name"] for s in prep.specs]
+        numeric: dict[str, tuple[float, float, float, float, float]] = {}
+        tables: dict[str, np.ndarray] = {}
+        at = 0                                  # position in the encoded columns (= coef_)
+        for name, trans, cols in ct.transformers_:
+            if name == "remainder" or trans == "drop" or not len(cols):
+                continue
+            cols = list(cols)
+            if name == "num":
+                imp, sc = trans[0], trans[-1]
+                ind = list(imp.indicator_.features_) if getattr(imp, "indicator_", None) \
+                    is not None else []
+                w = coef[at:at + len(cols)] / sc.scale_[:len(cols)]
+                mean = sc.mean_[:len(cols)]
+                wm = coef[at + len(cols):at + len(cols) + len(ind)] / sc.scale_[len(cols):]
+                mm = sc.mean_[len(cols):]
+                miss = {cols[i]: (wm[k], mm[k]) for k, i in enumerate(ind)}
+                for i, c in enumerate(cols):
+                    a, b = miss.get(c, (0.0, 0.0))
+                    numeric[c] = (float(imp.statistics_[i]), float(w[i]), float(mean[i]),
+                                  float(a), float(b))
+                at += len(cols) + len(ind)
+            elif name == "cat":
+                for k, c in enumerate(cols):
+                    cats = [str(v) for v in trans.categories_[k]]
+                    pos = {v: at + j for j, v in enumerate(cats)}
+                    tables[c] = np.array([coef[pos[lv]] if lv in pos else 0.0
+                                          for lv in prep.levels_[c]], dtype=float)
+                    at += len(cats)
+            else:
+                raise ValueError(f"unexpected encoder step {name!r}")
+        if at != len(coef):
+            raise ValueError(f"encoded width {at} != {len(coef)} coefficients")
+        return cls(feats, float(pipe.named_steps["clf"].intercept_[0]), numeric, tables)
+
+    def terms(self, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(log-odds per row as float64, per-feature terms as an n x features float32 matrix)."""
+        n = len(next(iter(arrays.values()))) if arrays else 0
+        logit = np.full(n, self.intercept)
+        out = np.zeros((n, len(self.features)), dtype=np.float32)
+        for j, f in enumerate(self.features):
+            if f in self.tables:
+                t = self.tables[f][arrays[f]]
+            else:
+                fill, w, mean, wm, mm = self.numeric[f]
+                v = arrays[f]
+                miss = np.isnan(v)
+                t = w * (np.where(miss, fill, v) - mean)
+                if wm:
+                    t += wm * (miss - mm)
+            logit += t
+            out[:, j] = t
+        return logit, out
+
+
+@dataclass
 class LinearExplainer:
     """Per-row, per-feature log-odds contributions of a fitted logistic pipeline.
 
     contribution(row, feature) = sum over the feature's encoded columns of
     coefficient x (value - training mean): zero for an average lead, positive when the feature
-    makes this lead likelier to convert than average.
+    makes this lead likelier to convert than average. Computed through :class:`LinearTerms`.
     """
 
     pipeline: Pipeline
     features: list[str] = field(default_factory=list)
-    group: Any = None            # sparse (n_encoded x n_features) 0/1 matrix
+    group: Any = None            # unused since LinearTerms (kept so older artifacts load)
     baseline: np.ndarray | None = None
 
     @classmethod
     def from_pipeline(cls, pipe: Pipeline, X_train: pd.DataFrame) -> "LinearExplainer":
-        ct: ColumnTransformer = pipe.named_steps["encode"]
-        names = list(ct.get_feature_names_out())
         feats = [s["name"] for s in pipe.named_steps["prep"].specs]
-        idx = {f: i for i, f in enumerate(feats)}
-        cols = np.zeros(len(names), dtype=np.int64)
-        for j, n in enumerate(names):
-            cols[j] = idx[_owner(n, feats)]
-        group = sparse.csr_matrix((np.ones(len(names)), (np.arange(len(names)), cols)),
-                                  shape=(len(names), len(feats)))
-        ex = cls(pipe, feats, group)
-        ex.baseline = np.asarray(ex._raw(X_train.iloc[:200_000]).mean(axis=0)).ravel()
+        ex = cls(pipe, feats)
+        _, raw = ex.terms(X_train.iloc[:200_000])
+        ex.baseline = raw.astype(float).mean(axis=0)
         return ex
 
-    def _raw(self, X: pd.DataFrame) -> Any:
-        enc = self.pipeline[:-1].transform(X)
-        coef = self.pipeline.named_steps["clf"].coef_.ravel()
-        enc = sparse.csr_matrix(enc).multiply(coef).tocsr()
-        return enc @ self.group
+    @property
+    def linear(self) -> LinearTerms:
+        lt = self.__dict__.get("_linear")
+        if lt is None:
+            lt = self.__dict__["_linear"] = LinearTerms.from_pipeline(self.pipeline)
+        return lt
+
+    def terms(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(log-odds, raw per-feature terms) for ``X`` (uncentred)."""
+        return self.linear.terms(self.pipeline.named_steps["prep"].arrays(X))
+
+    def contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(logistic probability, per-feature contributions centred on the training mean):
+        one pass serves both the logistic model's prediction and its reasons."""
+        logit, raw = self.terms(X)
+        raw -= np.asarray(self.baseline, dtype=np.float32)
+        return 1.0 / (1.0 + np.exp(-logit)), raw
 
     def explain(self, X: pd.DataFrame) -> pd.DataFrame:
-        m = np.asarray(self._raw(X).todense()) - self.baseline
+        _, m = self.contributions(X)
         return pd.DataFrame(m, columns=self.features, index=X.index)
-
-
-def _owner(encoded: str, features: list[str]) -> str:
-    """Which input feature an encoded column came from (longest matching name wins)."""
-    if encoded.startswith("missingindicator_"):
-        encoded = encoded[len("missingindicator_"):]
-    best = ""
-    for f in features:
-        if (encoded == f or encoded.startswith(f + "_")) and len(f) > len(best):
-            best = f
-    if not best:
-        raise ValueError(f"cannot map encoded column {encoded!r} to a feature")
-    return best

@@ -14,7 +14,8 @@ string concatenation, so a million leads take seconds.
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,6 +52,36 @@ def render(template: str, fields: Mapping[str, pd.Series], index: pd.Index) -> p
     return out
 
 
+def per_distinct(frame: pd.DataFrame, words: Callable[[pd.DataFrame], Any]) -> pd.Categorical:
+    """``words(rows)`` computed once per distinct row of ``frame`` and spread to every row.
+
+    A million leads share a few thousand (title, size, industry) combinations and a few hundred
+    (touch count, days ago) pairs, so wording each distinct one and storing codes keeps reason
+    building proportional to the vocabulary, not to the number of leads."""
+    n = len(frame)
+    key = np.zeros(n, dtype=np.int64)
+    for c in frame.columns:
+        codes, uniq = pd.factorize(frame[c], use_na_sentinel=True)
+        key, _ = pd.factorize(key * (len(uniq) + 1) + (codes + 1))
+    key = key.astype(np.int64, copy=False)
+    if n == 0:
+        return pd.Categorical([], categories=pd.Index([], dtype=object))
+    # factorize numbers codes in order of first appearance: code g first occurs at first[g]
+    first = np.flatnonzero(~pd.Series(key).duplicated().to_numpy())
+    texts = np.asarray(words(frame.iloc[first].reset_index(drop=True)), dtype=object)
+    return _categorical(key, texts)
+
+
+def _categorical(codes: np.ndarray, texts: np.ndarray) -> pd.Categorical:
+    """Rows' texts as a categorical: ``texts[codes]`` with equal texts merged."""
+    c2, u2 = pd.factorize(pd.Series(texts, dtype=object))
+    return pd.Categorical.from_codes(c2[codes], categories=pd.Index(u2, dtype=object))
+
+
+def _const(text: str, n: int) -> pd.Categorical:
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8),
+                                     categories=pd.Index([text], dtype=object))
+
 def ago(days: pd.Series) -> pd.Series:
     """'today', 'yesterday', '5 days ago' from an age in days."""
     d = np.floor(np.asarray(days, dtype=float)).astype(np.int64)
@@ -64,8 +95,13 @@ def times(count: pd.Series) -> pd.Series:
     return txt.mask(c == 2, "twice").mask(c == 1, "once")
 
 
-def _long(row: np.ndarray, weight: np.ndarray, text: np.ndarray, topic: np.ndarray) -> pd.DataFrame:
+def _long(row: np.ndarray, weight: np.ndarray, text: Any, topic: Any) -> pd.DataFrame:
     return pd.DataFrame({"row": row, "weight": weight, "text": text, "topic": topic})
+
+
+def _empty() -> pd.DataFrame:
+    return _long(np.array([], dtype=np.int64), np.array([], dtype=float),
+                 _const("", 0), _const("", 0))
 
 
 def _company_size_text(size: pd.Series) -> pd.Series:
@@ -98,6 +134,9 @@ def profile_text(people: pd.DataFrame) -> pd.Series:
     return pd.Series(head + article + desc, index=idx, dtype=object)
 
 
+PROFILE_TEXT_FIELDS = ("job_title", "company_size", "industry")
+
+
 def fit_candidates(people: pd.DataFrame, contrib: pd.DataFrame, scoring: Scoring) -> pd.DataFrame:
     """Reason candidates from fit-rule points (profile rules folded into one line)."""
     parts = []
@@ -107,8 +146,9 @@ def fit_candidates(people: pd.DataFrame, contrib: pd.DataFrame, scoring: Scoring
         w = contrib[profile_cols].to_numpy().sum(axis=1)
         hit = w != 0
         if hit.any():
-            txt = profile_text(people.loc[hit]).to_numpy()
-            parts.append(_long(pos[hit], w[hit], txt, np.full(hit.sum(), "profile", dtype=object)))
+            sub = people.loc[hit, [c for c in PROFILE_TEXT_FIELDS if c in people.columns]]
+            txt = per_distinct(sub, profile_text)
+            parts.append(_long(pos[hit], w[hit], txt, _const("profile", int(hit.sum()))))
     for i, r in enumerate(scoring.fit_rules):
         if r.field in PROFILE_FIELDS:
             continue
@@ -116,104 +156,167 @@ def fit_candidates(people: pd.DataFrame, contrib: pd.DataFrame, scoring: Scoring
         hit = w != 0
         if not hit.any():
             continue
-        sub = people.loc[hit]
-        val = sub[r.field] if r.field in sub.columns else pd.Series("", index=sub.index)
-        txt = render(r.reason, {"value": val.astype("string").fillna("")}, sub.index).to_numpy()
-        parts.append(_long(pos[hit], w[hit], txt, np.full(hit.sum(), f"field:{r.field}", dtype=object)))
-    return pd.concat(parts, ignore_index=True) if parts else _long(*([np.array([])] * 4))
+        if r.field in people.columns:
+            sub = people.loc[hit, [r.field]]
+            txt = per_distinct(sub, lambda u, r=r: render(
+                r.reason, {"value": u[r.field].astype("string").fillna("")}, u.index))
+        else:
+            txt = _const(render(r.reason, {"value": pd.Series([""])}, pd.RangeIndex(1)).iloc[0],
+                         int(hit.sum()))
+        parts.append(_long(pos[hit], w[hit], txt, _const(f"field:{r.field}", int(hit.sum()))))
+    return pd.concat(parts, ignore_index=True) if parts else _empty()
 
 
 def engagement_candidates(contrib: pd.DataFrame, positions: pd.Series, scoring: Scoring,
                           key: str = "person_id") -> pd.DataFrame:
     """Reason candidates from per-type engagement points; ``positions`` maps key -> row."""
     if contrib.empty:
-        return _long(*([np.array([])] * 4))
+        return _empty()
     c = contrib[contrib["points"] != 0]
     row = c[key].map(positions)
     c = c[row.notna()]
     row = row[row.notna()].astype(np.int64)
     parts = []
-    for tt, sub in c.groupby("touch_type", sort=False):
+    for tt, sub in c.groupby("touch_type", sort=False, observed=True):
         rule = scoring.engagement.get(str(tt))
         template = (rule.reason if rule is not None and rule.reason else
                     TOUCH_REASONS.get(str(tt), str(tt).replace("_", " ").capitalize() + " {ago}"))
-        fields = {"ago": ago(sub["last_age_days"]), "times": times(sub["count"]),
-                  "count": sub["count"].astype(np.int64)}
-        txt = render(template, fields, sub.index).to_numpy()
-        parts.append(_long(row.loc[sub.index].to_numpy(), sub["points"].to_numpy(), txt,
-                           np.full(len(sub), f"touch:{tt}", dtype=object)))
-    return pd.concat(parts, ignore_index=True)
+        # the wording depends only on (whole days ago, count): word each pair once
+        keys = pd.DataFrame({"days": np.floor(sub["last_age_days"].to_numpy(dtype=float)),
+                             "count": sub["count"].to_numpy(dtype=np.int64)})
+        def words(u: pd.DataFrame, template: str = template) -> pd.Series:
+            return render(template, {"ago": ago(u["days"]), "times": times(u["count"]),
+                                     "count": u["count"]}, u.index)
+        parts.append(_long(row.loc[sub.index].to_numpy(), sub["points"].to_numpy(),
+                           per_distinct(keys, words), _const(f"touch:{tt}", len(sub))))
+    return pd.concat(parts, ignore_index=True) if parts else _empty()
 
 
-def model_candidates(attributions: pd.DataFrame, features: pd.DataFrame,
+def model_candidates(attributions: pd.DataFrame | np.ndarray, features: pd.DataFrame,
                      labels: Mapping[str, str], topics: Mapping[str, str] | None = None,
-                     min_points: float = 1.0) -> pd.DataFrame:
-    """Reason candidates from model attributions (one column per input feature, log-odds)."""
+                     min_points: float = 1.0, names: list[str] | None = None) -> pd.DataFrame:
+    """Reason candidates from model attributions (one column per input feature, log-odds).
+
+    ``attributions`` is a frame with one column per feature, or a matrix with ``names``."""
     parts = []
     topics = topics or {}
-    a = attributions.to_numpy(dtype=float) * LOGODDS_TO_POINTS
+    if isinstance(attributions, pd.DataFrame):
+        names = list(attributions.columns)
+        attributions = attributions.to_numpy()
+    a = np.asarray(attributions) * np.float32(LOGODDS_TO_POINTS)
+    names = list(names or [])
     # only each row's three largest attributions can make its top three: wording the rest
     # would be wasted string work on a million rows
-    keep = np.zeros_like(a, dtype=bool)
     if a.shape[1] > 3:
         top = np.argpartition(-np.abs(a), 2, axis=1)[:, :3]
-        np.put_along_axis(keep, top, True, axis=1)
     else:
-        keep[:] = True
-    for j, name in enumerate(attributions.columns):
-        w = a[:, j]
-        hit = keep[:, j] & (np.abs(w) >= min_points)
-        if not hit.any():
+        top = np.broadcast_to(np.arange(a.shape[1]), (a.shape[0], a.shape[1]))
+    rows = np.repeat(np.arange(a.shape[0]), top.shape[1])
+    cols = top.ravel()
+    w = a[rows, cols].astype(float)
+    ok = np.abs(w) >= min_points
+    rows, cols, w = rows[ok], cols[ok], w[ok]
+    order = np.argsort(cols, kind="stable")
+    rows, cols, w = rows[order], cols[order], w[order]
+    bounds = np.searchsorted(cols, np.arange(len(names) + 1))
+    for j, name in enumerate(names):
+        lo, hi = bounds[j], bounds[j + 1]
+        if lo == hi:
             continue
-        val = features[name].iloc[np.flatnonzero(hit)] if name in features.columns \
-            else pd.Series("", index=np.flatnonzero(hit))
-        vtxt = _value_text(val).to_numpy()
-        direction = np.where(w[hit] > 0, " (raises the odds)", " (lowers the odds)")
-        txt = labels.get(name, name.replace("_", " ").capitalize()) + ": " + vtxt + direction
-        parts.append(_long(np.flatnonzero(hit), w[hit], txt.astype(object),
-                           np.full(hit.sum(), topics.get(name, f"field:{name}"), dtype=object)))
-    return pd.concat(parts, ignore_index=True) if parts else _long(*([np.array([])] * 4))
+        r, wj = rows[lo:hi], w[lo:hi]
+        val = features[name].iloc[r].reset_index(drop=True) if name in features.columns \
+            else pd.Series(np.nan, index=np.arange(hi - lo))
+        label = labels.get(name, name.replace("_", " ").capitalize())
+        keys = pd.DataFrame({"value": _value_key(val), "up": wj > 0})
+        def words(u: pd.DataFrame, label: str = label) -> np.ndarray:
+            direction = np.where(u["up"].to_numpy(dtype=bool), " (raises the odds)",
+                                 " (lowers the odds)")
+            return (label + ": " + _value_words(u["value"]).to_numpy(dtype=object) + direction)
+        parts.append(_long(r, wj, per_distinct(keys, words),
+                           _const(topics.get(name, f"field:{name}"), hi - lo)))
+    return pd.concat(parts, ignore_index=True) if parts else _empty()
+
+
+def _value_key(val: pd.Series) -> pd.Series:
+    """What a value's wording depends on: numbers rounded as shown, everything else as is."""
+    if pd.api.types.is_bool_dtype(val):
+        return val.astype("boolean")
+    if pd.api.types.is_numeric_dtype(val):
+        num = pd.to_numeric(val, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return pd.Series(np.where(np.abs(num) >= 10, np.round(num), np.round(num, 1)),
+                         index=val.index)
+    return val
+
+
+def _value_words(key: pd.Series) -> pd.Series:
+    """Readable values: whole numbers above 10, one decimal below, 'not given' for missing."""
+    if pd.api.types.is_bool_dtype(key):
+        return key.map({True: "yes", False: "no"}).astype("string").fillna("not given")
+    if pd.api.types.is_numeric_dtype(key):
+        txt = key.astype(float).astype("string").str.replace(r"\.0$", "", regex=True)
+        return txt.fillna("not given")
+    return key.astype("string").fillna("not given")
 
 
 def _value_text(val: pd.Series) -> pd.Series:
     """Readable values: whole numbers above 10, one decimal below, 'not given' for missing."""
-    if pd.api.types.is_bool_dtype(val):
-        return val.map({True: "yes", False: "no"}).astype("string").fillna("not given")
-    if pd.api.types.is_numeric_dtype(val):
-        num = pd.to_numeric(val, errors="coerce").astype(float)
-        r = np.where(np.abs(num) >= 10, np.round(num), np.round(num, 1))
-        txt = pd.Series(r, index=val.index).astype("string").str.replace(r"\.0$", "", regex=True)
-        return txt.fillna("not given")
-    return val.astype("string").fillna("not given")
+    return _value_words(_value_key(val))
 
 
 NO_SIGNAL = "No strong fit or engagement signals yet"
 
 
+def _codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col.cat.codes.to_numpy(), col.cat.categories.to_numpy(dtype=object)
+    codes, uniq = pd.factorize(col.astype(object))
+    return codes, np.asarray(uniq, dtype=object)
+
+
 def top_reasons(n_rows: int, *candidates: pd.DataFrame, k: int = 3,
                 min_points: float = 0.5) -> list[list[str]]:
     """The ``k`` largest candidates per row (by absolute points, one per topic); contributions
-    under ``min_points`` (e.g. a touch decayed to nothing) are not worth a rep's attention."""
-    cand = pd.concat([c for c in candidates if not c.empty], ignore_index=True) \
-        if any(not c.empty for c in candidates) else None
-    out: list[list[str]] = [[NO_SIGNAL] for _ in range(n_rows)]
-    if cand is None:
-        return out
-    cand = cand.assign(size=cand["weight"].abs())
-    cand = cand[cand["size"] >= min_points]
-    if cand.empty:
-        return out
-    cand = cand.sort_values(["row", "size"], ascending=[True, False], kind="stable")
-    cand = cand.drop_duplicates(["row", "topic"], keep="first")
-    rank = cand.groupby("row", sort=False).cumcount().to_numpy()
+    under ``min_points`` (e.g. a touch decayed to nothing) are not worth a rep's attention.
+
+    Works on integer codes throughout (text and topic are categoricals); strings are looked up
+    only for the winners, and rows with the same winners share one list."""
+    cands = [c for c in candidates if not c.empty]
+    out_empty: list[list[str]] = [[NO_SIGNAL] for _ in range(n_rows)]
+    if not cands:
+        return out_empty
+    text_parts, topic_parts = [], []
+    for c in cands:
+        text_parts.append(_codes(c["text"]))
+        topic_parts.append(_codes(c["topic"]))
+    # one vocabulary for texts (and one for topics) across all candidate sources
+    def merged(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        vocab = pd.Index(np.concatenate([u for _, u in parts]), dtype=object)
+        ucodes, uniq = pd.factorize(vocab)
+        offs = np.cumsum([0] + [len(u) for _, u in parts])
+        codes = np.concatenate([ucodes[offs[i] + c] for i, (c, _) in enumerate(parts)])
+        return codes, np.asarray(uniq, dtype=object)
+    text, vocab = merged(text_parts)
+    topic, _ = merged(topic_parts)
+    row = np.concatenate([c["row"].to_numpy(dtype=np.int64) for c in cands])
+    size = np.abs(np.concatenate([c["weight"].to_numpy(dtype=float) for c in cands]))
+    ok = size >= min_points
+    row, size, text, topic = row[ok], size[ok], text[ok], topic[ok]
+    if not len(row):
+        return out_empty
+    order = np.lexsort((-size, row))                      # by row, largest first, stable
+    row, text, topic = row[order], text[order], topic[order]
+    first = ~pd.Series(row * (int(topic.max()) + 1) + topic).duplicated().to_numpy()
+    row, text = row[first], text[first]                   # one per topic: its largest
+    rank = np.arange(len(row)) - np.searchsorted(row, row, side="left")
     keep = rank < k
-    rows = cand["row"].to_numpy(dtype=np.int64)[keep]
-    texts = cand["text"].to_numpy(dtype=object)[keep]
-    rank = rank[keep]
-    slots = np.full((n_rows, k), None, dtype=object)      # row x rank, filled where known
-    slots[rows, rank] = texts
-    has = np.zeros(n_rows, dtype=bool)
-    has[rows] = True
-    for r in np.flatnonzero(has):
-        out[r] = [t for t in slots[r] if t is not None]
-    return out
+    slots = np.full((n_rows, k), -1, dtype=np.int64)
+    slots[row[keep], rank[keep]] = text[keep]
+    # rows with the same winners share one list: word each distinct combination once
+    key = np.zeros(n_rows, dtype=np.int64)
+    for j in range(k):
+        key, _ = pd.factorize(key * (len(vocab) + 1) + (slots[:, j] + 1))
+    first_row = np.flatnonzero(~pd.Series(key).duplicated().to_numpy())
+    combos = np.empty(len(first_row), dtype=object)
+    for g, r in enumerate(first_row):                     # per distinct combination, not per lead
+        combos[g] = [vocab[t] for t in slots[r] if t >= 0] or [NO_SIGNAL]
+    return combos[key].tolist()

@@ -47,13 +47,19 @@ def score_frame(people: pd.DataFrame, touches: pd.DataFrame, settings: Settings,
     if bundle is not None:
         cols = [s["name"] for s in bundle.specs]
         X = feats.reindex(columns=cols)
-        out["probability"] = np.round(bundle.model.predict_proba(X), 4)
+        # one pass of the logistic explainer gives every lead's attributions and, when the
+        # live model is that same logistic fit, its raw probability too
+        p_lin, attr = bundle.explainer.contributions(X)
+        if bundle.model.base is bundle.explainer.pipeline:
+            prob = bundle.model.calibrate(p_lin)
+        else:
+            prob = bundle.model.predict_proba(X)
+        out["probability"] = np.round(prob, 4)
         out["model_version"] = bundle.version
-        attr = bundle.explainer.explain(X)
         labels = {s["name"]: s.get("label") or s["name"] for s in bundle.specs}
         topics = {s["name"]: _topic(s["name"]) for s in bundle.specs}
-        cands.append(rs.model_candidates(attr.reset_index(drop=True), X.reset_index(drop=True),
-                                         labels, topics))
+        cands.append(rs.model_candidates(attr, X.reset_index(drop=True), labels, topics,
+                                         names=list(bundle.explainer.features)))
     out["reasons"] = rs.top_reasons(len(people), *cands)
     return out
 
