@@ -47,29 +47,44 @@ def contributions(touches: pd.DataFrame, scoring: Scoring, as_of: datetime | pd.
     rules = scoring.engagement
     if touches.empty or not rules:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
-    t = touches[[key, "touch_type", "occurred_at"]]
-    occurred = pd.to_datetime(t["occurred_at"]).to_numpy(dtype="datetime64[ns]")
+    occurred = pd.to_datetime(touches["occurred_at"]).to_numpy(dtype="datetime64[ns]")
     if isinstance(as_of, pd.Series):
         when = pd.to_datetime(as_of).to_numpy(dtype="datetime64[ns]")
     else:
         when = np.datetime64(pd.Timestamp(as_of).to_datetime64(), "ns")
     age = (when - occurred).astype("timedelta64[s]").astype(np.int64) / SECONDS_PER_DAY
-    keep = (age >= 0) & t["touch_type"].isin(list(rules)).to_numpy()
-    t = pd.DataFrame({key: t[key].to_numpy()[keep], "touch_type": t["touch_type"].to_numpy()[keep],
-                      "day": occurred[keep].astype("datetime64[D]"), "age": age[keep]})
-    if t.empty:
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
-    # Daily cap: the n-th touch of a type on a day counts only while n < cap.
-    t = t.sort_values([key, "touch_type", "day", "age"], ascending=[True, True, True, False],
-                      kind="stable")
-    rank = t.groupby([key, "touch_type", "day"], sort=False).cumcount().to_numpy()
-    caps = t["touch_type"].map({k: r.cap_per_day for k, r in rules.items()}).to_numpy()
-    t = t[rank < caps]
-    pts = t["touch_type"].map({k: float(r.points) for k, r in rules.items()}).to_numpy()
-    t = t.assign(points=pts * decay_weight(t["age"].to_numpy(), scoring))
-    out = (t.groupby([key, "touch_type"], sort=False, observed=True)
-             .agg(points=("points", "sum"), count=("age", "size"), last_age_days=("age", "min"))
-             .reset_index())
+    codes, types = pd.factorize(touches["touch_type"], use_na_sentinel=True)
+    types = np.asarray(types, dtype=object)
+    rule_of = [rules.get(str(x)) for x in types]
+    scored = np.array([r is not None for r in rule_of] + [False], dtype=bool)
+    keep = (age >= 0) & scored[codes]
+    k = touches[key].to_numpy()[keep]
+    c = codes[keep]
+    day = occurred[keep].astype("datetime64[D]").astype(np.int64)
+    age = age[keep]
+    if not len(k):
+        return pd.DataFrame({c_: pd.Series(dtype=float) for c_ in cols})
+    # Daily cap: per (key, type, day), oldest first, the n-th touch counts only while n < cap.
+    order = np.lexsort((-age, day, c, k))
+    k, c, day, age = k[order], c[order], day[order], age[order]
+    pos = np.arange(len(k))
+    same = np.r_[False, (k[1:] == k[:-1]) & (c[1:] == c[:-1])]       # same (key, type)
+    start = np.maximum.accumulate(np.where(same & np.r_[False, day[1:] == day[:-1]], 0, pos))
+    caps = np.array([r.cap_per_day if r else 0 for r in rule_of] + [0], dtype=np.int64)
+    counted = (pos - start) < caps[c]
+    k, c, age, same = k[counted], c[counted], age[counted], same[counted]
+    same = np.r_[False, (k[1:] == k[:-1]) & (c[1:] == c[:-1])]
+    pts = np.array([float(r.points) if r else 0.0 for r in rule_of] + [0.0])[c]
+    pts = pts * decay_weight(age, scoring)
+    # sum per (key, type): rows of one pair are adjacent after the sort
+    starts = np.flatnonzero(~same)
+    gid = np.cumsum(~same) - 1
+    out = pd.DataFrame({
+        key: k[starts], "touch_type": types[c[starts]],
+        "points": np.bincount(gid, weights=pts),
+        "count": np.bincount(gid).astype(np.int64),
+        "last_age_days": np.minimum.reduceat(age, starts),
+    })
     return out[cols]
 
 

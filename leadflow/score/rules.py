@@ -7,6 +7,7 @@ are also the raw material of the reasons a rep reads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,14 @@ GRADES = ("A", "B", "C", "D")
 
 def _as_text(s: pd.Series) -> pd.Series:
     return s.astype("string").str.strip().str.lower()
+
+
+def _text_test(col: pd.Series, test: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+    """``test`` on the lower-cased text of each distinct value, spread to the rows (a million
+    leads hold a few hundred distinct titles: compare those, not a million strings)."""
+    codes, uniq = pd.factorize(col, use_na_sentinel=True)
+    hit = test(_as_text(pd.Series(uniq, dtype=object))).fillna(False).to_numpy(dtype=bool)
+    return np.append(hit, False)[codes]
 
 
 def _norm(v: Any) -> Any:
@@ -40,8 +49,8 @@ def rule_mask(df: pd.DataFrame, rule: FitRule) -> np.ndarray:
     if rule.is_in is not None:
         mask &= present & _eq(col, rule.is_in)
     if rule.contains is not None:
-        mask &= _as_text(col).str.contains(rule.contains.lower(), regex=False).fillna(False) \
-            .to_numpy(dtype=bool)
+        needle = rule.contains.lower()
+        mask &= _text_test(col, lambda t: t.str.contains(needle, regex=False))
     if rule.min is not None or rule.max is not None:
         num = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
         ok = ~np.isnan(num)
@@ -61,7 +70,8 @@ def _eq(col: pd.Series, values: list[Any]) -> np.ndarray:
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         num = pd.to_numeric(col, errors="coerce")
         return num.isin(values).to_numpy(dtype=bool)
-    return _as_text(col).isin([str(_norm(v)) for v in values]).fillna(False).to_numpy(dtype=bool)
+    wanted = [str(_norm(v)) for v in values]
+    return _text_test(col, lambda t: t.isin(wanted))
 
 
 def fit_contributions(df: pd.DataFrame, scoring: Scoring) -> pd.DataFrame:

@@ -96,44 +96,64 @@ def build_frame(examples: pd.DataFrame, people: pd.DataFrame, touches: pd.DataFr
     """
     scoring = settings.scoring
     ex = examples[["person_id", "as_of"]].reset_index(drop=True)
+    ex_ids = ex["person_id"].to_numpy()
     ppl = people.drop_duplicates("person_id").set_index("person_id")
-    base = ppl.reindex(ex["person_id"].to_numpy()).reset_index(drop=True)
+    if len(ppl) == len(ex_ids) and np.array_equal(ppl.index.to_numpy(), ex_ids):
+        base = ppl.reset_index(drop=True)           # daily scoring: already one row per example
+    else:
+        base = ppl.reindex(ex_ids).reset_index(drop=True)
     feats = pd.DataFrame(index=ex.index)
     for c in PEOPLE_FEATURES:
         if c in base.columns:
-            feats[c] = base[c].to_numpy()
+            feats[c] = base[c].array                # no per-row Python objects for text columns
     attrs = attribute_frame(base, declared_attributes(settings))
     for c in attrs.columns:
-        feats[c] = attrs[c].to_numpy()
+        feats[c] = attrs[c].array
     as_of = pd.to_datetime(ex["as_of"]).to_numpy(dtype="datetime64[ns]")
     created = pd.to_datetime(base["created_at"]).to_numpy(dtype="datetime64[ns]")
     feats["lead_age_days"] = (as_of - created).astype("timedelta64[s]").astype(float) / 86400.0
 
-    # touches, each against its example's own moment
-    ex_pos = pd.DataFrame({"row": np.arange(len(ex)), "person_id": ex["person_id"].to_numpy(),
-                           "as_of": as_of})
-    t = touches[["person_id", "touch_type", "occurred_at"]].merge(ex_pos, on="person_id", how="inner")
-    occ = pd.to_datetime(t["occurred_at"]).to_numpy(dtype="datetime64[ns]")
-    age = (t["as_of"].to_numpy(dtype="datetime64[ns]") - occ).astype("timedelta64[s]").astype(float) / 86400.0
+    # touches, each against its example's own moment (row = position in ``examples``)
+    t_pid = touches["person_id"].to_numpy()
+    if ex["person_id"].is_unique:
+        pos = pd.Index(ex_ids).get_indexer(t_pid)    # one example per person: a lookup
+        t_idx = np.flatnonzero(pos >= 0)
+        t_row = pos[t_idx]
+    else:                                            # training: a person may have several
+        m = pd.DataFrame({"person_id": t_pid, "t": np.arange(len(t_pid))}).merge(
+            pd.DataFrame({"person_id": ex_ids, "row": np.arange(len(ex))}), on="person_id")
+        t_idx, t_row = m["t"].to_numpy(), m["row"].to_numpy()
+    occ = pd.to_datetime(touches["occurred_at"]).to_numpy(dtype="datetime64[ns]")[t_idx]
+    t_as_of = as_of[t_row]
+    age = (t_as_of - occ).astype("timedelta64[s]").astype(float) / 86400.0
     seen = age >= 0
-    t, age = t[seen], age[seen]
-    t = t.assign(age=age)
-    counts = t.groupby(["row", "touch_type"], sort=False).size().unstack(fill_value=0)
-    recent = t[t["age"] <= RECENT_DAYS].groupby(["row", "touch_type"], sort=False).size() \
-        .unstack(fill_value=0)
+    t_idx, t_row, occ, t_as_of, age = t_idx[seen], t_row[seen], occ[seen], t_as_of[seen], age[seen]
+    tcodes, ttypes = pd.factorize(touches["touch_type"], use_na_sentinel=True)
+    tcodes = tcodes[t_idx]
+    ttypes = [str(x) for x in ttypes]
+    n, nt = len(ex), len(ttypes)
+    ok = tcodes >= 0
+    def per_type(mask: np.ndarray) -> np.ndarray:
+        flat = t_row[mask] * nt + tcodes[mask]
+        return np.bincount(flat, minlength=n * nt).reshape(n, nt)
+    counts = per_type(ok)
+    recent = per_type(ok & (age <= RECENT_DAYS))
     for tt in TOUCH_TYPES:
-        feats[f"n_{tt}"] = counts[tt].reindex(feats.index, fill_value=0).to_numpy() \
-            if tt in counts.columns else 0
-        feats[f"n30_{tt}"] = recent[tt].reindex(feats.index, fill_value=0).to_numpy() \
-            if tt in recent.columns else 0
-    feats["touches_total"] = t.groupby("row").size().reindex(feats.index, fill_value=0).to_numpy()
-    feats["days_since_last_touch"] = t.groupby("row")["age"].min().reindex(feats.index).to_numpy()
+        j = ttypes.index(tt) if tt in ttypes else None
+        feats[f"n_{tt}"] = counts[:, j] if j is not None else 0
+        feats[f"n30_{tt}"] = recent[:, j] if j is not None else 0
+    feats["touches_total"] = np.bincount(t_row, minlength=n)
+    last = np.full(n, np.inf)
+    np.minimum.at(last, t_row, age)
+    feats["days_since_last_touch"] = np.where(np.isinf(last), np.nan, last)
 
-    econ = eng_.contributions(t.rename(columns={"row": "row"}), scoring, t["as_of"], key="row")
+    t = pd.DataFrame({"row": t_row, "touch_type": pd.Categorical.from_codes(
+        tcodes, categories=pd.Index(ttypes, dtype=object)) if nt else
+        pd.Series([], dtype=object), "occurred_at": occ})
+    econ = eng_.contributions(t, scoring, pd.Series(t_as_of), key="row")
     feats["engagement_points"] = eng_.points(econ, feats.index, key="row").to_numpy()
-    rule_input = base.copy()
-    for c in attrs.columns:
-        rule_input[c] = attrs[c].to_numpy()
+    rule_input = base.assign(**{c: attrs[c].to_numpy() for c in attrs.columns}) \
+        if len(attrs.columns) else base
     fcon = rules.fit_contributions(rule_input, scoring)
     feats["fit_points"] = fcon.sum(axis=1).to_numpy() if fcon.shape[1] else 0.0
     feats.index = examples.index
