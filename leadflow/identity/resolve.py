@@ -15,7 +15,9 @@ Nodes: incoming records are nodes 0..n-1, existing people n..n+m-1.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -98,33 +100,82 @@ def match_keys(df: pd.DataFrame) -> pd.DataFrame:
     }, index=df.index)
 
 
-def _blocks(keys: pd.DataFrame) -> list[tuple[pd.Series, int | None]]:
-    """The blocking keys (one Series per blocking rule, NA where the rule does not apply)."""
-    k = keys
-    name_sorted = np.where(k["first_k"].fillna("") < k["last_k"].fillna(""),
-                           k["first_k"] + "|" + k["last_k"], k["last_k"] + "|" + k["first_k"])
-    name_sorted = pd.Series(name_sorted, index=k.index, dtype="str")
+class Encoded:
+    """Key columns as integer codes (-1 = missing) over their distinct values.
+
+    Blocking and scoring compare codes, not strings: one Arrow factorisation per column
+    instead of string concatenation and object arrays over every record of the warehouse.
+    Given and family names share one code space, so the unordered name pair (swapped names)
+    is a pair of codes.
+    """
+
+    def __init__(self, keys: pd.DataFrame) -> None:
+        self.n = len(keys)
+        self.codes: dict[str, np.ndarray] = {}
+        self.uniques: dict[str, Any] = {}
+        names = pd.concat([keys["first_k"], keys["last_k"]], ignore_index=True).astype("str")
+        codes, uniq = pd.factorize(names, use_na_sentinel=True)
+        for i, c in enumerate(("first_k", "last_k")):
+            self.codes[c] = np.asarray(codes[i * self.n:(i + 1) * self.n], dtype=np.int64)
+            self.uniques[c] = uniq
+        for c in KEY_COLUMNS:
+            if c not in self.codes:
+                codes, uniq = pd.factorize(keys[c].astype("str"), use_na_sentinel=True)
+                self.codes[c] = np.asarray(codes, dtype=np.int64)
+                self.uniques[c] = uniq
+
+    def strings(self, c: str, *rows: np.ndarray) -> list[np.ndarray]:
+        """The values of column c at each rows array as object arrays ('' where missing);
+        only the distinct values those rows use become Python strings."""
+        codes = [self.codes[c][r] for r in rows]
+        used, inv = np.unique(np.concatenate(codes), return_inverse=True)
+        uniq = self.uniques[c]
+        vals = np.full(len(used), "", dtype=object)
+        present = used >= 0
+        if present.any():
+            vals[present] = np.asarray(uniq.take(used[present]), dtype=object)
+        out, start = [], 0
+        for cc in codes:
+            out.append(vals[inv[start:start + len(cc)]])
+            start += len(cc)
+        return out
+
+
+def _combine(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """One code per (x, y) pair; -1 when either side is missing."""
+    k = x * (np.int64(y.max(initial=0)) + 1) + y
+    return np.where((x >= 0) & (y >= 0), k, -1)
+
+
+def _blocks(enc: Encoded) -> Iterator[tuple[np.ndarray, int | None]]:
+    """The blocking keys (codes, -1 where the rule does not apply), one rule at a time."""
+    c = enc.codes
+    f, la, dom, co = c["first_k"], c["last_k"], c["dom_k"], c["co_k"]
+    ns = _combine(np.minimum(f, la), np.maximum(f, la))        # the unordered name pair
+    ns = np.where((f >= 0) & (la >= 0), ns, -1)
+    ns = np.where(ns >= 0, pd.factorize(ns)[0], -1)             # dense, so combining cannot overflow
     weak = 20     # keys that are evidence only in small groups: local part alone, name alone
-    return [
-        (k["email_key"], None), (k["phone_k"], None), (k["local_k"], weak),
-        (k["last_k"] + "|" + k["dom_k"], None), (k["last_k"] + "|" + k["co_k"], None),
-        (k["first_k"] + "|" + k["dom_k"], None), (k["first_k"] + "|" + k["co_k"], None),
-        (name_sorted + "|" + k["dom_k"], None), (name_sorted + "|" + k["co_k"], None), (name_sorted, weak),
-    ]
+    yield c["email_key"], None
+    yield c["phone_k"], None
+    yield c["local_k"], weak
+    for x in (la, f, ns):
+        yield _combine(x, dom), None
+        yield _combine(x, co), None
+    yield ns, weak
 
 
-def candidate_pairs(keys: pd.DataFrame, n_new: int, cap: int) -> pd.DataFrame:
+def candidate_pairs(keys: pd.DataFrame | Encoded, n_new: int, cap: int) -> pd.DataFrame:
     """Unique (a, b) node pairs sharing a block, a < b, at least one of them incoming."""
+    enc = keys if isinstance(keys, Encoded) else Encoded(keys)
     out = []
-    total = np.int64(len(keys))
-    for key, own_cap in _blocks(keys):
+    total = np.int64(enc.n)
+    for key, own_cap in _blocks(enc):
         limit = min(cap, own_cap) if own_cap else cap
-        codes, _ = pd.factorize(key.to_numpy(), use_na_sentinel=True)
-        ok = codes >= 0
+        ok = key >= 0
         if not ok.any():
             continue
         nodes = np.flatnonzero(ok)
-        c = codes[ok]
+        c = pd.factorize(key[ok])[0]
         size = np.bincount(c)
         new_in = np.bincount(c, weights=(nodes < n_new).astype(float))
         keep = (size[c] >= 2) & (size[c] <= limit) & (new_in[c] > 0)
@@ -169,22 +220,19 @@ def _name_points(fa, fb, la, lb, ra=None, rb=None) -> tuple[np.ndarray, np.ndarr
     return np.where(hf, pf, 0.0), np.where(hl, pl, 0.0)
 
 
-def score_pairs(keys: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+def score_pairs(keys: pd.DataFrame | Encoded, pairs: pd.DataFrame) -> pd.DataFrame:
     """Evidence points, score and a readable rule for each candidate pair."""
     a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
-    # factorised columns: pair arrays reference each distinct string once (memory), and
-    # same-column equality is an integer comparison
-    enc: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for c in KEY_COLUMNS:
-        codes, uniq = pd.factorize(keys[c].to_numpy(dtype=object, na_value=None), use_na_sentinel=True)
-        enc[c] = (codes, np.append(np.asarray(uniq, dtype=object), ""))   # code -1 -> ""
+    # factorised columns: same-column equality is an integer comparison, and only the
+    # strings the pairs use are materialised for rapidfuzz
+    enc = keys if isinstance(keys, Encoded) else Encoded(keys)
 
     def both(c: str) -> tuple[np.ndarray, np.ndarray]:
-        codes, strs = enc[c]
-        return strs[codes[a]], strs[codes[b]]
+        x, y = enc.strings(c, a, b)
+        return x, y
 
     def same(c: str) -> np.ndarray:
-        codes = enc[c][0]
+        codes = enc.codes[c]
         ca = codes[a]
         return (ca >= 0) & (ca == codes[b])
 
@@ -197,11 +245,11 @@ def score_pairs(keys: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     name_full = np.where(swapped, (p2f > 0) & (p2l > 0), (p1f > 0) & (p1l > 0))
 
     email = same("email_key")
-    pc = enc["phone_k"][0]
+    pc = enc.codes["phone_k"]
     has_p = (pc[a] >= 0) & (pc[b] >= 0)
     phone_same = same("phone_k")
     phone_pts = np.where(has_p, np.where(phone_same, PTS["phone_eq"], PTS["phone_diff"]), 0.0)
-    dc = enc["dom_k"][0]
+    dc = enc.codes["dom_k"]
     ca, cb = both("co_k")
     dom_eq = same("dom_k")
     co_eq = same("co_k")
@@ -256,9 +304,10 @@ def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
     if m:
         pk = match_keys(people.reset_index(drop=True))
         pk.index = pk.index + n
-        keys = pd.concat([rk, pk])
+        enc = Encoded(pd.concat([rk, pk]))
+        del pk           # the codes are all blocking and scoring need
     else:
-        keys = rk
+        enc = Encoded(rk)
     person_ids = people["person_id"].to_numpy() if m else np.array([], dtype=np.int64)
 
     # 1. exact email: within the batch, and against every address already resolved
@@ -288,8 +337,9 @@ def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
     edges_a.append(ex.index.to_numpy()); edges_b.append(pid_to_node.reindex(ex.to_numpy()).to_numpy())
 
     # 2. fuzzy
-    pairs = candidate_pairs(keys, n, th.block_cap)
-    scored = score_pairs(keys, pairs)
+    pairs = candidate_pairs(enc, n, th.block_cap)
+    scored = score_pairs(enc, pairs)
+    del enc, pairs
     auto = scored[scored["score"] >= th.auto]
     edges_a.append(auto["a"].to_numpy()); edges_b.append(auto["b"].to_numpy())
 
