@@ -316,7 +316,13 @@ def top_reasons(n_rows: int, *candidates: pd.DataFrame, k: int = 3,
     for j in range(k):
         key, _ = pd.factorize(key * (len(vocab) + 1) + (slots[:, j] + 1))
     first_row = np.flatnonzero(~pd.Series(key).duplicated().to_numpy())
+    win = slots[first_row]                                # per distinct combination, not per lead
+    filled = (win >= 0).sum(axis=1)                       # ranks fill from 0: a prefix
+    words = np.append(vocab, NO_SIGNAL).astype(object)
     combos = np.empty(len(first_row), dtype=object)
-    for g, r in enumerate(first_row):                     # per distinct combination, not per lead
-        combos[g] = [vocab[t] for t in slots[r] if t >= 0] or [NO_SIGNAL]
+    for c in range(k + 1):
+        sel = np.flatnonzero(filled == c)
+        if len(sel):
+            ids = win[sel, :c] if c else np.full((len(sel), 1), len(vocab))
+            combos[sel] = pd.Series(words[ids].tolist(), dtype=object).to_numpy()
     return combos[key].tolist()
