@@ -82,6 +82,19 @@ def test_new_batch_matches_people_already_in_the_warehouse(engine, make_ctx) -> 
     assert bool(people_df(engine).iloc[0]["opt_out"]) is True
 
 
+def test_batch_mixing_known_and_new_people(engine, make_ctx) -> None:
+    """One batch where some rows join existing people and others found new ones."""
+    ctx = make_ctx(CONFIG, engine)
+    land(engine, [{**ANNA, "source_record_id": "w1"}], "web")
+    load_leads(ctx)
+    land(engine, [{**ANNA, "source_record_id": "w2", "job_title": "CMO"},
+                  {"source_record_id": "w3", "email": "li.wei@zeta.io", "first_name": "Li",
+                   "last_name": "Wei", "company": "Zeta"}], "web")
+    out = load_leads(ctx)
+    assert out["created"] == 1 and out["merged"] == 1
+    assert len(people_df(engine)) == 2
+
+
 def test_free_mail_never_creates_an_account(engine, make_ctx) -> None:
     ctx = make_ctx(CONFIG, engine)
     land(engine, [{"source_record_id": "w1", "email": "bob.stone@gmail.com", "first_name": "Bob",

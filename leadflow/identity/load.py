@@ -81,7 +81,7 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
                   .drop_duplicates(["source", "source_record_id"]),
                   how="left", on=["source", "source_record_id"])["person_id"])
     assign, reviews = resolve(st, existing, known, th, preassigned=pre.to_numpy())
-    st = st.assign(**{c: assign[c].to_numpy() for c in assign.columns})
+    st = st.assign(**{c: assign[c].array for c in assign.columns})   # keeps person_id Int64
     is_new = st["person_id"].isna()
     st["pkey"] = np.where(is_new, "n" + st["cluster"].astype(str), "p" + st["person_id"].astype(str))
 
