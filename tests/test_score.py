@@ -164,6 +164,8 @@ def test_score_people_writes_once_per_day_rules_only(engine, make_ctx):
     assert first["scored"] == 298 and sum(first["by_grade"].values()) == 298
     assert first["model"].startswith("rules only:") and "< 50" in first["model"]
     again = score_people(ctx)
+    assert set(first["seconds"]) == {"read_people", "read_touches", "load_model", "score", "write"}
+    first.pop("seconds"), again.pop("seconds")
     assert again == first
     s = db.read_df(engine, "SELECT * FROM scores")
     assert len(s) == 298 and set(s["score_date"].astype(str)) == {"2026-11-26"}
@@ -237,3 +239,29 @@ def test_promotion_gate_keeps_live_model_when_not_better(tmp_path):
     assert st == {first["version"]: "retired", second["version"]: "promoted"}
     eng.dispose()
     db._ENGINES.pop(url, None)
+
+
+def test_write_scores_upserts_same_day_and_keeps_others(engine):
+    """The fast writer (driver executemany / COPY) inserts, then rewrites a day's rows in place."""
+    from datetime import date
+
+    from leadflow.score.step import write_scores
+    shared = ["Senior title", "Requested a demo today"]
+    out = pd.DataFrame({"person_id": [1, 2, 3], "fit_points": [30.0, 0.0, -20.0],
+                        "grade": ["B", "D", "D"], "engagement_points": [40.0, 0.0, 1.5],
+                        "score": [70.0, 0.0, 0.0], "probability": [0.42, np.nan, 0.1],
+                        "model_version": ["m1", None, "m1"], "reasons": [shared, ["x"], shared],
+                        "score_date": date(2026, 11, 26), "run_id": "r1"})
+    with engine.begin() as c:
+        write_scores(c, out)
+        write_scores(c, out.assign(score_date=date(2026, 11, 27)))
+    with engine.begin() as c:
+        write_scores(c, out.assign(score=[71.0, 5.0, 0.0], run_id="r2"))
+    s = db.read_df(engine, "SELECT * FROM scores ORDER BY score_date, person_id")
+    assert len(s) == 6
+    day1 = s[s["score_date"].astype(str) == "2026-11-26"]
+    assert day1["score"].tolist() == [71.0, 5.0, 0.0] and set(day1["run_id"]) == {"r2"}
+    assert day1["probability"].isna().tolist() == [False, True, False]
+    assert day1["model_version"].isna().tolist() == [False, True, False]
+    rs = day1["reasons"].map(lambda r: json.loads(r) if isinstance(r, str) else r).tolist()
+    assert rs == [shared, ["x"], shared]
