@@ -1,7 +1,7 @@
 """Benchmark: identity resolution quality and speed on the demo generator's ground truth.
 
     python -m bench.identity [--records 100000] [--incoming 1000000] [--existing 1000000]
-                             [--skip-quality] [--skip-scale]
+                             [--skip-quality] [--skip-scale] [--inputs DIR] [--with-db [N]]
 
 1. Quality: ``leadflow.demo.generate`` writes ``--records`` inbound records (typos, nicknames,
    swapped names, e-mail aliases, other addresses, job changes, phone formats, ...) with the true
@@ -15,6 +15,11 @@
    times standardising the incoming records and resolving them (including computing the
    existing people's matching keys), with its peak memory (target: <= 2 min and <= 4 GiB), so
    the generator's own memory is not counted. Precision/recall of that run are printed too.
+   Timed as one block (clean + resolve) and per part, each with wall and CPU seconds and the
+   load average. ``--inputs DIR`` keeps the generated parquet inputs there and reuses them.
+3. ``--with-db [N]`` (default N = 100000): ``load_leads`` end to end on a fresh SQLite warehouse,
+   80 % of N demo records into an empty warehouse, then 20 % against the people it made; the
+   write cost shows next to the pure-function figures. Precision/recall from person_records.
 Writes bench/results/identity.json.
 """
 
