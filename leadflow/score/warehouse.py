@@ -76,7 +76,12 @@ def _read(conn: Connection | Engine, q: Any) -> pd.DataFrame:
             return _read(c, q)
     res = conn.execute(q)
     keys = list(res.keys())
-    return pd.DataFrame.from_records(res.fetchall(), columns=keys, coerce_float=False)
+    rows = res.fetchall()
+    # column-wise from plain tuples: handing SQLAlchemy Row objects to pandas costs a failed
+    # attribute lookup (an exception) per row - 18 of 27 s for three million touches
+    cols = list(zip(*rows)) if rows else [() for _ in keys]
+    return pd.DataFrame({k: pd.Series(v, dtype=object) if v else pd.Series([], dtype=object)
+                         for k, v in zip(keys, cols)}).infer_objects()
 
 
 def _typed(df: pd.DataFrame, cols: list[sa.Column]) -> pd.DataFrame:
