@@ -59,3 +59,21 @@ def test_unreachable_database_is_one_line_error() -> None:
         db.check(eng)
     msg = str(e.value)
     assert "cannot reach the warehouse" in msg and "secret" not in msg and "\n" not in msg
+
+
+def test_records_gives_plain_python_values() -> None:
+    import numpy as np
+
+    df = pd.DataFrame({
+        "i": [1, 2], "f": [1.5, np.nan], "s": ["x", None], "t": [pd.Timestamp("2026-01-01"), pd.NaT],
+        "ni": pd.array([1, None], dtype="Int64"), "nb": pd.array([True, None], dtype="boolean"),
+        "o": pd.Series([None, np.int64(3)], dtype=object), "j": [{"k": 1}, None],
+        "st": pd.Series(["s", None], dtype="str"),
+    })
+    rows = db.records(df)
+    assert rows[1] == {"i": 2, "f": None, "s": None, "t": None, "ni": None, "nb": None, "o": 3,
+                       "j": None, "st": None}
+    assert rows[0]["t"] == datetime(2026, 1, 1) and type(rows[0]["t"]) is datetime
+    for row in rows:
+        for v in row.values():
+            assert v is None or type(v) in (int, float, str, bool, dict, datetime), type(v)

@@ -119,9 +119,28 @@ def _py(v: Any) -> Any:
 def records(df: pd.DataFrame, columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """DataFrame rows as dicts of plain Python values (for executemany)."""
     cols = list(columns) if columns is not None else list(df.columns)
-    sub = df[cols]
-    arrays = [sub[c].astype(object).to_numpy() for c in cols]
-    return [dict(zip(cols, (_py(v) for v in row))) for row in zip(*arrays)]
+    values = [_column_values(df[c]) for c in cols]
+    return [dict(zip(cols, row)) for row in zip(*values)]
+
+
+def _column_values(col: pd.Series) -> list[Any]:
+    """One column as plain Python values, converted per column (not per cell) where possible."""
+    kind = col.dtype.kind if isinstance(col.dtype, np.dtype) else "O"   # extension dtypes: generic
+    if kind in "iub":                                   # numpy ints/bools: never missing
+        return col.tolist()
+    if kind == "f":
+        arr = col.to_numpy()
+        out = arr.tolist()
+        if np.isnan(arr).any():
+            out = [None if v != v else v for v in out]
+        return out
+    if kind == "M":                                     # datetime64: NaT -> None
+        return [None if v is pd.NaT else v.to_pydatetime() for v in col.tolist()]
+    missing = col.isna().to_numpy()
+    out = col.astype(object).tolist()
+    if missing.any() or any(isinstance(v, (np.generic, pd.Timestamp)) for v in out):
+        out = [None if m else _py(v) for v, m in zip(out, missing)]
+    return out
 
 
 def _copy_value(v: Any) -> Any:
