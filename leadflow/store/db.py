@@ -224,7 +224,19 @@ def read_df(conn: Connection | Engine, query: Any, params: dict[str, Any] | None
         with conn.connect() as c:
             return read_df(c, query, params)
     res = conn.execute(query, params or {})
-    return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+    keys = list(res.keys())
+    rows = res.fetchall()
+    if not rows:
+        return pd.DataFrame(columns=keys)
+    # Build columns from plain tuples: pandas probes each SQLAlchemy Row object otherwise.
+    cols = list(zip(*(tuple(r) for r in rows)))
+    return pd.DataFrame({i: pd.Series(c, dtype=object) if _needs_object(c) else list(c)
+                         for i, c in enumerate(cols)}).set_axis(keys, axis=1)
+
+
+def _needs_object(values: tuple[Any, ...]) -> bool:
+    """Keep dict/list (JSON) columns as objects rather than letting pandas expand them."""
+    return any(isinstance(v, (dict, list)) for v in values[:50])
 
 
 def csv_buffer(df: pd.DataFrame) -> io.StringIO:
