@@ -75,3 +75,33 @@ def print_table(rows: dict[str, dict[str, Any]], title: str) -> None:
     for k, v in rows.items():
         notes = {kk: vv for kk, vv in v.items() if kk not in ("seconds", "peak_mib")}
         print(f"{k:<22}{v['seconds']:>10.2f}{v['peak_mib']:>12.0f}  {notes if notes else ''}")
+
+
+PG_URL = os.environ.get("LEADFLOW_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@contextmanager
+def scratch_warehouse(postgres: bool, tmp: Path) -> Iterator[str]:
+    """A URL of a throw-away warehouse: a SQLite file in ``tmp`` or a new PostgreSQL schema
+    (dropped afterwards). The engine cache entry is disposed of on the way out."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from leadflow.store import db
+    schema = f"bench_{uuid.uuid4().hex[:8]}" if postgres else None
+    if schema:
+        with sa.create_engine(PG_URL).begin() as c:
+            c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    else:
+        url = f"sqlite:///{tmp / 'warehouse.db'}"
+    try:
+        yield url
+    finally:
+        eng = db._ENGINES.pop(url, None)
+        if eng is not None:
+            eng.dispose()
+        if schema:
+            with sa.create_engine(PG_URL).begin() as c:
+                c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))

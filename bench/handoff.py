@@ -15,10 +15,8 @@ and prints seconds and peak resident memory; JSON goes to bench/results/handoff_
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import tempfile
-import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -26,9 +24,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from bench._util import measure, print_table, write_result
+from bench._util import measure, print_table, scratch_warehouse, write_result
 
-PG = os.environ.get("LEADFLOW_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 RUN_DATE = date(2026, 11, 26)
 
 
@@ -90,53 +87,43 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="leadflow-bench-handoff-"))
     rows: dict[str, dict] = {}
-    schema = None
-    url = f"sqlite:///{tmp / 'warehouse.db'}"
     try:
-        if a.postgres:
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            with sa.create_engine(PG).begin() as c:
-                c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-            url = f"{PG}?options=-csearch_path%3D{schema}"
-        eng = db.engine(url)
-        db.init(eng)
-        settings = cfg.parse(_config(tmp, a.reps, a.cap))
-        ctx = RunContext(settings, eng, RUN_DATE, make_run_id("bench", RUN_DATE), "bench")
-        with measure("seed (not timed work)", rows):
-            _seed(eng, a.mqls)
-        with measure("plan", rows):
-            planned = plan(ctx)
-        rows["plan"]["qualified"] = int((planned["status"] == "qualified").sum())
-        go = planned[(planned["status"] == "qualified") & planned["suppressed"].isna()]
-        with measure("route", rows):
-            route(go.drop(columns=["owner_rep", "route_rule", "route_reason"]), settings.routing,
-                  RUN_DATE, today_counts(eng, RUN_DATE))
-        rows["route"]["leads"] = int(len(go))
-        with measure("queue", rows):
-            out = queue(ctx)
-        rows["queue"].update(mql=out["mql"], handed_off=out["handed_off"], suppressed=out["suppressed"],
-                             fallback=out["per_rep"].get("unassigned", 0), by_rule=out.get("by_rule"))
-        with measure("requeue (same day)", rows):
-            again = queue(ctx)
-        rows["requeue (same day)"]["handed_off"] = again["handed_off"]
-        with eng.connect() as c:
-            dup = c.execute(sa.text("SELECT COUNT(*) FROM (SELECT person_id, cycle FROM handoffs "
-                                    "GROUP BY person_id, cycle HAVING COUNT(*) > 1) d")).scalar()
-        rows["requeue (same day)"]["duplicates"] = int(dup)
-        if not a.no_deliver:
-            with measure("deliver", rows):
-                d = deliver(ctx)
-            rows["deliver"].update(files=d["files"], leads=d["leads"])
-        backend = "postgresql" if a.postgres else "sqlite"
-        print_table(rows, f"handoff bench: {a.mqls} MQL candidates on {backend}")
-        p = write_result(f"handoff_{a.mqls}{'_pg' if a.postgres else ''}",
-                         {"mqls": a.mqls, "backend": backend, "stages": rows})
-        print(f"results: {p}")
+        with scratch_warehouse(a.postgres, tmp) as url:
+            eng = db.engine(url)
+            db.init(eng)
+            settings = cfg.parse(_config(tmp, a.reps, a.cap))
+            ctx = RunContext(settings, eng, RUN_DATE, make_run_id("bench", RUN_DATE), "bench")
+            with measure("seed (not timed work)", rows):
+                _seed(eng, a.mqls)
+            with measure("plan", rows):
+                planned = plan(ctx)
+            rows["plan"]["qualified"] = int((planned["status"] == "qualified").sum())
+            go = planned[(planned["status"] == "qualified") & planned["suppressed"].isna()]
+            with measure("route", rows):
+                route(go.drop(columns=["owner_rep", "route_rule", "route_reason"]), settings.routing,
+                      RUN_DATE, today_counts(eng, RUN_DATE))
+            rows["route"]["leads"] = int(len(go))
+            with measure("queue", rows):
+                out = queue(ctx)
+            rows["queue"].update(mql=out["mql"], handed_off=out["handed_off"], suppressed=out["suppressed"],
+                                 fallback=out["per_rep"].get("unassigned", 0), by_rule=out.get("by_rule"))
+            with measure("requeue (same day)", rows):
+                again = queue(ctx)
+            rows["requeue (same day)"]["handed_off"] = again["handed_off"]
+            with eng.connect() as c:
+                dup = c.execute(sa.text("SELECT COUNT(*) FROM (SELECT person_id, cycle FROM handoffs "
+                                        "GROUP BY person_id, cycle HAVING COUNT(*) > 1) d")).scalar()
+            rows["requeue (same day)"]["duplicates"] = int(dup)
+            if not a.no_deliver:
+                with measure("deliver", rows):
+                    d = deliver(ctx)
+                rows["deliver"].update(files=d["files"], leads=d["leads"])
+            backend = "postgresql" if a.postgres else "sqlite"
+            print_table(rows, f"handoff bench: {a.mqls} MQL candidates on {backend}")
+            p = write_result(f"handoff_{a.mqls}{'_pg' if a.postgres else ''}",
+                             {"mqls": a.mqls, "backend": backend, "stages": rows})
+            print(f"results: {p}")
     finally:
-        db.engine(url).dispose()
-        if schema:
-            with sa.create_engine(PG).begin() as c:
-                c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -11,18 +11,14 @@ seconds and peak memory per stage and writes bench/results/report_<n>[_pg].json.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import tempfile
-import uuid
 from datetime import date, datetime
 from pathlib import Path
 
-import sqlalchemy as sa
 
-from bench._util import measure, print_table, write_result
+from bench._util import measure, print_table, scratch_warehouse, write_result
 
-PG = os.environ.get("LEADFLOW_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def main() -> None:
@@ -38,50 +34,39 @@ def main() -> None:
     from leadflow.store import db
 
     tmp = Path(tempfile.mkdtemp(prefix="leadflow-bench-report-"))
-    schema = None
     rows: dict[str, dict] = {}
     try:
-        if a.postgres:
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            with sa.create_engine(PG).begin() as c:
-                c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-            url = f"{PG}?options=-csearch_path%3D{schema}"
-        else:
-            url = f"sqlite:///{tmp / 'warehouse.db'}"
-        eng = db.engine(url)
-        db.init(eng)
-        with measure("seed", rows):
-            frames = synthetic.seed(eng, outcomes_in_staging=True, n_people=a.people, seed=1, days=84)
-        rows["seed"].update({"people": a.people, "outcomes": len(frames["outcomes"]),
-                             "touches": len(frames["touches"]), "handoffs": len(frames["handoffs"])})
-        settings = cfg.parse({"paths": {"reports_dir": str(tmp / "reports")}})
-        ctx = RunContext(settings, eng, date(2027, 3, 1), "bench:report")
-        with measure("feedback", rows):
-            c = apply_outcomes(ctx)
-        rows["feedback"].update({"loaded": c["loaded"], "quarantined": c["quarantined"],
-                                 "transitions": sum(c["transitions"].values())})
-        w = marts.window_for(eng, ctx.run_date)
-        out = {}
-        for name in marts.MARTS:
-            with measure(f"mart:{name}", rows):
-                out.update(marts.run(eng, w, [name]))
-            rows[f"mart:{name}"]["rows"] = len(out[name])
-        with measure("attribution", rows):
-            cr = attribution.credit(out["attribution_deals"], out["attribution_touches"])
-        ok = all(int(cr[cr["model"] == m]["cents"].sum()) == attribution.won_cents(out["attribution_deals"])
-                 for m in attribution.MODELS)
-        rows["attribution"].update({"deals": len(out["attribution_deals"]), "sums_exact": ok})
-        with measure("report_build", rows):
-            r = page.build(ctx)
-        rows["report_build"]["csv_files"] = r["csv_files"]
-        label = f"report_{a.people}" + ("_pg" if a.postgres else "")
-        print_table(rows, f"bench.report: {a.people:,} people on {'PostgreSQL' if a.postgres else 'SQLite'}")
-        print(f"written: {write_result(label, {'people': a.people, 'backend': 'postgresql' if a.postgres else 'sqlite', 'stages': rows, 'at': datetime.now().isoformat(timespec='seconds')})}")
+        with scratch_warehouse(a.postgres, tmp) as url:
+            eng = db.engine(url)
+            db.init(eng)
+            with measure("seed", rows):
+                frames = synthetic.seed(eng, outcomes_in_staging=True, n_people=a.people, seed=1, days=84)
+            rows["seed"].update({"people": a.people, "outcomes": len(frames["outcomes"]),
+                                 "touches": len(frames["touches"]), "handoffs": len(frames["handoffs"])})
+            settings = cfg.parse({"paths": {"reports_dir": str(tmp / "reports")}})
+            ctx = RunContext(settings, eng, date(2027, 3, 1), "bench:report")
+            with measure("feedback", rows):
+                c = apply_outcomes(ctx)
+            rows["feedback"].update({"loaded": c["loaded"], "quarantined": c["quarantined"],
+                                     "transitions": sum(c["transitions"].values())})
+            w = marts.window_for(eng, ctx.run_date)
+            out = {}
+            for name in marts.MARTS:
+                with measure(f"mart:{name}", rows):
+                    out.update(marts.run(eng, w, [name]))
+                rows[f"mart:{name}"]["rows"] = len(out[name])
+            with measure("attribution", rows):
+                cr = attribution.credit(out["attribution_deals"], out["attribution_touches"])
+            ok = all(int(cr[cr["model"] == m]["cents"].sum()) == attribution.won_cents(out["attribution_deals"])
+                     for m in attribution.MODELS)
+            rows["attribution"].update({"deals": len(out["attribution_deals"]), "sums_exact": ok})
+            with measure("report_build", rows):
+                r = page.build(ctx)
+            rows["report_build"]["csv_files"] = r["csv_files"]
+            label = f"report_{a.people}" + ("_pg" if a.postgres else "")
+            print_table(rows, f"bench.report: {a.people:,} people on {'PostgreSQL' if a.postgres else 'SQLite'}")
+            print(f"written: {write_result(label, {'people': a.people, 'backend': 'postgresql' if a.postgres else 'sqlite', 'stages': rows, 'at': datetime.now().isoformat(timespec='seconds')})}")
     finally:
-        db._ENGINES.pop(url, None)
-        if schema:
-            with sa.create_engine(PG).begin() as c:
-                c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -6,7 +6,7 @@ has something real to learn and the rules (which ignore industry) can be beaten.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pandas as pd

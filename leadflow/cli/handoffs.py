@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated, Any, Optional
 
 import pandas as pd
 import typer
 
-from leadflow.cli.core import parse_date
+from leadflow.cli.core import ConfigOpt, parse_date
 from rich.console import Console
 from rich.table import Table
 
-ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Path to leadflow.yaml "
-                                                   "(default: $LEADFLOW_CONFIG or ./leadflow.yaml)")]
 
 console = Console()
 queue_app = typer.Typer(help="The sales queue (handoffs).", no_args_is_help=True)
 handoff_app = typer.Typer(help="Explain a handoff: why this lead, why this owner.", no_args_is_help=True)
 
-
-_date = parse_date  # shared YYYY-MM-DD parsing with one-line errors
 
 
 def _engine(config: str | None) -> tuple[Any, Any]:
@@ -44,7 +39,7 @@ def cmd_queue_list(
     """Show queued handoffs, highest priority first (ids, owner, rule, score, SLA; no contact data)."""
     from leadflow.handoff.explain import queue_rows
     _settings, eng = _engine(config)
-    rows = queue_rows(eng, owner=owner, run_date=_date(run_date), limit=limit)
+    rows = queue_rows(eng, owner=owner, run_date=parse_date(run_date), limit=limit)
     if as_json:
         for r in rows.to_dict("records"):
             typer.echo(json.dumps(r, default=str))

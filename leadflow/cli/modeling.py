@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from leadflow.cli.core import parse_date
+from leadflow.cli.core import ConfigOpt, parse_date
 from rich.console import Console
 from rich.table import Table
 
 model_app = typer.Typer(help="The predictive lead-scoring model: train, evaluate, list, promote.",
                         no_args_is_help=True)
 console = Console()
-ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Path to leadflow.yaml")]
 
-
-_date = parse_date  # shared YYYY-MM-DD parsing with one-line errors
 
 
 @model_app.command("train")
@@ -32,7 +28,7 @@ def cmd_train(config: ConfigOpt = None,
     """Train on handoff outcomes; promote the model only if it beats the live one."""
     from leadflow.context import open_context
     from leadflow.score import train_model
-    ctx = open_context(config, _date(run_date), job="cli.model_train")
+    ctx = open_context(config, parse_date(run_date), job="cli.model_train")
     out = train_model(ctx, allow_leaky=allow_leaky)
     for w in out.get("warnings", []):
         console.print(f"[yellow]warning:[/] {w}")

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Optional
 
 import typer
 
-from leadflow.cli.core import parse_date
+from leadflow.cli.core import ConfigOpt, parse_date
 from rich.console import Console
 from rich.table import Table
 
-ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Path to leadflow.yaml "
-                                                   "(default: $LEADFLOW_CONFIG or ./leadflow.yaml)")]
 console = Console()
 report_app = typer.Typer(help="Marketing reports: funnel, cost, ROI, attribution.", no_args_is_help=True)
 feedback_app = typer.Typer(help="Sales outcomes back onto handoffs and the lifecycle.", no_args_is_help=True)
 
-
-_date = parse_date  # shared YYYY-MM-DD parsing with one-line errors
 
 
 def _fmt(v: object, money: bool = False, pct: bool = False) -> str:
@@ -40,7 +35,7 @@ def cmd_funnel(config: ConfigOpt = None,
     from leadflow.context import open_context
     from leadflow.errors import LeadflowError
     from leadflow.report import attribution, page
-    start, end = _date(date_from, "--from"), _date(date_to, "--to")
+    start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
     if start and end and start > end:
         raise LeadflowError(f"--from {start} is after --to {end}")
     ctx = open_context(config, end, job="cli.report")
@@ -89,7 +84,7 @@ def cmd_apply(config: ConfigOpt = None,
     """Load passed CRM outcomes: match to handoffs, quarantine the rest, move the lifecycle."""
     from leadflow.context import open_context
     from leadflow.feedback import apply_outcomes
-    ctx = open_context(config, _date(run_date, "--date"), job="cli.feedback")
+    ctx = open_context(config, parse_date(run_date, "--date"), job="cli.feedback")
     c = apply_outcomes(ctx)
     console.print(f"outcomes: {c['rows']} read, {c['loaded']} loaded, {c['already_loaded']} already loaded, "
                   f"{c['quarantined']} quarantined; {c['handoffs_updated']} handoffs updated; "

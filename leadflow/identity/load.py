@@ -60,11 +60,9 @@ def load_leads(ctx: RunContext, thresholds: Thresholds | None = None) -> dict[st
             return counts
         counts["rows"] = len(raw)
         st = prepare_records(raw, source_priority(ctx))
-        erased = store.email_hash(st["email_norm"]).isin(store.read_erased_hashes(conn))
-        states = st[["batch_id", "row_number"]].assign(state="loaded", state_reason=None)
-        states.loc[erased.to_numpy(), ["state", "state_reason"]] = ["suppressed", "erased"]
+        states, erased = store.initial_states(conn, st)
         counts["suppressed"] = int(erased.sum())
-        st = st[~erased.to_numpy()].reset_index(drop=True)
+        st = st[~erased].reset_index(drop=True)
         if len(st):
             counts.update(_resolve_and_write(conn, ctx, st, th))
         store.set_states(conn, stg_inbound_leads, states)

@@ -93,11 +93,10 @@ def refresh(conn: Connection, ctx: RunContext, person_ids: list[int], at: dateti
 
 
 def _reject_pairs(conn: Connection, ids: list[int], at: datetime, why: str) -> None:
-    for a, b in itertools.combinations(sorted(ids), 2):
-        db.upsert(conn, match_reviews, [{"person_a": a, "person_b": b, "score": 0.0,
-                                         "evidence": {"rule": why}, "status": "rejected",
-                                         "created_at": at}],
-                  ["person_a", "person_b"], ["status"])
+    rows = [{"person_a": a, "person_b": b, "score": 0.0, "evidence": {"rule": why},
+             "status": "rejected", "created_at": at}
+            for a, b in itertools.combinations(sorted(ids), 2)]
+    db.upsert(conn, match_reviews, rows, ["person_a", "person_b"], ["status"])
 
 
 def unmerge(ctx: RunContext, person_id: int, record_id: int | None = None,
@@ -253,10 +252,13 @@ def erase(ctx: RunContext, email: str, at: datetime | None = None) -> dict[str, 
                           .where(person_records.c.person_id.in_(ids_l))) if ids_l else pd.DataFrame()
         pii = {c: None for c in ("email", "first_name", "last_name", "phone", "city", "landing_url",
                                  "attributes")}
-        for b, r in zip(recs.get("batch_id", []), recs.get("row_number", [])):
-            conn.execute(sa.update(stg_inbound_leads).where(stg_inbound_leads.c.batch_id == int(b),
-                                                            stg_inbound_leads.c.row_number == int(r))
-                         .values(**pii))
+        keys = [{"b": int(b), "r": int(r)}
+                for b, r in zip(recs.get("batch_id", []), recs.get("row_number", []))]
+        if keys:   # one executemany, not a statement per row
+            conn.execute(sa.update(stg_inbound_leads)
+                         .where(stg_inbound_leads.c.batch_id == sa.bindparam("b"),
+                                stg_inbound_leads.c.row_number == sa.bindparam("r"))
+                         .values(**pii), keys)
         conn.execute(sa.update(stg_inbound_leads).where(sa.func.lower(sa.func.trim(stg_inbound_leads.c.email)) == norm)
                      .values(**pii))
         conn.execute(sa.update(stg_touches).where(sa.func.lower(sa.func.trim(stg_touches.c.email)) == norm)

@@ -6,12 +6,13 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadflow.store import db
-from leadflow.store.schema import (accounts, erasures, lifecycle_events, match_reviews, people,
+from leadflow.store.schema import (accounts, erasures, lifecycle_events, people,
                                    person_records)
 
 CHUNK = 5000
@@ -79,10 +80,33 @@ def read_erased_hashes(conn: Connection) -> set[str]:
     return set(db.read_df(conn, sa.select(erasures.c.email_hash))["email_hash"])
 
 
-def read_rejected_pairs(conn: Connection) -> set[tuple[int, int]]:
-    df = db.read_df(conn, sa.select(match_reviews.c.person_a, match_reviews.c.person_b)
-                    .where(match_reviews.c.status == "rejected"))
-    return {(int(a), int(b)) for a, b in zip(df["person_a"], df["person_b"])}
+def initial_states(conn: Connection, df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every row starts 'loaded'; rows whose address is on the erasure list are 'suppressed'.
+
+    One place for the erasure rule both lead and touch loading apply.
+    """
+    erased = email_hash(df["email_norm"]).isin(read_erased_hashes(conn)).to_numpy()
+    states = df[["batch_id", "row_number"]].assign(state="loaded", state_reason=None)
+    states.loc[erased, ["state", "state_reason"]] = ["suppressed", "erased"]
+    return states, erased
+
+
+def person_ids_by_email(conn: Connection, emails: Sequence[Any]) -> dict[Any, int]:
+    """Address -> person id for these addresses only: a person's current address wins over
+    one seen on an earlier record of theirs."""
+    wanted = [e for e in pd.unique(pd.Series(list(emails), dtype=object).dropna())]
+    out: dict[Any, int] = {}
+    pr = person_records
+    for chunk in chunks(wanted):
+        q = sa.select(pr.c.email_norm, pr.c.person_id).where(pr.c.email_norm.in_(chunk)).distinct()
+        out.update({e: int(p) for e, p in conn.execute(q)})
+    out.update(lookup_ids(conn, "email_norm", wanted))
+    return out
+
+
+def read_erased_people(conn: Connection) -> set[int]:
+    return {int(p) for p, in conn.execute(sa.select(people.c.person_id)
+                                           .where(people.c.erased_at.is_not(None)))}
 
 
 def lookup_ids(conn: Connection, column: str, values: Sequence[Any]) -> dict[Any, int]:

@@ -58,19 +58,17 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
         counts["rows"] = len(tch)
         tch["email_norm"] = normalise_emails(tch["email"])["email_norm"]
         tch["occurred_at"] = to_utc(tch["occurred_at"])
-        states = tch[["batch_id", "row_number"]].assign(state="loaded", state_reason=None)
-        erased = store.email_hash(tch["email_norm"]).isin(store.read_erased_hashes(conn)).to_numpy()
-        states.loc[erased, ["state", "state_reason"]] = ["suppressed", "erased"]
+        states, erased = store.initial_states(conn, tch)
 
         id_src = {s.name: (s.record_source or s.name) for s in ctx.settings.sources}
         tch["id_source"] = tch["source"].map(id_src).fillna(tch["source"])
         src_ids = store.read_source_ids(conn, sorted(set(tch["id_source"]) | set(tch["source"])))
-        known = store.read_known_emails(conn)
-        pe = db.read_df(conn, sa.select(people.c.email_norm, people.c.person_id)
-                        .where(people.c.email_norm.is_not(None)))
-        by_email = {**dict(zip(known["email_norm"], known["person_id"])),
-                    **dict(zip(pe["email_norm"], pe["person_id"]))}
+        by_email = store.person_ids_by_email(conn, tch["email_norm"])
         pid = attach(tch, src_ids, by_email)
+        # A touch that reaches an erased person through a record id is suppressed too.
+        gone = pid.isin(store.read_erased_people(conn)).to_numpy() & ~erased
+        states.loc[gone, ["state", "state_reason"]] = ["suppressed", "erased"]
+        erased = erased | gone
 
         incomplete = (tch["touch_type"].isna() | tch["occurred_at"].isna()).to_numpy() & ~erased
         need = pid.isna().to_numpy() & ~erased & ~incomplete

@@ -113,8 +113,3 @@ def compare(specs: list[FeatureSpec], algorithms: list[str],
         log.info("%s: holdout ROC AUC %s in %.1fs", algo, res["roc_auc"], fit_s)
     out.best = max(choose, key=lambda a: choose[a])
     return out
-
-
-def summary_line(res: dict[str, Any]) -> str:
-    return (f"ROC AUC {res['roc_auc']}  PR AUC {res['pr_auc']}  Brier {res['brier']}  "
-            f"lift@10% {res['lift_top_decile']}  calib.err {res['calibration_error']}")

@@ -258,11 +258,6 @@ def _value_words(key: pd.Series) -> pd.Series:
     return key.astype("string").fillna("not given")
 
 
-def _value_text(val: pd.Series) -> pd.Series:
-    """Readable values: whole numbers above 10, one decimal below, 'not given' for missing."""
-    return _value_words(_value_key(val))
-
-
 NO_SIGNAL = "No strong fit or engagement signals yet"
 
 

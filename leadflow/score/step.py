@@ -183,6 +183,7 @@ def write_scores(conn: Any, out: pd.DataFrame) -> None:
         with raw.cursor() as cur:
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS _scores_in "
                         "(LIKE scores INCLUDING DEFAULTS) ON COMMIT DROP")
+            cur.execute("TRUNCATE _scores_in")   # a second call in one transaction starts empty
             with cur.copy(f"COPY _scores_in ({names}) FROM STDIN") as cp:
                 for r in rows:
                     cp.write_row(r)

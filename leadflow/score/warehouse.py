@@ -23,7 +23,6 @@ from leadflow.config import Settings
 from leadflow.score import engagement as eng_
 from leadflow.score import rules
 from leadflow.score.features import LABELS, PEOPLE_FEATURES, FeatureSpec
-from leadflow.store import db
 from leadflow.store.schema import people as people_t
 from leadflow.store.schema import touches as touches_t
 

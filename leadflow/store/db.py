@@ -7,7 +7,6 @@ default) and PostgreSQL (production).
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -237,10 +236,3 @@ def read_df(conn: Connection | Engine, query: Any, params: dict[str, Any] | None
 def _needs_object(values: tuple[Any, ...]) -> bool:
     """Keep dict/list (JSON) columns as objects rather than letting pandas expand them."""
     return any(isinstance(v, (dict, list)) for v in values[:50])
-
-
-def csv_buffer(df: pd.DataFrame) -> io.StringIO:
-    buf = io.StringIO()
-    df.to_csv(buf, index=False, header=False)
-    buf.seek(0)
-    return buf
