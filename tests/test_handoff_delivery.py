@@ -220,3 +220,20 @@ def test_handoff_list_quality_gate_holds_back_bad_rows(engine, make_ctx, tmp_pat
     assert out["quality_gate"] == "ran" and out["gate_held_back"] == 1 and out["warnings"]
     rows = pd.concat([pd.read_csv(p) for p in out["paths"] if p.endswith(".csv")])
     assert 3 not in set(rows["Person id"]) and len(rows) == 7
+
+
+def test_lead_held_by_the_gate_is_logged_not_lost(engine, make_ctx, tmp_path) -> None:
+    """A lead the handoff_list gate holds back is marked held and logged in suppressions."""
+    from leadflow.store.schema import handoffs, suppressions
+    _seed(engine)
+    with engine.begin() as c:
+        c.execute(sa.update(people).where(people.c.person_id == 3).values(email_norm="not an email"))
+    ctx = make_ctx(_config(tmp_path), engine, D)
+    queue(ctx)
+    deliver(ctx)
+    with engine.connect() as c:
+        status = c.execute(sa.select(handoffs.c.status).where(handoffs.c.person_id == 3)).scalar()
+        reasons = [r for (r,) in c.execute(sa.select(suppressions.c.reason)
+                                           .where(suppressions.c.person_id == 3))]
+    assert status == "held"
+    assert len(reasons) == 1 and reasons[0].startswith("quality_gate:")

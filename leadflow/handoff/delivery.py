@@ -150,8 +150,9 @@ def _route_text(v: Any) -> str:
     return reason_text(v)
 
 
-def _withdraw(ctx: RunContext, late: pd.DataFrame) -> int:
-    """Take late-suppressed people out of the queue and log why."""
+def _withdraw(ctx: RunContext, late: pd.DataFrame, status: str = "withdrawn") -> int:
+    """Take people out of the day's lists (late suppression, or held by the quality gate),
+    mark their handoff with ``status`` and log why in ``suppressions``."""
     if late.empty:
         return 0
     late = late.sort_values("person_id")
@@ -159,7 +160,7 @@ def _withdraw(ctx: RunContext, late: pd.DataFrame) -> int:
         ids = late["handoff_id"].astype(int).tolist()
         for i in range(0, len(ids), 5000):
             conn.execute(sa.update(handoffs).where(handoffs.c.handoff_id.in_(ids[i:i + 5000]))
-                         .values(status="withdrawn"))
+                         .values(status=status))
         db.insert_ignore(conn, suppressions, db.records(pd.DataFrame({
             "person_id": late["person_id"].astype("int64"), "cycle": late["cycle"].astype("int64"),
             "reason": late["suppressed"], "run_id": ctx.run_id, "run_date": ctx.run_date,
@@ -175,7 +176,7 @@ def _gate(df: pd.DataFrame, ctx: RunContext) -> tuple[pd.DataFrame, dict[str, An
     try:
         from leadflow.quality import validate_frame
     except ImportError:
-        return df, {"quality_gate": "unavailable (leadflow.quality.validate_frame not found)"}
+        return df, {"quality_gate": "unavailable (leadflow.quality.validate_frame not found)"}, df.iloc[:0]
     frame = pd.DataFrame({
         "handoff_id": df["handoff_id"], "person_id": df["person_id"], "cycle": df["g_cycle"],
         "owner_rep": df["owner_rep"], "route_rule": df["g_route_rule"],
@@ -199,7 +200,10 @@ def _gate(df: pd.DataFrame, ctx: RunContext) -> tuple[pd.DataFrame, dict[str, An
     if len(failed):
         info["warnings"] = [f"handoff_list quality gate held back {len(failed)} lead(s) "
                             f"from the lists: {', '.join(sorted(reasons))}"]
-    return df.loc[passed.index], info
+    held = df.loc[failed.index, ["handoff_id", "person_id", "g_cycle"]].rename(columns={"g_cycle": "cycle"})
+    held["suppressed"] = ["quality_gate:" + str((rs if isinstance(rs, (list, tuple)) else [rs])[0])
+                          for rs in failed["reasons"]]
+    return df.loc[passed.index], info, held
 
 
 def deliver(ctx: RunContext) -> dict[str, Any]:
@@ -216,8 +220,9 @@ def deliver(ctx: RunContext) -> dict[str, Any]:
     if df.empty:
         counts["paths"] = []
         return counts
-    df, gate = _gate(df, ctx)
+    df, gate, held = _gate(df, ctx)
     counts.update(gate)
+    _withdraw(ctx, held, status="held")   # held back from the lists, never silently
     out_dir.mkdir(parents=True, exist_ok=True)
     emails = {r.id: r.email for r in ctx.settings.routing.reps if r.email}
     names = {r.id: r.name for r in ctx.settings.routing.reps}
@@ -234,8 +239,7 @@ def deliver(ctx: RunContext) -> dict[str, Any]:
             written.append(lists.to_xlsx(g, base.with_suffix(".xlsx"), title))
         html = lists.to_html_text(g, title)
         if "html" in d.formats:
-            base.with_suffix(".html").write_text(html, encoding="utf-8")
-            written.append(base.with_suffix(".html"))
+            written.append(lists.to_html(html, base.with_suffix(".html")))
         paths += [str(p) for p in written]
         counts["per_rep"][str(owner)] = int(len(g))
         if d.email_enabled and owner in emails:

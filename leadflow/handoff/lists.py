@@ -98,6 +98,7 @@ def to_html_text(df: pd.DataFrame, title: str) -> str:
     return _env.from_string(_HTML).render(title=title, headers=list(safe.columns), rows=rows, n=len(rows))
 
 
-def to_html(df: pd.DataFrame, path: Path, title: str) -> Path:
-    path.write_text(to_html_text(df, title), encoding="utf-8")
+def to_html(html: str, path: Path) -> Path:
+    """Write a list page rendered by ``to_html_text`` (the same text goes into the email)."""
+    path.write_text(html, encoding="utf-8")
     return path
