@@ -19,22 +19,12 @@ from typing import Any
 from airflow.sdk import Asset, dag, task
 
 from leadflow.orchestration import dagkit
-from leadflow.orchestration.paths import config_path
+from leadflow.orchestration.paths import enabled_sources
 
 
 def registered_sources() -> list[dict[str, Any]]:
     """Enabled sources as plain dicts (name, kind, owner, schedule), read with YAML only."""
-    import yaml
-
-    try:
-        doc = yaml.safe_load(config_path().read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return []
-    out = []
-    for s in doc.get("sources") or []:
-        if isinstance(s, dict) and isinstance(s.get("name"), str) and s.get("enabled", True) is not False:
-            out.append(s)
-    return out
+    return enabled_sources()
 
 
 def import_dag(src: dict[str, Any]) -> Any:

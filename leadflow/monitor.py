@@ -51,7 +51,8 @@ def step(ctx: RunContext, task: str) -> Iterator[dict[str, Any]]:
         status, message = "failed", str(e)[:2000]
         raise
     except Exception as e:  # recorded, then re-raised for the caller to report
-        status, message = "failed", f"{type(e).__name__}: {str(e)[:500]}"
+        from leadflow.orchestration.alerts import scrub   # stdlib only; no Airflow import
+        status, message = "failed", f"{type(e).__name__}: {scrub(e, 500)}"
         raise
     finally:
         secs = time.perf_counter() - t0

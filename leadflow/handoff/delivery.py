@@ -186,9 +186,9 @@ def _gate(df: pd.DataFrame, ctx: RunContext) -> tuple[pd.DataFrame, dict[str, An
         "job_title": df["job_title"], "opt_out": df["g_opt_out"],
         "do_not_contact": df["g_do_not_contact"], "handed_off_at": df["g_handed_off_at"],
         "sla_due_at": df["g_sla_due_at"]}, index=df.index)
-    owners = [r.id for r in ctx.settings.routing.reps] + [ctx.settings.routing.fallback_queue]
+    from leadflow.quality.params import handoff_list_params
     passed, failed = validate_frame("handoff_list", frame, as_of=ctx.as_of,
-                                    params={"owner_reps": owners, "as_of": ctx.as_of})
+                                    params={**handoff_list_params(ctx.settings), "as_of": ctx.as_of})
     reasons: dict[str, int] = {}
     if len(failed):
         for rs in failed["reasons"]:

@@ -24,7 +24,7 @@ from leadflow import lifecycle
 from leadflow.context import RunContext
 from leadflow.handoff import fastsql
 from leadflow.qualify import candidates, existing_handoffs, priority, qualify, suppression_reason
-from leadflow.route import route
+from leadflow.route import ROUTE_COLUMNS, route
 from leadflow.route.sla import due_times
 from leadflow.store import db
 from leadflow.store.schema import accounts, handoffs, people, suppressions
@@ -79,7 +79,7 @@ def plan(ctx: RunContext) -> pd.DataFrame:
     df.loc[q, "suppressed"] = suppression_reason(df[q], s.qualification)
     go = q & df["suppressed"].isna()
     routed = route(df[go], s.routing, ctx.run_date, today_counts(ctx.engine, ctx.run_date))
-    for c in ("owner_rep", "route_rule", "route_reason"):
+    for c in ROUTE_COLUMNS:
         df[c] = None
         df.loc[routed.index, c] = routed[c] if c != "route_reason" else pd.Series(
             routed["route_reason"].tolist(), index=routed.index, dtype=object)

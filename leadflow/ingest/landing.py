@@ -27,7 +27,7 @@ from leadflow.config import Source
 from leadflow.context import RunContext
 from leadflow.ingest import write
 from leadflow.ingest.formats import FileProblem
-from leadflow.ingest.mapping import MissingColumns, map_frame, reject_all
+from leadflow.ingest.mapping import MissingColumns, map_frame, missing_columns, reject_all
 from leadflow.store import db
 from leadflow.store.schema import STAGING, ingest_batches, quarantine
 
@@ -131,6 +131,14 @@ def _land(ctx: RunContext, conn: Connection, d: Delivery, progress: Callable[[in
             hasher.update(pd.util.hash_pandas_object(raw.fillna("\x00"), index=False).to_numpy().tobytes())
         if d.watermark_column and len(raw):
             wm = _max_watermark(raw, d.watermark_column, wm)
+        first_chunk = rows_in == len(raw)
+        if not first_chunk:
+            # The first chunk decides the columns. A later chunk of a keyed format (JSON Lines,
+            # an API page) that omits a key its producer left null is read as null, so rows
+            # already landed are never followed by a refusal of the same delivery.
+            absent = missing_columns(src, list(raw.columns))
+            if absent:
+                raw = raw.reindex(columns=[*raw.columns, *absent])
         try:
             m = map_frame(src, raw, rows, delivery=d.name)
         except MissingColumns as e:
@@ -228,6 +236,5 @@ def _quarantine(conn: Connection, ctx: RunContext, src: Source, batch_id: int, r
     rows = [{"source": src.name, "kind": src.kind, "batch_id": batch_id, "row_number": int(r),
              "stage": "ingest", "record": rec, "reasons": why, "status": "open", "created_at": ctx.as_of}
             for r, rec, why in zip(rejects["row_number"].tolist(), rejects["record"], rejects["reasons"])]
-    db.insert_ignore(conn, quarantine, rows, ["kind", "batch_id", "row_number"])
-    return len(rows)
+    return db.insert_ignore(conn, quarantine, rows, ["kind", "batch_id", "row_number"])
 

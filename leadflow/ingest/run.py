@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -43,9 +45,13 @@ def land(ctx: RunContext, sources: list[str] | None = None,
             res = [result(src, getattr(src.connector, "path", None) or getattr(src.connector, "url", None)
                           or src.connector.type, status="failed", error=str(e))]
         except Exception as e:  # noqa: BLE001 - one broken source must not stop the others
-            log.exception("source %s failed", src.name)
+            # Only the error class: database errors quote the offending values (possible PII).
+            log.error("source %s failed: %s", src.name, type(e).__name__)
             res = [result(src, src.connector.type, status="failed",
-                          error=f"source {src.name}: {type(e).__name__}: {str(e)[:300]}")]
+                          error=f"source {src.name}: unexpected {type(e).__name__} "
+                                "(set LEADFLOW_DEBUG=1 and run `leadflow ingest` for details)")]
+            if os.environ.get("LEADFLOW_DEBUG"):
+                raise
         for r in res:
             if r.get("error"):
                 log.warning("%s", r["error"])

@@ -15,13 +15,13 @@ import json
 import logging
 import os
 import re
-import smtplib
-import ssl
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
+
+from leadflow.orchestration.dates import _get  # one reader of Airflow context fields
 
 log = logging.getLogger("leadflow.alerts")
 
@@ -89,25 +89,16 @@ class Alert:
 
 
 # --------------------------------------------------------------------------- transports
-def send_email(smtp: Any, recipients: list[str], subject: str, body: str, timeout: float = 10.0) -> None:
-    """Send one plain-text email with smtplib (``smtp`` is ``settings.delivery.smtp``)."""
+def send_email(smtp: Any, recipients: list[str], subject: str, body: str) -> None:
+    """Send one plain-text email (``smtp`` is ``settings.delivery.smtp``) through the same
+    transport as the lead lists, so credentials from env vars or an Airflow connection work."""
+    from leadflow.handoff import mail   # lazy: DAG files import this module at parse time
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = smtp.sender
     msg["To"] = ", ".join(recipients)
     msg.set_content(body)
-    user = os.environ.get(smtp.username_env) if smtp.username_env else None
-    password = os.environ.get(smtp.password_env) if smtp.password_env else None
-    cls = smtplib.SMTP_SSL if smtp.ssl else smtplib.SMTP
-    kwargs: dict[str, Any] = {"timeout": timeout}
-    if smtp.ssl:
-        kwargs["context"] = ssl.create_default_context()
-    with cls(smtp.host, smtp.port, **kwargs) as client:
-        if smtp.starttls and not smtp.ssl:
-            client.starttls(context=ssl.create_default_context())
-        if user and password:
-            client.login(user, password)
-        client.send_message(msg)
+    mail.send_all(smtp, [msg])
 
 
 def send_slack(url: str, text: str, timeout: float = 10.0) -> None:
@@ -139,8 +130,9 @@ def notify(alert: Alert, settings: Any | None = None) -> dict[str, str]:
             send_email(settings.delivery.smtp, list(settings.alerts.email_to), subject, body)
             out["email"] = "sent"
         except Exception as e:  # noqa: BLE001 - never mask the failure being reported
-            out["email"] = type(e).__name__
-            log.warning("alert email not sent: %s", type(e).__name__)
+            cause = e.__context__ if e.__context__ is not None else e   # the transport's own error
+            out["email"] = type(cause).__name__
+            log.warning("alert email not sent: %s", type(cause).__name__)
     else:
         out["email"] = "skipped"
     env = settings.alerts.slack_webhook_env
@@ -159,14 +151,6 @@ def notify(alert: Alert, settings: Any | None = None) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- Airflow callbacks
-def _get(obj: Any, name: str) -> Any:
-    if obj is None:
-        return None
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
 def _run_date(context: Mapping[str, Any]) -> str | None:
     from leadflow.orchestration.dates import run_date_for
     try:

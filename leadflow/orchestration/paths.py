@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,10 +24,12 @@ def config_path() -> Path:
     return PROJECT_ROOT / "leadflow.yaml"
 
 
-def source_names(kinds: tuple[str, ...] | None = None, path: Path | None = None) -> list[str]:
-    """Enabled source names from the registry, read with plain YAML (cheap, for DAG parse time).
+def enabled_sources(kinds: tuple[str, ...] | None = None, path: Path | None = None
+                    ) -> list[dict[str, Any]]:
+    """Enabled source entries of the registry as plain dicts, read with YAML only (cheap, for
+    DAG parse time).
 
-    Full validation happens when a task loads the config; a broken file here yields no names
+    Full validation happens when a task loads the config; a broken file here yields no sources
     rather than a DAG import error, so the DAGs stay visible and the task reports the problem.
     """
     import yaml
@@ -36,12 +39,11 @@ def source_names(kinds: tuple[str, ...] | None = None, path: Path | None = None)
         doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return []
-    out: list[str] = []
-    for s in doc.get("sources") or []:
-        if not isinstance(s, dict) or not isinstance(s.get("name"), str):
-            continue
-        if s.get("enabled", True) is False:
-            continue
-        if kinds is None or s.get("kind") in kinds:
-            out.append(s["name"])
-    return out
+    return [s for s in doc.get("sources") or []
+            if isinstance(s, dict) and isinstance(s.get("name"), str)
+            and s.get("enabled", True) is not False and (kinds is None or s.get("kind") in kinds)]
+
+
+def source_names(kinds: tuple[str, ...] | None = None, path: Path | None = None) -> list[str]:
+    """Enabled source names of the given kinds (all kinds when None)."""
+    return [s["name"] for s in enabled_sources(kinds, path)]

@@ -165,9 +165,3 @@ def write(engine: sa.Engine, run_id: str, reports_dir: Path) -> Path:
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(out)
     return out
-
-
-def step_summary(ctx: Any) -> dict[str, Any]:
-    """Pipeline-style step: write this run's summary (used as the last task of each DAG)."""
-    path = write(ctx.engine, ctx.run_id, ctx.settings.reports_dir)
-    return {"summary": str(path)}

@@ -79,8 +79,7 @@ def for_source(conn: Connection, suite: Suite, kind: str, source: str, batch_ids
 
 def handoff_list_params(settings: Settings) -> dict[str, Any]:
     """Parameters for the outgoing ``handoff_list`` suite: the configured reps and fallback."""
-    reps = {r.id for r in settings.routing.reps} | {settings.routing.fallback_queue}
-    return {"owner_reps": reps}
+    return {"owner_reps": [r.id for r in settings.routing.reps] + [settings.routing.fallback_queue]}
 
 
 def mapped_fields(settings: Settings, source: str) -> set[str] | None:

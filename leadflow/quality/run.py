@@ -109,14 +109,6 @@ def read_chunks(conn: Connection, kind: str, batch_ids: list[int], size: int = C
         yield parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
-def read_landed(conn: Connection, kind: str) -> pd.DataFrame:
-    """All landed rows of a kind at once (small kinds, tools and tests; the step reads in chunks)."""
-    b = landed_batches(conn, kind)
-    parts = list(read_chunks(conn, kind, [int(x) for x in b["batch_id"]]))
-    cols = [c.name for c in STAGING[kind].columns]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
-
-
 def row_keys(batch_id: Any, row_number: Any) -> np.ndarray:
     """One int64 per staging row (batch id in the high bits): cheap membership tests."""
     return (np.asarray(batch_id, dtype=np.int64) << 32) | np.asarray(row_number, dtype=np.int64)
@@ -221,13 +213,6 @@ def mark_range(conn: Connection, kind: str, batch_id: int, lo: int, hi: int,
         f'AND state = \'landed\''), rng)
 
 
-def mark_states(conn: Connection, kind: str, source: str, batch_ids: list[int]) -> None:
-    """Whole batches at once (kept for callers; the step marks chunk by chunk)."""
-    for b in batch_ids:
-        mark_range(conn, kind, b, 0, 2**31 - 1)
-
-
-# ----------------------------------------------------------------------------- one source
 class SourceCheck:
     """Accumulates one source's results over its chunks."""
 
@@ -504,5 +489,5 @@ def _thresholds(ctx: RunContext, source: str) -> Any:
         return QualityThresholds()
 
 
-__all__ = ["validate_all", "read_landed", "read_chunks", "quarantine_rows", "mark_states",
+__all__ = ["validate_all", "read_chunks", "quarantine_rows",
            "mark_range", "record_json"]

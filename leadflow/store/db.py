@@ -32,7 +32,10 @@ def _redact(url: str) -> str:
 
 
 def engine(url: str) -> Engine:
-    """A cached engine; SQLite gets WAL and a busy timeout so concurrent runs wait, not fail."""
+    """A cached engine; SQLite gets WAL and a busy timeout so concurrent runs wait, not fail.
+
+    ``hide_parameters``: bound values are lead data, so SQL errors never quote them.
+    """
     if url in _ENGINES:
         return _ENGINES[url]
     try:
@@ -41,7 +44,7 @@ def engine(url: str) -> Engine:
             if path and path != ":memory:":
                 from pathlib import Path
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            eng = sa.create_engine(url, connect_args={"timeout": 60})
+            eng = sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
 
             @sa.event.listens_for(eng, "connect")
             def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
@@ -51,7 +54,7 @@ def engine(url: str) -> Engine:
                 cur.execute("PRAGMA foreign_keys=OFF")
                 cur.close()
         else:
-            eng = sa.create_engine(url, pool_pre_ping=True)
+            eng = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
     except (ArgumentError, NoSuchModuleError) as e:
         raise StoreError(f"invalid database URL {_redact(url)}: {e}") from None
     _ENGINES[url] = eng
