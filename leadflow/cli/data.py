@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.progress import TaskID
 from rich.table import Table
 
 from leadflow.cli.core import ConfigOpt, DateOpt, parse_date
@@ -62,7 +63,7 @@ def cmd_ingest(config: ConfigOpt = None, run_date: DateOpt = None,
     names = None if all_ else list(source or [])
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
                   TimeElapsedColumn(), console=err, transient=True) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(name: str, n: int) -> None:
             if name not in tasks:
