@@ -173,6 +173,9 @@ def test_symlink_in_failed_is_never_written_through(tmp_path, make_ctx, engine, 
     notes = [p for p in filed if p.name.endswith(".why.txt")]
     assert len(filed) == 2 and len(notes) == 1 and "empty file" in notes[0].read_text()
     assert not (landing / "bad.csv").exists()
+    warning = _one_line(by["bad.csv"]["warning"])             # the planted link is reported
+    assert warning.startswith("source web, file bad.csv:") and f"failed/{link_name}" in warning
+    assert warning in summarise(res)["warnings"]
 
 
 def test_symlink_in_archive_is_never_written_through(tmp_path, make_ctx, engine):
@@ -189,6 +192,7 @@ def test_symlink_in_archive_is_never_written_through(tmp_path, make_ctx, engine)
     assert precious.read_text() == "precious\n"
     assert (landing / "archive" / "a.csv").is_symlink()
     assert (landing / "archive" / "a.1.csv").read_text().startswith(HEADER)
+    assert "archive/a.csv" in _one_line(res[0]["warning"]) and "symbolic link" in res[0]["warning"]
 
 
 @pytest.mark.parametrize("sub", ["archive", "failed"])
