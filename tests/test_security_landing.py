@@ -286,9 +286,10 @@ def test_cross_origin_next_link_is_refused_and_never_gets_the_token(two_servers,
     assert a.seen == [("/leads", f"Bearer {TOKEN}")]
     assert b.seen == []                                       # not even asked, let alone given the token
     api = [r for r in res if r["source"] == "api_leads"]
-    assert [r["status"] for r in api] == ["landed", "failed"]
+    assert [r["status"] for r in api] == ["landed", "refused"]
     err = _one_line(api[1]["error"])
     assert err.startswith("source api_leads, url ") and "another origin" in err and b.base in err
+    assert err in summarise(res)["warnings"]
     assert [r["status"] for r in res if r["source"] == "web"] == ["landed"]   # other sources still load
     assert TOKEN not in json.dumps(res) and TOKEN not in caplog.text and TOKEN not in _warehouse_text(engine)
 
