@@ -272,8 +272,14 @@ def read(conn: FileConnector, d: FileDelivery) -> Iterator[tuple[pd.DataFrame, n
     if d.fmt == "parquet":
         return formats.read_parquet(src, conn)
     if d.fmt == "xlsx":
-        return formats.read_xlsx(src, conn)
+        return _read_xlsx(src, conn)
     raise FileProblem(f"unsupported format {d.fmt!r}")
+
+
+def _read_xlsx(src: Path, conn: FileConnector) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    # openpyxl insists on an .xlsx file name or a file object: hand it the open file.
+    with open(src, "rb") as f:
+        yield from formats.read_xlsx(f, conn)  # type: ignore[arg-type]
 
 
 def _open_folder(folder: Path) -> int:
