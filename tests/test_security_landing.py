@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -226,7 +225,7 @@ class _Server:
             def log_message(self, *a: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 srv.seen.append((self.path, self.headers.get("Authorization")))
                 if srv.redirect and self.path.startswith("/go"):
                     self.send_response(302)

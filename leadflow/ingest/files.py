@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import pandas as pd
@@ -98,7 +99,7 @@ class FileDelivery:
             os.close(self.fd)
             self.fd = None
 
-    def __enter__(self) -> FileDelivery:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -167,9 +168,7 @@ def candidates(conn: FileConnector, base_dir: Path | None) -> list[Path]:
     if st is None:
         return []
     if not stat.S_ISDIR(st.st_mode):
-        if stat.S_ISLNK(st.st_mode) and loc.is_dir():
-            return []           # a linked landing folder: refused by the connector, never listed
-        return [loc]
+        return [loc]            # a single file; a linked landing folder is refused, never listed
     return _listing(loc, conn.pattern)
 
 

@@ -35,7 +35,8 @@ def land_source(ctx: RunContext, src: Source, progress: Callable[[int], None] | 
         return []
     unsafe = files.unsafe_landing(conn, base)
     if unsafe:
-        return [result(src, loc.name, status="refused", error=f"source {src.name}, folder {loc.name}: {unsafe}")]
+        folder = loc.name if loc.is_dir() else loc.parent.name
+        return [result(src, folder, status="refused", error=f"source {src.name}, folder {folder}: {unsafe}")]
     landing = files.landing_dir(conn, base)
     out: list[dict[str, Any]] = []
     clock = now if now is not None else time.time()
