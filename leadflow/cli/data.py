@@ -81,10 +81,13 @@ def cmd_ingest(config: ConfigOpt = None, run_date: DateOpt = None,
     s = ingest.summarise(results)
     console.print(f"rows in {s['rows_in']:,} = landed {s['rows_landed']:,} + rejected {s['rows_rejected']:,}; "
                   f"{s['batches']} batch(es), {s['duplicates']} already landed, {s['waiting']} waiting, "
-                  f"{s['failed']} failed", soft_wrap=True)
+                  f"{s['failed']} failed" + (f", {s['refused']} refused" if s["refused"] else ""), soft_wrap=True)
     for r in results:
         if r.get("note") and r["status"] == "landed" and r["rows_rejected"]:
             console.print(f"note: {r['note']}", markup=False, soft_wrap=True)
+    for w in s["warnings"]:
+        if w not in s["errors"]:        # e.g. a link found in failed/ and left alone
+            err.print(f"warning: {w}", markup=False, soft_wrap=True)
     for e in s["errors"][:-1]:
         err.print(f"error: {e}", markup=False, soft_wrap=True)
     if s["errors"]:
