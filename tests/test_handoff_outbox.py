@@ -105,6 +105,23 @@ def test_a_changed_list_is_sent_once_as_an_update(engine, make_ctx, tmp_path, sm
     assert "First9" in (tmp_path / "lists" / D.isoformat() / f"{rep}.csv").read_text(encoding="utf-8")
 
 
+def test_unsent_email_is_retried_by_the_next_run(engine, make_ctx, tmp_path, smtp) -> None:
+    from leadflow.handoff.mail import DeliveryError
+    _seed(engine)
+    down = _config(tmp_path, email_enabled=True, smtp={"host": "127.0.0.1", "port": _free_port(),
+                                                       "timeout_seconds": 5})
+    ctx = make_ctx(down, engine, D)
+    queue(ctx)
+    with pytest.raises(DeliveryError):
+        deliver(ctx)
+    with engine.connect() as c:
+        rows = c.execute(sa.text("SELECT status, attempts, error FROM email_outbox")).all()
+    assert [(r[0], r[1]) for r in rows] == [("failed", 1), ("failed", 1)]
+    assert all("ConnectionRefusedError" in r[2] and "sales.test" not in r[2] for r in rows)
+    out = deliver(make_ctx(_mail_config(tmp_path, smtp), engine, D))   # the server is back
+    assert out["emailed"] == 2 and out["email_updates"] == 0 and len(smtp.messages) == 2
+
+
 def _fresh_engine(engine: sa.Engine) -> sa.Engine:
     url = engine.url.render_as_string(hide_password=False)
     if url.startswith("sqlite"):
@@ -256,4 +273,24 @@ def test_publish_replaces_the_folder_as_a_whole(tmp_path, monkeypatch, exchange)
     assert _snapshot(target) == {"ann.csv": b"a2"}
     files.publish_dir(target, {})
     assert _snapshot(target) == {}
+    assert _leftovers(tmp_path / "lists") == []
+
+
+def test_a_swap_killed_half_way_is_repaired_under_the_lock(tmp_path, monkeypatch) -> None:
+    """Rename-aside fallback killed between its two renames: the day folder is missing and the
+    previous version sits aside. The next publish puts it back first, so even a publish that then
+    fails on a full disk leaves the previous version in place."""
+    from leadflow.store import files
+    target = tmp_path / "lists" / "2026-11-26"
+    files.publish_dir(target, {"ann.csv": b"a1"})
+    target.rename(target.parent / ".2026-11-26.old-deadbeef0000")
+    (target.parent / ".2026-11-26.tmp-deadbeef0001").mkdir()        # the dead run's new version
+
+    def full_disk(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(files, "write_file", full_disk)
+    with pytest.raises(OSError):
+        files.publish_dir(target, {"ann.csv": b"a2"})
+    assert _snapshot(target) == {"ann.csv": b"a1"}
     assert _leftovers(tmp_path / "lists") == []
