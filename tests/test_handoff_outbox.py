@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +142,8 @@ def test_concurrent_delivers_send_each_list_once(engine, make_ctx, tmp_path, smt
             before = len(smtp.messages)
             barrier, errors, results = threading.Barrier(2), [], []
 
-            def run(i: int) -> None:
+            def run(i: int, trial: int = trial, barrier: threading.Barrier = barrier,
+                    errors: list[str] = errors, results: list[dict[str, Any]] = results) -> None:
                 c = RunContext(ctx.settings, engines[i], D, f"race:{trial}:{i}", "race")
                 try:
                     barrier.wait()
@@ -251,7 +251,7 @@ def test_kill_between_write_and_rename_keeps_the_previous_version(engine, make_c
     env = {**os.environ, "PYTHONPATH": str(ROOT),
            "LEADFLOW_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
     proc = subprocess.run([sys.executable, "-c", _KILL_AT_SWAP, str(tmp_path / "leadflow.yaml"),
-                           D.isoformat()], env=env, capture_output=True, text=True, timeout=300)
+                           D.isoformat()], env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert _snapshot(day) == good            # the previous complete version, untouched
     assert len(smtp.messages) == 2           # nothing emailed for the unpublished list

@@ -3,6 +3,10 @@
 Contact flags are checked again right before publishing: a person who opted out (or became
 do-not-contact, erased, a competitor, a customer or in an open deal) after queueing is withdrawn
 from the queue, logged in ``suppressions`` and never appears in a list or an email.
+
+The day's folder is replaced as a whole by one atomic swap (``leadflow.store.files``), and email
+goes through the ``email_outbox`` (``leadflow.store.outbox``): once per rep and list content, so
+re-runs and concurrent runs never re-send, and a changed list goes out once as an update.
 """
 
 from __future__ import annotations
@@ -233,14 +237,14 @@ def _render(df: pd.DataFrame, ctx: RunContext) -> list[_RepList]:
         title = f"Lead list {ctx.run_date.isoformat()} for {names.get(owner, owner)}"
         csv = lists.csv_bytes(g)
         html = lists.to_html_text(g, title)
-        files: dict[str, bytes] = {}
+        blobs: dict[str, bytes] = {}
         if "csv" in d.formats:
-            files[f"{base}.csv"] = csv
+            blobs[f"{base}.csv"] = csv
         if "xlsx" in d.formats:
-            files[f"{base}.xlsx"] = lists.xlsx_bytes(g, title)
+            blobs[f"{base}.xlsx"] = lists.xlsx_bytes(g, title)
         if "html" in d.formats:
-            files[f"{base}.html"] = html.encode("utf-8")
-        out.append(_RepList(str(owner), int(len(g)), title, html, files, hashlib.sha256(csv).hexdigest()))
+            blobs[f"{base}.html"] = html.encode("utf-8")
+        out.append(_RepList(str(owner), len(g), title, html, blobs, hashlib.sha256(csv).hexdigest()))
     return out
 
 
@@ -313,7 +317,7 @@ def deliver(ctx: RunContext) -> dict[str, Any]:
         _withdraw(ctx, held, status="held")   # held back from the lists, never silently
     reps = _render(df, ctx)
     paths = _publish(out_dir, reps)
-    counts.update(files=len(paths), paths=[str(p) for p in paths], leads=int(len(df)),
+    counts.update(files=len(paths), paths=[str(p) for p in paths], leads=len(df),
                   lists_dir=str(out_dir), per_rep={r.owner: r.leads for r in reps})
     if ctx.settings.delivery.email_enabled:
         counts.update(_send(ctx, reps))

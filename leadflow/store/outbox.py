@@ -9,7 +9,7 @@ once its claim is older than the lease (a message may then go out twice; never z
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -22,7 +22,7 @@ LEASE = timedelta(minutes=30)
 
 def now() -> datetime:
     """Wall-clock time (naive UTC): when a message really went out, not the run's logical time."""
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def add(eng: Engine, list_date: date, lists: dict[str, tuple[str, int]]) -> int:
