@@ -1,7 +1,9 @@
 """Schema migrations on SQLite and PostgreSQL: upgrades keep every row, head matches the schema.
 
-Rows are written through frozen table shapes (the columns of revision 0001), not through
-``leadflow.store.schema``, so these tests keep describing an old warehouse when the schema grows.
+Old warehouses are filled through the table shapes reflected at revision 0001 (every table, every
+column, two rows each), not through ``leadflow.store.schema``, so these tests keep describing an
+old warehouse while the schema grows, and a later revision that would lose or reject existing
+rows (a NOT NULL column without default, a table rebuild that drops data) fails them.
 """
 
 from __future__ import annotations
@@ -17,49 +19,53 @@ from leadflow.errors import StoreError
 from leadflow.store import db, migrations
 from leadflow.store.schema import metadata
 
-T0 = datetime(2026, 11, 26, 9, 30)
 
-# Revision 0001 shapes of a few tables, and one row each (values of every stored type).
-OLD_ROWS: dict[sa.TableClause, list[dict[str, Any]]] = {
-    sa.table("ingest_batches", sa.column("batch_id", sa.Integer), sa.column("source", sa.Text),
-             sa.column("kind", sa.Text), sa.column("uri", sa.Text), sa.column("content_hash", sa.Text),
-             sa.column("rows_in", sa.Integer), sa.column("rows_landed", sa.Integer),
-             sa.column("rows_rejected", sa.Integer), sa.column("status", sa.Text),
-             sa.column("business_date", sa.Date), sa.column("loaded_at", sa.DateTime)): [
-        {"batch_id": 1, "source": "web", "kind": "inbound_leads", "uri": "leads.csv",
-         "content_hash": "h1", "rows_in": 2, "rows_landed": 2, "rows_rejected": 0,
-         "status": "processed", "business_date": date(2026, 11, 26), "loaded_at": T0}],
-    sa.table("stg_inbound_leads", sa.column("source", sa.Text), sa.column("batch_id", sa.Integer),
-             sa.column("row_number", sa.Integer), sa.column("loaded_at", sa.DateTime),
-             sa.column("state", sa.Text), sa.column("attributes", sa.JSON)): [
-        {"source": "web", "batch_id": 1, "row_number": r, "loaded_at": T0, "state": "loaded",
-         "attributes": {"utm": f"u{r}"}} for r in (1, 2)],
-    sa.table("people", sa.column("person_id", sa.Integer), sa.column("email_norm", sa.Text),
-             sa.column("company_size", sa.BigInteger), sa.column("lifecycle_stage", sa.Text),
-             sa.column("cycle", sa.Integer), sa.column("opt_out", sa.Boolean),
-             sa.column("do_not_contact", sa.Boolean), sa.column("is_competitor", sa.Boolean),
-             sa.column("attributes", sa.JSON), sa.column("created_at", sa.DateTime),
-             sa.column("updated_at", sa.DateTime)): [
-        {"person_id": p, "email_norm": f"p{p}@acme.test", "company_size": 5_000_000_000 + p,
-         "lifecycle_stage": "mql", "cycle": 1, "opt_out": p == 2, "do_not_contact": False,
-         "is_competitor": False, "attributes": {"k": [p]}, "created_at": T0, "updated_at": T0}
-        for p in (1, 2)],
-    sa.table("handoffs", sa.column("handoff_id", sa.Integer), sa.column("person_id", sa.Integer),
-             sa.column("cycle", sa.Integer), sa.column("owner_rep", sa.Text),
-             sa.column("route_rule", sa.Text), sa.column("route_reason", sa.JSON),
-             sa.column("qualified_by", sa.Text), sa.column("score", sa.Float),
-             sa.column("run_date", sa.Date), sa.column("handed_off_at", sa.DateTime),
-             sa.column("sla_breached", sa.Boolean), sa.column("status", sa.Text)): [
-        {"handoff_id": 7, "person_id": 1, "cycle": 1, "owner_rep": "ava", "route_rule": "round_robin",
-         "route_reason": {"skipped": []}, "qualified_by": "threshold", "score": 71.5,
-         "run_date": date(2026, 11, 26), "handed_off_at": T0, "sla_breached": False,
-         "status": "queued"}],
-    sa.table("pipeline_runs", sa.column("id", sa.Integer), sa.column("run_id", sa.Text),
-             sa.column("job", sa.Text), sa.column("task", sa.Text), sa.column("status", sa.Text),
-             sa.column("started_at", sa.DateTime), sa.column("counts", sa.JSON)): [
-        {"id": 3, "run_id": "cli:2026-11-26", "job": "cli", "task": "score", "status": "success",
-         "started_at": T0, "counts": {"scored": 2}}],
-}
+def _value(col: sa.Column, i: int) -> Any:
+    """Row i's value for a column: equal across tables, so foreign keys to row i hold."""
+    t = col.type
+    if isinstance(t, sa.JSON):
+        return {"k": [i], "s": f"v{i}"}
+    if isinstance(t, sa.Boolean):
+        return i == 1
+    if isinstance(t, sa.DateTime):
+        return datetime(2026, 11, 26, 9, i, 30)
+    if isinstance(t, sa.Date):
+        return date(2026, 11, i)
+    if isinstance(t, sa.BigInteger):
+        return 5_000_000_000 + i
+    if isinstance(t, sa.Integer):
+        return i
+    if isinstance(t, sa.Float):
+        return i + 0.5
+    if isinstance(t, sa.String):
+        return f"v{i}"
+    raise AssertionError(f"no test value for {col.table.name}.{col.name} ({t!r})")
+
+
+def _fill(eng: sa.Engine) -> dict[str, list[dict[str, Any]]]:
+    """Two rows in every table of the first revision, as it is in the warehouse now."""
+    md = sa.MetaData()
+    with eng.begin() as c:
+        md.reflect(c, only=sorted(migrations.BASELINE_TABLES))
+        written = {}
+        for t in md.sorted_tables:
+            rows = [{col.name: _value(col, i) for col in t.c} for i in (1, 2)]
+            c.execute(t.insert(), rows)
+            written[t.name] = rows
+    assert set(written) == migrations.BASELINE_TABLES
+    return written
+
+
+def _assert_rows_intact(eng: sa.Engine, written: dict[str, list[dict[str, Any]]]) -> None:
+    md = sa.MetaData()
+    with eng.connect() as c:
+        md.reflect(c, only=sorted(written))
+        for name, rows in written.items():
+            cols = [md.tables[name].c[k] for k in rows[0]]
+            order = [col for col in cols if not isinstance(col.type, sa.JSON)]
+            got = [dict(r._mapping) for r in c.execute(sa.select(*cols).order_by(*order))]
+            assert got == rows, name
+
 
 # A later revision as a schema change would ship it: a new column on a table with rows (SQLite
 # rebuilds the table in batch mode, the riskiest path for existing rows) and a new table.
@@ -104,20 +110,6 @@ def extra_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return real_head
 
 
-def _fill(eng: sa.Engine) -> None:
-    with eng.begin() as c:
-        for table, rows in OLD_ROWS.items():
-            c.execute(table.insert(), rows)
-
-
-def _assert_rows_intact(eng: sa.Engine) -> None:
-    with eng.connect() as c:
-        for table, rows in OLD_ROWS.items():
-            order = [col for col in table.c if not isinstance(col.type, sa.JSON)]
-            got = [dict(r._mapping) for r in c.execute(sa.select(*table.c).order_by(*order))]
-            assert got == rows, table.name
-
-
 def _drop_version_table(eng: sa.Engine) -> None:
     with eng.begin() as c:
         c.execute(sa.text(f"DROP TABLE {migrations.VERSION_TABLE}"))
@@ -130,10 +122,10 @@ def test_upgrade_from_first_revision_keeps_every_row(blank: sa.Engine, request: 
         request.getfixturevalue("extra_revision")
     migrations.upgrade_to(blank, migrations.BASELINE)
     assert migrations.current(blank) == migrations.BASELINE
-    _fill(blank)
+    written = _fill(blank)
     migrations.upgrade_to(blank, "head")
     assert migrations.current(blank) == migrations.head()
-    _assert_rows_intact(blank)
+    _assert_rows_intact(blank, written)
     db.require_schema(blank)
     if with_extra:
         with blank.connect() as c:
@@ -166,7 +158,7 @@ def test_leadflow_init_stamps_and_upgrades_pre_migration_warehouse(
     from leadflow.cli import main
     migrations.upgrade_to(blank, migrations.BASELINE)
     _drop_version_table(blank)
-    _fill(blank)
+    written = _fill(blank)
     with pytest.raises(StoreError, match="no schema revision.*run `leadflow init`") as ei:
         db.require_schema(blank)
     assert len(str(ei.value).splitlines()) == 1
@@ -176,13 +168,13 @@ def test_leadflow_init_stamps_and_upgrades_pre_migration_warehouse(
     monkeypatch.setenv("LEADFLOW_DATABASE_URL", blank_db_url)
     assert main(["init", "--config", str(cfg)]) == 0
     assert migrations.current(blank) == "9999test"
-    _assert_rows_intact(blank)
+    _assert_rows_intact(blank, written)
     db.require_schema(blank)
 
 
 def test_require_schema_behind_says_run_init(blank: sa.Engine, extra_revision: str) -> None:
     migrations.upgrade_to(blank, extra_revision)
-    _fill(blank)
+    written = _fill(blank)
     with pytest.raises(StoreError) as ei:
         db.require_schema(blank)
     msg = str(ei.value)
@@ -191,7 +183,7 @@ def test_require_schema_behind_says_run_init(blank: sa.Engine, extra_revision: s
     assert len(msg.splitlines()) == 1
     db.init(blank)
     db.require_schema(blank)
-    _assert_rows_intact(blank)
+    _assert_rows_intact(blank, written)
 
 
 def test_unknown_revision_is_one_line_for_require_and_init(blank: sa.Engine) -> None:
