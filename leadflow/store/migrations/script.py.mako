@@ -6,10 +6,9 @@ Create Date: ${create_date}
 
 Frozen once merged: later schema changes get a new revision, never an edit of this one.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 ${imports if imports else ""}
-
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
 branch_labels = ${repr(branch_labels)}

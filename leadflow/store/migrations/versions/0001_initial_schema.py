@@ -6,9 +6,8 @@ Create Date: 2026-11-30 08:06:01.741551
 
 Frozen once merged: later schema changes get a new revision, never an edit of this one.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
