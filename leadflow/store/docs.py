@@ -31,7 +31,11 @@ PURPOSE = {
     "suppressions": "Qualified people who were not handed off, and why.",
     "handoffs": "The sales queue: one row per person per cycle, owner, why, SLA.",
     "outcomes": "Sales feedback per handoff: accepted/rejected, selling step reached, won/lost, amount.",
-    "pipeline_runs": "Per run and step: status, counts, duration, message.",
+    "pipeline_runs": "Per run and step: status (`running` from its start; `interrupted` when its "
+                     "process died), counts, message; `run_date` is the logical day, `started_at`/"
+                     "`finished_at` the real (wall-clock, UTC) times.",
+    "run_locks": "Who holds the warehouse's run lock (one run at a time); the lock itself is an "
+                 "OS file lock (SQLite) or an advisory lock (PostgreSQL), freed when its process dies.",
     "models": "Model registry: version, training window, features, metrics, artifact, status.",
 }
 
