@@ -48,14 +48,22 @@ def _jsonable(counts: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _start(ctx: RunContext, task: str) -> int:
-    """Close what dead runs left open (we hold the lock, so they are dead), then open our row."""
+def shares_lock(task: str) -> bool:
+    """Landing a source only adds its own batches: ingest tasks (one per source in Airflow) share
+    the run lock with each other; every other step has the warehouse to itself."""
+    return task == "ingest" or task.startswith("ingest:")
+
+
+def _start(ctx: RunContext, task: str, close_stale: bool) -> int:
+    """Open our row; with the lock to ourselves, first close what dead runs left ``running``
+    (every live step holds the lock, so no other live step can exist)."""
     p = pipeline_runs
     with ctx.engine.begin() as conn:
-        stale = sa.update(p).where(p.c.status == "running")
-        if _OPEN:
-            stale = stale.where(p.c.id.notin_(sorted(_OPEN)))
-        conn.execute(stale.values(status="interrupted", message=INTERRUPTED))
+        if close_stale:
+            stale = sa.update(p).where(p.c.status == "running")
+            if _OPEN:
+                stale = stale.where(p.c.id.notin_(sorted(_OPEN)))
+            conn.execute(stale.values(status="interrupted", message=INTERRUPTED))
         return int(conn.execute(p.insert().values(
             run_id=ctx.run_id, job=ctx.job, task=task, run_date=ctx.run_date, status="running",
             started_at=locks.utcnow(), counts={}).returning(p.c.id)).scalar_one())
@@ -69,8 +77,9 @@ def step(ctx: RunContext, task: str) -> Iterator[dict[str, Any]]:
     as one-line ``InfrastructureError`` naming the warehouse or file.
     """
     counts: dict[str, Any] = {}
-    with locks.run_lock(ctx.engine, ctx.run_id, task):
-        row_id = _start(ctx, task)
+    shared = shares_lock(task)
+    with locks.run_lock(ctx.engine, ctx.run_id, task, shared=shared):
+        row_id = _start(ctx, task, close_stale=not shared)
         _OPEN.add(row_id)
         t0 = time.perf_counter()
         status, message = "success", None

@@ -104,11 +104,12 @@ def _mark_interrupted(eng: sa.Engine, latest: dict[tuple[str, str], tuple[str, s
     Live steps always hold the lock (see monitor.step), and the lock dies with its process."""
     if not any(st == "running" for st, _m in latest.values()):
         return
-    from leadflow.monitor import INTERRUPTED
+    from leadflow.monitor import INTERRUPTED, shares_lock
     from leadflow.store.locks import holder
     live = holder(eng)
     for (rid, task), (st, _m) in list(latest.items()):
-        if st == "running" and not (live and live.get("run_id") == rid):
+        # shared holders (ingest tasks) are not all named in run_locks: a held lock covers them
+        if st == "running" and not (live and (live.get("run_id") == rid or shares_lock(task))):
             latest[(rid, task)] = ("interrupted", INTERRUPTED)
 
 

@@ -56,13 +56,14 @@ def _held() -> dict[str, list[Any]]:
     return _local.held
 
 
-def _try(eng: Engine) -> Callable[[], None] | None:
+def _try(eng: Engine, shared: bool = False) -> Callable[[], None] | None:
     """Take the lock without waiting; returns its release function, or None when it is taken."""
     if db.is_postgres(eng):
+        sh = "_shared" if shared else ""
         conn = eng.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
             ok = conn.execute(sa.text(
-                f"SELECT pg_try_advisory_lock({PG_KEY}, hashtext(current_schema()))")).scalar()
+                f"SELECT pg_try_advisory_lock{sh}({PG_KEY}, hashtext(current_schema()))")).scalar()
         except Exception:
             conn.close()
             raise
@@ -72,7 +73,7 @@ def _try(eng: Engine) -> Callable[[], None] | None:
 
         def release_pg() -> None:
             try:
-                conn.execute(sa.text(f"SELECT pg_advisory_unlock({PG_KEY}, hashtext(current_schema()))"))
+                conn.execute(sa.text(f"SELECT pg_advisory_unlock{sh}({PG_KEY}, hashtext(current_schema()))"))
             except Exception:  # noqa: BLE001 - a dead session has released it already
                 conn.invalidate()
             finally:
@@ -84,7 +85,7 @@ def _try(eng: Engine) -> Callable[[], None] | None:
     import fcntl
     f = open(f"{path}.runlock", "a+")            # noqa: SIM115 - held open for the lock's life
     try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(f, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError:
         f.close()
         return None
@@ -137,9 +138,14 @@ def _name_task(eng: Engine, me: dict[str, Any], task: str) -> None:
 
 
 @contextmanager
-def run_lock(eng: Engine, run_id: str, task: str | None = None,
+def run_lock(eng: Engine, run_id: str, task: str | None = None, shared: bool = False,
              timeout: float | None = None, poll: float = 0.25) -> Iterator[None]:
-    """Hold the warehouse's run lock for the block, waiting (and saying for whom) if needed."""
+    """Hold the warehouse's run lock for the block, waiting (and saying for whom) if needed.
+
+    ``shared``: for work that is safe beside itself but not beside the other steps (landing one
+    source: its own batches, unique per content). Shared holders run together; everything else
+    waits for them, and they wait for it. Re-entry in a thread already holding the lock (in any
+    mode) just nests."""
     key = _key(eng)
     held = _held()
     if key in held:
@@ -154,7 +160,7 @@ def run_lock(eng: Engine, run_id: str, task: str | None = None,
     limit = timeout if timeout is not None else float(os.environ.get("LEADFLOW_LOCK_TIMEOUT", DEFAULT_TIMEOUT))
     t0 = time.monotonic()
     said = False
-    while (release := _try(eng)) is None:
+    while (release := _try(eng, shared)) is None:
         who = _row(eng)
         if not said:
             log.warning("waiting for %s", describe(who))
