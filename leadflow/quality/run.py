@@ -24,7 +24,7 @@ import os
 import time
 import zlib
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -72,17 +72,11 @@ def _cols_sql(cols: list[str]) -> str:
     return ", ".join(f'"{c}"' for c in cols)
 
 
-def landed_batches(conn: Connection, kind: str, until: date | None = None) -> pd.DataFrame:
-    """``source, batch_id, n`` for the kind's landed rows; with ``until``, only batches of that
-    business date or earlier (a later day's rows wait for their own run: judged against an
-    earlier day's clock they would all fail "not future")."""
+def landed_batches(conn: Connection, kind: str) -> pd.DataFrame:
+    """``source, batch_id, n`` for the kind's landed rows."""
     t = STAGING[kind]
     q = (sa.select(t.c.source, t.c.batch_id, sa.func.count().label("n")).where(t.c.state == "landed")
          .group_by(t.c.source, t.c.batch_id).order_by(t.c.source, t.c.batch_id))
-    if until is not None:
-        b = ingest_batches
-        q = q.where(t.c.batch_id.in_(sa.select(b.c.batch_id).where(
-            sa.or_(b.c.business_date.is_(None), b.c.business_date <= until))))
     return pd.DataFrame(conn.execute(q).all(), columns=["source", "batch_id", "n"])
 
 
@@ -389,6 +383,7 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
 
     ``docs=False`` (or ``LEADFLOW_DATA_DOCS=0`` in the environment) skips GX and the Data Docs;
     the split and the gate do not depend on them. Returns ``rows``, ``passed``, ``quarantined``,
+    ``waiting`` (landed rows of later days, left for their runs),
     ``warnings``, ``by_source``, the Data Docs path and ``timings``. Raises ``QualityGateError`` (after quarantining, so nothing is lost)
     when a source's failing share is above its ``quality.fail_share``.
     """
@@ -398,7 +393,16 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
     timings = {"keys": 0.0, "read": 0.0, "split": 0.0, "write_quarantine": 0.0, "write_states": 0.0}
     gate: list[str] = []
     with ctx.engine.begin() as conn:
-        todo = {kind: landed_batches(conn, kind, ctx.run_date) for kind in KINDS}
+        # A later day's rows wait, landed, for their own run: judged by this day's clock they
+        # would all fail "not future" (re-runs, backfills, two dates at once).
+        later = set(conn.execute(sa.select(ingest_batches.c.batch_id)
+                                 .where(ingest_batches.c.business_date > ctx.run_date)).scalars())
+        todo, counts["waiting"] = {}, 0
+        for kind in KINDS:
+            landed = landed_batches(conn, kind)
+            wait = landed["batch_id"].isin(later).to_numpy(dtype=bool)
+            counts["waiting"] += int(landed.loc[wait, "n"].sum())
+            todo[kind] = landed.loc[~wait].reset_index(drop=True)
         for kind, landed in todo.items():
             if db.is_postgres(conn) and landed["n"].sum() >= ANALYZE_ROWS:
                 # Fresh statistics after a big COPY, so the planner reads chunks by key

@@ -90,8 +90,9 @@ def infra_error(e: BaseException, eng: Engine | None = None) -> InfrastructureEr
     """The one-line error for an infrastructure failure, or None when ``e`` is not one.
 
     Warehouse: lost connections, a terminated backend, disk or database full, a file it cannot
-    open (SQLAlchemy ``OperationalError``/``InterfaceError``). Files: any ``OSError``. Bound
-    parameters never appear (engines hide them); the message names the warehouse or the file.
+    open (SQLAlchemy ``OperationalError``/``InterfaceError``). Files: an ``OSError`` that names a
+    file or is a file-system error (disk full, read-only, permission). Bound parameters never
+    appear (engines hide them); the message names the warehouse or the file.
     """
     if isinstance(e, InfrastructureError):
         return e
