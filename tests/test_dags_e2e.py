@@ -325,6 +325,8 @@ def test_dag_test_daily_end_to_end(single_runs: SingleRuns) -> None:
         assert run["state"] == "success", run
         assert all(s == "success" for s in run["tasks"].values()), run["tasks"]
         assert sum(k.startswith("ingest[") for k in run["tasks"]) == 3      # one per source
+        # the UI's duration is the real one, not "since the logical date" (days for a past day)
+        assert 0 < run["airflow_seconds"] <= run["seconds"] + 5, run
 
     from leadflow.monitor import last_runs
     from leadflow.store import db
@@ -333,6 +335,11 @@ def test_dag_test_daily_end_to_end(single_runs: SingleRuns) -> None:
     assert {"quality", "load", "score", "queue", "deliver"} <= set(tasks)
     assert {"ingest:web_leads", "ingest:events", "ingest:spend"} <= set(tasks)
     assert all(r["status"] in ("success", "warning") for r in rows)
+    # run records: the logical day for the data, the wall clock for people (a backfill shows)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    for r in rows:
+        assert r["run_date"] == days[0]
+        assert now - timedelta(hours=6) < r["started_at"] <= r["finished_at"] <= now
     assert tasks["queue"]["counts"]["handed_off"] > 0
     assert tasks["ingest:web_leads"]["counts"]["rows_in"] == LEADS
     for d in days:

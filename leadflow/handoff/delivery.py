@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from leadflow.context import RunContext
 from leadflow.errors import LeadflowError
+from leadflow.faults import checkpoint
 from leadflow.handoff import lists, mail
 from leadflow.qualify import suppression_reason
 from leadflow.store import db, files, outbox
@@ -319,6 +320,7 @@ def deliver(ctx: RunContext) -> dict[str, Any]:
     paths = _publish(out_dir, reps)
     counts.update(files=len(paths), paths=[str(p) for p in paths], leads=len(df),
                   lists_dir=str(out_dir), per_rep={r.owner: r.leads for r in reps})
+    checkpoint("deliver:published")
     if ctx.settings.delivery.email_enabled:
         counts.update(_send(ctx, reps))
     log.info("deliver %s: %s files, %s emailed, %s withdrawn", ctx.run_date, counts["files"],

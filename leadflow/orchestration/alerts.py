@@ -171,16 +171,17 @@ def deadline_missed(context: Mapping[str, Any] | None = None, dag_id: str | None
 
 def record_breach(alert: Alert) -> None:
     """Write a deadline breach to ``pipeline_runs`` in the warehouse."""
-    from datetime import date, datetime, time
+    from datetime import date
 
     from leadflow.context import make_run_id
     from leadflow.store import db
+    from leadflow.store.locks import utcnow
     from leadflow.store.schema import pipeline_runs
 
     settings = _load_settings()
     d = date.fromisoformat(alert.run_date) if alert.run_date else None
     eng = db.engine(settings.database_url)
-    start = datetime.combine(d, time.min) if d else datetime(1970, 1, 1)
+    start = utcnow()          # when the breach was noticed (wall clock); run_date is the logical day
     with eng.begin() as conn:
         conn.execute(pipeline_runs.insert().values(
             run_id=make_run_id(alert.dag_id, d) if d else f"{alert.dag_id}:?",

@@ -7,6 +7,7 @@ default) and PostgreSQL (production).
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from leadflow.errors import StoreError
+from leadflow.errors import InfrastructureError, StoreError
 from leadflow.store import migrations
 from leadflow.store.schema import metadata
 
@@ -44,7 +45,11 @@ def engine(url: str) -> Engine:
             path = sa.engine.make_url(url).database
             if path and path != ":memory:":
                 from pathlib import Path
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as e:
+                    raise InfrastructureError(f"warehouse path {path}: cannot create its folder "
+                                              f"({e.strerror or type(e).__name__})") from None
             eng = sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
 
             @sa.event.listens_for(eng, "connect")
@@ -70,6 +75,38 @@ def check(eng: Engine) -> None:
     except (OperationalError, SQLAlchemyError) as e:
         reason = str(getattr(e, "orig", e)).strip().splitlines()[0] if str(getattr(e, "orig", e)).strip() else type(e).__name__
         raise StoreError(f"cannot reach the warehouse at {_redact(str(eng.url))}: {reason}") from None
+
+
+#: OSErrors that are the file system's (not a network peer's) even when no file is named.
+_FS_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM,
+              errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EMFILE, errno.ENFILE}
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(getattr(e, "orig", None) or e).strip()
+    return text.splitlines()[0][:300] if text else type(e).__name__
+
+
+def infra_error(e: BaseException, eng: Engine | None = None) -> InfrastructureError | None:
+    """The one-line error for an infrastructure failure, or None when ``e`` is not one.
+
+    Warehouse: lost connections, a terminated backend, disk or database full, a file it cannot
+    open (SQLAlchemy ``OperationalError``/``InterfaceError``). Files: an ``OSError`` that names a
+    file or is a file-system error (disk full, read-only, permission). Bound parameters never
+    appear (engines hide them); the message names the warehouse or the file.
+    """
+    if isinstance(e, InfrastructureError):
+        return e
+    if isinstance(e, (OperationalError, sa.exc.InterfaceError)) or (
+            isinstance(e, sa.exc.DBAPIError) and e.connection_invalidated):
+        url = str(eng.url) if eng is not None else (next(reversed(_ENGINES)) if _ENGINES else "")
+        where = f"warehouse {_redact(url)}" if url else "warehouse"
+        return InfrastructureError(f"{where}: {_first_line(e)}")
+    if isinstance(e, OSError) and (e.filename or e.errno in _FS_ERRNOS):
+        name = e.filename or "file system"
+        other = f" -> {e.filename2}" if getattr(e, "filename2", None) else ""
+        return InfrastructureError(f"{name}{other}: {e.strerror or _first_line(e)}")
+    return None
 
 
 def init(eng: Engine) -> list[str]:

@@ -32,7 +32,11 @@ PURPOSE = {
     "handoffs": "The sales queue: one row per person per cycle, owner, why, SLA.",
     "email_outbox": "Lead-list emails, one per rep, list date and list content (hash): pending, sending, sent or failed; a re-run never re-sends an unchanged list.",
     "outcomes": "Sales feedback per handoff: accepted/rejected, selling step reached, won/lost, amount.",
-    "pipeline_runs": "Per run and step: status, counts, duration, message.",
+    "pipeline_runs": "Per run and step: status (`running` from its start; `interrupted` when its "
+                     "process died), counts, message; `run_date` is the logical day, `started_at`/"
+                     "`finished_at` the real (wall-clock, UTC) times.",
+    "run_locks": "Who holds the warehouse's run lock (one run at a time); the lock itself is an "
+                 "OS file lock (SQLite) or an advisory lock (PostgreSQL), freed when its process dies.",
     "models": "Model registry: version, training window, features, metrics, artifact, status.",
 }
 

@@ -7,7 +7,7 @@ Layers, in the order data flows:
 - core entities: ``campaigns``, ``campaign_spend``, ``accounts``, ``people``,
   ``person_records`` (+ ``merges``, ``match_reviews``), ``touches``.
 - decisions: ``scores``, ``lifecycle_events``, ``handoffs`` (the sales queue), ``outcomes``.
-- operations: ``pipeline_runs``, ``models``.
+- operations: ``pipeline_runs``, ``run_locks``, ``models``.
 
 Documented column by column in docs/schema.md.
 """
@@ -346,12 +346,25 @@ pipeline_runs = sa.Table(
     sa.Column("job", sa.Text, nullable=False),             # dag id or CLI command
     sa.Column("task", sa.Text, nullable=False),
     sa.Column("run_date", sa.Date),
-    sa.Column("status", sa.Text, nullable=False),          # running | success | warning | failed
-    sa.Column("started_at", sa.DateTime, nullable=False),
-    sa.Column("finished_at", sa.DateTime),
+    sa.Column("status", sa.Text, nullable=False),  # running | success | warning | failed | interrupted
+    sa.Column("started_at", sa.DateTime, nullable=False),  # wall clock (UTC); run_date is the logical day
+    sa.Column("finished_at", sa.DateTime),                 # wall clock (UTC); null while running
     sa.Column("counts", sa.JSON),
     sa.Column("message", sa.Text),
     sa.Index("ix_pipeline_runs_run", "run_id", "task"),
+)
+
+# Who holds the warehouse's run lock (see store/locks.py). The lock itself is an OS file lock
+# (SQLite) or a session advisory lock (PostgreSQL), released when its process dies; this row
+# only names the holder for "waiting for run X" and ``leadflow status``.
+run_locks = sa.Table(
+    "run_locks", metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("task", sa.Text),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("acquired_at", sa.DateTime, nullable=False),   # wall clock (UTC)
 )
 
 models = sa.Table(
