@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leadflow.config import FileConnector, Source
+from leadflow.config import FileConnector, IngestLimits, Source
 from leadflow.ingest import formats
 from leadflow.ingest.formats import FileProblem, Scan
 
@@ -34,7 +34,9 @@ class FileDelivery:
     scan: Scan | None = None
     fmt: str = "csv"
     encoding: str = "utf-8-sig"
-    line_rejects: list[tuple[int, str, str]] = field(default_factory=list)
+    line_rejects: list = field(default_factory=list)   # (row, text, why) or formats.RowReject
+    limits: IngestLimits | None = None                  # the source's caps (None: defaults)
+    warnings: list[str] = field(default_factory=list)   # e.g. last line without a line end
 
 
 def location(conn: FileConnector, base_dir: Path | None) -> Path:
@@ -86,20 +88,53 @@ def is_settled(path: Path, min_age: float, now: float | None = None) -> bool:
     return ((now if now is not None else time.time()) - st.st_mtime) >= min_age
 
 
-def prepare(conn: FileConnector, path: Path, landing: Path) -> FileDelivery:
+def prepare(conn: FileConnector, path: Path, landing: Path, limits: IngestLimits | None = None) -> FileDelivery:
     """Hash and check a file; raise FileProblem for unreadable ones, None-safe for partial ones."""
     before = path.stat()
-    sc = formats.scan(path)
+    sc = formats.scan(path, conn.quotechar)
     after = path.stat()
-    d = FileDelivery(path, landing, sc)
+    d = FileDelivery(path, landing, sc, limits=limits)
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or sc.size != after.st_size:
         raise StillWriting(path)
     d.fmt = formats.detect_format(path, conn.format)
     if sc.size == 0:
         raise FileProblem("empty file (no header row)")
     if d.fmt in ("csv", "jsonl"):
-        d.encoding = formats.choose_encoding(conn, sc)
+        try:
+            d.encoding = formats.choose_encoding(conn, sc)
+            check_text_caps(conn, d)
+        except FileProblem as e:
+            e.rows = estimate_rows(d)
+            raise
     return d
+
+
+def check_text_caps(conn: FileConnector, d: FileDelivery) -> None:
+    """Caps a text file must meet before any parser sees it: the header's width (CSV) and the
+    longest physical line (``max_row_bytes``), so parser memory stays bounded."""
+    lim = d.limits or IngestLimits()
+    assert d.scan is not None
+    if d.fmt == "csv":
+        sep = formats.sniff_delimiter(d.path, d.encoding, conn.delimiter)
+        formats.csv_header(d.path, d.encoding, sep, conn.quotechar, lim)
+    if d.scan.max_line > lim.max_row_bytes:
+        raise FileProblem(f"line {d.scan.max_line_no} is {d.scan.max_line:,} bytes, longer than "
+                          f"max_row_bytes ({lim.max_row_bytes})")
+
+
+def estimate_rows(d: FileDelivery) -> int:
+    """How many rows a refused file held, so its batch records rows_in = rows_rejected: non-blank
+    lines (less the CSV header) for text, the footer's count for Parquet, else 0 (unknown)."""
+    sc = d.scan
+    if d.fmt in ("csv", "jsonl") and sc is not None:
+        return max(sc.lines - (1 if d.fmt == "csv" else 0), 0)
+    if d.fmt == "parquet":
+        try:
+            import pyarrow.parquet as pq
+            return int(pq.ParquetFile(d.path).metadata.num_rows)
+        except Exception:  # noqa: BLE001 - an unreadable footer: unknown
+            return 0
+    return 0
 
 
 class StillWriting(Exception):
@@ -107,14 +142,18 @@ class StillWriting(Exception):
 
 
 def read(conn: FileConnector, d: FileDelivery) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    return formats.bounded(_read(conn, d), d.limits, d.line_rejects)
+
+
+def _read(conn: FileConnector, d: FileDelivery) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     if d.fmt == "csv":
-        return formats.read_csv(d.path, conn, d.encoding)
+        return formats.read_csv(d.path, conn, d.encoding, d.limits, d.line_rejects, d.warnings, d.scan)
     if d.fmt == "jsonl":
-        return formats.read_jsonl(d.path, conn, d.encoding, d.line_rejects)
+        return formats.read_jsonl(d.path, conn, d.encoding, d.line_rejects, d.limits)
     if d.fmt == "parquet":
-        return formats.read_parquet(d.path, conn)
+        return formats.read_parquet(d.path, conn, d.limits)
     if d.fmt == "xlsx":
-        return formats.read_xlsx(d.path, conn)
+        return formats.read_xlsx(d.path, conn, d.limits)
     raise FileProblem(f"unsupported format {d.fmt!r}")
 
 

@@ -100,7 +100,11 @@ quarantine = sa.Table(
     sa.Column("resolved_at", sa.DateTime),
     sa.Column("resolved_by", sa.Text),
     sa.Column("resolution_note", sa.Text),
+    # ingest: sha256 of (source, kind, stage, record, reasons), so a re-delivered record with the
+    # same problem is one entry; NULL (never colliding) for the later stages, keyed by their row
+    sa.Column("record_key", sa.Text),
     sa.UniqueConstraint("kind", "batch_id", "row_number", name="uq_quarantine_row"),
+    sa.UniqueConstraint("source", "stage", "record_key", name="uq_quarantine_record"),
 )
 
 campaigns = sa.Table(

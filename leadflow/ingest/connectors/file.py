@@ -50,22 +50,24 @@ def _one_file(ctx: RunContext, src: Source, conn: FileConnector, path: Path, lan
         return result(src, name, status="waiting",
                       note=f"younger than {conn.min_age_seconds:g}s; may still be being written")
     try:
-        d = files.prepare(conn, path, landing)
+        d = files.prepare(conn, path, landing, src.limits)
     except files.StillWriting:
         return result(src, name, status="waiting", note="changed while being read")
     except FileProblem as e:
         why = f"{where(src, name, e.row, e.field)}: {e.why}"
-        bid = record_failed(ctx, src, name, "unread", why)
+        rows = e.rows or 0
+        bid = record_failed(ctx, src, name, "unread", why, rows)
         if conn.archive:
             files.fail(path, landing, why)
-        return result(src, name, status="failed", error=why, batch_id=bid)
+        return result(src, name, status="failed", error=why, batch_id=bid, rows_in=rows, rows_rejected=rows)
     assert d.scan is not None
     if already_landed(ctx.engine, src.name, d.scan.sha256):
         if conn.archive:
             files.archive(d)
         return result(src, name, status="duplicate", note="same content already landed")
     delivery = Delivery(src, name, name, lambda: files.read(conn, d), content_hash=d.scan.sha256,
-                        line_rejects=d.line_rejects)
+                        line_rejects=d.line_rejects, warnings=d.warnings,
+                        rows_hint=lambda: files.estimate_rows(d), clean_text=d.fmt == "csv")
     res = land_delivery(ctx, delivery, progress)
     if conn.archive:
         try:
