@@ -61,7 +61,7 @@ def _xlsx_with_dimension(path: Path, ref: str) -> Path:
         for item in zin.infolist():
             data = zin.read(item.filename)
             if item.filename.startswith("xl/worksheets/sheet"):
-                data = re.sub(rb'<dimension ref="[^"]*"/>', f'<dimension ref="{ref}"/>'.encode(), data)
+                data = re.sub(rb'<dimension ref="[^"]*"\s*/>', f'<dimension ref="{ref}"/>'.encode(), data)
                 assert ref.encode() in data
             zout.writestr(item, data)
     tmp.replace(path)

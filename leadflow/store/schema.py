@@ -188,7 +188,10 @@ person_records = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("source_record_id", sa.Text),                # the source's own id (touches link by it)
     sa.Column("email_norm", sa.Text),                      # the record's address (aliases match exactly)
+    # hash of the landed values: the same source record re-delivered unchanged is loaded once
+    sa.Column("record_hash", sa.Text),
     sa.UniqueConstraint("batch_id", "row_number", name="uq_person_record_row"),
+    sa.UniqueConstraint("source", "source_record_id", "record_hash", name="uq_person_record_source"),
     sa.Index("ix_person_records_person", "person_id"),
     sa.Index("ix_person_records_email", "email_norm"),
     sa.Index("ix_person_records_source_id", "source", "source_record_id"),
