@@ -13,7 +13,15 @@ import sqlalchemy as sa
 
 from leadflow.ingest import land, summarise
 from leadflow.store.schema import ingest_batches, quarantine, stg_inbound_leads
-from tests.ingest_helpers import HEADER, ROWS, batches, lead_source, quarantined, rows, write
+from tests.ingest_helpers import (
+    HEADER,
+    ROWS,
+    batches,
+    lead_source,
+    quarantined,
+    rows,
+    write,
+)
 
 GOOD = {"Id": "1", "Email": "a@x.com", "Employees": 5, "Created": "2026-11-01", "Do Not Email": "No",
         "Source": "Web", "Notes": "n"}

@@ -13,7 +13,6 @@ import codecs
 import csv
 import hashlib
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,8 +207,7 @@ def csv_header(path: Path, encoding: str, sep: str, quotechar: str, limits: Inge
     header (a million columns) is refused before any parser allocates for it."""
     with open(path, encoding=encoding, errors="replace", newline="") as f:
         head = f.read(limits.max_row_bytes + 1)
-    if head.startswith("\ufeff"):
-        head = head[1:]
+    head = head.removeprefix("\ufeff")
     # the first record: up to the first line end outside quotes (a quote count per line is enough)
     pos, inside = 0, False
     while True:
