@@ -316,10 +316,14 @@ def read_csv(path: Path, conn: FileConnector, encoding: str, limits: IngestLimit
             table = pa.Table.from_batches(pending)
             pending = []
             n = table.num_rows
-            frame = pd.DataFrame({name: table.column(i).to_numpy(zero_copy_only=False)
-                                  for i, name in enumerate(names)}, dtype=object)
+            long = _long_in_arrow(table, lim.max_cell_bytes)
+            frame = pd.DataFrame({name: _objects(table.column(i)) for i, name in enumerate(names)},
+                                 dtype=object)
+            del table
             numbers = _row_numbers(good, n, bad_rows)
             good += n
+            if long is not None:
+                frame, numbers = _long_cells(frame, numbers, lim.max_cell_bytes, rejects, long)
             if last:
                 frame, numbers = _flag_last_row(frame, numbers, bad_rows, sc, rejects, warnings)
             yield _drop_unnamed(frame), numbers
@@ -328,6 +332,30 @@ def read_csv(path: Path, conn: FileConnector, encoding: str, limits: IngestLimit
         for r in rejects:              # the last record was set aside: say the file may be cut
             if isinstance(r, RowReject) and r.row == max(bad_rows) and "no line end" not in r.why:
                 r.why += "; the last line has no line end (file cut mid-row?)"
+
+
+def _objects(col: Any) -> np.ndarray:
+    """An Arrow string column as an object array of str/None, one Python string per distinct
+    value (repeated values such as yes/no or a source name share it, as pandas' C parser does)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    enc = pc.dictionary_encode(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col)
+    uniq = np.append(enc.dictionary.to_numpy(zero_copy_only=False).astype(object), None)
+    idx = pc.fill_null(enc.indices, len(uniq) - 1).to_numpy(zero_copy_only=False)
+    return uniq[idx]
+
+
+def _long_in_arrow(table: Any, cap: int) -> np.ndarray | None:
+    """Rows holding a value longer than ``cap`` characters, measured in Arrow (C++), or None."""
+    import pyarrow.compute as pc
+    mask = None
+    for col in table.columns:
+        lens = pc.utf8_length(col)
+        top = pc.max(lens).as_py()
+        if top is not None and top > cap:
+            hit = pc.fill_null(pc.greater(lens, cap), False).to_numpy(zero_copy_only=False)
+            mask = hit if mask is None else mask | hit
+    return mask
 
 
 def _row_numbers(before: int, n: int, bad_rows: list[int]) -> np.ndarray:
@@ -524,7 +552,7 @@ def _check_dimension(ws: Any, lim: IngestLimits) -> None:
 
 
 def bounded(chunks: Iterator[tuple[pd.DataFrame, np.ndarray]], limits: IngestLimits | None,
-            rejects: list) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+            rejects: list, cells: bool = True) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     """Apply the per-file caps every format shares: more than ``max_rows`` data rows refuses the
     file; a value longer than ``max_cell_bytes`` characters sets its row aside (cut in the
     quarantined copy) so one runaway cell never reaches the warehouse."""
@@ -534,18 +562,25 @@ def bounded(chunks: Iterator[tuple[pd.DataFrame, np.ndarray]], limits: IngestLim
         seen += len(frame)
         if max(seen, int(rows[-1]) if len(rows) else 0) > lim.max_rows:
             raise FileProblem(f"more than max_rows ({lim.max_rows}) data rows")
-        yield _long_cells(frame, rows, lim.max_cell_bytes, rejects)
+        yield _long_cells(frame, rows, lim.max_cell_bytes, rejects) if cells else (frame, rows)
 
 
-def _long_cells(frame: pd.DataFrame, rows: np.ndarray, cap: int,
-                rejects: list) -> tuple[pd.DataFrame, np.ndarray]:
+def _long_cells(frame: pd.DataFrame, rows: np.ndarray, cap: int, rejects: list,
+                candidates: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Set aside rows with a value longer than ``cap``; ``candidates`` (from Arrow) narrows
+    the per-column measuring to the rows already known to hold one."""
     bad = np.zeros(len(frame), dtype=bool)
     why: dict[int, list[str]] = {}
     for c in frame.columns:
         s = frame[c]
         if s.dtype != object:
             continue
-        long = (s.str.len() > cap).fillna(False).to_numpy(dtype=bool)
+        if candidates is not None:
+            long = np.zeros(len(frame), dtype=bool)
+            idx = np.flatnonzero(candidates)
+            long[idx] = [isinstance(v, str) and len(v) > cap for v in s.to_numpy()[idx]]
+        else:
+            long = (s.str.len() > cap).fillna(False).to_numpy(dtype=bool)
         if long.any():
             bad |= long
             for i in np.flatnonzero(long).tolist():
