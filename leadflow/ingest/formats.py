@@ -285,7 +285,7 @@ def read_csv(path: Path, conn: FileConnector, encoding: str, limits: IngestLimit
             path,
             read_options=pacsv.ReadOptions(use_threads=False, column_names=[f"c{i}" for i in range(width)],
                                            skip_rows=1, encoding=pyenc,
-                                           block_size=max(lim.max_row_bytes + 1, 1 << 20)),
+                                           block_size=max(lim.max_row_bytes + 1, 1 << 16)),
             parse_options=pacsv.ParseOptions(delimiter=sep, quote_char=conn.quotechar or False,
                                               newlines_in_values=True, invalid_row_handler=on_bad),
             convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(width)},

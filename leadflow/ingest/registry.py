@@ -61,12 +61,12 @@ def header_columns(src: Source, base_dir: Path) -> list[str] | None:
         if fmt == "csv":
             sc = formats.scan(p)
             enc = formats.choose_encoding(c, sc)
-            import pandas as pd
             sep = formats.sniff_delimiter(p, enc, c.delimiter)
-            cols = pd.read_csv(p, sep=sep, quotechar=c.quotechar, encoding=enc, nrows=0).columns
-            return [str(x).strip() for x in cols if not str(x).startswith("Unnamed: ")]
+            # the capped header reader: a hostile header is refused here too, never parsed whole
+            cols = formats.csv_header(p, enc, sep, c.quotechar, src.limits)
+            return [x for x in cols if not x.startswith("Unnamed: ")]
         small = c.model_copy(update={"chunk_rows": 100})
-        d = files.prepare(small, p, p.parent)
+        d = files.prepare(small, p, p.parent, src.limits)
         for raw, _ in files.read(small, d):
             return list(raw.columns)
     except Exception:  # noqa: BLE001 - a peek only; landing reports real problems
