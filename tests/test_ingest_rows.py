@@ -230,6 +230,8 @@ def _generate(folder: Path, rng: random.Random, n_files: int) -> dict[str, int]:
         name = f"d{f:02d}_{fmt}.{fmt}"
         if fmt == "csv":
             lines = [HEADER] + [_csv_line(r, rng) for r in recs]
+            if rng.random() < 0.15:                     # a NUL byte: refused whole, its rows counted
+                lines[1] += "\x00"
             text = "\n".join(lines) + "\n"
             enc = rng.choice(["utf-8", "utf-8", "latin-1"])
             data = text.encode(enc, errors="replace")
@@ -269,7 +271,7 @@ def _generate(folder: Path, rng: random.Random, n_files: int) -> dict[str, int]:
     return truth
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_adversarial_deliveries_account_for_every_row(tmp_path, make_ctx, engine, seed):
     folder = _landing(tmp_path)
     folder.mkdir(parents=True)
@@ -308,3 +310,15 @@ def test_row_numbers_stay_exact_across_parser_blocks_and_chunks(tmp_path, make_c
     assert all(int(x["source_record_id"]) == x["row_number"] for x in got)
     assert {x["row_number"] for x in quarantined(engine)} == bad
     _check_accounting(engine)
+
+
+def test_huge_field_in_a_short_row_and_header_fail_safely(tmp_path, make_ctx, engine):
+    big = "y" * 200_000                                 # beyond the csv module's field limit
+    write(_landing(tmp_path) / "a_1.csv", "\n".join([HEADER, ROWS[0], f"2,{big}", ROWS[2]]) + "\n")
+    write(_landing(tmp_path) / "a_2.csv", "\n".join([HEADER + ',"' + big + '"', ROWS[0]]) + "\n")
+    write(_landing(tmp_path) / "a_3.csv", "\n".join([HEADER, ROWS[2]]) + "\n")
+    res = land(_ctx(make_ctx, engine, lead_source()))
+    assert [(r["status"], r["rows_landed"], r["rows_rejected"]) for r in res] == [
+        ("landed", 2, 1), ("failed", 0, 1), ("landed", 1, 0)], res
+    assert "row has 2 of 7 fields" in quarantined(engine)[0]["reasons"][0]
+    assert res[1]["error"].startswith("source web, file a_2.csv, row 1:") and "\n" not in res[1]["error"]

@@ -218,7 +218,10 @@ def csv_header(path: Path, encoding: str, sep: str, quotechar: str, limits: Inge
         pos = nl + 1
     complete = nl >= 0
     first = head if nl < 0 else head[:nl]
-    fields = next(csv.reader([first.rstrip("\r")], delimiter=sep, quotechar=quotechar), [])
+    try:
+        fields = next(csv.reader([first.rstrip("\r")], delimiter=sep, quotechar=quotechar), [])
+    except csv.Error as e:          # e.g. a header field beyond the csv module's field limit
+        raise FileProblem(f"cannot parse the CSV header: {e}", row=1) from None
     n = len(fields)
     if n > limits.max_columns:
         more = "" if complete else "at least "
@@ -242,7 +245,10 @@ class RowReject:
 
 def _split_line(text: str, sep: str, quotechar: str, names: list[str]) -> dict[str, Any]:
     """A bad CSV row's text as a record: fields by header name, surplus under '_extra'."""
-    vals = next(csv.reader([text], delimiter=sep, quotechar=quotechar), [])
+    try:
+        vals = next(csv.reader([text], delimiter=sep, quotechar=quotechar), [])
+    except csv.Error:
+        return {"_line": text}
     rec: dict[str, Any] = {n: (v if v != "" else None) for n, v in zip(names, vals)}
     if len(vals) > len(names):
         rec["_extra"] = vals[len(names):]

@@ -60,6 +60,17 @@ def _one_file(ctx: RunContext, src: Source, conn: FileConnector, path: Path, lan
         if conn.archive:
             files.fail(path, landing, why)
         return result(src, name, status="failed", error=why, batch_id=bid, rows_in=rows, rows_rejected=rows)
+    except FileNotFoundError:
+        raise                   # moved away by a concurrent run, which lands it
+    except Exception as e:  # noqa: BLE001 - one unreadable file must not block the source's later ones
+        why = f"{where(src, name)}: unexpected {type(e).__name__} while checking it; set aside"
+        bid = record_failed(ctx, src, name, "unread", why)
+        if conn.archive:
+            try:
+                files.fail(path, landing, why)
+            except OSError:
+                pass            # cannot even be moved: reported; the next files still land
+        return result(src, name, status="failed", error=why, batch_id=bid)
     assert d.scan is not None
     if already_landed(ctx.engine, src.name, d.scan.sha256):
         if conn.archive:
