@@ -322,3 +322,24 @@ def test_huge_field_in_a_short_row_and_header_fail_safely(tmp_path, make_ctx, en
         ("landed", 2, 1), ("failed", 0, 1), ("landed", 1, 0)], res
     assert "row has 2 of 7 fields" in quarantined(engine)[0]["reasons"][0]
     assert res[1]["error"].startswith("source web, file a_2.csv, row 1:") and "\n" not in res[1]["error"]
+
+
+def test_a_row_the_warehouse_refuses_is_quarantined_alone(tmp_path, make_ctx, engine, monkeypatch):
+    """Unforeseen per-row write errors: the refused row is found and quarantined, the rest land."""
+    from leadflow.ingest import write as writer
+    real = writer.append
+
+    def picky(conn, table, df):
+        if (df["email"] == "b@x.com").any():      # stands in for a value the database refuses
+            conn.exec_driver_sql("INSERT INTO ingest_batches (batch_id) VALUES (NULL)")   # NOT NULL
+        return real(conn, table, df)
+
+    monkeypatch.setattr(writer, "append", picky)
+    write(_landing(tmp_path) / "a.csv", "\n".join([HEADER, *ROWS]) + "\n")
+    r = land(_ctx(make_ctx, engine, lead_source()))[0]
+    assert (r["status"], r["rows_in"], r["rows_landed"], r["rows_rejected"]) == ("landed", 3, 2, 1), r
+    q = quarantined(engine)
+    assert q[0]["row_number"] == 2 and "the warehouse refused this row" in q[0]["reasons"][0]
+    assert q[0]["record"]["email"] == "b@x.com"
+    assert [x["row_number"] for x in rows(engine)] == [1, 3]
+    _check_accounting(engine)

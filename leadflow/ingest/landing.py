@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from leadflow.canonical import FIELDS
 from leadflow.config import Source
@@ -180,7 +180,9 @@ def _land(ctx: RunContext, conn: Connection, d: Delivery, progress: Callable[[in
             rejected += _quarantine(conn, ctx, src, batch_id, reject_all(raw, rows, failure), seen)
             continue
         rejected += _quarantine(conn, ctx, src, batch_id, m.rejects, seen)
-        landed += write.append(conn, stg, _stg_frame(m, src, batch_id, ctx))
+        ok, bad = _append(conn, stg, _stg_frame(m, src, batch_id, ctx), d, seen, ctx, batch_id)
+        landed += ok
+        rejected += bad
         if progress:
             progress(len(raw))
         n = _flush_line_rejects(conn, ctx, d, batch_id, seen, keep_newest=True)
@@ -218,6 +220,34 @@ def _land(ctx: RunContext, conn: Connection, d: Delivery, progress: Callable[[in
     log.info("batch %s source=%s rows_in=%s landed=%s rejected=%s", batch_id, src.name, rows_in, landed, rejected)
     return result(src, d.uri, batch_id=batch_id, rows_in=rows_in, rows_landed=landed, rows_rejected=rejected,
                   status="failed" if failure else "landed", error=failure, note=note, watermark=d.watermark)
+
+
+def _append(conn: Connection, stg: sa.Table, frame: pd.DataFrame, d: Delivery, seen: dict[str, Any],
+            ctx: RunContext, batch_id: int) -> tuple[int, int]:
+    """Write a chunk; if the warehouse refuses it, find the refused rows by halving (each try in
+    a savepoint) and quarantine just those. Returns (rows written, rows quarantined).
+
+    The mapping step already sets aside every value known to break a write (NUL, invalid
+    Unicode, out-of-range numbers); this is the net for what nobody foresaw."""
+    if frame.empty:
+        return 0, 0
+    try:
+        with conn.begin_nested():
+            return write.append(conn, stg, frame), 0
+    except OperationalError:
+        raise                      # the warehouse itself is in trouble (locked, gone): not the data
+    except DBAPIError as e:
+        why = f"the warehouse refused this row ({type(getattr(e, 'orig', e)).__name__})"
+        if len(frame) == 1:
+            rec = json.loads(frame.drop(columns=["source", "batch_id", "loaded_at", "state"], errors="ignore")
+                             .to_json(orient="records", date_format="iso", force_ascii=False))[0]
+            rej = pd.DataFrame({"row_number": [int(frame["row_number"].iloc[0])], "record": [rec],
+                                "reasons": [[why]]})
+            return 0, _quarantine(conn, ctx, d.source, batch_id, rej, seen)
+    half = len(frame) // 2
+    a = _append(conn, stg, frame.iloc[:half], d, seen, ctx, batch_id)
+    b = _append(conn, stg, frame.iloc[half:], d, seen, ctx, batch_id)
+    return a[0] + b[0], a[1] + b[1]
 
 
 def _first_reason(conn: Connection, batch_id: int, src: Source, uri: str) -> str:
