@@ -343,3 +343,20 @@ def test_a_row_the_warehouse_refuses_is_quarantined_alone(tmp_path, make_ctx, en
     assert q[0]["record"]["email"] == "b@x.com"
     assert [x["row_number"] for x in rows(engine)] == [1, 3]
     _check_accounting(engine)
+
+
+def test_a_warehouse_refusing_every_row_fails_the_delivery(tmp_path, make_ctx, engine, monkeypatch):
+    """Not a bad row but a systematic fault: the halving gives up and the file is set aside."""
+    from leadflow.ingest import landing
+    from leadflow.ingest import write as writer
+
+    def broken(conn, table, df):
+        conn.exec_driver_sql("INSERT INTO ingest_batches (batch_id) VALUES (NULL)")
+
+    monkeypatch.setattr(writer, "append", broken)
+    monkeypatch.setattr(landing, "_MAX_REFUSED", 3)
+    write(_landing(tmp_path) / "a.csv", "\n".join([HEADER, *ROWS, *ROWS, *ROWS]) + "\n")
+    r = land(_ctx(make_ctx, engine, lead_source()))[0]
+    assert (r["status"], r["rows_in"], r["rows_landed"], r["rows_rejected"]) == ("failed", 9, 0, 9), r
+    assert "refused its rows (IntegrityError)" in r["error"] and quarantined(engine) == []
+    assert (_landing(tmp_path) / "failed" / "a.csv").exists()

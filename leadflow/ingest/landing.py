@@ -57,6 +57,10 @@ class Delivery:
     clean_text: bool = False                   # the reader already refused NUL bytes (CSV): skip that check
 
 
+class _Refused(Exception):
+    """The warehouse refused write after write: the delivery fails as a whole."""
+
+
 class _Rollback(Exception):
     def __init__(self, status: str) -> None:
         self.status = status
@@ -117,6 +121,10 @@ def land_delivery(ctx: RunContext, d: Delivery, progress: Callable[[int], None] 
     except FileProblem as e:
         why = f"{where(src, d.uri, e.row, e.field)}: {e.why}"
         return _failed(ctx, d, why, e.rows)
+    except _Refused as e:
+        why = (f"{where(src, d.uri)}: the warehouse refused its rows ({e}) more than {_MAX_REFUSED} "
+               "times; set aside, the source's other deliveries go on")
+        return _failed(ctx, d, why, None)
     except Exception as e:  # noqa: BLE001 - one poisoned delivery must not block the source's later ones
         # Only the error class: driver messages quote the offending values (possible PII).
         log.error("%s: unexpected %s", where(src, d.uri), type(e).__name__)
@@ -222,6 +230,9 @@ def _land(ctx: RunContext, conn: Connection, d: Delivery, progress: Callable[[in
                   status="failed" if failure else "landed", error=failure, note=note, watermark=d.watermark)
 
 
+_MAX_REFUSED = 200   # failed write attempts per delivery before the halving gives up
+
+
 def _append(conn: Connection, stg: sa.Table, frame: pd.DataFrame, d: Delivery, seen: dict[str, Any],
             ctx: RunContext, batch_id: int) -> tuple[int, int]:
     """Write a chunk; if the warehouse refuses it, find the refused rows by halving (each try in
@@ -237,7 +248,10 @@ def _append(conn: Connection, stg: sa.Table, frame: pd.DataFrame, d: Delivery, s
     except OperationalError:
         raise                      # the warehouse itself is in trouble (locked, gone): not the data
     except DBAPIError as e:
-        why = f"the warehouse refused this row ({type(getattr(e, 'orig', e)).__name__})"
+        why = f"the warehouse refused this row ({type(e).__name__})"   # the portable class, no values
+        seen["refused"] = seen.get("refused", 0) + 1
+        if seen["refused"] > _MAX_REFUSED:   # not a row or two but every row: a systematic fault
+            raise _Refused(type(e).__name__) from None
         if len(frame) == 1:
             rec = json.loads(frame.drop(columns=["source", "batch_id", "loaded_at", "state"], errors="ignore")
                              .to_json(orient="records", date_format="iso", force_ascii=False))[0]
