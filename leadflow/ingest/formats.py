@@ -274,12 +274,14 @@ def read_csv(path: Path, conn: FileConnector, encoding: str, limits: IngestLimit
     names = csv_header(path, encoding, sep, conn.quotechar, lim)
     width = len(names)
     bad_rows: list[int] = []           # data-row numbers of rows set aside, in file order
+    taken: list[int] = []              # ... and of whitespace-only lines: numbers no landed row gets
 
     def on_bad(row: Any) -> str:
         text = row.text or ""
+        n = int(row.number) - 1 if row.number and row.number > 0 else len(taken) + 1
+        taken.append(n)
         if not text.strip():
-            return "skip"              # a whitespace-only line is a blank line
-        n = int(row.number) - 1 if row.number and row.number > 0 else len(bad_rows) + 1
+            return "skip"              # a whitespace-only line is a blank line, not a row
         bad_rows.append(n)
         why = f"row has {row.actual_columns} of {row.expected_columns} fields"
         rejects.append(RowReject(n, _split_line(text[: lim.max_row_bytes], sep, conn.quotechar, names), why))
@@ -326,7 +328,7 @@ def read_csv(path: Path, conn: FileConnector, encoding: str, limits: IngestLimit
             frame = pd.DataFrame({name: _objects(table.column(i)) for i, name in enumerate(names)},
                                  dtype=object)
             del table
-            numbers = _row_numbers(good, n, bad_rows)
+            numbers = _row_numbers(good, n, taken)
             good += n
             if long is not None:
                 frame, numbers = _long_cells(frame, numbers, lim.max_cell_bytes, rejects, long)
@@ -334,7 +336,7 @@ def read_csv(path: Path, conn: FileConnector, encoding: str, limits: IngestLimit
                 frame, numbers = _flag_last_row(frame, numbers, bad_rows, sc, rejects, warnings)
             yield _drop_unnamed(frame), numbers
         cur = nxt
-    if sc is not None and not sc.ends_newline and bad_rows and max(bad_rows) >= good + len(bad_rows):
+    if sc is not None and not sc.ends_newline and bad_rows and max(bad_rows) >= good + len(taken):
         for r in rejects:              # the last record was set aside: say the file may be cut
             if isinstance(r, RowReject) and r.row == max(bad_rows) and "no line end" not in r.why:
                 r.why += "; the last line has no line end (file cut mid-row?)"
