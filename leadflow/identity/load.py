@@ -53,8 +53,11 @@ def _source_key(st: pd.DataFrame) -> pd.Series:
 def record_hash(raw: pd.DataFrame) -> pd.Series:
     """A hash of a landed row's delivered values (canonical fields and attributes, not its
     batch or row): the same source record re-delivered unchanged hashes the same."""
-    cols = [c for c in (*FIELDS["inbound_leads"], "attributes") if c in raw.columns]
-    h = pd.util.hash_pandas_object(raw[cols].astype(str), index=False).to_numpy()
+    cols = [c for c in FIELDS["inbound_leads"] if c in raw.columns]
+    vals = raw[cols].copy()
+    if "attributes" in raw.columns:     # JSON objects are not hashable: their text is
+        vals["attributes"] = raw["attributes"].astype(str)
+    h = pd.util.hash_pandas_object(vals, index=False, categorize=False).to_numpy()   # no factorize: ~2x faster
     return pd.Series(np.char.mod("%016x", h), index=raw.index).astype(object)
 
 
