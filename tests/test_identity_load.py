@@ -235,3 +235,17 @@ def test_redelivered_identical_record_is_one_person_record(engine, make_ctx) -> 
     assert count(engine, person_records) == 3
     load_leads(ctx)
     assert count(engine, person_records) == 3
+
+
+def test_record_hash_does_not_depend_on_what_else_was_read() -> None:
+    """The same values hash the same whether pandas read the column as int, float or object."""
+    from leadflow.identity.load import record_hash
+    a = pd.DataFrame({"source_record_id": ["w1", "w2"], "company_size": [10, None], "opt_out": [True, None],
+                      "created_at": [pd.Timestamp("2026-01-01"), None], "email": ["a@x", None],
+                      "attributes": [{"k": 1}, None]})
+    b = pd.DataFrame({"source_record_id": ["w1"], "company_size": [10], "opt_out": [1],
+                      "created_at": ["2026-01-01 00:00:00.000000"], "email": ["a@x"], "attributes": [{"k": 1}]})
+    assert record_hash(a).iloc[0] == record_hash(b).iloc[0]
+    assert record_hash(a).iloc[1] != record_hash(b).iloc[0]
+    c = b.assign(company_size=[11])
+    assert record_hash(c).iloc[0] != record_hash(b).iloc[0]

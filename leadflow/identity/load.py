@@ -53,11 +53,24 @@ def _source_key(st: pd.DataFrame) -> pd.Series:
 def record_hash(raw: pd.DataFrame) -> pd.Series:
     """A hash of a landed row's delivered values (canonical fields and attributes, not its
     batch or row): the same source record re-delivered unchanged hashes the same."""
-    cols = [c for c in FIELDS["inbound_leads"] if c in raw.columns]
-    vals = raw[cols].copy()
+    # One dtype per canonical type, whatever pandas inferred for this particular read (a column
+    # of ints with a gap reads back as float, an all-empty one as object), so equal values hash
+    # equal in every load.
+    vals = {}
+    for c, typ in FIELDS["inbound_leads"].items():
+        if c not in raw.columns:
+            continue
+        s = raw[c]
+        if typ in ("int", "float", "bool"):
+            vals[c] = pd.to_numeric(s.astype(object).where(s.notna(), None), errors="coerce").astype("float64")
+        elif typ in ("datetime", "date"):
+            vals[c] = pd.to_datetime(s, errors="coerce").astype("datetime64[us]")
+        else:
+            vals[c] = s.astype(object).where(s.notna(), None)
     if "attributes" in raw.columns:     # JSON objects are not hashable: their text is
-        vals["attributes"] = raw["attributes"].astype(str)
-    h = pd.util.hash_pandas_object(vals, index=False, categorize=False).to_numpy()   # no factorize: ~2x faster
+        vals["attributes"] = raw["attributes"].astype(object).where(raw["attributes"].notna(), None).astype(str)
+    frame = pd.DataFrame(vals, index=raw.index)
+    h = pd.util.hash_pandas_object(frame, index=False, categorize=False).to_numpy()   # no factorize: ~2x faster
     return pd.Series(np.char.mod("%016x", h), index=raw.index).astype(object)
 
 
