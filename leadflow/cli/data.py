@@ -83,7 +83,7 @@ def cmd_ingest(config: ConfigOpt = None, run_date: DateOpt = None,
                   f"{s['batches']} batch(es), {s['duplicates']} already landed, {s['waiting']} waiting, "
                   f"{s['failed']} failed" + (f", {s['refused']} refused" if s["refused"] else ""), soft_wrap=True)
     for r in results:
-        if r.get("note") and r["status"] == "landed" and r["rows_rejected"]:
+        if r.get("note") and r["status"] == "landed":   # rejects, or a cut last line
             console.print(f"note: {r['note']}", markup=False, soft_wrap=True)
     for w in s["warnings"]:
         if w not in s["errors"]:        # e.g. a link found in failed/ and left alone

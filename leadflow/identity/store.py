@@ -60,6 +60,17 @@ def read_source_ids(conn: Connection, sources: list[str]) -> pd.DataFrame:
                              person_records.c.source_record_id.is_not(None)).distinct())
 
 
+def read_record_hashes(conn: Connection, sources: list[str]) -> pd.DataFrame:
+    """(source, source_record_id, record_hash) already loaded for the given sources."""
+    cols = ["source", "source_record_id", "record_hash"]
+    if not sources:
+        return pd.DataFrame(columns=cols)
+    df = db.read_df(conn, sa.select(*(person_records.c[c] for c in cols))
+                    .where(person_records.c.source.in_(sources), person_records.c.source_record_id.is_not(None),
+                           person_records.c.record_hash.is_not(None)))
+    return df if len(df) else pd.DataFrame(columns=cols)
+
+
 def read_records_of(conn: Connection, stg: sa.Table, person_ids: Sequence[int]) -> pd.DataFrame:
     """The landed rows behind the given people (for golden records and unmerge)."""
     out = []

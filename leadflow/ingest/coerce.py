@@ -35,10 +35,13 @@ def to_float(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return num.where(~bad), bad
 
 
+INT_MAX = 2**63 - 1   # BIGINT on both warehouses; a 20-digit count is a typo, not a size
+
+
 def to_int(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     num, bad = to_float(s)
     frac = num.notna() & (num % 1 != 0)
-    bad = bad | frac
+    bad = bad | frac | (num.notna() & ~num.abs().lt(INT_MAX))
     return num.where(~bad).round().astype("Int64"), bad
 
 
@@ -74,7 +77,7 @@ def to_date(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 CONVERTERS = {"str": to_str, "int": to_int, "float": to_float, "bool": to_bool,
               "datetime": to_datetime, "date": to_date}
 
-WHY = {"int": "not a whole number", "float": "not a number", "bool": "not a yes/no value",
+WHY = {"int": "not a whole number (or out of range)", "float": "not a number", "bool": "not a yes/no value",
        "datetime": "not a date-time", "date": "not a date"}
 
 

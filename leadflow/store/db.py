@@ -243,6 +243,23 @@ def insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]],
     return total
 
 
+def insert_ignore_any(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int:
+    """Insert rows, skipping those that collide with ANY unique key of the table (ON CONFLICT
+    DO NOTHING without a target, on both backends). Returns rows inserted."""
+    if not rows:
+        return 0
+    if is_postgres(conn):
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    pk = list(table.primary_key.columns)[:1]
+    stmt = insert(table).on_conflict_do_nothing().returning(*pk)
+    total = 0
+    for i in range(0, len(rows), 5000):
+        total += len(conn.execute(stmt, rows[i:i + 5000]).all())
+    return total
+
+
 def upsert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]],
            conflict: Iterable[str], update: Iterable[str]) -> None:
     """Insert or update the given columns on key conflict."""

@@ -100,7 +100,11 @@ quarantine = sa.Table(
     sa.Column("resolved_at", sa.DateTime),
     sa.Column("resolved_by", sa.Text),
     sa.Column("resolution_note", sa.Text),
+    # ingest: sha256 of (source, kind, stage, record, reasons), so a re-delivered record with the
+    # same problem is one entry; NULL (never colliding) for the later stages, keyed by their row
+    sa.Column("record_key", sa.Text),
     sa.UniqueConstraint("kind", "batch_id", "row_number", name="uq_quarantine_row"),
+    sa.UniqueConstraint("source", "stage", "record_key", name="uq_quarantine_record"),
 )
 
 campaigns = sa.Table(
@@ -184,7 +188,10 @@ person_records = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("source_record_id", sa.Text),                # the source's own id (touches link by it)
     sa.Column("email_norm", sa.Text),                      # the record's address (aliases match exactly)
+    # hash of the landed values: the same source record re-delivered unchanged is loaded once
+    sa.Column("record_hash", sa.Text),
     sa.UniqueConstraint("batch_id", "row_number", name="uq_person_record_row"),
+    sa.UniqueConstraint("source", "source_record_id", "record_hash", name="uq_person_record_source"),
     sa.Index("ix_person_records_person", "person_id"),
     sa.Index("ix_person_records_email", "email_norm"),
     sa.Index("ix_person_records_source_id", "source", "source_record_id"),
