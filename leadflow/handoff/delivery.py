@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from leadflow.context import RunContext
 from leadflow.handoff import lists, mail
 from leadflow.qualify import suppression_reason
-from leadflow.store import db
+from leadflow.handoff.withdraw import withdraw_blocked
+from leadflow.store import contact_blocks, db
 from leadflow.store.schema import handoffs, suppressions
 
 log = logging.getLogger("leadflow.handoff")
@@ -101,6 +102,7 @@ def brief(ctx: RunContext) -> tuple[pd.DataFrame, pd.DataFrame]:
         if raw.empty:
             return raw, raw
         raw["erased_at"] = pd.to_datetime(raw["erased_at"], format="mixed")
+        raw = contact_blocks.apply(conn, raw)   # opt-outs seen on any record of the person
         raw["suppressed"] = suppression_reason(raw, ctx.settings.qualification)
         late = raw[raw["suppressed"].notna()]
         ok = raw[raw["suppressed"].isna()].copy()
@@ -209,9 +211,11 @@ def _gate(df: pd.DataFrame, ctx: RunContext) -> tuple[pd.DataFrame, dict[str, An
 def deliver(ctx: RunContext) -> dict[str, Any]:
     """Write each owner's list for ctx.run_date and email reps when delivery.email_enabled."""
     d = ctx.settings.delivery
+    with ctx.engine.begin() as conn:   # open handoffs of any date whose person opted out since
+        withdrawn_open = withdraw_blocked(conn, ctx)
     df, late = brief(ctx)
     counts: dict[str, Any] = {"withdrawn_late": _withdraw(ctx, late), "files": 0, "emailed": 0,
-                              "leads": 0, "per_rep": {}}
+                              "leads": 0, "per_rep": {}, "withdrawn_open": withdrawn_open}
     out_dir = ctx.settings.lists_dir / ctx.run_date.isoformat()
     if out_dir.is_dir():   # a re-run rewrites the day's lists (a withdrawn lead must vanish)
         for old in out_dir.iterdir():
