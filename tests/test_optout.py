@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from leadflow.cli import main
 from leadflow.handoff import deliver, queue
 from leadflow.handoff import synthetic as syn
 from leadflow.identity import load_leads, load_touches
@@ -75,7 +76,7 @@ def test_opt_out_on_a_row_rejected_at_ingest_withdraws_the_earlier_handoff(engin
 
     # next day: another record of hers, opted out, rejected at ingest for its timestamp
     d2 = D1 + timedelta(days=1)
-    _, q, out = _day(make_ctx, engine, tmp_path, d2, [f"2, Anna.Berg@ACME.io ,120,not a time,Yes,google,"])
+    _, q, out = _day(make_ctx, engine, tmp_path, d2, ["2, Anna.Berg@ACME.io ,120,not a time,Yes,google,"])
     qr = _rows(engine, quarantine)
     assert len(qr) == 1 and qr["stage"].tolist() == ["ingest"]
     assert q["withdrawn_open"] == 1
@@ -99,7 +100,7 @@ def test_opt_out_on_a_row_quarantined_by_quality_suppresses_before_any_handoff(e
     lines = [f"1,{ANNA},-5,2026-11-25T10:00:00Z,Yes,google,",      # company size out of range
              f"2,{ANNA},120,2026-11-25T11:00:00Z,No,google,",       # her other record, clean
              "3,tom.lee@globex.com,120,2026-11-25T11:00:00Z,No,google,"]
-    _, q, out = _day(make_ctx, engine, tmp_path, D1, lines)
+    _, q, _ = _day(make_ctx, engine, tmp_path, D1, lines)
     st = _rows(engine, stg_inbound_leads).sort_values("row_number")
     assert st["state"].tolist() == ["quarantined", "loaded", "loaded"]
     pid = _anna_id(engine)
@@ -123,7 +124,8 @@ def test_late_opt_out_is_withdrawn_by_a_later_dated_run(engine, make_ctx, tmp_pa
     assert deliver(ctx)["withdrawn_open"] == 0 and len(_rows(engine, suppressions)) == 1
 
 
-def test_unreadable_do_not_call_and_unsubscribe_touch_are_kept_as_blocks(engine, make_ctx, tmp_path) -> None:
+def test_unreadable_do_not_call_and_unsubscribe_touch_are_kept_as_blocks(engine, make_ctx, tmp_path,
+                                                                          capsys) -> None:
     touch_src = {"name": "mail", "owner": "ops", "kind": "touches",
                  "connector": {"type": "file", "path": "touches", "min_age_seconds": 0},
                  "mapping": {"Id": "source_touch_id", "Email": "email", "Type": "touch_type", "At": "occurred_at"}}
@@ -132,7 +134,7 @@ def test_unreadable_do_not_call_and_unsubscribe_touch_are_kept_as_blocks(engine,
                                 "Source": "lead_source"})
     ctx = make_ctx({"sources": [lead, touch_src]}, engine)
     write(tmp_path / "landing" / "a.csv", "Id,Email,Employees,Created,Do Not Email,DNC,Source\n"
-          f"1,{ANNA},10,2026-11-25,No,maybe?,google\n2,bad-address,10,2026-11-25,Yes,No,google\n")
+          f"1,{ANNA},10,2026-11-25,No,maybe?,google\n" "2,bad-address,10,2026-11-25,Yes,No,google\n")
     write(tmp_path / "touches" / "t.csv", "Id,Email,Type,At\nt1,tom@globex.com,unsubscribe,yesterday-ish\n")
     land(ctx)
     b = _rows(engine, blocks_t).sort_values("kind")
@@ -145,7 +147,28 @@ def test_unreadable_do_not_call_and_unsubscribe_touch_are_kept_as_blocks(engine,
         got = contact_blocks.apply(c, pd.DataFrame({"person_id": [1, 2], "opt_out": [False, False],
                                                     "do_not_contact": [False, False]}))
         assert got["opt_out"].tolist() == [True, False]
-        # a person decides otherwise: the block is released and contact is allowed again
-        assert contact_blocks.release(c, "tom@globex.com", "ops@corp", "re-subscribed in writing", ctx.as_of) == 1
-        got = contact_blocks.apply(c, pd.DataFrame({"person_id": [1], "opt_out": [False], "do_not_contact": [False]}))
-        assert got["opt_out"].tolist() == [False]
+    # a person decides otherwise: the block is released (a count printed, no address) and
+    # contact is allowed again
+    cfg = str(tmp_path / "leadflow.yaml")
+    assert main(["people", "release-opt-out", "--email", " TOM@globex.com", "--by", "ops",
+                 "--note", "re-subscribed in writing", "--config", cfg]) == 0
+    out = capsys.readouterr().out
+    assert "released 1 opt-out signal(s)" in out and "tom@" not in out
+    got = contact_blocks.apply(engine, pd.DataFrame({"person_id": [1], "opt_out": [False], "do_not_contact": [False]}))
+    assert got["opt_out"].tolist() == [False]
+    assert _rows(engine, blocks_t)["released_by"].dropna().tolist() == ["ops"]
+
+
+def test_signals_of_rows_staged_before_blocks_existed_are_captured_once(engine, make_ctx, tmp_path) -> None:
+    ctx = make_ctx(_config(), engine)
+    write(tmp_path / "landing" / "a.csv", "\n".join([HEADER, f"1,{ANNA},-5,2026-11-25T10:00:00Z,Yes,google,",
+                                                     "2,tom.lee@globex.com,120,2026-11-25,No,google,",
+                                                     "3,eve@initech.com,120,2026-11-25,No,google,"]) + "\n")
+    land(ctx)
+    validate_all(ctx)
+    with engine.begin() as c:                       # a warehouse from before contact_blocks
+        c.execute(sa.delete(blocks_t))
+    assert load_leads(ctx)["opt_out_signals"] == 1
+    assert load_leads(ctx)["opt_out_signals"] == 0
+    b = _rows(engine, blocks_t)
+    assert b[["row_number", "signal"]].values.tolist() == [[1, "opt_out"]]

@@ -65,7 +65,7 @@ def _unreadable(v: str) -> bool:
     return v.strip() != "" and v.strip().lower() not in booleans.TRUE_WORDS | booleans.FALSE_WORDS
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(min_size=1, max_size=12).filter(_unreadable))
 def test_unreadable_opt_out_resolves_to_do_not_contact_in_every_stage(value: str) -> None:
     # shared rule

@@ -16,7 +16,6 @@ are parsed, and a value that cannot be read as its type fails the built-in check
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
 from typing import Any
 
 import numpy as np

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from leadflow.store import db
-from leadflow.store.schema import contact_blocks, people, person_records
-from leadflow.vocab.emails import email_hash
+from leadflow.store.schema import contact_blocks, people, person_records, stg_inbound_leads, stg_touches
+from leadflow.vocab.emails import email_hash, normalise_address
 
 _CHUNK = 5000
 # The people column a signal sets when applied: unsubscribe touches are opt-outs.
@@ -103,3 +103,36 @@ def release(conn: Connection, email_norm: str, by: str, note: str, at: datetime)
     c = contact_blocks.c
     return int(conn.execute(sa.update(contact_blocks).where(c.email_hash == h, c.released_at.is_(None))
                             .values(released_at=at, released_by=by, release_note=note)).rowcount or 0)
+
+
+def capture_staged(conn: Connection, at: datetime) -> int:
+    """Blocks for staged rows that carry a signal but have none yet: rows landed before ingest
+    kept signals (e.g. an opted-out row already quarantined), whatever their state. Idempotent."""
+    n = 0
+    b = contact_blocks.c
+    for stg, cond, sigs in (
+            (stg_inbound_leads, sa.or_(stg_inbound_leads.c.opt_out.is_(True),
+                                       stg_inbound_leads.c.do_not_call.is_(True)), None),
+            (stg_touches, stg_touches.c.touch_type == "unsubscribe", "unsubscribe")):
+        kind = stg.name.removeprefix("stg_")
+        have = (sa.select(b.block_id).where(b.kind == kind, b.batch_id == stg.c.batch_id,
+                                            b.row_number == stg.c.row_number).exists())
+        cols = [stg.c.source, stg.c.batch_id, stg.c.row_number, stg.c.email]
+        if sigs is None:
+            cols += [stg.c.opt_out, stg.c.do_not_call]
+        df = db.read_df(conn, sa.select(*cols).where(cond, stg.c.email.is_not(None), ~have))
+        if df.empty:
+            continue
+        df["email_hash"] = email_hash(normalise_address(df["email"]).astype(object)
+                                      .where(lambda s: s.notna(), None))
+        df = df[df["email_hash"].notna()]
+        parts = []
+        if sigs is None:
+            for fld, sig in (("opt_out", "opt_out"), ("do_not_call", "do_not_contact")):
+                m = df[fld].fillna(False).astype(bool)
+                parts.append(df[m].assign(signal=sig))
+        else:
+            parts.append(df.assign(signal=sigs))
+        for (source, batch_id), g in pd.concat(parts).groupby(["source", "batch_id"]):
+            n += record(conn, str(source), kind, int(batch_id), g[["row_number", "email_hash", "signal"]], at)
+    return n
