@@ -39,11 +39,13 @@ def contact_reason(df: pd.DataFrame) -> pd.Series:
 
 
 def withdraw_blocked(conn: Connection, ctx: RunContext) -> int:
-    """Withdraw open handoffs (any run date) of people who must not be contacted; returns how many."""
+    """Withdraw open handoffs of other run dates (earlier or later) of people who must not be
+    contacted; returns how many. The run date's own handoffs are taken out by that date's
+    ``deliver`` (``withdrawn_late``, with every suppression reason)."""
     h, p = handoffs.c, people.c
     q = (sa.select(h.handoff_id, h.person_id, h.cycle, p.opt_out, p.do_not_contact, p.erased_at)
          .select_from(handoffs.join(people, people.c.person_id == h.person_id))
-         .where(h.status.in_(OPEN_STATUSES)))
+         .where(h.status.in_(OPEN_STATUSES), h.run_date != ctx.run_date))
     df = db.read_df(conn, q)
     if df.empty:
         return 0
