@@ -17,10 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from leadflow.store import db
-from leadflow.store.schema import contact_blocks, people, person_records, stg_inbound_leads, stg_touches
+from leadflow.store.schema import (ROW_STATES, contact_blocks, people, person_records, stg_inbound_leads,
+                                   stg_touches)
 from leadflow.vocab.emails import email_hash, normalise_address
 
 _CHUNK = 5000
+_NOT_LOADED = tuple(s for s in ROW_STATES if s != "loaded")
 # The people column a signal sets when applied: unsubscribe touches are opt-outs.
 FLAG_OF = {"opt_out": "opt_out", "unsubscribe": "opt_out", "do_not_contact": "do_not_contact"}
 
@@ -107,7 +109,8 @@ def release(conn: Connection, email_norm: str, by: str, note: str, at: datetime)
 
 def capture_staged(conn: Connection, at: datetime) -> int:
     """Blocks for staged rows that carry a signal but have none yet: rows landed before ingest
-    kept signals (e.g. an opted-out row already quarantined), whatever their state. Idempotent."""
+    kept signals (e.g. an opted-out row already quarantined). Loaded rows are left out: their
+    flags are on the person already (and the state index keeps this off a full scan). Idempotent."""
     n = 0
     b = contact_blocks.c
     for stg, cond, sigs in (
@@ -120,7 +123,8 @@ def capture_staged(conn: Connection, at: datetime) -> int:
         cols = [stg.c.source, stg.c.batch_id, stg.c.row_number, stg.c.email]
         if sigs is None:
             cols += [stg.c.opt_out, stg.c.do_not_call]
-        df = db.read_df(conn, sa.select(*cols).where(cond, stg.c.email.is_not(None), ~have))
+        df = db.read_df(conn, sa.select(*cols).where(stg.c.state.in_(_NOT_LOADED), cond,
+                                                     stg.c.email.is_not(None), ~have))
         if df.empty:
             continue
         df["email_hash"] = email_hash(normalise_address(df["email"]).astype(object)
