@@ -15,7 +15,7 @@ from rich.table import Table
 
 from leadflow.cli.core import ConfigOpt
 
-people_app = typer.Typer(help="People: show, unmerge, review uncertain matches, erase.",
+people_app = typer.Typer(help="People: show, unmerge, review uncertain matches, erase, release an opt-out.",
                          no_args_is_help=True)
 console = Console()
 
@@ -109,6 +109,26 @@ def cmd_erase(email: Annotated[str, typer.Option("--email", help="The address of
     ids = ", ".join(map(str, out["person_ids"])) or "none"
     console.print(f"erased person id(s): {ids}; {out['records_blanked']} landed record(s) and "
                   f"{out['quarantine_blanked']} quarantined row(s) blanked; address added to the erasure list")
+
+
+@people_app.command("release-opt-out")
+def cmd_release_opt_out(email: Annotated[str, typer.Option("--email", help="The address to release")],
+                        by: Annotated[str, typer.Option("--by", help="Who decided")],
+                        note: Annotated[str, typer.Option("--note", help="Why contact is allowed again")],
+                        config: ConfigOpt = None) -> None:
+    """A person decided an address may be contacted again: release its opt-out signals
+    (``contact_blocks``) seen on rejected or quarantined records. Prints a count only."""
+    import pandas as pd
+
+    from leadflow.store import contact_blocks
+    from leadflow.vocab.emails import normalise_address
+    norm = normalise_address(pd.Series([email], dtype=object)).iloc[0]
+    if pd.isna(norm):
+        console.print("not a readable address; nothing released")
+        raise typer.Exit(2)
+    with _ctx(config).engine.begin() as conn:
+        n = contact_blocks.release(conn, str(norm), by, note, _now())
+    console.print(f"released {n} opt-out signal(s)")
 
 
 def register(app: typer.Typer) -> None:

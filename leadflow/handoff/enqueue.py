@@ -7,7 +7,10 @@ once as well.
 
 The write happens in one transaction that first takes the writer lock (SQLite: the first
 statement is a write; PostgreSQL: a transaction advisory lock), then re-reads the contact flags:
-an opt-out that arrived after scoring still wins.
+an opt-out that arrived after scoring still wins. Opt-out signals kept in ``contact_blocks``
+(from any record of the person, even one rejected or quarantined) count as the person's own
+flags, and every run first withdraws the open handoffs of people who must not be contacted
+(``leadflow.handoff.withdraw``), whatever their run date.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from leadflow.handoff import fastsql
 from leadflow.qualify import candidates, existing_handoffs, priority, qualify, suppression_reason
 from leadflow.route import ROUTE_COLUMNS, route
 from leadflow.route.sla import due_times
-from leadflow.store import db
+from leadflow.handoff.withdraw import withdraw_blocked
+from leadflow.store import contact_blocks, db
 from leadflow.store.schema import accounts, handoffs, people, suppressions
 
 log = logging.getLogger("leadflow.handoff")
@@ -62,7 +66,7 @@ def _recheck(conn: Connection, ids: list[int]) -> pd.DataFrame:
                    p.c.do_not_contact, p.c.is_competitor, p.c.erased_at,
                    a.c.domain.label("account_domain"), a.c.is_customer, a.c.has_open_deal)
          .select_from(p.outerjoin(a, a.c.account_id == p.c.account_id)))
-    return fastsql.read_ids(conn, q, p.c.person_id, ids)
+    return contact_blocks.apply(conn, fastsql.read_ids(conn, q, p.c.person_id, ids))
 
 
 def plan(ctx: RunContext) -> pd.DataFrame:
@@ -76,6 +80,11 @@ def plan(ctx: RunContext) -> pd.DataFrame:
     df["priority"] = priority(df)
     q = df["status"] == "qualified"
     df["suppressed"] = None
+    if q.any():   # opt-out signals on any record of the person (contact_blocks) count too
+        blk = contact_blocks.blocked_people(ctx.engine, df.loc[q, "person_id"].tolist())
+        for c in ("opt_out", "do_not_contact"):
+            extra = df["person_id"].astype("int64").map(blk[c]).fillna(False).astype(bool)
+            df[c] = df[c].fillna(False).astype(bool) | extra
     df.loc[q, "suppressed"] = suppression_reason(df[q], s.qualification)
     go = q & df["suppressed"].isna()
     routed = route(df[go], s.routing, ctx.run_date, today_counts(ctx.engine, ctx.run_date))
@@ -102,6 +111,7 @@ def queue(ctx: RunContext) -> dict[str, Any]:
     with ctx.engine.begin() as conn:
         _lock(conn)
         counts["sla_breached"] = flag_breaches(conn, ctx)   # the first write takes SQLite's lock
+        counts["withdrawn_open"] = withdraw_blocked(conn, ctx)   # late opt-outs, any run date
         if df.empty:
             return counts
         for st in ("already_queued", "with_sales", "recycle_wait"):

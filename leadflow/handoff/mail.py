@@ -38,12 +38,8 @@ def resolve(smtp: Smtp) -> SmtpTarget:
     user = os.environ.get(smtp.username_env) if smtp.username_env else None
     pwd = os.environ.get(smtp.password_env) if smtp.password_env else None
     if smtp.airflow_conn_id:
-        try:
-            from airflow.sdk import BaseHook
-            conn = BaseHook.get_connection(smtp.airflow_conn_id)
-        except Exception as e:  # noqa: BLE001 - any failure to read the connection is one line
-            raise DeliveryError(f"delivery.smtp: cannot read Airflow connection "
-                                f"{smtp.airflow_conn_id!r}: {type(e).__name__}") from None
+        from leadflow.vocab.connections import airflow_connection
+        conn = airflow_connection(smtp.airflow_conn_id, "delivery.smtp", DeliveryError)
         host = conn.host or host
         port = int(conn.port or port)
         user = conn.login or user

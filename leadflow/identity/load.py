@@ -21,7 +21,7 @@ from leadflow.identity import store
 from leadflow.identity.accounts import business_domain, match_accounts, new_accounts
 from leadflow.identity.golden import golden
 from leadflow.identity.resolve import Thresholds, resolve
-from leadflow.store import db
+from leadflow.store import contact_blocks, db
 from leadflow.store.schema import accounts, match_reviews, person_records, stg_inbound_leads
 
 log = logging.getLogger("leadflow.identity")
@@ -93,6 +93,8 @@ def load_leads(ctx: RunContext, thresholds: Thresholds | None = None) -> dict[st
     counts = {"rows": 0, "created": 0, "merged": 0, "review": 0, "suppressed": 0,
               "accounts_created": 0}
     with ctx.engine.begin() as conn:
+        # opt-out signals of staged rows landed before ingest kept them (any state): blocks
+        counts["opt_out_signals"] = contact_blocks.capture_staged(conn, ctx.as_of)
         raw = store.read_passed(conn, stg_inbound_leads)
         if raw.empty:
             return counts

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -12,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadflow.store import db
+from leadflow.vocab.emails import email_hash   # the erasure list's hash (shared with opt-outs)
 from leadflow.store.schema import (accounts, erasures, lifecycle_events, people,
                                    person_records)
 
@@ -24,12 +24,6 @@ PEOPLE_MATCH_COLS = ("person_id", "email_norm", "first_name", "last_name", "phon
 def chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(seq), n):
         yield seq[i:i + n]
-
-
-def email_hash(values: pd.Series) -> pd.Series:
-    """sha256 of normalised addresses: what the erasure list keeps (never the address)."""
-    uniq = values.dropna().unique()
-    return values.map({v: hashlib.sha256(v.encode()).hexdigest() for v in uniq})
 
 
 def read_passed(conn: Connection, table: sa.Table) -> pd.DataFrame:

@@ -6,11 +6,10 @@ could not be read as the type, so the row can be quarantined with the field and 
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-TRUE = {"true", "t", "yes", "y", "1", "1.0", "on"}
-FALSE = {"false", "f", "no", "n", "0", "0.0", "off"}
+from leadflow.vocab.booleans import parse_bools
+from leadflow.vocab.datetimes import parse_datetimes
 
 
 def _present(s: pd.Series) -> pd.Series:
@@ -46,27 +45,13 @@ def to_int(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def to_bool(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Yes/no words to booleans; classified once per distinct value (factorize), not per row."""
-    codes, uniques = pd.factorize(text(s), use_na_sentinel=True)
-    low = [str(u).strip().lower() for u in uniques]
-    lut = np.array([True if v in TRUE else False if v in FALSE else pd.NA for v in low] + [pd.NA],
-                   dtype=object)
-    out = pd.Series(pd.array(lut[codes], dtype="boolean"), index=s.index)
-    bad = _present(s) & out.isna()
-    return out, bad
+    """Yes/no words to booleans through the shared vocabulary (``leadflow.vocab.booleans``)."""
+    return parse_bools(text(s))
 
 
 def to_datetime(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """ISO 8601 fast path, then a mixed-format retry for the rest; result naive UTC."""
-    txt = text(s)
-    out = pd.to_datetime(txt, errors="coerce", format="ISO8601", utc=True)
-    retry = _present(s) & out.isna()
-    if retry.any():
-        again = pd.to_datetime(txt[retry], errors="coerce", format="mixed", utc=True)
-        out = out.copy()
-        out[retry] = again
-    bad = _present(s) & out.isna()
-    return out.dt.tz_convert(None).astype("datetime64[us]"), bad
+    """Timestamps to naive UTC through the shared reader (``leadflow.vocab.datetimes``)."""
+    return parse_datetimes(text(s))
 
 
 def to_date(s: pd.Series) -> tuple[pd.Series, pd.Series]:

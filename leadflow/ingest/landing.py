@@ -4,7 +4,8 @@ A batch is unique per ``(source, content_hash)``: the same content delivered twi
 nothing the second time. Everything for a batch happens in one transaction, so a delivery
 that breaks half-way leaves no half batch behind. Rows that cannot be typed, and every row
 of a delivery that lacks a mapped column, go to ``quarantine`` (stage ``ingest``) with their
-reasons; so ``rows_in = rows_landed + rows_rejected`` for every batch.
+reasons; so ``rows_in = rows_landed + rows_rejected`` for every batch. Opt-out signals of every
+typed row, landed or rejected, are kept in ``contact_blocks`` in the same transaction.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from leadflow.context import RunContext
 from leadflow.ingest import write
 from leadflow.ingest.formats import FileProblem, RowReject
 from leadflow.ingest.mapping import MissingColumns, map_frame, missing_columns, records_of, reject_all
-from leadflow.store import db
+from leadflow.store import contact_blocks, db
 from leadflow.store.schema import STAGING, ingest_batches, quarantine
 
 log = logging.getLogger("leadflow.ingest")
@@ -188,6 +189,8 @@ def _land(ctx: RunContext, conn: Connection, d: Delivery, progress: Callable[[in
             rejected += _quarantine(conn, ctx, src, batch_id, reject_all(raw, rows, failure), seen)
             continue
         rejected += _quarantine(conn, ctx, src, batch_id, m.rejects, seen)
+        # opt-out signals of every row, landed or rejected: a rejected row still stops contact
+        contact_blocks.record(conn, src.name, kind, batch_id, m.signals, ctx.as_of)
         ok, bad = _append(conn, stg, _stg_frame(m, src, batch_id, ctx), d, seen, ctx, batch_id)
         landed += ok
         rejected += bad

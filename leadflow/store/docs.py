@@ -22,6 +22,7 @@ PURPOSE = {
     "accounts": "Companies, keyed by business domain; carry the owning rep for routing.",
     "people": "One golden record per person (lead/contact) with lifecycle stage and cycle.",
     "person_records": "Which landed record formed which person, by which rule and score.",
+    "contact_blocks": "Opt-out signals from any delivered record (landed, quarantined, rejected at ingest, unsubscribe touches), by SHA-256 of the address; a person stays suppressed until the block is released.",
     "merges": "Merge history (reversible with `leadflow people unmerge`).",
     "match_reviews": "Uncertain duplicate pairs waiting for a person to decide.",
     "erasures": "Right to erasure: SHA-256 of erased addresses (no PII), so later records are suppressed.",

@@ -206,6 +206,26 @@ erasures = sa.Table(
     sa.Column("erased_at", sa.DateTime, nullable=False),
 )
 
+# Opt-out signals seen on any delivered record, kept even when the record itself was rejected at
+# ingest or quarantined, so the person is suppressed until someone releases the block. Keyed by
+# the source record (a re-run adds nothing); the address only as its SHA-256 (no PII).
+contact_blocks = sa.Table(
+    "contact_blocks", metadata,
+    sa.Column("block_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email_hash", sa.Text, nullable=False),     # sha256 of the normalised address
+    sa.Column("signal", sa.Text, nullable=False),         # opt_out | do_not_contact | unsubscribe
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("batch_id", sa.Integer, nullable=False),
+    sa.Column("row_number", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("released_at", sa.DateTime),                # a person decided contact is allowed
+    sa.Column("released_by", sa.Text),
+    sa.Column("release_note", sa.Text),
+    sa.UniqueConstraint("kind", "batch_id", "row_number", "signal", name="uq_contact_block_row"),
+    sa.Index("ix_contact_blocks_hash", "email_hash"),
+)
+
 merges = sa.Table(
     "merges", metadata,
     sa.Column("merge_id", sa.Integer, primary_key=True, autoincrement=True),
