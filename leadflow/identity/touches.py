@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from leadflow.clean import normalise_emails, to_utc
 from leadflow.context import RunContext
 from leadflow.identity import store
+from leadflow.privacy.hashing import hash_key
 from leadflow.store import db
 from leadflow.store.schema import people, quarantine, stg_touches, touches
 
@@ -58,10 +59,10 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
         counts["rows"] = len(tch)
         tch["email_norm"] = normalise_emails(tch["email"])["email_norm"]
         tch["occurred_at"] = to_utc(tch["occurred_at"])
-        states, erased = store.initial_states(conn, tch)
-
         id_src = {s.name: (s.record_source or s.name) for s in ctx.settings.sources}
         tch["id_source"] = tch["source"].map(id_src).fillna(tch["source"])
+        states, erased = store.initial_states(conn, tch, hash_key(ctx.settings))
+
         src_ids = store.read_source_ids(conn, sorted(set(tch["id_source"]) | set(tch["source"])))
         by_email = store.person_ids_by_email(conn, tch["email_norm"])
         pid = attach(tch, src_ids, by_email)

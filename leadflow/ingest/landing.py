@@ -28,6 +28,7 @@ from leadflow.context import RunContext
 from leadflow.ingest import write
 from leadflow.ingest.formats import FileProblem
 from leadflow.ingest.mapping import MissingColumns, map_frame, missing_columns, reject_all
+from leadflow.privacy import guard
 from leadflow.store import db
 from leadflow.store.schema import STAGING, ingest_batches, quarantine
 
@@ -149,7 +150,8 @@ def _land(ctx: RunContext, conn: Connection, d: Delivery, progress: Callable[[in
             rejected += _quarantine(conn, ctx, src, batch_id, reject_all(raw, rows, failure))
             continue
         rejected += _quarantine(conn, ctx, src, batch_id, m.rejects)
-        landed += write.append(conn, stg, _stg_frame(m, src, batch_id, ctx))
+        landed += write.append(conn, stg, guard.at_landing(conn, ctx.settings, src,
+                                                           _stg_frame(m, src, batch_id, ctx)))
         if progress:
             progress(len(raw))
     if d.line_rejects:
