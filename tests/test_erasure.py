@@ -154,6 +154,31 @@ def test_tombstone_suppresses_and_blanks_at_landing(engine, make_ctx, tmp_path) 
     assert tt["email"].isna().all() and tt["url"].isna().all() and tt["source_record_id"].isna().all()
 
 
+def test_rejected_rows_of_an_erased_person_are_not_quarantined_in_clear(engine, make_ctx, tmp_path) -> None:
+    ctx = _landing_ctx(make_ctx, engine, tmp_path)
+    _lead_csv(tmp_path / "landing/web/a.csv",
+              [["w1", "s@example.com", "Saoirse", "Quennell", "+49 30 5550199", "Ferncastle", "DE", ""]])
+    ingest_land(ctx)
+    with engine.begin() as c:
+        c.execute(sa.update(stg_inbound_leads).values(state="passed"))
+    load_leads(ctx)
+    ops.erase(ctx, "s@example.com")
+    bad_time = {"id": "e5", "lead": None, "email": "S+x@example.com", "type": "webinar", "at": "soon",
+                "url": None}
+    write(tmp_path / "landing/events/t.jsonl", "\n".join([
+        json.dumps(bad_time),                                             # untypable: rejected
+        '{"id": "e6", "email": "s@example.com", "type": ',                # malformed line
+        json.dumps({**bad_time, "id": "e7", "email": "bobs@example.com"}),  # the neighbour
+    ]) + "\n")
+    res = ingest_land(ctx)
+    assert sum(r["rows_rejected"] for r in res) == 3
+    q = db.read_df(engine, sa.select(quarantine).order_by(quarantine.c.row_number))
+    text = [json.dumps(r) for r in q["record"]]
+    assert "example.com" not in text[0] + text[1]
+    assert q["status"].tolist()[:2] == ["discarded", "discarded"]
+    assert "bobs@example.com" in text[2] and q["status"].iloc[2] == "open"
+
+
 def test_urls_lose_pii_parameters() -> None:
     urls = pd.Series([
         "https://x.io/demo?utm_source=google&email=s%40example.com&first_name=Ann&ln=Berg&utm_campaign=q4",

@@ -235,8 +235,11 @@ def _stg_frame(m: Any, src: Source, batch_id: int, ctx: RunContext) -> pd.DataFr
 def _quarantine(conn: Connection, ctx: RunContext, src: Source, batch_id: int, rejects: pd.DataFrame) -> int:
     if rejects is None or rejects.empty:
         return 0
+    rejects = guard.rejects_at_landing(conn, ctx.settings, src, rejects)
+    status = rejects["status"] if "status" in rejects else ["open"] * len(rejects)
     rows = [{"source": src.name, "kind": src.kind, "batch_id": batch_id, "row_number": int(r),
-             "stage": "ingest", "record": rec, "reasons": why, "status": "open", "created_at": ctx.as_of}
-            for r, rec, why in zip(rejects["row_number"].tolist(), rejects["record"], rejects["reasons"])]
+             "stage": "ingest", "record": rec, "reasons": why, "status": st, "created_at": ctx.as_of}
+            for r, rec, why, st in zip(rejects["row_number"].tolist(), rejects["record"], rejects["reasons"],
+                                       status)]
     return db.insert_ignore(conn, quarantine, rows, ["kind", "batch_id", "row_number"])
 
