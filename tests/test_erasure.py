@@ -18,12 +18,19 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from leadflow.identity import load_leads, load_touches, ops
+from leadflow.identity import load_leads, ops
 from leadflow.ingest import land as ingest_land
 from leadflow.privacy.urls import strip_pii
 from leadflow.store import db
-from leadflow.store.schema import (metadata, people, quarantine, stg_inbound_leads, stg_touches,
-                                   tombstones, touches)
+from leadflow.store.schema import (
+    metadata,
+    people,
+    quarantine,
+    stg_inbound_leads,
+    stg_touches,
+    tombstones,
+    touches,
+)
 from tests.identity_helpers import CONFIG, count, land
 from tests.ingest_helpers import write
 
@@ -32,12 +39,12 @@ SUBJECT = {"source_record_id": "w1", "email": "S@Example.com", "first_name": "Sa
            "country": "DE", "job_title": "CTO"}
 
 
-def _q(engine: sa.Engine, email: str, row: int, batch: int = 1) -> None:
+def _q(engine: sa.Engine, email: str, row: int, batch: int = 1, record: dict | None = None) -> None:
     with engine.begin() as c:
         c.execute(quarantine.insert().values(
             source="web", kind="inbound_leads", batch_id=batch, row_number=row, stage="ingest",
-            record={"Email Address": email, "Employees": "lots"}, reasons=["company_size: not a number"],
-            status="open", created_at=datetime(2026, 11, 26)))
+            record=record or {"Email Address": email, "Employees": "lots"},
+            reasons=["company_size: not a number"], status="open", created_at=datetime(2026, 11, 26)))
 
 
 def test_erase_matches_addresses_exactly_and_leaves_neighbours_quarantine(engine, make_ctx) -> None:
@@ -45,13 +52,16 @@ def test_erase_matches_addresses_exactly_and_leaves_neighbours_quarantine(engine
     _q(engine, "s@example.com", 1)                 # the subject's own rejected row
     _q(engine, "bobs@example.com", 2)              # a neighbour: the subject's address is a suffix
     _q(engine, "s@example.com.au", 3)              # and another: the subject's address is a prefix
+    _q(engine, "", 4, record={"_line": '{"mail": "mailto:S@example.com.", "x": '})   # a broken line
+    _q(engine, "", 5, record={"_line": '{"mail": "bobs@example.com", "x": '})
     out = ops.erase(ctx, " S@EXAMPLE.com ")
-    assert out["tables"]["quarantine"] == 1
+    assert out["tables"]["quarantine"] == 2
     q = db.read_df(engine, sa.select(quarantine).order_by(quarantine.c.row_number))
     assert q["record"].iloc[0] == {"erased": True} and q["status"].iloc[0] == "discarded"
     assert q["record"].iloc[1] == {"Email Address": "bobs@example.com", "Employees": "lots"}
     assert q["record"].iloc[2]["Email Address"] == "s@example.com.au"
-    assert q["status"].iloc[1:].tolist() == ["open", "open"]
+    assert q["record"].iloc[3] == {"erased": True} and "bobs" in q["record"].iloc[4]["_line"]
+    assert q["status"].tolist() == ["discarded", "open", "open", "discarded", "open"]
 
 
 def test_erase_does_not_touch_a_neighbour_person(engine, make_ctx) -> None:
@@ -218,8 +228,8 @@ def test_urls_are_stored_stripped(engine, make_ctx, tmp_path) -> None:
 RUN_DATE = date(2026, 11, 26)
 EMAIL = "zq@ferncastle-robotics.de"
 NEIGHBOUR = "kzq@ferncastle-robotics.de"
-EMAIL_RE = re.compile(r"(?<![a-z0-9._%+-])zq(\+[^@\s\"',]*)?(@|%40)ferncastle-robotics\.de", re.I)
-NEEDLES = [EMAIL_RE, re.compile("zebulon", re.I), re.compile("quixotewright", re.I),
+EMAIL_RE = re.compile(r"(?<![a-z0-9._%+-])zq(\+[^@\s\"',]*)?(@|%40)ferncastle-robotics\.de", re.IGNORECASE)
+NEEDLES = [EMAIL_RE, re.compile("zebulon", re.IGNORECASE), re.compile("quixotewright", re.IGNORECASE),
            re.compile(r"5550\s?199")]
 
 
@@ -229,7 +239,7 @@ def _found(text: str) -> list[str]:
 
 def _inject_subject(data: Path) -> None:
     """Append the subject (loaded, plus one rejected row) and a quarantined neighbour to the demo."""
-    leads = sorted((data / "landing/web_leads").glob("leads_*.csv"))[-1]
+    leads = max((data / "landing/web_leads").glob("leads_*.csv"))
     with leads.open(newline="", encoding="utf-8") as f:
         header = next(csv.reader(f))
     base = {h: "" for h in header}
@@ -247,7 +257,7 @@ def _inject_subject(data: Path) -> None:
              "Last Name": "Zhou", "Phone": "", "Employees": "many", "Landing Page": ""}]
     with leads.open("a", newline="", encoding="utf-8") as f:
         csv.DictWriter(f, fieldnames=header, quoting=csv.QUOTE_ALL).writerows(rows)
-    events = sorted((data / "landing/events").glob("touches_*.jsonl"))[-1]
+    events = max((data / "landing/events").glob("touches_*.jsonl"))
     with events.open("a", encoding="utf-8") as f:
         for i, kind in enumerate(["page_view", "pricing_page", "contact_sales"]):
             f.write(json.dumps({"event_id": f"EV-99000{i}", "lead_id": "WL-9900001", "email": EMAIL,

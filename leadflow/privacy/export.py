@@ -33,7 +33,7 @@ _BY_PERSON = {"person_id", "person_a", "person_b", "survivor_id", "merged_id"}
 def _plain(v: Any) -> Any:
     if isinstance(v, (datetime, date, pd.Timestamp)):
         return v.isoformat()
-    if isinstance(v, float) and v != v:
+    if isinstance(v, float) and pd.isna(v):
         return None
     if hasattr(v, "item") and not isinstance(v, (list, dict, str)):
         return v.item()

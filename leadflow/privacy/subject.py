@@ -11,6 +11,7 @@ Shared phones alone never pull in rows of other people (they only block re-entry
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ from leadflow.store.schema import (
 )
 
 _GMAIL = ("gmail.com", "googlemail.com")
+_TOKENS = re.compile(r"[^\s@\"'<>,;:(){}\[\]]+@[^\s@\"'<>,;:(){}\[\]]+")
 
 
 class SubjectError(LeadflowError):
@@ -192,7 +194,8 @@ def _quarantined(conn: Connection, sub: Subject, id_source: dict[str, str], rid_
     cand = db.read_df(conn, sa.select(quarantine).where(sa.or_(*cond)))
     if len(cand):
         vals = cand["record"].map(_values)
-        flat = vals.explode().dropna()
+        # every address-shaped token of every value (a whole value, or inside a raw line)
+        flat = vals.map(lambda vs: [t.rstrip(".") for v in vs for t in _TOKENS.findall(v)]).explode().dropna()
         hit_mail = _keys(flat).isin(sub.email_keys).groupby(level=0).any() if len(flat) else pd.Series(dtype=bool)
         src = cand["source"].map(id_source).fillna(cand["source"])
         hit_id = pd.Series([any(f"{s}\x1f{str(v).strip()}" in sub.record_keys for v in vs)
