@@ -47,7 +47,7 @@ def at_landing(conn: Connection, settings: Settings, src: Source, frame: pd.Data
     tomb = tombstones.read(conn)
     if not tomb:
         return frame
-    hit = tombstones.blocked(tombstones.identifiers(frame, id_source(src)), tomb, hash_key(settings))
+    hit = tombstones.blocked(tombstones.identifiers(frame, id_source(src), tomb), tomb, hash_key(settings))
     if hit.any():
         frame = frame.copy()
         if "state_reason" not in frame.columns:

@@ -1,4 +1,4 @@
-"""The keyed hash tombstones are made of (HMAC-SHA256), and where its key comes from.
+"""The keyed hash tombstones are made of (keyed SHA-256), and where its key comes from.
 
 Keyed, not plain SHA-256: addresses and phone numbers are guessable, so an unkeyed hash of
 one can be confirmed by hashing a guess. The key lives in the environment variable named by
@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 
+import numpy as np
 import pandas as pd
 
 from leadflow.config import Settings
@@ -26,13 +27,23 @@ def hash_key(settings: Settings) -> bytes:
 
 
 def keyed_hashes(kind: str, values: pd.Series, key: bytes) -> pd.Series:
-    """HMAC-SHA256 hex of ``kind:value`` per value (NA stays NA), computed once per distinct value."""
-    base = hmac.new(key, digestmod=hashlib.sha256)
+    """Keyed SHA-256 hex per value (NA stays NA), computed once per distinct value.
 
-    def one(v: str) -> str:
-        h = base.copy()
-        h.update(f"{kind}:{v}".encode())
-        return h.hexdigest()
-
+    ``SHA-256(k_kind || value)`` with the per-kind subkey ``k_kind = HMAC-SHA256(key, kind)``: a
+    secret fixed-length prefix makes SHA-256 a keyed hash (length extension does not matter
+    for equality look-ups), at a third of the cost of a full HMAC per value, which counts
+    when every landed row is checked.
+    """
+    sub = hmac.digest(key, kind.encode(), "sha256")
+    sha = hashlib.sha256
     uniq = values.dropna().unique()
-    return values.map({v: one(str(v)) for v in uniq}).astype(object)
+    return values.map({v: sha(sub + str(v).encode()).hexdigest() for v in uniq}).astype(object)
+
+
+def matches(kind: str, values: pd.Series, hashes: set[str], key: bytes) -> np.ndarray:
+    """Which values hash (as ``keyed_hashes``) into ``hashes``; each distinct value hashed once
+    and only the few hits mapped back (the landing guard's hot path)."""
+    sub = hmac.digest(key, kind.encode(), "sha256")
+    sha = hashlib.sha256
+    hit = [v for v in values.dropna().unique() if sha(sub + str(v).encode()).hexdigest() in hashes]
+    return values.isin(hit).to_numpy(dtype=bool) if hit else np.zeros(len(values), dtype=bool)

@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadflow.privacy.hashing import keyed_hashes
+from leadflow.privacy.hashing import keyed_hashes, matches
 from leadflow.store import db
 from leadflow.store.schema import tombstones
 
@@ -42,30 +42,30 @@ def record_key(source: pd.Series | str, record_id: pd.Series) -> pd.Series:
     return (src + "\x1f" + rid).astype(object).where(rid.notna(), None)
 
 
-def identifiers(frame: pd.DataFrame, id_source: pd.Series | str | None = None) -> pd.DataFrame:
+def identifiers(frame: pd.DataFrame, id_source: pd.Series | str | None = None,
+                kinds: Iterable[str] = KINDS) -> pd.DataFrame:
     """The tombstone identifiers (clear, normalised) of staging-shaped rows, one column per kind.
 
     Uses columns where present: ``email_key`` or ``email_norm`` or ``email``; ``phone_e164`` or
     ``phone`` (+ ``country``); ``source_record_id`` with ``id_source`` (default: ``source``).
+    Only the ``kinds`` asked for are computed (normalising phones is not free).
     """
-    from leadflow.clean import (
-        normalise_emails,  # the matcher's own rules, so both agree
-    )
+    kinds = set(kinds)
+    from leadflow.clean import normalise_emails   # the matcher's own rules: both agree
     out = pd.DataFrame(index=frame.index)
-    if "email_key" in frame:
+    email = next((c for c in ("email_key", "email_norm", "email") if c in frame), None)
+    if "email_norm_untagged" in kinds and email == "email_key":
         out["email_norm_untagged"] = frame["email_key"].astype(object)
-    else:
-        col = "email_norm" if "email_norm" in frame else "email" if "email" in frame else None
-        if col:
-            out["email_norm_untagged"] = normalise_emails(frame[col])["email_key"].astype(object)
-    if "phone_e164" in frame:
+    elif "email_norm_untagged" in kinds and email:
+        out["email_norm_untagged"] = normalise_emails(frame[email])["email_key"].astype(object)
+    if "phone_e164" in kinds and "phone_e164" in frame:
         out["phone_e164"] = frame["phone_e164"].astype(object)
-    elif "phone" in frame and frame["phone"].notna().any():
+    elif "phone_e164" in kinds and "phone" in frame and frame["phone"].notna().any():
         from leadflow.clean.geo import country_iso2
         from leadflow.clean.phones import to_e164
         country = country_iso2(frame["country"]) if "country" in frame else None
         out["phone_e164"] = to_e164(frame["phone"], country).astype(object)
-    if "source_record_id" in frame:
+    if "source_record_id" in kinds and "source_record_id" in frame:
         src = id_source if id_source is not None else frame["source"]
         out["source_record_id"] = record_key(src, frame["source_record_id"])
     return out.where(out.notna(), None)
@@ -76,7 +76,7 @@ def blocked(ids: pd.DataFrame, tomb: dict[str, set[str]], key: bytes) -> np.ndar
     hit = np.zeros(len(ids), dtype=bool)
     for kind, hashes in tomb.items():
         if hashes and kind in ids.columns:
-            hit |= keyed_hashes(kind, ids[kind], key).isin(hashes).to_numpy()
+            hit |= matches(kind, ids[kind], hashes, key)
     return hit
 
 
