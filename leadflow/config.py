@@ -253,7 +253,7 @@ class Alerts(Strict):
 
 
 class Privacy(Strict):
-    # env var holding the key of the erasure tombstone hashes (HMAC-SHA256); unset: a demo key
+    # env var holding the key of the erasure tombstone hashes (keyed SHA-256); unset: a demo key
     hash_key_env: str = "LEADFLOW_HASH_KEY"
 
 

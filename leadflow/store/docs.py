@@ -24,7 +24,7 @@ PURPOSE = {
     "person_records": "Which landed record formed which person, by which rule and score.",
     "merges": "Merge history (reversible with `leadflow people unmerge`).",
     "match_reviews": "Uncertain duplicate pairs waiting for a person to decide.",
-    "tombstones": "Right to erasure: keyed hashes (HMAC-SHA256) of erased people's address, phone and record ids (no clear text); matching rows are suppressed at landing and load.",
+    "tombstones": "Right to erasure: keyed SHA-256 hashes of erased people's address, phone and record ids (no clear text); matching rows are suppressed at landing and load.",
     "touches": "Engagement events attached to the resolved person.",
     "scores": "Fit grade, engagement and rule score, model probability and reasons, per person per day.",
     "lifecycle_events": "Every lifecycle transition with time, reason and run id.",

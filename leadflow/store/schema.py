@@ -190,7 +190,7 @@ person_records = sa.Table(
     sa.Index("ix_person_records_source_id", "source", "source_record_id"),
 )
 
-# Right to erasure: keyed hashes (HMAC-SHA256, key from $LEADFLOW_HASH_KEY) of an erased
+# Right to erasure: keyed SHA-256 hashes (key from $LEADFLOW_HASH_KEY) of an erased
 # person's identifiers, by kind: email_norm_untagged (the address without +tags, Gmail dots),
 # phone_e164, source_record_id (source and the source's own id). A landing row or a record
 # matching any of them is suppressed (reason 'erased') and blanked. No clear text is stored.
