@@ -343,9 +343,26 @@ def test_erasure_leaves_no_trace_in_tables_lists_extracts_and_data_docs(tmp_path
               ["person_id"].iloc[0])
     t = db.read_df(ctx.engine, sa.select(touches).where(touches.c.person_id == pid))
     assert len(t) == 3 and t["url"].isna().all()
-    # re-running the day changes nothing and does not bring the subject back
+    # re-delivered as a +tag variant (and under a new id): suppressed and blanked at landing, every
+    # row still accounted for; re-running the day does not bring the subject back anywhere
+    web = tmp_path / "data/landing/web_leads"
+    header = next(csv.reader(max((web / "archive").glob("leads_*.csv")).open(encoding="utf-8")))
+    again = {h: "" for h in header} | {"Lead ID": "WL-9900009", "Email Address": "zq+promo@ferncastle-robotics.de",
+                                        "First Name": "Zebulon", "Last Name": "Quixotewright",
+                                        "Created At": "2026-11-26 11:00:00", "Country": "Germany"}
+    with (web / "leads_2026-11-26_late.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=header)
+        w.writeheader()
+        w.writerow(again)
     pipeline.run_daily(ctx)
     page.build(ctx)
+    st = db.read_df(ctx.engine, sa.select(stg_inbound_leads.c.state, stg_inbound_leads.c.state_reason)
+                    .where(stg_inbound_leads.c.batch_id == sa.select(sa.func.max(stg_inbound_leads.c.batch_id))
+                           .scalar_subquery()))
+    assert st.values.tolist() == [["suppressed", "erased"]]
+    from tests.test_pipeline import _accounting
+    _accounting(ctx.engine)
+    assert count(ctx.engine, people, people.c.erased_at.is_(None), people.c.first_name == "Zebulon") == 0
     assert _scan_tables(ctx.engine) == {} and _scan_files(lists_dir, reports) == {}
 
 
