@@ -63,6 +63,9 @@ class HttpConnector(Strict):
     max_retries: int = 4
     backoff_seconds: float = 0.5
     max_pages: int = 10_000
+    # A next link to another scheme/host/port: refused (the token never leaves the API's origin)
+    # or followed without the token.
+    cross_origin_next: Literal["refuse", "follow_without_token"] = "refuse"
 
 
 Connector = FileConnector | SqlConnector | HttpConnector

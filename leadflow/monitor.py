@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from leadflow.context import RunContext
 from leadflow.errors import LeadflowError
+from leadflow.scrub import scrub
 from leadflow.store.schema import pipeline_runs
 
 log = logging.getLogger("leadflow")
@@ -51,7 +52,6 @@ def step(ctx: RunContext, task: str) -> Iterator[dict[str, Any]]:
         status, message = "failed", str(e)[:2000]
         raise
     except Exception as e:  # recorded, then re-raised for the caller to report
-        from leadflow.orchestration.alerts import scrub   # stdlib only; no Airflow import
         status, message = "failed", f"{type(e).__name__}: {scrub(e, 500)}"
         raise
     finally:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pandas as pd
 import sqlalchemy as sa
 
-from leadflow.store import campaigns as camp_store
+from leadflow import campaigns as camp_store
 from leadflow.store import db
 from leadflow.store.schema import campaign_spend, campaigns, ingest_batches, stg_campaign_spend
 

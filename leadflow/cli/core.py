@@ -31,15 +31,20 @@ def parse_date(value: str | None, opt: str = "--date") -> date | None:
 
 
 def cmd_init(config: ConfigOpt = None) -> None:
-    """Create the warehouse tables (idempotent) and the data folders."""
+    """Create the warehouse or upgrade its schema to this version (idempotent), and the folders."""
     from leadflow import config as cfg
-    from leadflow.store import db
+    from leadflow.store import db, migrations
     settings = cfg.load(config)
     eng = db.engine(settings.database_url)
+    db.check(eng)
+    before = migrations.current(eng)
     tables = db.init(eng)
     for d in (settings.data_dir, settings.reports_dir, settings.lists_dir):
         d.mkdir(parents=True, exist_ok=True)
-    console.print(f"warehouse ready: {len(tables)} tables at "
+    after = migrations.current(eng)
+    change = (f"upgraded from revision {before} to {after}" if before and before != after
+              else f"at revision {after}")
+    console.print(f"warehouse ready: {len(tables)} tables, schema {change}, at "
                   f"{eng.url.render_as_string(hide_password=True)}")
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.progress import TaskID
 from rich.table import Table
 
 from leadflow.cli.core import ConfigOpt, DateOpt, parse_date
@@ -62,7 +63,7 @@ def cmd_ingest(config: ConfigOpt = None, run_date: DateOpt = None,
     names = None if all_ else list(source or [])
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
                   TimeElapsedColumn(), console=err, transient=True) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(name: str, n: int) -> None:
             if name not in tasks:
@@ -80,10 +81,13 @@ def cmd_ingest(config: ConfigOpt = None, run_date: DateOpt = None,
     s = ingest.summarise(results)
     console.print(f"rows in {s['rows_in']:,} = landed {s['rows_landed']:,} + rejected {s['rows_rejected']:,}; "
                   f"{s['batches']} batch(es), {s['duplicates']} already landed, {s['waiting']} waiting, "
-                  f"{s['failed']} failed", soft_wrap=True)
+                  f"{s['failed']} failed" + (f", {s['refused']} refused" if s["refused"] else ""), soft_wrap=True)
     for r in results:
         if r.get("note") and r["status"] == "landed" and r["rows_rejected"]:
             console.print(f"note: {r['note']}", markup=False, soft_wrap=True)
+    for w in s["warnings"]:
+        if w not in s["errors"]:        # e.g. a link found in failed/ and left alone
+            err.print(f"warning: {w}", markup=False, soft_wrap=True)
     for e in s["errors"][:-1]:
         err.print(f"error: {e}", markup=False, soft_wrap=True)
     if s["errors"]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -16,7 +16,7 @@ feedback_app = typer.Typer(help="Sales outcomes back onto handoffs and the lifec
 
 
 
-def _fmt(v: object, money: bool = False, pct: bool = False) -> str:
+def _fmt(v: Any, money: bool = False, pct: bool = False) -> str:
     import pandas as pd
     if v is None or (isinstance(v, float) and pd.isna(v)):
         return "-"

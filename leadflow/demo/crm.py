@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
 from leadflow.canonical import SELLING_STEPS
 from leadflow.demo.truth import Truth, email_keys, load_truth, person_of_email
@@ -188,7 +189,7 @@ def write_outcomes(outcomes: pd.DataFrame, out_dir: Path | str, day: date | None
     return path
 
 
-def handoffs_frame(engine) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def handoffs_frame(engine: sa.Engine) -> pd.DataFrame:
     """Handoffs from the warehouse with the person's normalised e-mail (the simulator's input)."""
     import sqlalchemy as sa
 

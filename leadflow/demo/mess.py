@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import reduce
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,8 @@ def O(s: pd.Series | np.ndarray) -> np.ndarray:  # noqa: E743
 
 def cat(*parts: np.ndarray | str) -> np.ndarray:
     """Element-wise string concatenation of object arrays and scalars (no missing values)."""
-    return reduce(np.add, [p if isinstance(p, str) else np.asarray(p, dtype=object) for p in parts])
+    arrays: list[Any] = [p if isinstance(p, str) else np.asarray(p, dtype=object) for p in parts]
+    return reduce(np.add, arrays)
 
 
 def istr(a: np.ndarray) -> np.ndarray:

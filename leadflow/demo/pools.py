@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from faker import Faker
@@ -233,7 +234,7 @@ class Pools:
     city: list[np.ndarray]
 
 
-def _weighted(names: object, extra: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _weighted(names: Any, extra: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Faker's name list (a tuple, or an OrderedDict of name -> frequency) as arrays; single
     ASCII-sluggable tokens only, so the demo's name variants stay interpretable."""
     if isinstance(names, dict):
@@ -248,8 +249,8 @@ def _weighted(names: object, extra: list[str] | None = None) -> tuple[np.ndarray
         if " " not in k and ascii_slug(k):
             agg[k] = agg.get(k, 0.0) + w
     vals = np.array(sorted(agg), dtype=object)
-    w = np.array([agg[k] for k in vals], dtype=float)
-    return vals, w / w.sum()
+    weights = np.array([agg[k] for k in vals], dtype=float)
+    return vals, weights / weights.sum()
 
 
 def build_pools(seed: int) -> Pools:

@@ -96,9 +96,9 @@ def build(rng: np.random.Generator, people: pd.DataFrame, records: pd.DataFrame,
 
     web = np.isin(ti_all, [names.index(t) for t in WEB])
     # web events carry the lead id (cookie), sometimes the e-mail; mail/event systems only the e-mail
-    lid = np.where(web & (rng.random(n) < 0.85), lead_all, None)
+    lid: np.ndarray = np.where(web & (rng.random(n) < 0.85), lead_all, None)
     em = people["email"].to_numpy(object)[pi_all]
-    em = np.where(web & pd.notna(lid) & (rng.random(n) < 0.12), None, em)   # some: the lead id only
+    em = np.asarray(np.where(web & pd.notna(lid) & (rng.random(n) < 0.12), None, em))   # some: the lead id only
     em = M.on(em, rng.random(n) < 0.05, lambda s: s.str.upper())
     paths = np.array([TYPES[t][2] for t in names], dtype=object)[ti_all]
     pv = et == "page_view"

@@ -3,12 +3,21 @@
 Contact flags are checked again right before publishing: a person who opted out (or became
 do-not-contact, erased, a competitor, a customer or in an open deal) after queueing is withdrawn
 from the queue, logged in ``suppressions`` and never appears in a list or an email.
+
+The day's folder is replaced as a whole by one atomic swap (``leadflow.store.files``), and email
+goes through the ``email_outbox`` (``leadflow.store.outbox``): once per rep and list content, so
+re-runs and concurrent runs never re-send, and a changed list goes out once as an update.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import logging
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,9 +25,10 @@ import pandas as pd
 import sqlalchemy as sa
 
 from leadflow.context import RunContext
+from leadflow.errors import LeadflowError
 from leadflow.handoff import lists, mail
 from leadflow.qualify import suppression_reason
-from leadflow.store import db
+from leadflow.store import db, files, outbox
 from leadflow.store.schema import handoffs, suppressions
 
 log = logging.getLogger("leadflow.handoff")
@@ -206,54 +216,111 @@ def _gate(df: pd.DataFrame, ctx: RunContext) -> tuple[pd.DataFrame, dict[str, An
     return df.loc[passed.index], info, held
 
 
-def deliver(ctx: RunContext) -> dict[str, Any]:
-    """Write each owner's list for ctx.run_date and email reps when delivery.email_enabled."""
+@dataclass
+class _RepList:
+    """One owner's list rendered in memory: published whole, attached as is, hashed for the outbox."""
+    owner: str
+    leads: int
+    title: str
+    html: str
+    files: dict[str, bytes]
+    content_hash: str   # of the rows (CSV text): the same list hashes the same in every run
+
+
+def _render(df: pd.DataFrame, ctx: RunContext) -> list[_RepList]:
     d = ctx.settings.delivery
-    df, late = brief(ctx)
-    counts: dict[str, Any] = {"withdrawn_late": _withdraw(ctx, late), "files": 0, "emailed": 0,
-                              "leads": 0, "per_rep": {}}
-    out_dir = ctx.settings.lists_dir / ctx.run_date.isoformat()
-    if out_dir.is_dir():   # a re-run rewrites the day's lists (a withdrawn lead must vanish)
-        for old in out_dir.iterdir():
-            if old.suffix in (".csv", ".xlsx", ".html"):
-                old.unlink()
-    if df.empty:
-        counts["paths"] = []
-        return counts
-    df, gate, held = _gate(df, ctx)
-    counts.update(gate)
-    _withdraw(ctx, held, status="held")   # held back from the lists, never silently
-    out_dir.mkdir(parents=True, exist_ok=True)
-    emails = {r.id: r.email for r in ctx.settings.routing.reps if r.email}
     names = {r.id: r.name for r in ctx.settings.routing.reps}
-    paths: list[str] = []
-    messages = []
+    out = []
     for owner, g in df.groupby("owner_rep", sort=True):   # one iteration per rep, not per lead
         g = g.drop(columns=["owner_rep"] + [c for c in g.columns if c.startswith("g_")])
-        base = out_dir / lists.safe_name(str(owner))
+        base = lists.safe_name(str(owner))
         title = f"Lead list {ctx.run_date.isoformat()} for {names.get(owner, owner)}"
-        written = []
-        if "csv" in d.formats:
-            written.append(lists.to_csv(g, base.with_suffix(".csv")))
-        if "xlsx" in d.formats:
-            written.append(lists.to_xlsx(g, base.with_suffix(".xlsx"), title))
+        csv = lists.csv_bytes(g)
         html = lists.to_html_text(g, title)
+        blobs: dict[str, bytes] = {}
+        if "csv" in d.formats:
+            blobs[f"{base}.csv"] = csv
+        if "xlsx" in d.formats:
+            blobs[f"{base}.xlsx"] = lists.xlsx_bytes(g, title)
         if "html" in d.formats:
-            written.append(lists.to_html(html, base.with_suffix(".html")))
-        paths += [str(p) for p in written]
-        counts["per_rep"][str(owner)] = int(len(g))
-        if d.email_enabled and owner in emails:
-            text = (f"{len(g)} new lead(s) for {ctx.run_date.isoformat()}, highest priority first. "
-                    "The list is attached (CSV and XLSX) and shown below.")
-            messages.append(mail.build_message(
-                d.smtp.sender, emails[owner], title, html, text,
-                [p for p in written if p.suffix in (".csv", ".xlsx")]))
-    counts["files"] = len(paths)
-    counts["paths"] = paths
-    counts["leads"] = int(len(df))
-    counts["lists_dir"] = str(out_dir)
-    if messages:
-        counts["emailed"] = mail.send_all(d.smtp, messages)
+            blobs[f"{base}.html"] = html.encode("utf-8")
+        out.append(_RepList(str(owner), len(g), title, html, blobs, hashlib.sha256(csv).hexdigest()))
+    return out
+
+
+def _publish(out_dir: Path, reps: list[_RepList]) -> list[Path]:
+    """Replace the day's folder as a whole (a withdrawn lead vanishes from a re-run's lists);
+    on a write error the previous version stays and nothing is emailed."""
+    try:
+        return files.publish_dir(out_dir, {n: b for r in reps for n, b in r.files.items()})
+    except OSError as e:
+        code = errno.errorcode.get(e.errno or 0)
+        raise mail.DeliveryError(
+            f"lead lists not written to {out_dir}: {e.strerror or type(e).__name__}"
+            + (f" ({code})" if code else "") + "; the previous lists are unchanged, nothing emailed"
+        ) from None
+
+
+def _message(r: _RepList, to: str, kind: str, ctx: RunContext) -> EmailMessage:
+    day = ctx.run_date.isoformat()
+    if kind == "update":
+        subject = "Updated " + r.title[:1].lower() + r.title[1:]
+        text = (f"Your lead list for {day} has changed: it now has {r.leads} lead(s), highest "
+                "priority first, and replaces the earlier one. Attached (CSV and XLSX) and shown below.")
+    else:
+        subject = r.title
+        text = (f"{r.leads} new lead(s) for {day}, highest priority first. "
+                "The list is attached (CSV and XLSX) and shown below.")
+    attach = {n: b for n, b in r.files.items() if n.endswith((".csv", ".xlsx"))}
+    return mail.build_message(ctx.settings.delivery.smtp.sender, to, subject, r.html, text, attach)
+
+
+def _send(ctx: RunContext, reps: list[_RepList]) -> dict[str, int]:
+    """Email each rep's list once per content through the outbox: an unchanged list is never
+    re-sent, a changed one goes out once as an update, and of concurrent runs only the one that
+    claimed a row sends it."""
+    emails = {r.id: r.email for r in ctx.settings.routing.reps if r.email}
+    mine = {r.owner: r for r in reps if r.owner in emails}   # fallback queue: files only
+    outbox.add(ctx.engine, ctx.run_date, {o: (r.content_hash, r.leads) for o, r in mine.items()})
+    claimed = outbox.claim(ctx.engine, ctx.run_date, {o: r.content_hash for o, r in mine.items()},
+                           ctx.run_id)
+    todo = sorted(claimed)
+    ids = [claimed[o][0] for o in todo]
+    sent: list[int] = []
+
+    def done(i: int) -> None:
+        outbox.mark_sent(ctx.engine, ids[i])
+        sent.append(ids[i])
+
+    try:
+        mail.send_all(ctx.settings.delivery.smtp,
+                      [_message(mine[o], emails[o], claimed[o][1], ctx) for o in todo], on_sent=done)
+    except Exception as e:
+        why = str(e) if isinstance(e, LeadflowError) else type(e).__name__
+        outbox.mark_failed(ctx.engine, [i for i in ids if i not in sent], why)
+        raise
+    return {"emailed": len(sent), "email_updates": sum(claimed[o][1] == "update" for o in todo),
+            "email_unchanged": len(mine) - len(todo)}
+
+
+def deliver(ctx: RunContext) -> dict[str, Any]:
+    """Publish each owner's list for ctx.run_date, then email reps when delivery.email_enabled."""
+    df, late = brief(ctx)
+    counts: dict[str, Any] = {"withdrawn_late": _withdraw(ctx, late), "files": 0, "emailed": 0,
+                              "leads": 0, "per_rep": {}, "paths": []}
+    out_dir = ctx.settings.lists_dir / ctx.run_date.isoformat()
+    if df.empty and not out_dir.exists():
+        return counts
+    if not df.empty:
+        df, gate, held = _gate(df, ctx)
+        counts.update(gate)
+        _withdraw(ctx, held, status="held")   # held back from the lists, never silently
+    reps = _render(df, ctx)
+    paths = _publish(out_dir, reps)
+    counts.update(files=len(paths), paths=[str(p) for p in paths], leads=len(df),
+                  lists_dir=str(out_dir), per_rep={r.owner: r.leads for r in reps})
+    if ctx.settings.delivery.email_enabled:
+        counts.update(_send(ctx, reps))
     log.info("deliver %s: %s files, %s emailed, %s withdrawn", ctx.run_date, counts["files"],
              counts["emailed"], counts["withdrawn_late"])
     return counts

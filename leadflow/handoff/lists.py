@@ -7,8 +7,8 @@ Spreadsheet formula injection is neutralised in every text cell: a value startin
 
 from __future__ import annotations
 
+import io
 import re
-from pathlib import Path
 
 import pandas as pd
 from jinja2 import Environment, select_autoescape
@@ -42,12 +42,13 @@ def safe_name(owner: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", owner) or "_"
 
 
-def to_csv(df: pd.DataFrame, path: Path) -> Path:
-    neutralise(df).rename(columns=COLUMNS).to_csv(path, index=False, encoding="utf-8")
-    return path
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """The list as UTF-8 CSV; rendered in memory so files are published whole and the same
+    bytes are attached to the email (and hashed to tell whether the list changed)."""
+    return neutralise(df).rename(columns=COLUMNS).to_csv(index=False).encode("utf-8")
 
 
-def to_xlsx(df: pd.DataFrame, path: Path, title: str) -> Path:
+def xlsx_bytes(df: pd.DataFrame, title: str) -> bytes:
     """Write-only workbook (streams rows; uses lxml when installed). Text is neutralised first,
     so no cell can start with '=' and become a formula."""
     from openpyxl import Workbook
@@ -69,8 +70,9 @@ def to_xlsx(df: pd.DataFrame, path: Path, title: str) -> Path:
     for row in safe.astype(object).where(safe.notna(), None).itertuples(index=False):
         ws.append([None if (isinstance(v, float) and v != v) else v for v in row])
     wb.properties.title = title
-    wb.save(path)
-    return path
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
 
 
 _HTML = """<!doctype html>
@@ -96,9 +98,3 @@ def to_html_text(df: pd.DataFrame, title: str) -> str:
     safe = df.rename(columns=COLUMNS)
     rows = safe.astype(object).where(safe.notna(), None).values.tolist()
     return _env.from_string(_HTML).render(title=title, headers=list(safe.columns), rows=rows, n=len(rows))
-
-
-def to_html(html: str, path: Path) -> Path:
-    """Write a list page rendered by ``to_html_text`` (the same text goes into the email)."""
-    path.write_text(html, encoding="utf-8")
-    return path

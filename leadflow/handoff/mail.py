@@ -11,16 +11,17 @@ import mimetypes
 import os
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
-from pathlib import Path
 
 from leadflow.config import Smtp
 from leadflow.errors import LeadflowError
 
 
 class DeliveryError(LeadflowError):
-    """Lead lists could not be sent; names the SMTP host and the cause (never recipients)."""
+    """Lead lists could not be written or sent; names the folder or SMTP host and the cause
+    (never recipients or lead data)."""
 
 
 @dataclass
@@ -51,22 +52,28 @@ def resolve(smtp: Smtp) -> SmtpTarget:
 
 
 def build_message(sender: str, to: str, subject: str, html: str, text: str,
-                  attachments: list[Path]) -> EmailMessage:
+                  attachments: dict[str, bytes]) -> EmailMessage:
+    """One message; attachments are file name → content (the bytes that were published, never
+    re-read from a folder another run may be replacing)."""
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = sender, to, subject
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
-    for p in attachments:
-        ctype, _ = mimetypes.guess_type(p.name)
-        if p.suffix == ".xlsx":
+    for name, data in attachments.items():
+        ctype, _ = mimetypes.guess_type(name)
+        if name.endswith(".xlsx"):
             ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         maintype, subtype = (ctype or "application/octet-stream").split("/", 1)
-        msg.add_attachment(p.read_bytes(), maintype=maintype, subtype=subtype, filename=p.name)
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return msg
 
 
-def send_all(smtp: Smtp, messages: list[EmailMessage]) -> int:
-    """Send messages over one connection; returns how many were accepted."""
+def send_all(smtp: Smtp, messages: list[EmailMessage],
+             on_sent: Callable[[int], None] | None = None) -> int:
+    """Send messages over one connection; returns how many were accepted.
+
+    ``on_sent(i)`` runs right after the server accepted message ``i`` (the outbox marks it sent
+    there, so a failure later in the batch never re-sends the messages before it)."""
     if not messages:
         return 0
     t = resolve(smtp)
@@ -86,6 +93,8 @@ def send_all(smtp: Smtp, messages: list[EmailMessage]) -> int:
             sent = 0
             for m in messages:
                 server.send_message(m)
+                if on_sent is not None:
+                    on_sent(sent)
                 sent += 1
             return sent
     except smtplib.SMTPException as e:  # messages may name recipients: code and type only

@@ -4,18 +4,27 @@ A file is picked up only when it is older than ``min_age_seconds`` and its size 
 while it was hashed (so a file still being copied in is left for the next run). Processed files
 move to ``<landing>/archive/``; rejected ones to ``<landing>/failed/`` beside a
 ``<file>.why.txt`` note.
+
+Landing folders are written to by other people, so nothing in them is trusted: an entry that is
+not a regular file (a symbolic link, a named pipe, a folder, a device) is refused and never
+opened or moved; data files are opened without following links and read through that one open
+descriptor; moves and notes go only into real ``archive/`` and ``failed/`` folders and never
+write through a link found there.
 """
 
 from __future__ import annotations
 
+import errno
 import fnmatch
+import os
 import re
-import shutil
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import pandas as pd
@@ -25,6 +34,52 @@ from leadflow.ingest import formats
 from leadflow.ingest.formats import FileProblem, Scan
 
 _IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".filepart", ".why.txt")
+_SUBFOLDERS = ("archive", "failed")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_READ_FLAGS = (os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+_DIR_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+_LINK_ERRNOS = {errno.ELOOP, errno.EMLINK, errno.ENOTDIR}   # what O_NOFOLLOW says for a link
+_FD_DIR = Path("/proc/self/fd")
+
+
+class Refused(FileProblem):
+    """An entry that is not a regular file: never opened, never moved, reported as refused."""
+
+
+class UnsafeFolder(Exception):
+    """``archive/`` or ``failed/`` is not a real folder (e.g. a link elsewhere): nothing is moved."""
+
+
+def entry_kind(st: os.stat_result) -> str | None:
+    """What a non-regular entry is, for the refusal message (None for a regular file)."""
+    m = st.st_mode
+    if stat.S_ISREG(m):
+        return None
+    if stat.S_ISLNK(m):
+        return "a symbolic link"
+    if stat.S_ISFIFO(m):
+        return "a named pipe (FIFO)"
+    if stat.S_ISDIR(m):
+        return "a directory"
+    if stat.S_ISCHR(m) or stat.S_ISBLK(m):
+        return "a device file"
+    if stat.S_ISSOCK(m):
+        return "a socket"
+    return "a special file"
+
+
+def refusal(kind: str) -> str:
+    """The one-line reason given for a refused entry."""
+    return (f"refused: {kind}, not a regular file; it was not read or moved "
+            "(deliver the file itself and remove this entry)")
+
+
+def lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
 
 
 @dataclass
@@ -35,35 +90,86 @@ class FileDelivery:
     fmt: str = "csv"
     encoding: str = "utf-8-sig"
     line_rejects: list[tuple[int, str, str]] = field(default_factory=list)
+    fd: int | None = None              # the file as opened (no links followed); read through this
+    readable: Path | None = None       # a name the readers can open that reaches ``fd``
+    ident: tuple[int, int] | None = None   # (device, inode) of what was read
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def location(conn: FileConnector, base_dir: Path | None) -> Path:
+    """The configured folder or file: its parent folders resolved, its own name not (a link
+    dropped in place of a single delivery file must be seen as a link, not followed)."""
     p = Path(conn.path).expanduser()
     if not p.is_absolute():
         p = (base_dir or Path.cwd()) / p
-    return p.resolve()
+    return p.resolve() if p.name in ("", "..") else p.parent.resolve() / p.name
 
 
 def landing_dir(conn: FileConnector, base_dir: Path | None) -> Path:
     loc = location(conn, base_dir)
-    return loc.parent if loc.is_file() else loc
+    st = lstat(loc)
+    return loc if st is not None and stat.S_ISDIR(st.st_mode) else loc.parent
+
+
+def unsafe_landing(conn: FileConnector, base_dir: Path | None) -> str | None:
+    """Why a source's landing folder must not be touched at all, or None.
+
+    The configured folder (or single file) must not itself be a link: whoever can swap it for
+    one could point leadflow at any folder it can read and move files in. ``archive/`` and
+    ``failed/`` must be real folders when files are filed away.
+    """
+    loc = location(conn, base_dir)
+    st = lstat(loc)
+    if st is not None and stat.S_ISLNK(st.st_mode) and loc.is_dir():
+        return ("refused: the landing folder is a symbolic link; nothing was read "
+                "(set connector.path to the real folder)")
+    if not conn.archive:
+        return None
+    landing = landing_dir(conn, base_dir)
+    for sub in _SUBFOLDERS:
+        sst = lstat(landing / sub)
+        if sst is not None and not stat.S_ISDIR(sst.st_mode):
+            return (f"refused: {sub}/ is {entry_kind(sst)}, not a real folder inside the landing folder; "
+                    f"nothing was read or moved (make {sub}/ a real folder)")
+    return None
+
+
+def _listing(folder: Path, pattern: str) -> list[Path]:
+    out = []
+    for p in sorted(folder.iterdir()):
+        name = p.name
+        if name.startswith((".", "~$")) or name.endswith(_IGNORED_SUFFIXES):
+            continue
+        if name in _SUBFOLDERS and p.is_dir() and not p.is_symlink():
+            continue
+        if fnmatch.fnmatch(name, pattern):
+            out.append(p)
+    return out
 
 
 def candidates(conn: FileConnector, base_dir: Path | None) -> list[Path]:
-    """Files the connector covers (a single file, or the folder's matching files), sorted."""
+    """Entries the connector covers (the single file, or the folder's matching entries), sorted.
+
+    Links, pipes and folders whose names match are included on purpose: callers refuse them
+    out loud (``prepare`` raises :class:`Refused`) rather than skipping them silently.
+    """
     loc = location(conn, base_dir)
-    if loc.is_file():
-        return [loc]
-    if not loc.is_dir():
+    st = lstat(loc)
+    if st is None:
         return []
-    out = []
-    for p in sorted(loc.iterdir()):
-        name = p.name
-        if not p.is_file() or name.startswith((".", "~$")) or name.endswith(_IGNORED_SUFFIXES):
-            continue
-        if fnmatch.fnmatch(name, conn.pattern):
-            out.append(p)
-    return out
+    if not stat.S_ISDIR(st.st_mode):
+        return [loc]            # a single file; a linked landing folder is refused, never listed
+    return _listing(loc, conn.pattern)
 
 
 _NAME_DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
@@ -81,24 +187,74 @@ def name_date(path: Path) -> date | None:
 
 
 def is_settled(path: Path, min_age: float, now: float | None = None) -> bool:
-    """Old enough that nobody is still writing it."""
-    st = path.stat()
+    """Old enough that nobody is still writing it (the entry's own time: links are not followed)."""
+    st = os.lstat(path)
     return ((now if now is not None else time.time()) - st.st_mtime) >= min_age
 
 
+def open_regular(path: Path) -> tuple[int, os.stat_result]:
+    """Open a regular file for reading without following a link; raise Refused for anything else.
+
+    The entry is checked before opening (a device is never opened) and the open descriptor
+    after (an entry swapped in between is caught); O_NONBLOCK keeps a pipe from hanging the run.
+    """
+    st = os.lstat(path)
+    kind = entry_kind(st)
+    if kind:
+        raise Refused(refusal(kind))
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError as e:
+        if e.errno in _LINK_ERRNOS:
+            raise Refused(refusal("a symbolic link")) from None
+        raise
+    try:
+        fst = os.fstat(fd)
+        kind = entry_kind(fst)
+        if kind:
+            raise Refused(refusal(kind))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, fst
+
+
+def _readable(fd: int, path: Path) -> Path:
+    """A name that opens exactly the file behind ``fd`` (Linux: /proc/self/fd/N), so every
+    reader (pandas, pyarrow, openpyxl) reads what was checked even if the name is swapped later.
+    Elsewhere the original name, re-checked against ``fd`` before and after reading."""
+    p = _FD_DIR / str(fd)
+    return p if _FD_DIR.is_dir() else path
+
+
+def _same(path: Path, ident: tuple[int, int] | None) -> bool:
+    st = lstat(path)
+    return st is not None and ident is not None and (st.st_dev, st.st_ino) == ident
+
+
 def prepare(conn: FileConnector, path: Path, landing: Path) -> FileDelivery:
-    """Hash and check a file; raise FileProblem for unreadable ones, None-safe for partial ones."""
-    before = path.stat()
-    sc = formats.scan(path)
-    after = path.stat()
-    d = FileDelivery(path, landing, sc)
-    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or sc.size != after.st_size:
-        raise StillWriting(path)
-    d.fmt = formats.detect_format(path, conn.format)
-    if sc.size == 0:
-        raise FileProblem("empty file (no header row)")
-    if d.fmt in ("csv", "jsonl"):
-        d.encoding = formats.choose_encoding(conn, sc)
+    """Open, hash and check a file; raise Refused for non-regular entries, FileProblem for
+    unreadable files, StillWriting for files still growing. The caller closes the delivery."""
+    fd, before = open_regular(path)
+    d = FileDelivery(path, landing, fd=fd, readable=_readable(fd, path), ident=(before.st_dev, before.st_ino))
+    try:
+        if d.readable == path and not _same(path, d.ident):
+            raise StillWriting(path)
+        sc = formats.scan(d.readable)
+        d.scan = sc
+        after = os.fstat(fd)
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or sc.size != after.st_size:
+            raise StillWriting(path)
+        d.fmt = formats.detect_format(path, conn.format)
+        if sc.size == 0:
+            raise FileProblem("empty file (no header row)")
+        if d.fmt in ("csv", "jsonl"):
+            d.encoding = formats.choose_encoding(conn, sc)
+    except BaseException:
+        d.close()
+        raise
     return d
 
 
@@ -107,49 +263,137 @@ class StillWriting(Exception):
 
 
 def read(conn: FileConnector, d: FileDelivery) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    src = d.readable or d.path
     if d.fmt == "csv":
-        return formats.read_csv(d.path, conn, d.encoding)
+        return formats.read_csv(src, conn, d.encoding)
     if d.fmt == "jsonl":
-        return formats.read_jsonl(d.path, conn, d.encoding, d.line_rejects)
+        return formats.read_jsonl(src, conn, d.encoding, d.line_rejects)
     if d.fmt == "parquet":
-        return formats.read_parquet(d.path, conn)
+        return formats.read_parquet(src, conn)
     if d.fmt == "xlsx":
-        return formats.read_xlsx(d.path, conn)
+        return _read_xlsx(src, conn)
     raise FileProblem(f"unsupported format {d.fmt!r}")
 
 
-def _unique_target(folder: Path, name: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / name
+def _read_xlsx(src: Path, conn: FileConnector) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    # openpyxl insists on an .xlsx file name or a file object: hand it the open file.
+    with open(src, "rb") as f:
+        yield from formats.read_xlsx(f, conn)  # type: ignore[arg-type]
+
+
+def _open_folder(folder: Path) -> int:
+    """``archive/`` or ``failed/`` opened as a real folder (made when absent), never via a link."""
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        pass
+    try:
+        return os.open(folder, _DIR_FLAGS)
+    except OSError as e:
+        if e.errno in _LINK_ERRNOS:
+            st = lstat(folder)
+            kind = entry_kind(st) if st is not None else "missing"
+            raise UnsafeFolder(f"{folder.name}/ is {kind}, not a real folder inside the landing folder; "
+                               "nothing was moved there") from None
+        raise
+
+
+def _taken(dfd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _names(name: str) -> Iterator[str]:
+    yield name
+    stem, suffix = Path(name).stem, Path(name).suffix
     i = 1
-    while target.exists():
-        target = folder / f"{Path(name).stem}.{i}{Path(name).suffix}"
+    while True:
+        yield f"{stem}.{i}{suffix}"
         i += 1
-    return target
 
 
-def archive(d: FileDelivery) -> Path:
-    target = _unique_target(d.landing / "archive", d.path.name)
-    shutil.move(str(d.path), target)
-    return target
+def _links_seen(dfd: int, folder: str, names: list[str]) -> list[str]:
+    out = []
+    for n in names:
+        try:
+            if stat.S_ISLNK(os.stat(n, dir_fd=dfd, follow_symlinks=False).st_mode):
+                out.append(f"{folder}/{n}")
+        except FileNotFoundError:
+            pass
+    return out
 
 
-def fail(path: Path, landing: Path, why: str) -> Path:
-    target = _unique_target(landing / "failed", path.name)
-    shutil.move(str(path), target)
-    target.with_name(target.name + ".why.txt").write_text(why.rstrip() + "\n", encoding="utf-8")
-    return target
+def _link_warning(links: list[str], target: str) -> str | None:
+    if not links:
+        return None
+    return (f"{', '.join(links)}: symbolic link(s) in the landing folder's subfolders, left alone "
+            f"and never written through; filed as {target} instead")
+
+
+def archive(d: FileDelivery) -> tuple[Path, str | None]:
+    """Move a landed file into ``archive/`` under a free name; returns (target, warning or None)."""
+    if d.fd is not None and d.readable == d.path and not _same(d.path, d.ident):
+        raise FileNotFoundError(d.path)        # swapped since it was read: not ours to move
+    folder = d.landing / "archive"
+    dfd = _open_folder(folder)
+    try:
+        tried = []
+        for name in _names(d.path.name):
+            tried.append(name)
+            if not _taken(dfd, name):
+                break
+        os.rename(d.path, name, dst_dir_fd=dfd)
+        return folder / name, _link_warning(_links_seen(dfd, "archive", tried[:-1]), f"archive/{name}")
+    finally:
+        os.close(dfd)
+
+
+def fail(path: Path, landing: Path, why: str) -> tuple[Path, str | None]:
+    """Move a rejected file into ``failed/`` beside ``<name>.why.txt``; returns (target, warning).
+
+    The note's name is claimed first with O_CREAT|O_EXCL|O_NOFOLLOW, so an existing entry of
+    that name (a link to some other file) is never opened or overwritten.
+    """
+    folder = landing / "failed"
+    dfd = _open_folder(folder)
+    try:
+        tried: list[str] = []
+        for name in _names(path.name):
+            note = name + ".why.txt"
+            tried += [name, note]
+            if _taken(dfd, name) or _taken(dfd, note):
+                continue
+            try:
+                nfd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+                              0o644, dir_fd=dfd)
+            except FileExistsError:
+                continue
+            with os.fdopen(nfd, "w", encoding="utf-8") as f:
+                f.write(why.rstrip() + "\n")
+            try:
+                os.rename(path, name, dst_dir_fd=dfd)
+            except BaseException:
+                os.unlink(note, dir_fd=dfd)
+                raise
+            return folder / name, _link_warning(_links_seen(dfd, "failed", tried[:-2]), f"failed/{name}")
+        raise AssertionError("unreachable")
+    finally:
+        os.close(dfd)
 
 
 def source_files(source: Source, path: Path | None, base_dir: Path | None) -> list[Path]:
-    """Files to read for ``read_mapped``: an explicit file/folder, else the connector's location."""
+    """Files to read for ``read_mapped``: an explicit file/folder, else the connector's location.
+
+    Links and special entries are listed too, so reading them fails out loud (``Refused``)."""
     conn = source.connector
     if path is not None:
         p = Path(path)
-        if p.is_dir():
+        if p.is_dir() and not p.is_symlink():
             pattern = conn.pattern if isinstance(conn, FileConnector) else "*"
-            return [f for f in sorted(p.iterdir()) if f.is_file() and fnmatch.fnmatch(f.name, pattern)
-                    and not f.name.startswith(".")]
+            return _listing(p, pattern)
         return [p]
     if not isinstance(conn, FileConnector):
         return []

@@ -51,25 +51,26 @@ def read_mapped(source: Source, path: Path | None = None, base_dir: Path | None 
 
 def _read_one(source: Source, conn: FileConnector, p: Path):
     where = f"source {source.name}, file {p.name}"
-    if not p.is_file():
+    if files.lstat(p) is None:      # a link or a pipe is refused by prepare, out loud
         raise InputError(f"{where}: file not found")
     try:
         d = files.prepare(conn, p, p.parent)
-        for raw, rows in files.read(conn, d):
-            try:
-                m = map_frame(source, raw, rows, delivery=p.name, attributes="declared",
-                              keep_bad=True)
-            except MissingColumns as e:
-                raise InputError(f"{where}, row 1 (header), field {e.fields[0]}: {e}") from None
-            rs = dict(zip(m.rejects["row_number"].tolist(), m.rejects["reasons"].tolist()))
-            frame = m.frame
-            for c in m.attribute_columns:
-                if c not in frame.columns:      # a canonical name wins over a same-named column
-                    frame[c] = m.attrs[c].to_numpy()
-            yield frame, rs
-        if d.line_rejects:
-            first = d.line_rejects[0]
-            raise InputError(f"{where}, row {first[0]}: {first[2]}")
+        with d:             # the open file is read through, then closed
+            for raw, rows in files.read(conn, d):
+                try:
+                    m = map_frame(source, raw, rows, delivery=p.name, attributes="declared",
+                                  keep_bad=True)
+                except MissingColumns as e:
+                    raise InputError(f"{where}, row 1 (header), field {e.fields[0]}: {e}") from None
+                rs = dict(zip(m.rejects["row_number"].tolist(), m.rejects["reasons"].tolist()))
+                frame = m.frame
+                for c in m.attribute_columns:
+                    if c not in frame.columns:      # a canonical name wins over a same-named column
+                        frame[c] = m.attrs[c].to_numpy()
+                yield frame, rs
+            if d.line_rejects:
+                first = d.line_rejects[0]
+                raise InputError(f"{where}, row {first[0]}: {first[2]}")
     except FileProblem as e:
         row = f", row {e.row}" if e.row else ""
         fld = f", field {e.field}" if e.field else ""

@@ -57,18 +57,17 @@ def header_columns(src: Source, base_dir: Path) -> list[str] | None:
         if not paths:
             return None
         p = paths[0]
-        fmt = formats.detect_format(p, c.format)
-        if fmt == "csv":
-            sc = formats.scan(p)
-            enc = formats.choose_encoding(c, sc)
-            import pandas as pd
-            sep = formats.sniff_delimiter(p, enc, c.delimiter)
-            cols = pd.read_csv(p, sep=sep, quotechar=c.quotechar, encoding=enc, nrows=0).columns
-            return [str(x).strip() for x in cols if not str(x).startswith("Unnamed: ")]
         small = c.model_copy(update={"chunk_rows": 100})
-        d = files.prepare(small, p, p.parent)
-        for raw, _ in files.read(small, d):
-            return list(raw.columns)
+        # Through prepare, like landing: a link or a pipe is never opened or waited on.
+        with files.prepare(small, p, p.parent) as d:
+            if d.fmt == "csv":
+                import pandas as pd
+                f = d.readable or p
+                sep = formats.sniff_delimiter(f, d.encoding, c.delimiter)
+                cols = pd.read_csv(f, sep=sep, quotechar=c.quotechar, encoding=d.encoding, nrows=0).columns
+                return [str(x).strip() for x in cols if not str(x).startswith("Unnamed: ")]
+            for raw, _ in files.read(small, d):
+                return list(raw.columns)
     except Exception:  # noqa: BLE001 - a peek only; landing reports real problems
         return None
     return None

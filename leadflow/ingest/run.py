@@ -34,7 +34,8 @@ def land(ctx: RunContext, sources: list[str] | None = None,
     """Land every selected source; returns one result dict per delivery (batch).
 
     Each dict: source, kind, uri, batch_id, rows_in, rows_landed, rows_rejected, status
-    (landed | duplicate | failed | waiting | empty), error (one line or None), note.
+    (landed | duplicate | failed | waiting | empty | refused), error (one line or None), note,
+    and optionally warning (one line: e.g. a link found where the file was filed away).
     """
     results: list[dict[str, Any]] = []
     for src in registry.select(ctx.settings, sources):
@@ -53,19 +54,25 @@ def land(ctx: RunContext, sources: list[str] | None = None,
             if os.environ.get("LEADFLOW_DEBUG"):
                 raise
         for r in res:
-            if r.get("error"):
-                log.warning("%s", r["error"])
+            for k in ("error", "warning"):
+                if r.get(k):
+                    log.warning("%s", r[k])
         results.extend(res)
     return results
 
 
 def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Totals and per-source counts of a ``land`` call."""
+    """Totals and per-source counts of a ``land`` call.
+
+    Refused entries (links, pipes, folders in a landing folder) and filing-away warnings are
+    listed under ``warnings``, which makes the recorded step a warning in ``leadflow status``.
+    """
     out: dict[str, Any] = {"batches": 0, "rows_in": 0, "rows_landed": 0, "rows_rejected": 0,
-                           "duplicates": 0, "waiting": 0, "failed": 0, "errors": [], "sources": {}}
+                           "duplicates": 0, "waiting": 0, "failed": 0, "refused": 0, "errors": [],
+                           "warnings": [], "sources": {}}
     for r in results:
         per = out["sources"].setdefault(r["source"], {"batches": 0, "rows_in": 0, "rows_landed": 0,
-                                                     "rows_rejected": 0, "failed": 0})
+                                                     "rows_rejected": 0, "failed": 0, "refused": 0})
         if r.get("batch_id") is not None and r["status"] == "landed":
             out["batches"] += 1
             per["batches"] += 1
@@ -79,6 +86,12 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
         elif r["status"] == "failed":
             out["failed"] += 1
             per["failed"] += 1
+        elif r["status"] == "refused":
+            out["refused"] += 1
+            per["refused"] += 1
+            out["warnings"].append(r["error"])
         if r.get("error"):
             out["errors"].append(r["error"])
+        if r.get("warning"):
+            out["warnings"].append(r["warning"])
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow.sdk import (
+from airflow.sdk import (  # type: ignore[attr-defined]  # lazily exported; not in airflow.sdk's stubs
     Asset,
     AssetAny,
     AssetOrTimeSchedule,

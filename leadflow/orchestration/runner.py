@@ -24,7 +24,7 @@ def _failure(e: LeadflowError) -> Exception:
     looks like PII or a secret, as a second defence: it lands in task logs), original class kept."""
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-    from leadflow.orchestration.alerts import scrub
+    from leadflow.scrub import scrub
 
     base = AirflowException if isinstance(e, StoreError) else AirflowFailException
     exc = base(scrub(e, 2000))
@@ -75,7 +75,7 @@ def run_task(task: str, context: Mapping[str, Any], fn: StepFn | None = None,
         ctx = open_run_context(context, job)
         counts = run_step(ctx, task, fn)
     except LeadflowError as e:
-        from leadflow.orchestration.alerts import scrub
+        from leadflow.scrub import scrub
         log.error("%s failed: %s: %s", task, type(e).__name__, scrub(e, 2000))
         raise _failure(e) from None
     small = small_counts(counts)

@@ -88,7 +88,7 @@ def _worst(statuses: list[str]) -> str:
 
 def collect(engine: sa.Engine, run_id: str, last: int = 15) -> dict[str, Any]:
     """Everything the summary shows, as plain data (also handy for tests and the CLI)."""
-    from leadflow.orchestration.alerts import scrub
+    from leadflow.scrub import scrub
 
     with engine.connect() as c:
         rows = [dict(r._mapping) for r in c.execute(

@@ -90,12 +90,12 @@ def evaluate(kind: str, df: pd.DataFrame, as_of: datetime | None = None,
         masks.append(pre if pre is not None else translate.unexpected(check, prepared, p))
     n = len(prepared)
     matrix = np.column_stack(masks) if masks else np.zeros((n, 0), dtype=bool)
-    failed = matrix.any(axis=1) if masks else np.zeros(n, dtype=bool)
+    failed = np.asarray(matrix.any(axis=1)) if masks else np.zeros(n, dtype=bool)
     counts = {nm: int(c) for nm, c in zip(names, matrix.sum(axis=0)) if c}
     sub = matrix[failed]
     r, c = np.nonzero(sub)
     label = np.asarray(names, dtype=object)
-    split_at = np.cumsum(np.bincount(r, minlength=len(sub)))[:-1] if len(sub) else []
+    split_at: Any = np.cumsum(np.bincount(r, minlength=len(sub)))[:-1] if len(sub) else []
     reasons = [list(x) for x in np.split(label[c], split_at)] if len(sub) else []
     results: dict[str, dict[str, Any]] = {}
     for check in dataset_checks(suite, p, mapped_fields, skipped) if dataset else ():

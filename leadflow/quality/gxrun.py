@@ -89,7 +89,9 @@ class GxRun:
         out: dict[str, dict[str, Any]] = {}
         for vr in res.run_results.values():
             for r in vr.results:
-                nm = r.expectation_config.meta.get("name")
+                if r.expectation_config is None:      # GX always sets it for suite runs
+                    continue
+                nm = str(r.expectation_config.meta.get("name"))
                 if r.exception_info and r.exception_info.get("raised_exception"):
                     out[nm] = {"success": False, "error": str(r.exception_info.get("exception_message"))[:200]}
                     continue

@@ -170,8 +170,8 @@ def seed(engine: sa.Engine, outcomes_in_staging: bool = False, **kw: Any) -> dic
             bid = c.execute(ingest_batches.insert().values(
                 source="crm", kind="crm_outcomes", uri="synthetic", content_hash=f"synthetic-{len(o)}",
                 rows_in=len(o), rows_landed=len(o), status="landed",
-                loaded_at=datetime(2000, 1, 1))).inserted_primary_key[0]
-            stg = pd.DataFrame({"source": "crm", "batch_id": bid, "row_number": np.arange(1, len(o) + 1),
+                loaded_at=datetime(2000, 1, 1))).inserted_primary_key
+            stg = pd.DataFrame({"source": "crm", "batch_id": bid[0] if bid else None, "row_number": np.arange(1, len(o) + 1),
                                 "loaded_at": datetime(2000, 1, 1), "state": "passed",
                                 "source_outcome_id": o["source_outcome_id"], "handoff_id": o["handoff_id"],
                                 "email": None, "status": o["status"], "reason_code": o["reason_code"],

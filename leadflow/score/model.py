@@ -67,7 +67,7 @@ class SampledHGB(HistGradientBoostingClassifier):
     features but cost linear time; sampling keeps training on 1M outcomes within minutes on two
     cores. The logistic model still sees every row. Runs on :func:`model_threads` threads."""
 
-    def fit(self, X, y, sample_weight=None):  # type: ignore[override]
+    def fit(self, X, y, sample_weight=None):
         if len(y) > GB_MAX_ROWS:
             idx = np.sort(np.random.default_rng(0).choice(len(y), GB_MAX_ROWS, replace=False))
             X = X.iloc[idx] if hasattr(X, "iloc") else X[idx]
@@ -75,7 +75,7 @@ class SampledHGB(HistGradientBoostingClassifier):
         with threadpool_limits(model_threads(), user_api="openmp"):
             return super().fit(X, y)
 
-    def predict_proba(self, X):  # type: ignore[override]
+    def predict_proba(self, X):
         with threadpool_limits(model_threads(), user_api="openmp"):
             return super().predict_proba(X)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ from leadflow.canonical import TOUCH_TYPES
 from leadflow.config import Settings
 from leadflow.score import engagement as eng_
 from leadflow.score import rules
-from leadflow.score.features import LABELS, PEOPLE_FEATURES, FeatureSpec
+from leadflow.score.features import LABELS, PEOPLE_FEATURES, FeatureSpec, KnownAt
 from leadflow.store.schema import people as people_t
 from leadflow.store.schema import touches as touches_t
 
@@ -108,7 +108,7 @@ def feature_specs(settings: Settings, allow_leaky: bool = False) -> list[Feature
     """The warehouse model's inputs (all declared; after-contact ones only when allowed)."""
     specs = [FeatureSpec(c, k, w, LABELS.get(c, c)) for c, (k, w) in PEOPLE_FEATURES.items()]
     for col, when in declared_attributes(settings).items():
-        specs.append(FeatureSpec(col, "categorical", when, col))   # kind refined by the data
+        specs.append(FeatureSpec(col, "categorical", cast(KnownAt, when), col))   # kind refined by the data
     derived = ["lead_age_days", "days_since_last_touch", "touches_total", "engagement_points",
                "fit_points"]
     specs += [FeatureSpec(c, "numeric", "capture", LABELS.get(c, c.replace("_", " "))) for c in derived]

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from leadflow.errors import StoreError
+from leadflow.store import migrations
 from leadflow.store.schema import metadata
 
 _ENGINES: dict[str, Engine] = {}
@@ -72,19 +73,22 @@ def check(eng: Engine) -> None:
 
 
 def init(eng: Engine) -> list[str]:
-    """Create every table that does not exist yet (idempotent); returns the table names."""
+    """Bring the warehouse schema to this leadflow's revision (idempotent); returns the table names.
+
+    Goes through the migrations (``leadflow.store.migrations.upgrade``), like ``airflow db
+    migrate``: a new warehouse gets every revision, an older one the missing ones.
+    """
     check(eng)
-    metadata.create_all(eng)
+    migrations.upgrade(eng)
     return sorted(metadata.tables)
 
 
 def require_schema(eng: Engine) -> None:
-    """Refuse to run against a warehouse that `leadflow init` has not prepared."""
+    """Refuse to run against a warehouse whose schema revision is not this leadflow's head."""
     check(eng)
-    missing = set(metadata.tables) - set(sa.inspect(eng).get_table_names())
-    if missing:
-        raise StoreError(f"warehouse at {_redact(str(eng.url))} is not initialised "
-                         f"({len(missing)} tables missing); run `leadflow init`")
+    problem = migrations.problem(eng)
+    if problem:
+        raise StoreError(problem)
 
 
 @contextmanager

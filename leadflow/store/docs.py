@@ -30,6 +30,7 @@ PURPOSE = {
     "lifecycle_events": "Every lifecycle transition with time, reason and run id.",
     "suppressions": "Qualified people who were not handed off, and why.",
     "handoffs": "The sales queue: one row per person per cycle, owner, why, SLA.",
+    "email_outbox": "Lead-list emails, one per rep, list date and list content (hash): pending, sending, sent or failed; a re-run never re-sends an unchanged list.",
     "outcomes": "Sales feedback per handoff: accepted/rejected, selling step reached, won/lost, amount.",
     "pipeline_runs": "Per run and step: status, counts, duration, message.",
     "models": "Model registry: version, training window, features, metrics, artifact, status.",

@@ -307,6 +307,24 @@ handoffs = sa.Table(
     sa.Index("ix_handoffs_owner", "owner_rep", "run_date"),
 )
 
+email_outbox = sa.Table(
+    "email_outbox", metadata,
+    sa.Column("outbox_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rep", sa.Text, nullable=False),             # rep id, owner of the list
+    sa.Column("list_date", sa.Date, nullable=False),
+    sa.Column("content_hash", sa.Text, nullable=False),    # sha256 of the list's rows (not of files or run ids)
+    sa.Column("leads", sa.Integer, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False, default="list"),       # list | update (an earlier version was sent)
+    sa.Column("status", sa.Text, nullable=False, default="pending"),  # pending | sending | sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("run_id", sa.Text),                          # the run that last claimed it
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("claimed_at", sa.DateTime),
+    sa.Column("sent_at", sa.DateTime),
+    sa.Column("error", sa.Text),                           # last failure, one line, no recipients
+    sa.UniqueConstraint("rep", "list_date", "content_hash", name="uq_outbox_rep_date_hash"),
+)
+
 outcomes = sa.Table(
     "outcomes", metadata,
     sa.Column("outcome_id", sa.Integer, primary_key=True, autoincrement=True),

@@ -1,7 +1,13 @@
-"""File connector: land each ready file in the landing folder (or the single configured file)."""
+"""File connector: land each ready file in the landing folder (or the single configured file).
+
+Entries that are not regular files (links, pipes, folders, devices) are refused with one line
+each and left untouched; a landing folder that is itself a link, or whose ``archive/`` or
+``failed/`` is not a real folder, refuses the whole source (see ``files``).
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,13 +26,17 @@ def land_source(ctx: RunContext, src: Source, progress: Callable[[int], None] | 
     assert isinstance(conn, FileConnector)
     base = ctx.settings.base_dir
     loc = files.location(conn, base)
-    if not loc.exists():
+    if files.lstat(loc) is None:
         if loc.suffix.lower() in formats.SUFFIX_FORMAT:     # a single file that is not there
             return [result(src, loc.name, status="failed",
                            error=f"source {src.name}, file {loc.name}: not found at {loc}")]
         # A landing folder nobody has dropped anything in yet: make it, nothing to land.
         loc.mkdir(parents=True, exist_ok=True)
         return []
+    unsafe = files.unsafe_landing(conn, base)
+    if unsafe:
+        folder = loc.name if loc.is_dir() else loc.parent.name
+        return [result(src, folder, status="refused", error=f"source {src.name}, folder {folder}: {unsafe}")]
     landing = files.landing_dir(conn, base)
     out: list[dict[str, Any]] = []
     clock = now if now is not None else time.time()
@@ -39,9 +49,16 @@ def land_source(ctx: RunContext, src: Source, progress: Callable[[int], None] | 
     return out
 
 
+def _refused(src: Source, name: str, why: str) -> dict[str, Any]:
+    return result(src, name, status="refused", error=f"{where(src, name)}: {why}")
+
+
 def _one_file(ctx: RunContext, src: Source, conn: FileConnector, path: Path, landing: Path, clock: float,
               progress: Callable[[int], None] | None) -> dict[str, Any]:
     name = path.name
+    kind = files.entry_kind(os.lstat(path))
+    if kind:
+        return _refused(src, name, files.refusal(kind))
     dated = files.name_date(path) if conn.dated_names else None
     if dated is not None and dated > ctx.run_date:
         # Backfills and re-runs of a past day must not land a later day's delivery.
@@ -53,26 +70,41 @@ def _one_file(ctx: RunContext, src: Source, conn: FileConnector, path: Path, lan
         d = files.prepare(conn, path, landing)
     except files.StillWriting:
         return result(src, name, status="waiting", note="changed while being read")
+    except files.Refused as e:       # swapped for a link or a pipe since it was listed
+        return _refused(src, name, e.why)
     except FileProblem as e:
         why = f"{where(src, name, e.row, e.field)}: {e.why}"
         bid = record_failed(ctx, src, name, "unread", why)
+        res = result(src, name, status="failed", error=why, batch_id=bid)
         if conn.archive:
-            files.fail(path, landing, why)
-        return result(src, name, status="failed", error=why, batch_id=bid)
-    assert d.scan is not None
-    if already_landed(ctx.engine, src.name, d.scan.sha256):
+            _file_away(src, res, lambda: files.fail(path, landing, why))
+        return res
+    with d:
+        assert d.scan is not None
+        if already_landed(ctx.engine, src.name, d.scan.sha256):
+            res = result(src, name, status="duplicate", note="same content already landed")
+            if conn.archive:
+                _file_away(src, res, lambda: files.archive(d))
+            return res
+        delivery = Delivery(src, name, name, lambda: files.read(conn, d), content_hash=d.scan.sha256,
+                            line_rejects=d.line_rejects)
+        res = land_delivery(ctx, delivery, progress)
         if conn.archive:
-            files.archive(d)
-        return result(src, name, status="duplicate", note="same content already landed")
-    delivery = Delivery(src, name, name, lambda: files.read(conn, d), content_hash=d.scan.sha256,
-                        line_rejects=d.line_rejects)
-    res = land_delivery(ctx, delivery, progress)
-    if conn.archive:
-        try:
             if res["status"] == "failed":
-                files.fail(path, landing, res["error"] or "failed")
+                _file_away(src, res, lambda: files.fail(path, landing, res["error"] or "failed"))
             else:
-                files.archive(d)
-        except FileNotFoundError:
-            pass            # a concurrent run archived it already
+                _file_away(src, res, lambda: files.archive(d))
     return res
+
+
+def _file_away(src: Source, res: dict[str, Any], move: Callable[[], tuple[Path, str | None]]) -> None:
+    """Move the file to archive/ or failed/; a link found there or an unsafe folder is a warning
+    on the result (the file then stays where it is), never a crash."""
+    try:
+        _target, warning = move()
+    except FileNotFoundError:
+        return              # a concurrent run filed it away already
+    except files.UnsafeFolder as e:
+        warning = f"not moved: {e}"
+    if warning:
+        res["warning"] = f"{where(src, res['uri'])}: {warning}"

@@ -1,4 +1,5 @@
-"""Campaigns and their daily spend: passed staging rows -> ``campaigns`` + ``campaign_spend``."""
+"""The load stage for campaigns: passed staging rows -> ``campaigns`` + ``campaign_spend`` (loaded beside
+identity, before scoring, so touches and reports can name their campaign)."""
 
 from __future__ import annotations
 
