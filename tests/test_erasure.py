@@ -369,3 +369,22 @@ def test_erasure_leaves_no_trace_in_tables_lists_extracts_and_data_docs(tmp_path
 def _neighbour_quarantine(engine: sa.Engine) -> int:
     q = db.read_df(engine, sa.select(quarantine.c.record))
     return int(sum(NEIGHBOUR in json.dumps(r) for r in q["record"]))
+
+
+def test_erasures_from_before_tombstones_still_block(blank_db_url, make_ctx) -> None:
+    """Migration 0003 keeps the old erasure list (plain SHA-256 of the address) as legacy tombstones."""
+    import hashlib
+
+    from leadflow.store import migrations
+    eng = db.engine(blank_db_url)
+    migrations.upgrade_to(eng, "0002")
+    with eng.begin() as c:
+        c.execute(sa.text("INSERT INTO erasures (email_hash, person_id, erased_at) VALUES (:h, 1, :at)"),
+                  {"h": hashlib.sha256(b"s@example.com").hexdigest(), "at": datetime(2026, 1, 1)})
+    migrations.upgrade_to(eng, "head")
+    ctx = make_ctx(CONFIG, eng)
+    land(eng, [{**SUBJECT, "email": " S@example.com"}, {**SUBJECT, "source_record_id": "w2",
+                                                        "email": "bobs@example.com", "phone": None}])
+    res = load_leads(ctx)
+    assert res["suppressed"] == 1 and res["created"] == 1
+    assert db.read_df(eng, sa.select(people.c.email_norm))["email_norm"].tolist() == ["bobs@example.com"]

@@ -23,9 +23,9 @@ from leadflow.store import db
 from leadflow.store.schema import STAGING, metadata
 
 # Tables without personal data: batches, campaigns and spend, accounts (companies), runs,
-# models, and the tombstones (keyed hashes only).
+# models, the email outbox (rep, date, content hash) and the tombstones (keyed hashes only).
 NOT_PERSONAL = ("ingest_batches", "campaigns", "campaign_spend", "stg_campaign_spend", "accounts",
-                "pipeline_runs", "models", "tombstones")
+                "pipeline_runs", "models", "email_outbox", "tombstones")
 
 _BY_PERSON = {"person_id", "person_a", "person_b", "survivor_id", "merged_id"}
 

@@ -18,6 +18,10 @@ import pandas as pd
 
 from leadflow.config import Settings
 
+# Erasures made before tombstones (table ``erasures``, moved here by migration 0003): the plain,
+# unkeyed SHA-256 of the normalised address. Still honoured; never written any more.
+LEGACY_KIND = "email_sha256_legacy"
+
 DEMO_KEY = "leadflow-demo-hash-key (set LEADFLOW_HASH_KEY in production)"
 
 
@@ -43,7 +47,7 @@ def keyed_hashes(kind: str, values: pd.Series, key: bytes) -> pd.Series:
 def matches(kind: str, values: pd.Series, hashes: set[str], key: bytes) -> np.ndarray:
     """Which values hash (as ``keyed_hashes``) into ``hashes``; each distinct value hashed once
     and only the few hits mapped back (the landing guard's hot path)."""
-    sub = hmac.digest(key, kind.encode(), "sha256")
+    sub = b"" if kind == LEGACY_KIND else hmac.digest(key, kind.encode(), "sha256")
     sha = hashlib.sha256
     hit = [v for v in values.dropna().unique() if sha(sub + str(v).encode()).hexdigest() in hashes]
     return values.isin(hit).to_numpy(dtype=bool) if hit else np.zeros(len(values), dtype=bool)

@@ -4,7 +4,9 @@ Three kinds of identifier are kept, each only as a keyed hash (see ``hashing``):
 ``email_norm_untagged`` (the matcher's email key: lower case, no ``+tag``, no Gmail dots),
 ``phone_e164`` and ``source_record_id`` (``<source>\\x1f<id>``; a touch's id counts for the lead
 source it refers to). A row matching any of them is the erased person again: it is suppressed
-at landing (``guard``) and, as a second guard, at identity load.
+at landing (``guard``) and, as a second guard, at identity load. Erasures made before
+tombstones existed are kept as ``email_sha256_legacy`` (plain SHA-256 of the normalised address)
+and honoured the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadflow.privacy.hashing import keyed_hashes, matches
+from leadflow.privacy.hashing import LEGACY_KIND, keyed_hashes, matches
 from leadflow.store import db
 from leadflow.store.schema import tombstones
 
@@ -53,11 +55,17 @@ def identifiers(frame: pd.DataFrame, id_source: pd.Series | str | None = None,
     kinds = set(kinds)
     from leadflow.clean import normalise_emails   # the matcher's own rules: both agree
     out = pd.DataFrame(index=frame.index)
-    email = next((c for c in ("email_key", "email_norm", "email") if c in frame), None)
-    if "email_norm_untagged" in kinds and email == "email_key":
+    src_col = next((c for c in ("email_norm", "email") if c in frame), None)
+    em = None
+    if "email_norm_untagged" in kinds and "email_key" in frame:
         out["email_norm_untagged"] = frame["email_key"].astype(object)
-    elif "email_norm_untagged" in kinds and email:
-        out["email_norm_untagged"] = normalise_emails(frame[email])["email_key"].astype(object)
+    elif "email_norm_untagged" in kinds and src_col:
+        em = normalise_emails(frame[src_col])
+        out["email_norm_untagged"] = em["email_key"].astype(object)
+    if LEGACY_KIND in kinds and src_col:
+        norm = frame[src_col] if src_col == "email_norm" else (
+            em if em is not None else normalise_emails(frame[src_col]))["email_norm"]
+        out[LEGACY_KIND] = norm.astype(object)
     if "phone_e164" in kinds and "phone_e164" in frame:
         out["phone_e164"] = frame["phone_e164"].astype(object)
     elif "phone_e164" in kinds and "phone" in frame and frame["phone"].notna().any():
