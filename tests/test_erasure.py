@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from leadflow.identity import load_leads, ops
+from leadflow.identity import load_leads, load_touches, ops
 from leadflow.ingest import land as ingest_land
 from leadflow.privacy.urls import strip_pii
 from leadflow.store import db
@@ -221,6 +221,15 @@ def test_urls_are_stored_stripped(engine, make_ctx, tmp_path) -> None:
     assert db.read_df(engine, sa.select(stg_inbound_leads.c.landing_url))["landing_url"].tolist() == [
         "https://x.io/d?utm_source=g"]
     assert db.read_df(engine, sa.select(stg_touches.c.url))["url"].tolist() == ["https://x.io/w?utm_medium=e"]
+
+
+def test_touch_urls_landed_before_stripping_are_stored_stripped(engine, make_ctx) -> None:
+    ctx = make_ctx(CONFIG, engine)
+    land(engine, [{"source_touch_id": "t1", "touch_type": "webinar", "email": "ann@x.io",
+                   "occurred_at": "2026-11-25 10:00", "url": "https://x.io/w?fn=Ann&ln=Berg&utm_source=n"}],
+         "events", kind="touches")
+    load_touches(ctx)
+    assert db.read_df(engine, sa.select(touches.c.url))["url"].tolist() == ["https://x.io/w?utm_source=n"]
 
 
 # ---------------------------------------------------------------- end to end on the demo pipeline

@@ -11,7 +11,7 @@ rows and are not repeated.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
@@ -69,7 +69,7 @@ def export(ctx: RunContext, email: str) -> dict[str, Any]:
                 pk = list(t.primary_key.columns)
                 tables[t.name] = _rows(db.read_df(conn, q.order_by(*pk) if pk else q))
     return {"email_keys_matched": len(sub.email_keys), "person_ids": ids,
-            "exported_at": datetime.now().replace(microsecond=0).isoformat(), "tables": tables}
+            "exported_at": datetime.now(UTC).replace(microsecond=0, tzinfo=None).isoformat(), "tables": tables}
 
 
 def dumps(doc: dict[str, Any]) -> str:
