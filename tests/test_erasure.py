@@ -319,6 +319,7 @@ def test_erasure_leaves_no_trace_in_tables_lists_extracts_and_data_docs(tmp_path
     from leadflow.report import page
     from tests.conftest import demo_config
     p = demo_config(tmp_path, db_url, monkeypatch)
+    monkeypatch.delenv("LEADFLOW_HASH_KEY", raising=False)
     demo.generate(tmp_path / "data", leads=300, seed=5, days=2, end_date=RUN_DATE)
     _inject_subject(tmp_path / "data")
     ctx = RunContext(cfg.load(p), db.engine(db_url), RUN_DATE, make_run_id("test", RUN_DATE), "test")
@@ -340,6 +341,7 @@ def test_erasure_leaves_no_trace_in_tables_lists_extracts_and_data_docs(tmp_path
     printed = capsys.readouterr().out
     assert not _found(printed), printed
     assert "people: 1" in printed and "quarantine: 1" in printed and "lead_lists" in printed
+    assert "demo hashing key" in printed                           # LEADFLOW_HASH_KEY unset here
 
     assert _scan_tables(ctx.engine) == {}
     assert _scan_files(lists_dir, reports, tmp_path / "reports" / "data_docs") == {}

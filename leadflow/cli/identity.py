@@ -106,9 +106,14 @@ def cmd_erase(email: Annotated[str, typer.Option("--email", help="The address of
               config: ConfigOpt = None) -> None:
     """Right to erasure: remove the person from every table, list and extract; block re-entry."""
     from leadflow.identity import ops
-    out = ops.erase(_ctx(config), email, at=_now())
+    from leadflow.privacy.hashing import uses_demo_key
+    ctx = _ctx(config)
+    out = ops.erase(ctx, email, at=_now())
     ids = ", ".join(map(str, out["person_ids"])) or "none"
     console.print(f"erased person id(s): {ids}; identifiers added to the tombstone list")
+    if uses_demo_key(ctx.settings):
+        console.print(f"warning: ${ctx.settings.privacy.hash_key_env} is not set; the tombstone used the "
+                      "demo hashing key (set your own before production, then never change it)")
     for table, n in sorted(out["tables"].items()):
         console.print(f"  {table}: {n}", highlight=False, soft_wrap=True)
     for path, what in sorted(out["files"].items()):

@@ -30,6 +30,10 @@ def hash_key(settings: Settings) -> bytes:
     return (os.environ.get(settings.privacy.hash_key_env) or DEMO_KEY).encode()
 
 
+def uses_demo_key(settings: Settings) -> bool:
+    return not os.environ.get(settings.privacy.hash_key_env)
+
+
 def keyed_hashes(kind: str, values: pd.Series, key: bytes) -> pd.Series:
     """Keyed SHA-256 hex per value (NA stays NA), computed once per distinct value.
 

@@ -53,7 +53,7 @@ def identifiers(frame: pd.DataFrame, id_source: pd.Series | str | None = None,
     Only the ``kinds`` asked for are computed (normalising phones is not free).
     """
     kinds = set(kinds)
-    from leadflow.clean import normalise_emails   # the matcher's own rules: both agree
+    from leadflow.clean import normalise_emails  # the matcher's own rules: both agree
     out = pd.DataFrame(index=frame.index)
     src_col = next((c for c in ("email_norm", "email") if c in frame), None)
     em = None
