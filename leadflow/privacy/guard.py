@@ -68,11 +68,10 @@ def _canonical(rec: Any, inverse: dict[str, str]) -> dict[str, Any]:
     """A rejected record (source column names, or one raw ``_line``) in canonical names."""
     if not isinstance(rec, dict):
         return {}
-    out = {inverse.get(k, k): v for k, v in rec.items()}
     if isinstance(rec.get("_line"), str):          # an unparseable line: any address in it
         found = _EMAILS.findall(rec["_line"])
-        out = {"email": found[0] if found else None, "_more": found[1:]}
-    return out
+        return {"email": found[0] if found else None, "_more": found[1:]}
+    return {inverse.get(str(k), str(k)): v for k, v in rec.items()}
 
 
 def rejects_at_landing(conn: Connection, settings: Settings, src: Source, rejects: pd.DataFrame) -> pd.DataFrame:
@@ -83,7 +82,7 @@ def rejects_at_landing(conn: Connection, settings: Settings, src: Source, reject
     tomb = tombstones.read(conn)
     if not tomb:
         return rejects
-    inverse = {raw: canon for raw, canon in src.mapping.items()}
+    inverse = dict(src.mapping)
     recs = [_canonical(r, inverse) for r in rejects["record"]]
     cols = [c for c in ("email", "phone", "country", "source_record_id") if any(c in r for r in recs)]
     frame = pd.DataFrame({c: [r.get(c) if isinstance(r.get(c), str) else None for r in recs] for c in cols},
