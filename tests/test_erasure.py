@@ -92,6 +92,15 @@ def test_tombstone_blocks_reentry_at_identity_load(engine, make_ctx, variant) ->
     assert count(engine, people, people.c.erased_at.is_(None)) == 0
 
 
+def test_record_id_of_a_quarantined_row_is_tombstoned_too(engine, make_ctx) -> None:
+    ctx = make_ctx(CONFIG, engine)
+    land(engine, [{**SUBJECT, "source_record_id": "q7", "phone": None}], state="quarantined")
+    ops.erase(ctx, "s@example.com")
+    land(engine, [{"source_record_id": "q7", "first_name": "Saoirse", "last_name": "Quennell"}])
+    res = load_leads(ctx)
+    assert res["suppressed"] == 1 and res["created"] == 0
+
+
 def test_tombstone_holds_only_keyed_hashes(engine, make_ctx, monkeypatch) -> None:
     ctx = make_ctx(CONFIG, engine)
     land(engine, [SUBJECT])

@@ -137,6 +137,9 @@ def find(conn: Connection, settings: Settings, email: str) -> Subject:
     leads = pd.concat([c for c in cands if len(c)], ignore_index=True) if any(len(c) for c in cands) else cands[0]
     leads = leads.drop_duplicates(["batch_id", "row_number"]).reset_index(drop=True)
     sub.staging["inbound_leads"] = leads
+    if len(leads):   # their rows' ids count too (a row quarantined before it formed a record)
+        sub.record_keys |= set(record_key(leads["source"], leads["source_record_id"]).dropna())
+        rid_values = sorted({k.split("\x1f", 1)[1] for k in sub.record_keys})
 
     # touches: attached to the people, by address, or by record id of the lead source
     tpairs = db.read_df(conn, sa.select(touches.c.batch_id, touches.c.row_number)
