@@ -101,6 +101,15 @@ def test_record_id_of_a_quarantined_row_is_tombstoned_too(engine, make_ctx) -> N
     assert res["suppressed"] == 1 and res["created"] == 0
 
 
+def test_rows_not_yet_loaded_are_suppressed_by_erasure(engine, make_ctx) -> None:
+    ctx = make_ctx(CONFIG, engine)
+    land(engine, [SUBJECT])                                    # landed and passed, not loaded yet
+    ops.erase(ctx, "s@example.com")
+    st = db.read_df(engine, sa.select(stg_inbound_leads))
+    assert st[["state", "state_reason"]].values.tolist() == [["suppressed", "erased"]]
+    assert load_leads(ctx)["rows"] == 0 and count(engine, people) == 0
+
+
 def test_tombstone_holds_only_keyed_hashes(engine, make_ctx, monkeypatch) -> None:
     ctx = make_ctx(CONFIG, engine)
     land(engine, [SUBJECT])

@@ -37,6 +37,11 @@ def _blank_rows(conn: Connection, table: sa.Table, rows: pd.DataFrame, cols: tup
             .values({c: None for c in cols if c in table.c}))
     params = [{"_b": int(b), "_r": int(r)} for b, r in zip(rows["batch_id"], rows["row_number"])]
     conn.execute(stmt, params)
+    # rows not processed yet would otherwise go on as blank rows (a ghost person): suppressed now
+    conn.execute(sa.update(table).where(table.c.batch_id == sa.bindparam("_b"),
+                                        table.c.row_number == sa.bindparam("_r"),
+                                        table.c.state.in_(("landed", "passed")))
+                 .values(state="suppressed", state_reason="erased"), params)
     return len(params)
 
 
