@@ -417,3 +417,47 @@ def test_erasures_from_before_tombstones_still_block(blank_db_url, make_ctx) -> 
     res = load_leads(ctx)
     assert res["suppressed"] == 1 and res["created"] == 1
     assert db.read_df(eng, sa.select(people.c.email_norm))["email_norm"].tolist() == ["bobs@example.com"]
+
+
+def test_pages_lose_the_subjects_values_only(tmp_path, make_ctx, engine) -> None:
+    from leadflow.privacy import files
+    from leadflow.privacy.subject import Subject
+    ctx = make_ctx({"paths": {"reports_dir": "reports", "lists_dir": "reports/lists"}}, engine)
+    page = ctx.settings.reports_dir / "data_docs" / "v.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<td>s@example.com</td><td>bobs@example.com</td><td>+4930 5550199</td>"
+                    "<td>Saoirse  Quennell</td><td>rows: 1234</td><td>n/a</td>", encoding="utf-8")
+    sub = Subject(email_keys={"s@example.com"}, person_ids=[], clear={
+        "emails": {"s@example.com"}, "phones": {"+4930 5550199", "n/a", "1234"},
+        "names": {"Saoirse Quennell", "X Y"}})
+    out = files.scrub(ctx.settings, sub)
+    assert out == {str(page): "values replaced: 3"}
+    assert page.read_text() == ("<td>[erased]</td><td>bobs@example.com</td><td>[erased]</td>"
+                                "<td>[erased]</td><td>rows: 1234</td><td>n/a</td>")
+
+
+def test_lead_lists_lose_the_subjects_rows_and_empty_lists_go(tmp_path, make_ctx, engine) -> None:
+    from leadflow.handoff import lists
+    from leadflow.privacy import files
+    from leadflow.privacy.subject import Subject
+    ctx = make_ctx({"paths": {"reports_dir": "reports", "lists_dir": "reports/lists"}}, engine)
+    day = ctx.settings.lists_dir / "2026-11-26"
+    day.mkdir(parents=True)
+    subj = {"name": "Saoirse Quennell", "email": "s@example.com", "handoff_id": 7, "person_id": 17}
+    other = {"name": "Bob Neighbour", "email": "bobs@example.com", "handoff_id": 8, "person_id": 18}
+    for owner, rows in (("ava", [subj]), ("noah", [other, subj])):
+        df = pd.DataFrame(rows)
+        (day / f"{owner}.csv").write_bytes(lists.csv_bytes(df))
+        (day / f"{owner}.xlsx").write_bytes(lists.xlsx_bytes(df, owner))
+        (day / f"{owner}.html").write_text(lists.to_html_text(df, owner), encoding="utf-8")
+    out = files.scrub(ctx.settings, Subject(email_keys={"s@example.com"}, person_ids=[17], handoff_ids=[7],
+                                             clear={"emails": {"s@example.com"}}))
+    assert sorted(p.name for p in day.iterdir()) == ["noah.csv", "noah.html", "noah.xlsx"]
+    assert {Path(k).name: v for k, v in out.items()} == {
+        "ava.csv": "deleted", "ava.xlsx": "deleted", "ava.html": "deleted",
+        "noah.csv": "rows removed: 1", "noah.xlsx": "rows removed: 1", "noah.html": "rows removed: 1"}
+    for f in day.iterdir():
+        text = _file_text(f)
+        assert "bobs@example.com" in text and "Saoirse" not in text
+        assert not re.search(r"(?<![\w.+-])s@example\.com", text)
+    assert "<p>1 lead," in (day / "noah.html").read_text()

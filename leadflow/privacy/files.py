@@ -34,10 +34,13 @@ def _needles(clear: dict[str, set[str]]) -> re.Pattern[str] | None:
     parts = []
     for e in sorted(clear.get("emails", ()), key=len, reverse=True):
         parts.append(r"(?<![\w.%+-])" + re.escape(e) + r"(?![\w-]|\.\w)")
+    # too short to be a phone or a full name: replacing it would corrupt figures and words
     for p in sorted(clear.get("phones", ()), key=len, reverse=True):
-        parts.append(r"(?<![\w+])" + re.escape(p) + r"(?!\w)")
+        if len(re.sub(r"\D", "", p)) >= 7:
+            parts.append(r"(?<![\w+])" + re.escape(p) + r"(?!\w)")
     for n in sorted(clear.get("names", ()), key=len, reverse=True):
-        parts.append(r"(?<!\w)" + r"\s+".join(re.escape(w) for w in n.split()) + r"(?!\w)")
+        if len(n.split()) >= 2 and len(n) >= 5:
+            parts.append(r"(?<!\w)" + r"\s+".join(re.escape(w) for w in n.split()) + r"(?!\w)")
     return re.compile("|".join(parts), re.IGNORECASE) if parts else None
 
 
