@@ -40,7 +40,7 @@ def _blank_rows(conn: Connection, table: sa.Table, rows: pd.DataFrame, cols: tup
     # rows not processed yet would otherwise go on as blank rows (a ghost person): suppressed now
     conn.execute(sa.update(table).where(table.c.batch_id == sa.bindparam("_b"),
                                         table.c.row_number == sa.bindparam("_r"),
-                                        table.c.state.in_(("landed", "passed")))
+                                        sa.or_(table.c.state == "landed", table.c.state == "passed"))
                  .values(state="suppressed", state_reason="erased"), params)
     return len(params)
 
