@@ -103,10 +103,10 @@ def test_record_id_of_a_quarantined_row_is_tombstoned_too(engine, make_ctx) -> N
 
 def test_rows_not_yet_loaded_are_suppressed_by_erasure(engine, make_ctx) -> None:
     ctx = make_ctx(CONFIG, engine)
-    land(engine, [SUBJECT])                                    # landed and passed, not loaded yet
+    land(engine, [SUBJECT, {**SUBJECT, "source_record_id": "w2"}])   # passed, not loaded yet
     ops.erase(ctx, "s@example.com")
     st = db.read_df(engine, sa.select(stg_inbound_leads))
-    assert st[["state", "state_reason"]].values.tolist() == [["suppressed", "erased"]]
+    assert st[["state", "state_reason"]].values.tolist() == [["suppressed", "erased"]] * 2
     assert load_leads(ctx)["rows"] == 0 and count(engine, people) == 0
 
 
