@@ -270,6 +270,11 @@ class Alerts(Strict):
     slack_webhook_env: str | None = None
 
 
+class Privacy(Strict):
+    # env var holding the key of the erasure tombstone hashes (keyed SHA-256); unset: a demo key
+    hash_key_env: str = "LEADFLOW_HASH_KEY"
+
+
 class Paths(Strict):
     data_dir: str = "data"
     reports_dir: str = "reports"
@@ -287,6 +292,7 @@ class Settings(Strict):
     feedback: Feedback = Field(default_factory=Feedback)
     alerts: Alerts = Field(default_factory=Alerts)
     ingest_limits: IngestLimits = Field(default_factory=IngestLimits)   # every source's default caps
+    privacy: Privacy = Field(default_factory=Privacy)
 
     # Set by load(); not part of the YAML.
     config_path: Path | None = Field(default=None, exclude=True)

@@ -46,19 +46,35 @@ def _fill(eng: sa.Engine) -> dict[str, list[dict[str, Any]]]:
     """Two rows in every table of the first revision, as it is in the warehouse now."""
     md = sa.MetaData()
     with eng.begin() as c:
-        md.reflect(c, only=sorted(migrations.BASELINE_TABLES))
+        gone = {n for n in MOVED if not sa.inspect(c).has_table(n)}    # already replaced by a later revision
+        md.reflect(c, only=sorted(migrations.BASELINE_TABLES - gone))
         written = {}
         for t in md.sorted_tables:
             rows = [{col.name: _value(col, i) for col in t.c} for i in (1, 2)]
             c.execute(t.insert(), rows)
             written[t.name] = rows
-    assert set(written) == migrations.BASELINE_TABLES
+    assert set(written) == migrations.BASELINE_TABLES - gone
     return written
+
+
+# Tables a later revision replaced: where their rows went (as a query giving the old columns kept).
+MOVED = {
+    "erasures": "SELECT value_hash AS email_hash, erased_at FROM tombstones "   # 0003: person_id dropped
+                "WHERE kind = 'email_sha256_legacy' ORDER BY value_hash",
+}
 
 
 def _assert_rows_intact(eng: sa.Engine, written: dict[str, list[dict[str, Any]]]) -> None:
     md = sa.MetaData()
     with eng.connect() as c:
+        moved = {n: q for n, q in MOVED.items() if n in written and not sa.inspect(c).has_table(n)}
+        for name, query in moved.items():
+            got = [dict(r._mapping) for r in c.execute(sa.text(query))]
+            kept = [{k: r[k] for k in got[0]} for r in sorted(written[name], key=lambda r: r["email_hash"])]
+            got = [{**r, "erased_at": r["erased_at"] if isinstance(r["erased_at"], datetime)
+                    else datetime.fromisoformat(r["erased_at"])} for r in got]
+            assert got == kept, name
+        written = {n: rows for n, rows in written.items() if n not in moved}
         md.reflect(c, only=sorted(written))
         for name, rows in written.items():
             cols = [md.tables[name].c[k] for k in rows[0]]

@@ -1,7 +1,8 @@
-"""``leadflow people ...``: show a person, unmerge, work the match review list, erase.
+"""``leadflow people ...``: show a person, unmerge, work the match review list, erase, export.
 
-``show`` is an operator's view of one person and prints their details; ``erase`` prints ids and
-counts only (no PII), as do review lists (person ids, score, evidence).
+``show`` is an operator's view of one person and prints their details; ``export`` prints (or
+writes) everything held about them, which is its purpose; ``erase`` prints ids and counts per
+table and file only (no PII), as do review lists (person ids, score, evidence).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from rich.table import Table
 
 from leadflow.cli.core import ConfigOpt
 
-people_app = typer.Typer(help="People: show, unmerge, review uncertain matches, erase, release an opt-out.",
+people_app = typer.Typer(help="People: show, unmerge, review uncertain matches, erase, export, release an opt-out.",
                          no_args_is_help=True)
 console = Console()
 
@@ -103,12 +104,40 @@ def cmd_review(action: Annotated[str, typer.Argument(help="list | merge | reject
 @people_app.command("erase")
 def cmd_erase(email: Annotated[str, typer.Option("--email", help="The address of the person to erase")],
               config: ConfigOpt = None) -> None:
-    """Right to erasure: blank the person's PII everywhere, keep ids for accounting."""
+    """Right to erasure: remove the person from every table, list and extract; block re-entry."""
     from leadflow.identity import ops
-    out = ops.erase(_ctx(config), email, at=_now())
+    from leadflow.privacy.hashing import uses_demo_key
+    ctx = _ctx(config)
+    out = ops.erase(ctx, email, at=_now())
     ids = ", ".join(map(str, out["person_ids"])) or "none"
-    console.print(f"erased person id(s): {ids}; {out['records_blanked']} landed record(s) and "
-                  f"{out['quarantine_blanked']} quarantined row(s) blanked; address added to the erasure list")
+    console.print(f"erased person id(s): {ids}; identifiers added to the tombstone list")
+    if uses_demo_key(ctx.settings):
+        console.print(f"warning: ${ctx.settings.privacy.hash_key_env} is not set; the tombstone used the "
+                      "demo hashing key (set your own before production, then never change it)")
+    for table, n in sorted(out["tables"].items()):
+        console.print(f"  {table}: {n}", highlight=False, soft_wrap=True)
+    for path, what in sorted(out["files"].items()):
+        console.print(f"  {path}: {what}", highlight=False, soft_wrap=True)
+
+
+@people_app.command("export")
+def cmd_export(email: Annotated[str, typer.Option("--email", help="The address of the person")],
+               out: Annotated[Optional[str], typer.Option("--out", help="Write the JSON to this file "
+                                                          "(default: standard output)")] = None,
+               config: ConfigOpt = None) -> None:
+    """Subject access request: everything held about a person, as JSON, from every table."""
+    from pathlib import Path
+
+    from leadflow.privacy import export
+    doc = export.export(_ctx(config), email)
+    text = export.dumps(doc)
+    if out is None:
+        typer.echo(text)
+        return
+    Path(out).write_text(text + "\n", encoding="utf-8")
+    n = sum(len(v) for v in doc["tables"].values())
+    console.print(f"wrote {n} row(s) of person id(s) {', '.join(map(str, doc['person_ids'])) or 'none'} "
+                  f"to {out}", highlight=False, soft_wrap=True)
 
 
 @people_app.command("release-opt-out")

@@ -3,7 +3,7 @@
 Read -> clean -> resolve -> golden records -> accounts -> write, in one transaction, so a failure
 leaves nothing half-written and a re-run finds the rows still 'passed'. Every row ends in exactly
 one state: 'loaded' (a person_records row says which person it formed or joined, by which rule and
-score) or 'suppressed' with a reason ('erased': the address is on the erasure list).
+score) or 'suppressed' with a reason ('erased': a tombstone matches the address, phone or record id).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from leadflow.identity import store
 from leadflow.identity.accounts import business_domain, match_accounts, new_accounts
 from leadflow.identity.golden import golden
 from leadflow.identity.resolve import Thresholds, resolve
+from leadflow.privacy.hashing import hash_key
 from leadflow.store import contact_blocks, db
 from leadflow.store.schema import accounts, match_reviews, person_records, stg_inbound_leads
 
@@ -101,7 +102,7 @@ def load_leads(ctx: RunContext, thresholds: Thresholds | None = None) -> dict[st
         counts["rows"] = len(raw)
         st = prepare_records(raw, source_priority(ctx))
         st["record_hash"] = record_hash(raw).to_numpy()
-        states, erased = store.initial_states(conn, st)
+        states, erased = store.initial_states(conn, st, hash_key(ctx.settings))
         again = redelivered(conn, st) & ~erased
         states.loc[again, ["state", "state_reason"]] = ["suppressed", "redelivered"]
         counts["suppressed"] = int(erased.sum() + again.sum())

@@ -11,9 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadflow.store import db
-from leadflow.vocab.emails import email_hash   # the erasure list's hash (shared with opt-outs)
-from leadflow.store.schema import (accounts, erasures, lifecycle_events, people,
-                                   person_records)
+from leadflow.store.schema import accounts, lifecycle_events, people, person_records
 
 CHUNK = 5000
 
@@ -81,17 +79,21 @@ def read_accounts(conn: Connection) -> pd.DataFrame:
     return db.read_df(conn, sa.select(accounts.c.account_id, accounts.c.domain, accounts.c.name_norm))
 
 
-def read_erased_hashes(conn: Connection) -> set[str]:
-    return set(db.read_df(conn, sa.select(erasures.c.email_hash))["email_hash"])
+def initial_states(conn: Connection, df: pd.DataFrame, key: bytes) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every row starts 'loaded'; rows of an erased person (a tombstone matches their address,
+    phone or record id) are 'suppressed' with reason 'erased'.
 
-
-def initial_states(conn: Connection, df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """Every row starts 'loaded'; rows whose address is on the erasure list are 'suppressed'.
-
-    One place for the erasure rule both lead and touch loading apply.
+    One place for the erasure rule both lead and touch loading apply: the second guard after
+    the one at landing (rows landed before the erasure, or by a path that bypassed it).
+    A touch's record id is looked up under ``id_source`` when the frame has it.
     """
-    erased = email_hash(df["email_norm"]).isin(read_erased_hashes(conn)).to_numpy()
+    from leadflow.privacy import tombstones
     states = df[["batch_id", "row_number"]].assign(state="loaded", state_reason=None)
+    tomb = tombstones.read(conn)
+    if not tomb:
+        return states, np.zeros(len(df), dtype=bool)
+    ids = tombstones.identifiers(df, df.get("id_source"), tomb)
+    erased = tombstones.blocked(ids, tomb, key)
     states.loc[erased, ["state", "state_reason"]] = ["suppressed", "erased"]
     return states, erased
 

@@ -32,6 +32,7 @@ from leadflow.context import RunContext
 from leadflow.ingest import write
 from leadflow.ingest.formats import FileProblem, RowReject
 from leadflow.ingest.mapping import MissingColumns, map_frame, missing_columns, records_of, reject_all
+from leadflow.privacy import guard
 from leadflow.store import contact_blocks, db
 from leadflow.store.schema import STAGING, ingest_batches, quarantine
 
@@ -191,7 +192,8 @@ def _land(ctx: RunContext, conn: Connection, d: Delivery, progress: Callable[[in
         rejected += _quarantine(conn, ctx, src, batch_id, m.rejects, seen)
         # opt-out signals of every row, landed or rejected: a rejected row still stops contact
         contact_blocks.record(conn, src.name, kind, batch_id, m.signals, ctx.as_of)
-        ok, bad = _append(conn, stg, _stg_frame(m, src, batch_id, ctx), d, seen, ctx, batch_id)
+        frame = guard.at_landing(conn, ctx.settings, src, _stg_frame(m, src, batch_id, ctx))   # erased people
+        ok, bad = _append(conn, stg, frame, d, seen, ctx, batch_id)
         landed += ok
         rejected += bad
         if progress:
@@ -365,12 +367,17 @@ def _quarantine(conn: Connection, ctx: RunContext, src: Source, batch_id: int, r
     an analyst decided about it) instead of being opened again."""
     if rejects is None or rejects.empty:
         return 0
+    rejects = guard.rejects_at_landing(conn, ctx.settings, src, rejects)   # erased people: never in clear
+    status = rejects["status"] if "status" in rejects else ["open"] * len(rejects)
     rows = []
-    for r, rec, why in zip(rejects["row_number"].tolist(), rejects["record"], rejects["reasons"]):
+    for r, rec, why, st in zip(rejects["row_number"].tolist(), rejects["record"], rejects["reasons"], status):
         rec = _storable(rec)
         rows.append({"source": src.name, "kind": src.kind, "batch_id": batch_id, "row_number": int(r),
-                     "stage": "ingest", "record": rec, "reasons": why, "status": "open",
-                     "created_at": ctx.as_of, "record_key": record_key(src.name, src.kind, rec, why)})
+                     "stage": "ingest", "record": rec, "reasons": why, "status": st,
+                     "created_at": ctx.as_of,
+                     # an erased person's rows all read {"erased": true}: keyed by place, one entry each
+                     "record_key": record_key(src.name, src.kind, rec if st != "discarded" else
+                                              [batch_id, int(r)], why)})
     inserted = db.insert_ignore_any(conn, quarantine, rows)
     if seen is not None:
         seen["again"] += len(rows) - inserted

@@ -25,7 +25,7 @@ PURPOSE = {
     "contact_blocks": "Opt-out signals from any delivered record (landed, quarantined, rejected at ingest, unsubscribe touches), by SHA-256 of the address; a person stays suppressed until the block is released.",
     "merges": "Merge history (reversible with `leadflow people unmerge`).",
     "match_reviews": "Uncertain duplicate pairs waiting for a person to decide.",
-    "erasures": "Right to erasure: SHA-256 of erased addresses (no PII), so later records are suppressed.",
+    "tombstones": "Right to erasure: keyed SHA-256 hashes of erased people's address, phone and record ids (no clear text); matching rows are suppressed at landing and load.",
     "touches": "Engagement events attached to the resolved person.",
     "scores": "Fit grade, engagement and rule score, model probability and reasons, per person per day.",
     "lifecycle_events": "Every lifecycle transition with time, reason and run id.",

@@ -197,13 +197,16 @@ person_records = sa.Table(
     sa.Index("ix_person_records_source_id", "source", "source_record_id"),
 )
 
-# Right to erasure: hashes (sha256 of the normalised address) of erased people's addresses, so
-# later records of the same person are suppressed instead of re-creating them. No PII stored.
-erasures = sa.Table(
-    "erasures", metadata,
-    sa.Column("email_hash", sa.Text, primary_key=True),
-    sa.Column("person_id", sa.Integer),
+# Right to erasure: keyed SHA-256 hashes (key from $LEADFLOW_HASH_KEY) of an erased
+# person's identifiers, by kind: email_norm_untagged (the address without +tags, Gmail dots),
+# phone_e164, source_record_id (source and the source's own id). A landing row or a record
+# matching any of them is suppressed (reason 'erased') and blanked. No clear text is stored.
+tombstones = sa.Table(
+    "tombstones", metadata,
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("value_hash", sa.Text, nullable=False),
     sa.Column("erased_at", sa.DateTime, nullable=False),
+    sa.PrimaryKeyConstraint("kind", "value_hash", name="pk_tombstones"),
 )
 
 # Opt-out signals seen on any delivered record, kept even when the record itself was rejected at
