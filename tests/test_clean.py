@@ -121,7 +121,7 @@ def test_phone_fast_path_equals_phonenumbers_on_random_numbers() -> None:
     import numpy as np
     import phonenumbers
 
-    from leadflow.clean.phones import _parse
+    from leadflow.vocab.phones import _parse
 
     rng = np.random.default_rng(5)
     regions = ["US", "CA", "GB", "DE", "FR", "IT", "ES", "NL", "BE", "CH", "AT", "SE", "NO", "DK",

@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from leadflow.identity import load_leads, load_touches, ops
+from leadflow.identity import load_leads, load_touches
 from leadflow.ingest import land as ingest_land
+from leadflow.privacy.erase import erase
 from leadflow.privacy.urls import strip_pii
 from leadflow.store import db
 from leadflow.store.schema import (
@@ -54,7 +55,7 @@ def test_erase_matches_addresses_exactly_and_leaves_neighbours_quarantine(engine
     _q(engine, "s@example.com.au", 3)              # and another: the subject's address is a prefix
     _q(engine, "", 4, record={"_line": '{"mail": "mailto:S@example.com.", "x": '})   # a broken line
     _q(engine, "", 5, record={"_line": '{"mail": "bobs@example.com", "x": '})
-    out = ops.erase(ctx, " S@EXAMPLE.com ")
+    out = erase(ctx, " S@EXAMPLE.com ")
     assert out["tables"]["quarantine"] == 2
     q = db.read_df(engine, sa.select(quarantine).order_by(quarantine.c.row_number))
     assert q["record"].iloc[0] == {"erased": True} and q["status"].iloc[0] == "discarded"
@@ -69,7 +70,7 @@ def test_erase_does_not_touch_a_neighbour_person(engine, make_ctx) -> None:
     land(engine, [SUBJECT, {**SUBJECT, "source_record_id": "w2", "email": "bobs@example.com",
                             "first_name": "Bob", "last_name": "Neighbour", "phone": None}])
     load_leads(ctx)
-    out = ops.erase(ctx, "s@example.com")
+    out = erase(ctx, "s@example.com")
     assert len(out["person_ids"]) == 1
     p = db.read_df(engine, sa.select(people).where(people.c.erased_at.is_(None)))
     assert p["email_norm"].tolist() == ["bobs@example.com"] and p["first_name"].tolist() == ["Bob"]
@@ -82,7 +83,7 @@ def test_tombstone_blocks_reentry_at_identity_load(engine, make_ctx, variant) ->
     ctx = make_ctx(CONFIG, engine)
     land(engine, [SUBJECT])
     load_leads(ctx)
-    ops.erase(ctx, "s@example.com")
+    erase(ctx, "s@example.com")
     again = {"tagged": {**SUBJECT, "source_record_id": "w9", "email": "s+promo@example.com", "phone": None},
              "phone": {**SUBJECT, "source_record_id": "w9", "email": "saoirse.q@other.org"},
              "record_id": {**SUBJECT, "email": None, "phone": None}}[variant]
@@ -95,7 +96,7 @@ def test_tombstone_blocks_reentry_at_identity_load(engine, make_ctx, variant) ->
 def test_record_id_of_a_quarantined_row_is_tombstoned_too(engine, make_ctx) -> None:
     ctx = make_ctx(CONFIG, engine)
     land(engine, [{**SUBJECT, "source_record_id": "q7", "phone": None}], state="quarantined")
-    ops.erase(ctx, "s@example.com")
+    erase(ctx, "s@example.com")
     land(engine, [{"source_record_id": "q7", "first_name": "Saoirse", "last_name": "Quennell"}])
     res = load_leads(ctx)
     assert res["suppressed"] == 1 and res["created"] == 0
@@ -104,7 +105,7 @@ def test_record_id_of_a_quarantined_row_is_tombstoned_too(engine, make_ctx) -> N
 def test_rows_not_yet_loaded_are_suppressed_by_erasure(engine, make_ctx) -> None:
     ctx = make_ctx(CONFIG, engine)
     land(engine, [SUBJECT, {**SUBJECT, "source_record_id": "w2"}])   # passed, not loaded yet
-    ops.erase(ctx, "s@example.com")
+    erase(ctx, "s@example.com")
     st = db.read_df(engine, sa.select(stg_inbound_leads))
     assert st[["state", "state_reason"]].values.tolist() == [["suppressed", "erased"]] * 2
     assert load_leads(ctx)["rows"] == 0 and count(engine, people) == 0
@@ -114,7 +115,7 @@ def test_tombstone_holds_only_keyed_hashes(engine, make_ctx, monkeypatch) -> Non
     ctx = make_ctx(CONFIG, engine)
     land(engine, [SUBJECT])
     load_leads(ctx)
-    ops.erase(ctx, "s@example.com")
+    erase(ctx, "s@example.com")
     t = db.read_df(engine, sa.select(tombstones))
     assert set(t["kind"]) == {"email_norm_untagged", "phone_e164", "source_record_id"}
     assert t["value_hash"].str.fullmatch(r"[0-9a-f]{64}").all()
@@ -157,7 +158,7 @@ def test_tombstone_suppresses_and_blanks_at_landing(engine, make_ctx, tmp_path) 
     with engine.begin() as c:
         c.execute(sa.update(stg_inbound_leads).values(state="passed"))
     load_leads(ctx)
-    ops.erase(ctx, "s@example.com")
+    erase(ctx, "s@example.com")
     _lead_csv(tmp_path / "landing/web/b.csv", [
         ["w7", "s+promo@example.com", "Saoirse", "Quennell", "", "Ferncastle", "DE", ""],   # tag
         ["w8", "saoirse@new.org", "Saoirse", "Quennell", "030 5550199", "Ferncastle", "DE", ""],  # phone
@@ -190,7 +191,7 @@ def test_rejected_rows_of_an_erased_person_are_not_quarantined_in_clear(engine, 
     with engine.begin() as c:
         c.execute(sa.update(stg_inbound_leads).values(state="passed"))
     load_leads(ctx)
-    ops.erase(ctx, "s@example.com")
+    erase(ctx, "s@example.com")
     bad_time = {"id": "e5", "lead": None, "email": "S+x@example.com", "type": "webinar", "at": "soon",
                 "url": None}
     write(tmp_path / "landing/events/t.jsonl", "\n".join([

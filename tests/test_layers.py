@@ -21,6 +21,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("notify",),
     ("store",),
     ("context", "monitor", "lifecycle"),
+    # the erasure guard every stage applies (tombstones, keyed hashes, URL stripping); erase/export are higher up
+    ("privacy.hashing", "privacy.tombstones", "privacy.guard", "privacy.urls"),
     ("ingest",),
     ("quality",),
     ("clean",),
@@ -40,10 +42,13 @@ RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 
 
 def _top(module: str) -> str | None:
-    """``leadflow.handoff.enqueue`` -> ``handoff``; anything outside leadflow -> None."""
+    """``leadflow.handoff.enqueue`` -> ``handoff`` (or ``privacy.guard`` where a submodule has a
+    layer of its own); anything outside leadflow -> None."""
     parts = module.split(".")
     if parts[0] != "leadflow":
         return None
+    if len(parts) > 2 and ".".join(parts[1:3]) in RANK:
+        return ".".join(parts[1:3])
     return parts[1] if len(parts) > 1 else "__init__"
 
 
@@ -60,10 +65,8 @@ def _imports(path: Path) -> list[tuple[int, str]]:
                 mod = ".".join(base + ((node.module,) if node.module else ()))
             else:
                 mod = node.module or ""
-            if mod == "leadflow":   # `from leadflow import config`: the names are the modules
-                found += [(node.lineno, f"leadflow.{a.name}") for a in node.names]
-            else:
-                found.append((node.lineno, mod))
+            # `from leadflow import config`, `from leadflow.privacy import guard`: a name may be a module
+            found += [(node.lineno, f"{mod}.{a.name}") for a in node.names]
     return found
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import pandas as pd
 
 from leadflow.canonical import FIELDS
-from leadflow.clean.emails import normalise_emails
-from leadflow.clean.geo import country_iso2
+from leadflow.vocab.mailboxes import normalise_emails
+from leadflow.vocab.geo import country_iso2
 from leadflow.clean.names import clean_company, clean_person_name, company_norm, fold
-from leadflow.clean.phones import to_e164
-from leadflow.clean._unique import per_unique
+from leadflow.vocab.phones import to_e164
+from leadflow.vocab._unique import per_unique
 from leadflow.vocab.booleans import opt_out_flags
 from leadflow.vocab.datetimes import to_utc
 from leadflow.clean.titles import classify_titles, clean_titles

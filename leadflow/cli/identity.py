@@ -105,10 +105,10 @@ def cmd_review(action: Annotated[str, typer.Argument(help="list | merge | reject
 def cmd_erase(email: Annotated[str, typer.Option("--email", help="The address of the person to erase")],
               config: ConfigOpt = None) -> None:
     """Right to erasure: remove the person from every table, list and extract; block re-entry."""
-    from leadflow.identity import ops
     from leadflow.privacy.hashing import uses_demo_key
     ctx = _ctx(config)
-    out = ops.erase(ctx, email, at=_now())
+    from leadflow.privacy import erase as privacy_erase
+    out = privacy_erase.erase(ctx, email, at=_now())
     ids = ", ".join(map(str, out["person_ids"])) or "none"
     console.print(f"erased person id(s): {ids}; identifiers added to the tombstone list")
     if uses_demo_key(ctx.settings):

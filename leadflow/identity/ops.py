@@ -29,9 +29,21 @@ from leadflow.identity.accounts import business_domain, match_accounts, new_acco
 from leadflow.identity.golden import golden
 from leadflow.identity.load import PEOPLE_VALUE_COLS, prepare_records, source_priority
 from leadflow.store import db
-from leadflow.store.schema import (accounts, handoffs, lifecycle_events, match_reviews, merges,
-                                   outcomes, people, person_records, scores, stg_inbound_leads,
-                                   stg_touches, suppressions, touches)
+from leadflow.store.schema import (
+    accounts,
+    handoffs,
+    lifecycle_events,
+    match_reviews,
+    merges,
+    outcomes,
+    people,
+    person_records,
+    scores,
+    stg_inbound_leads,
+    stg_touches,
+    suppressions,
+    touches,
+)
 
 
 class IdentityError(LeadflowError):
@@ -230,8 +242,3 @@ def review_merge(ctx: RunContext, review_id: int, at: datetime | None = None) ->
                      .values(status="merged"))
     return {"survivor_id": a, "merged_id": b}
 
-
-def erase(ctx: RunContext, email: str, at: datetime | None = None) -> dict[str, Any]:
-    """Right to erasure; see ``leadflow.privacy.erase`` (exact address match, tombstone, files)."""
-    from leadflow.privacy import erase as privacy_erase
-    return privacy_erase.erase(ctx, email, at)

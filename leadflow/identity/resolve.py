@@ -27,7 +27,7 @@ from rapidfuzz import fuzz
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from leadflow.clean.emails import normalise_emails
+from leadflow.vocab.mailboxes import normalise_emails
 from leadflow.clean.names import fold
 from leadflow.identity.nicknames import equivalent_pairs, nickname_map
 

@@ -213,8 +213,8 @@ def _quarantined(conn: Connection, sub: Subject, id_source: dict[str, str], rid_
 
 def _collect_clear(conn: Connection, sub: Subject) -> None:
     """The subject's values as stored (for scrubbing files) and their phones (for the tombstone)."""
-    from leadflow.clean.geo import country_iso2
-    from leadflow.clean.phones import to_e164
+    from leadflow.vocab.geo import country_iso2
+    from leadflow.vocab.phones import to_e164
     ppl = db.read_df(conn, sa.select(people).where(people.c.person_id.in_(sub.person_ids))) \
         if sub.person_ids else pd.DataFrame(columns=[c.name for c in people.c])
     leads = sub.staging["inbound_leads"]

@@ -53,7 +53,7 @@ def identifiers(frame: pd.DataFrame, id_source: pd.Series | str | None = None,
     Only the ``kinds`` asked for are computed (normalising phones is not free).
     """
     kinds = set(kinds)
-    from leadflow.clean import normalise_emails  # the matcher's own rules: both agree
+    from leadflow.vocab.mailboxes import normalise_emails  # the matcher's own rules: both agree
     out = pd.DataFrame(index=frame.index)
     src_col = next((c for c in ("email_norm", "email") if c in frame), None)
     em = None
@@ -69,8 +69,8 @@ def identifiers(frame: pd.DataFrame, id_source: pd.Series | str | None = None,
     if "phone_e164" in kinds and "phone_e164" in frame:
         out["phone_e164"] = frame["phone_e164"].astype(object)
     elif "phone_e164" in kinds and "phone" in frame and frame["phone"].notna().any():
-        from leadflow.clean.geo import country_iso2
-        from leadflow.clean.phones import to_e164
+        from leadflow.vocab.geo import country_iso2
+        from leadflow.vocab.phones import to_e164
         country = country_iso2(frame["country"]) if "country" in frame else None
         out["phone_e164"] = to_e164(frame["phone"], country).astype(object)
     if "source_record_id" in kinds and "source_record_id" in frame:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from leadflow.clean.lists import DISPOSABLE, FREE_MAIL, ROLE_LOCAL_PARTS
+from leadflow.vocab.lists import DISPOSABLE, FREE_MAIL, ROLE_LOCAL_PARTS
 from leadflow.vocab.emails import normalise_address
 
 # Providers where dots in the local part are ignored by the mailbox.
