@@ -20,7 +20,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 
 from leadflow.errors import StoreError
 from leadflow.store import frames
-from leadflow.store.frames import copy_upsert, copy_update, read_frame, read_ids  # noqa: F401
+from leadflow.store.frames import copy_update, copy_upsert, id_filters, read_frame, read_ids, stage  # noqa: F401
 from leadflow.store.schema import metadata
 
 _ENGINES: dict[str, Engine] = {}

@@ -121,7 +121,8 @@ def _json_text(v: Any) -> Any:
 def _storage(s: pd.Series, t: sa.types.TypeEngine | None, json_text: bool = False) -> pd.Series:
     """One column as the values the driver stores, vectorised; missing values as None."""
     s = s.reset_index(drop=True)
-    missing = s.isna().to_numpy() if s.dtype.kind not in "iub" else None
+    never_missing = isinstance(s.dtype, np.dtype) and s.dtype.kind in "iub"   # numpy ints, bools
+    missing = None if never_missing else s.isna().to_numpy()
     if isinstance(t, sa.DateTime) or (t is None and s.dtype.kind == "M"):
         out = _as_datetime(s).dt.strftime(TS_FORMAT)
     elif isinstance(t, sa.Date):
