@@ -114,8 +114,16 @@ def _as_datetime(s: pd.Series) -> pd.Series:
     return s
 
 
-def _json_text(v: Any) -> Any:
-    return json.dumps(v, default=str)
+def _json_texts(s: pd.Series) -> pd.Series:
+    """JSON text per value; an object shared by many rows (e.g. one reasons list) is encoded once."""
+    memo: dict[int, str] = {}
+    out = []
+    for v in s.tolist():
+        k = id(v)
+        if k not in memo:
+            memo[k] = json.dumps(v, default=str)
+        out.append(memo[k])
+    return pd.Series(out, dtype=object)
 
 
 def _storage(s: pd.Series, t: sa.types.TypeEngine | None, json_text: bool = False) -> pd.Series:
@@ -136,7 +144,7 @@ def _storage(s: pd.Series, t: sa.types.TypeEngine | None, json_text: bool = Fals
     elif isinstance(t, (sa.Float, sa.Numeric)) or (t is None and s.dtype.kind == "f"):
         out = pd.to_numeric(s.where(s.notna(), None) if s.dtype == object else s).astype("float64")
     elif isinstance(t, sa.JSON) and not json_text:
-        out = s.astype(object).map(_json_text)
+        out = _json_texts(s)
     else:
         out = s
     out = out.astype(object)
