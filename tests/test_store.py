@@ -254,3 +254,18 @@ def test_old_sqlite_is_refused_at_start(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
     with pytest.raises(StoreError, match="SQLite 3.35.0 or newer is required.*3.31.1"):
         db.engine(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+def test_money_is_exact_numeric_and_reads_as_float(engine: sa.Engine) -> None:
+    from leadflow.store.schema import outcomes
+
+    for col in (campaign_spend.c.amount, outcomes.c.amount):
+        assert isinstance(col.type, sa.Numeric) and not isinstance(col.type, sa.Float)
+    with engine.begin() as c:
+        c.execute(campaigns.insert(), [{"campaign_id": "c1"}])
+        frames.copy_upsert(c, campaign_spend, pd.DataFrame({
+            "campaign_id": "c1", "spend_date": [date(2026, 11, d) for d in (1, 2, 3)], "amount": 0.1}))
+    total = frames.read_frame(engine, "SELECT SUM(amount) AS s FROM campaign_spend")["s"]
+    assert total.dtype == "float64"
+    if engine.dialect.name == "postgresql":     # SQLite keeps NUMERIC values as REAL
+        assert total.iloc[0] == 0.3                 # 0.1 + 0.1 + 0.1 in float is 0.30000000000000004
