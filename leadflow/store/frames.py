@@ -316,7 +316,7 @@ def copy_upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame, *,
         n = _executemany(conn, f"INSERT INTO {_q(table.name)} ({col_sql}) VALUES ({marks}){tail}", plain)
         return n if tail else len(plain)
     tmp = stage(conn, df, table, analyze=False, json_text=json_text, ordered=True)
-    # "WHERE true" keeps SQLite's parser from reading ON CONFLICT as a join constraint.
+    # "WHERE 1 = 1" keeps SQLite's parser from reading ON CONFLICT as a join constraint.
     res = conn.exec_driver_sql(f"INSERT INTO {_q(table.name)} ({col_sql}) SELECT {col_sql} FROM {_q(tmp)} "
                                f"WHERE 1 = 1 ORDER BY _ord{tail}{ret}")
     out = [r[0] for r in res] if ret else int(res.rowcount)
