@@ -127,7 +127,7 @@ def queue(ctx: RunContext) -> dict[str, Any]:
         db.copy_upsert(conn, suppressions, pd.DataFrame({
             "person_id": sup["person_id"].astype("int64"), "cycle": sup["target_cycle"].astype("int64"),
             "reason": sup["suppressed"], "run_id": ctx.run_id, "run_date": ctx.run_date,
-            "created_at": ctx.as_of}), conflict=["person_id", "cycle", "run_date"], returning="suppression_id")
+            "created_at": ctx.as_of}), conflict=["person_id", "cycle", "run_date"])
         counts["suppressed"] = int(len(sup))
         counts["suppressed_by_reason"] = {k: int(v) for k, v in sup["suppressed"].value_counts().items()}
 
