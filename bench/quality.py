@@ -13,7 +13,7 @@ updates, GX and Data Docs — whose wall time and peak memory (ru_maxrss of that
 the GX worker process separately) are the end-to-end figures. ``--small`` stages a demo-sized
 mix (5,000 leads, 9,300 touches, 210 spend rows) to measure the step's fixed overhead.
 ``--reuse URL`` validates an already staged warehouse again (its states are reset first).
-Writes JSON to bench/results/. Target (issue 4): 1,000,000 leads in <= 30 s, <= 2 GiB peak.
+Writes JSON to bench/results/. Target: 1,000,000 leads in <= 30 s, <= 2 GiB peak.
 """
 
 from __future__ import annotations

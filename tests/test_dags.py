@@ -110,7 +110,7 @@ def test_dags_are_documented_tagged_and_retried(bag: dict[str, Any]) -> None:
         for task_id, t in d["tasks"].items():
             assert t["retries"] >= 1, f"{dag_id}.{task_id} retries"
             assert t["doc_md"].strip(), f"{dag_id}.{task_id} has no doc_md"
-        if Path(d["fileloc"]).name != "source_imports.py":      # helper A's DAGs checked above only
+        if Path(d["fileloc"]).name != "source_imports.py":      # source import DAGs: checked above
             for task_id, t in d["tasks"].items():
                 assert t["backoff"] and t["backoff"] > 1, f"{dag_id}.{task_id} exponential backoff"
                 assert t["on_failure"], f"{dag_id}.{task_id} has no failure alert"

@@ -180,15 +180,6 @@ def test_blank_outcome_id_is_missing(engine, ctx) -> None:
     assert "missing source_outcome_id" in _state(engine)["quarantine"]["reasons"].iloc[0]
 
 
-def test_sqlite_without_update_from(engine, ctx, monkeypatch) -> None:
-    """SQLite older than 3.33 has no UPDATE ... FROM: the correlated-subquery fallback agrees."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the fallback is for old SQLite only; PostgreSQL always has UPDATE ... FROM")
-    from leadflow.feedback import bulk
-    monkeypatch.setattr(bulk, "SQLITE_UPDATE_FROM", False)
-    test_outcomes_matched_quarantined_and_lifecycle_moved(engine, ctx)
-
-
 def test_training_examples_label_point_in_time(engine, ctx) -> None:
     _land(engine, ROWS, "h1")
     apply_outcomes(ctx)

@@ -35,7 +35,7 @@ def _value(col: sa.Column, i: int) -> Any:
         return 5_000_000_000 + i
     if isinstance(t, sa.Integer):
         return i
-    if isinstance(t, sa.Float):
+    if isinstance(t, (sa.Float, sa.Numeric)):
         return i + 0.5
     if isinstance(t, sa.String):
         return f"v{i}"

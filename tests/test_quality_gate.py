@@ -1,4 +1,4 @@
-"""Issue 4, criterion 3: the quality gate as Airflow and `leadflow status` see it.
+"""The quality gate as Airflow and `leadflow status` see it.
 
 The quality task of the DAGs is ``leadflow.orchestration.runner.run_task("quality", context)``
 (dags/lead_handoff_daily.py); these tests call exactly that with an Airflow-shaped context on a

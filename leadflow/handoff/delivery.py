@@ -182,7 +182,7 @@ def _withdraw(ctx: RunContext, late: pd.DataFrame, status: str = "withdrawn") ->
 
 
 def _gate(df: pd.DataFrame, ctx: RunContext) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Run the handoff_list quality gate (helper B's suite) when leadflow.quality offers it.
+    """Run the handoff_list quality gate (the handoff_list suite of leadflow.quality).
 
     Rows failing it are held back from the lists (counted, with the expectation names).
     """

@@ -25,7 +25,6 @@ from sqlalchemy.engine import Connection
 
 from leadflow import lifecycle
 from leadflow.context import RunContext
-from leadflow.handoff import fastsql
 from leadflow.qualify import candidates, existing_handoffs, priority, qualify, suppression_reason
 from leadflow.route import ROUTE_COLUMNS, route
 from leadflow.route.sla import due_times
@@ -66,7 +65,7 @@ def _recheck(conn: Connection, ids: list[int]) -> pd.DataFrame:
                    p.c.do_not_contact, p.c.is_competitor, p.c.erased_at,
                    a.c.domain.label("account_domain"), a.c.is_customer, a.c.has_open_deal)
          .select_from(p.outerjoin(a, a.c.account_id == p.c.account_id)))
-    return contact_blocks.apply(conn, fastsql.read_ids(conn, q, p.c.person_id, ids))
+    return contact_blocks.apply(conn, db.read_ids(conn, q, p.c.person_id, ids))
 
 
 def plan(ctx: RunContext) -> pd.DataFrame:
@@ -135,10 +134,10 @@ def queue(ctx: RunContext) -> dict[str, Any]:
             qualified = qualified[~sales_now]
             qualified["lifecycle_stage"] = pid.map(fresh["lifecycle_stage"]).fillna(qualified["lifecycle_stage"])
         sup = qualified[qualified["suppressed"].notna()].sort_values("person_id")
-        fastsql.insert_ignore_returning(conn, suppressions, pd.DataFrame({
+        db.copy_upsert(conn, suppressions, pd.DataFrame({
             "person_id": sup["person_id"].astype("int64"), "cycle": sup["target_cycle"].astype("int64"),
             "reason": sup["suppressed"], "run_id": ctx.run_id, "run_date": ctx.run_date,
-            "created_at": ctx.as_of}), ["person_id", "cycle", "run_date"], "suppression_id")
+            "created_at": ctx.as_of}), conflict=["person_id", "cycle", "run_date"])
         counts["suppressed"] = int(len(sup))
         counts["suppressed_by_reason"] = {k: int(v) for k, v in sup["suppressed"].value_counts().items()}
 
@@ -171,8 +170,8 @@ def queue(ctx: RunContext) -> dict[str, Any]:
 
 def _insert_handoffs(conn: Connection, rows: pd.DataFrame) -> set[int]:
     """Insert-or-ignore on (person_id, cycle); returns the person ids really inserted."""
-    return {int(x) for x in fastsql.insert_ignore_returning(
-        conn, handoffs, rows, ["person_id", "cycle"], "person_id")}
+    return {int(x) for x in db.copy_upsert(conn, handoffs, rows, conflict=["person_id", "cycle"],
+                                           returning="person_id")}
 
 
 def _stick_owners(conn: Connection, done: pd.DataFrame, fallback: str) -> None:

@@ -88,10 +88,10 @@ def existing_handoffs(conn: Connection | sa.Engine, pairs: pd.DataFrame) -> pd.S
     if pairs.empty:
         return pd.Series([], dtype=bool)
     from leadflow.store.schema import handoffs
-    from leadflow.handoff import fastsql
+    from leadflow.store import frames
     ids = pairs["person_id"].astype("int64").unique().tolist()
-    have = fastsql.read_ids(conn, sa.select(handoffs.c.person_id, handoffs.c.cycle),
-                            handoffs.c.person_id, ids)
+    have = frames.read_ids(conn, sa.select(handoffs.c.person_id, handoffs.c.cycle),
+                           handoffs.c.person_id, ids)
     key = pd.MultiIndex.from_frame(pairs[["person_id", "target_cycle"]].astype("int64"))
     hk = pd.MultiIndex.from_frame(have[["person_id", "cycle"]].astype("int64")) if len(have) \
         else pd.MultiIndex.from_arrays([[], []])

@@ -8,7 +8,7 @@ default) and PostgreSQL (production).
 from __future__ import annotations
 
 import errno
-import json
+import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,10 +20,12 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from leadflow.errors import InfrastructureError, StoreError
-from leadflow.store import migrations
+from leadflow.store import frames, migrations
+from leadflow.store.frames import copy_update, copy_upsert, id_filters, read_frame, read_ids, stage  # noqa: F401
 from leadflow.store.schema import metadata
 
 _ENGINES: dict[str, Engine] = {}
+MIN_SQLITE = (3, 35, 0)   # RETURNING (3.35) and UPDATE ... FROM (3.33)
 
 
 def _redact(url: str) -> str:
@@ -40,6 +42,9 @@ def engine(url: str) -> Engine:
     """
     if url in _ENGINES:
         return _ENGINES[url]
+    if url.startswith("sqlite") and sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise StoreError(f"SQLite {'.'.join(map(str, MIN_SQLITE))} or newer is required "
+                         f"(UPDATE ... FROM, RETURNING); this Python has {sqlite3.sqlite_version}")
     try:
         if url.startswith("sqlite"):
             path = sa.engine.make_url(url).database
@@ -186,39 +191,9 @@ def _column_values(col: pd.Series) -> list[Any]:
     return out
 
 
-def _copy_value(v: Any) -> Any:
-    v = _py(v)
-    if isinstance(v, (dict, list)):
-        return json.dumps(v, default=str)
-    return v
-
-
-def _coerce_to_table(df: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
-    """Make integer columns whole numbers (pandas turns int columns with gaps into floats)."""
-    out = df.copy()
-    for c in out.columns:
-        if isinstance(table.c[c].type, sa.Integer) and out[c].dtype.kind == "f":
-            out[c] = out[c].round().astype("Int64")
-    return out
-
-
 def bulk_insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> int:
-    """Append rows fast: COPY on PostgreSQL, executemany on SQLite. Returns rows written."""
-    if df.empty:
-        return 0
-    cols = [c for c in df.columns if c in table.c]
-    df = _coerce_to_table(df[cols], table)
-    if is_postgres(conn):
-        raw = conn.connection.driver_connection  # psycopg 3 connection
-        col_sql = ", ".join(f'"{c}"' for c in cols)
-        with raw.cursor() as cur:
-            with cur.copy(f'COPY "{table.name}" ({col_sql}) FROM STDIN') as cp:
-                arrays = [df[c].astype(object).to_numpy() for c in cols]
-                for row in zip(*arrays):
-                    cp.write_row([_copy_value(v) for v in row])
-        return len(df)
-    conn.execute(table.insert(), records(df, cols))
-    return len(df)
+    """Append rows (see ``frames.copy_upsert``). Returns rows written."""
+    return int(frames.copy_upsert(conn, table, df))
 
 
 def insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]],
@@ -230,17 +205,7 @@ def insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]],
     """
     if not rows:
         return 0
-    if is_postgres(conn):
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    pk = list(table.primary_key.columns)[:1]
-    stmt = insert(table).on_conflict_do_nothing(index_elements=list(conflict)).returning(*pk)
-    total = 0
-    for i in range(0, len(rows), 5000):
-        # RETURNING counts what was really inserted (rowcount is unreliable for executemany).
-        total += len(conn.execute(stmt, rows[i:i + 5000]).all())
-    return total
+    return int(frames.copy_upsert(conn, table, pd.DataFrame(rows), conflict=list(conflict)))
 
 
 def insert_ignore_any(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int:
@@ -263,37 +228,8 @@ def insert_ignore_any(conn: Connection, table: sa.Table, rows: list[dict[str, An
 def upsert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]],
            conflict: Iterable[str], update: Iterable[str]) -> None:
     """Insert or update the given columns on key conflict."""
-    if not rows:
-        return
-    if is_postgres(conn):
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(index_elements=list(conflict),
-                                      set_={c: stmt.excluded[c] for c in update})
-    for i in range(0, len(rows), 5000):
-        conn.execute(stmt, rows[i:i + 5000])
+    if rows:
+        frames.copy_upsert(conn, table, pd.DataFrame(rows), conflict=list(conflict), update=list(update))
 
 
-def read_df(conn: Connection | Engine, query: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Run a select (SQLAlchemy or text) and return a DataFrame."""
-    if isinstance(query, str):
-        query = sa.text(query)
-    if isinstance(conn, Engine):
-        with conn.connect() as c:
-            return read_df(c, query, params)
-    res = conn.execute(query, params or {})
-    keys = list(res.keys())
-    rows = res.fetchall()
-    if not rows:
-        return pd.DataFrame(columns=keys)
-    # Build columns from plain tuples: pandas probes each SQLAlchemy Row object otherwise.
-    cols = list(zip(*(tuple(r) for r in rows)))
-    return pd.DataFrame({i: pd.Series(c, dtype=object) if _needs_object(c) else list(c)
-                         for i, c in enumerate(cols)}).set_axis(keys, axis=1)
-
-
-def _needs_object(values: tuple[Any, ...]) -> bool:
-    """Keep dict/list (JSON) columns as objects rather than letting pandas expand them."""
-    return any(isinstance(v, (dict, list)) for v in values[:50])
+read_df = frames.read_frame

@@ -19,6 +19,9 @@ import sqlalchemy as sa
 from leadflow.canonical import FIELDS
 
 metadata = sa.MetaData()
+# Money is exact in the warehouse (sums of spend and revenue add up to the cent); Python reads
+# it as float, the same on both backends (reports work in cents).
+MONEY = sa.Numeric(14, 2, asdecimal=False)
 
 _TYPES = {
     "str": sa.Text,
@@ -119,7 +122,7 @@ campaign_spend = sa.Table(
     "campaign_spend", metadata,
     sa.Column("campaign_id", sa.Text, sa.ForeignKey("campaigns.campaign_id"), nullable=False),
     sa.Column("spend_date", sa.Date, nullable=False),
-    sa.Column("amount", sa.Float, nullable=False),
+    sa.Column("amount", MONEY, nullable=False),
     sa.Column("currency", sa.Text),
     sa.Column("batch_id", sa.Integer),
     sa.PrimaryKeyConstraint("campaign_id", "spend_date", name="pk_campaign_spend"),
@@ -362,7 +365,7 @@ outcomes = sa.Table(
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("reason_code", sa.Text),
     sa.Column("selling_step", sa.Text),
-    sa.Column("amount", sa.Float),
+    sa.Column("amount", MONEY),
     sa.Column("occurred_at", sa.DateTime, nullable=False),
     sa.Column("batch_id", sa.Integer),
     sa.Column("row_number", sa.Integer),
