@@ -231,7 +231,7 @@ class Routing(Strict):
     account_owners: dict[str, str] = Field(default_factory=dict)   # named accounts: domain -> rep id
 
     @model_validator(mode="after")
-    def _territory_reps_exist(self) -> "Routing":
+    def _territory_reps_exist(self) -> Routing:
         known = {r.id for r in self.reps}
         for t in self.territories:
             missing = [r for r in t.reps if r not in known]
@@ -298,7 +298,7 @@ class Settings(Strict):
     config_path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
-    def _unique_sources(self) -> "Settings":
+    def _unique_sources(self) -> Settings:
         names = [s.name for s in self.sources]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

@@ -30,8 +30,7 @@ def step_quality(ctx: RunContext) -> dict[str, Any]:
 
 
 def step_load(ctx: RunContext) -> dict[str, Any]:
-    from leadflow import identity
-    from leadflow import campaigns
+    from leadflow import campaigns, identity
     out: dict[str, Any] = {"spend": campaigns.load_spend(ctx)}
     out["leads"] = identity.load_leads(ctx)
     checkpoint("load:leads")

@@ -11,8 +11,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from leadflow.store.schema import (handoffs, ingest_batches, lifecycle_events, person_records,
-                                   pipeline_runs, quarantine, stg_inbound_leads, suppressions)
+from leadflow.store.schema import (
+    handoffs,
+    ingest_batches,
+    lifecycle_events,
+    person_records,
+    pipeline_runs,
+    quarantine,
+    stg_inbound_leads,
+    suppressions,
+)
 
 
 def _scalar(conn: sa.Connection, q: Any) -> int:

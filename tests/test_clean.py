@@ -5,8 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from leadflow.clean import (classify_titles, company_norm, country_iso2, normalise_emails,
-                            parse_utm, standardise_leads, to_e164, to_utc)
+from leadflow.clean import (
+    classify_titles,
+    company_norm,
+    country_iso2,
+    normalise_emails,
+    parse_utm,
+    standardise_leads,
+    to_e164,
+    to_utc,
+)
 from leadflow.clean.names import clean_person_name
 
 

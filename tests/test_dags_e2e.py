@@ -19,7 +19,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,7 @@ def assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
 def auto_run_day(now: datetime | None = None) -> date:
     """The day of the run the scheduler creates by itself when the DAG is unpaused (catchup off):
     the latest complete interval of the 05:00 UTC cron."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     today5 = now.replace(hour=5, minute=0, second=0, microsecond=0)
     latest_end = today5 if now >= today5 else today5 - timedelta(days=1)
     return (latest_end - timedelta(days=1)).date()
@@ -336,7 +336,7 @@ def test_dag_test_daily_end_to_end(single_runs: SingleRuns) -> None:
     assert {"ingest:web_leads", "ingest:events", "ingest:spend"} <= set(tasks)
     assert all(r["status"] in ("success", "warning") for r in rows)
     # run records: the logical day for the data, the wall clock for people (a backfill shows)
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     for r in rows:
         assert r["run_date"] == days[0]
         assert now - timedelta(hours=6) < r["started_at"] <= r["finished_at"] <= now

@@ -28,7 +28,7 @@ import yaml
 from leadflow.status import run_summary, status_rows
 from leadflow.store import db
 from leadflow.store.schema import STAGING, handoffs, ingest_batches, people, quarantine
-from tests.conftest import PG_URL, ROOT, _PG_REASON
+from tests.conftest import _PG_REASON, PG_URL, ROOT
 
 pytestmark = pytest.mark.slow
 

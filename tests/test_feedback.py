@@ -10,8 +10,15 @@ import sqlalchemy as sa
 
 from leadflow.feedback import apply_outcomes, training_examples
 from leadflow.store import db
-from leadflow.store.schema import (handoffs, ingest_batches, lifecycle_events, outcomes, people,
-                                   quarantine, stg_crm_outcomes)
+from leadflow.store.schema import (
+    handoffs,
+    ingest_batches,
+    lifecycle_events,
+    outcomes,
+    people,
+    quarantine,
+    stg_crm_outcomes,
+)
 
 T0 = datetime(2026, 11, 2, 9, 0)
 

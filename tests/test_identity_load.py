@@ -7,8 +7,16 @@ import sqlalchemy as sa
 
 from leadflow.identity import load_leads, load_touches
 from leadflow.store import db
-from leadflow.store.schema import (accounts, match_reviews, people, person_records, quarantine,
-                                   stg_inbound_leads, stg_touches, touches)
+from leadflow.store.schema import (
+    accounts,
+    match_reviews,
+    people,
+    person_records,
+    quarantine,
+    stg_inbound_leads,
+    stg_touches,
+    touches,
+)
 from tests.identity_helpers import CONFIG, count, land
 
 ANNA = {"email": "anna.berg@acme.io", "first_name": "Anna", "last_name": "Berg",

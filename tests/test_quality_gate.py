@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,7 +23,7 @@ from leadflow.quality.testing import good_row, stage, states
 from leadflow.store.schema import pipeline_runs
 from tests.conftest import ROOT, write_config
 
-RUN_DATE = datetime(2026, 11, 26, tzinfo=timezone.utc)
+RUN_DATE = datetime(2026, 11, 26, tzinfo=UTC)
 RUN_ID = "lead_handoff_daily:2026-11-26"
 
 

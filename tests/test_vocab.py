@@ -4,7 +4,7 @@ timestamps the same way, and an unreadable opt-out never means "contact"."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +98,7 @@ def test_missing_opt_out_is_no_signal_in_every_stage() -> None:
 
 DATES = ["2026-11-01T10:00:00Z", "2026-11-01 12:00:00+02:00", "2026-11-02", "02 Nov 2026 08:30",
          "Nov 3, 2026", "not a date", None, datetime(2026, 11, 4, 9, 30),
-         datetime(2026, 11, 4, 9, 30, tzinfo=timezone.utc)]
+         datetime(2026, 11, 4, 9, 30, tzinfo=UTC)]
 
 
 def test_every_stage_reads_timestamps_the_same_way() -> None:

@@ -10,15 +10,15 @@ from __future__ import annotations
 import pandas as pd
 
 from leadflow.canonical import FIELDS
-from leadflow.vocab.mailboxes import normalise_emails
-from leadflow.vocab.geo import country_iso2
 from leadflow.clean.names import clean_company, clean_person_name, company_norm, fold
-from leadflow.vocab.phones import to_e164
+from leadflow.clean.titles import classify_titles, clean_titles
+from leadflow.clean.utm import parse_utm
 from leadflow.vocab._unique import per_unique
 from leadflow.vocab.booleans import opt_out_flags
 from leadflow.vocab.datetimes import to_utc
-from leadflow.clean.titles import classify_titles, clean_titles
-from leadflow.clean.utm import parse_utm
+from leadflow.vocab.geo import country_iso2
+from leadflow.vocab.mailboxes import normalise_emails
+from leadflow.vocab.phones import to_e164
 
 __all__ = ["standardise_leads", "to_utc", "normalise_emails", "to_e164", "country_iso2",
            "classify_titles", "parse_utm", "company_norm", "clean_person_name", "fold"]

@@ -5,15 +5,15 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Path to leadflow.yaml "
+ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", help="Path to leadflow.yaml "
                                                    "(default: $LEADFLOW_CONFIG or ./leadflow.yaml)")]
-DateOpt = Annotated[Optional[str], typer.Option("--date", "-d", help="Run date YYYY-MM-DD (default: today)")]
+DateOpt = Annotated[str | None, typer.Option("--date", "-d", help="Run date YYYY-MM-DD (default: today)")]
 
 # Wide enough for the status table when output goes to a file or a CI log.
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -49,7 +49,7 @@ def cmd_init(config: ConfigOpt = None) -> None:
 
 
 def cmd_run(config: ConfigOpt = None, run_date: DateOpt = None,
-            steps: Annotated[Optional[str], typer.Option(
+            steps: Annotated[str | None, typer.Option(
                 "--steps", help="Comma-separated steps (default: all): ingest,quality,load,score,"
                                 "queue,deliver,feedback,report")] = None) -> None:
     """Run the daily pipeline for one date, from ingest to the lead lists and the report."""

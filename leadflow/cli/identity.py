@@ -7,8 +7,8 @@ table and file only (no PII), as do review lists (person ids, score, evidence).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Annotated, Optional
+from datetime import UTC, datetime
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -28,7 +28,7 @@ def _ctx(config: str | None):
 
 def _now() -> datetime:
     """A person's action happens now (naive UTC); pipeline stages use the run's logical time."""
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 @people_app.command("show")
@@ -60,7 +60,7 @@ def cmd_show(person_id: int, config: ConfigOpt = None) -> None:
 
 @people_app.command("unmerge")
 def cmd_unmerge(person_id: int,
-                record: Annotated[Optional[int], typer.Option("--record", help="Only split off this "
+                record: Annotated[int | None, typer.Option("--record", help="Only split off this "
                                                               "record (and records with its address)")] = None,
                 config: ConfigOpt = None) -> None:
     """Restore a person's records into separate people (remembered: they will not re-merge)."""
@@ -72,7 +72,7 @@ def cmd_unmerge(person_id: int,
 
 @people_app.command("review")
 def cmd_review(action: Annotated[str, typer.Argument(help="list | merge | reject")] = "list",
-               review_id: Annotated[Optional[int], typer.Argument(help="review id (merge/reject)")] = None,
+               review_id: Annotated[int | None, typer.Argument(help="review id (merge/reject)")] = None,
                status: Annotated[str, typer.Option("--status", help="list: open | merged | rejected")] = "open",
                config: ConfigOpt = None) -> None:
     """Work the list of uncertain matches: list them, merge a pair, or reject it for good."""
@@ -122,7 +122,7 @@ def cmd_erase(email: Annotated[str, typer.Option("--email", help="The address of
 
 @people_app.command("export")
 def cmd_export(email: Annotated[str, typer.Option("--email", help="The address of the person")],
-               out: Annotated[Optional[str], typer.Option("--out", help="Write the JSON to this file "
+               out: Annotated[str | None, typer.Option("--out", help="Write the JSON to this file "
                                                           "(default: standard output)")] = None,
                config: ConfigOpt = None) -> None:
     """Subject access request: everything held about a person, as JSON, from every table."""

@@ -28,8 +28,8 @@ from leadflow.context import RunContext
 from leadflow.errors import LeadflowError
 from leadflow.faults import checkpoint
 from leadflow.handoff import lists, mail
-from leadflow.qualify import suppression_reason
 from leadflow.handoff.withdraw import withdraw_blocked
+from leadflow.qualify import suppression_reason
 from leadflow.store import contact_blocks, db, files, outbox
 from leadflow.store.schema import handoffs, suppressions
 

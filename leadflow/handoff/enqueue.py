@@ -25,10 +25,10 @@ from sqlalchemy.engine import Connection
 
 from leadflow import lifecycle
 from leadflow.context import RunContext
+from leadflow.handoff.withdraw import withdraw_blocked
 from leadflow.qualify import candidates, existing_handoffs, priority, qualify, suppression_reason
 from leadflow.route import ROUTE_COLUMNS, route
 from leadflow.route.sla import due_times
-from leadflow.handoff.withdraw import withdraw_blocked
 from leadflow.store import contact_blocks, db
 from leadflow.store.schema import accounts, handoffs, people, suppressions
 

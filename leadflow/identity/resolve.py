@@ -21,15 +21,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
-from rapidfuzz import fuzz
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from leadflow.vocab.mailboxes import normalise_emails
 from leadflow.clean.names import fold
 from leadflow.identity.nicknames import equivalent_pairs, nickname_map
+from leadflow.vocab.mailboxes import normalise_emails
 
 
 @dataclass(frozen=True)

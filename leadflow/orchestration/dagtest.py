@@ -16,7 +16,7 @@ import json
 import os
 import sys
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,8 @@ def run(dag_id: str, dates: list[date], dags_folder: str | None = None) -> list[
     out = []
     for d in dates:
         t0 = time.perf_counter()
-        started = datetime.now(timezone.utc)
-        dr = dag.test(logical_date=datetime(d.year, d.month, d.day, 5, tzinfo=timezone.utc))
+        started = datetime.now(UTC)
+        dr = dag.test(logical_date=datetime(d.year, d.month, d.day, 5, tzinfo=UTC))
         start, end = real_start(dr.id, started)
         tis = {(ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): str(ti.state)
                for ti in dr.get_task_instances()}

@@ -18,8 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadflow.qualify.rules import (GRADE_RANK, SUPPRESSION_REASONS, WITH_SALES, priority, qualify,
-                                    suppression_reason)
+from leadflow.qualify.rules import GRADE_RANK, SUPPRESSION_REASONS, WITH_SALES, priority, qualify, suppression_reason
 from leadflow.store import db
 
 _CANDIDATES = """
@@ -87,8 +86,8 @@ def existing_handoffs(conn: Connection | sa.Engine, pairs: pd.DataFrame) -> pd.S
     """True where (person_id, target_cycle) already has a handoff."""
     if pairs.empty:
         return pd.Series([], dtype=bool)
-    from leadflow.store.schema import handoffs
     from leadflow.store import frames
+    from leadflow.store.schema import handoffs
     ids = pairs["person_id"].astype("int64").unique().tolist()
     have = frames.read_ids(conn, sa.select(handoffs.c.person_id, handoffs.c.cycle),
                            handoffs.c.person_id, ids)

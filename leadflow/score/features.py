@@ -180,7 +180,7 @@ class FramePrep(BaseEstimator, TransformerMixin):
         self.max_levels = max_levels
         self.as_array = as_array
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> "FramePrep":
+    def fit(self, X: pd.DataFrame, y: Any = None) -> FramePrep:
         self.log_cols_: list[str] = []
         self.levels_: dict[str, list[str]] = {}
         self.bounds_: dict[str, tuple[float, float]] = {}

@@ -21,9 +21,9 @@ from sklearn.model_selection import train_test_split
 
 from leadflow.config import Settings
 from leadflow.errors import InputError
-from leadflow.vocab.booleans import parse_bools
 from leadflow.score import evaluate as ev
 from leadflow.score.features import guard, separation_warnings, single_feature_auc, specs_for_frame
+from leadflow.vocab.booleans import parse_bools
 
 log = logging.getLogger("leadflow.score")
 TARGET = "converted"

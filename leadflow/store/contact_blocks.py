@@ -17,8 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from leadflow.store import db
-from leadflow.store.schema import (ROW_STATES, contact_blocks, people, person_records, stg_inbound_leads,
-                                   stg_touches)
+from leadflow.store.schema import ROW_STATES, contact_blocks, people, person_records, stg_inbound_leads, stg_touches
 from leadflow.vocab.emails import email_hash, normalise_address
 
 _CHUNK = 5000

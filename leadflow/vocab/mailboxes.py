@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from leadflow.vocab.lists import DISPOSABLE, FREE_MAIL, ROLE_LOCAL_PARTS
 from leadflow.vocab.emails import normalise_address
+from leadflow.vocab.lists import DISPOSABLE, FREE_MAIL, ROLE_LOCAL_PARTS
 
 # Providers where dots in the local part are ignored by the mailbox.
 _DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
