@@ -16,7 +16,7 @@ import pandas as pd
 
 from leadflow.clean import standardise_leads
 from leadflow.context import RunContext
-from leadflow.identity import store
+from leadflow.identity import evidence, store
 from leadflow.identity.accounts import business_domain, match_accounts, new_accounts
 from leadflow.identity.golden import golden
 from leadflow.identity.resolve import Thresholds, resolve
@@ -37,7 +37,7 @@ def source_priority(ctx: RunContext) -> dict[str, int]:
 
 def prepare_records(raw: pd.DataFrame, priority: dict[str, int]) -> pd.DataFrame:
     """Standardise landed rows and add what survivorship needs (priority, record time)."""
-    st = standardise_leads(raw)
+    st = evidence.add_junk_flags(standardise_leads(raw), raw)     # junk is not evidence (raw values)
     st["priority"] = st["source"].map(priority).fillna(100).astype(int)
     st["record_time"] = st["created_at"].fillna(pd.to_datetime(st["loaded_at"]))
     return st

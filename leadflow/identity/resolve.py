@@ -24,11 +24,10 @@ import pandas as pd
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 from rapidfuzz import fuzz
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from leadflow.clean.emails import normalise_emails
 from leadflow.clean.names import fold
+from leadflow.identity import evidence, guards
 from leadflow.identity.nicknames import equivalent_pairs, nickname_map
 
 
@@ -304,10 +303,10 @@ def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
     if m:
         pk = match_keys(people.reset_index(drop=True))
         pk.index = pk.index + n
-        enc = Encoded(pd.concat([rk, pk]))
+        enc = Encoded(evidence.clean_keys(pd.concat([rk, pk]), records, people))   # junk is not evidence
         del pk           # the codes are all blocking and scoring need
     else:
-        enc = Encoded(rk)
+        enc = Encoded(evidence.clean_keys(rk, records))                             # junk is not evidence
     person_ids = people["person_id"].to_numpy() if m else np.array([], dtype=np.int64)
 
     # 1. exact email: within the batch, and against every address already resolved
@@ -339,15 +338,14 @@ def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
     # 2. fuzzy
     pairs = candidate_pairs(enc, n, th.block_cap)
     scored = score_pairs(enc, pairs)
+    email_label = guards.business_labels(enc.codes["email_key"], enc.uniques["email_key"],   # no chaining
+                                         enc.codes["mdom_k"] >= 0)
     del enc, pairs
     auto = scored[scored["score"] >= th.auto]
-    edges_a.append(auto["a"].to_numpy()); edges_b.append(auto["b"].to_numpy())
-
-    ea = np.concatenate(edges_a).astype(np.int64)
-    eb = np.concatenate(edges_b).astype(np.int64)
     total = n + m
-    g = coo_matrix((np.ones(len(ea)), (ea, eb)), shape=(total, total))
-    _, comp = connected_components(g, directed=False)
+    comp, bridged_people = guards.components(total, np.concatenate(edges_a), np.concatenate(edges_b),     # no chaining
+                             auto["a"].to_numpy(), auto["b"].to_numpy(), auto["score"].to_numpy(),
+                             email_label, np.where(np.arange(total) >= n, np.arange(total), -1))
 
     # per component: the existing people it reaches
     node_person = np.full(total, -1, dtype=np.int64)
@@ -363,7 +361,7 @@ def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
 
     # components bridging several existing people: each record follows its strongest direct link
     bridged = n_ex[n_ex > 1].index
-    reviews_extra = []
+    reviews_extra = [(a, b, th.auto, "bridged") for a, b in bridged_people]    # no chaining: review
     if len(bridged):
         in_bridge = np.isin(comp_new, bridged)
         links = pd.concat([

@@ -1,0 +1,171 @@
+"""Junk is not evidence: which name, company and phone values may count as matching evidence.
+
+Web forms and CRM exports carry values that say nothing about a person: spreadsheet formulas
+and DDE commands (``=HYPERLINK(...)``, ``+cmd|' /C calc'!A0``, ``@SUM(1+1)``), SQL fragments
+pasted by scanners, strings of symbols or emoji, form placeholders ("Select", "N/A", "test",
+"asdf", "-"), and values one shared mailbox or a bot typed for hundreds of different addresses.
+Two records sharing such a value are no more likely to be one person, so matching treats them as
+missing. The values themselves are not touched: they stay in the landed row, and survivorship
+only lets them into a golden record when no clean value exists.
+
+Two kinds of test, both per distinct value (vectorised):
+
+- by shape (``junk_values``), on the *raw* value before name cleaning strips the symbols that
+  give a formula away, and again on the cleaned value (for callers that only have that);
+- by spread (``spread_junk``): a value used with implausibly many distinct addresses (a phone
+  with more than ``PHONE_MAX_EMAILS``; a company name with more than ``COMPANY_MAX_DOMAINS``
+  distinct business mail domains, e.g. "Self-employed"; a full name with more than
+  ``NAME_MAX_EMAILS`` distinct addresses at one business domain).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: columns flagged by ``flag_junk`` (one bool column per evidence field)
+JUNK_FIELDS = ("first_name", "last_name", "company", "phone")
+JUNK_COLS = tuple(f"junk_{f}" for f in JUNK_FIELDS)
+
+PLACEHOLDER_PHRASES = frozenset({
+    "select", "select one", "please select", "choose", "choose one", "n/a", "n a", "na", "n.a.",
+    "none", "null", "nil", "undefined", "nan", "unknown", "unkown", "not known", "not provided",
+    "not available", "no name", "noname", "name", "first name", "last name", "firstname",
+    "lastname", "surname", "company", "company name", "your company", "my company", "test",
+    "testing", "test test", "tester", "test user", "testuser", "asdf", "asdfgh", "asdfasdf",
+    "qwerty", "qwertz", "abc", "abcd", "abcdef", "xxx", "xxxx", "xx", "x", "xyz", "aaa", "aaaa",
+    "zzz", "foo", "bar", "foobar", "blah", "sample", "example", "demo", "dummy", "fake",
+    "anonymous", "anon", "user", "customer", "lead", "contact", "other", "misc", "private",
+    "self", "self employed", "self-employed", "individual", "freelance", "freelancer", "student",
+    "student company", "no company", "personal", "home", "retired", "unemployed", "ltd", "inc",
+})
+
+#: formulas / DDE: a leading = + - @ (or tab/CR) followed by something a spreadsheet evaluates
+_FORMULA = r"^\s*[=+\-@\t\r]\s*[A-Za-z0-9(\"'|!$]"
+#: SQL fragments: statements, tautologies, comments
+_SQL = (r"(?i)(?:\b(?:select|insert|update|delete|drop|union|alter|create|exec|truncate)\b.*"
+        r"\b(?:from|into|table|set|select|where|database)\b)|(?:'\s*(?:or|and)\s*'?\d*'?\s*=)"
+        r"|(?:--\s*$)|(?:/\*)|(?:;\s*(?:drop|delete|shutdown|exec)\b)|(?:\b1\s*=\s*1\b)")
+#: at least one letter of any script (names may be Cyrillic, CJK, ...)
+_LETTER = r"[^\W\d_]"
+#: keyboard mashes people type to get past a required field
+_MASH = r"^(?:asdf\w*|qwer\w*|sdfg\w*|dfgh\w*|hjkl\w*|zxcv\w*|jkl;?\w*|test\d*|xx+\d*)$"
+
+PHONE_MAX_EMAILS = 5        # a switchboard or a fake number, not one person's line
+COMPANY_MAX_DOMAINS = 25    # one company name over this many business mail domains: a placeholder
+NAME_MAX_EMAILS = 40        # one full name over this many addresses at one business domain
+
+
+def _classify(u: pd.Series) -> pd.Series:
+    """bool per distinct value: junk by shape."""
+    s = u.astype("str").str.strip()
+    low = s.str.lower().str.replace(r"\s+", " ", regex=True)
+    junk = low.isin(PLACEHOLDER_PHRASES) | low.str.strip(" .-_*#").isin(PLACEHOLDER_PHRASES)
+    junk |= s.str.contains(_FORMULA, regex=True)
+    junk |= s.str.contains(_SQL, regex=True)
+    junk |= ~s.str.contains(_LETTER, regex=True)                   # symbols, digits, emoji only
+    squeezed = low.str.replace(r"\s+", "", regex=True)
+    junk |= (squeezed.str.len() >= 3) & squeezed.map(lambda v: len(set(v)) == 1)   # "aaaa", "xxxxx"
+    junk |= low.str.replace(r"\s+", "", regex=True).str.contains(_MASH, regex=True)
+    junk |= s.str.contains(r"[<>{}\[\]|\\^`~]|https?://|www\.", regex=True)   # markup, URLs
+    return junk.fillna(False).astype(bool)
+
+
+def junk_values(values: pd.Series, phone: bool = False) -> pd.Series:
+    """bool per value: junk by shape (missing values are not junk, they are just missing).
+
+    Phones are junk when they carry a formula or no digits at all, or are one digit repeated."""
+    arr = values.to_numpy(dtype=object, na_value=None)
+    codes, uniq = pd.factorize(arr, use_na_sentinel=True)
+    if not len(uniq):
+        return pd.Series(False, index=values.index)
+    u = pd.Series(uniq, dtype="str")
+    if phone:
+        digits = u.str.replace(r"\D", "", regex=True)
+        flag = (u.str.contains(_FORMULA, regex=True) & ~u.str.strip().str.startswith("+")) \
+            | u.str.contains(r"[=@|!]", regex=True) | (digits.str.len() < 5) \
+            | digits.map(lambda v: len(set(v)) <= 1) | digits.isin(["0123456789", "1234567890", "123456789"])
+        flag = flag.fillna(False).astype(bool)
+    else:
+        flag = _classify(u)
+    vals = flag.to_numpy(dtype=bool)
+    return pd.Series(np.where(codes >= 0, vals[np.maximum(codes, 0)], False), index=values.index)
+
+
+def flag_junk(raw: pd.DataFrame) -> pd.DataFrame:
+    """``junk_<field>`` bool columns for the raw (uncleaned) values of a leads frame."""
+    out = {}
+    for f, col in zip(JUNK_FIELDS, JUNK_COLS):
+        if f in raw.columns:
+            out[col] = junk_values(raw[f], phone=(f == "phone")).to_numpy()
+        else:
+            out[col] = np.zeros(len(raw), dtype=bool)
+    return pd.DataFrame(out, index=raw.index)
+
+
+def add_junk_flags(st: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+    """The standardised frame with the raw values' junk flags (same index), OR-ed with the
+    cleaned values' own flags (``company`` keeps its symbols, names lose theirs in cleaning)."""
+    flags = flag_junk(raw)
+    return st.assign(**{c: flags[c].to_numpy() | cleaned_junk(st, f).to_numpy()
+                        for f, c in zip(JUNK_FIELDS, JUNK_COLS)})
+
+
+def cleaned_junk(df: pd.DataFrame, field: str) -> pd.Series:
+    """Junk by shape on a standardised (or golden) frame's value of ``field``."""
+    col = {"phone": "phone_e164"}.get(field, field)
+    if col not in df.columns:
+        return pd.Series(False, index=df.index)
+    return junk_values(df[col], phone=(field == "phone"))
+
+
+def junk_mask(df: pd.DataFrame, field: str) -> np.ndarray:
+    """Flags from ``add_junk_flags`` when present, else junk by shape on the cleaned value."""
+    col = f"junk_{field}"
+    got = cleaned_junk(df, field).to_numpy()
+    if col in df.columns:
+        got = got | df[col].fillna(False).to_numpy(dtype=bool)
+    return got
+
+
+def _spread(value: pd.Series, by: pd.Series, limit: int) -> np.ndarray:
+    """True where ``value`` occurs with more than ``limit`` distinct ``by`` values."""
+    ok = value.notna() & by.notna()
+    if not ok.any():
+        return np.zeros(len(value), dtype=bool)
+    pair = pd.DataFrame({"v": value[ok].to_numpy(), "b": by[ok].to_numpy()}).drop_duplicates()
+    n = pair.groupby("v", sort=False).size()
+    bad = n.index[n > limit]
+    return value.isin(bad).to_numpy() & value.notna().to_numpy()
+
+
+def spread_junk(keys: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Values used with implausibly many distinct addresses, on match keys (records + people).
+
+    Returns masks for ``phone_k``, ``co_k`` and the name (first_k and last_k together)."""
+    addr = keys["email_key"]
+    phone = _spread(keys["phone_k"], addr, PHONE_MAX_EMAILS)
+    company = _spread(keys["co_k"], keys["mdom_k"], COMPANY_MAX_DOMAINS)
+    full = keys["first_k"].astype("str") + "\x1f" + keys["last_k"].astype("str")
+    full = full.where(keys["first_k"].notna() & keys["last_k"].notna() & keys["mdom_k"].notna())
+    name = _spread(full + "\x1f" + keys["mdom_k"].astype("str"), addr, NAME_MAX_EMAILS) \
+        if full.notna().any() else np.zeros(len(keys), dtype=bool)
+    return {"phone_k": phone, "co_k": company, "name": name}
+
+
+def clean_keys(keys: pd.DataFrame, *frames: pd.DataFrame) -> pd.DataFrame:
+    """Match keys (of ``frames`` stacked in order) with junk values set to missing: junk by
+    shape in each frame (its ``junk_*`` flags, or its cleaned values), or by spread."""
+    shape = {f: np.concatenate([junk_mask(fr, f) for fr in frames]) if frames else
+             np.zeros(len(keys), dtype=bool) for f in JUNK_FIELDS}
+    spread = spread_junk(keys)
+    first = shape["first_name"] | spread["name"]
+    last = shape["last_name"] | spread["name"]
+    out = keys.copy()
+    for c in ("first_raw", "first_k"):
+        out[c] = out[c].mask(first)
+    out["last_k"] = out["last_k"].mask(last)
+    out["co_k"] = out["co_k"].mask(shape["company"] | spread["co_k"])
+    out["phone_k"] = out["phone_k"].mask(shape["phone"] | spread["phone_k"])
+    # dom_k stays: it comes from the address or a website field, not from typed free text
+    return out
