@@ -23,6 +23,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from leadflow.clean.lists import ROLE_LOCAL_PARTS
+from leadflow.identity.nicknames import nickname_map
+
 #: columns flagged by ``flag_junk`` (one bool column per evidence field)
 JUNK_FIELDS = ("first_name", "last_name", "company", "phone")
 JUNK_COLS = tuple(f"junk_{f}" for f in JUNK_FIELDS)
@@ -153,6 +156,35 @@ def spread_junk(keys: pd.DataFrame) -> dict[str, np.ndarray]:
     return {"phone_k": phone, "co_k": company, "name": name}
 
 
+def names_from_address(email_norm: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Given and family name read from a ``given.family@`` local part (``_``/``-`` too; digits and
+    +tags dropped; a one-letter given name is an initial, so only the family name is read).
+
+    Used only where the typed name is missing or junk: the address the person typed is then the
+    best evidence of their name, and a record whose name field says "Select" can still match."""
+    def parse(u: pd.Series) -> pd.DataFrame:
+        local = u.str.split("@", n=1).str[0].str.replace(r"\+.*$", "", regex=True)
+        role = local.isin(ROLE_LOCAL_PARTS)
+        parts = local.str.replace(r"\d+", "", regex=True).str.split(r"[._\-]", regex=True)
+        two = (parts.str.len() == 2) & ~role
+        f = parts.str[0].where(two).astype("str")
+        la = parts.str[1].where(two).astype("str")
+        f = f.where(f.str.len() >= 2)
+        la = la.where(la.str.len() >= 2)
+        return pd.DataFrame({"f": f, "l": la})
+    codes, uniq = pd.factorize(email_norm.to_numpy(dtype=object, na_value=None), use_na_sentinel=True)
+    if not len(uniq):
+        empty = pd.Series(pd.NA, index=email_norm.index, dtype="str")
+        return empty, empty
+    got = parse(pd.Series(uniq, dtype="str"))
+    out = []
+    for c in ("f", "l"):
+        vals = got[c].to_numpy(dtype=object, na_value=None)
+        out.append(pd.Series(np.where(codes >= 0, vals[np.maximum(codes, 0)], None), index=email_norm.index,
+                             dtype="str"))
+    return out[0], out[1]
+
+
 def clean_keys(keys: pd.DataFrame, *frames: pd.DataFrame) -> pd.DataFrame:
     """Match keys (of ``frames`` stacked in order) with junk values set to missing: junk by
     shape in each frame (its ``junk_*`` flags, or its cleaned values), or by spread."""
@@ -165,7 +197,65 @@ def clean_keys(keys: pd.DataFrame, *frames: pd.DataFrame) -> pd.DataFrame:
     for c in ("first_raw", "first_k"):
         out[c] = out[c].mask(first)
     out["last_k"] = out["last_k"].mask(last)
+    imp_first, imp_last = names_from_address(out["email_norm"])
+    out["first_raw"] = out["first_raw"].fillna(imp_first)
+    out["first_k"] = out["first_k"].fillna(imp_first.map(nickname_map()).fillna(imp_first))
+    out["last_k"] = out["last_k"].fillna(imp_last)
     out["co_k"] = out["co_k"].mask(shape["company"] | spread["co_k"])
     out["phone_k"] = out["phone_k"].mask(shape["phone"] | spread["phone_k"])
     # dom_k stays: it comes from the address or a website field, not from typed free text
     return out
+
+
+def _spells(local: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """The local part (separators and digits removed) spells this given + family name."""
+    f, la = pd.Series(first, dtype="str"), pd.Series(last, dtype="str")
+    loc = pd.Series(local, dtype="str")
+    ok = (loc != "") & (f != "") & (la != "")
+    hit = (loc == f + la) | (loc == la + f) | (loc == f.str[0] + la)
+    return (ok & hit).fillna(False).to_numpy(dtype=bool)
+
+
+def _domain_names(dom: np.ndarray, company: np.ndarray) -> np.ndarray:
+    """A business mail domain's name part equals (or starts/is the start of) a company name."""
+    d = pd.Series(dom, dtype="str").str.split(".", n=1).str[0].str.replace("-", "", regex=False)
+    c = pd.Series(company, dtype="str").str.replace(" ", "", regex=False)
+    ok = (d.str.len() >= 4) & (c.str.len() >= 4)
+    hit = (d == c) | pd.Series([x.startswith(y) or y.startswith(x) for x, y in zip(d.fillna(""), c.fillna(""))],
+                               index=d.index)
+    return (ok & hit).fillna(False).to_numpy(dtype=bool)
+
+
+def address_points(enc: object, a: np.ndarray, b: np.ndarray, pts: dict[str, float]) -> np.ndarray:
+    """Evidence the address itself gives where a record's typed field is missing or junk.
+
+    - name: one record's local part spells the other record's given + family name
+      (``ameliesilva@``, ``a.silva@``) and its own given / family name is missing: that name
+      counts as agreeing (an initial only as a close given name);
+    - company: one record has no company but a business domain whose name is the other
+      record's company (``soylent.fr`` and "Soylent"), and the other has no business domain
+      (else the domains were compared already): the company counts as agreeing.
+    ``enc`` is resolve.Encoded (codes and strings of the match keys)."""
+    out = np.zeros(len(a))
+    if not len(a):
+        return out
+    s = enc.strings  # type: ignore[attr-defined]
+    la, lb = s("local_nd", a, b)
+    fa, fb = s("first_raw", a, b)
+    ka, kb = s("last_k", a, b)
+    ca, cb = s("co_k", a, b)
+    da, db = s("mdom_k", a, b)
+    for loc, f_own, l_own, f_o, l_o in ((la, fa, ka, fb, kb), (lb, fb, kb, fa, ka)):
+        sp = _spells(loc, f_o, l_o)
+        full = sp & ((loc == f_o + l_o) | (loc == l_o + f_o))
+        out += np.where(sp & (l_own == ""), pts["last_eq"], 0.0)
+        out += np.where(full & (f_own == ""), pts["first_eq"], 0.0)
+        out += np.where(sp & ~full & (f_own == ""), pts["first_close"], 0.0)   # the initial agrees
+    for d_own, c_own, c_o, d_o in ((da, ca, cb, db), (db, cb, ca, da)):
+        need = (c_own == "") & (d_own != "") & (c_o != "") & (d_o == "")
+        if need.any():
+            hit = np.zeros(len(a), dtype=bool)
+            hit[need] = _domain_names(d_own[need], c_o[need])
+            out += np.where(hit, pts["org_eq"], 0.0)
+    return out
+

@@ -95,7 +95,8 @@ def components(total: int, exact_a: np.ndarray, exact_b: np.ndarray, fuzzy_a: np
                fuzzy_b: np.ndarray, fuzzy_score: np.ndarray, email_label: np.ndarray,
                person_label: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Component label per node (0..total-1) under the no-chaining rule (see module doc), and
-    the pairs of existing people (their labels) some record tied to both: left for review."""
+    the node pairs left for review: existing people some record tied to both, and records that
+    resembled two mailbox holders alike with each of them."""
     ea = np.concatenate([exact_a, fuzzy_a]).astype(np.int64)
     eb = np.concatenate([exact_b, fuzzy_b]).astype(np.int64)
     g = coo_matrix((np.ones(len(ea)), (ea, eb)), shape=(total, total))
@@ -106,16 +107,53 @@ def components(total: int, exact_a: np.ndarray, exact_b: np.ndarray, fuzzy_a: np
     comp = comp.astype(np.int64)
     in_bad = np.isin(comp, bad)
     nodes = np.flatnonzero(in_bad)
-    sets = _Sets(nodes, email_label, person_label)
     ex = in_bad[exact_a.astype(np.int64)] if len(exact_a) else np.zeros(0, dtype=bool)
-    for a, b in zip(exact_a[ex].astype(np.int64), exact_b[ex].astype(np.int64)):
-        sets.union(int(a), int(b), forced=True)
+    xa, xb = exact_a[ex].astype(np.int64), exact_b[ex].astype(np.int64)
     fz = in_bad[fuzzy_a.astype(np.int64)] if len(fuzzy_a) else np.zeros(0, dtype=bool)
-    order = np.argsort(-np.asarray(fuzzy_score, dtype=float)[fz], kind="stable")
-    fa, fb = fuzzy_a[fz][order].astype(np.int64), fuzzy_b[fz][order].astype(np.int64)
-    direct = (email_label[fa] >= 0) & (email_label[fb] >= 0)
-    for a, b, d in zip(fa, fb, direct):
-        sets.union(int(a), int(b), forced=False, direct=bool(d))
+    sc = np.asarray(fuzzy_score, dtype=float)[fz]
+    order = np.argsort(-sc, kind="stable")
+    fa, fb, sc = fuzzy_a[fz][order].astype(np.int64), fuzzy_b[fz][order].astype(np.int64), sc[order]
+    sets, held = _recluster(nodes, xa, xb, fa, fb, sc, email_label, person_label, set())
+    if held:        # records that resemble two mailbox holders alike: they join neither
+        sets, _ = _recluster(nodes, xa, xb, fa, fb, sc, email_label, person_label, held)
     roots = np.array([sets.find(int(x)) for x in nodes], dtype=np.int64)
     comp[nodes] = comp.max() + 1 + pd.factorize(roots)[0]
-    return comp, sorted(sets.bridged)
+    pairs = sorted(sets.bridged)
+    keep = np.isin(fa, list(held)) | np.isin(fb, list(held))
+    pairs += [(int(a), int(b)) for a, b in zip(fa[keep], fb[keep])]
+    return comp, pairs
+
+
+def _points(score: float) -> float:
+    """Evidence points back from a score (resolve.points_to_score, inverted)."""
+    score = min(max(score, 1e-9), 1 - 1e-9)
+    return 10.0 - float(np.log2(1.0 / score - 1.0))
+
+
+def _recluster(nodes: np.ndarray, xa: np.ndarray, xb: np.ndarray, fa: np.ndarray, fb: np.ndarray,
+               sc: np.ndarray, email_label: np.ndarray, person_label: np.ndarray,
+               held: set[int]) -> tuple[_Sets, set[int]]:
+    """Greedy clustering of conflicting components; ``held`` nodes take no fuzzy edge.
+
+    Returns the sets and the nodes found ambiguous: a record without a business address of its
+    own whose edge to a mailbox holder was refused while about as strong (within one point) as
+    the edge it joined by."""
+    sets = _Sets(nodes, email_label, person_label)
+    for a, b in zip(xa, xb):
+        sets.union(int(a), int(b), forced=True)
+    direct = (email_label[fa] >= 0) & (email_label[fb] >= 0)
+    joined: dict[int, float] = {}
+    found: set[int] = set()
+    for a, b, d, s in zip(fa, fb, direct, sc):
+        a, b = int(a), int(b)
+        if a in held or b in held:
+            continue
+        if sets.union(a, b, forced=False, direct=bool(d)):
+            for x in (a, b):
+                joined.setdefault(x, float(s))
+            continue
+        for x in (a, b):
+            if email_label[x] < 0 and person_label[x] < 0 and x in joined \
+                    and _points(float(s)) >= _points(joined[x]) - 1.0:
+                found.add(x)
+    return sets, found

@@ -268,6 +268,7 @@ def score_pairs(keys: pd.DataFrame | Encoded, pairs: pd.DataFrame) -> pd.DataFra
                                           [PTS["numbered_mailbox"], PTS["local_eq"], PTS["local_close"]], 0.0), 0.0)
 
     pts = name_pts + phone_pts + org_pts + local_pts + np.where(email, PTS["email_alias"], 0.0)
+    pts = pts + evidence.address_points(enc, a, b, PTS)       # the address stands in for junk fields
     parts = [("email_alias", email), ("name" , name_full), ("swapped", swapped & name_full),
              ("phone", phone_same), ("org", org_pts > 0), ("local", local_pts > 0)]
     bits = np.zeros(len(a), dtype=np.int64)
