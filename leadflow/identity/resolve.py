@@ -27,7 +27,7 @@ from rapidfuzz import fuzz
 
 from leadflow.clean.emails import normalise_emails
 from leadflow.clean.names import fold
-from leadflow.identity import evidence, guards
+from leadflow.identity import evidence, guards, review
 from leadflow.identity.nicknames import equivalent_pairs, nickname_map
 
 
@@ -339,6 +339,7 @@ def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
     # 2. fuzzy
     pairs = candidate_pairs(enc, n, th.block_cap)
     scored = score_pairs(enc, pairs)
+    scored["reviewable"] = review.reviewable(enc, scored)      # a review queue worth a person's time
     email_label = guards.business_labels(enc.codes["email_key"], enc.uniques["email_key"],   # no chaining
                                          enc.codes["mdom_k"] >= 0)
     del enc, pairs
@@ -424,7 +425,7 @@ def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
     # review pairs: uncertain scores between nodes that ended apart
     final = np.where(np.isnan(assign_node.astype(float)), -1 - cluster.to_numpy(), assign_node.astype(float))
     final_all = np.concatenate([final, np.arange(n, total, dtype=float)])
-    rv = scored[(scored["score"] >= th.review) & (scored["score"] < th.auto)]
+    rv = scored[(scored["score"] >= th.review) & (scored["score"] < th.auto) & scored["reviewable"]]
     rv = rv[final_all[rv["a"].to_numpy()] != final_all[rv["b"].to_numpy()]]
     reviews = rv[["a", "b", "score", "rule"]].reset_index(drop=True)
     if reviews_extra:
