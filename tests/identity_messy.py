@@ -79,8 +79,14 @@ def _people(rng: np.random.Generator, n: int) -> pd.DataFrame:
         taken.add(addr)
         mailbox.append(addr)
     p["mailbox"] = mailbox
-    p["personal"] = [f"{_ascii(f)}.{_ascii(la)}{int(rng.integers(10, 99))}@{rng.choice(FREE)}"
-                     for f, la in zip(p["first"], p["last"])]
+    personal = []
+    for f, la in zip(p["first"], p["last"]):
+        addr = f"{_ascii(f)}.{_ascii(la)}{int(rng.integers(10, 99))}@{rng.choice(FREE)}"
+        while addr in taken:            # two namesakes picked the same number: pick again
+            addr = f"{_ascii(f)}.{_ascii(la)}{int(rng.integers(10, 99))}@{rng.choice(FREE)}"
+        taken.add(addr)
+        personal.append(addr)
+    p["personal"] = personal
     p["phone"] = phones
     return p
 
