@@ -127,7 +127,7 @@ def _demo(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def _messy(seed: int) -> tuple[pd.DataFrame, np.ndarray]:
-    from tests.identity_messy import messy_export      # the messy held-out style export
+    from tests.identity_messy import messy_export  # the messy held-out style export
     df = messy_export(600, seed=seed)
     return df.drop(columns=["truth"]), df["truth"].to_numpy()
 

@@ -339,7 +339,8 @@ def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame,
                 break
             t = time.perf_counter()
             none = np.zeros(len(chunk), dtype=bool)
-            ev = evaluate(kind, _identity_view(ctx, kind, source, chunk), ctx.as_of, p, suite=suite, dataset=False,
+            view = _identity_view(ctx, kind, source, chunk)      # derived ids are not identity
+            ev = evaluate(kind, view, ctx.as_of, p, suite=suite, dataset=False,
                           precomputed={g.name: none for g in glob})
             sc.add(ev)
             if glob:
