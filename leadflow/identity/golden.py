@@ -4,7 +4,8 @@ Rules, per field: the value most of the person's records agree on wins; ties go 
 trusted source (``Source.priority``, lower wins), then to the most recent record (``created_at``,
 else load time); junk values never win (``survivorship``). Flags are sticky: an opt-out or
 do-not-call seen on any record wins and a later record cannot undo it (there is no consent
-field in the feeds to undo it with). The earliest record gives first_source / first_campaign_id / first_channel (attribution).
+field in the feeds to undo it with). The earliest record gives first_source /
+first_campaign_id / first_channel (attribution).
 """
 
 from __future__ import annotations
