@@ -54,6 +54,11 @@ _LETTER = r"[^\W\d_]"
 #: keyboard mashes people type to get past a required field
 _MASH = r"^(?:asdf\w*|qwer\w*|sdfg\w*|dfgh\w*|hjkl\w*|zxcv\w*|jkl;?\w*|test\d*|xx+\d*)$"
 
+#: one character three or more times, nothing else (no backreferences: runs in Arrow/RE2)
+_SAME3 = "|".join(f"{c}{{3,}}" for c in "abcdefghijklmnopqrstuvwxyz0123456789.-_*#?!")
+_SAME3 = "(?:" + _SAME3.replace(".{", r"\.{").replace("*{", r"\*{").replace("?{", r"\?{") + ")"
+_SAME_DIGIT = "(?:" + "|".join(f"{d}+" for d in "0123456789") + ")"
+
 PHONE_MAX_EMAILS = 5        # a switchboard or a fake number, not one person's line
 COMPANY_MAX_DOMAINS = 25    # one company name over this many business mail domains: a placeholder
 NAME_MAX_EMAILS = 40        # one full name over this many addresses at one business domain
@@ -68,8 +73,8 @@ def _classify(u: pd.Series) -> pd.Series:
     junk |= s.str.contains(_SQL, regex=True)
     junk |= ~s.str.contains(_LETTER, regex=True)                   # symbols, digits, emoji only
     squeezed = low.str.replace(r"\s+", "", regex=True)
-    junk |= (squeezed.str.len() >= 3) & squeezed.map(lambda v: len(set(v)) == 1)   # "aaaa", "xxxxx"
-    junk |= low.str.replace(r"\s+", "", regex=True).str.contains(_MASH, regex=True)
+    junk |= squeezed.str.fullmatch(_SAME3, na=False)                 # "aaaa", "xxxxx"
+    junk |= squeezed.str.contains(_MASH, regex=True)
     junk |= s.str.contains(r"[<>{}\[\]|\\^`~]|https?://|www\.", regex=True)   # markup, URLs
     return junk.fillna(False).astype(bool)
 
@@ -87,7 +92,8 @@ def junk_values(values: pd.Series, phone: bool = False) -> pd.Series:
         digits = u.str.replace(r"\D", "", regex=True)
         flag = (u.str.contains(_FORMULA, regex=True) & ~u.str.strip().str.startswith("+")) \
             | u.str.contains(r"[=@|!]", regex=True) | (digits.str.len() < 5) \
-            | digits.map(lambda v: len(set(v)) <= 1) | digits.isin(["0123456789", "1234567890", "123456789"])
+            | digits.str.fullmatch(_SAME_DIGIT, na=False) \
+            | digits.isin(["0123456789", "1234567890", "123456789", "01234567890"])
         flag = flag.fillna(False).astype(bool)
     else:
         flag = _classify(u)
@@ -107,11 +113,10 @@ def flag_junk(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def add_junk_flags(st: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
-    """The standardised frame with the raw values' junk flags (same index), OR-ed with the
-    cleaned values' own flags (``company`` keeps its symbols, names lose theirs in cleaning)."""
+    """The standardised frame with the raw values' junk flags (same index). The raw value is the
+    one to judge: cleaning turns ``=HYPERLINK("http://x","Bob")`` into letters."""
     flags = flag_junk(raw)
-    return st.assign(**{c: flags[c].to_numpy() | cleaned_junk(st, f).to_numpy()
-                        for f, c in zip(JUNK_FIELDS, JUNK_COLS)})
+    return st.assign(**{c: flags[c].to_numpy() for c in JUNK_COLS})
 
 
 def cleaned_junk(df: pd.DataFrame, field: str) -> pd.Series:
@@ -123,36 +128,42 @@ def cleaned_junk(df: pd.DataFrame, field: str) -> pd.Series:
 
 
 def junk_mask(df: pd.DataFrame, field: str) -> np.ndarray:
-    """Flags from ``add_junk_flags`` when present, else junk by shape on the cleaned value."""
+    """Flags from ``add_junk_flags`` when present (they include the cleaned value's shape), else
+    junk by shape on the cleaned value."""
     col = f"junk_{field}"
-    got = cleaned_junk(df, field).to_numpy()
     if col in df.columns:
-        got = got | df[col].fillna(False).to_numpy(dtype=bool)
-    return got
+        return df[col].fillna(False).to_numpy(dtype=bool)
+    return cleaned_junk(df, field).to_numpy()
 
 
-def _spread(value: pd.Series, by: pd.Series, limit: int) -> np.ndarray:
-    """True where ``value`` occurs with more than ``limit`` distinct ``by`` values."""
-    ok = value.notna() & by.notna()
+def _codes(s: pd.Series) -> np.ndarray:
+    return np.asarray(pd.factorize(s, use_na_sentinel=True)[0], dtype=np.int64)
+
+
+def _spread(value: np.ndarray, by: np.ndarray, limit: int) -> np.ndarray:
+    """True where code ``value`` occurs with more than ``limit`` distinct ``by`` codes (-1: missing)."""
+    ok = (value >= 0) & (by >= 0)
     if not ok.any():
         return np.zeros(len(value), dtype=bool)
-    pair = pd.DataFrame({"v": value[ok].to_numpy(), "b": by[ok].to_numpy()}).drop_duplicates()
-    n = pair.groupby("v", sort=False).size()
-    bad = n.index[n > limit]
-    return value.isin(bad).to_numpy() & value.notna().to_numpy()
+    pair = np.unique(value[ok] * (np.int64(by.max()) + 1) + by[ok])
+    n = np.bincount(pair // (np.int64(by.max()) + 1), minlength=int(value.max()) + 1)
+    return (value >= 0) & (n[np.maximum(value, 0)] > limit)
 
 
 def spread_junk(keys: pd.DataFrame) -> dict[str, np.ndarray]:
     """Values used with implausibly many distinct addresses, on match keys (records + people).
 
     Returns masks for ``phone_k``, ``co_k`` and the name (first_k and last_k together)."""
-    addr = keys["email_key"]
-    phone = _spread(keys["phone_k"], addr, PHONE_MAX_EMAILS)
-    company = _spread(keys["co_k"], keys["mdom_k"], COMPANY_MAX_DOMAINS)
-    full = keys["first_k"].astype("str") + "\x1f" + keys["last_k"].astype("str")
-    full = full.where(keys["first_k"].notna() & keys["last_k"].notna() & keys["mdom_k"].notna())
-    name = _spread(full + "\x1f" + keys["mdom_k"].astype("str"), addr, NAME_MAX_EMAILS) \
-        if full.notna().any() else np.zeros(len(keys), dtype=bool)
+    addr, dom = _codes(keys["email_key"]), _codes(keys["mdom_k"])
+    phone = _spread(_codes(keys["phone_k"]), addr, PHONE_MAX_EMAILS)
+    company = _spread(_codes(keys["co_k"]), dom, COMPANY_MAX_DOMAINS)
+    f, la = _codes(keys["first_k"]), _codes(keys["last_k"])
+    ok = (f >= 0) & (la >= 0) & (dom >= 0)
+    full = np.full(len(keys), -1, dtype=np.int64)
+    if ok.any():
+        trip = pd.DataFrame({"f": f[ok], "l": la[ok], "d": dom[ok]})
+        full[ok] = trip.groupby(["f", "l", "d"], sort=False).ngroup().to_numpy()
+    name = _spread(full, addr, NAME_MAX_EMAILS)
     return {"phone_k": phone, "co_k": company, "name": name}
 
 
@@ -193,14 +204,17 @@ def clean_keys(keys: pd.DataFrame, *frames: pd.DataFrame) -> pd.DataFrame:
     spread = spread_junk(keys)
     first = shape["first_name"] | spread["name"]
     last = shape["last_name"] | spread["name"]
-    out = keys.copy()
+    out = keys.copy(deep=False)
     for c in ("first_raw", "first_k"):
         out[c] = out[c].mask(first)
     out["last_k"] = out["last_k"].mask(last)
-    imp_first, imp_last = names_from_address(out["email_norm"])
-    out["first_raw"] = out["first_raw"].fillna(imp_first)
-    out["first_k"] = out["first_k"].fillna(imp_first.map(nickname_map()).fillna(imp_first))
-    out["last_k"] = out["last_k"].fillna(imp_last)
+    need = (out["first_k"].isna() | out["last_k"].isna()) & out["email_norm"].notna()
+    if need.any():            # only records whose typed name is missing or junk
+        imp_first, imp_last = names_from_address(out.loc[need, "email_norm"])
+        out["first_raw"] = out["first_raw"].fillna(imp_first.reindex(out.index))
+        imp_k = imp_first.map(nickname_map()).fillna(imp_first).astype("str")
+        out["first_k"] = out["first_k"].fillna(imp_k.reindex(out.index))
+        out["last_k"] = out["last_k"].fillna(imp_last.reindex(out.index))
     out["co_k"] = out["co_k"].mask(shape["company"] | spread["co_k"])
     out["phone_k"] = out["phone_k"].mask(shape["phone"] | spread["phone_k"])
     # dom_k stays: it comes from the address or a website field, not from typed free text
@@ -239,23 +253,29 @@ def address_points(enc: object, a: np.ndarray, b: np.ndarray, pts: dict[str, flo
     out = np.zeros(len(a))
     if not len(a):
         return out
-    s = enc.strings  # type: ignore[attr-defined]
-    la, lb = s("local_nd", a, b)
-    fa, fb = s("first_raw", a, b)
-    ka, kb = s("last_k", a, b)
-    ca, cb = s("co_k", a, b)
-    da, db = s("mdom_k", a, b)
-    for loc, f_own, l_own, f_o, l_o in ((la, fa, ka, fb, kb), (lb, fb, kb, fa, ka)):
-        sp = _spells(loc, f_o, l_o)
-        full = sp & ((loc == f_o + l_o) | (loc == l_o + f_o))
-        out += np.where(sp & (l_own == ""), pts["last_eq"], 0.0)
-        out += np.where(full & (f_own == ""), pts["first_eq"], 0.0)
-        out += np.where(sp & ~full & (f_own == ""), pts["first_close"], 0.0)   # the initial agrees
-    for d_own, c_own, c_o, d_o in ((da, ca, cb, db), (db, cb, ca, da)):
-        need = (c_own == "") & (d_own != "") & (c_o != "") & (d_o == "")
-        if need.any():
-            hit = np.zeros(len(a), dtype=bool)
-            hit[need] = _domain_names(d_own[need], c_o[need])
-            out += np.where(hit, pts["org_eq"], 0.0)
+    c = enc.codes  # type: ignore[attr-defined]
+    has = {k: (c[k][a] >= 0, c[k][b] >= 0) for k in ("local_nd", "first_raw", "last_k", "co_k", "mdom_k")}
+    # only pairs where a side lacks a name (and has a local part) or lacks a company (and has a
+    # business domain) can gain anything: strings are built for those pairs alone
+    for side in (0, 1):
+        own = (lambda k: has[k][side])  # noqa: E731
+        oth = (lambda k: has[k][1 - side])  # noqa: E731
+        x, y = (a, b) if side == 0 else (b, a)
+        name = own("local_nd") & ~(own("first_raw") & own("last_k")) & oth("first_raw") & oth("last_k")
+        idx = np.flatnonzero(name)
+        if len(idx):
+            loc, = enc.strings("local_nd", x[idx])  # type: ignore[attr-defined]
+            f_own, f_o = enc.strings("first_raw", x[idx], y[idx])  # type: ignore[attr-defined]
+            l_own, l_o = enc.strings("last_k", x[idx], y[idx])  # type: ignore[attr-defined]
+            sp = _spells(loc, f_o, l_o)
+            full = sp & ((loc == f_o + l_o) | (loc == l_o + f_o))
+            out[idx] += np.where(sp & (l_own == ""), pts["last_eq"], 0.0)
+            out[idx] += np.where(full & (f_own == ""), pts["first_eq"], 0.0)
+            out[idx] += np.where(sp & ~full & (f_own == ""), pts["first_close"], 0.0)   # initial agrees
+        org = ~own("co_k") & own("mdom_k") & oth("co_k") & ~oth("mdom_k")
+        idx = np.flatnonzero(org)
+        if len(idx):
+            d_own, = enc.strings("mdom_k", x[idx])  # type: ignore[attr-defined]
+            c_o, = enc.strings("co_k", y[idx])  # type: ignore[attr-defined]
+            out[idx] += np.where(_domain_names(d_own, c_o), pts["org_eq"], 0.0)
     return out
-

@@ -33,16 +33,25 @@ from scipy.sparse.csgraph import connected_components
 from leadflow.clean.lists import ROLE_LOCAL_PARTS
 
 
-def business_labels(email_codes: np.ndarray, email_uniques: object, business: np.ndarray) -> np.ndarray:
-    """Per node: a code for its business address (-1: none, personal, or a role mailbox)."""
-    lab = np.where((email_codes >= 0) & business, email_codes, -1)
-    used = np.unique(lab[lab >= 0])
-    if len(used):
-        vals = pd.Series(np.asarray(pd.Index(email_uniques).take(used), dtype=object), dtype="str")
-        local = vals.str.split("@", n=1).str[0].str.replace(r"\+.*$", "", regex=True)
-        role = used[local.isin(ROLE_LOCAL_PARTS).to_numpy(dtype=bool)]
-        lab = np.where(np.isin(lab, role), -1, lab)
-    return lab.astype(np.int64)
+def business_labels(email_codes: np.ndarray, business: np.ndarray) -> np.ndarray:
+    """Per node: a code for its business address (-1: none or personal). Role mailboxes are
+    taken out later, only where they matter (``components``)."""
+    return np.where((email_codes >= 0) & business, email_codes, -1).astype(np.int64)
+
+
+def _drop_roles(labels: np.ndarray, nodes: np.ndarray, email_uniques: object) -> np.ndarray:
+    """labels with role mailboxes (info@, sales@, ...) among ``nodes`` set to -1."""
+    used = np.unique(labels[nodes][labels[nodes] >= 0])
+    if not len(used):
+        return labels
+    vals = pd.Series(np.asarray(pd.Index(email_uniques).take(used), dtype=object), dtype="str")
+    local = vals.str.split("@", n=1).str[0].str.replace(r"\+.*$", "", regex=True)
+    role = used[local.isin(ROLE_LOCAL_PARTS).to_numpy(dtype=bool)]
+    if not len(role):
+        return labels
+    out = labels.copy()
+    out[np.isin(out, role)] = -1
+    return out
 
 
 def _conflicting(comp: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -93,15 +102,19 @@ class _Sets:
 
 def components(total: int, exact_a: np.ndarray, exact_b: np.ndarray, fuzzy_a: np.ndarray,
                fuzzy_b: np.ndarray, fuzzy_score: np.ndarray, email_label: np.ndarray,
-               person_label: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """Component label per node (0..total-1) under the no-chaining rule (see module doc), and
-    the node pairs left for review: existing people some record tied to both, and records that
-    resembled two mailbox holders alike with each of them."""
+               person_label: np.ndarray, email_uniques: object = None) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Component label per node (0..total-1) under the no-chaining rule (see module doc), and the
+    node pairs left for review: existing people some record tied to both, and records that
+    resembled two mailbox holders alike with each of them. ``email_uniques`` (the address of each
+    label code) lets role mailboxes be recognised."""
     ea = np.concatenate([exact_a, fuzzy_a]).astype(np.int64)
     eb = np.concatenate([exact_b, fuzzy_b]).astype(np.int64)
     g = coo_matrix((np.ones(len(ea)), (ea, eb)), shape=(total, total))
     _, comp = connected_components(g, directed=False)
     bad = np.union1d(_conflicting(comp, email_label), _conflicting(comp, person_label))
+    if len(bad) and email_uniques is not None:        # a role mailbox names no one
+        email_label = _drop_roles(email_label, np.flatnonzero(np.isin(comp, bad)), email_uniques)
+        bad = np.union1d(_conflicting(comp, email_label), _conflicting(comp, person_label))
     if not len(bad):
         return comp, []
     comp = comp.astype(np.int64)

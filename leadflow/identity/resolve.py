@@ -340,14 +340,15 @@ def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
     pairs = candidate_pairs(enc, n, th.block_cap)
     scored = score_pairs(enc, pairs)
     scored["reviewable"] = review.reviewable(enc, scored)      # a review queue worth a person's time
-    email_label = guards.business_labels(enc.codes["email_key"], enc.uniques["email_key"],   # no chaining
-                                         enc.codes["mdom_k"] >= 0)
+    email_label = guards.business_labels(enc.codes["email_key"], enc.codes["mdom_k"] >= 0)   # no chaining
+    email_uniques = enc.uniques["email_key"]
     del enc, pairs
     auto = scored[scored["score"] >= th.auto]
     total = n + m
     comp, bridged_people = guards.components(total, np.concatenate(edges_a), np.concatenate(edges_b),     # no chaining
                              auto["a"].to_numpy(), auto["b"].to_numpy(), auto["score"].to_numpy(),
-                             email_label, np.where(np.arange(total) >= n, np.arange(total), -1))
+                             email_label, np.where(np.arange(total) >= n, np.arange(total), -1),
+                             email_uniques)
 
     # per component: the existing people it reaches
     node_person = np.full(total, -1, dtype=np.int64)
