@@ -258,8 +258,12 @@ def address_points(enc: object, a: np.ndarray, b: np.ndarray, pts: dict[str, flo
     # only pairs where a side lacks a name (and has a local part) or lacks a company (and has a
     # business domain) can gain anything: strings are built for those pairs alone
     for side in (0, 1):
-        own = (lambda k: has[k][side])  # noqa: E731
-        oth = (lambda k: has[k][1 - side])  # noqa: E731
+        def own(k: str, side: int = side) -> np.ndarray:
+            return has[k][side]
+
+        def oth(k: str, side: int = side) -> np.ndarray:
+            return has[k][1 - side]
+
         x, y = (a, b) if side == 0 else (b, a)
         name = own("local_nd") & ~(own("first_raw") & own("last_k")) & oth("first_raw") & oth("last_k")
         idx = np.flatnonzero(name)
