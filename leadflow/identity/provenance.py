@@ -30,7 +30,7 @@ def record_fields(conn: Connection, ctx: RunContext, person_id: int) -> pd.DataF
     st["pkey"] = 0
     _, src = vote(st, "pkey", [c for c in SURVIVING if c in st.columns])
     won = src.iloc[0].dropna()
-    supplied = {i: [] for i in range(len(st))}
+    supplied: dict[int, list[str]] = {i: [] for i in range(len(st))}
     for field, row in won.items():
         supplied[int(row)].append(str(field))
     return pd.DataFrame({"record_id": rid, "source": st["source"].to_numpy(),
