@@ -54,11 +54,16 @@ def test_messy_export_pair_recall(export: pd.DataFrame) -> None:
     assert m["recall"] >= RECALL, m
 
 
-def test_junk_values_would_merge_strangers_without_the_rule(export: pd.DataFrame) -> None:
-    """The export's junk is the kind that matters: read as evidence, it merges different people."""
-    flagged = pair_metrics(export["truth"].to_numpy(), _resolve(export))
-    cleaned_only = pair_metrics(export["truth"].to_numpy(), _resolve(export, with_flags=False))
-    assert flagged["precision"] >= cleaned_only["precision"]
+def test_junk_values_would_merge_strangers_without_the_rule(export: pd.DataFrame, monkeypatch) -> None:
+    """The export's junk is the kind that matters: read as evidence, it merges different people
+    (and, read as disagreement, it splits one person)."""
+    with_rule = pair_metrics(export["truth"].to_numpy(), _resolve(export))
+    monkeypatch.setattr(evidence, "junk_mask", lambda df, field: np.zeros(len(df), dtype=bool))
+    monkeypatch.setattr(evidence, "spread_junk",
+                        lambda keys: {c: np.zeros(len(keys), dtype=bool) for c in ("phone_k", "co_k", "name")})
+    without = pair_metrics(export["truth"].to_numpy(), _resolve(export))
+    assert without["precision"] < PRECISION <= with_rule["precision"]
+    assert without["recall"] < with_rule["recall"]
 
 
 def test_shared_junk_never_merges_strangers() -> None:
