@@ -33,7 +33,8 @@ def _now() -> datetime:
 
 @people_app.command("show")
 def cmd_show(person_id: int, config: ConfigOpt = None) -> None:
-    """Show a person's golden record, the records that formed it (rule, score), merges, reviews."""
+    """Show a person's golden record, the records that formed it (rule, score, source, address,
+    the golden fields each supplied), merges, reviews."""
     from leadflow.identity import ops
     ctx = _ctx(config)
     info = ops.show(ctx.engine, person_id)
@@ -50,6 +51,13 @@ def cmd_show(person_id: int, config: ConfigOpt = None) -> None:
         r.add_row(*[("" if v is None or v != v else (f"{v:.3f}" if isinstance(v, float) else str(v)))
                     for v in row])
     console.print(r)
+    from leadflow.identity.provenance import record_fields
+    with ctx.engine.connect() as conn:
+        fields = record_fields(conn, ctx, person_id)
+    for row in fields.itertuples(index=False):      # one line each: tables wrap long field lists
+        addr = row.email_norm if isinstance(row.email_norm, str) else "(no address)"
+        console.print(f"record {row.record_id} from {row.source}, address {addr}: "
+                      f"supplied {row.supplied or 'nothing'}", soft_wrap=True)
     for row in info["merges"].itertuples(index=False):
         console.print(f"merge {row.merge_id}: person {row.merged_id} into {row.survivor_id} by {row.rule}"
                       f"{' (undone)' if row.undone_at is not None and row.undone_at == row.undone_at else ''}")

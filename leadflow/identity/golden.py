@@ -1,16 +1,18 @@
 """Golden records: one row per person from all of its records, by survivorship rules.
 
-Rules, per field: the value from the record of the most trusted source wins (``Source.priority``,
-lower wins); among records of equal priority the most recent (record ``created_at``, else load
-time) non-empty value wins. Flags are sticky: an opt-out or do-not-call seen on any record wins
-and a later record cannot undo it (there is no consent field in the feeds to undo it with).
-The earliest record gives first_source / first_campaign_id / first_channel (attribution).
+Rules, per field: the value most of the person's records agree on wins; ties go to the most
+trusted source (``Source.priority``, lower wins), then to the most recent record (``created_at``,
+else load time); junk values never win (``survivorship``). Flags are sticky: an opt-out or
+do-not-call seen on any record wins and a later record cannot undo it (there is no consent
+field in the feeds to undo it with). The earliest record gives first_source /
+first_campaign_id / first_channel (attribution).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from leadflow.identity import survivorship
 from leadflow.vocab.mailboxes import normalise_emails
 
 SURVIVING = ("email_norm", "first_name", "last_name", "phone_e164", "company", "company_norm",
@@ -25,7 +27,7 @@ def golden(records: pd.DataFrame, key: str = "pkey") -> pd.DataFrame:
                             kind="stable")
     g = r.groupby(key, sort=False)
     cols = [c for c in SURVIVING if c in r.columns]
-    out = g[cols].first()                     # first non-null per column = survivorship order
+    out = survivorship.vote(r, key, cols)[0].reindex(g.size().index)   # majority, junk never wins
     out["opt_out"] = g["opt_out"].max().astype(bool)
     out["do_not_contact"] = g["do_not_call"].max().astype(bool)
     early = records.sort_values([key, "record_time"], kind="stable").groupby(key, sort=False)

@@ -17,7 +17,7 @@ import pandas as pd
 from leadflow.canonical import FIELDS
 from leadflow.clean import standardise_leads
 from leadflow.context import RunContext
-from leadflow.identity import store
+from leadflow.identity import derived, evidence, store
 from leadflow.identity.accounts import business_domain, match_accounts, new_accounts
 from leadflow.identity.golden import golden
 from leadflow.identity.resolve import Thresholds, resolve
@@ -39,7 +39,7 @@ def source_priority(ctx: RunContext) -> dict[str, int]:
 
 def prepare_records(raw: pd.DataFrame, priority: dict[str, int]) -> pd.DataFrame:
     """Standardise landed rows and add what survivorship needs (priority, record time)."""
-    st = standardise_leads(raw)
+    st = evidence.add_junk_flags(standardise_leads(raw), raw)     # junk is not evidence (raw values)
     st["priority"] = st["source"].map(priority).fillna(100).astype(int)
     st["record_time"] = st["created_at"].fillna(pd.to_datetime(st["loaded_at"]))
     return st
@@ -117,7 +117,7 @@ def load_leads(ctx: RunContext, thresholds: Thresholds | None = None) -> dict[st
 def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresholds) -> dict[str, int]:
     existing = store.read_people_for_matching(conn)
     known = store.read_known_emails(conn)
-    src_ids = store.read_source_ids(conn, sorted(st["source"].unique()))
+    src_ids = store.read_source_ids(conn, derived.identity_sources(ctx.settings, st["source"].unique()))
     pre = (st[["source", "source_record_id"]].astype(object)
            .merge(src_ids.astype({"source": object, "source_record_id": object})
                   .drop_duplicates(["source", "source_record_id"]),
@@ -153,6 +153,7 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
     # new people
     new_g = gold[gold.index.str.startswith("n")].copy()
     founders = st[is_new.to_numpy()].drop_duplicates("pkey").set_index("pkey")
+    founders = derived.without_derived_ids(founders, ctx.settings)    # derived ids are not identity
     new_g["source_key"] = _source_key(founders).reindex(new_g.index).where(new_g["email_norm"].isna())
     rows = new_g.assign(lifecycle_stage="lead", cycle=1, created_at=ctx.as_of, updated_at=ctx.as_of)
     people_cols = ["email_norm", "source_key", *PEOPLE_VALUE_COLS, "first_source", "first_campaign_id",

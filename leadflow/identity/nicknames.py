@@ -1,96 +1,43 @@
-"""A small bundled nickname table (English given names): nickname -> canonical given name.
+"""Nicknames from a maintained source: the ``nicknames`` package (carltonnorthern/nicknames,
+a hand-curated table of English given names and their nicknames), plus a short supplement of
+short forms from other languages that the package does not cover.
 
-Matching compares canonical forms, so 'Bob Smith' and 'Robert Smith' agree on the first name.
-Names with several canonical forms (e.g. 'Alex': Alexander/Alexandra) map to one, which is
-enough for a matching key; the surname and other evidence still have to agree.
+Matching compares a canonical key, so 'Bob Smith' and 'Robert Smith' agree on the first name.
+The package's relation is many-to-many ('bob' is a nickname of robert, bert and bobby), so only
+nicknames of a single name get a key; ``equivalent_pairs`` keeps every direct relation of the
+table, so 'Bob' and 'Robert' still count as the same given name when the records are compared
+(blocking finds them through surname, company, address or phone).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-_TABLE = """
-alexander: alex al sandy xander sasha
-alexandra: alex alexa sandra sasha lexi
-andrew: andy drew
-anthony: tony ant
-barbara: barb babs
-benjamin: ben benny benji
-catherine: cathy cat kate katie kathy katherine kathryn
-charles: charlie chuck chas
-christopher: chris kit topher
-christine: chris chrissy tina christina
-daniel: dan danny
-david: dave davey
-deborah: debbie deb debra
-donald: don donny
-dorothy: dot dottie
-edward: ed eddie ted ned
-elizabeth: liz lizzie beth betty eliza libby elisabeth
-emily: em emmy
-eugene: gene
-frances: fran frankie
-francis: frank
-frederick: fred freddie
-gabriel: gabe
-gerald: gerry jerry
-gregory: greg
-harold: hal harry
-henry: hank harry
-jacob: jake
-james: jim jimmy jamie
-jeffrey: jeff
-jennifer: jen jenny
-jessica: jess jessie
-john: johnny jack jon
-jonathan: jon jonny
-joseph: joe joey
-joshua: josh
-judith: judy
-kenneth: ken kenny
-kimberly: kim
-lawrence: larry
-leonard: leo len lenny
-margaret: maggie meg peggy marge greta
-matthew: matt
-michael: mike mikey mick
-nathaniel: nate nathan nat
-nicholas: nick nicky
-pamela: pam
-patricia: pat patty trish tricia
-patrick: pat paddy
-peter: pete
-philip: phil
-rebecca: becky becca
-richard: rick ricky dick rich richie
-robert: rob bob bobby robbie bert
-ronald: ron ronnie
-samantha: sam sammy
-samuel: sam sammy
-stephen: steve stevie steven
-susan: sue susie suzanne
-theodore: ted teddy theo
-thomas: tom tommy
-timothy: tim timmy
-victoria: vicky tori
-vincent: vince vinny
-walter: walt wally
-william: will bill billy willie liam
-zachary: zach zack
-"""
+from nicknames import NickNamer
+
+
+@lru_cache(maxsize=1)
+def _relations() -> tuple[tuple[str, str], ...]:
+    """(canonical, nickname) pairs: the package's table and the supplement, lower-case."""
+    nn = NickNamer()
+    pairs = {(c, n) for c, nicks in nn.nickname_lookup.items() for n in nicks if c != n}
+    for line in _TABLE_INTL.strip().splitlines():
+        canon, nicks = line.split(":")
+        pairs |= {(canon.strip(), n.strip()) for n in nicks.split()}
+    return tuple(sorted(pairs))
 
 
 @lru_cache(maxsize=1)
 def nickname_map() -> dict[str, str]:
-    """nickname -> canonical (lower-case ASCII); canonical names map to themselves implicitly."""
-    out: dict[str, str] = {}
-    for line in (_TABLE + _TABLE_INTL).strip().splitlines():
-        if ":" not in line:
-            continue
-        canon, nicks = line.split(":")
-        for n in nicks.split():
-            out.setdefault(n.strip(), canon.strip())
-    return out
+    """nickname -> canonical (lower-case) for nicknames of exactly one name ('jim' -> james);
+    canonical names map to themselves implicitly. A nickname of several names ('bob': robert,
+    bert, bobby) gets no key of its own: a key would have to pick one of them and so make, say,
+    Bill and Robert one given name; such pairs are still recognised in ``equivalent_pairs``."""
+    canon_of: dict[str, set[str]] = {}
+    for c, n in _relations():
+        canon_of.setdefault(n, set()).add(c)
+    return {n: next(iter(cs)) for n, cs in canon_of.items() if len(cs) == 1}
+
 
 # Given names from other languages with their usual short forms.
 _TABLE_INTL = """
@@ -108,17 +55,15 @@ stephen: steven
 
 @lru_cache(maxsize=1)
 def equivalent_pairs() -> frozenset[str]:
-    """'a|b' for every two given names the table says can be the same person (both orders)."""
-    groups: list[set[str]] = []
-    for line in (_TABLE + _TABLE_INTL).strip().splitlines():
-        if ":" not in line:
-            continue
-        canon, nicks = line.split(":")
-        groups.append({canon.strip(), *nicks.split()})
+    """'a|b' for every two given names the table relates directly, and for every two that
+    share their key (both orders)."""
     out = set()
-    for g in groups:
-        for x in g:
-            for y in g:
-                if x != y:
-                    out.add(f"{x}|{y}")
+    for c, n in _relations():
+        out.add(f"{c}|{n}")
+        out.add(f"{n}|{c}")
+    by_key: dict[str, set[str]] = {}
+    for n, c in nickname_map().items():
+        by_key.setdefault(c, {c}).add(n)
+    for g in by_key.values():
+        out.update(f"{x}|{y}" for x in g for y in g if x != y)
     return frozenset(out)

@@ -23,10 +23,9 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from leadflow.clean.names import fold
+from leadflow.identity import evidence, guards, review
 from leadflow.identity.nicknames import equivalent_pairs, nickname_map
 from leadflow.vocab.mailboxes import normalise_emails
 
@@ -268,6 +267,7 @@ def score_pairs(keys: pd.DataFrame | Encoded, pairs: pd.DataFrame) -> pd.DataFra
                                           [PTS["numbered_mailbox"], PTS["local_eq"], PTS["local_close"]], 0.0), 0.0)
 
     pts = name_pts + phone_pts + org_pts + local_pts + np.where(email, PTS["email_alias"], 0.0)
+    pts = pts + evidence.address_points(enc, a, b, PTS)       # the address stands in for junk fields
     parts = [("email_alias", email), ("name" , name_full), ("swapped", swapped & name_full),
              ("phone", phone_same), ("org", org_pts > 0), ("local", local_pts > 0)]
     bits = np.zeros(len(a), dtype=np.int64)
@@ -300,15 +300,18 @@ def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
     g = _Graph(len(records), len(people),
                people["person_id"].to_numpy() if len(people) else np.array([], dtype=np.int64))
     rk = match_keys(records.reset_index(drop=True))
-    enc = _encode(rk, people, g.n)
+    enc = _encode(rk, records, people, g.n)
     exact_person, is_pre = _exact_people(rk["email_norm"], people, known_emails, preassigned)
     exact_nodes = _known_nodes(exact_person, g)
     scored = score_pairs(enc, candidate_pairs(enc, g.n, th.block_cap))
+    scored["reviewable"] = review.reviewable(enc, scored)      # a review queue worth a person's time
+    labels = _Labels(guards.business_labels(enc.codes["email_key"], enc.codes["mdom_k"] >= 0),
+                     enc.uniques["email_key"])
     del enc
     auto = scored[scored["score"] >= th.auto]
-    comp = _components(g, _same_address_edges(rk["email_norm"]), exact_nodes,
-                       (auto["a"].to_numpy(), auto["b"].to_numpy()))
+    comp, guard_reviews = _components(g, _same_address_edges(rk["email_norm"]), exact_nodes, auto, labels)
     assign_node, comp_new, bridge_reviews = _attach(g, comp, exact_nodes, auto, th)
+    bridge_reviews = [(a, b, th.auto, "bridged") for a, b in guard_reviews] + bridge_reviews
     cluster = pd.Series(comp_new, index=rk.index)
     rule, score = _match_rules(g, rk, auto, exact_person, is_pre, assign_node, cluster)
     assign = pd.DataFrame({
@@ -340,13 +343,21 @@ class _Graph:
         return person_ids.isin(self.person_ids).to_numpy() if self.m else np.zeros(len(person_ids), bool)
 
 
-def _encode(rk: pd.DataFrame, people: pd.DataFrame, n: int) -> Encoded:
-    """Integer codes of the incoming records' keys followed by the existing people's."""
+def _encode(rk: pd.DataFrame, records: pd.DataFrame, people: pd.DataFrame, n: int) -> Encoded:
+    """Integer codes of the incoming records' keys followed by the existing people's; junk
+    values (formulas, placeholders, values shared by too many addresses) carry no evidence."""
     if not len(people):
-        return Encoded(rk)
+        return Encoded(evidence.clean_keys(rk, records))
     pk = match_keys(people.reset_index(drop=True))
     pk.index = pk.index + n
-    return Encoded(pd.concat([rk, pk]))
+    return Encoded(evidence.clean_keys(pd.concat([rk, pk]), records, people))
+
+
+@dataclass(frozen=True)
+class _Labels:
+    """Per node, the business mailbox it holds (the no-chaining rule), and each label's address."""
+    email: np.ndarray
+    uniques: Any
 
 
 def _exact_people(email: pd.Series, people: pd.DataFrame, known_emails: pd.DataFrame | None,
@@ -383,14 +394,17 @@ def _same_address_edges(email: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return same.index.to_numpy(), same.to_numpy()
 
 
-def _components(g: _Graph, *edges: Any) -> np.ndarray:
-    """Connected component of every node, over the given edges ((a, b) arrays or a
-    record -> node Series)."""
-    pairs = [(e.index.to_numpy(), e.to_numpy()) if isinstance(e, pd.Series) else e for e in edges]
-    ea = np.concatenate([a for a, _ in pairs]).astype(np.int64)
-    eb = np.concatenate([b for _, b in pairs]).astype(np.int64)
-    adj = coo_matrix((np.ones(len(ea)), (ea, eb)), shape=(g.total, g.total))
-    return connected_components(adj, directed=False)[1]
+def _components(g: _Graph, same_address: tuple[np.ndarray, np.ndarray], exact_nodes: pd.Series,
+                auto: pd.DataFrame, labels: _Labels) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Connected component of every node under the no-chaining rule (``guards``): exact edges
+    (same address, known person) and automatic fuzzy edges, never joining two business
+    mailboxes or two existing people through a third record. Also the pairs it sent to review."""
+    exact_a = np.concatenate([same_address[0], exact_nodes.index.to_numpy()])
+    exact_b = np.concatenate([same_address[1], exact_nodes.to_numpy()])
+    nodes = np.arange(g.total)
+    return guards.components(g.total, exact_a, exact_b, auto["a"].to_numpy(), auto["b"].to_numpy(),
+                             auto["score"].to_numpy(), labels.email, np.where(nodes >= g.n, nodes, -1),
+                             labels.uniques)
 
 
 def _attach(g: _Graph, comp: np.ndarray, exact_nodes: pd.Series, auto: pd.DataFrame,
@@ -472,7 +486,7 @@ def _review_pairs(g: _Graph, scored: pd.DataFrame, assign_node: np.ndarray, clus
     """Uncertain pairs (score in [review, auto)) whose nodes ended apart, plus bridged people."""
     final = np.where(np.isnan(assign_node), -1 - cluster.to_numpy(), assign_node)
     final_all = np.concatenate([final, np.arange(g.n, g.total, dtype=float)])
-    rv = scored[(scored["score"] >= th.review) & (scored["score"] < th.auto)]
+    rv = scored[(scored["score"] >= th.review) & (scored["score"] < th.auto) & scored["reviewable"]]
     rv = rv[final_all[rv["a"].to_numpy()] != final_all[rv["b"].to_numpy()]]
     reviews = rv[["a", "b", "score", "rule"]].reset_index(drop=True)
     if bridge_reviews:

@@ -73,6 +73,20 @@ def apply_value_map(s: pd.Series, vm: dict[Any, Any]) -> pd.Series:
     return out.where(out.notna(), None)
 
 
+def derived_id_field(source: Source) -> str | None:
+    """The id field whose values this source does not deliver but leadflow derives (``record_id:
+    row_number`` or ``hash``), else None.
+
+    A derived id names a *record* (so a re-run or a re-delivery of the same row is recognised),
+    never a *person*: row 3 of one delivery and row 3 of the next are different people when the
+    rows come in another order, and a hash changes with any edited cell. Quality and identity
+    therefore treat such ids as absent where identity is concerned (docs/ingest.md)."""
+    kf = key_field(source.kind)
+    if source.record_id is None or kf is None or kf in source.mapping.values() or kf in source.constants:
+        return None
+    return kf
+
+
 def derive_record_id(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str) -> pd.Series | None:
     if source.record_id is None:
         return None

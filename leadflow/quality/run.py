@@ -36,6 +36,7 @@ from leadflow.canonical import KINDS
 from leadflow.context import RunContext
 from leadflow.errors import QualityGateError
 from leadflow.faults import checkpoint
+from leadflow.ingest.mapping import derived_id_field
 from leadflow.quality import params as qparams
 from leadflow.quality import translate
 from leadflow.quality.frame import _has_unknown_parameter, dataset_checks, evaluate, parameters
@@ -300,6 +301,19 @@ def _gate_line(sc: SourceCheck, limit: float) -> str:
             f"({_share(sc.failed, sc.rows):.1%} > fail_share {limit:.0%}){top_txt}")
 
 
+def _identity_view(ctx: RunContext, kind: str, source: str, chunk: pd.DataFrame) -> pd.DataFrame:
+    """Leads of a source whose record ids leadflow derives (``record_id``) are checked as if they
+    had no id: a row number or row hash names the record, not the person, so a lead without an
+    address still fails ``identity_required`` (docs/ingest.md). The stored row keeps its id."""
+    if kind != "inbound_leads":
+        return chunk
+    try:
+        fld = derived_id_field(ctx.settings.source(source))
+    except Exception:  # noqa: BLE001 - a source removed from the config: check as it is
+        return chunk
+    return chunk.assign(**{fld: None}) if fld and fld in chunk.columns else chunk
+
+
 def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame, suite: Suite,
                  chunk_rows: int, timings: dict[str, float]) -> SourceCheck:
     """Validate one source's landed rows chunk by chunk, in one transaction.
@@ -326,7 +340,8 @@ def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame,
                 break
             t = time.perf_counter()
             none = np.zeros(len(chunk), dtype=bool)
-            ev = evaluate(kind, chunk, ctx.as_of, p, suite=suite, dataset=False,
+            view = _identity_view(ctx, kind, source, chunk)      # derived ids are not identity
+            ev = evaluate(kind, view, ctx.as_of, p, suite=suite, dataset=False,
                           precomputed={g.name: none for g in glob})
             sc.add(ev)
             if glob:
