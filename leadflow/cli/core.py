@@ -64,7 +64,8 @@ def cmd_run(config: ConfigOpt = None, run_date: DateOpt = None,
         known = {n for n, _ in all_steps}
         bad = [n for n in names if n not in known]
         if bad:
-            raise LeadflowError(f"--steps: unknown step(s) {', '.join(bad)}; known: {', '.join(n for n, _ in all_steps)}")
+            raise LeadflowError(f"--steps: unknown step(s) {', '.join(bad)}; "
+                                f"known: {', '.join(n for n, _ in all_steps)}")
         chosen = [(n, f) for n, f in all_steps if n in names]
     results = pipeline.run_steps(ctx, chosen)
     print_summary(ctx.engine, ctx.settings, ctx.run_date, results)
@@ -172,7 +173,8 @@ def print_summary(eng: Any, settings: Any, run_date: date, results: dict[str, An
     from leadflow.status import run_summary
     s = run_summary(eng, settings, run_date)
     console.print(f"[bold]leadflow run {run_date}[/bold]")
-    console.print(f"  rows read        {s['rows_read']}  (landed {s['rows_landed']}, rejected at ingest {s['rows_rejected']})")
+    console.print(f"  rows read        {s['rows_read']}  "
+                  f"(landed {s['rows_landed']}, rejected at ingest {s['rows_rejected']})")
     console.print(f"  quarantined      {s['quarantined']}")
     console.print(f"  suppressed rows  {s['rows_suppressed']}")
     console.print(f"  leads created    {s['people_created']}   merged into existing {s['records_merged']}")

@@ -98,7 +98,8 @@ def refresh(conn: Connection, ctx: RunContext, person_ids: list[int], at: dateti
                      .where(people.c.person_id.in_([int(x) for x in gold.index])))
     cur = cur.set_index("person_id").reindex(gold.index)
     gold["opt_out"] = gold["opt_out"].to_numpy() | cur["opt_out"].fillna(False).astype(bool).to_numpy()
-    gold["do_not_contact"] = gold["do_not_contact"].to_numpy() | cur["do_not_contact"].fillna(False).astype(bool).to_numpy()
+    gold["do_not_contact"] = (gold["do_not_contact"].to_numpy()
+                              | cur["do_not_contact"].fillna(False).astype(bool).to_numpy())
     gold["updated_at"] = at
     gold["person_id"] = gold.index.astype(int)
     store.update_people(conn, gold, [*PEOPLE_VALUE_COLS, "updated_at"])

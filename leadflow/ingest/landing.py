@@ -101,7 +101,8 @@ def record_failed(ctx: RunContext, source: Source, uri: str, content_hash: str, 
     ``rows``: the rows it held (all rejected with it), so rows_in = landed + rejected holds."""
     with ctx.engine.begin() as conn:
         return conn.execute(ingest_batches.insert().values(
-            source=source.name, kind=source.kind, uri=uri, content_hash=f"{content_hash}:failed:{uuid.uuid4().hex[:12]}",
+            source=source.name, kind=source.kind, uri=uri,
+            content_hash=f"{content_hash}:failed:{uuid.uuid4().hex[:12]}",
             rows_in=rows, rows_landed=0, rows_rejected=rows, status="failed", business_date=ctx.run_date,
             note=why[:2000], loaded_at=ctx.as_of).returning(ingest_batches.c.batch_id)).scalar_one()
 

@@ -150,7 +150,7 @@ def _rejects(raw: pd.DataFrame, rows: np.ndarray, masks: list[tuple[str, str, pd
         any_bad |= m.to_numpy()
     idx = np.flatnonzero(any_bad)
     reasons: dict[int, list[str]] = {int(i): [] for i in idx}
-    for fld, col, m, s in masks:
+    for fld, col, m, _ in masks:
         # The value itself stays in quarantine.record; reasons are shown in lists and logs.
         why = f"{fld} (column {col!r}): {WHY[fields[fld]]}"
         for i in np.flatnonzero(m.to_numpy()).tolist():

@@ -384,8 +384,8 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
     ``docs=False`` (or ``LEADFLOW_DATA_DOCS=0`` in the environment) skips GX and the Data Docs;
     the split and the gate do not depend on them. Returns ``rows``, ``passed``, ``quarantined``,
     ``waiting`` (landed rows of later days, left for their runs),
-    ``warnings``, ``by_source``, the Data Docs path and ``timings``. Raises ``QualityGateError`` (after quarantining, so nothing is lost)
-    when a source's failing share is above its ``quality.fail_share``.
+    ``warnings``, ``by_source``, the Data Docs path and ``timings``. Raises ``QualityGateError``
+    (after quarantining, so nothing is lost) when a source's failing share is above its ``quality.fail_share``.
     """
     t_start = time.perf_counter()
     counts: dict[str, Any] = {"rows": 0, "passed": 0, "quarantined": 0, "warnings": [],

@@ -78,7 +78,8 @@ def check(eng: Engine) -> None:
         with eng.connect() as c:
             c.execute(sa.text("SELECT 1"))
     except (OperationalError, SQLAlchemyError) as e:
-        reason = str(getattr(e, "orig", e)).strip().splitlines()[0] if str(getattr(e, "orig", e)).strip() else type(e).__name__
+        orig = str(getattr(e, "orig", e)).strip()
+        reason = orig.splitlines()[0] if orig else type(e).__name__
         raise StoreError(f"cannot reach the warehouse at {_redact(str(eng.url))}: {reason}") from None
 
 
