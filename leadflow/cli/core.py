@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, overload
 
 import typer
 from rich.console import Console
@@ -19,6 +19,10 @@ DateOpt = Annotated[str | None, typer.Option("--date", "-d", help="Run date YYYY
 console = Console(width=None if sys.stdout.isatty() else 150)
 
 
+@overload
+def parse_date(value: str, opt: str = ...) -> date: ...
+@overload
+def parse_date(value: str | None, opt: str = ...) -> date | None: ...
 def parse_date(value: str | None, opt: str = "--date") -> date | None:
     """Parse a YYYY-MM-DD option, with a one-line error naming the option and the value."""
     from leadflow.errors import LeadflowError

@@ -149,11 +149,13 @@ def unmerge(ctx: RunContext, person_id: int, record_id: int | None = None,
             rr = recs[recs["unit"] == u]
             email = rr["email_norm"].dropna().iloc[0] if rr["email_norm"].notna().any() else None
             key = None if email else f"unmerge:{int(rr['record_id'].iloc[0])}"
-            pid = conn.execute(people.insert().values(
+            new_key = conn.execute(people.insert().values(
                 email_norm=email, source_key=key, lifecycle_stage="lead", cycle=1,
                 opt_out=bool(orig["opt_out"]), do_not_contact=bool(orig["do_not_contact"]),
                 is_competitor=bool(orig["is_competitor"]), first_source=rr["source"].iloc[0],
-                created_at=at, updated_at=at)).inserted_primary_key[0]
+                created_at=at, updated_at=at)).inserted_primary_key
+            assert new_key is not None, "a single-row INSERT reports its key"
+            pid = new_key[0]
             new_ids.append(int(pid))
             conn.execute(sa.update(person_records)
                          .where(person_records.c.record_id.in_([int(x) for x in rr["record_id"]]))

@@ -226,10 +226,11 @@ def _land(ctx: RunContext, conn: Connection, d: Delivery, progress: Callable[[in
     if d.warnings:
         note = "; ".join([*([note] if note else []), *d.warnings])
     d.watermark = None if wm is None else str(wm)
+    why = failure or note
     conn.execute(ingest_batches.update().where(ingest_batches.c.batch_id == batch_id).values(
         content_hash=content_hash, rows_in=rows_in, rows_landed=landed, rows_rejected=rejected,
         status="failed" if failure else "landed", watermark=d.watermark,
-        note=(failure or note)[:2000] if (failure or note) else None))
+        note=why[:2000] if why else None))
     assert rows_in == landed + rejected, "row accounting broken"
     log.info("batch %s source=%s rows_in=%s landed=%s rejected=%s", batch_id, src.name, rows_in, landed, rejected)
     return result(src, d.uri, batch_id=batch_id, rows_in=rows_in, rows_landed=landed, rows_rejected=rejected,

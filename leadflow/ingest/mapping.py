@@ -97,8 +97,8 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
     raw = raw.reset_index(drop=True)
     n = len(raw)
     by_field: dict[str, str] = {}
-    for col, fld in source.mapping.items():
-        by_field.setdefault(fld, col)
+    for src_col, fld in source.mapping.items():
+        by_field.setdefault(fld, src_col)
     out: dict[str, Any] = {}
     bad_masks: list[tuple[str, str, pd.Series, pd.Series]] = []
     before: dict[str, pd.Series] = {}

@@ -252,7 +252,8 @@ class SourceCheck:
         if self.ds_cols:
             self.ds_parts.append(pd.DataFrame({
                 c: (prep[c] if c in self.ds_values else
-                    pd.Series(np.where(prep[c].notna().to_numpy(), "x", None), dtype=object))
+                    pd.Series(np.where(prep[c].notna().to_numpy(), "x", np.array(None, dtype=object)),
+                              dtype=object))
                 for c in self.ds_cols}))
         fail_idx = np.flatnonzero(ev.failed)[: max(0, DOCS_FAILED - self.n_sample_failed)]
         pass_idx = np.flatnonzero(~ev.failed)

@@ -29,7 +29,7 @@ log = logging.getLogger("leadflow.score")
 TARGET = "converted"
 
 
-def _label(df: pd.DataFrame, source: str) -> np.ndarray:
+def _label(df: pd.DataFrame, source: str) -> tuple[np.ndarray, np.ndarray]:
     if TARGET not in df.columns or df[TARGET].isna().all():
         raise InputError(f"source {source}: no outcome column mapped to canonical '{TARGET}'")
     y = df[TARGET]
