@@ -13,7 +13,7 @@ DEMO_DATE ?= 2026-11-26
 DEMO_LEADS ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast bench airflow clean migration
+.PHONY: install demo lint test test-fast bench airflow clean migration
 
 install: $(STAMP)
 
@@ -39,7 +39,12 @@ demo: $(STAMP) $(AIRFLOW_HOME)/airflow.db
 	@echo "lead_handoff_daily ran through Airflow (log: $(AIRFLOW_HOME)/demo_dag.log)"
 	$(BIN)/leadflow summary --date $(DEMO_DATE)
 
-test: $(STAMP)
+# Style and types first: a failing lint stops `make test` before the (slower) suite runs.
+lint: $(STAMP)
+	$(BIN)/ruff check leadflow dags tests bench
+	$(BIN)/mypy
+
+test: $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

@@ -77,7 +77,8 @@ def main() -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
     print(f"demo data: {a.leads:,} leads, {info['people']:,} people, {info['touches']:,} touches "
-          f"in {secs:.1f} s wall ({cpu:.1f} s CPU, load avg {load:.1f}), peak {res['peak_rss_mib']:.0f} MiB, {res['output_mib']:.0f} MiB written "
+          f"in {secs:.1f} s wall ({cpu:.1f} s CPU, load avg {load:.1f}), "
+          f"peak {res['peak_rss_mib']:.0f} MiB, {res['output_mib']:.0f} MiB written "
           f"(target < 60 s) -> {dest}")
     print("CPU seconds by phase: " + ", ".join(f"{k} {v}" for k, v in info["cpu_seconds_by_phase"].items()))
 

@@ -83,7 +83,8 @@ def main() -> None:
         backend = "postgresql" if a.postgres else "sqlite"
         print_table(rows, f"leadflow pipeline, {a.leads} leads, {backend}")
         p = write_result(f"pipeline_{backend}_{a.leads}", {"leads": a.leads, "backend": backend,
-                                                             "generated": {k: v for k, v in info.items() if isinstance(v, (int, float, str))},
+                                                             "generated": {k: v for k, v in info.items()
+                                                                           if isinstance(v, (int, float, str))},
                                                              "stages": rows})
         print(f"written {p}")
     finally:

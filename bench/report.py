@@ -63,7 +63,9 @@ def main() -> None:
             rows["report_build"]["csv_files"] = r["csv_files"]
             label = f"report_{a.people}" + ("_pg" if a.postgres else "")
             print_table(rows, f"bench.report: {a.people:,} people on {'PostgreSQL' if a.postgres else 'SQLite'}")
-            print(f"written: {write_result(label, {'people': a.people, 'backend': 'postgresql' if a.postgres else 'sqlite', 'stages': rows, 'at': datetime.now().isoformat(timespec='seconds')})}")
+            result = {"people": a.people, "backend": "postgresql" if a.postgres else "sqlite", "stages": rows,
+                      "at": datetime.now().isoformat(timespec="seconds")}
+            print(f"written: {write_result(label, result)}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

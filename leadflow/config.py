@@ -72,8 +72,8 @@ Connector = FileConnector | SqlConnector | HttpConnector
 
 
 class QualityThresholds(Strict):
-    warn_share: float = Field(0.05, ge=0, le=1)   # warn above this share of failing rows
-    fail_share: float = Field(0.5, ge=0, le=1)    # fail the run above this share
+    warn_share: float = Field(default=0.05, ge=0, le=1)   # warn above this share of failing rows
+    fail_share: float = Field(default=0.5, ge=0, le=1)    # fail the run above this share
 
 
 class IngestLimits(Strict):
@@ -83,11 +83,11 @@ class IngestLimits(Strict):
     is quarantined alone. Peak memory per file is about ``chunk_rows`` x ``max_row_bytes`` at worst.
     """
 
-    max_columns: int = Field(1000, ge=1)               # header fields (CSV, XLSX, Parquet, JSON keys)
-    max_cell_bytes: int = Field(65_536, ge=1)           # longer values quarantine their row
-    max_row_bytes: int = Field(4 << 20, ge=1024)        # one physical line / record (also the parser block)
-    max_rows: int = Field(10_000_000, ge=1)             # data rows per file
-    max_decompressed_bytes: int = Field(2 << 30, ge=1)  # XLSX (zip) and Parquet, uncompressed
+    max_columns: int = Field(default=1000, ge=1)               # header fields (CSV, XLSX, Parquet, JSON keys)
+    max_cell_bytes: int = Field(default=65_536, ge=1)           # longer values quarantine their row
+    max_row_bytes: int = Field(default=4 << 20, ge=1024)        # one physical line / record (also the parser block)
+    max_rows: int = Field(default=10_000_000, ge=1)             # data rows per file
+    max_decompressed_bytes: int = Field(default=2 << 30, ge=1)  # XLSX (zip) and Parquet, uncompressed
 
 
 class Source(Strict):
@@ -132,7 +132,7 @@ class Source(Strict):
 class FitRule(Strict):
     field: str                                 # a people column, e.g. seniority, industry
     equals: Any = None
-    is_in: list[Any] | None = Field(None, alias="in")
+    is_in: list[Any] | None = Field(default=None, alias="in")
     min: float | None = None
     max: float | None = None
     contains: str | None = None                # case-insensitive substring (e.g. job_title)
@@ -155,9 +155,9 @@ class DecayStep(Strict):
 class Scoring(Strict):
     fit_rules: list[FitRule] = Field(default_factory=list)
     grades: dict[Literal["A", "B", "C"], float] = Field(
-        default_factory=lambda: {"A": 60.0, "B": 40.0, "C": 20.0})    # min fit points; else D
+        default={"A": 60.0, "B": 40.0, "C": 20.0})    # min fit points; else D
     engagement: dict[str, EngagementRule] = Field(default_factory=dict)
-    half_life_days: float = Field(14.0, gt=0)
+    half_life_days: float = Field(default=14.0, gt=0)
     decay: Literal["half_life", "step"] = "half_life"
     decay_steps: list[DecayStep] = Field(default_factory=lambda: [
         DecayStep(max_age_days=7, factor=1.0), DecayStep(max_age_days=30, factor=0.5),
@@ -178,8 +178,8 @@ class Model(Strict):
     min_conversions: int = 100                 # below this, rules only (and we say so)
     artifacts_dir: str = "models"
     algorithms: list[str] = Field(default_factory=lambda: ["logistic", "gradient_boosting"])
-    holdout_share: float = Field(0.2, gt=0, lt=0.5)          # latest handoffs, judged on
-    calibration_share: float = Field(0.2, gt=0, lt=0.5)      # slice before it, calibrates
+    holdout_share: float = Field(default=0.2, gt=0, lt=0.5)          # latest handoffs, judged on
+    calibration_share: float = Field(default=0.2, gt=0, lt=0.5)      # slice before it, calibrates
     min_gain: float = 0.0                                     # ROC AUC a candidate must add
 
 
@@ -202,8 +202,8 @@ class Rep(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     name: str
     email: str | None = None
-    weight: float = Field(1.0, gt=0)
-    capacity_per_day: int = Field(50, ge=0)
+    weight: float = Field(default=1.0, gt=0)
+    capacity_per_day: int = Field(default=50, ge=0)
     timezone: str = "UTC"
     out_of_office: list[OutOfOffice] = Field(default_factory=list)
 
@@ -219,8 +219,8 @@ class Territory(Strict):
 class Sla(Strict):
     hand_raiser_hours: float = 4.0
     default_hours: float = 24.0
-    business_start_hour: int = Field(9, ge=0, le=23)
-    business_end_hour: int = Field(17, ge=1, le=24)
+    business_start_hour: int = Field(default=9, ge=0, le=23)
+    business_end_hour: int = Field(default=17, ge=1, le=24)
 
 
 class Routing(Strict):
@@ -255,9 +255,9 @@ class Smtp(Strict):
 class Delivery(Strict):
     email_enabled: bool = False
     smtp: Smtp = Field(default_factory=Smtp)
-    formats: list[Literal["csv", "xlsx", "html"]] = Field(default_factory=lambda: ["csv", "xlsx", "html"])
-    recent_touches: int = Field(5, ge=0)       # touches shown per lead in the pre-approach brief
-    top_reasons: int = Field(3, ge=0)          # score reasons shown per lead
+    formats: list[Literal["csv", "xlsx", "html"]] = Field(default=["csv", "xlsx", "html"])
+    recent_touches: int = Field(default=5, ge=0)       # touches shown per lead in the pre-approach brief
+    top_reasons: int = Field(default=3, ge=0)          # score reasons shown per lead
 
 
 class Feedback(Strict):
@@ -360,7 +360,7 @@ def _field_path(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
             label = f"[{part}]"
             item = node[part] if isinstance(node, list) and part < len(node) else None
             key = next((k for k in ("id", "name") if isinstance(item, dict) and k in item), None)
-            if key:
+            if key and isinstance(item, dict):
                 label = f"[{part}:{item[key]}]"
             out.append(label)
             node = node[part] if isinstance(node, list) and part < len(node) else None

@@ -41,7 +41,8 @@ def _jsonable(counts: dict[str, Any]) -> dict[str, Any]:
         if isinstance(v, dict):
             out[k] = _jsonable(v)
         elif isinstance(v, (list, tuple)):
-            out[k] = [(_jsonable(x) if isinstance(x, dict) else (x if isinstance(x, (int, float, str, bool)) or x is None else str(x))) for x in v]
+            out[k] = [(_jsonable(x) if isinstance(x, dict)
+                       else (x if isinstance(x, (int, float, str, bool)) or x is None else str(x))) for x in v]
         elif isinstance(v, (int, float, str, bool)) or v is None:
             out[k] = v
         else:

@@ -55,9 +55,9 @@ def run_summary(eng: sa.Engine, settings: Any, run_date: date) -> dict[str, Any]
                       .where(le.c.to_stage == "mql", sa.cast(le.c.occurred_at, sa.Date) == run_date))
         sup = _scalar(c, sa.select(sa.func.count()).select_from(suppressions)
                       .where(suppressions.c.run_date == run_date))
-        per_rep = dict(c.execute(sa.select(handoffs.c.owner_rep, sa.func.count())
-                                 .where(handoffs.c.run_date == run_date)
-                                 .group_by(handoffs.c.owner_rep).order_by(handoffs.c.owner_rep)).all())
+        per_rep: dict[str, int] = dict(c.execute(
+            sa.select(handoffs.c.owner_rep, sa.func.count()).where(handoffs.c.run_date == run_date)
+            .group_by(handoffs.c.owner_rep).order_by(handoffs.c.owner_rep)).all())
     return {
         "run_date": run_date.isoformat(), "rows_read": int(read[0]), "rows_landed": int(read[1]),
         "rows_rejected": int(read[2]), "quarantined": quarantined, "rows_suppressed": rows_suppressed,

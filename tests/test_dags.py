@@ -38,7 +38,8 @@ for dag_id, d in bag.dags.items():
         "tasks": {t.task_id: {"retries": t.retries, "backoff": t.retry_exponential_backoff,
                               "doc_md": t.doc_md or "", "on_failure": bool(t.on_failure_callback),
                               "mapped": any(c.__name__ == "MappedOperator" for c in type(t).__mro__),
-                              "teardown": t.is_teardown, "trigger_rule": getattr(t.trigger_rule, "value", str(t.trigger_rule)),
+                              "teardown": t.is_teardown,
+                              "trigger_rule": getattr(t.trigger_rule, "value", str(t.trigger_rule)),
                               "upstream": sorted(t.upstream_task_ids)}
                   for t in d.tasks},
     }

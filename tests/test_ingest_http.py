@@ -120,7 +120,8 @@ def test_429_beyond_retries_fails_with_one_line(api, make_ctx, engine):
     ctx = make_ctx({"sources": [_source(api.url, max_retries=1)]}, engine)
     r = land(ctx)[0]
     assert r["status"] == "failed"
-    assert r["error"].startswith("source api_leads, url http://127.0.0.1:") and "HTTP 429 after 2 attempt(s)" in r["error"]
+    assert r["error"].startswith("source api_leads, url http://127.0.0.1:")
+    assert "HTTP 429 after 2 attempt(s)" in r["error"]
 
 
 def test_timeout_fails_this_source_and_others_still_load(api, make_ctx, engine, tmp_path):

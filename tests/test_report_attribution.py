@@ -65,7 +65,8 @@ def test_touches_after_the_opportunity_are_ignored() -> None:
 
 
 def test_no_touch_deals_go_to_first_campaign_or_no_touch() -> None:
-    c = _credit(_deal(1, 1, 10.0, 0, campaign="C1", channel="webinar"), _deal(2, 2, 5.0, 0, campaign=None, channel=None))
+    c = _credit(_deal(1, 1, 10.0, 0, campaign="C1", channel="webinar"),
+                _deal(2, 2, 5.0, 0, campaign=None, channel=None))
     for m in attribution.MODELS:
         got = c[c["model"] == m].set_index("outcome_id")
         assert got.loc[1, "campaign_id"] == "C1" and got.loc[1, "channel"] == "webinar"
@@ -97,7 +98,8 @@ def test_every_model_sums_exactly_to_won_revenue(specs) -> None:
 def test_sums_match_won_revenue_on_the_warehouse(engine) -> None:
     frames = synthetic.seed(engine, n_people=800, seed=5)
     s, e = synthetic.window(frames)
-    m = marts.run(engine, marts.Window(s, e + timedelta(days=60), datetime.combine(e + timedelta(days=60), datetime.max.time())),
+    end = e + timedelta(days=60)
+    m = marts.run(engine, marts.Window(s, end, datetime.combine(end, datetime.max.time())),
                   ["attribution_deals", "attribution_touches"])
     deals = m["attribution_deals"]
     won = frames["outcomes"][frames["outcomes"]["status"] == "won"]

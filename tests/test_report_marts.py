@@ -30,7 +30,8 @@ def seeded(engine: sa.Engine):
 def _cohort(frames: dict, w: marts.Window) -> pd.DataFrame:
     p = frames["people"].copy()
     p["created_at"] = pd.to_datetime(p["created_at"])
-    p = p[(p["created_at"] >= pd.Timestamp(w.params["start_ts"])) & (p["created_at"] < pd.Timestamp(w.params["end_ts"]))]
+    p = p[(p["created_at"] >= pd.Timestamp(w.params["start_ts"]))
+          & (p["created_at"] < pd.Timestamp(w.params["end_ts"]))]
     day = p["created_at"].dt.normalize()
     p["cohort_week"] = (day - pd.to_timedelta(day.dt.weekday, unit="D")).dt.strftime("%Y-%m-%d")
     for c in ("first_campaign_id", "first_channel"):
@@ -102,7 +103,8 @@ def test_campaign_performance_equals_pandas(seeded) -> None:
     exp_f = _expected_funnel(frames, w).groupby("campaign_id")[["leads", "mqls", "opportunities", "customers",
                                                                   "won_revenue"]].sum()
     s = frames["campaign_spend"]
-    s = s[(pd.to_datetime(s["spend_date"]) >= pd.Timestamp(w.start)) & (pd.to_datetime(s["spend_date"]) <= pd.Timestamp(w.end))]
+    s = s[(pd.to_datetime(s["spend_date"]) >= pd.Timestamp(w.start))
+          & (pd.to_datetime(s["spend_date"]) <= pd.Timestamp(w.end))]
     spend = s.groupby("campaign_id")["amount"].sum()
     got = m["campaign_performance"].set_index("campaign_id")
     assert set(got.index) == set(exp_f.index) | set(spend.index)
@@ -122,7 +124,8 @@ def test_sla_and_speed_to_lead_equal_pandas(seeded) -> None:
     h = frames["handoffs"].copy()
     for c in ("handed_off_at", "sla_due_at", "first_action_at"):
         h[c] = pd.to_datetime(h[c])
-    h = h[(h["handed_off_at"] >= pd.Timestamp(w.params["start_ts"])) & (h["handed_off_at"] < pd.Timestamp(w.params["end_ts"]))]
+    h = h[(h["handed_off_at"] >= pd.Timestamp(w.params["start_ts"]))
+          & (h["handed_off_at"] < pd.Timestamp(w.params["end_ts"]))]
     fa = h["first_action_at"].where(h["first_action_at"] <= pd.Timestamp(w.as_of))
     within = (fa <= h["sla_due_at"]).sum()
     breached = ((fa > h["sla_due_at"]) | (fa.isna() & (h["sla_due_at"] < pd.Timestamp(w.as_of)))).sum()
@@ -140,7 +143,8 @@ def test_rejection_reasons_equal_pandas(seeded) -> None:
     frames, m, w = seeded
     o = frames["outcomes"]
     t = pd.to_datetime(o["occurred_at"])
-    o = o[(o["status"] == "rejected") & (t >= pd.Timestamp(w.params["start_ts"])) & (t < pd.Timestamp(w.params["end_ts"]))]
+    o = o[(o["status"] == "rejected") & (t >= pd.Timestamp(w.params["start_ts"]))
+          & (t < pd.Timestamp(w.params["end_ts"]))]
     got = m["rejection_reasons"].groupby("reason_code")["rejections"].sum().sort_index()
     exp = o["reason_code"].fillna("(none)").value_counts().sort_index()
     assert got.to_dict() == exp.to_dict()

@@ -106,7 +106,7 @@ def test_two_dates_at_once_in_two_processes_leave_accounting_exact(two_days) -> 
            "LEADFLOW_LOG_LEVEL": "WARNING"}
     procs = [_run_cli(cfg_path, D, env), _run_cli(cfg_path, D1, env)]
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-2000:]
     assert any("waiting for run" in err for _out, err in outs), "the second run should say whom it waits for"
     # whichever order they ran in, a last run of D finishes what waited

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, overload
 
 import typer
 from rich.console import Console
@@ -19,6 +19,10 @@ DateOpt = Annotated[str | None, typer.Option("--date", "-d", help="Run date YYYY
 console = Console(width=None if sys.stdout.isatty() else 150)
 
 
+@overload
+def parse_date(value: str, opt: str = ...) -> date: ...
+@overload
+def parse_date(value: str | None, opt: str = ...) -> date | None: ...
 def parse_date(value: str | None, opt: str = "--date") -> date | None:
     """Parse a YYYY-MM-DD option, with a one-line error naming the option and the value."""
     from leadflow.errors import LeadflowError
@@ -64,7 +68,8 @@ def cmd_run(config: ConfigOpt = None, run_date: DateOpt = None,
         known = {n for n, _ in all_steps}
         bad = [n for n in names if n not in known]
         if bad:
-            raise LeadflowError(f"--steps: unknown step(s) {', '.join(bad)}; known: {', '.join(n for n, _ in all_steps)}")
+            raise LeadflowError(f"--steps: unknown step(s) {', '.join(bad)}; "
+                                f"known: {', '.join(n for n, _ in all_steps)}")
         chosen = [(n, f) for n, f in all_steps if n in names]
     results = pipeline.run_steps(ctx, chosen)
     print_summary(ctx.engine, ctx.settings, ctx.run_date, results)
@@ -172,7 +177,8 @@ def print_summary(eng: Any, settings: Any, run_date: date, results: dict[str, An
     from leadflow.status import run_summary
     s = run_summary(eng, settings, run_date)
     console.print(f"[bold]leadflow run {run_date}[/bold]")
-    console.print(f"  rows read        {s['rows_read']}  (landed {s['rows_landed']}, rejected at ingest {s['rows_rejected']})")
+    console.print(f"  rows read        {s['rows_read']}  "
+                  f"(landed {s['rows_landed']}, rejected at ingest {s['rows_rejected']})")
     console.print(f"  quarantined      {s['quarantined']}")
     console.print(f"  suppressed rows  {s['rows_suppressed']}")
     console.print(f"  leads created    {s['people_created']}   merged into existing {s['records_merged']}")

@@ -29,7 +29,8 @@ def cmd_sources_check(config: ConfigOpt = None) -> None:
         return
     checks = registry.check(settings, datetime.now(UTC).replace(tzinfo=None))
     t = Table(title=f"sources in {settings.config_path}")
-    for col in ("source", "kind", "owner", "connector", "mapped fields", "columns present", "next run (UTC)", "problems"):
+    for col in ("source", "kind", "owner", "connector", "mapped fields", "columns present", "next run (UTC)",
+                "problems"):
         t.add_column(col, overflow="fold")
     for c in checks:
         t.add_row(c.name + ("" if c.enabled else " (disabled)"), c.kind, c.owner, c.connector,

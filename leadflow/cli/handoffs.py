@@ -31,7 +31,8 @@ def _engine(config: str | None) -> tuple[Any, Any]:
 def cmd_queue_list(
     config: ConfigOpt = None,
     owner: Annotated[str | None, typer.Option("--owner", help="Only this rep (or the fallback queue)")] = None,
-    run_date: Annotated[str | None, typer.Option("--date", "-d", help="Handoffs of this run date (default: all open)")] = None,
+    run_date: Annotated[str | None,
+                        typer.Option("--date", "-d", help="Handoffs of this run date (default: all open)")] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table")] = False,
 ) -> None:

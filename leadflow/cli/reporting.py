@@ -29,8 +29,10 @@ def _fmt(v: Any, money: bool = False, pct: bool = False) -> str:
 
 @report_app.command("funnel")
 def cmd_funnel(config: ConfigOpt = None,
-               date_from: Annotated[str | None, typer.Option("--from", help="First day of leads (YYYY-MM-DD; default: the first lead)")] = None,
-               date_to: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD; default: today)")] = None) -> None:
+               date_from: Annotated[str | None, typer.Option(
+                   "--from", help="First day of leads (YYYY-MM-DD; default: the first lead)")] = None,
+               date_to: Annotated[str | None,
+                                  typer.Option("--to", help="Last day (YYYY-MM-DD; default: today)")] = None) -> None:
     """Write the HTML marketing report and CSV extracts for a window, and print a summary."""
     from leadflow.context import open_context
     from leadflow.errors import LeadflowError
@@ -80,7 +82,8 @@ def cmd_funnel(config: ConfigOpt = None,
 
 @feedback_app.command("apply")
 def cmd_apply(config: ConfigOpt = None,
-              run_date: Annotated[str | None, typer.Option("--date", "-d", help="Run date YYYY-MM-DD (default: today)")] = None) -> None:
+              run_date: Annotated[str | None, typer.Option(
+                  "--date", "-d", help="Run date YYYY-MM-DD (default: today)")] = None) -> None:
     """Load passed CRM outcomes: match to handoffs, quarantine the rest, move the lifecycle."""
     from leadflow.context import open_context
     from leadflow.feedback import apply_outcomes

@@ -136,7 +136,8 @@ def generate(out_dir: Path | str, leads: int, seed: int = 42, days: int = 7,
         "channel": records["channel"].to_numpy(object),
     })
     truth_people = people.drop(columns=["country_idx", "company_id", "calling_code", "first_slug",
-                                        "last_slug", "email_local", "email_domain", "email_key", "phone_prefix", "phone_sub"])
+                                        "last_slug", "email_local", "email_domain", "email_key", "phone_prefix",
+                                        "phone_sub"])
     for name, frame in (("people", truth_people), ("records", truth_records),
                         ("touches", touches[["event_id", "truth_person_id", "truth_type", "when"]])):
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), truth_dir / f"{name}.parquet",
@@ -157,5 +158,6 @@ def generate(out_dir: Path | str, leads: int, seed: int = 42, days: int = 7,
                           "truth/campaigns.csv"]}
     (truth_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     lap("write_truth")
-    return {**counts, "cpu_seconds_by_phase": phases, "out_dir": str(out), "landing_dir": str(out / "landing"), "truth_dir": str(truth_dir),
+    return {**counts, "cpu_seconds_by_phase": phases, "out_dir": str(out), "landing_dir": str(out / "landing"),
+            "truth_dir": str(truth_dir),
             "files": files, "start_date": start.isoformat(), "end_date": end_date.isoformat()}

@@ -99,7 +99,8 @@ def make_companies(rng: np.random.Generator, n: int) -> pd.DataFrame:
     return pd.concat([df, comp], ignore_index=True)
 
 
-def _pick(rng: np.random.Generator, pools: list, country: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+def _pick(rng: np.random.Generator, pools: list,
+          country: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Per-country draw from (values, weights) pools or plain lists.
 
     Returns the values and their codes into the concatenation of all pools, so per-value work

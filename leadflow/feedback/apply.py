@@ -113,8 +113,9 @@ def apply_outcomes(ctx: RunContext) -> dict[str, Any]:
         tick("load")
         bad = reasons.map(len) > 0
         counts["quarantined"] = _quarantine(conn, stg[bad.to_numpy()], reasons[bad], ctx)
-        counts["quarantine_reasons"] = dict(Counter(r.split(":")[0] if r.startswith(("duplicate", "contradictory", "unmatched")) else r
-                                                    for rs in reasons[bad] for r in rs))
+        counts["quarantine_reasons"] = dict(Counter(
+            r.split(":")[0] if r.startswith(("duplicate", "contradictory", "unmatched")) else r
+            for rs in reasons[bad] for r in rs))
         _set_state(conn, stg, np.where(bad.to_numpy(), "quarantined", "loaded"))
         tick("quarantine+state")
         new = cand[ok]

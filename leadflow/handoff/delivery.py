@@ -181,10 +181,11 @@ def _withdraw(ctx: RunContext, late: pd.DataFrame, status: str = "withdrawn") ->
     return len(late)
 
 
-def _gate(df: pd.DataFrame, ctx: RunContext) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _gate(df: pd.DataFrame, ctx: RunContext) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame]:
     """Run the handoff_list quality gate (the handoff_list suite of leadflow.quality).
 
     Rows failing it are held back from the lists (counted, with the expectation names).
+    Returns the passing rows, counts for the run record, and the held rows to withdraw.
     """
     try:
         from leadflow.quality import validate_frame

@@ -35,7 +35,9 @@ def contact_reason(df: pd.DataFrame) -> pd.Series:
     conds = [df["erased_at"].notna().to_numpy(),
              df["opt_out"].fillna(False).astype(bool).to_numpy(),
              df["do_not_contact"].fillna(False).astype(bool).to_numpy()]
-    return pd.Series(np.select(conds, list(CONTACT_REASONS), default=None), index=df.index, dtype=object)
+    # default: an object None, the same value np.select makes of a bare None (which numpy's stubs reject)
+    return pd.Series(np.select(conds, list(CONTACT_REASONS), default=np.array(None, dtype=object)),
+                     index=df.index, dtype=object)
 
 
 def withdraw_blocked(conn: Connection, ctx: RunContext) -> int:

@@ -98,7 +98,8 @@ def refresh(conn: Connection, ctx: RunContext, person_ids: list[int], at: dateti
                      .where(people.c.person_id.in_([int(x) for x in gold.index])))
     cur = cur.set_index("person_id").reindex(gold.index)
     gold["opt_out"] = gold["opt_out"].to_numpy() | cur["opt_out"].fillna(False).astype(bool).to_numpy()
-    gold["do_not_contact"] = gold["do_not_contact"].to_numpy() | cur["do_not_contact"].fillna(False).astype(bool).to_numpy()
+    gold["do_not_contact"] = (gold["do_not_contact"].to_numpy()
+                              | cur["do_not_contact"].fillna(False).astype(bool).to_numpy())
     gold["updated_at"] = at
     gold["person_id"] = gold.index.astype(int)
     store.update_people(conn, gold, [*PEOPLE_VALUE_COLS, "updated_at"])
@@ -148,11 +149,13 @@ def unmerge(ctx: RunContext, person_id: int, record_id: int | None = None,
             rr = recs[recs["unit"] == u]
             email = rr["email_norm"].dropna().iloc[0] if rr["email_norm"].notna().any() else None
             key = None if email else f"unmerge:{int(rr['record_id'].iloc[0])}"
-            pid = conn.execute(people.insert().values(
+            new_key = conn.execute(people.insert().values(
                 email_norm=email, source_key=key, lifecycle_stage="lead", cycle=1,
                 opt_out=bool(orig["opt_out"]), do_not_contact=bool(orig["do_not_contact"]),
                 is_competitor=bool(orig["is_competitor"]), first_source=rr["source"].iloc[0],
-                created_at=at, updated_at=at)).inserted_primary_key[0]
+                created_at=at, updated_at=at)).inserted_primary_key
+            assert new_key is not None, "a single-row INSERT reports its key"
+            pid = new_key[0]
             new_ids.append(int(pid))
             conn.execute(sa.update(person_records)
                          .where(person_records.c.record_id.in_([int(x) for x in rr["record_id"]]))

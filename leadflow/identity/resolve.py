@@ -54,7 +54,8 @@ def points_to_score(points: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp2(OFFSET - points))
 
 
-KEY_COLUMNS = ("email_norm", "email_key", "mdom_k", "local_k", "local_nd", "first_raw", "first_k", "last_k", "dom_k", "co_k", "phone_k")
+KEY_COLUMNS = ("email_norm", "email_key", "mdom_k", "local_k", "local_nd", "first_raw", "first_k", "last_k", "dom_k",
+               "co_k", "phone_k")
 
 
 def _per_unique(s: pd.Series, fn) -> pd.Series:

@@ -108,7 +108,8 @@ def generate(n_people: int, seed: int = 7, dup_share: float = 0.35) -> pd.DataFr
     dup.loc[jc, "job_title"] = "Director of Operations"
     ph = kind == 5
     d = s("phone").str.replace(r"\D", "", regex=True).str[1:]
-    dup.loc[ph, "phone"] = ("(" + d.str[:3] + ") " + d.str[3:6] + "-" + d.str[6:])[ph].where(dup.loc[ph, "phone"].notna())
+    dup.loc[ph, "phone"] = (("(" + d.str[:3] + ") " + d.str[3:6] + "-" + d.str[6:])[ph]
+                            .where(dup.loc[ph, "phone"].notna()))
     cs = kind == 6
     dup.loc[cs, "first_name"] = "  " + s("first_name")[cs].str.upper()
     dup.loc[cs, "email"] = s("email")[cs].str.upper() + " "

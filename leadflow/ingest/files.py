@@ -240,12 +240,13 @@ def prepare(conn: FileConnector, path: Path, landing: Path, limits: IngestLimits
     """Open, hash and check a file; raise Refused for non-regular entries, FileProblem for
     unreadable files, StillWriting for files still growing. The caller closes the delivery."""
     fd, before = open_regular(path)
-    d = FileDelivery(path, landing, fd=fd, readable=_readable(fd, path), ident=(before.st_dev, before.st_ino),
+    readable = _readable(fd, path)
+    d = FileDelivery(path, landing, fd=fd, readable=readable, ident=(before.st_dev, before.st_ino),
                      limits=limits)
     try:
         if d.readable == path and not _same(path, d.ident):
             raise StillWriting(path)
-        sc = formats.scan(d.readable, conn.quotechar)
+        sc = formats.scan(readable, conn.quotechar)
         d.scan = sc
         after = os.fstat(fd)
         if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or sc.size != after.st_size:

@@ -348,7 +348,7 @@ def _objects(col: Any) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
     enc = pc.dictionary_encode(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col)
-    uniq = np.append(enc.dictionary.to_numpy(zero_copy_only=False).astype(object), None)
+    uniq = np.append(enc.dictionary.to_numpy(zero_copy_only=False).astype(object), np.array([None], dtype=object))
     idx = pc.fill_null(enc.indices, len(uniq) - 1).to_numpy(zero_copy_only=False)
     return uniq[idx]
 

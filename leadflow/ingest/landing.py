@@ -101,7 +101,8 @@ def record_failed(ctx: RunContext, source: Source, uri: str, content_hash: str, 
     ``rows``: the rows it held (all rejected with it), so rows_in = landed + rejected holds."""
     with ctx.engine.begin() as conn:
         return conn.execute(ingest_batches.insert().values(
-            source=source.name, kind=source.kind, uri=uri, content_hash=f"{content_hash}:failed:{uuid.uuid4().hex[:12]}",
+            source=source.name, kind=source.kind, uri=uri,
+            content_hash=f"{content_hash}:failed:{uuid.uuid4().hex[:12]}",
             rows_in=rows, rows_landed=0, rows_rejected=rows, status="failed", business_date=ctx.run_date,
             note=why[:2000], loaded_at=ctx.as_of).returning(ingest_batches.c.batch_id)).scalar_one()
 
@@ -225,10 +226,11 @@ def _land(ctx: RunContext, conn: Connection, d: Delivery, progress: Callable[[in
     if d.warnings:
         note = "; ".join([*([note] if note else []), *d.warnings])
     d.watermark = None if wm is None else str(wm)
+    why = failure or note
     conn.execute(ingest_batches.update().where(ingest_batches.c.batch_id == batch_id).values(
         content_hash=content_hash, rows_in=rows_in, rows_landed=landed, rows_rejected=rejected,
         status="failed" if failure else "landed", watermark=d.watermark,
-        note=(failure or note)[:2000] if (failure or note) else None))
+        note=why[:2000] if why else None))
     assert rows_in == landed + rejected, "row accounting broken"
     log.info("batch %s source=%s rows_in=%s landed=%s rejected=%s", batch_id, src.name, rows_in, landed, rejected)
     return result(src, d.uri, batch_id=batch_id, rows_in=rows_in, rows_landed=landed, rows_rejected=rejected,

@@ -111,8 +111,8 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
     raw = raw.reset_index(drop=True)
     n = len(raw)
     by_field: dict[str, str] = {}
-    for col, fld in source.mapping.items():
-        by_field.setdefault(fld, col)
+    for src_col, fld in source.mapping.items():
+        by_field.setdefault(fld, src_col)
     out: dict[str, Any] = {}
     bad_masks: list[tuple[str, str, pd.Series, pd.Series]] = []
     before: dict[str, pd.Series] = {}
@@ -164,7 +164,7 @@ def _rejects(raw: pd.DataFrame, rows: np.ndarray, masks: list[tuple[str, str, pd
         any_bad |= m.to_numpy()
     idx = np.flatnonzero(any_bad)
     reasons: dict[int, list[str]] = {int(i): [] for i in idx}
-    for fld, col, m, s in masks:
+    for fld, col, m, _ in masks:
         # The value itself stays in quarantine.record; reasons are shown in lists and logs.
         why = f"{fld} (column {col!r}): {WHY[fields[fld]]}"
         for i in np.flatnonzero(m.to_numpy()).tolist():

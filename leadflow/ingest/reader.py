@@ -29,7 +29,8 @@ def read_mapped(source: Source, path: Path | None = None, base_dir: Path | None 
     conn = source.connector if isinstance(source.connector, FileConnector) else FileConnector(path=".")
     paths = files.source_files(source, Path(path) if path is not None else None, base_dir)
     if not paths:
-        where = path or getattr(source.connector, "path", source.connector.type)
+        where = path or (source.connector.path if isinstance(source.connector, FileConnector)
+                         else source.connector.type)
         raise InputError(f"source {source.name}: no files found at {where}")
     frames, reasons = [], {}
     offset = 0

@@ -95,10 +95,11 @@ def check(settings: Settings, now: datetime) -> list[SourceCheck]:
     out = []
     for s in settings.sources:
         probs: list[str] = []
+        nr: datetime | None = None
         try:
             nr = next_run(s.schedule, now)
         except (ConfigError, ValueError, KeyError) as e:
-            nr, _ = None, probs.append(f"schedule: {e}")
+            probs.append(f"schedule: {e}")
         fields = FIELDS[s.kind]
         mapped = len(set(s.mapping.values()) | set(s.constants))
         if s.record_id:

@@ -36,6 +36,7 @@ def _copy_pg(conn: Connection, table: sa.Table, df: pd.DataFrame) -> int:
     import pyarrow.csv as pacsv
 
     raw = conn.connection.driver_connection
+    assert raw is not None, "an open connection has a driver connection"
     col_sql = ", ".join(f'"{c}"' for c in df.columns)
     opts = pacsv.WriteOptions(include_header=False, quoting_style="needed")
     from psycopg.copy import QueuedLibpqWriter

@@ -53,7 +53,8 @@ code{font-size:.85em}
 {% else %}<tr><td colspan="3">no missed run deadlines</td></tr>{% endfor %}
 </table>
 <p>handoffs past their SLA: <b>{{ handoff_breaches.total }}</b>
-{% if handoff_breaches.by_rep %} ({% for r, n in handoff_breaches.by_rep %}{{ r }}: {{ n }}{% if not loop.last %}, {% endif %}{% endfor %}){% endif %}</p>
+{% if handoff_breaches.by_rep %} ({% for r, n in handoff_breaches.by_rep %}{{ r }}: {{ n }}\
+{% if not loop.last %}, {% endif %}{% endfor %}){% endif %}</p>
 
 <h2>Last runs</h2>
 <table><tr><th>run</th><th>job</th><th>run date</th><th>status</th><th>tasks</th><th>seconds</th></tr>

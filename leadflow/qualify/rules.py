@@ -42,8 +42,10 @@ def qualify(df: pd.DataFrame, q: Qualification, as_of: datetime) -> pd.DataFrame
     if q.min_probability is not None:
         prob = (pd.to_numeric(out["probability"], errors="coerce") >= q.min_probability).fillna(False)
     hand = _bool(out["hand_raiser"])
+    # default: an object None, the same value np.select makes of a bare None (which numpy's stubs reject)
     out["qualified_by"] = np.select([hand, threshold.astype(bool), prob.astype(bool)],
-                                    ["hand_raiser", "threshold", "probability"], default=None)
+                                    ["hand_raiser", "threshold", "probability"],
+                                    default=np.array(None, dtype=object))
     recycled_at = pd.to_datetime(out["recycled_at"])
     too_soon = (out["lifecycle_stage"] == "recycled") & \
         (recycled_at > pd.Timestamp(as_of - timedelta(days=q.recycle_after_days))).fillna(False)
@@ -85,8 +87,8 @@ def suppression_reason(df: pd.DataFrame, q: Qualification) -> pd.Series:
         _bool(df["has_open_deal"]) | (stage == "opportunity"),
         stage == "disqualified",
     ]
-    return pd.Series(np.select(conds, list(SUPPRESSION_REASONS), default=None), index=df.index,
-                     dtype=object)
+    return pd.Series(np.select(conds, list(SUPPRESSION_REASONS), default=np.array(None, dtype=object)),
+                     index=df.index, dtype=object)
 
 
 def priority(df: pd.DataFrame) -> pd.Series:

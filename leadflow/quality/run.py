@@ -253,7 +253,8 @@ class SourceCheck:
         if self.ds_cols:
             self.ds_parts.append(pd.DataFrame({
                 c: (prep[c] if c in self.ds_values else
-                    pd.Series(np.where(prep[c].notna().to_numpy(), "x", None), dtype=object))
+                    pd.Series(np.where(prep[c].notna().to_numpy(), "x", np.array(None, dtype=object)),
+                              dtype=object))
                 for c in self.ds_cols}))
         fail_idx = np.flatnonzero(ev.failed)[: max(0, DOCS_FAILED - self.n_sample_failed)]
         pass_idx = np.flatnonzero(~ev.failed)
@@ -399,8 +400,8 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
     ``docs=False`` (or ``LEADFLOW_DATA_DOCS=0`` in the environment) skips GX and the Data Docs;
     the split and the gate do not depend on them. Returns ``rows``, ``passed``, ``quarantined``,
     ``waiting`` (landed rows of later days, left for their runs),
-    ``warnings``, ``by_source``, the Data Docs path and ``timings``. Raises ``QualityGateError`` (after quarantining, so nothing is lost)
-    when a source's failing share is above its ``quality.fail_share``.
+    ``warnings``, ``by_source``, the Data Docs path and ``timings``. Raises ``QualityGateError``
+    (after quarantining, so nothing is lost) when a source's failing share is above its ``quality.fail_share``.
     """
     t_start = time.perf_counter()
     counts: dict[str, Any] = {"rows": 0, "passed": 0, "quarantined": 0, "warnings": [],

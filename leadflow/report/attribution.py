@@ -95,7 +95,8 @@ def credit(deals: pd.DataFrame, touches: pd.DataFrame, models: tuple[str, ...] =
         frames.append(pd.DataFrame({
             "model": model, "outcome_id": bare["outcome_id"], "person_id": bare["person_id"],
             "touch_id": pd.array([pd.NA] * len(bare), dtype="Int64"),
-            "campaign_id": bare["first_campaign_id"].astype("object").where(bare["first_campaign_id"].notna(), NO_TOUCH),
+            "campaign_id": bare["first_campaign_id"].astype("object").where(bare["first_campaign_id"].notna(),
+                                                                            NO_TOUCH),
             "channel": bare["first_channel"].astype("object").where(bare["first_channel"].notna(), NO_TOUCH),
             "cents": bare["cents"].to_numpy()}))
     out = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else \

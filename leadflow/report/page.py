@@ -42,7 +42,8 @@ def compute(engine: Any, w: marts.Window) -> dict[str, Any]:
     pt = pd.Series({"spend": spend, "revenue": revenue,
                     "cost_per_lead": spend / total["leads"] if len(f) and total["leads"] else np.nan,
                     "cost_per_mql": spend / total["mqls"] if len(f) and total["mqls"] else np.nan,
-                    "cost_per_opportunity": spend / total["opportunities"] if len(f) and total["opportunities"] else np.nan,
+                    "cost_per_opportunity": (spend / total["opportunities"]
+                                             if len(f) and total["opportunities"] else np.nan),
                     "cost_per_customer": spend / total["customers"] if len(f) and total["customers"] else np.nan,
                     "roi": (revenue - spend) / spend if spend else np.nan})
     credits = attribution.credit(m["attribution_deals"], m["attribution_touches"])
@@ -101,10 +102,12 @@ table.t th,table.t td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:ri
 table.t th{background:#f3f6fa}.note{color:#666;font-size:12px}
 </style></head><body>
 <h1>Marketing report</h1>
-<p class="sub">Leads created {{ start }} to {{ end }} &middot; outcomes known by {{ as_of }} &middot; run {{ run_id }}</p>
+<p class="sub">Leads created {{ start }} to {{ end }} &middot; outcomes known by {{ as_of }} \
+&middot; run {{ run_id }}</p>
 <div class="kpis">{% for k, v in kpis %}<div class="kpi"><b>{{ v }}</b><span>{{ k }}</span></div>{% endfor %}</div>
 {% for s in sections %}<section><h2>{{ s.title }}</h2>
-{% if s.img %}<img alt="{{ s.title }}" src="{{ s.img }}">{% elif s.img is none %}<p class="note">Nothing to show for this window.</p>{% endif %}
+{% if s.img %}<img alt="{{ s.title }}" src="{{ s.img }}">\
+{% elif s.img is none %}<p class="note">Nothing to show for this window.</p>{% endif %}
 {% if s.note %}<p class="note">{{ s.note }}</p>{% endif %}
 {{ s.table | safe }}</section>{% endfor %}
 <p class="note">Definitions: docs/reporting.md. CSV extracts of every mart: {{ csv_dir }}</p>
@@ -114,7 +117,10 @@ table.t th{background:#f3f6fa}.note{color:#666;font-size:12px}
 def render_html(data: dict[str, Any], run_date: date, run_id: str, csv_dir: Path) -> str:
     w, dv, t, pt = data["window"], data["derived"], data["total"], data["perf_total"]
     perf = data["marts"]["campaign_performance"]
-    n = (lambda k: int(t.get(k, 0)) if len(t) else 0)
+
+    def n(k: str) -> int:
+        return int(t.get(k, 0)) if len(t) else 0
+
     kpis = [("leads", f"{n('leads'):,}"), ("MQLs", f"{n('mqls'):,}"), ("SALs", f"{n('sals'):,}"),
             ("opportunities", f"{n('opportunities'):,}"), ("customers", f"{n('customers'):,}"),
             ("spend", f"{pt['spend']:,.0f}"), ("revenue (cohort)", f"{pt['revenue']:,.0f}"),

@@ -144,7 +144,8 @@ def build(n_people: int = 2000, seed: int = 7, start: date = date(2026, 9, 7), d
     tc = rng.integers(0, n_campaigns, len(tp))
     t_at = created[tp] + _days(rng, len(tp), -20, 25).astype("timedelta64[us]")
     tch = pd.DataFrame({"source": "web", "source_touch_id": [f"t{i}" for i in range(len(tp))],
-                        "person_id": pid[tp], "touch_type": np.array(TOUCH_TYPES, dtype=object)[rng.integers(0, 6, len(tp))],
+                        "person_id": pid[tp],
+                        "touch_type": np.array(TOUCH_TYPES, dtype=object)[rng.integers(0, 6, len(tp))],
                         "occurred_at": t_at, "campaign_id": cid[tc], "channel": camp["channel"].to_numpy()[tc]})
     return {"campaigns": camp, "campaign_spend": spend, "people": ppl, "lifecycle_events": ev,
             "handoffs": ho, "outcomes": outs, "touches": tch}
@@ -180,7 +181,8 @@ def seed(engine: sa.Engine, outcomes_in_staging: bool = False, **kw: Any) -> dic
                 source="crm", kind="crm_outcomes", uri="synthetic", content_hash=f"synthetic-{len(o)}",
                 rows_in=len(o), rows_landed=len(o), status="landed",
                 loaded_at=datetime(2000, 1, 1))).inserted_primary_key
-            stg = pd.DataFrame({"source": "crm", "batch_id": bid[0] if bid else None, "row_number": np.arange(1, len(o) + 1),
+            stg = pd.DataFrame({"source": "crm", "batch_id": bid[0] if bid else None,
+                                "row_number": np.arange(1, len(o) + 1),
                                 "loaded_at": datetime(2000, 1, 1), "state": "passed",
                                 "source_outcome_id": o["source_outcome_id"], "handoff_id": o["handoff_id"],
                                 "email": None, "status": o["status"], "reason_code": o["reason_code"],

@@ -29,7 +29,7 @@ log = logging.getLogger("leadflow.score")
 TARGET = "converted"
 
 
-def _label(df: pd.DataFrame, source: str) -> np.ndarray:
+def _label(df: pd.DataFrame, source: str) -> tuple[np.ndarray, np.ndarray]:
     if TARGET not in df.columns or df[TARGET].isna().all():
         raise InputError(f"source {source}: no outcome column mapped to canonical '{TARGET}'")
     y = df[TARGET]
@@ -98,7 +98,8 @@ def evaluate_file(settings: Settings, source_name: str, path: Path | None = None
     comp = ev.compare(specs, algos, (X.iloc[fit_pos], y[fit_pos]), cal, (X.iloc[te], y[te]))
     return {
         "source": source_name, "rows": int(len(df)), "conversions": int(y.sum()),
-        "split": how, "seed": seed, "train_rows": int(len(fit_pos)), "calibration_rows": int(len(cal_pos)) if cal is not None else "out-of-fold",
+        "split": how, "seed": seed, "train_rows": int(len(fit_pos)),
+        "calibration_rows": int(len(cal_pos)) if cal is not None else "out-of-fold",
         "holdout_rows": int(len(te)),
         "features": [s.as_dict() for s in specs], "excluded_after_contact": dropped,
         "single_feature_auc": aucs, "warnings": warnings, "best": comp.best,

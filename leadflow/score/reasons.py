@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadflow.config import Scoring
+from leadflow.config import FitRule, Scoring
 
 PROFILE_FIELDS = ("job_title", "seniority", "job_function", "company_size", "industry")
 LOGODDS_TO_POINTS = 25.0
@@ -158,8 +158,10 @@ def fit_candidates(people: pd.DataFrame, contrib: pd.DataFrame, scoring: Scoring
             continue
         if r.field in people.columns:
             sub = people.loc[hit, [r.field]]
-            txt = per_distinct(sub, lambda u, r=r: render(
-                r.reason, {"value": u[r.field].astype("string").fillna("")}, u.index))
+            def words(u: pd.DataFrame, r: FitRule = r) -> pd.Series:
+                return render(r.reason, {"value": u[r.field].astype("string").fillna("")}, u.index)
+
+            txt = per_distinct(sub, words)
         else:
             txt = _const(render(r.reason, {"value": pd.Series([""])}, pd.RangeIndex(1)).iloc[0],
                          int(hit.sum()))

@@ -78,7 +78,8 @@ def check(eng: Engine) -> None:
         with eng.connect() as c:
             c.execute(sa.text("SELECT 1"))
     except (OperationalError, SQLAlchemyError) as e:
-        reason = str(getattr(e, "orig", e)).strip().splitlines()[0] if str(getattr(e, "orig", e)).strip() else type(e).__name__
+        orig = str(getattr(e, "orig", e)).strip()
+        reason = orig.splitlines()[0] if orig else type(e).__name__
         raise StoreError(f"cannot reach the warehouse at {_redact(str(eng.url))}: {reason}") from None
 
 
@@ -213,12 +214,13 @@ def insert_ignore_any(conn: Connection, table: sa.Table, rows: list[dict[str, An
     DO NOTHING without a target, on both backends). Returns rows inserted."""
     if not rows:
         return 0
-    if is_postgres(conn):
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     pk = list(table.primary_key.columns)[:1]
-    stmt = insert(table).on_conflict_do_nothing().returning(*pk)
+    if is_postgres(conn):
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        stmt = pg_insert(table).on_conflict_do_nothing().returning(*pk)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        stmt = sqlite_insert(table).on_conflict_do_nothing().returning(*pk)
     total = 0
     for i in range(0, len(rows), 5000):
         total += len(conn.execute(stmt, rows[i:i + 5000]).all())

@@ -16,22 +16,27 @@ PURPOSE = {
     "stg_touches": "Every delivered engagement event as landed.",
     "stg_campaign_spend": "Every delivered spend row as landed.",
     "stg_crm_outcomes": "Every delivered CRM outcome as landed.",
-    "quarantine": "Rows set aside with their reasons (ingest parse errors, failed expectations, unmatched outcomes); worked with `leadflow quarantine`.",
+    "quarantine": "Rows set aside with their reasons (ingest parse errors, failed expectations, unmatched outcomes); "
+                  "worked with `leadflow quarantine`.",
     "campaigns": "Campaign master: id, name, channel.",
     "campaign_spend": "Spend per campaign per day (later deliveries correct earlier ones).",
     "accounts": "Companies, keyed by business domain; carry the owning rep for routing.",
     "people": "One golden record per person (lead/contact) with lifecycle stage and cycle.",
     "person_records": "Which landed record formed which person, by which rule and score.",
-    "contact_blocks": "Opt-out signals from any delivered record (landed, quarantined, rejected at ingest, unsubscribe touches), by SHA-256 of the address; a person stays suppressed until the block is released.",
+    "contact_blocks": "Opt-out signals from any delivered record (landed, quarantined, rejected at ingest, "
+                      "unsubscribe touches), by SHA-256 of the address; a person stays suppressed until the block "
+                      "is released.",
     "merges": "Merge history (reversible with `leadflow people unmerge`).",
     "match_reviews": "Uncertain duplicate pairs waiting for a person to decide.",
-    "tombstones": "Right to erasure: keyed SHA-256 hashes of erased people's address, phone and record ids (no clear text); matching rows are suppressed at landing and load.",
+    "tombstones": "Right to erasure: keyed SHA-256 hashes of erased people's address, phone and record ids "
+                  "(no clear text); matching rows are suppressed at landing and load.",
     "touches": "Engagement events attached to the resolved person.",
     "scores": "Fit grade, engagement and rule score, model probability and reasons, per person per day.",
     "lifecycle_events": "Every lifecycle transition with time, reason and run id.",
     "suppressions": "Qualified people who were not handed off, and why.",
     "handoffs": "The sales queue: one row per person per cycle, owner, why, SLA.",
-    "email_outbox": "Lead-list emails, one per rep, list date and list content (hash): pending, sending, sent or failed; a re-run never re-sends an unchanged list.",
+    "email_outbox": "Lead-list emails, one per rep, list date and list content (hash): pending, sending, sent or "
+                    "failed; a re-run never re-sends an unchanged list.",
     "outcomes": "Sales feedback per handoff: accepted/rejected, selling step reached, won/lost, amount.",
     "pipeline_runs": "Per run and step: status (`running` from its start; `interrupted` when its "
                      "process died), counts, message; `run_date` is the logical day, `started_at`/"

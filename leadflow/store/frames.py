@@ -32,6 +32,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"   # SQLAlchemy's SQLite DateTime text; PostgreSQL parses it too
 _CHUNK = 5000                        # ids per IN list on SQLite
@@ -156,7 +157,7 @@ def _storage(s: pd.Series, t: sa.types.TypeEngine | None, json_text: bool = Fals
 def _with_defaults(table: sa.Table, df: pd.DataFrame) -> pd.DataFrame:
     """Columns of the table the frame lacks, filled with their scalar Python defaults."""
     extra = {c.name: c.default.arg for c in table.columns
-             if c.name not in df.columns and c.default is not None and c.default.is_scalar}
+             if c.name not in df.columns and isinstance(c.default, ScalarElementColumnDefault)}
     return df.assign(**extra) if extra else df
 
 
@@ -193,6 +194,7 @@ def _copy(conn: Connection, table_name: str, plain: pd.DataFrame) -> None:
 
     col_sql = ", ".join(_q(str(c)) for c in plain.columns)
     raw = conn.connection.driver_connection
+    assert raw is not None, "an open connection has a driver connection"
     with raw.cursor() as cur:
         with cur.copy(f"COPY {_q(table_name)} ({col_sql}) FROM STDIN WITH (FORMAT csv)",
                       writer=QueuedLibpqWriter(cur)) as cp:
@@ -202,7 +204,9 @@ def _copy(conn: Connection, table_name: str, plain: pd.DataFrame) -> None:
 
 def _executemany(conn: Connection, sql: str, plain: pd.DataFrame) -> int:
     rows = list(zip(*(plain[c].tolist() for c in plain.columns)))
-    cur = conn.connection.driver_connection.cursor()
+    raw = conn.connection.driver_connection
+    assert raw is not None, "an open connection has a driver connection"
+    cur = raw.cursor()
     try:
         cur.executemany(sql, rows)
         return int(cur.rowcount)

@@ -27,7 +27,7 @@ def parse_bools(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         return s.astype("boolean"), pd.Series(False, index=s.index)
     if pd.api.types.is_numeric_dtype(s.dtype):
         num = s.astype("float64")
-        out = pd.Series(pd.array(np.where(num == 1, True, np.where(num == 0, False, None)),
+        out = pd.Series(pd.array(np.where(num == 1, True, np.where(num == 0, False, np.array(None, dtype=object))),
                                  dtype="boolean"), index=s.index)
         return out, num.notna() & out.isna()
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
