@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from leadflow.vocab.lists import ROLE_LOCAL_PARTS
 from leadflow.identity.nicknames import nickname_map
+from leadflow.vocab.lists import ROLE_LOCAL_PARTS
 
 #: columns flagged by ``flag_junk`` (one bool column per evidence field)
 JUNK_FIELDS = ("first_name", "last_name", "company", "phone")
