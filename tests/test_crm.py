@@ -276,3 +276,15 @@ def test_lookup_maps_crm_ids_to_handoffs(engine, make_ctx, tmp_path, crm) -> Non
     assert got.set_index("crm_id")["handoff_id"].to_dict() == ob.set_index("crm_id")["handoff_id"].iloc[:3].to_dict()
     assert crm_outbox.lookup(engine, ["no-such-id"]).empty
     assert crm_outbox.lookup(engine, ob["crm_id"].tolist(), destination="other").empty
+
+
+def test_rejected_records_raise_a_warning_alert(monkeypatch) -> None:
+    from leadflow.orchestration import alerts, runner
+    sent: list[Any] = []
+    monkeypatch.setattr(alerts, "notify", lambda a, settings=None: sent.append(a) or {})
+    ok = {"task": "push_crm:hs", "run_date": "2026-11-26", "counts": {"pushed": 9, "rejected": 0, "failed": 0}}
+    assert not runner.alert_crm_problems(ok, {})
+    bad = {**ok, "counts": {"pushed": 9, "rejected": 1, "failed": 0}}
+    assert runner.alert_crm_problems(bad, {}) and len(sent) == 1
+    assert sent[0].subject() == "[leadflow] WARNING lead_handoff_daily.push_crm:hs run 2026-11-26"
+    assert "1 record(s) rejected" in sent[0].text()
