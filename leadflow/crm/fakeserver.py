@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -334,6 +335,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--owners", default="", help="comma-separated CRM user ids that exist (empty: any)")
     a = ap.parse_args(argv)
     srv = FakeCrm(a.kind, a.token, a.port, {o for o in a.owners.split(",") if o})
+
+    def _stop(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)   # `kill PID` from make stops it cleanly
     print(f"local {a.kind} contract server on {srv.url} (Ctrl-C to stop)", flush=True)
     try:
         srv.httpd.serve_forever()
