@@ -286,7 +286,7 @@ class Crm(Strict):
     destinations: list[Annotated[CrmDestination, Field(discriminator="type")]] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "Crm":
+    def _unique_names(self) -> Crm:
         names = [d.name for d in self.destinations]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

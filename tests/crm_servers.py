@@ -1,15 +1,13 @@
 """Local HubSpot and Salesforce contract servers for the CRM push tests (started on 127.0.0.1).
 
 The servers themselves live in ``leadflow.crm.fakeserver`` because ``make crm-demo`` starts
-the same HubSpot server; this module gives tests fixtures and a config for each destination.
+the same HubSpot server; this module gives tests a server per kind and a destination config.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from leadflow.crm.fakeserver import FakeCrm
 
@@ -18,11 +16,10 @@ OWNERS = {"ann": "9001", "bob": "9002"}
 SF_OWNERS = {"ann": "005000000000001AAA", "bob": "005000000000002AAA"}
 
 
-@pytest.fixture(params=["hubspot", "salesforce"])
-def crm(request: pytest.FixtureRequest) -> Iterator[FakeCrm]:
-    """A fresh local CRM server of each kind, knowing the test reps' owner ids."""
-    owners = set((OWNERS if request.param == "hubspot" else SF_OWNERS).values())
-    with FakeCrm(request.param, TOKEN, owners=owners) as srv:
+def serve(kind: str) -> Iterator[FakeCrm]:
+    """A fresh local CRM server of this kind, knowing the test reps' owner ids (fixture body)."""
+    owners = set((OWNERS if kind == "hubspot" else SF_OWNERS).values())
+    with FakeCrm(kind, TOKEN, owners=owners) as srv:
         yield srv
 
 

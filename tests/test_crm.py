@@ -24,10 +24,16 @@ from leadflow.handoff import synthetic as syn
 from leadflow.store import crm_outbox
 from leadflow.store.schema import crm_outbox as t
 from leadflow.store.schema import people
-from tests.crm_servers import TOKEN, crm, destination  # noqa: F401 - crm is a fixture
+from tests.crm_servers import TOKEN, destination, serve
 from tests.test_handoff_delivery import D, _config
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(params=["hubspot", "salesforce"])
+def crm(request: pytest.FixtureRequest):
+    """A local server implementing the documented HubSpot / Salesforce contract (tests/crm_servers.py)."""
+    yield from serve(request.param)
 
 
 @pytest.fixture(autouse=True)

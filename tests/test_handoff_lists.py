@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from leadflow.handoff import deliver, queue
 from leadflow.handoff import synthetic as syn
 from leadflow.store.schema import people
-from tests.test_handoff_delivery import D, EVIL, _config, _seed
+from tests.test_handoff_delivery import EVIL, D, _config, _seed
 
 CHROMIUM = Path("/usr/bin/chromium")
 LONG = ("Visited the pricing page three times this week and downloaded the enterprise security "
@@ -31,7 +31,8 @@ def _brief(engine, make_ctx, tmp_path) -> dict:
             c.execute(people.update().where(people.c.person_id == i).values(phone_e164=f"+4930{1000000 + i}"))
         c.execute(sa.text("UPDATE scores SET reasons = :r WHERE person_id = 2"),
                   {"r": json.dumps(["Requested a demo 2 days ago", LONG, "VP decision maker"])})
-        syn.add_touches(c, pd.DataFrame({"person_id": [1, 1, 1], "touch_type": ["email_open", "page_view", "demo_request"],
+        syn.add_touches(c, pd.DataFrame({"person_id": [1, 1, 1],
+                                         "touch_type": ["email_open", "page_view", "demo_request"],
                                          "occurred_at": [datetime(2026, 11, 10, 9), datetime(2026, 11, 12, 9),
                                                          datetime(2026, 11, 25, 16)],
                                          "channel": ["email", "organic", "organic"]}))
@@ -140,6 +141,6 @@ def test_brief_fits_a_laptop_screen_in_headless_chromium(engine, make_ctx, tmp_p
     assert shot.exists() and Image.open(shot).size[0] == 1280
     # The check can fail: the old wide table does not fit at 1280 px.
     df = pd.read_csv(page.with_suffix(".csv"))
-    table = ("<html><body><table class='why'>" + df.to_html(index=False).replace("<td>", "<td style='white-space:nowrap'>")
-             + "</table></body></html>")
+    cells = df.to_html(index=False).replace("<td>", "<td style='white-space:nowrap'>")
+    table = "<html><body><table class='why'>" + cells + "</table></body></html>"
     assert not _probe(tmp_path, table, "table")["ok"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -17,7 +17,7 @@ crm_app = typer.Typer(help="Push handoffs to CRMs (HubSpot, Salesforce) and see 
 def cmd_crm_push(
     config: ConfigOpt = None,
     run_date: DateOpt = None,
-    destination: Annotated[Optional[str], typer.Option(
+    destination: Annotated[str | None, typer.Option(
         "--destination", help="Only this destination (even if disabled; default: every enabled one)")] = None,
 ) -> None:
     """Push the run date's handoffs (and due withdrawals) through the CRM outbox; a re-run sends nothing new."""

@@ -70,8 +70,8 @@ def cmd_queue_list(
 
 @handoff_app.command("explain")
 def cmd_handoff_explain(
-    handoff_id: Annotated[Optional[int], typer.Argument(help="The handoff id (see `leadflow queue list`)")] = None,
-    person: Annotated[Optional[int], typer.Option("--person", help="A person id instead: also says why "
+    handoff_id: Annotated[int | None, typer.Argument(help="The handoff id (see `leadflow queue list`)")] = None,
+    person: Annotated[int | None, typer.Option("--person", help="A person id instead: also says why "
                                                   "someone was not handed off")] = None,
     config: ConfigOpt = None,
 ) -> None:

@@ -145,8 +145,12 @@ ul{margin:0;padding-left:1.1rem}
 <main class="cards">
 {% for c in cards %}<article class="card" id="h{{ c.handoff_id }}">
 <h2>{{ c.name or '(no name)' }}</h2>
-<p class="who">{{ c.job_title or 'Title unknown' }}{% if c.company %} at {{ c.company }}{% endif %}{% if c.company_size %} ({{ c.company_size }} employees){% endif %}{% if c.country %}, {{ c.country }}{% endif %}</p>
-<div class="tags"><span class="tag sla">SLA due {{ c.sla }}</span><span class="tag">Score {{ c.score }}</span><span class="tag">Grade {{ c.grade }}</span><span class="tag">Priority {{ c.priority }}</span></div>
+<p class="who">{{ c.job_title or 'Title unknown' }}
+{%- if c.company %} at {{ c.company }}{% endif %}
+{%- if c.company_size %} ({{ c.company_size }} employees){% endif %}
+{%- if c.country %}, {{ c.country }}{% endif %}</p>
+<div class="tags"><span class="tag sla">SLA due {{ c.sla }}</span><span class="tag">Score {{ c.score }}</span>
+<span class="tag">Grade {{ c.grade }}</span><span class="tag">Priority {{ c.priority }}</span></div>
 <h3>Why now</h3>
 <ul class="why">{% for r in c.why %}<li>{{ r }}</li>{% else %}<li>{{ c.qualified_by }}</li>{% endfor %}</ul>
 <h3>Last touches</h3>
@@ -155,7 +159,8 @@ ul{margin:0;padding-left:1.1rem}
 <p class="small">{{ c.campaign or 'unknown' }}{% if c.channel %} ({{ c.channel }}){% endif %}</p>
 <h3>Why you</h3>
 <p class="small">{{ c.route }}</p>
-<p class="contact">{% if c.phone %}<a href="tel:{{ c.phone }}">{{ c.phone }}</a>{% endif %}{% if c.email %}<a href="mailto:{{ c.email }}">{{ c.email }}</a>{% endif %}</p>
+<p class="contact">{% if c.phone %}<a href="tel:{{ c.phone }}">{{ c.phone }}</a>{% endif %}
+{%- if c.email %}<a href="mailto:{{ c.email }}">{{ c.email }}</a>{% endif %}</p>
 <p class="small">Handoff {{ c.handoff_id }} · person {{ c.person_id }}</p>
 </article>
 {% endfor %}</main></body></html>
