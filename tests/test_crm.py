@@ -294,3 +294,36 @@ def test_rejected_records_raise_a_warning_alert(monkeypatch) -> None:
     assert runner.alert_crm_problems(bad, {}) and len(sent) == 1
     assert sent[0].subject() == "[leadflow] WARNING lead_handoff_daily.push_crm:hs run 2026-11-26"
     assert "1 record(s) rejected" in sent[0].text()
+
+
+def test_demo_server_command_and_cli(engine, make_ctx, tmp_path, monkeypatch, capsys) -> None:
+    """What `make crm-demo` does: the documented server command, a push to a disabled destination
+    named explicitly (the DAG skips it), `leadflow crm status`."""
+    from tests.test_handoff_delivery import _free_port
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "leadflow.crm.fakeserver", "hubspot", "--port", str(port),
+                             "--token", "demo-token"], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert "contract server on" in proc.stdout.readline()
+        _seed(engine, 6)
+        doc = _config(tmp_path)
+        doc["crm"] = {"destinations": [{"name": "hubspot_local", "type": "hubspot", "enabled": False,
+                                        "base_url": f"http://127.0.0.1:{port}", "token_env": "HUBSPOT_TOKEN"}]}
+        ctx = make_ctx(doc, engine, D)
+        queue(ctx)
+        assert push(ctx) == {"destinations": {}}                 # disabled: not pushed by the DAG
+        monkeypatch.setenv("HUBSPOT_TOKEN", "demo-token")
+        monkeypatch.setenv("LEADFLOW_CONFIG", str(ctx.settings.config_path))
+        assert main(["crm", "push", "--destination", "hubspot_local", "--date", D.isoformat()]) == 0
+        assert "hubspot_local: 6 pushed (6 created)" in capsys.readouterr().out
+        assert main(["crm", "push", "--destination", "hubspot_local", "--date", D.isoformat()]) == 0
+        assert "hubspot_local: 0 pushed" in capsys.readouterr().out
+        assert main(["crm", "status"]) == 0
+        assert "hubspot_local" in capsys.readouterr().out
+        assert main(["crm", "push", "--destination", "nope"]) == 2
+        assert "no CRM destination named 'nope'" in capsys.readouterr().err
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=10)[0]
+    assert "6 record(s), 6 created, 0 updated" in out

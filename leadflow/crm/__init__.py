@@ -13,7 +13,7 @@ from leadflow.context import RunContext
 
 def push(ctx: RunContext, destination: str | None = None) -> dict[str, Any]:
     """Push the run date's handoffs (and due withdrawals) to one or every enabled destination."""
-    from leadflow.crm.push import push as _push
+    from leadflow.crm.pusher import push as _push
     return _push(ctx, destination)
 
 
