@@ -111,11 +111,11 @@ def pushed(eng: Engine, done: list[tuple[int, str | None, bool | None]]) -> None
     if not done:
         return
     at = now()
-    with eng.begin() as conn:
-        for i, crm_id, created in done:   # one statement per row: each carries its own CRM id
-            conn.execute(sa.update(t).where(t.c.crm_outbox_id == i)
-                         .values(status="pushed", crm_id=crm_id, created_in_crm=created,
-                                 pushed_at=at, error=None))
+    with eng.begin() as conn:   # one executemany: each row carries its own CRM id
+        conn.execute(sa.update(t).where(t.c.crm_outbox_id == sa.bindparam("b_id"))
+                     .values(status="pushed", crm_id=sa.bindparam("b_crm"),
+                             created_in_crm=sa.bindparam("b_new"), pushed_at=at, error=None),
+                     [{"b_id": i, "b_crm": c, "b_new": n} for i, c, n in done])
 
 
 def rejected(eng: Engine, bad: list[tuple[int, str]]) -> None:
@@ -123,9 +123,9 @@ def rejected(eng: Engine, bad: list[tuple[int, str]]) -> None:
     if not bad:
         return
     with eng.begin() as conn:
-        for i, err in bad:
-            conn.execute(sa.update(t).where(t.c.crm_outbox_id == i)
-                         .values(status="rejected", error=err[:500]))
+        conn.execute(sa.update(t).where(t.c.crm_outbox_id == sa.bindparam("b_id"))
+                     .values(status="rejected", error=sa.bindparam("b_err")),
+                     [{"b_id": i, "b_err": e[:500]} for i, e in bad])
 
 
 def failed(eng: Engine, ids: list[int], error: str) -> None:
