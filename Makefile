@@ -13,7 +13,7 @@ DEMO_DATE ?= 2026-11-26
 DEMO_LEADS ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: install demo lint test test-fast bench airflow clean migration
+.PHONY: install demo crm-demo lint test test-fast bench airflow clean migration
 
 install: $(STAMP)
 
@@ -38,6 +38,18 @@ demo: $(STAMP) $(AIRFLOW_HOME)/airflow.db
 	@grep DAGTEST $(AIRFLOW_HOME)/demo_dag.log | sed 's/^DAGTEST /dag.test: /'
 	@echo "lead_handoff_daily ran through Airflow (log: $(AIRFLOW_HOME)/demo_dag.log)"
 	$(BIN)/leadflow summary --date $(DEMO_DATE)
+
+# After `make demo`: start the local HubSpot-contract server (leadflow/crm/fakeserver.py) on
+# 127.0.0.1:8765, push the demo day's handoffs to it (destination hubspot_local in leadflow.yaml),
+# stop it and show `leadflow crm status`. Run it twice: the second push sends nothing.
+crm-demo: $(STAMP)
+	@mkdir -p data
+	@$(BIN)/python -m leadflow.crm.fakeserver hubspot --port 8765 --token demo-token \
+	  --owners 1001,1002,1003,1004,1005,1006 > data/crm_demo_server.log 2>&1 & pid=$$!; \
+	for i in $$(seq 50); do grep -q "contract server" data/crm_demo_server.log 2>/dev/null && break; sleep 0.2; done; \
+	HUBSPOT_TOKEN=demo-token $(BIN)/leadflow crm push --destination hubspot_local --date $(DEMO_DATE); rc=$$?; \
+	kill $$pid; wait $$pid; tail -1 data/crm_demo_server.log; \
+	$(BIN)/leadflow crm status; exit $$rc
 
 # Style and types first: a failing lint stops `make test` before the (slower) suite runs.
 lint: $(STAMP)

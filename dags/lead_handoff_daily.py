@@ -7,7 +7,9 @@ day; re-running a day reproduces it exactly).
 **ingest** (one mapped task per lead, touch and spend source) → **quality** (Great Expectations
 suites; failing rows to quarantine) → **load** (clean, resolve identities, attach touches) →
 **score** → **queue** (qualify, suppress, route, enqueue once per person) → **deliver** (daily
-lead lists per rep) → **summary** (HTML run summary in `reports/runs/`).
+lead lists per rep) and, beside it, **push_crm** (one mapped task per enabled CRM destination in
+`crm.destinations`: upsert to HubSpot / Salesforce through the CRM outbox) → **summary** (HTML
+run summary in `reports/runs/`).
 
 *Schedule*: daily at 05:00 UTC for the previous day, **and** whenever an import DAG
 (`dags/source_imports.py`) updates a source Asset `leadflow://sources/<name>`.
@@ -84,6 +86,25 @@ def lead_handoff_daily() -> None:
         from leadflow.orchestration.runner import run_task
         return run_task("deliver", context)
 
+    @task(doc_md="Names of the enabled CRM destinations (`crm.destinations` in `leadflow.yaml`); "
+                 "push_crm is mapped over them (none: nothing to push).")
+    def crm_destinations() -> list[str]:
+        from leadflow.orchestration.runner import list_crm_destinations
+        return list_crm_destinations()
+
+    @task(map_index_template="{{ crm_destination }}",
+          doc_md="Push the run date's handoffs and due withdrawals to one CRM destination through "
+                 "the CRM outbox (idempotent upserts; a retry or Clear never creates a second "
+                 "record; rejected records are a warning, not a failure).")
+    def push_crm(destination: str, **context) -> dict:
+        from airflow.sdk import get_current_context
+
+        from leadflow.orchestration.runner import alert_crm_problems, push_crm_destination, run_task
+        get_current_context()["crm_destination"] = destination
+        out = run_task(f"push_crm:{destination}", context, push_crm_destination(destination))
+        alert_crm_problems(out, context)
+        return out
+
     @teardown
     @task(doc_md="Write the HTML run summary to `reports/runs/<run_id>.html`; runs even when "
                  "a step failed, without changing the run's outcome.")
@@ -92,7 +113,11 @@ def lead_handoff_daily() -> None:
         return write_summary(context)
 
     landed = ingest.expand(source=sources())
-    landed >> quality() >> load() >> score() >> queue() >> deliver() >> summary()
+    queued = landed >> quality() >> load() >> score() >> queue()
+    pushed = push_crm.expand(destination=crm_destinations())
+    done = summary()
+    queued >> deliver() >> done
+    queued >> pushed >> done
 
 
 lead_handoff_daily()

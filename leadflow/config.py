@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -260,6 +260,56 @@ class Delivery(Strict):
     top_reasons: int = Field(default=3, ge=0)          # score reasons shown per lead
 
 
+# --------------------------------------------------------------------------- CRM push (reverse ETL)
+class CrmBase(Strict):
+    """One CRM destination: where handoffs are upserted, how fields and owners map."""
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    enabled: bool = True
+    base_url: str                              # API origin, e.g. https://api.hubapi.com
+    token_env: str | None = None               # bearer token from this env var (never logged)
+    airflow_conn_id: str | None = None         # or an Airflow connection: password = token, host = base_url
+    batch_size: int = 100                      # records per request (each vendor caps it below)
+    owners: dict[str, str] = Field(default_factory=dict)   # leadflow rep id -> CRM user id
+    default_owner_id: str | None = None        # for reps not in `owners` (None: leave unassigned)
+    fields: dict[str, str] = Field(default_factory=dict)   # CRM field -> leadflow column (see docs/crm.md)
+    withdraw_fields: dict[str, Any] = Field(default_factory=dict)  # set on withdrawal (plus owner cleared)
+    max_concurrency: int = Field(2, ge=1, le=16)   # batches in flight at once
+    timeout_seconds: float = Field(30.0, gt=0)
+    max_retries: int = Field(6, ge=0)              # per batch, on 429 / 5xx / connection errors
+    backoff_seconds: float = Field(1.0, ge=0)      # first wait without Retry-After, doubles each time
+    retry_budget_seconds: float = Field(300.0, gt=0)  # total waiting per batch before giving up (failed)
+    claim_lease_seconds: float = Field(900.0, ge=0)   # a row claimed by a killed run is re-pushed after this
+
+
+class HubSpotDestination(CrmBase):
+    type: Literal["hubspot"] = "hubspot"
+    id_property: str = "email"                 # the upsert key: email or a custom unique property
+    id_from: Literal["email", "person_id"] = "email"   # its value: the address, or "lf-<person id>"
+    batch_size: int = Field(100, ge=1, le=100)
+
+
+class SalesforceDestination(CrmBase):
+    type: Literal["salesforce"] = "salesforce"
+    api_version: str = Field("62.0", pattern=r"^\d+\.\d$")
+    external_id_field: str = "Leadflow_Id__c"  # Lead's External ID field holding "lf-<person id>"
+    batch_size: int = Field(200, ge=1, le=200)
+
+
+CrmDestination = HubSpotDestination | SalesforceDestination
+
+
+class Crm(Strict):
+    destinations: list[Annotated[CrmDestination, Field(discriminator="type")]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Crm:
+        names = [d.name for d in self.destinations]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate CRM destination name(s): {', '.join(dupes)}")
+        return self
+
+
 class Feedback(Strict):
     recycle_reasons: list[str] = Field(default_factory=lambda: ["bad_timing", "no_budget", "not_reachable"])
     disqualify_reasons: list[str] = Field(default_factory=lambda: ["wrong_person", "competitor", "duplicate"])
@@ -290,6 +340,7 @@ class Settings(Strict):
     routing: Routing = Field(default_factory=Routing)
     delivery: Delivery = Field(default_factory=Delivery)
     feedback: Feedback = Field(default_factory=Feedback)
+    crm: Crm = Field(default_factory=Crm)
     alerts: Alerts = Field(default_factory=Alerts)
     ingest_limits: IngestLimits = Field(default_factory=IngestLimits)   # every source's default caps
     privacy: Privacy = Field(default_factory=Privacy)
@@ -338,6 +389,13 @@ class Settings(Strict):
         url = os.environ.get("LEADFLOW_DATABASE_URL")
         return url or f"sqlite:///{self.data_dir / 'warehouse.db'}"
 
+    def crm_destination(self, name: str) -> CrmDestination:
+        for d in self.crm.destinations:
+            if d.name == name:
+                return d
+        raise ConfigError(f"{self.config_path}: no CRM destination named {name!r} "
+                          f"(known: {', '.join(d.name for d in self.crm.destinations) or 'none'})")
+
     def source(self, name: str) -> Source:
         for s in self.sources:
             if s.name == name:
@@ -365,9 +423,11 @@ def _field_path(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
             out.append(label)
             node = node[part] if isinstance(node, list) and part < len(node) else None
         else:
-            if part in ("file", "sql", "http", "function-after") and not isinstance(node, dict):
+            if part in ("file", "sql", "http", "hubspot", "salesforce", "function-after") \
+                    and not isinstance(node, dict):
                 continue
-            if isinstance(node, dict) and part not in node and part in ("file", "sql", "http"):
+            if isinstance(node, dict) and part not in node and part in ("file", "sql", "http", "hubspot",
+                                                                        "salesforce"):
                 continue
             out.append(("." if out else "") + str(part))
             node = node.get(part) if isinstance(node, dict) else None

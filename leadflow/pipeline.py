@@ -53,6 +53,11 @@ def step_deliver(ctx: RunContext) -> dict[str, Any]:
     return handoff.deliver(ctx)
 
 
+def step_push_crm(ctx: RunContext) -> dict[str, Any]:
+    from leadflow import crm
+    return crm.push(ctx)
+
+
 def step_feedback(ctx: RunContext) -> dict[str, Any]:
     from leadflow import feedback
     return feedback.apply_outcomes(ctx)
@@ -70,6 +75,7 @@ DAILY_STEPS: list[tuple[str, Callable[[RunContext], dict[str, Any]]]] = [
     ("score", step_score),
     ("queue", step_queue),
     ("deliver", step_deliver),
+    ("push_crm", step_push_crm),     # no-op without crm.destinations
 ]
 
 FEEDBACK_STEPS: list[tuple[str, Callable[[RunContext], dict[str, Any]]]] = [

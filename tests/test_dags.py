@@ -121,9 +121,11 @@ def test_dags_are_documented_tagged_and_retried(bag: dict[str, Any]) -> None:
 
 def test_daily_dag_shape(bag: dict[str, Any]) -> None:
     t = bag["dags"]["lead_handoff_daily"]["tasks"]
-    chain = ["ingest", "quality", "load", "score", "queue", "deliver", "summary"]
+    chain = ["ingest", "quality", "load", "score", "queue", "deliver"]
     for up, down in zip(chain, chain[1:]):
         assert t[down]["upstream"] == [up], f"{down} must follow {up}"
+    assert t["push_crm"]["mapped"] and sorted(t["push_crm"]["upstream"]) == ["crm_destinations", "queue"]
+    assert t["summary"]["upstream"] == ["deliver", "push_crm"]
     assert t["ingest"]["mapped"] and t["ingest"]["upstream"] == ["sources"]
     assert t["quality"]["trigger_rule"] == "none_failed"   # zero sources still runs
     assert t["summary"]["teardown"]

@@ -80,7 +80,7 @@ def test_formula_injection_is_harmless_in_csv_and_xlsx(engine, make_ctx, tmp_pat
     assert cells and not any(c.data_type == "f" for c in cells)
     assert "'" + EVIL + " +1" in [c.value for c in cells]
     html = "".join(Path(p).read_text(encoding="utf-8") for p in out["paths"] if p.endswith(".html"))
-    assert "<td>=HYPERLINK(&#34;http://x&#34;,&#34;y&#34;) +1</td>" in html
+    assert "<h2>=HYPERLINK(&#34;http://x&#34;,&#34;y&#34;) +1</h2>" in html   # escaped, not live
 
 
 def test_lists_are_a_pre_approach_brief_highest_priority_first(engine, make_ctx, tmp_path) -> None:
@@ -156,7 +156,9 @@ def test_email_with_attachments_arrives_and_late_opt_out_is_absent(engine, make_
         for a in m.iter_attachments():
             if a.get_filename().endswith(".csv"):
                 assert "First5" not in a.get_content()
-    assert sum(m.get_body(("html",)).get_content().count("<tr>") - 1 for m in sink.messages) == 7
+    assert sum(m.get_body(("html",)).get_content().count('<article class="card"') for m in sink.messages) == 7
+    # the plain-text part lists the leads too (for clients that do not show HTML)
+    assert sum(m.get_body(("plain",)).get_content().count("   SLA due ") for m in sink.messages) == 7
 
 
 def test_unreachable_smtp_server_is_a_one_line_error(engine, make_ctx, tmp_path) -> None:
@@ -185,15 +187,39 @@ def test_cli_queue_list_and_handoff_explain(engine, make_ctx, tmp_path, capsys) 
     assert lines and all('"owner_rep": "ann"' in x for x in lines)
     assert main(["queue", "list", "--config", cfg, "--date", "2026-11-26"]) == 0
     table = capsys.readouterr().out
-    assert "sales queue (8 shown)" in table and "round_robin" in table and "First" not in table
-    assert main(["handoff", "explain", "8", "--config", cfg]) == 0
+    assert "sales queue (8 shown)" in table and "round_robin" in table
+    assert "First8 Last8" in table and "Co8" in table          # who and where, for the rep
+    assert "@example.test" not in table                       # no contact data
+    assert main(["handoff", "explain", "--person", "8", "--config", cfg]) == 0
     text = capsys.readouterr().out
     assert "why this lead" in text and "qualified by threshold" in text
     assert "why this owner" in text and "round_robin" in text and "skipped account_owner" in text
     assert "SLA" in text and "Attended a webinar" in text
     assert "First8" not in text                 # ids and decisions only
-    assert main(["handoff", "explain", "999", "--config", cfg]) == 2
+    with engine.connect() as c:
+        hid = c.execute(sa.text("SELECT handoff_id FROM handoffs WHERE person_id = 8")).scalar_one()
+    assert main(["handoff", "explain", str(hid), "--config", cfg]) == 0
+    assert capsys.readouterr().out == text                    # the same by handoff id
+    assert main(["handoff", "explain", "--person", "999", "--config", cfg]) == 2
     assert "no person with id 999" in capsys.readouterr().err
+    assert main(["handoff", "explain", "999", "--config", cfg]) == 2
+    assert "no handoff with id 999" in capsys.readouterr().err
+
+
+def test_explain_says_why_someone_was_not_handed_off(engine, make_ctx, tmp_path, capsys) -> None:
+    _seed(engine)
+    with engine.begin() as c:   # person 9 scored below the bar
+        syn.add_people(c, pd.DataFrame({"person_id": [9], "first_name": ["Low"], "last_name": ["Score"]}))
+        syn.add_scores(c, pd.DataFrame({"person_id": [9], "score": [67.0], "grade": "B",
+                                        "reasons": [["Opened an e-mail twice"]]}), D)
+    doc = _config(tmp_path)
+    doc["qualification"] = {"min_score": 75, "min_grade": "B"}
+    ctx = make_ctx(doc, engine, D)
+    queue(ctx)
+    assert main(["handoff", "explain", "--person", "9", "--config", str(ctx.settings.config_path)]) == 0
+    text = capsys.readouterr().out
+    assert "not handed off: score 67 < min_score 75; grade B" in text
+    assert "Opened an e-mail twice" in text
 
 
 def test_smtp_credentials_from_env_or_an_airflow_connection(monkeypatch) -> None:

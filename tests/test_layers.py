@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("score",),
     ("qualify", "route"),
     ("handoff",),
+    ("crm",),                      # pushes handed-off leads into the reps' CRM (reverse ETL)
     ("feedback",),
     ("report",),
     ("privacy", "status"),

@@ -55,7 +55,7 @@ def cmd_init(config: ConfigOpt = None) -> None:
 def cmd_run(config: ConfigOpt = None, run_date: DateOpt = None,
             steps: Annotated[str | None, typer.Option(
                 "--steps", help="Comma-separated steps (default: all): ingest,quality,load,score,"
-                                "queue,deliver,feedback,report")] = None) -> None:
+                                "queue,deliver,push_crm,feedback,report")] = None) -> None:
     """Run the daily pipeline for one date, from ingest to the lead lists and the report."""
     from leadflow import pipeline
     from leadflow.context import open_context
@@ -110,6 +110,8 @@ def cmd_status(config: ConfigOpt = None,
             qt.add_row(r["run_id"], r["source"], str(r["rows"]), str(r["passed"]),
                        str(r["quarantined"]), r["top_failures"])
         console.print(qt)
+    from leadflow.cli.crm import print_status as crm_status
+    crm_status(eng, errors=5)
     for w in extra["warnings"]:
         console.print(f"[yellow]warning[/yellow] {w}")
 

@@ -1,4 +1,4 @@
-"""CLI for the sales queue: ``leadflow queue list`` and ``leadflow handoff explain PERSON_ID``."""
+"""CLI for the sales queue: ``leadflow queue list`` and ``leadflow handoff explain HANDOFF_ID | --person ID``."""
 
 from __future__ import annotations
 
@@ -36,19 +36,21 @@ def cmd_queue_list(
     limit: Annotated[int, typer.Option(help="At most this many rows")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table")] = False,
 ) -> None:
-    """Show queued handoffs, highest priority first (ids, owner, rule, score, SLA; no contact data)."""
+    """Show queued handoffs, highest priority first: name, company, owner, score and SLA (no email or phone)."""
     from leadflow.handoff.explain import queue_rows
     _settings, eng = _engine(config)
     rows = queue_rows(eng, owner=owner, run_date=parse_date(run_date), limit=limit)
     if as_json:
-        for r in rows.to_dict("records"):
+        for r in rows.drop(columns=["first_name", "last_name", "company"]).to_dict("records"):
             typer.echo(json.dumps(r, default=str))
         return
     if rows.empty:
         console.print("the queue is empty for that selection")
         return
+    name = (rows["first_name"].fillna("") + " " + rows["last_name"].fillna("")).str.strip()
     shown = pd.DataFrame({
-        "handoff": rows["handoff_id"], "person": rows["person_id"], "date": rows["run_date"].astype(str),
+        "handoff": rows["handoff_id"], "person": rows["person_id"], "name": name,
+        "company": rows["company"].fillna(""), "date": rows["run_date"].astype(str),
         "owner": rows["owner_rep"], "rule": rows["route_rule"], "why": rows["qualified_by"],
         "grade": rows["grade"], "score": pd.to_numeric(rows["score"]).round(0).astype("Int64"),
         "prio": pd.to_numeric(rows["priority"]).round(0).astype("Int64"),
@@ -68,13 +70,20 @@ def cmd_queue_list(
 
 @handoff_app.command("explain")
 def cmd_handoff_explain(
-    person_id: Annotated[int, typer.Argument(help="The person id (see `leadflow queue list`)")],
+    handoff_id: Annotated[int | None, typer.Argument(help="The handoff id (see `leadflow queue list`)")] = None,
+    person: Annotated[int | None, typer.Option("--person", help="A person id instead: also says why "
+                                                  "someone was not handed off")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Why this lead (score, grade, reasons, qualification rule), why this owner, and the SLA."""
-    from leadflow.handoff.explain import explain, render
-    _settings, eng = _engine(config)
-    console.print(render(explain(eng, person_id)), highlight=False, markup=False)
+    """Why this lead (score, grade, reasons, qualification rule), why this owner, and the SLA;
+    for a person who was not handed off, which rule kept them out."""
+    from leadflow.errors import LeadflowError
+    from leadflow.handoff.explain import explain, person_of_handoff, render
+    if (handoff_id is None) == (person is None):
+        raise LeadflowError("handoff explain: give a handoff id or --person PERSON_ID (one of them)")
+    settings, eng = _engine(config)
+    pid = person if person is not None else person_of_handoff(eng, int(handoff_id))  # type: ignore[arg-type]
+    console.print(render(explain(eng, pid, settings.qualification)), highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

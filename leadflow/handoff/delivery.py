@@ -228,6 +228,7 @@ class _RepList:
     title: str
     html: str
     files: dict[str, bytes]
+    text: str
     content_hash: str   # of the rows (CSV text): the same list hashes the same in every run
 
 
@@ -248,7 +249,8 @@ def _render(df: pd.DataFrame, ctx: RunContext) -> list[_RepList]:
             blobs[f"{base}.xlsx"] = lists.xlsx_bytes(g, title)
         if "html" in d.formats:
             blobs[f"{base}.html"] = html.encode("utf-8")
-        out.append(_RepList(str(owner), len(g), title, html, blobs, hashlib.sha256(csv).hexdigest()))
+        out.append(_RepList(str(owner), len(g), title, html, blobs, text=lists.to_plain_text(g, title),
+                            content_hash=hashlib.sha256(csv).hexdigest()))
     return out
 
 
@@ -276,7 +278,8 @@ def _message(r: _RepList, to: str, kind: str, ctx: RunContext) -> EmailMessage:
         text = (f"{r.leads} new lead(s) for {day}, highest priority first. "
                 "The list is attached (CSV and XLSX) and shown below.")
     attach = {n: b for n, b in r.files.items() if n.endswith((".csv", ".xlsx"))}
-    return mail.build_message(ctx.settings.delivery.smtp.sender, to, subject, r.html, text, attach)
+    return mail.build_message(ctx.settings.delivery.smtp.sender, to, subject, r.html,
+                              text + "\n\n" + r.text, attach)
 
 
 def _send(ctx: RunContext, reps: list[_RepList]) -> dict[str, int]:

@@ -25,7 +25,7 @@ def queue_rows(eng: sa.Engine, owner: str | None = None, run_date: date | None =
     h, p = handoffs, people
     q = (sa.select(h.c.handoff_id, h.c.person_id, h.c.cycle, h.c.run_date, h.c.owner_rep,
                    h.c.route_rule, h.c.qualified_by, h.c.grade, h.c.score, h.c.priority,
-                   h.c.sla_due_at, h.c.sla_breached)
+                   h.c.sla_due_at, h.c.sla_breached, p.c.first_name, p.c.last_name, p.c.company)
          .select_from(h.join(p, p.c.person_id == h.c.person_id))
          .where(h.c.status == "queued", p.c.opt_out.is_(False), p.c.do_not_contact.is_(False),
                 p.c.erased_at.is_(None))
@@ -46,7 +46,42 @@ def _json(v: Any) -> Any:
     return v
 
 
-def explain(eng: sa.Engine, person_id: int) -> dict[str, Any]:
+def person_of_handoff(eng: sa.Engine, handoff_id: int) -> int:
+    """The person a handoff id belongs to (``leadflow handoff explain HANDOFF_ID``)."""
+    with eng.connect() as c:
+        pid = c.execute(sa.select(handoffs.c.person_id).where(handoffs.c.handoff_id == handoff_id)).scalar()
+    if pid is None:
+        raise NotFound(f"handoff explain: no handoff with id {handoff_id} (use --person for a person id)")
+    return int(pid)
+
+
+def why_not(score: dict[str, Any] | None, q: Any, suppressed: list[dict[str, Any]]) -> str:
+    """Why a person was not handed off, in the qualification rule's own terms,
+    e.g. 'score 67 < min_score 75; grade B'."""
+    from leadflow.qualify.rules import GRADE_RANK
+    if suppressed:
+        s = suppressed[0]
+        return f"qualified but suppressed on {s['run_date']}: {s['reason']}"
+    if score is None:
+        return "never scored (no score for this person yet)"
+    parts = []
+    sc, grade = score.get("score"), score.get("grade")
+    if sc is None or float(sc) < q.min_score:
+        parts.append(f"score {sc if sc is None else round(float(sc))} < min_score {q.min_score:g}")
+    if GRADE_RANK.get(str(grade), 9) > GRADE_RANK[q.min_grade]:
+        parts.append(f"grade {grade} below min_grade {q.min_grade}")
+    else:
+        parts.append(f"grade {grade}")
+    if q.min_probability is not None:
+        pr = score.get("probability")
+        parts.append(f"probability {'none' if pr is None else f'{float(pr):.3f}'} "
+                     f"{'<' if pr is None or float(pr) < q.min_probability else '>='} "
+                     f"min_probability {q.min_probability:g}")
+    parts.append(f"no hand-raise ({', '.join(q.hand_raiser_touches)})")
+    return "; ".join(parts) + f" (scored {score.get('score_date')})"
+
+
+def explain(eng: sa.Engine, person_id: int, qualification: Any = None) -> dict[str, Any]:
     """Everything behind a person's latest handoff (or why there is none)."""
     with eng.connect() as c:
         person = c.execute(sa.select(people.c.person_id, people.c.lifecycle_stage, people.c.cycle)
@@ -55,11 +90,10 @@ def explain(eng: sa.Engine, person_id: int) -> dict[str, Any]:
             raise NotFound(f"handoff explain: no person with id {person_id}")
         h = c.execute(sa.select(handoffs).where(handoffs.c.person_id == person_id)
                       .order_by(handoffs.c.cycle.desc()).limit(1)).first()
-        sc = None
+        q = sa.select(scores).where(scores.c.person_id == person_id)
         if h is not None:
-            sc = c.execute(sa.select(scores).where(scores.c.person_id == person_id,
-                                                   scores.c.score_date <= h.run_date)
-                           .order_by(scores.c.score_date.desc()).limit(1)).first()
+            q = q.where(scores.c.score_date <= h.run_date)
+        sc = c.execute(q.order_by(scores.c.score_date.desc()).limit(1)).first()
         sup = c.execute(sa.select(suppressions.c.reason, suppressions.c.run_date, suppressions.c.cycle)
                         .where(suppressions.c.person_id == person_id)
                         .order_by(suppressions.c.run_date.desc()).limit(5)).all()
@@ -76,6 +110,8 @@ def explain(eng: sa.Engine, person_id: int) -> dict[str, Any]:
         s = dict(sc._mapping)
         s["reasons"] = _json(s.get("reasons"))
         out["score"] = s
+    if h is None and qualification is not None:
+        out["why_not"] = why_not(out.get("score"), qualification, out["suppressions"])
     return out
 
 
@@ -89,7 +125,12 @@ def render(x: dict[str, Any]) -> str:
     lines = [f"person {x['person_id']}: stage {x['stage']}, cycle {x['cycle']}"]
     h = x.get("handoff")
     if h is None:
-        lines.append("no handoff yet")
+        lines.append("not handed off" + (f": {x['why_not']}" if x.get("why_not") else " yet"))
+        s = x.get("score")
+        if s and isinstance(s.get("reasons"), list):
+            lines.append(f"latest score {s['score']:g}, grade {s['grade']} on {s['score_date']}:")
+            for r in s["reasons"]:
+                lines.append(f"  - {r.get('text', r) if isinstance(r, dict) else r}")
     else:
         lines.append(f"handoff {h['handoff_id']} (cycle {h['cycle']}) on {h['run_date']}, status {h['status']}")
         lines.append("why this lead:")

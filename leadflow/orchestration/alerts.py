@@ -23,7 +23,7 @@ log = logging.getLogger("leadflow.alerts")
 
 @dataclass
 class Alert:
-    kind: str            # "failure" | "deadline"
+    kind: str            # "failure" | "deadline" | "warning" (the run went on, something needs a look)
     dag_id: str
     task_id: str | None
     run_date: str | None
@@ -33,7 +33,7 @@ class Alert:
     try_number: int | None = None
 
     def subject(self) -> str:
-        what = "FAILED" if self.kind == "failure" else "LATE"
+        what = {"failure": "FAILED", "deadline": "LATE"}.get(self.kind, self.kind.upper())
         where = f"{self.dag_id}.{self.task_id}" if self.task_id else self.dag_id
         return scrub(f"[leadflow] {what} {where} run {self.run_date or '?'}", 200)
 

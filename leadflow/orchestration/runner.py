@@ -109,6 +109,47 @@ def ingest_source(name: str) -> StepFn:
     return _step
 
 
+def list_crm_destinations() -> list[str]:
+    """Enabled CRM destination names (for the mapped push_crm task)."""
+    from leadflow import config as cfg
+    from leadflow.orchestration.paths import config_path
+
+    try:
+        settings = cfg.load(config_path())
+    except LeadflowError as e:
+        raise _failure(e) from None
+    return [d.name for d in settings.crm.destinations if d.enabled]
+
+
+def push_crm_destination(name: str) -> StepFn:
+    """A step that pushes to one CRM destination (the unit of work of the mapped push_crm task)."""
+
+    def _step(ctx: Any) -> dict[str, Any]:
+        from leadflow import crm
+        return crm.push(ctx, name)
+
+    _step.__name__ = f"push_crm_{name}"
+    return _step
+
+
+def alert_crm_problems(result: Mapping[str, Any], context: Mapping[str, Any]) -> bool:
+    """Alert (email/Slack, warning) when a CRM push left records rejected or unpushed: the task
+    succeeds, since the other records went through, but someone must look at the rejected ones."""
+    counts = result.get("counts") or {}
+    rejected, failed = int(counts.get("rejected") or 0), int(counts.get("failed") or 0)
+    if not (rejected or failed):
+        return False
+    from leadflow.orchestration.alerts import Alert, _get, notify
+    ti = context.get("ti") or context.get("task_instance")
+    notify(Alert(kind="warning", dag_id=_get(ti, "dag_id") or "lead_handoff_daily",
+                 task_id=result.get("task"), run_date=result.get("run_date"),
+                 error_class="CrmPartialFailure",
+                 message=f"{rejected} record(s) rejected by the CRM's validation, {failed} not pushed "
+                         "(retried by the next run); see `leadflow crm status`",
+                 airflow_run_id=_get(ti, "run_id")))
+    return True
+
+
 def step_train(ctx: Any) -> dict[str, Any]:
     """Weekly retraining: ``leadflow.score.train_model`` trains on the outcomes known at
     ``ctx.as_of``, registers the candidate and promotes it only if it beats the current model on

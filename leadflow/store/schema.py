@@ -355,6 +355,30 @@ email_outbox = sa.Table(
     sa.UniqueConstraint("rep", "list_date", "content_hash", name="uq_outbox_rep_date_hash"),
 )
 
+# Reverse ETL to CRMs: one row per (destination, handoff, action). Pushes are upserts by key, so
+# a re-sent row never creates a second CRM record; the CRM's id is kept to match outcomes back.
+crm_outbox = sa.Table(
+    "crm_outbox", metadata,
+    sa.Column("crm_outbox_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("destination", sa.Text, nullable=False),     # crm.destinations[].name
+    sa.Column("handoff_id", sa.Integer, nullable=False),
+    sa.Column("person_id", sa.Integer, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),          # upsert | withdraw
+    # pending | sending | pushed | rejected | failed | cancelled
+    sa.Column("status", sa.Text, nullable=False, default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("crm_id", sa.Text),                          # the CRM's record id (HubSpot contact, Salesforce Lead)
+    sa.Column("created_in_crm", sa.Boolean),               # the push created the record (else updated it)
+    sa.Column("error", sa.Text),                           # last error, one line, no PII or token
+    sa.Column("run_id", sa.Text),                          # the run that last claimed it
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("claimed_at", sa.DateTime),
+    sa.Column("pushed_at", sa.DateTime),
+    sa.UniqueConstraint("destination", "handoff_id", "action", name="uq_crm_outbox_dest_handoff_action"),
+    sa.Index("ix_crm_outbox_status", "destination", "status"),
+    sa.Index("ix_crm_outbox_crm_id", "destination", "crm_id"),
+)
+
 outcomes = sa.Table(
     "outcomes", metadata,
     sa.Column("outcome_id", sa.Integer, primary_key=True, autoincrement=True),
