@@ -32,6 +32,31 @@ def _failure(e: LeadflowError) -> Exception:
     return exc
 
 
+def _add_next_steps(exc: Exception, e: LeadflowError, ctx: Any) -> None:
+    """What the failure alert tells the person on call to do next: the failing sources, their
+    batches of the day with open quarantine entries, and the command that lists those rows."""
+    sources = list((getattr(e, "counts", None) or {}).get("failed_sources") or [])
+    if not sources:
+        return
+    try:
+        import sqlalchemy as sa
+
+        from leadflow.store.schema import ingest_batches, quarantine
+        b, q = ingest_batches, quarantine
+        with ctx.engine.connect() as c:
+            batch_ids = sorted(int(x) for x in c.execute(
+                sa.select(q.c.batch_id).distinct()
+                .join(b, b.c.batch_id == q.c.batch_id)
+                .where(q.c.source.in_(sources), q.c.status == "open",
+                       b.c.business_date <= ctx.run_date)).scalars())
+    except Exception:  # noqa: BLE001 - the alert without batch ids beats no alert
+        batch_ids = []
+    exc.sources = sources                                   # type: ignore[attr-defined]
+    exc.batch_ids = batch_ids[-20:]                         # type: ignore[attr-defined]
+    exc.next_command = "; ".join(f"leadflow quarantine list --source {s}"  # type: ignore[attr-defined]
+                                 for s in sources)
+
+
 def open_run_context(context: Mapping[str, Any], job: str | None = None) -> Any:
     """A RunContext for the Airflow run's date (see ``dates.run_date_for``), job = DAG id."""
     from leadflow.context import open_context
@@ -66,6 +91,7 @@ def run_task(task: str, context: Mapping[str, Any], fn: StepFn | None = None,
     Records it in ``pipeline_runs`` (via ``leadflow.monitor.run_step``), logs the counts and
     returns ``{"run_date", "run_id", "task", "counts"}`` for XCom.
     """
+    ctx = None
     try:
         if fn is None:
             from leadflow import pipeline
@@ -77,7 +103,10 @@ def run_task(task: str, context: Mapping[str, Any], fn: StepFn | None = None,
     except LeadflowError as e:
         from leadflow.scrub import scrub
         log.error("%s failed: %s: %s", task, type(e).__name__, scrub(e, 2000))
-        raise _failure(e) from None
+        exc = _failure(e)
+        if ctx is not None:
+            _add_next_steps(exc, e, ctx)
+        raise exc from None
     small = small_counts(counts)
     log.info("leadflow %s %s run_date=%s counts=%s", ctx.job, task, ctx.run_date.isoformat(), small)
     return {"run_date": ctx.run_date.isoformat(), "run_id": ctx.run_id, "task": task, "counts": small}
