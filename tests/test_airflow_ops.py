@@ -40,6 +40,7 @@ def test_make_airflow_can_be_exposed_on_purpose(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- a failing quality step
 import sqlalchemy as sa  # noqa: E402
+import pytest  # noqa: E402
 from airflow.sdk.exceptions import AirflowFailException  # noqa: E402
 
 from leadflow.store.schema import pipeline_runs  # noqa: E402
@@ -115,3 +116,98 @@ def test_failure_alert_says_what_to_do_next(warehouse, monkeypatch) -> None:
             "/tasks/quality?try_number=1") in text
     assert "next: leadflow quarantine list --source web" in text
     assert "-at-example.com" not in text
+
+
+# --------------------------------------------------------------------------- late runs (our deadline)
+from datetime import date, datetime, timedelta  # noqa: E402
+
+T0 = datetime(2026, 11, 27, 5, 0)
+JOB, DAY = "lead_handoff_daily", date(2026, 11, 26)
+
+
+def _step(engine: sa.Engine, task: str, status: str, minutes: int, day: date = DAY) -> None:
+    with engine.begin() as c:
+        c.execute(pipeline_runs.insert().values(
+            run_id=f"{JOB}:{day}", job=JOB, task=task, run_date=day, status=status,
+            started_at=T0 + timedelta(minutes=minutes), counts={}))
+
+
+def _late(engine: sa.Engine, hours: float) -> list[str]:
+    from leadflow.orchestration import lateness
+    return [lr.run_id for lr in lateness.check(engine, now=T0 + timedelta(hours=hours), notify=False)]
+
+
+def test_open_run_past_its_limit_alerts_once(engine) -> None:
+    _step(engine, "ingest:web", "success", 0)
+    _step(engine, "quality", "success", 5)
+    _step(engine, "load", "running", 10)
+    assert _late(engine, 3.9) == []
+    assert _late(engine, 4.1) == [f"{JOB}:{DAY}"]
+    assert _late(engine, 5) == []                       # once per attempt
+    with engine.connect() as c:
+        row = c.execute(sa.select(pipeline_runs).where(pipeline_runs.c.status == "breached")).one()
+    assert row.task == "deadline" and row.run_date == DAY and "4 h 0 min" in row.message
+
+
+def test_failed_run_shows_no_upcoming_deadline(engine) -> None:
+    _step(engine, "ingest:web", "success", 0)
+    _step(engine, "quality", "failed", 5)
+    assert _late(engine, 10) == []
+
+
+def test_finished_run_is_not_late(engine) -> None:
+    for i, t in enumerate(("ingest:web", "quality", "load", "score", "queue", "deliver")):
+        _step(engine, t, "success", i)
+    assert _late(engine, 10) == []
+
+
+def test_cleared_run_gets_a_fresh_clock(engine) -> None:
+    _step(engine, "ingest:web", "success", 0)
+    _step(engine, "quality", "failed", 5)
+    _step(engine, "quality", "success", 6 * 60)           # cleared 6 h later, re-runs
+    assert _late(engine, 9) == []                          # 3 h into the new attempt
+    assert _late(engine, 10.5) == [f"{JOB}:{DAY}"]
+
+
+# --------------------------------------------------------------------------- days in order
+def _day(engine: sa.Engine, day: date, final_status: str = "success") -> None:
+    for i, t in enumerate(("ingest:web", "quality", "load", "score", "queue")):
+        _step(engine, t, "success", i, day)
+    _step(engine, "deliver", final_status, 9, day)
+
+
+def test_first_day_may_run(engine) -> None:
+    from leadflow.orchestration.ordering import previous_day_problem
+    assert previous_day_problem(engine, JOB, DAY) is None
+
+
+def test_day_waits_for_the_previous_day(engine) -> None:
+    from leadflow.orchestration.ordering import previous_day_problem
+    d1, d2, d3 = DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)
+    _day(engine, d1)
+    assert previous_day_problem(engine, JOB, d2) is None
+    msg = previous_day_problem(engine, JOB, d3)               # d2 has not run
+    assert msg and f"day {d2} of {JOB} has not run" in msg and "allow_gap" in msg
+    _day(engine, d2, "failed")
+    assert "failed" in previous_day_problem(engine, JOB, d3)
+    _step(engine, "deliver", "success", 60, d2)                # cleared and re-run: success
+    assert previous_day_problem(engine, JOB, d3) is None
+
+
+def _ctx(run_type: str, conf: dict | None = None) -> dict:
+    from types import SimpleNamespace
+    d = datetime(2026, 11, 28)
+    return {"dag": SimpleNamespace(dag_id=JOB), "logical_date": d,
+            "dag_run": SimpleNamespace(conf=conf or {}, logical_date=d, run_after=d,
+                                       data_interval_start=d, run_type=run_type)}
+
+
+def test_airflow_guard_fails_skips_or_allows_a_gap(warehouse) -> None:
+    from leadflow.orchestration.runner import previous_day_done
+    _day(warehouse.engine, DAY)                                 # 26th done, 27th missing
+    with pytest.raises(AirflowFailException) as ei:
+        previous_day_done(_ctx("scheduled"))
+    assert "day 2026-11-27" in str(ei.value) and ei.value.error_class == "PreviousDayNotDone"
+    assert previous_day_done(_ctx("asset_triggered")) is False
+    assert previous_day_done(_ctx("manual", {"run_date": "2026-11-28", "allow_gap": True})) is True
+    assert previous_day_done(_ctx("manual", {"run_date": "2026-11-27"})) is True

@@ -113,6 +113,35 @@ def run_task(task: str, context: Mapping[str, Any], fn: StepFn | None = None,
 
 
 # --------------------------------------------------------------------------- orchestration steps
+def previous_day_done(context: Mapping[str, Any], job: str | None = None) -> bool:
+    """Short-circuit guard of the daily DAG (see ``ordering``): True when this day may run;
+    False (skip the run) for an asset-triggered run whose previous day is not done; otherwise
+    fails the task without retry, naming the missing day and the fix."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from leadflow.orchestration import ordering
+    from leadflow.orchestration.dates import _get
+
+    try:
+        ctx = open_run_context(context, job)
+        if ordering.allow_gap(context):
+            log.info("leadflow %s: conf allow_gap, not waiting for the previous day", ctx.run_id)
+            return True
+        problem = ordering.previous_day_problem(ctx.engine, ctx.job, ctx.run_date)
+    except LeadflowError as e:
+        raise _failure(e) from None
+    if problem is None:
+        return True
+    run_type = str(getattr(_get(context.get("dag_run"), "run_type"), "value",
+                           _get(context.get("dag_run"), "run_type")) or "")
+    if run_type == "asset_triggered":
+        log.warning("leadflow %s: skipped, %s", ctx.run_id, problem)
+        return False
+    exc = AirflowFailException(problem)
+    exc.error_class = "PreviousDayNotDone"  # type: ignore[attr-defined]  # read by alerts
+    raise exc
+
+
 def list_sources(kinds: tuple[str, ...]) -> list[str]:
     """Enabled, validated source names of the given kinds (for dynamic task mapping)."""
     from leadflow import config as cfg
@@ -160,3 +189,19 @@ def write_summary(context: Mapping[str, Any], job: str | None = None) -> dict[st
         raise _failure(e) from None
     log.info("leadflow run summary for %s: %s", ctx.run_id, path)
     return {"run_id": ctx.run_id, "summary": str(path)}
+
+
+def check_deadlines() -> dict[str, Any]:
+    """The ``run_deadlines`` DAG's task: alert late runs (``lateness.check``)."""
+    from leadflow import config as cfg
+    from leadflow.orchestration import lateness
+    from leadflow.orchestration.paths import config_path
+    from leadflow.store import db
+
+    try:
+        settings = cfg.load(config_path())
+        late = lateness.check(db.engine(settings.database_url))
+    except LeadflowError as e:
+        raise _failure(e) from None
+    log.info("leadflow late runs: %d (%s)", len(late), ", ".join(lr.run_id for lr in late))
+    return {"late": [lr.run_id for lr in late]}
