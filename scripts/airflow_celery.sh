@@ -18,7 +18,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 [[ -x "$VENV/bin/airflow" ]] || { echo "error: $VENV/bin/airflow not found; run 'make install'" >&2; exit 1; }
-"$VENV/bin/python" -c "import airflow.providers.celery" 2>/dev/null \
+"$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(u.find_spec('celery') is None)" \
   || { echo "error: the Celery provider is missing: $VENV/bin/pip install -e '.[celery]'" >&2; exit 1; }
 export PATH="$VENV/bin:$PATH"
 
@@ -28,6 +28,8 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__EXECUTOR=CeleryExecutor
 DB_URL="${AIRFLOW_CELERY_DB_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/airflow_celery}"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$DB_URL"
+# Airflow also opens the metadata DB asynchronously; psycopg 3 does both (no asyncpg needed)
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC:-$DB_URL}"
 export AIRFLOW__CELERY__BROKER_URL="${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0}"
 export AIRFLOW__CELERY__RESULT_BACKEND="${AIRFLOW__CELERY__RESULT_BACKEND:-db+$DB_URL}"
 export AIRFLOW__CORE__HOSTNAME_CALLABLE="leadflow.orchestration.workers.hostname"

@@ -139,6 +139,7 @@ def test_celery_backfill_matches_dag_test(tmp_path: Path) -> None:
         env.update({
             "VENV": str(BIN.parent), "AIRFLOW_PORT": str(port), "AIRFLOW_CELERY_DB_URL": meta_url,
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": meta_url,
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": meta_url,
             "CELERY_BROKER_URL": f"{REDIS}/{1 + os.getpid() % 15}", "CELERY_WORKERS": "2",
             "CELERY_CONCURRENCY": "1", "LEADFLOW_CONFIG": str(cfg), "LEADFLOW_DATABASE_URL": wh,
             "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(16).hex(),
