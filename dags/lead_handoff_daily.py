@@ -4,8 +4,9 @@
 The daily handoff from marketing to sales, one run per day (the run date is the data interval's
 day; re-running a day reproduces it exactly).
 
-**previous_day** (day D waits for day D−1) → **ingest** (one mapped task per lead, touch and spend source) → **quality** (Great Expectations
-suites; failing rows to quarantine) → **load** (clean, resolve identities, attach touches) →
+**previous_day** (day D waits for day D−1) → **ingest** (one mapped task per lead, touch and
+spend source) → **quality** (Great Expectations suites; failing rows to quarantine) → **load**
+(clean, resolve identities, attach touches) →
 **score** → **queue** (qualify, suppress, route, enqueue once per person) → **deliver** (daily
 lead lists per rep) → **summary** (HTML run summary in `reports/runs/`).
 

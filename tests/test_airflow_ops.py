@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import os
 import subprocess
+from datetime import date, datetime, timedelta
 from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from airflow.sdk.exceptions import AirflowFailException
+
+from leadflow.store.schema import pipeline_runs
+from tests.test_quality_gate import RUN_ID, _stage_leads, _status, airflow_context
+from tests.test_quality_gate import warehouse as _warehouse  # noqa: F401 - the fixture "warehouse"
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,13 +48,6 @@ def test_make_airflow_can_be_exposed_on_purpose(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- a failing quality step
-import sqlalchemy as sa  # noqa: E402
-import pytest  # noqa: E402
-from airflow.sdk.exceptions import AirflowFailException  # noqa: E402
-
-from leadflow.store.schema import pipeline_runs  # noqa: E402
-from tests.test_quality_gate import (RUN_ID, _stage_leads, _status, airflow_context,  # noqa: E402,F401
-                                     warehouse)
 
 
 def _fail_quality(warehouse) -> AirflowFailException:
@@ -119,7 +121,6 @@ def test_failure_alert_says_what_to_do_next(warehouse, monkeypatch) -> None:
 
 
 # --------------------------------------------------------------------------- late runs (our deadline)
-from datetime import date, datetime, timedelta  # noqa: E402
 
 T0 = datetime(2026, 11, 27, 5, 0)
 JOB, DAY = "lead_handoff_daily", date(2026, 11, 26)

@@ -18,8 +18,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from tests.test_dags_e2e import (DAG_ID, airflow_services, make_project, meta, migrate, wait_for,
-                                 ROOT)
+from tests.test_dags_e2e import DAG_ID, ROOT, airflow_services, make_project, meta, migrate, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -24,8 +24,18 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import PG_URL
-from tests.test_dags_e2e import (BIN, DAG_ID, ROOT, airflow_env, assert_same, finish_dagtest,
-                                 make_project, migrate, snapshot, start_dagtest)
+from tests.test_dags_e2e import (
+    BIN,
+    DAG_ID,
+    ROOT,
+    airflow_env,
+    assert_same,
+    finish_dagtest,
+    make_project,
+    migrate,
+    snapshot,
+    start_dagtest,
+)
 from tests.test_orchestration import free_port
 
 pytestmark = pytest.mark.slow
@@ -187,6 +197,8 @@ def test_celery_backfill_matches_dag_test(tmp_path: Path) -> None:
                       "GROUP BY task_id, hostname ORDER BY task_id, hostname", d=DAG_ID)
             extra = q("SELECT run_id FROM dag_run WHERE dag_id=:d AND run_type='scheduled'", d=DAG_ID)
         meta.dispose()
+        import redis
+        redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()     # this test's database number only
         runs = finish_dagtest(single, 3, timeout=600)
         assert [r["state"] for r in runs] == ["success"] * 3, runs
         print(f"celery: 3-day backfill on 2 workers {t_celery:.0f} s; task hosts {hosts}")
