@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from leadflow.store.schema import pipeline_runs
 from tests.test_quality_gate import RUN_ID, _stage_leads, _status, airflow_context
-from tests.test_quality_gate import warehouse as _warehouse  # noqa: F401 - the fixture "warehouse"
+from tests.test_quality_gate import warehouse as _warehouse  # noqa: F401 - fixture, used below
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,6 +48,11 @@ def test_make_airflow_can_be_exposed_on_purpose(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- a failing quality step
+
+
+@pytest.fixture
+def warehouse(_warehouse):  # noqa: F811 - the fixture from tests/test_quality_gate.py
+    return _warehouse
 
 
 def _fail_quality(warehouse) -> AirflowFailException:
