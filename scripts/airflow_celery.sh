@@ -12,6 +12,7 @@
 #   CELERY_BROKER_URL      [redis://127.0.0.1:6379/0]
 #   LEADFLOW_DATABASE_URL  the warehouse [from leadflow.yaml]; use PostgreSQL: workers run in parallel
 #   CELERY_WORKERS [2], CELERY_CONCURRENCY [2] task slots per worker, AIRFLOW_BIND [127.0.0.1]
+#   CELERY_LOG_PORT_BASE [8793]: worker i serves its task logs on this port + i
 # Stop with Ctrl-C (or SIGTERM): every component started here is stopped.
 set -euo pipefail
 
@@ -74,7 +75,7 @@ start dag-processor airflow dag-processor
 start triggerer airflow triggerer
 for i in $(seq 1 "$WORKERS"); do
   # one name, log-server port and Celery node name per worker (they share this machine)
-  LEADFLOW_WORKER_NAME="worker$i" AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=$((8793 + i)) \
+  LEADFLOW_WORKER_NAME="worker$i" AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=$((${CELERY_LOG_PORT_BASE:-8793} + i)) \
     start "worker$i" airflow celery worker --concurrency "$CONCURRENCY" --celery-hostname "worker$i@%h"
 done
 
