@@ -13,7 +13,7 @@ DEMO_DATE ?= 2026-11-26
 DEMO_LEADS ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: install demo crm-demo lint test test-fast bench airflow clean migration
+.PHONY: install demo crm-demo lint test test-fast test-celery bench airflow airflow-celery clean migration
 
 install: $(STAMP)
 
@@ -73,5 +73,13 @@ bench: $(STAMP)
 airflow: $(STAMP) $(AIRFLOW_HOME)/airflow.db
 	bash scripts/airflow_standalone.sh
 
+# The CeleryExecutor set-up (Redis broker, PostgreSQL metadata DB, two workers): docs/operations.md.
+airflow-celery: $(STAMP)
+	AIRFLOW_HOME=$(CURDIR)/airflow_home_celery bash scripts/airflow_celery.sh
+
+# The Celery end-to-end test alone (it is also part of `make test`'s slow tier).
+test-celery: $(STAMP)
+	$(BIN)/python -m pytest -p no:xdist -q tests/test_celery_e2e.py $(PYTEST_ARGS)
+
 clean:
-	rm -rf data reports airflow_home .pytest_cache
+	rm -rf data reports airflow_home airflow_home_celery .pytest_cache

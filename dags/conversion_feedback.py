@@ -13,8 +13,6 @@ from `sql/`, HTML report and CSV extracts) → **summary**.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import dag, task, teardown
 
 from leadflow.orchestration import dagkit
@@ -31,7 +29,6 @@ DAG_ID = "conversion_feedback"
     tags=[*dagkit.TAGS, "daily", "feedback"],
     default_args=dagkit.default_args(),
     doc_md=__doc__,
-    deadline=dagkit.deadline(DAG_ID, timedelta(hours=3)),
 )
 def conversion_feedback() -> None:
     @task(doc_md="Names of the enabled CRM outcome sources in `leadflow.yaml`.")

@@ -4,8 +4,9 @@
 The daily handoff from marketing to sales, one run per day (the run date is the data interval's
 day; re-running a day reproduces it exactly).
 
-**ingest** (one mapped task per lead, touch and spend source) → **quality** (Great Expectations
-suites; failing rows to quarantine) → **load** (clean, resolve identities, attach touches) →
+**previous_day** (day D waits for day D−1) → **ingest** (one mapped task per lead, touch and
+spend source) → **quality** (Great Expectations suites; failing rows to quarantine) → **load**
+(clean, resolve identities, attach touches) →
 **score** → **queue** (qualify, suppress, route, enqueue once per person) → **deliver** (daily
 lead lists per rep) and, beside it, **push_crm** (one mapped task per enabled CRM destination in
 `crm.destinations`: upsert to HubSpot / Salesforce through the CRM outbox) → **summary** (HTML
@@ -15,12 +16,10 @@ run summary in `reports/runs/`).
 (`dags/source_imports.py`) updates a source Asset `leadflow://sources/<name>`.
 *Failures*: retried with exponential backoff; bad data fails at once with leadflow's one-line
 message; alerts go by email (and Slack if configured) without PII. A run not finished within
-4 hours of being queued raises a deadline alert.
+4 hours of its first step raises a late-run alert (DAG `run_deadlines`; see docs/operations.md).
 """
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from airflow.sdk import dag, task, teardown
 
@@ -38,9 +37,15 @@ DAG_ID = "lead_handoff_daily"
     tags=[*dagkit.TAGS, "daily", "handoff"],
     default_args=dagkit.default_args(),
     doc_md=__doc__,
-    deadline=dagkit.deadline(DAG_ID, timedelta(hours=4)),
 )
 def lead_handoff_daily() -> None:
+    @task.short_circuit(doc_md="Days run in order: day D starts only when day D-1 succeeded (or "
+                               "it is the first day). Otherwise fails with the fix; an "
+                               "asset-triggered run is skipped instead. docs/operations.md.")
+    def previous_day(**context) -> bool:
+        from leadflow.orchestration.runner import previous_day_done
+        return previous_day_done(context)
+
     @task(doc_md="Names of the enabled lead, touch and spend sources in `leadflow.yaml`; "
                  "the ingest task is mapped over them.")
     def sources() -> list[str]:
@@ -112,7 +117,9 @@ def lead_handoff_daily() -> None:
         from leadflow.orchestration.runner import write_summary
         return write_summary(context)
 
-    landed = ingest.expand(source=sources())
+    names = sources()
+    previous_day() >> names
+    landed = ingest.expand(source=names)
     queued = landed >> quality() >> load() >> score() >> queue()
     pushed = push_crm.expand(destination=crm_destinations())
     done = summary()

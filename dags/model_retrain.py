@@ -11,8 +11,6 @@ and deadline (6 hours) alerts by email/Slack without PII.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import dag, task, teardown
 
 from leadflow.orchestration import dagkit
@@ -29,7 +27,6 @@ DAG_ID = "model_retrain"
     tags=[*dagkit.TAGS, "weekly", "model"],
     default_args=dagkit.default_args(retries=1),
     doc_md=__doc__,
-    deadline=dagkit.deadline(DAG_ID, timedelta(hours=6)),
 )
 def model_retrain() -> None:
     @task(doc_md="Train candidates, evaluate on the holdout and promote only a better model.")

@@ -96,6 +96,7 @@ def step(ctx: RunContext, task: str) -> Iterator[dict[str, Any]]:
         except LeadflowError as e:
             failing = True
             status, message = "failed", str(e)[:2000]
+            counts.update(getattr(e, "counts", None) or {})   # what the step did before failing
             raise
         except Exception as e:  # recorded, then re-raised for the caller to report
             failing = True

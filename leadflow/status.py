@@ -36,9 +36,10 @@ def run_summary(eng: sa.Engine, settings: Any, run_date: date) -> dict[str, Any]
                                    sa.func.coalesce(sa.func.sum(b.c.rows_landed), 0),
                                    sa.func.coalesce(sa.func.sum(b.c.rows_rejected), 0))
                          .where(b.c.business_date == run_date)).one()
-        quarantined = _scalar(c, sa.select(sa.func.count()).select_from(quarantine)
-                              .where(quarantine.c.batch_id.in_(day_batches),
-                                     quarantine.c.status == "open"))
+        # every row the day quarantined, whatever became of it since (discarded rows stay counted)
+        q_status: dict[str, int] = dict(c.execute(sa.select(quarantine.c.status, sa.func.count())
+                                  .where(quarantine.c.batch_id.in_(day_batches))
+                                  .group_by(quarantine.c.status)).all())
         rows_suppressed = _scalar(c, sa.select(sa.func.count()).select_from(stg_inbound_leads)
                                   .where(stg_inbound_leads.c.batch_id.in_(day_batches),
                                          stg_inbound_leads.c.state == "suppressed"))
@@ -60,7 +61,9 @@ def run_summary(eng: sa.Engine, settings: Any, run_date: date) -> dict[str, Any]
             .group_by(handoffs.c.owner_rep).order_by(handoffs.c.owner_rep)).all())
     return {
         "run_date": run_date.isoformat(), "rows_read": int(read[0]), "rows_landed": int(read[1]),
-        "rows_rejected": int(read[2]), "quarantined": quarantined, "rows_suppressed": rows_suppressed,
+        "rows_rejected": int(read[2]), "quarantined": int(sum(q_status.values())),
+        "quarantine_open": int(q_status.get("open", 0)), "discarded": int(q_status.get("discarded", 0)),
+        "rows_suppressed": rows_suppressed,
         "people_created": created, "records_merged": merged, "mql": mql, "suppressed": sup,
         "handed_off": sum(per_rep.values()), "per_rep": per_rep,
         "lists_dir": str(settings.lists_dir / run_date.isoformat()),

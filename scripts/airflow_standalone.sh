@@ -5,6 +5,8 @@
 #
 #   scripts/airflow_standalone.sh            # or: make airflow
 #   AIRFLOW_PORT=8081 scripts/airflow_standalone.sh
+#   AIRFLOW_BIND=0.0.0.0 AIRFLOW__API__BASE_URL=http://myhost:8080 scripts/airflow_standalone.sh
+#                                              # expose it beyond this machine (on purpose only)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,9 +23,11 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db}"
 export AIRFLOW__CORE__EXECUTOR="${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}"
 PORT="${AIRFLOW_PORT:-8080}"
+# Loopback only by default: the UI can trigger and clear runs. AIRFLOW_BIND=0.0.0.0 exposes it.
+export AIRFLOW__API__HOST="${AIRFLOW_BIND:-127.0.0.1}"
 export AIRFLOW__API__PORT="$PORT"
-export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://localhost:$PORT}"
-export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-http://localhost:$PORT/execution/}"
+export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://127.0.0.1:$PORT}"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-http://127.0.0.1:$PORT/execution/}"
 export LEADFLOW_CONFIG="${LEADFLOW_CONFIG:-$ROOT/leadflow.yaml}"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 mkdir -p "$AIRFLOW_HOME"
@@ -32,7 +36,7 @@ PASSWORDS="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 WAREHOUSE="${LEADFLOW_DATABASE_URL:-SQLite file in the data folder of leadflow.yaml}"
 cat <<MSG
 leadflow on Airflow (standalone, development only)
-  UI / API      : http://localhost:$PORT
+  UI / API      : $AIRFLOW__API__BASE_URL  (listening on $AIRFLOW__API__HOST:$PORT)
   user          : admin
   password file : $PASSWORDS  (written on first start; 'cat' it to log in)
   AIRFLOW_HOME  : $AIRFLOW_HOME

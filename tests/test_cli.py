@@ -85,3 +85,11 @@ def test_typer_exit_code_is_propagated() -> None:
         raise typer.Exit(3)
 
     assert main(["exit-three"]) == 3
+
+
+@pytest.mark.parametrize("args, hint", [(("stauts",), "status"), (("status", "--bogus"), "--bogus")])
+def test_mistyped_command_gives_usage_and_exit_2(args: tuple[str, ...], hint: str) -> None:
+    r = run_cli(*args)
+    assert r.returncode == 2, r.stderr
+    assert "internal error" not in r.stderr
+    assert "Usage:" in r.stderr and hint in r.stderr

@@ -28,6 +28,14 @@ def _register_all() -> None:
 _register_all()
 
 
+def _typer_click_exceptions() -> tuple[type[Exception], ...]:
+    try:
+        from typer._click.exceptions import ClickException
+    except ImportError:
+        return ()
+    return (ClickException,)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning LeadflowError into a one-line error."""
     logging.basicConfig(level=os.environ.get("LEADFLOW_LOG_LEVEL", "WARNING"),
@@ -46,9 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as e:  # click usage errors and unexpected bugs
         import click
-        if isinstance(e, click.ClickException):
-            e.show()
-            return e.exit_code
+        # typer vendors its own click (typer._click): both kinds are usage errors (exit 2)
+        usage: tuple[type[Exception], ...] = (click.ClickException, *_typer_click_exceptions())
+        if isinstance(e, usage):
+            e.show()  # type: ignore[attr-defined]  # both ClickException classes have show()
+            return int(getattr(e, "exit_code", 2))
         if os.environ.get("LEADFLOW_DEBUG"):
             raise
         from leadflow.store.db import infra_error

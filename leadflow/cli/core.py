@@ -181,7 +181,8 @@ def print_summary(eng: Any, settings: Any, run_date: date, results: dict[str, An
     console.print(f"[bold]leadflow run {run_date}[/bold]")
     console.print(f"  rows read        {s['rows_read']}  "
                   f"(landed {s['rows_landed']}, rejected at ingest {s['rows_rejected']})")
-    console.print(f"  quarantined      {s['quarantined']}")
+    console.print(f"  quarantined      {s['quarantined']}  (still open {s['quarantine_open']}, "
+                  f"discarded {s['discarded']})")
     console.print(f"  suppressed rows  {s['rows_suppressed']}")
     console.print(f"  leads created    {s['people_created']}   merged into existing {s['records_merged']}")
     console.print(f"  MQLs             {s['mql']}   suppressed at handoff {s['suppressed']}")

@@ -31,6 +31,10 @@ class Alert:
     message: str
     airflow_run_id: str | None = None
     try_number: int | None = None
+    sources: str | None = None          # failing sources, batch ids, task log, next command
+    batches: str | None = None
+    log_url: str | None = None
+    next_command: str | None = None
 
     def subject(self) -> str:
         what = {"failure": "FAILED", "deadline": "LATE"}.get(self.kind, self.kind.upper())
@@ -40,7 +44,9 @@ class Alert:
     def lines(self) -> list[str]:
         rows = [("dag", self.dag_id), ("task", self.task_id), ("run date", self.run_date),
                 ("airflow run", self.airflow_run_id), ("try", self.try_number),
-                ("error", self.error_class), ("message", self.message)]
+                ("error", self.error_class), ("message", self.message),
+                ("source", self.sources), ("batches", self.batches), ("log", self.log_url),
+                ("next", self.next_command)]
         return [f"{k}: {scrub(v)}" for k, v in rows if v not in (None, "")]
 
     def text(self) -> str:
@@ -121,7 +127,35 @@ def alert_from_task_context(context: Mapping[str, Any]) -> Alert:
     return Alert(kind="failure", dag_id=dag_id, task_id=_get(ti, "task_id"),
                  run_date=_run_date(context), error_class=error_class, message=message,
                  airflow_run_id=_get(ti, "run_id") or context.get("run_id"),
-                 try_number=_get(ti, "try_number"))
+                 try_number=_get(ti, "try_number"),
+                 sources=", ".join(getattr(exc, "sources", None) or []) or None,
+                 batches=", ".join(str(b) for b in getattr(exc, "batch_ids", None) or []) or None,
+                 log_url=log_url(ti, dag_id), next_command=getattr(exc, "next_command", None))
+
+
+def base_url() -> str:
+    """Airflow's base URL (``[api] base_url``), as the UI's links use it."""
+    url = os.environ.get("AIRFLOW__API__BASE_URL")
+    if not url:
+        try:
+            from airflow.configuration import conf
+            url = conf.get("api", "base_url", fallback="")
+        except Exception:  # noqa: BLE001 - outside Airflow
+            url = ""
+    return (url or "http://localhost:8080").rstrip("/")
+
+
+def log_url(ti: Any, dag_id: str) -> str | None:
+    """The task's log page in the Airflow UI (ids only, never data)."""
+    from urllib.parse import quote
+    run_id, task_id = _get(ti, "run_id"), _get(ti, "task_id")
+    if not run_id or not task_id:
+        return None
+    mi = _get(ti, "map_index")
+    mapped = f"/mapped/{mi}" if isinstance(mi, int) and mi >= 0 else ""
+    tn = _get(ti, "try_number")
+    tries = f"?try_number={tn}" if isinstance(tn, int) and tn > 0 else ""
+    return f"{base_url()}/dags/{dag_id}/runs/{quote(str(run_id))}/tasks/{task_id}{mapped}{tries}"
 
 
 def task_failure_callback(context: Mapping[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Shared DAG settings: default args, schedules, source assets and deadline alerts.
+"""Shared DAG settings: default args, schedules and source assets.
 
 Imported by the DAG files at parse time, so it imports only ``airflow.sdk`` and the standard
 library; the registry is read with plain YAML (``paths.source_names``).
@@ -9,14 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import (  # type: ignore[attr-defined]  # lazily exported; not in airflow.sdk's stubs
+from airflow.sdk import (
     Asset,
     AssetAny,
     AssetOrTimeSchedule,
     CronDataIntervalTimetable,
-    DeadlineAlert,
-    DeadlineReference,
-    SyncCallback,
 )
 
 from leadflow.orchestration.alerts import task_failure_callback
@@ -56,17 +53,5 @@ def schedule(cron: str, kinds: tuple[str, ...]) -> Any:
     return AssetOrTimeSchedule(timetable=timetable, assets=AssetAny(*assets))
 
 
-def deadline(dag_id: str, within: timedelta) -> DeadlineAlert:
-    """Alert (email/Slack + a ``breached`` row in pipeline_runs) when a run of ``dag_id`` is not
-    finished ``within`` of being queued — Airflow 3's replacement for SLAs."""
-    return DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_QUEUED_AT,
-        interval=within,
-        callback=SyncCallback("leadflow.orchestration.alerts.deadline_missed",
-                              kwargs={"dag_id": dag_id, "within": _human(within)}),
-    )
-
-
-def _human(td: timedelta) -> str:
-    mins = int(td.total_seconds() // 60)
-    return f"{mins // 60} h {mins % 60} min" if mins >= 60 else f"{mins} min"
+# Late-run alerts: leadflow.orchestration.lateness (DAG run_deadlines), not Airflow's
+# DeadlineAlert, whose queued-at deadline breaks "Clear" in Airflow 3.3 (see lateness.py).

@@ -32,6 +32,31 @@ def _failure(e: LeadflowError) -> Exception:
     return exc
 
 
+def _add_next_steps(exc: Exception, e: LeadflowError, ctx: Any) -> None:
+    """What the failure alert tells the person on call to do next: the failing sources, their
+    batches of the day with open quarantine entries, and the command that lists those rows."""
+    sources = list((getattr(e, "counts", None) or {}).get("failed_sources") or [])
+    if not sources:
+        return
+    try:
+        import sqlalchemy as sa
+
+        from leadflow.store.schema import ingest_batches, quarantine
+        b, q = ingest_batches, quarantine
+        with ctx.engine.connect() as c:
+            batch_ids = sorted(int(x) for x in c.execute(
+                sa.select(q.c.batch_id).distinct()
+                .join(b, b.c.batch_id == q.c.batch_id)
+                .where(q.c.source.in_(sources), q.c.status == "open",
+                       b.c.business_date <= ctx.run_date)).scalars())
+    except Exception:  # noqa: BLE001 - the alert without batch ids beats no alert
+        batch_ids = []
+    exc.sources = sources                                   # type: ignore[attr-defined]
+    exc.batch_ids = batch_ids[-20:]                         # type: ignore[attr-defined]
+    exc.next_command = "; ".join(f"leadflow quarantine list --source {s}"  # type: ignore[attr-defined]
+                                 for s in sources)
+
+
 def open_run_context(context: Mapping[str, Any], job: str | None = None) -> Any:
     """A RunContext for the Airflow run's date (see ``dates.run_date_for``), job = DAG id."""
     from leadflow.context import open_context
@@ -66,6 +91,7 @@ def run_task(task: str, context: Mapping[str, Any], fn: StepFn | None = None,
     Records it in ``pipeline_runs`` (via ``leadflow.monitor.run_step``), logs the counts and
     returns ``{"run_date", "run_id", "task", "counts"}`` for XCom.
     """
+    ctx = None
     try:
         if fn is None:
             from leadflow import pipeline
@@ -77,13 +103,45 @@ def run_task(task: str, context: Mapping[str, Any], fn: StepFn | None = None,
     except LeadflowError as e:
         from leadflow.scrub import scrub
         log.error("%s failed: %s: %s", task, type(e).__name__, scrub(e, 2000))
-        raise _failure(e) from None
+        exc = _failure(e)
+        if ctx is not None:
+            _add_next_steps(exc, e, ctx)
+        raise exc from None
     small = small_counts(counts)
     log.info("leadflow %s %s run_date=%s counts=%s", ctx.job, task, ctx.run_date.isoformat(), small)
     return {"run_date": ctx.run_date.isoformat(), "run_id": ctx.run_id, "task": task, "counts": small}
 
 
 # --------------------------------------------------------------------------- orchestration steps
+def previous_day_done(context: Mapping[str, Any], job: str | None = None) -> bool:
+    """Short-circuit guard of the daily DAG (see ``ordering``): True when this day may run;
+    False (skip the run) for an asset-triggered run whose previous day is not done; otherwise
+    fails the task without retry, naming the missing day and the fix."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from leadflow.orchestration import ordering
+    from leadflow.orchestration.dates import _get
+
+    try:
+        ctx = open_run_context(context, job)
+        if ordering.allow_gap(context):
+            log.info("leadflow %s: conf allow_gap, not waiting for the previous day", ctx.run_id)
+            return True
+        problem = ordering.previous_day_problem(ctx.engine, ctx.job, ctx.run_date)
+    except LeadflowError as e:
+        raise _failure(e) from None
+    if problem is None:
+        return True
+    run_type = str(getattr(_get(context.get("dag_run"), "run_type"), "value",
+                           _get(context.get("dag_run"), "run_type")) or "")
+    if run_type == "asset_triggered":
+        log.warning("leadflow %s: skipped, %s", ctx.run_id, problem)
+        return False
+    exc = AirflowFailException(problem)
+    exc.error_class = "PreviousDayNotDone"  # type: ignore[attr-defined]  # read by alerts
+    raise exc
+
+
 def list_sources(kinds: tuple[str, ...]) -> list[str]:
     """Enabled, validated source names of the given kinds (for dynamic task mapping)."""
     from leadflow import config as cfg
@@ -172,3 +230,19 @@ def write_summary(context: Mapping[str, Any], job: str | None = None) -> dict[st
         raise _failure(e) from None
     log.info("leadflow run summary for %s: %s", ctx.run_id, path)
     return {"run_id": ctx.run_id, "summary": str(path)}
+
+
+def check_deadlines() -> dict[str, Any]:
+    """The ``run_deadlines`` DAG's task: alert late runs (``lateness.check``)."""
+    from leadflow import config as cfg
+    from leadflow.orchestration import lateness
+    from leadflow.orchestration.paths import config_path
+    from leadflow.store import db
+
+    try:
+        settings = cfg.load(config_path())
+        late = lateness.check(db.engine(settings.database_url))
+    except LeadflowError as e:
+        raise _failure(e) from None
+    log.info("leadflow late runs: %d (%s)", len(late), ", ".join(lr.run_id for lr in late))
+    return {"late": [lr.run_id for lr in late]}

@@ -463,7 +463,9 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
     timings["total"] = time.perf_counter() - t_start
     counts["timings"] = {k: round(v, 2) for k, v in timings.items()}
     if gate:
-        raise QualityGateError("quality gate failed: " + "; ".join(gate))
+        err = QualityGateError("quality gate failed: " + "; ".join(gate))
+        err.counts = counts     # type: ignore[attr-defined]  # the failed step keeps its figures
+        raise err
     return counts
 
 
@@ -481,6 +483,7 @@ def _report(ctx: RunContext, sc: SourceCheck, counts: dict[str, Any], gate: list
     share = _share(q, n)
     if share > th.fail_share:
         gate.append(_gate_line(sc, th.fail_share))
+        counts.setdefault("failed_sources", []).append(source)
     elif share > th.warn_share:
         top = sc.top()
         counts["warnings"].append(
