@@ -73,8 +73,8 @@ def cmd_handoff_explain(
 ) -> None:
     """Why this lead (score, grade, reasons, qualification rule), why this owner, and the SLA."""
     from leadflow.handoff.explain import explain, render
-    _settings, eng = _engine(config)
-    console.print(render(explain(eng, person_id)), highlight=False, markup=False)
+    settings, eng = _engine(config)
+    console.print(render(explain(eng, person_id, settings)), highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:
