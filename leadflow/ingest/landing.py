@@ -30,8 +30,7 @@ from leadflow.canonical import FIELDS
 from leadflow.config import Source
 from leadflow.context import RunContext
 from leadflow.ingest.formats import FileProblem, RowReject
-from leadflow.ingest.mapping import (MissingColumns, attributes_json, map_frame, missing_columns, records_of,
-                                     reject_all)
+from leadflow.ingest.mapping import MissingColumns, attributes_json, map_frame, missing_columns, records_of, reject_all
 from leadflow.privacy import guard
 from leadflow.store import contact_blocks, db
 from leadflow.store.schema import STAGING, ingest_batches, quarantine
