@@ -193,7 +193,6 @@ def stage_all(url: str, frames: dict[tuple[str, str], pd.DataFrame]) -> float:
     """Write each (source, kind) frame as one landed batch (not part of the quality figures)."""
     import sqlalchemy as sa
 
-    from leadflow.ingest import write
     from leadflow.store import db
     from leadflow.store.schema import STAGING, ingest_batches
     eng = db.engine(url)
@@ -207,7 +206,7 @@ def stage_all(url: str, frames: dict[tuple[str, str], pd.DataFrame]) -> float:
                 business_date=AS_OF.date(), loaded_at=AS_OF))
             stg = df.assign(source=source, batch_id=i, row_number=np.arange(1, len(df) + 1),
                             loaded_at=AS_OF, state="landed")
-            write.append(c, STAGING[kind], stg)
+            db.copy_upsert(c, STAGING[kind], stg, json_text=["attributes"])
     return time.perf_counter() - t
 
 

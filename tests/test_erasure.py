@@ -461,4 +461,4 @@ def test_lead_lists_lose_the_subjects_rows_and_empty_lists_go(tmp_path, make_ctx
         text = _file_text(f)
         assert "bobs@example.com" in text and "Saoirse" not in text
         assert not re.search(r"(?<![\w.+-])s@example\.com", text)
-    assert "<p>1 lead," in (day / "noah.html").read_text()
+    assert '<p class="lead">1 lead,' in (day / "noah.html").read_text()

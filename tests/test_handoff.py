@@ -249,3 +249,50 @@ def test_nothing_to_do_is_fine_and_all_suppressed_routes_nobody(engine, make_ctx
     out = queue(ctx)
     assert out["handed_off"] == 0 and out["suppressed_by_reason"] == {"opt_out": 2}
     assert count(engine, handoffs) == 0
+
+
+def test_reasons_are_computed_for_handed_off_people_only_and_match_the_everyone_path(
+        tmp_path, db_url, monkeypatch) -> None:
+    """Scoring stores no reasons; the queue fills them for the people it hands off, and they are
+    exactly what computing reasons for every scored person (the old daily path) gave them."""
+    import numpy as np
+
+    from leadflow import config as cfg
+    from leadflow import demo, pipeline
+    from leadflow.context import RunContext, make_run_id
+    from leadflow.handoff.explain import explain
+    from leadflow.score import step
+    from leadflow.store.schema import scores
+    from tests.conftest import demo_config
+
+    settings = cfg.load(demo_config(tmp_path, db_url, monkeypatch))
+    demo.generate(tmp_path / "data", leads=600, seed=3, days=3, end_date=D)
+    ctx = RunContext(settings, db.engine(db_url), D, make_run_id("test", D), "test")
+    everyone: dict[int, Any] = {}
+    real = step.score_frame
+
+    def both_ways(people, touches, settings, as_of, bundle=None, reasons=True):
+        out = real(people, touches, settings, as_of, bundle, reasons)
+        if not reasons:   # the daily step: also compute reasons for everyone, as it used to
+            full = real(people, touches, settings, as_of, bundle, True)
+            everyone.update(zip(full["person_id"].astype(int), full["reasons"]))
+            assert np.allclose(full["score"], out["score"]) and full["grade"].equals(out["grade"])
+        return out
+
+    monkeypatch.setattr(step, "score_frame", both_ways)
+    res = pipeline.run_daily(ctx)
+    assert res["queue"]["handed_off"] > 0 and everyone
+    s = db.read_df(ctx.engine, sa.select(scores.c.person_id, scores.c.reasons)
+                   .where(scores.c.score_date == D).order_by(scores.c.person_id))
+    handed = set(db.read_df(ctx.engine, sa.select(handoffs.c.person_id)
+                            .where(handoffs.c.run_date == D))["person_id"].astype(int))
+    with_reasons = s[s["reasons"].notna()]
+    assert set(with_reasons["person_id"].astype(int)) == handed        # nobody else gets reasons
+    assert len(s) > len(handed)                                        # others were scored
+    for pid, rs in zip(with_reasons["person_id"].astype(int), with_reasons["reasons"]):
+        assert rs == everyone[pid], pid
+    # explain computes them on demand where a score has none stored
+    pid = int(with_reasons["person_id"].iloc[0])
+    with ctx.engine.begin() as c:
+        c.execute(sa.update(scores).where(scores.c.person_id == pid).values(reasons=sa.null()))
+    assert explain(ctx.engine, pid, settings)["score"]["reasons"] == everyone[pid]

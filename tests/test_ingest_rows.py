@@ -328,15 +328,15 @@ def test_huge_field_in_a_short_row_and_header_fail_safely(tmp_path, make_ctx, en
 
 def test_a_row_the_warehouse_refuses_is_quarantined_alone(tmp_path, make_ctx, engine, monkeypatch):
     """Unforeseen per-row write errors: the refused row is found and quarantined, the rest land."""
-    from leadflow.ingest import write as writer
-    real = writer.append
+    from leadflow.ingest import landing
+    real = landing._write_rows
 
     def picky(conn, table, df):
         if (df["email"] == "b@x.com").any():      # stands in for a value the database refuses
             conn.exec_driver_sql("INSERT INTO ingest_batches (batch_id) VALUES (NULL)")   # NOT NULL
         return real(conn, table, df)
 
-    monkeypatch.setattr(writer, "append", picky)
+    monkeypatch.setattr(landing, "_write_rows", picky)
     write(_landing(tmp_path) / "a.csv", "\n".join([HEADER, *ROWS]) + "\n")
     r = land(_ctx(make_ctx, engine, lead_source()))[0]
     assert (r["status"], r["rows_in"], r["rows_landed"], r["rows_rejected"]) == ("landed", 3, 2, 1), r
@@ -350,12 +350,11 @@ def test_a_row_the_warehouse_refuses_is_quarantined_alone(tmp_path, make_ctx, en
 def test_a_warehouse_refusing_every_row_fails_the_delivery(tmp_path, make_ctx, engine, monkeypatch):
     """Not a bad row but a systematic fault: the halving gives up and the file is set aside."""
     from leadflow.ingest import landing
-    from leadflow.ingest import write as writer
 
     def broken(conn, table, df):
         conn.exec_driver_sql("INSERT INTO ingest_batches (batch_id) VALUES (NULL)")
 
-    monkeypatch.setattr(writer, "append", broken)
+    monkeypatch.setattr(landing, "_write_rows", broken)
     monkeypatch.setattr(landing, "_MAX_REFUSED", 3)
     write(_landing(tmp_path) / "a.csv", "\n".join([HEADER, *ROWS, *ROWS, *ROWS]) + "\n")
     r = land(_ctx(make_ctx, engine, lead_source()))[0]

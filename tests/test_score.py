@@ -169,8 +169,16 @@ def test_score_people_writes_once_per_day_rules_only(engine, make_ctx):
     s = db.read_df(engine, "SELECT * FROM scores")
     assert len(s) == 298 and set(s["score_date"].astype(str)) == {"2026-11-26"}
     assert s["probability"].isna().all() and not s["person_id"].isin([1, 2]).any()
-    rs = s["reasons"].map(lambda r: json.loads(r) if isinstance(r, str) else r)
-    assert rs.map(len).between(1, 3).all()
+    assert s["reasons"].isna().all()          # reasons: only for people a rep sees
+    from leadflow.score import fill_reasons, reasons_for
+    rs = reasons_for(engine, ctx, s["person_id"].tolist())
+    assert len(rs) == 298 and rs["reasons"].map(len).between(1, 3).all()
+    with engine.begin() as c:
+        assert fill_reasons(c, ctx, [3, 4]) == 2 and fill_reasons(c, ctx, [3, 4]) == 0
+    s = db.read_df(engine, "SELECT person_id, reasons FROM scores WHERE reasons IS NOT NULL ORDER BY person_id")
+    assert s["person_id"].tolist() == [3, 4]
+    got = s["reasons"].map(lambda r: json.loads(r) if isinstance(r, str) else r).tolist()
+    assert got == rs.set_index("person_id").loc[[3, 4], "reasons"].tolist()
 
 
 def test_train_with_too_few_outcomes_keeps_rules(engine, make_ctx):

@@ -83,7 +83,7 @@ def cmd_handoff_explain(
         raise LeadflowError("handoff explain: give a handoff id or --person PERSON_ID (one of them)")
     settings, eng = _engine(config)
     pid = person if person is not None else person_of_handoff(eng, int(handoff_id))  # type: ignore[arg-type]
-    console.print(render(explain(eng, pid, settings.qualification)), highlight=False, markup=False)
+    console.print(render(explain(eng, pid, settings)), highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -193,9 +193,10 @@ def handoffs_frame(engine: sa.Engine) -> pd.DataFrame:
     """Handoffs from the warehouse with the person's normalised e-mail (the simulator's input)."""
     import sqlalchemy as sa
 
+    from leadflow.store import db
     from leadflow.store import schema as S
     q = sa.select(S.handoffs.c.handoff_id, S.handoffs.c.person_id, S.handoffs.c.handed_off_at,
                   S.people.c.email_norm.label("email")) \
         .select_from(S.handoffs.join(S.people, S.people.c.person_id == S.handoffs.c.person_id))
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(q).fetchall(), columns=["handoff_id", "person_id", "handed_off_at", "email"])
+        return db.read_frame(conn, q)

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import sqlalchemy as sa
 
+from leadflow import score
 from leadflow.context import RunContext
 from leadflow.errors import LeadflowError
 from leadflow.faults import checkpoint
@@ -68,6 +69,18 @@ def _reasons_text(v: Any, k: int) -> str:
             r = r.get("text") or r.get("reason") or json.dumps(r, sort_keys=True)
         out.append(str(r))
     return "; ".join(out)
+
+
+def _with_reasons(conn: Any, ctx: RunContext, ok: pd.DataFrame) -> pd.Series:
+    """The stored reasons; where missing (a handoff queued before reasons were filled at
+    queueing), computed now for just those people."""
+    miss = ok["reasons"].isna()
+    if not miss.any() or ctx.settings.delivery.top_reasons == 0:
+        return ok["reasons"]
+    got = score.reasons_for(conn, ctx, ok.loc[miss, "person_id"].astype(int).tolist())
+    by_id = dict(zip(got["person_id"].astype(int), got["reasons"]))
+    filled = ok.loc[miss, "person_id"].astype(int).map(by_id)
+    return ok["reasons"].where(~miss, filled)
 
 
 def _recent_touches(conn: Any, ids: list[int], ctx: RunContext, k: int) -> pd.Series:
@@ -118,6 +131,7 @@ def brief(ctx: RunContext) -> tuple[pd.DataFrame, pd.DataFrame]:
         late = raw[raw["suppressed"].notna()]
         ok = raw[raw["suppressed"].isna()].copy()
         touches = _recent_touches(conn, ok["person_id"].astype(int).tolist(), ctx, d.recent_touches)
+        ok["reasons"] = _with_reasons(conn, ctx, ok)
     name = (ok["first_name"].fillna("").astype(str) + " " + ok["last_name"].fillna("").astype(str)).str.strip()
     out = pd.DataFrame({
         "priority": ok["priority"].astype(float).round(1),

@@ -23,7 +23,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadflow import lifecycle
+from leadflow import lifecycle, score
 from leadflow.context import RunContext
 from leadflow.handoff.withdraw import withdraw_blocked
 from leadflow.qualify import candidates, existing_handoffs, priority, qualify, suppression_reason
@@ -160,6 +160,8 @@ def queue(ctx: RunContext) -> dict[str, Any]:
         counts["by_rule"] = {k: int(v) for k, v in
                              done["route_rule"].str.split(":").str[0].value_counts().sort_index().items()}
         if not done.empty:
+            # reasons for just the people handed off, from the inputs they were scored on
+            counts["reasons_filled"] = score.fill_reasons(conn, ctx, done["person_id"].tolist())
             moved = lifecycle.transition(conn, done["person_id"].tolist(), "mql",
                                          ("qualified_by:" + done["qualified_by"].astype(str)).tolist(), ctx)
             counts["lifecycle"] = moved

@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from leadflow import lifecycle
+from leadflow import lifecycle, score
+from leadflow.context import RunContext, make_run_id
 from leadflow.errors import LeadflowError
 from leadflow.store import db
 from leadflow.store.schema import handoffs, people, scores, suppressions
@@ -81,8 +82,11 @@ def why_not(score: dict[str, Any] | None, q: Any, suppressed: list[dict[str, Any
     return "; ".join(parts) + f" (scored {score.get('score_date')})"
 
 
-def explain(eng: sa.Engine, person_id: int, qualification: Any = None) -> dict[str, Any]:
-    """Everything behind a person's latest handoff (or why there is none)."""
+def explain(eng: sa.Engine, person_id: int, settings: Any = None) -> dict[str, Any]:
+    """Everything behind a person's latest handoff (or why there is none, in the qualification
+    rule's terms). With ``settings``, score reasons not stored yet are computed now, as of the
+    score's day."""
+    qualification = settings.qualification if settings is not None else None
     with eng.connect() as c:
         person = c.execute(sa.select(people.c.person_id, people.c.lifecycle_stage, people.c.cycle)
                            .where(people.c.person_id == person_id)).first()
@@ -94,6 +98,11 @@ def explain(eng: sa.Engine, person_id: int, qualification: Any = None) -> dict[s
         if h is not None:
             q = q.where(scores.c.score_date <= h.run_date)
         sc = c.execute(q.order_by(scores.c.score_date.desc()).limit(1)).first()
+        reasons = None
+        if sc is not None and sc.reasons is None and settings is not None:
+            ctx = RunContext(settings, eng, sc.score_date, make_run_id("explain", sc.score_date), "explain")
+            got = score.reasons_for(c, ctx, [person_id])
+            reasons = got["reasons"].iloc[0] if len(got) else None
         sup = c.execute(sa.select(suppressions.c.reason, suppressions.c.run_date, suppressions.c.cycle)
                         .where(suppressions.c.person_id == person_id)
                         .order_by(suppressions.c.run_date.desc()).limit(5)).all()
@@ -108,7 +117,7 @@ def explain(eng: sa.Engine, person_id: int, qualification: Any = None) -> dict[s
         out["handoff"] = m
     if sc is not None:
         s = dict(sc._mapping)
-        s["reasons"] = _json(s.get("reasons"))
+        s["reasons"] = _json(s.get("reasons")) if reasons is None else reasons
         out["score"] = s
     if h is None and qualification is not None:
         out["why_not"] = why_not(out.get("score"), qualification, out["suppressions"])

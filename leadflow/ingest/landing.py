@@ -29,9 +29,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from leadflow.canonical import FIELDS
 from leadflow.config import Source
 from leadflow.context import RunContext
-from leadflow.ingest import write
 from leadflow.ingest.formats import FileProblem, RowReject
-from leadflow.ingest.mapping import MissingColumns, map_frame, missing_columns, records_of, reject_all
+from leadflow.ingest.mapping import MissingColumns, attributes_json, map_frame, missing_columns, records_of, reject_all
 from leadflow.privacy import guard
 from leadflow.store import contact_blocks, db
 from leadflow.store.schema import STAGING, ingest_batches, quarantine
@@ -240,6 +239,11 @@ def _land(ctx: RunContext, conn: Connection, d: Delivery, progress: Callable[[in
 _MAX_REFUSED = 200   # failed write attempts per delivery before the halving gives up
 
 
+def _write_rows(conn: Connection, stg: sa.Table, frame: pd.DataFrame) -> int:
+    """Append a mapped chunk to staging (``attributes`` is JSON text already)."""
+    return int(db.copy_upsert(conn, stg, frame, json_text=["attributes"]))
+
+
 def _append(conn: Connection, stg: sa.Table, frame: pd.DataFrame, d: Delivery, seen: dict[str, Any],
             ctx: RunContext, batch_id: int) -> tuple[int, int]:
     """Write a chunk; if the warehouse refuses it, find the refused rows by halving (each try in
@@ -251,7 +255,7 @@ def _append(conn: Connection, stg: sa.Table, frame: pd.DataFrame, d: Delivery, s
         return 0, 0
     try:
         with conn.begin_nested():
-            return write.append(conn, stg, frame), 0
+            return _write_rows(conn, stg, frame), 0
     except OperationalError:
         raise                      # the warehouse itself is in trouble (locked, gone): not the data
     except DBAPIError as e:
@@ -355,7 +359,7 @@ def _stg_frame(m: Any, src: Source, batch_id: int, ctx: RunContext) -> pd.DataFr
                         "state": np.full(n, "landed", dtype=object)}, index=frame.index)
     for fld in FIELDS[src.kind]:
         out[fld] = frame[fld]
-    attrs = write.attributes_json(m.attrs, m.attribute_columns) if len(m.attrs.columns) else None
+    attrs = attributes_json(m.attrs, m.attribute_columns) if len(m.attrs.columns) else None
     out["attributes"] = attrs.to_numpy() if attrs is not None else None
     return out
 

@@ -186,3 +186,12 @@ def reject_all(raw: pd.DataFrame, rows: np.ndarray, reason: str) -> pd.DataFrame
     return pd.DataFrame({"row_number": np.asarray(rows, dtype="int64"),
                          "record": records_of(raw.reset_index(drop=True)),
                          "reasons": [[reason] for _ in range(len(raw))]})
+
+
+def attributes_json(frame: pd.DataFrame, columns: list[str]) -> pd.Series | None:
+    """One JSON object per row of the unmapped columns, built vectorised by pandas."""
+    if not columns or frame.empty:
+        return None
+    text = frame[columns].to_json(orient="records", lines=True, force_ascii=False)
+    parts = text.rstrip("\n").split("\n")
+    return pd.Series(np.asarray(parts, dtype=object), index=frame.index)

@@ -22,6 +22,7 @@ from leadflow.context import RunContext
 from leadflow.privacy import files, subject, tombstones
 from leadflow.privacy.guard import PII_COLUMNS
 from leadflow.privacy.hashing import hash_key
+from leadflow.store import db
 from leadflow.store.schema import STAGING, people, person_records, quarantine, scores, touches
 
 PEOPLE_BLANK = {c: None for c in ("email_norm", "source_key", "first_name", "last_name", "phone_e164",
@@ -29,20 +30,18 @@ PEOPLE_BLANK = {c: None for c in ("email_norm", "source_key", "first_name", "las
 
 
 def _blank_rows(conn: Connection, table: sa.Table, rows: pd.DataFrame, cols: tuple[str, ...]) -> int:
-    """Set ``cols`` to NULL on the given (batch_id, row_number) rows (one executemany)."""
+    """Set ``cols`` to NULL on the given (batch_id, row_number) rows (set-based, ``copy_update``)."""
     if rows.empty:
         return 0
-    stmt = (sa.update(table).where(table.c.batch_id == sa.bindparam("_b"),
-                                   table.c.row_number == sa.bindparam("_r"))
-            .values({c: None for c in cols if c in table.c}))
-    params = [{"_b": int(b), "_r": int(r)} for b, r in zip(rows["batch_id"], rows["row_number"])]
-    conn.execute(stmt, params)
+    keys = rows[["batch_id", "row_number"]].astype("int64").reset_index(drop=True)
+    blank = [c for c in cols if c in table.c]
+    db.copy_update(conn, table, keys.assign(**{c: None for c in blank}), key=["batch_id", "row_number"],
+                   columns=blank)
     # rows not processed yet would otherwise go on as blank rows (a ghost person): suppressed now
-    conn.execute(sa.update(table).where(table.c.batch_id == sa.bindparam("_b"),
-                                        table.c.row_number == sa.bindparam("_r"),
-                                        sa.or_(table.c.state == "landed", table.c.state == "passed"))
-                 .values(state="suppressed", state_reason="erased"), params)
-    return len(params)
+    db.copy_update(conn, table, keys.assign(state="suppressed", state_reason="erased"),
+                   key=["batch_id", "row_number"], columns=["state", "state_reason"],
+                   where=f"{table.name}.state IN ('landed', 'passed')")
+    return len(keys)
 
 
 def erase(ctx: RunContext, email: str, at: datetime | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +95,32 @@ _TR = re.compile(r"<tr>(.*?)</tr>", re.DOTALL)
 _TD = re.compile(r"<t[dh]>(.*?)</t[dh]>", re.DOTALL)
 
 
-def _html_list(data: bytes, ids: set[str]) -> tuple[bytes, int, int]:
-    """A lead list page (handoff.lists template): drop the person's table rows, fix the count."""
+_CARD = re.compile(r'<article class="card" id="h(\d+)">.*?</article>\s*', re.DOTALL)
+
+
+def _html_cards(text: str, handoffs: set[str]) -> tuple[bytes, int, int] | None:
+    """A lead brief of cards (one ``<article id="h<handoff id>">`` per lead): drop the person's
+    cards and fix the count; None when the page has no cards."""
+    found = _CARD.findall(text)
+    if not found:
+        return None
+    removed = sum(h in handoffs for h in found)
+    left = len(found) - removed
+    if not removed:
+        return text.encode("utf-8"), 0, left
+    new = _CARD.sub(lambda m: "" if m.group(1) in handoffs else m.group(0), text)
+    new = re.sub(r'<p class="lead">\d+ leads?,', f'<p class="lead">{left} lead{"" if left == 1 else "s"},',
+                 new, count=1)
+    return new.encode("utf-8"), removed, left
+
+
+def _html_list(data: bytes, ids: set[str], handoffs: Collection[str] = ()) -> tuple[bytes, int, int]:
+    """A lead list page (handoff.lists template): drop the person's cards (or, in lists written
+    before the brief became cards, table rows) and fix the count."""
     text = data.decode("utf-8", errors="replace")
+    carded = _html_cards(text, {str(h) for h in handoffs})
+    if carded is not None:
+        return carded if carded[1] else (data, 0, carded[2])
     rows = _TR.findall(text)
     if not rows:
         return data, 0, -1
@@ -142,7 +166,7 @@ def _rewrite(path: Path, data: bytes, ids: set[str], handoffs: set[str], pattern
     elif ids and path.suffix == ".xlsx":
         data, removed, left = _xlsx(data, ids)
     elif ids and in_lists and path.suffix == ".html":
-        data, removed, left = _html_list(data, ids)
+        data, removed, left = _html_list(data, ids, handoffs)
     if in_lists and removed and left == 0:
         return None, "deleted"
     replaced = 0

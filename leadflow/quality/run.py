@@ -57,16 +57,7 @@ ANALYZE_ROWS = 50_000
 
 # ----------------------------------------------------------------------------- reading
 def _fetch(conn: Connection, sql: str, params: dict[str, Any], cols: list[str]) -> pd.DataFrame:
-    # Driver tuples straight into from_records: several times faster than Row objects.
-    cur = conn.exec_driver_sql(sql, params) if params else conn.exec_driver_sql(sql)
-    rows = cur.cursor.fetchall() if cur.cursor is not None else []
-    cur.close()
-    return pd.DataFrame.from_records(rows, columns=cols, coerce_float=False) if rows \
-        else pd.DataFrame(columns=cols)
-
-
-def _param_style(conn: Connection) -> str:
-    return "%({})s" if db.is_postgres(conn) else ":{}"
+    return db.read_frame(conn, sql, params)[cols]
 
 
 def _cols_sql(cols: list[str]) -> str:
@@ -78,7 +69,7 @@ def landed_batches(conn: Connection, kind: str) -> pd.DataFrame:
     t = STAGING[kind]
     q = (sa.select(t.c.source, t.c.batch_id, sa.func.count().label("n")).where(t.c.state == "landed")
          .group_by(t.c.source, t.c.batch_id).order_by(t.c.source, t.c.batch_id))
-    return pd.DataFrame(conn.execute(q).all(), columns=["source", "batch_id", "n"])
+    return db.read_frame(conn, q)
 
 
 def read_chunks(conn: Connection, kind: str, batch_ids: list[int], size: int = CHUNK_ROWS,
@@ -87,10 +78,8 @@ def read_chunks(conn: Connection, kind: str, batch_ids: list[int], size: int = C
     at a time: keyset paging within a batch, small batches gathered into one chunk."""
     t = STAGING[kind]
     cols = columns or [c.name for c in t.columns]
-    ph = _param_style(conn)
     sql = (f'SELECT {_cols_sql(cols)} FROM "{t.name}" '
-           f"WHERE batch_id = {ph.format('b')} AND row_number > {ph.format('r')} AND state = 'landed' "
-           f"ORDER BY row_number LIMIT {ph.format('n')}")
+           "WHERE batch_id = :b AND row_number > :r AND state = 'landed' ORDER BY row_number LIMIT :n")
     parts: list[pd.DataFrame] = []
     have = 0
     for b in batch_ids:

@@ -1,7 +1,10 @@
 """Lead scoring: rule grades and scores, a predictive model, and reasons a rep can read.
 
 Entry points (see docs/scoring.md):
-- ``score_people(ctx)`` — the daily step: scores every active person as of ``ctx.as_of``;
+- ``score_people(ctx)`` — the daily step: scores every active person as of ``ctx.as_of``
+  (reasons left NULL);
+- ``fill_reasons(conn, ctx, person_ids)`` / ``reasons_for(conn, ctx, person_ids)`` — reasons for
+  just the people a rep sees (handed off, explained), stored on the day's scores / returned;
 - ``train_model(ctx, allow_leaky=False)`` — train on outcomes, register, promote if better;
 - ``evaluate_file(settings, source, path)`` — judge the approach on any lead file with outcomes.
 Heavy modules load lazily, so importing this package (e.g. from a DAG file) stays cheap.
@@ -11,12 +14,22 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["score_people", "train_model", "evaluate_file"]
+__all__ = ["score_people", "fill_reasons", "reasons_for", "train_model", "evaluate_file"]
 
 
 def score_people(ctx: Any) -> dict[str, Any]:
     from leadflow.score.step import score_people as _run
     return _run(ctx)
+
+
+def fill_reasons(conn: Any, ctx: Any, person_ids: Any) -> int:
+    from leadflow.score.step import fill_reasons as _fill
+    return _fill(conn, ctx, person_ids)
+
+
+def reasons_for(conn: Any, ctx: Any, person_ids: Any) -> Any:
+    from leadflow.score.step import reasons_for as _for
+    return _for(conn, ctx, person_ids)
 
 
 def train_model(ctx: Any, allow_leaky: bool = False) -> dict[str, Any]:

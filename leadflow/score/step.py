@@ -3,6 +3,11 @@
 Pure logic (``score_frame``) takes people and touches DataFrames and returns the scores frame;
 ``score_people`` reads the warehouse, calls it and upserts ``scores`` on (person_id, score_date),
 so re-running a day rewrites the same rows and adds none.
+
+Reasons are words for a rep, so only people a rep sees need them: the daily step stores scores
+with ``reasons`` NULL, and ``fill_reasons`` (called by the queue for the people it hands off)
+or ``reasons_for`` (on demand, for a brief or an explanation) computes them for just those
+people, from the same inputs, so they are what scoring everyone would have given.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
 from leadflow.config import Settings
 from leadflow.context import RunContext
@@ -27,8 +33,9 @@ SCORE_COLUMNS = ["person_id", "score_date", "fit_points", "grade", "engagement_p
 
 
 def score_frame(people: pd.DataFrame, touches: pd.DataFrame, settings: Settings, as_of: Any,
-                bundle: registry.Bundle | None = None) -> pd.DataFrame:
-    """Scores for ``people`` as of ``as_of``: rule points, grade, score, model, reasons."""
+                bundle: registry.Bundle | None = None, reasons: bool = True) -> pd.DataFrame:
+    """Scores for ``people`` as of ``as_of``: rule points, grade, score, model and (unless
+    ``reasons`` is False: left None) reasons."""
     people = people.reset_index(drop=True)
     ex = pd.DataFrame({"person_id": people["person_id"].to_numpy(), "as_of": pd.Timestamp(as_of)})
     feats, fcon, econ = warehouse.build_frame(ex, people, touches, settings)
@@ -41,10 +48,12 @@ def score_frame(people: pd.DataFrame, touches: pd.DataFrame, settings: Settings,
         "score": rules.total_score(fit, eng, settings.scoring),
         "probability": np.nan, "model_version": None,
     })
-    ri = warehouse.rule_input(people, settings)
-    cands = [rs.fit_candidates(ri, fcon.reset_index(drop=True), settings.scoring),
-             rs.engagement_candidates(econ, pd.Series(np.arange(len(people))), settings.scoring,
-                                      key="row")]
+    cands = []
+    if reasons:
+        ri = warehouse.rule_input(people, settings)
+        cands = [rs.fit_candidates(ri, fcon.reset_index(drop=True), settings.scoring),
+                 rs.engagement_candidates(econ, pd.Series(np.arange(len(people))), settings.scoring,
+                                          key="row")]
     if bundle is not None:
         cols = [s["name"] for s in bundle.specs]
         X = feats.reindex(columns=cols)
@@ -57,11 +66,12 @@ def score_frame(people: pd.DataFrame, touches: pd.DataFrame, settings: Settings,
             prob = bundle.model.predict_proba(X)
         out["probability"] = np.round(prob, 4)
         out["model_version"] = bundle.version
-        labels = {s["name"]: s.get("label") or s["name"] for s in bundle.specs}
-        topics = {s["name"]: _topic(s["name"]) for s in bundle.specs}
-        cands.append(rs.model_candidates(attr, X.reset_index(drop=True), labels, topics,
-                                         names=list(bundle.explainer.features)))
-    out["reasons"] = rs.top_reasons(len(people), *cands)
+        if reasons:
+            labels = {s["name"]: s.get("label") or s["name"] for s in bundle.specs}
+            topics = {s["name"]: _topic(s["name"]) for s in bundle.specs}
+            cands.append(rs.model_candidates(attr, X.reset_index(drop=True), labels, topics,
+                                             names=list(bundle.explainer.features)))
+    out["reasons"] = rs.top_reasons(len(people), *cands) if reasons else None
     return out
 
 
@@ -107,7 +117,7 @@ def score_people(ctx: RunContext) -> dict[str, Any]:
     clock.lap("load_model")
     if ppl.empty:
         return {"scored": 0, "by_grade": {}, "model": model_note, "seconds": clock.laps}
-    out = score_frame(ppl, tch, ctx.settings, ctx.as_of, bundle)
+    out = score_frame(ppl, tch, ctx.settings, ctx.as_of, bundle, reasons=False)
     clock.lap("score")
     out["score_date"] = ctx.run_date
     out["run_id"] = ctx.run_id
@@ -138,3 +148,37 @@ def write_scores(conn: Any, out: pd.DataFrame) -> None:
     """Upsert the day's scores on (person_id, score_date): re-running a day rewrites its rows."""
     db.copy_upsert(conn, scores, out[SCORE_COLUMNS], conflict=["person_id", "score_date"],
                    update=[c for c in SCORE_COLUMNS if c not in ("person_id", "score_date")])
+
+
+def reasons_for(conn: Any, ctx: RunContext, person_ids: Any,
+                bundle: registry.Bundle | None = None) -> pd.DataFrame:
+    """``person_id, reasons`` for just these people as of the run (people, touches and the live
+    model read for them alone): what scoring everyone would have given them."""
+    ids = sorted({int(i) for i in person_ids})
+    if not ids:
+        return pd.DataFrame({"person_id": pd.Series(dtype="int64"), "reasons": pd.Series(dtype=object)})
+    ppl = warehouse.read_people(conn, ids=ids)
+    tch = warehouse.read_touches(conn, ctx.as_of, ids=ids)
+    if bundle is None:
+        bundle, _ = load_live(ctx)
+    if ppl.empty:
+        return pd.DataFrame({"person_id": pd.Series(dtype="int64"), "reasons": pd.Series(dtype=object)})
+    return score_frame(ppl, tch, ctx.settings, ctx.as_of, bundle)[["person_id", "reasons"]]
+
+
+def fill_reasons(conn: Any, ctx: RunContext, person_ids: Any) -> int:
+    """Store reasons on these people's scores of the run date where still NULL; rows updated.
+
+    Called inside the queue's transaction before the lifecycle moves, so the inputs are the
+    ones the day's scores were computed from."""
+    ids = [int(i) for i in person_ids]
+    if not ids:
+        return 0
+    have = db.read_ids(conn, sa.select(scores.c.person_id).where(
+        scores.c.score_date == ctx.run_date, scores.c.reasons.is_(None)), scores.c.person_id, ids)
+    if have.empty:
+        return 0
+    rs_ = reasons_for(conn, ctx, have["person_id"].tolist())
+    rs_["score_date"] = ctx.run_date
+    return db.copy_update(conn, scores, rs_, key=["person_id", "score_date"], columns=["reasons"],
+                          where="scores.reasons IS NULL")

@@ -10,6 +10,7 @@ people columns that change after sales contact (lifecycle, current opt-out) are 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -23,6 +24,7 @@ from leadflow.config import Settings
 from leadflow.score import engagement as eng_
 from leadflow.score import rules
 from leadflow.score.features import LABELS, PEOPLE_FEATURES, FeatureSpec, KnownAt
+from leadflow.store import db
 from leadflow.store.schema import people as people_t
 from leadflow.store.schema import touches as touches_t
 
@@ -43,22 +45,31 @@ def declared_attributes(settings: Settings) -> dict[str, str]:
     return out
 
 
-def read_people(conn: Connection | Engine, *, active_as_of: datetime | None = None) -> pd.DataFrame:
+def read_people(conn: Connection | Engine, *, active_as_of: datetime | None = None,
+                ids: Sequence[int] | None = None) -> pd.DataFrame:
     """People rows; with ``active_as_of``: only those a score is for (not customer,
-    disqualified or erased, and already known at that moment)."""
+    disqualified or erased, and already known at that moment); with ``ids``: only those people."""
     cols = [people_t.c[c] for c in dict.fromkeys(PEOPLE_COLUMNS) if c in people_t.c]
     q = sa.select(*_raw_columns(cols))
     if active_as_of is not None:
         q = q.where(people_t.c.erased_at.is_(None),
                     people_t.c.lifecycle_stage.notin_(["customer", "disqualified"]),
                     people_t.c.created_at <= active_as_of)
+    if ids is not None:
+        df = db.read_ids(conn, q, people_t.c.person_id, sorted({int(i) for i in ids}))
+        return _typed(df.infer_objects().sort_values("person_id", ignore_index=True), cols)
     return _typed(_read(conn, q.order_by(people_t.c.person_id)), cols)
 
 
-def read_touches(conn: Connection | Engine, until: datetime) -> pd.DataFrame:
+def read_touches(conn: Connection | Engine, until: datetime,
+                 ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """Touches up to ``until``; with ``ids``: only those people's."""
     cols = [touches_t.c.person_id, touches_t.c.touch_type, touches_t.c.occurred_at]
     q = sa.select(*_raw_columns(cols)) \
         .where(touches_t.c.person_id.is_not(None), touches_t.c.occurred_at <= until)
+    if ids is not None:
+        return _typed(db.read_ids(conn, q, touches_t.c.person_id, sorted({int(i) for i in ids}))
+                      .infer_objects(), cols)
     return _typed(_read(conn, q), cols)
 
 
@@ -70,17 +81,7 @@ def _raw_columns(cols: list[sa.Column]) -> list[Any]:
 
 
 def _read(conn: Connection | Engine, q: Any) -> pd.DataFrame:
-    if isinstance(conn, Engine):
-        with conn.connect() as c:
-            return _read(c, q)
-    res = conn.execute(q)
-    keys = list(res.keys())
-    rows = res.fetchall()
-    # column-wise from plain tuples: handing SQLAlchemy Row objects to pandas costs a failed
-    # attribute lookup (an exception) per row - 18 of 27 s for three million touches
-    cols = list(zip(*rows)) if rows else [() for _ in keys]
-    return pd.DataFrame({k: pd.Series(v, dtype=object) if v else pd.Series([], dtype=object)
-                         for k, v in zip(keys, cols)}).infer_objects()
+    return db.read_frame(conn, q).infer_objects()
 
 
 def _typed(df: pd.DataFrame, cols: list[sa.Column]) -> pd.DataFrame:

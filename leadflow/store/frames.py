@@ -20,6 +20,7 @@ are written as whole numbers; columns the frame lacks get the table's scalar Pyt
 
 from __future__ import annotations
 
+import gc
 import io
 import itertools
 import json
@@ -115,27 +116,35 @@ def _as_datetime(s: pd.Series) -> pd.Series:
     return s
 
 
-def _json_texts(s: pd.Series) -> pd.Series:
-    """JSON text per value; an object shared by many rows (e.g. one reasons list) is encoded once."""
-    memo: dict[int, str] = {}
-    out = []
-    for v in s.tolist():
-        k = id(v)
-        if k not in memo:
-            memo[k] = json.dumps(v, default=str)
-        out.append(memo[k])
-    return pd.Series(out, dtype=object)
+def _as_datetime_text(s: pd.Series, fmt: str) -> pd.Series:
+    """Timestamps as text; text input is parsed once per distinct value (a batch's load time
+    is one value repeated on every row)."""
+    if s.dtype.kind == "M":
+        return _as_datetime(s).dt.strftime(fmt)
+    codes, uniq = pd.factorize(s)
+    if not len(uniq):
+        return pd.Series([None] * len(s), dtype=object)
+    if len(uniq) * 4 > len(s):
+        return _as_datetime(s).dt.strftime(fmt)
+    text = _as_datetime(pd.Series(uniq)).dt.strftime(fmt).to_numpy(dtype=object)
+    return pd.Series(np.where(codes >= 0, text[codes], None), dtype=object)
 
 
-def _storage(s: pd.Series, t: sa.types.TypeEngine | None, json_text: bool = False) -> pd.Series:
-    """One column as the values the driver stores, vectorised; missing values as None."""
+def _storage(s: pd.Series, t: sa.types.TypeEngine | None, json_text: bool = False,
+             copy: bool = False) -> pd.Series:
+    """One column as the values the driver stores, vectorised; missing values as None.
+
+    ``copy``: for COPY on PostgreSQL, where pyarrow writes the CSV: typed columns (timestamps,
+    nullable ints, strings) stay typed, as converting them to Python objects costs more than
+    the write."""
     s = s.reset_index(drop=True)
     never_missing = isinstance(s.dtype, np.dtype) and s.dtype.kind in "iub"   # numpy ints, bools
-    missing = None if never_missing else s.isna().to_numpy()
     if isinstance(t, sa.DateTime) or (t is None and s.dtype.kind == "M"):
-        out = _as_datetime(s).dt.strftime(TS_FORMAT)
+        if copy and s.dtype.kind == "M":
+            return _as_datetime(s)
+        out = _as_datetime_text(s, TS_FORMAT)
     elif isinstance(t, sa.Date):
-        out = _as_datetime(s).dt.strftime("%Y-%m-%d")
+        out = _as_datetime_text(s, "%Y-%m-%d")
     elif isinstance(t, sa.Boolean) or (t is None and s.dtype.kind == "b"):
         out = (s if s.dtype.kind in "iub" else s.astype("boolean")).astype("Int64")
     elif isinstance(t, sa.Integer) or (t is None and s.dtype.kind in "iu"):
@@ -145,13 +154,19 @@ def _storage(s: pd.Series, t: sa.types.TypeEngine | None, json_text: bool = Fals
     elif isinstance(t, (sa.Float, sa.Numeric)) or (t is None and s.dtype.kind == "f"):
         out = pd.to_numeric(s.where(s.notna(), None) if s.dtype == object else s).astype("float64")
     elif isinstance(t, sa.JSON) and not json_text:
-        out = _json_texts(s)
+        na = s.isna().to_numpy()
+        out = pd.Series([None if m else json.dumps(v, default=str) for v, m in zip(s.tolist(), na)],
+                        dtype=object)
     else:
         out = s
-    out = out.astype(object)
+    if copy:
+        return out                       # pyarrow reads None, NaN, NaT and pd.NA as NULL
+    missing = None if never_missing else s.isna().to_numpy()
+    vals = out.to_numpy(dtype=object)
     if missing is not None and missing.any():
-        out = out.where(~missing, None)
-    return out
+        vals = vals.copy()
+        vals[missing] = None
+    return pd.Series(vals, dtype=object, copy=False)
 
 
 def _with_defaults(table: sa.Table, df: pd.DataFrame) -> pd.DataFrame:
@@ -162,9 +177,9 @@ def _with_defaults(table: sa.Table, df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _storage_frame(df: pd.DataFrame, types: Mapping[str, sa.types.TypeEngine | None],
-                   json_text: Iterable[str] = ()) -> pd.DataFrame:
+                   json_text: Iterable[str] = (), copy: bool = False) -> pd.DataFrame:
     jt = set(json_text)
-    return pd.DataFrame({c: _storage(df[c], t, c in jt) for c, t in types.items()},
+    return pd.DataFrame({c: _storage(df[c], t, c in jt, copy) for c, t in types.items()},
                         index=pd.RangeIndex(len(df)))
 
 
@@ -181,8 +196,9 @@ def _csv_slices(plain: pd.DataFrame) -> Iterator[memoryview]:
             try:
                 arrays.append(pa.array(part[c], from_pandas=True))
             except (pa.ArrowInvalid, pa.ArrowTypeError):   # mixed Python types: as text
-                arrays.append(pa.array(part[c].map(lambda v: None if v is None else str(v)),
-                                       type=pa.string()))
+                col = part[c].astype(object)
+                arrays.append(pa.array(col.where(col.isna(), col.astype(str)).where(col.notna(), None),
+                                       type=pa.string(), from_pandas=True))
         buf = io.BytesIO()
         pacsv.write_csv(pa.Table.from_arrays(arrays, names=[str(c) for c in part.columns]), buf, opts)
         yield buf.getbuffer()
@@ -203,15 +219,24 @@ def _copy(conn: Connection, table_name: str, plain: pd.DataFrame) -> None:
 
 
 def _executemany(conn: Connection, sql: str, plain: pd.DataFrame) -> int:
-    rows = list(zip(*(plain[c].tolist() for c in plain.columns)))
-    raw = conn.connection.driver_connection
-    assert raw is not None, "an open connection has a driver connection"
-    cur = raw.cursor()
+    """One driver-level executemany of plain tuples. The cyclic garbage collector is paused
+    meanwhile: a million row tuples (which can form no cycles) would otherwise trigger
+    collection after collection, about half the time of the write."""
+    was_on = gc.isenabled()
+    gc.disable()
     try:
-        cur.executemany(sql, rows)
-        return int(cur.rowcount)
+        rows = list(zip(*(plain[c].tolist() for c in plain.columns)))
+        raw = conn.connection.driver_connection
+        assert raw is not None, "an open connection has a driver connection"
+        cur = raw.cursor()
+        try:
+            cur.executemany(sql, rows)
+            return int(cur.rowcount)
+        finally:
+            cur.close()
     finally:
-        cur.close()
+        if was_on:
+            gc.enable()
 
 
 # ----------------------------------------------------------------------------- staging
@@ -246,7 +271,7 @@ def stage(conn: Connection, df: pd.DataFrame, like: sa.Table | Mapping[str, str]
         types["_ord"] = sa.BigInteger()
     cols = list(types)
     if len(df):
-        plain = _storage_frame(df, types, json_text)
+        plain = _storage_frame(df, types, json_text, copy=pg)
         if pg:
             _copy(conn, name, plain)
         else:
@@ -312,7 +337,7 @@ def copy_upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame, *,
     ret = f" RETURNING {_q(returning)}" if returning else ""
     pg = _pg(conn)
     if not ret and not (pg and tail):
-        plain = _storage_frame(df, {c: table.c[c].type for c in cols}, json_text)
+        plain = _storage_frame(df, {c: table.c[c].type for c in cols}, json_text, copy=pg)
         if pg:                                   # plain append: straight into the table
             _copy(conn, table.name, plain)
             return len(plain)
