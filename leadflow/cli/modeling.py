@@ -24,12 +24,15 @@ def cmd_train(config: ConfigOpt = None,
                                   help="Train on outcomes known by this date (default: today)")] = None,
               allow_leaky: Annotated[bool, typer.Option(
                   "--allow-leaky", help="Diagnostic only: include after-contact features")] = False,
+              confirm_leakage: Annotated[Optional[str], typer.Option(
+                  "--confirm-leakage", metavar="NAME",
+                  help="Promote even if the leakage audit flags the model (your name is recorded)")] = None,
               ) -> None:
     """Train on handoff outcomes; promote the model only if it beats the live one."""
     from leadflow.context import open_context
     from leadflow.score import train_model
     ctx = open_context(config, parse_date(run_date), job="cli.model_train")
-    out = train_model(ctx, allow_leaky=allow_leaky)
+    out = train_model(ctx, allow_leaky=allow_leaky, confirm_leakage=confirm_leakage)
     for w in out.get("warnings", []):
         console.print(f"[yellow]warning:[/] {w}")
     console.print(out["message"])
@@ -112,7 +115,11 @@ def cmd_list(config: ConfigOpt = None) -> None:
 
 @model_app.command("promote")
 def cmd_promote(version: Annotated[str, typer.Argument(help="Version to make live")],
-                config: ConfigOpt = None) -> None:
+                config: ConfigOpt = None,
+                confirm_leakage: Annotated[Optional[str], typer.Option(
+                    "--confirm-leakage", metavar="NAME",
+                    help="Needed for a version the leakage audit flagged (your name is recorded)")] = None,
+                ) -> None:
     """Make a version the live model (the previous one is retired)."""
     from leadflow import config as cfg
     from leadflow.score import registry
@@ -120,7 +127,7 @@ def cmd_promote(version: Annotated[str, typer.Argument(help="Version to make liv
     settings = cfg.load(config)
     eng = db.engine(settings.database_url)
     db.require_schema(eng)
-    registry.promote(eng, version)
+    registry.promote(eng, version, confirmed_by=confirm_leakage)
     console.print(f"promoted {version}")
 
 
