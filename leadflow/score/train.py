@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from leadflow.config import Settings
 from leadflow.score import evaluate as ev
 from leadflow.score import model as mdl
-from leadflow.score import leakage, registry, warehouse
+from leadflow.score import leakage, monitor, registry, warehouse
 from leadflow.score.features import FeatureSpec, guard, infer_kind, separation_warnings, \
     single_feature_auc
 from leadflow.store import db
@@ -177,7 +177,11 @@ def train(settings: Settings, eng: Engine, as_of: datetime, *, allow_leaky: bool
         "roc_auc", "pr_auc", "brier", "lift_top_decile", "calibration_error", "selection_roc_auc")}
         for a, r in comp.results.items()}, "baseline": {"name": base_name,
                                                         "roc_auc": round(base_auc, 4)},
-        "single_feature_auc": aucs, "warnings": warnings}
+        "single_feature_auc": aucs, "warnings": warnings,
+        "permutation_auc_loss": found.importance,
+        # what the weekly monitor compares live scores and inputs with (PSI)
+        "reference": monitor.reference(comp.model.predict_proba(Xs.iloc[tr]), Xs.iloc[tr], specs,
+                                       found.importance, m.monitoring.top_features)}
     registry.record(eng, version=version, algorithm=best, trained_at=as_of,
                     window_start=window[0], window_end=window[1], features=bundle.specs,
                     metrics=metrics, holdout=holdout_def, artifact_path=path, leakage=review)
