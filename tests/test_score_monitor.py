@@ -114,3 +114,7 @@ def test_weekly_check_stores_figures_and_alerts(engine, make_ctx):
         assert c.execute(sa.select(sa.func.count()).select_from(model_monitoring)).scalar_one() == 1
     hist = monitor.history(engine, version)
     assert hist.iloc[0]["alerts"] == row2["alerts"]
+    # the marketing report's model-health table shows the stored week and its alerts
+    from leadflow.report.page import _model_health
+    health = _model_health(engine)
+    assert len(health) == 1 and "calibration" in health.iloc[0]["alerts"]

@@ -79,6 +79,17 @@ def cmd_evaluate(data: Annotated[Path, typer.Option("--data", help="Lead file wi
         t.add_row(a + (" *" if a == res["best"] else ""), str(r["roc_auc"]), str(r["pr_auc"]),
                   str(r["brier"]), str(r["lift_top_decile"]), str(r["calibration_error"]))
     console.print(t)
+    best = res["results"][res["best"]]
+    rt = Table(title=f"reliability ({res['best']}, holdout): predicted vs observed per tenth")
+    for c in ("rows", "predicted", "observed"):
+        rt.add_column(c)
+    for b in best["calibration"]:
+        rt.add_row(str(b["n"]), str(b["predicted"]), str(b["observed"]))
+    console.print(rt)
+    lk = res.get("leakage") or {}
+    if lk.get("flagged"):
+        console.print(f"[red]leakage suspected[/] in: {', '.join(lk['columns']) or 'the model as a whole'}"
+                      " - see the warnings above; do not score leads with this model", soft_wrap=True)
     path = report.write(res, settings.reports_dir, f"Model evaluation: {source} ({data.name})")
     console.print(f"report: {path}")
     if json_out:
