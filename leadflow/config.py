@@ -181,6 +181,24 @@ class Model(Strict):
     holdout_share: float = Field(default=0.2, gt=0, lt=0.5)          # latest handoffs, judged on
     calibration_share: float = Field(default=0.2, gt=0, lt=0.5)      # slice before it, calibrates
     min_gain: float = 0.0                                     # ROC AUC a candidate must add
+    leakage: LeakageLimits = Field(default_factory=lambda: LeakageLimits())
+    monitoring: MonitoringLimits = Field(default_factory=lambda: MonitoringLimits())
+
+
+class LeakageLimits(Strict):
+    """When a trained model is flagged as probably leaky (leadflow.score.leakage)."""
+    max_auc: float = Field(default=0.95, gt=0.5, le=1.0)              # holdout ROC AUC above: implausible
+    plausible_auc: float = Field(default=0.92, gt=0.5, le=1.0)         # peel suspects until AUC is below
+    max_missing_auc: float = Field(default=0.75, gt=0.5, le=1.0)      # "has a value" predicting the label
+    max_after_capture_share: float = Field(default=0.05, ge=0, le=1)  # timestamps later than capture
+
+
+class MonitoringLimits(Strict):
+    """Weekly checks of the live model on realised outcomes (leadflow.score.monitor)."""
+    psi_limit: float = Field(default=0.2, gt=0)           # population stability index of scores/features
+    calibration_limit: float = Field(default=0.1, gt=0)   # expected calibration error on the closed cohort
+    min_closed: int = Field(default=30, ge=1)             # fewer closed outcomes: AUC/calibration not judged
+    top_features: int = Field(default=5, ge=0)
 
 
 # --------------------------------------------------------------------------- qualify & route

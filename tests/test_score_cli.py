@@ -58,3 +58,22 @@ def test_model_evaluate_writes_html_report(tmp_path, capsys):
     assert main(["model", "evaluate", "-c", p, "--source", "trial", "--data",
                  str(land / "leads.csv"), "--feature", "Notes"]) == 2
     assert "refusing to train" in capsys.readouterr().err
+
+
+def test_model_cli_monitor_and_status(engine, make_ctx, capsys):
+    ctx = make_ctx(H.config(algorithms=["logistic"]), engine)
+    cfg_path = str(ctx.settings.config_path)
+    assert main(["model", "monitor", "-c", cfg_path, "--date", "2026-08-03"]) == 0
+    assert "no live model" in capsys.readouterr().out
+    H.populate(engine, n=800)
+    assert main(["model", "train", "-c", cfg_path, "--date", "2026-11-26"]) == 0
+    capsys.readouterr()
+    assert main(["model", "monitor", "-c", cfg_path, "--date", "2026-08-03"]) == 0
+    out = capsys.readouterr().out
+    assert "week from 2026-07-27" in out and "no alerts" in out
+    assert main(["model", "status", "-c", cfg_path]) == 0
+    out = capsys.readouterr().out
+    assert "live model logistic-" in out and "leakage review: clear" in out and "2026-07-27" in out
+    assert main(["model", "list", "-c", cfg_path]) == 0
+    assert "clear" in capsys.readouterr().out
+

@@ -59,6 +59,7 @@ def compute(engine: Any, w: marts.Window) -> dict[str, Any]:
         "attribution_by_campaign": attribution.summarise(credits, "campaign_id"),
         "attribution_by_channel": attribution.summarise(credits, "channel"),
     }
+    derived["model_health"] = _model_health(engine)
     return {"window": w, "marts": m, "derived": derived, "total": total, "perf_total": pt,
             "credits": credits, "won_cents": attribution.won_cents(m["attribution_deals"])}
 
@@ -114,6 +115,19 @@ table.t th{background:#f3f6fa}.note{color:#666;font-size:12px}
 </body></html>""", autoescape=True)
 
 
+def _model_health(engine: Any) -> pd.DataFrame:
+    """The live model's weekly checks (leadflow.score.monitor), newest first; empty without."""
+    from leadflow.score import monitor
+    h = monitor.history(engine, weeks=8)
+    if h.empty:
+        return pd.DataFrame(columns=["week_start", "version", "scored", "closed", "roc_auc",
+                                     "calibration_error", "psi_score", "alerts"])
+    h = h[["week_start", "version", "scored", "closed", "roc_auc", "calibration_error",
+           "psi_score", "alerts"]].copy()
+    h["alerts"] = h["alerts"].map(lambda a: "; ".join(a) if a else "ok")
+    return h
+
+
 def render_html(data: dict[str, Any], run_date: date, run_id: str, csv_dir: Path) -> str:
     w, dv, t, pt = data["window"], data["derived"], data["total"], data["perf_total"]
     perf = data["marts"]["campaign_performance"]
@@ -152,6 +166,13 @@ def render_html(data: dict[str, Any], run_date: date, run_id: str, csv_dir: Path
          "table": _table(data["marts"]["rejection_reasons"].groupby("reason_code", as_index=False)["rejections"]
                          .sum().sort_values("rejections", ascending=False))},
     ]
+    health = dv.get("model_health")
+    if health is not None and len(health):
+        sections.append({"title": "Lead-score model health (weekly, on realised outcomes)", "img": "",
+                         "note": "PSI compares this week's scores with the training window (above "
+                                 "the configured limit: the population has shifted); calibration "
+                                 "error compares predicted and observed conversion of the handoffs "
+                                 "closed that week.", "table": _table(health)})
     for s in sections:
         s.setdefault("note", "")
         s.setdefault("table", "")

@@ -32,9 +32,11 @@ def reasons_for(conn: Any, ctx: Any, person_ids: Any) -> Any:
     return _for(conn, ctx, person_ids)
 
 
-def train_model(ctx: Any, allow_leaky: bool = False) -> dict[str, Any]:
+def train_model(ctx: Any, allow_leaky: bool = False,
+                confirm_leakage: str | None = None) -> dict[str, Any]:
     from leadflow.score.train import train
-    return train(ctx.settings, ctx.engine, ctx.as_of, allow_leaky=allow_leaky)
+    return train(ctx.settings, ctx.engine, ctx.as_of, allow_leaky=allow_leaky,
+                 confirm_leakage=confirm_leakage)
 
 
 def evaluate_file(settings: Any, source: str, path: Any = None, **kw: Any) -> dict[str, Any]:

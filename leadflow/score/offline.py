@@ -22,6 +22,8 @@ from sklearn.model_selection import train_test_split
 from leadflow.config import Settings
 from leadflow.errors import InputError
 from leadflow.score import evaluate as ev
+from leadflow.score import leakage
+from leadflow.score import model as mdl
 from leadflow.score.features import guard, separation_warnings, single_feature_auc, specs_for_frame
 from leadflow.vocab.booleans import parse_bools
 
@@ -47,6 +49,14 @@ def split(df: pd.DataFrame, y: np.ndarray, share: float, seed: int) -> tuple[np.
         return order[:cut], order[cut:], "time"
     a, b = train_test_split(pos, test_size=share, stratify=y, random_state=seed)
     return np.sort(a), np.sort(b), "stratified_random"
+
+
+def _refitter(algorithm: str, specs: list, X: pd.DataFrame, y: np.ndarray):
+    """Refit ``algorithm`` on a subset of columns (uncalibrated: only ranking is judged)."""
+    def refit(cols: list[str]):
+        sub = [s for s in specs if s.name in cols]
+        return mdl.fit(algorithm, sub, X[cols], y).raw
+    return refit
 
 
 def evaluate_file(settings: Settings, source_name: str, path: Path | None = None, *,
@@ -96,6 +106,15 @@ def evaluate_file(settings: Settings, source_name: str, path: Path | None = None
         log.warning("%s", w)
     algos = algorithms or settings.model.algorithms
     comp = ev.compare(specs, algos, (X.iloc[fit_pos], y[fit_pos]), cal, (X.iloc[te], y[te]))
+    found = leakage.audit(
+        specs=specs, predict=comp.model.predict_proba, X_test=X.iloc[te], y_test=y[te],
+        X_train=X.iloc[tr], y_train=y[tr], holdout_auc=comp.results[comp.best]["roc_auc"],
+        captured=df["created_at"].iloc[tr] if "created_at" in df.columns else None,
+        limits=settings.model.leakage, refit=_refitter(comp.best, specs, X.iloc[fit_pos], y[fit_pos]))
+    for f in found.findings:
+        if f.flag:
+            warnings.append("leakage: " + f.message)
+            log.warning("leakage: %s", f.message)
     return {
         "source": source_name, "rows": int(len(df)), "conversions": int(y.sum()),
         "split": how, "seed": seed, "train_rows": int(len(fit_pos)),
@@ -103,6 +122,7 @@ def evaluate_file(settings: Settings, source_name: str, path: Path | None = None
         "holdout_rows": int(len(te)),
         "features": [s.as_dict() for s in specs], "excluded_after_contact": dropped,
         "single_feature_auc": aucs, "warnings": warnings, "best": comp.best,
+        "leakage": found.as_dict(),
         "results": comp.results,
         "_y_test": y[te], "_p_test": comp.test_probability,
     }

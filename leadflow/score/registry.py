@@ -58,12 +58,13 @@ def load(path: str | Path) -> Bundle:
 
 def record(eng: Engine, *, version: str, algorithm: str, trained_at: datetime,
            window_start: date | None, window_end: date | None, features: list[dict[str, Any]],
-           metrics: dict[str, Any], holdout: dict[str, Any], artifact_path: Path) -> None:
+           metrics: dict[str, Any], holdout: dict[str, Any], artifact_path: Path,
+           leakage: dict[str, Any] | None = None) -> None:
     """Insert the version as a candidate (a re-run with the same version changes nothing)."""
     row = dict(version=version, algorithm=algorithm, trained_at=trained_at,
                window_start=window_start, window_end=window_end, features=features,
                metrics=metrics, holdout=holdout, artifact_path=str(artifact_path),
-               status="candidate")
+               status="candidate", leakage=leakage)
     with db.transaction(eng) as c:
         db.insert_ignore(c, models_t, [row], ["version"])
 
@@ -86,12 +87,52 @@ def current(eng: Engine) -> dict[str, Any] | None:
     return None if df.empty else df.iloc[0].to_dict()
 
 
-def promote(eng: Engine, version: str) -> None:
-    """Make ``version`` the live model; the previous live one becomes retired (one transaction)."""
+class LeakageRefused(RegistryError):
+    """A flagged model was to be promoted without a person confirming the leakage review."""
+
+
+def leakage_review(audit: dict[str, Any], confirmed_by: str | None,
+                   at: datetime) -> dict[str, Any]:
+    """The registry's record of the leakage audit and the decision taken on it:
+    ``clear`` (nothing flagged), ``refused`` (flagged, nobody confirmed) or ``confirmed``
+    (flagged, promoted on a named person's confirmation)."""
+    decision = "clear" if not audit.get("flagged") else "confirmed" if confirmed_by else "refused"
+    out = {"flagged": bool(audit.get("flagged")), "columns": audit.get("columns", []),
+           "findings": [f["message"] for f in audit.get("findings", []) if f.get("flag")],
+           "decision": decision}
+    if decision == "confirmed":
+        out.update(confirmed_by=confirmed_by, confirmed_at=str(at))
+    return out
+
+
+def _as_dict(v: Any) -> dict[str, Any]:
+    if isinstance(v, dict):
+        return v
+    if isinstance(v, str) and v:
+        import json
+        return json.loads(v)
+    return {}
+
+
+def promote(eng: Engine, version: str, confirmed_by: str | None = None) -> None:
+    """Make ``version`` the live model; the previous live one becomes retired (one transaction).
+
+    A version the leakage audit flagged is refused unless ``confirmed_by`` names a person; the
+    confirmation is written into the version's ``leakage`` record."""
     row = get(eng, version)
     if not Path(row["artifact_path"]).is_file():
         raise RegistryError(f"model {version}: artifact {row['artifact_path']} is missing")
+    review = _as_dict(row.get("leakage"))
+    if review.get("flagged") and review.get("decision") != "confirmed":
+        if not confirmed_by:
+            why = ", ".join(review.get("columns", [])) or "implausible AUC"
+            raise LeakageRefused(f"model {version} was flagged by the leakage audit ({why}); "
+                                 "promote it only after review, with --confirm-leakage NAME")
+        review.update(decision="confirmed", confirmed_by=confirmed_by,
+                      confirmed_at=str(datetime.utcnow().replace(microsecond=0)))
     with db.transaction(eng) as c:
+        if review.get("flagged"):
+            c.execute(models_t.update().where(models_t.c.version == version).values(leakage=review))
         c.execute(models_t.update().where(models_t.c.status == "promoted")
                   .where(models_t.c.version != version).values(status="retired"))
         c.execute(models_t.update().where(models_t.c.version == version).values(status="promoted"))

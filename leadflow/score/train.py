@@ -26,8 +26,8 @@ from sqlalchemy.engine import Engine
 
 from leadflow.config import Settings
 from leadflow.score import evaluate as ev
+from leadflow.score import leakage, monitor, registry, warehouse
 from leadflow.score import model as mdl
-from leadflow.score import registry, warehouse
 from leadflow.score.features import FeatureSpec, guard, infer_kind, separation_warnings, single_feature_auc
 from leadflow.store import db
 from leadflow.store.schema import handoffs as handoffs_t
@@ -81,11 +81,15 @@ def time_split(n: int, holdout: float, cal: float) -> tuple[slice, slice, slice]
 
 
 def train(settings: Settings, eng: Engine, as_of: datetime, *, allow_leaky: bool = False,
-          frame: tuple[pd.DataFrame, np.ndarray, pd.Series] | None = None) -> dict[str, Any]:
+          frame: tuple[pd.DataFrame, np.ndarray, pd.Series] | None = None,
+          confirm_leakage: str | None = None) -> dict[str, Any]:
     """Train, register and (if it wins) promote a model. Returns counts and a message.
 
     ``frame`` (features, labels, times) skips the warehouse read: benchmarks use it.
+    A candidate the leakage audit flags is registered but not promoted unless
+    ``confirm_leakage`` names the person who reviewed the findings (recorded in the registry).
     """
+    captured: pd.Series | None = None
     m = settings.model
     if frame is None:
         ex = examples(eng, as_of)
@@ -97,6 +101,8 @@ def train(settings: Settings, eng: Engine, as_of: datetime, *, allow_leaky: bool
         ppl = warehouse.read_people(eng)
         tch = warehouse.read_touches(eng, as_of)
         X, _, _ = warehouse.build_frame(ex, ppl, tch, settings)
+        captured = ppl.drop_duplicates("person_id").set_index("person_id")["created_at"] \
+            .reindex(ex["person_id"]).reset_index(drop=True)
         y = ex["converted"].to_numpy(dtype=int)
         times = pd.to_datetime(ex["as_of"])
     else:
@@ -120,6 +126,16 @@ def train(settings: Settings, eng: Engine, as_of: datetime, *, allow_leaky: bool
                       (Xs.iloc[te], y[te]))
     best = comp.best
     res = comp.results[best]
+    found = leakage.audit(
+        specs=specs, predict=comp.model.predict_proba, X_test=Xs.iloc[te], y_test=y[te],
+        X_train=Xs.iloc[tr], y_train=y[tr], holdout_auc=res["roc_auc"],
+        captured=captured.iloc[tr] if captured is not None else None, limits=m.leakage,
+        refit=lambda cols: mdl.fit(best, [s for s in specs if s.name in cols],
+                                   Xs.iloc[tr][cols], y[tr]).raw)
+    for f in found.findings:
+        if f.flag:
+            warnings.append("leakage: " + f.message)
+            log.warning("leakage: %s", f.message)
     # the explainer: the logistic fit (trained anyway when listed, else fitted now)
     lin = comp.models.get("logistic") or mdl.fit("logistic", specs, Xs.iloc[tr], y[tr])
     explainer = mdl.LinearExplainer.from_pipeline(lin.base, Xs.iloc[tr])
@@ -152,21 +168,34 @@ def train(settings: Settings, eng: Engine, as_of: datetime, *, allow_leaky: bool
         base_name = "rules"
     gain = (res["roc_auc"] or 0) - base_auc
     promoted = live is not None and live["version"] == version or gain > m.min_gain
+    review = registry.leakage_review(found.as_dict(), confirm_leakage, as_of)
+    refused = promoted and review["decision"] == "refused"
+    if refused:
+        promoted = live is not None and live["version"] == version
     metrics = {"holdout": {k: v for k, v in res.items()}, "compared": {a: {k: r[k] for k in (
         "roc_auc", "pr_auc", "brier", "lift_top_decile", "calibration_error", "selection_roc_auc")}
         for a, r in comp.results.items()}, "baseline": {"name": base_name,
                                                         "roc_auc": round(base_auc, 4)},
-        "single_feature_auc": aucs, "warnings": warnings}
+        "single_feature_auc": aucs, "warnings": warnings,
+        "permutation_auc_loss": found.importance,
+        # what the weekly monitor compares live scores and inputs with (PSI)
+        "reference": monitor.reference(comp.model.predict_proba(Xs.iloc[tr]), Xs.iloc[tr], specs,
+                                       found.importance, m.monitoring.top_features)}
     registry.record(eng, version=version, algorithm=best, trained_at=as_of,
                     window_start=window[0], window_end=window[1], features=bundle.specs,
-                    metrics=metrics, holdout=holdout_def, artifact_path=path)
+                    metrics=metrics, holdout=holdout_def, artifact_path=path, leakage=review)
     if promoted:
-        registry.promote(eng, version)
+        registry.promote(eng, version, confirmed_by=confirm_leakage)
     verdict = (f"promoted {version}: holdout ROC AUC {res['roc_auc']} vs {base_name} "
                f"{base_auc:.4f}") if promoted else (
         f"kept {base_name}: candidate {version} ROC AUC {res['roc_auc']} does not beat "
         f"{base_auc:.4f} by more than {m.min_gain}")
-    return {"status": "promoted" if promoted else "candidate", "version": version,
+    if refused:
+        verdict = (f"not promoted {version}: the leakage audit flagged "
+                   f"{', '.join(found.columns) or 'the model'}; fix the declarations, or re-run "
+                   "with --confirm-leakage NAME after review to promote it anyway")
+    return {"status": "promoted" if promoted else "refused" if refused else "candidate",
+            "version": version, "leakage": review,
             "examples": int(len(y)), "conversions": n_conv, "algorithm": best,
             "roc_auc": res["roc_auc"], "baseline_roc_auc": round(base_auc, 4),
             "warnings": warnings, "message": verdict}

@@ -45,7 +45,8 @@ PURPOSE = {
                      "`finished_at` the real (wall-clock, UTC) times.",
     "run_locks": "Who holds the warehouse's run lock (one run at a time); the lock itself is an "
                  "OS file lock (SQLite) or an advisory lock (PostgreSQL), freed when its process dies.",
-    "models": "Model registry: version, training window, features, metrics, artifact, status.",
+    "models": "Model registry: version, training window, features, metrics, artifact, status, leakage review.",
+    "model_monitoring": "Weekly checks of the live model on realised outcomes: PSI, calibration, AUC, alerts.",
 }
 
 

@@ -436,4 +436,22 @@ models = sa.Table(
     sa.Column("holdout", sa.JSON),                          # how to rebuild the holdout it was judged on
     sa.Column("artifact_path", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False),          # candidate | promoted | retired
+    sa.Column("leakage", sa.JSON),                          # audit findings + clear/refused/confirmed (who, when)
+)
+
+# Weekly checks of a live model on realised outcomes (leadflow.score.monitor): one row per
+# model version and week; re-running a week rewrites it.
+model_monitoring = sa.Table(
+    "model_monitoring", metadata,
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("week_start", sa.Date, nullable=False),
+    sa.Column("computed_at", sa.DateTime, nullable=False),
+    sa.Column("scored", sa.Integer, nullable=False),        # leads scored by the model that week
+    sa.Column("closed", sa.Integer, nullable=False),        # handoffs whose outcome closed that week
+    sa.Column("roc_auc", sa.Float),                         # on the closed cohort (None: too few / one class)
+    sa.Column("calibration_error", sa.Float),
+    sa.Column("psi_score", sa.Float),                       # scores vs the training window
+    sa.Column("metrics", sa.JSON, nullable=False),          # calibration by band, PSI per feature
+    sa.Column("alerts", sa.JSON, nullable=False),           # plain-words alerts ([] = healthy)
+    sa.PrimaryKeyConstraint("version", "week_start", name="pk_model_monitoring"),
 )
