@@ -28,6 +28,14 @@ def step_quality(ctx: RunContext) -> dict[str, Any]:
     return quality.validate_all(ctx)
 
 
+def step_data_docs(ctx: RunContext) -> dict[str, Any]:
+    """Render the run's GX results into Data Docs (a task of its own: never delays the handoff)."""
+    from leadflow.quality import docs
+    if not docs.has_results(ctx.settings.reports_dir, ctx.run_id):
+        return {"built": 0}
+    return {"built": 1, "data_docs": str(docs.build(ctx.settings.reports_dir, ctx.run_id))}
+
+
 def step_load(ctx: RunContext) -> dict[str, Any]:
     from leadflow import identity
     from leadflow import campaigns
@@ -69,6 +77,7 @@ DAILY_STEPS: list[tuple[str, Callable[[RunContext], dict[str, Any]]]] = [
     ("score", step_score),
     ("queue", step_queue),
     ("deliver", step_deliver),
+    ("data_docs", step_data_docs),
 ]
 
 FEEDBACK_STEPS: list[tuple[str, Callable[[RunContext], dict[str, Any]]]] = [

@@ -38,6 +38,10 @@ def save_results(reports_dir: Path, run_id: str, results: list[dict[str, Any]]) 
     return path
 
 
+def has_results(reports_dir: Path, run_id: str) -> bool:
+    return (results_dir(reports_dir) / f"{_safe(run_id)}.json").is_file()
+
+
 def build(reports_dir: Path, run_id: str | None = None) -> Path:
     """Render the stored results (one run, or every run kept) into the Data Docs site."""
     from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
