@@ -51,21 +51,20 @@ def build(reports_dir: Path, run_id: str | None = None) -> Path:
         ValidationResultIdentifier,
     )
 
-    from leadflow.quality.engine import context
+    from leadflow.quality.engine import gx
     files = sorted(results_dir(reports_dir).glob("*.json"))
     if run_id is not None:
         files = [f for f in files if f.stem == _safe(run_id)]
     if not files:
         raise LeadflowError(f"no GX results in {results_dir(reports_dir)}"
                             + (f" for run {run_id}" if run_id else "") + ": run the quality step first")
-    ctx = context()
+    ctx = gx().get_context(mode="ephemeral")       # its own: the site points at this reports_dir
     out = Path(reports_dir) / "data_docs"
-    if SITE not in (ctx.get_site_names() or []):
-        ctx.add_data_docs_site(site_name=SITE, site_config={
-            "class_name": "SiteBuilder",
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(out)},
-        })
+    ctx.add_data_docs_site(site_name=SITE, site_config={
+        "class_name": "SiteBuilder",
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(out)},
+    })
     schema = ExpectationSuiteValidationResultSchema()
     keys = []
     for f in files:

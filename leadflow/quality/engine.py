@@ -242,5 +242,5 @@ def docs_result(res: Any, raw: dict[str, dict[str, Any]]) -> dict[str, Any] | No
         src = raw.get(str((cfg.get("meta") or {}).get("name")), {})
         for k, v in (src.get("kwargs") or {}).items():
             if isinstance(v, dict) and "$PARAMETER" in v and isinstance((cfg.get("kwargs") or {}).get(k), list):
-                cfg["kwargs"][k] = f"${v['$PARAMETER']} ({len(cfg['kwargs'][k])} values)"
+                cfg["kwargs"][k] = [f"${v['$PARAMETER']}: {len(cfg['kwargs'][k])} values"]
     return doc

@@ -67,12 +67,12 @@ def _applicable_dataset(check: Check, mapped: set[str] | None) -> bool:
 LINEAGE = ("source", "batch_id", "row_number")
 
 
-def gx_frame(prepared: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+def gx_frame(prepared: pd.DataFrame, columns: list[str] | None = None, keyed: bool = True) -> pd.DataFrame:
     """The frame GX sees: some prepared columns, indexed by ``row_key`` (batch id and row
     number in one int64) when the rows come from staging, else by position (``_row``)."""
     cols = [c for c in (columns if columns is not None else prepared.columns) if c in prepared.columns]
     frame = prepared[cols] if cols else pd.DataFrame(index=prepared.index)
-    if "batch_id" in prepared.columns and "row_number" in prepared.columns and len(prepared):
+    if keyed and "batch_id" in prepared.columns and "row_number" in prepared.columns and len(prepared):
         key = row_keys(prepared["batch_id"], prepared["row_number"])
         return frame.set_axis(pd.Index(key, name="row_key"), axis=0)
     return frame.set_axis(pd.RangeIndex(len(frame), name="_row"), axis=0)
@@ -99,7 +99,9 @@ def run_checks(suite: Suite, checks: list[Check], prepared: pd.DataFrame, p: dic
     if not checks:
         return {}
     cols = None if all_columns else list(dict.fromkeys(c for ch in checks for c in ch.columns))
-    out, res = engine.run(label, [c.raw for c in checks], gx_frame(prepared, cols), p)
+    # Dataset checks quarantine nothing: positions suffice (their frame's lineage may be stubs).
+    keyed = any(c.level == "row" for c in checks)
+    out, res = engine.run(label, [c.raw for c in checks], gx_frame(prepared, cols, keyed), p)
     _raise_errors(suite, checks, out)
     if docs is not None and res is not None:
         docs.append({"label": label, "result": engine.docs_result(res, {c.name: c.raw for c in checks})})
