@@ -72,6 +72,10 @@ def context() -> Any:
     """This process's ephemeral GX context (progress bars off) and its pandas datasource."""
     if "context" not in _STATE:
         from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.execution_engine import pandas_execution_engine as pee
+        # GX fingerprints every pandas batch (a hash of all values, ~1 s per million rows) as a
+        # marker for its stores; leadflow keys rows by ``row_key`` and keeps no GX stores.
+        pee.HASH_THRESHOLD = 0
         ctx = gx().get_context(mode="ephemeral")
         ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
         _STATE["context"] = ctx

@@ -57,8 +57,9 @@ from leadflow.store.schema import STAGING, quarantine
 log = logging.getLogger("leadflow.quality")
 
 LINEAGE_COLS = ("source", "batch_id", "row_number", "loaded_at", "state")
-#: Rows per chunk read from the warehouse (bounded memory; ~0.5 GiB at 200k inbound leads).
-CHUNK_ROWS = 200_000
+#: Rows per chunk read from the warehouse: bounded memory (~1 GiB at 500k inbound leads, GX
+#: included) and few GX runs (each costs ~0.4 s of GX bookkeeping whatever its size).
+CHUNK_ROWS = 500_000
 #: On PostgreSQL, a kind with this many landed rows has its staging table analysed first.
 ANALYZE_ROWS = 50_000
 
@@ -296,14 +297,16 @@ def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame,
     source's fail threshold its passing rows go back to ``landed`` before the commit (held)."""
     batch_ids = [int(b) for b in batches["batch_id"]]
     with ctx.engine.begin() as conn:
+        t = time.perf_counter()
         p = qparams.for_source(conn, suite, kind, source, batch_ids)
+        timings["params"] = timings.get("params", 0.0) + time.perf_counter() - t
         pp = parameters(suite, ctx.as_of, p)
         sc = SourceCheck(kind, source, suite, p, qparams.mapped_fields(ctx.settings, source),
                          int(batches["n"].sum()))
         glob = global_checks(suite, pp)
         key_cols = list(dict.fromkeys(["batch_id", "row_number"] + [c for g in glob for c in g.columns]))
         key_parts: list[pd.DataFrame] = []
-        failed_parts: list[np.ndarray] = []
+        failed_reasons: dict[int, list[str]] = {}     # row_key -> reasons, failing rows only
         chunks = read_chunks(conn, kind, batch_ids, chunk_rows, checked_columns(suite, kind))
         i = 0
         while True:
@@ -319,7 +322,8 @@ def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame,
             sc.add(ev)
             if glob:
                 key_parts.append(chunk[[c for c in key_cols if c in chunk.columns]])
-                failed_parts.append(row_keys(chunk["batch_id"][ev.failed], chunk["row_number"][ev.failed]))
+                failed_reasons.update(zip(row_keys(chunk["batch_id"][ev.failed],
+                                                   chunk["row_number"][ev.failed]).tolist(), ev.reasons))
             timings["gx"] += time.perf_counter() - t
             t = time.perf_counter()
             quarantine_failed(conn, kind, chunk, ev.failed, ev.reasons, ctx.as_of)
@@ -333,8 +337,7 @@ def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame,
             del chunk, ev
         t = time.perf_counter()
         if key_parts:
-            _recheck_global(conn, ctx, sc, glob, pd.concat(key_parts, ignore_index=True),
-                            np.concatenate(failed_parts))
+            _recheck_global(conn, ctx, sc, pd.concat(key_parts, ignore_index=True), failed_reasons)
         sc.run_dataset(ctx.as_of)
         timings["gx_source"] += time.perf_counter() - t
         th = _thresholds(ctx, source)
@@ -353,32 +356,25 @@ def hold(conn: Connection, kind: str, source: str, batch_ids: list[int]) -> None
                                         t.c.state == "passed").values(state="landed"))
 
 
-def _recheck_global(conn: Connection, ctx: RunContext, sc: SourceCheck, glob: list[Any],
-                    keys: pd.DataFrame, already: np.ndarray) -> None:
-    """GX runs the row-comparing checks over the whole source; quarantine the rows they fail."""
+def _recheck_global(conn: Connection, ctx: RunContext, sc: SourceCheck, keys: pd.DataFrame,
+                    chunk_reasons: dict[int, list[str]]) -> None:
+    """GX runs the row-comparing checks over the whole source; quarantine the rows they fail
+    (a row the chunks failed too gets both reasons, in suite order, as in one pass)."""
     kind, suite = sc.kind, sc.suite
     src = evaluate(kind, keys, ctx.as_of, sc.p, suite=suite, dataset=False, scopes=("source",),
                    type_checks=False, label=f"{sc.label}.source", docs=sc.docs)
     if not src.failed.any():
         return
+    for name, n in src.counts.items():
+        sc.counts[name] = sc.counts.get(name, 0) + n
     hit = src.failed
-    masks: dict[str, np.ndarray] = {}
-    for g in glob:
-        m = np.zeros(len(keys), dtype=bool)
-        n = src.counts.get(g.name, 0)
-        if n:
-            sc.counts[g.name] = sc.counts.get(g.name, 0) + n
-        masks[g.name] = m
-    # per-check masks of the failing rows, in the failing rows' order
-    for pos, why in zip(np.flatnonzero(hit), src.reasons):
-        for name in why:
-            masks[name][pos] = True
-    k_all = row_keys(keys["batch_id"], keys["row_number"])
-    sc.failed += int((~np.isin(k_all[hit], already)).sum())
+    hit_keys = row_keys(keys["batch_id"][hit], keys["row_number"][hit]).tolist()
+    sc.failed += sum(1 for k in hit_keys if k not in chunk_reasons)
+    order = {c.name: i for i, c in enumerate(suite.checks)}
+    reasons = [sorted(chunk_reasons.get(k, []) + why, key=lambda r: (r in order, order.get(r, 0)))
+               for k, why in zip(hit_keys, src.reasons)]
     rows = fetch_rows(conn, kind, keys.loc[hit, ["batch_id", "row_number"]].reset_index(drop=True))
-    ev = evaluate(kind, rows, ctx.as_of, sc.p, suite=suite, dataset=False, scopes=("chunk",),
-                  precomputed={name: m[hit] for name, m in masks.items()}, label=f"{sc.label}.recheck")
-    quarantine_rows(conn, kind, rows, ev.reasons, ctx.as_of)
+    quarantine_rows(conn, kind, rows, reasons, ctx.as_of)
     t = STAGING[kind].name
     for b, grp in rows.groupby("batch_id"):              # this run's rows: passed -> quarantined
         for ids in _in_list([int(x) for x in grp["row_number"]]):
@@ -410,7 +406,9 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
     for kind, landed in todo.items():
         if landed.empty:
             continue
-        suite = load_suite(kind)
+        t = time.perf_counter()
+        suite = load_suite(kind)          # GX builds (and imports) here: a bad suite stops early
+        timings["load_suites"] = timings.get("load_suites", 0.0) + time.perf_counter() - t
         for source, batches in landed.groupby("source", sort=True):
             sc = check_source(ctx, kind, str(source), batches, suite, chunk_rows, timings)
             _report(ctx, sc, counts)
