@@ -124,7 +124,8 @@ def test_source_over_fail_share_is_held_the_others_pass(engine, make_ctx) -> Non
     stage(engine, "inbound_leads", "fair", pd.DataFrame([good_row("inbound_leads", i) for i in range(20, 24)])
           .drop(columns=["source"]))
     res = validate_all(ctx, docs=False)
-    assert res["held"] == ["web"]
+    assert res["held"] == ["web"] and res["held_rows"] == 4
+    assert res["rows"] == res["passed"] + res["quarantined"] + res["held_rows"] == 14
     gate = [w for w in res["warnings"] if w.startswith("quality gate")]
     assert len(gate) == 1 and "\n" not in gate[0]
     assert "'web'" in gate[0] and "email_syntax" in gate[0] and "6 of 10 rows" in gate[0]

@@ -387,14 +387,15 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
     """Validate every landed staging row with GX; quarantine failures; hold sources over their
     fail threshold while the others flow on.
 
-    Returns ``rows``, ``passed``, ``quarantined``, ``warnings`` (one per held source, naming it
-    and the next command), ``held`` (those sources), ``by_source``, ``timings`` and, unless
+    Returns ``rows`` (= passed + quarantined + held_rows), ``passed``, ``quarantined``,
+    ``warnings`` (one per held source, naming it and the next command), ``held`` (those
+    sources), ``held_rows`` (their passing rows, left landed), ``by_source``, ``timings`` and, unless
     ``docs=False`` or ``LEADFLOW_DATA_DOCS=0``, ``gx_results``: the file of GX's results (counts,
     no values) the Data Docs task renders (``leadflow quality docs``).
     """
     t_start = time.perf_counter()
     counts: dict[str, Any] = {"rows": 0, "passed": 0, "quarantined": 0, "warnings": [],
-                              "held": [], "by_source": {}}
+                              "held": [], "held_rows": 0, "by_source": {}}
     timings = {"read": 0.0, "gx": 0.0, "gx_source": 0.0, "write_quarantine": 0.0, "write_states": 0.0}
     with ctx.engine.begin() as conn:
         todo = {kind: landed_batches(conn, kind) for kind in KINDS}
@@ -438,6 +439,7 @@ def _report(ctx: RunContext, sc: SourceCheck, counts: dict[str, Any]) -> None:
     share = _share(q, n)
     if sc.held:
         counts["held"].append(source)
+        counts["held_rows"] += n - q
         counts["warnings"].append(
             f"quality gate: {_gate_line(sc, th.fail_share)}; held back: {n - q} passing rows stay landed, "
             f"nothing of {source!r} is handed off this run; next: leadflow quarantine list --source "
