@@ -156,13 +156,14 @@ def gx_parameters(checks: list[dict[str, Any]], frame: pd.DataFrame, params: dic
     return out
 
 
-def _definition(label: str, exps: list[dict[str, Any]]) -> Any:
-    """A cached validation definition for these expectations (GX objects are reused per run)."""
+def _definition(exps: list[dict[str, Any]]) -> Any:
+    """A cached validation definition for these expectations (reused by every chunk and run of
+    this process; the results are labelled by the caller)."""
     ctx = context()
-    key = hashlib.sha1(json.dumps([label, exps], sort_keys=True, default=str).encode()).hexdigest()[:16]
+    key = hashlib.sha1(json.dumps(exps, sort_keys=True, default=str).encode()).hexdigest()[:16]
     vds = _STATE["vds"]
     if key not in vds:
-        name = f"{label}.{key}"
+        name = f"leadflow.{key}"
         asset = _STATE["datasource"].add_dataframe_asset(name)
         bd = asset.add_batch_definition_whole_dataframe(name)
         suite = ctx.suites.add(gx().ExpectationSuite(name=name, expectations=[dict(x) for x in exps]))
@@ -173,17 +174,19 @@ def _definition(label: str, exps: list[dict[str, Any]]) -> Any:
 def run(label: str, exps: list[dict[str, Any]], frame: pd.DataFrame, params: dict[str, Any]
         ) -> tuple[dict[str, Outcome], Any]:
     """Validate ``frame`` (its index named ``row_key`` or ``_row``) against ``exps`` (GX JSON
-    expectations, each with ``meta.name``). Returns name -> ``Outcome`` and GX's result."""
+    expectations, each with ``meta.name``). Returns name -> ``Outcome`` and GX's result, whose
+    suite name becomes ``label`` (the Data Docs page title)."""
     if not exps:
         return {}, None
     index_name = frame.index.name or "_row"
     if frame.index.name is None:
         frame = frame.set_axis(pd.RangeIndex(len(frame), name="_row"), axis=0)
-    vd = _definition(label, exps)
+    vd = _definition(exps)
     fmt = {"result_format": "COMPLETE", "unexpected_index_column_names": [index_name],
            "exclude_unexpected_values": True, "return_unexpected_index_query": False}
     res = vd.run(batch_parameters={"dataframe": frame},
                  expectation_parameters=gx_parameters(exps, frame, params), result_format=fmt)
+    res.suite_name = label
     keys = frame.index
     out: dict[str, Outcome] = {}
     for r in res.results:
