@@ -184,8 +184,11 @@ def run(label: str, exps: list[dict[str, Any]], frame: pd.DataFrame, params: dic
     vd = _definition(exps)
     fmt = {"result_format": "COMPLETE", "unexpected_index_column_names": [index_name],
            "exclude_unexpected_values": True, "return_unexpected_index_query": False}
-    res = vd.run(batch_parameters={"dataframe": frame},
-                 expectation_parameters=gx_parameters(exps, frame, params), result_format=fmt)
+    try:
+        res = vd.run(batch_parameters={"dataframe": frame},
+                     expectation_parameters=gx_parameters(exps, frame, params), result_format=fmt)
+    finally:
+        _release_batches()
     res.suite_name = label
     keys = frame.index
     out: dict[str, Outcome] = {}
@@ -201,6 +204,16 @@ def run(label: str, exps: list[dict[str, Any]], frame: pd.DataFrame, params: dic
         out[name] = Outcome(bool(r.success), failed, int(result.get("unexpected_count") or len(failed)),
                             result.get("observed_value"), None, dict(result))
     return out, res
+
+
+def _release_batches() -> None:
+    """Drop the batches GX's pandas engine keeps after a run. It caches every batch it loaded
+    (one per chunk here), so memory grew by a chunk per run: measured 2.3 GiB at 1M rows."""
+    engine_ = _STATE["datasource"].get_execution_engine()
+    bm = engine_.batch_manager
+    bm.reset_batch_cache()
+    bm.batch_data_cache.clear()                          # the dict itself (a property over it)
+    bm._active_batch_data_id = None                      # no public reset for the data cache
 
 
 def _error(info: Any) -> str | None:

@@ -336,16 +336,25 @@ def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame,
                            [int(x) for x in failed_at["row_number"][failed_at["batch_id"] == b]])
             timings["write_states"] += time.perf_counter() - t2
             del chunk, ev
+        timings["peak_mib_after_chunks"] = _peak_mib()
         t = time.perf_counter()
         if key_parts:
             _recheck_global(conn, ctx, sc, pd.concat(key_parts, ignore_index=True), failed_reasons)
+        timings["peak_mib_after_source_checks"] = _peak_mib()
         sc.run_dataset(ctx.as_of)
         timings["gx_source"] += time.perf_counter() - t
+        timings["peak_mib_after_dataset_checks"] = _peak_mib()
         th = _thresholds(ctx, source)
         if _share(sc.failed, sc.rows) > th.fail_share:
             hold(conn, kind, source, batch_ids)
             sc.held = True
     return sc
+
+
+def _peak_mib() -> float:
+    """This process's peak resident memory so far (MiB), for the step's timings."""
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def hold(conn: Connection, kind: str, source: str, batch_ids: list[int]) -> None:
