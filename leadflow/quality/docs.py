@@ -44,6 +44,12 @@ def has_results(reports_dir: Path, run_id: str) -> bool:
 
 def build(reports_dir: Path, run_id: str | None = None) -> Path:
     """Render the stored results (one run, or every run kept) into the Data Docs site."""
+    from leadflow.quality.engine import LOCK
+    with LOCK:                       # GX is not thread-safe
+        return _build(reports_dir, run_id)
+
+
+def _build(reports_dir: Path, run_id: str | None) -> Path:
     from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,10 +57,18 @@ ROW_LEVEL_RESULT_KEYS = ("unexpected_list", "partial_unexpected_list", "partial_
                          "unexpected_index_query", "details")
 
 _STATE: dict[str, Any] = {}
+#: GX is not thread-safe (shared parsers, caches, our cached context): one GX call at a time per
+#: process. Concurrent runs in threads (tests, a CLI beside a scheduler) serialise here.
+LOCK = threading.RLock()
 
 
 def gx() -> Any:
     """The ``great_expectations`` module with leadflow's custom expectations registered."""
+    with LOCK:
+        return _gx()
+
+
+def _gx() -> Any:
     if "gx" not in _STATE:
         import great_expectations as gx_mod
         logging.getLogger("great_expectations").setLevel(logging.ERROR)
@@ -70,6 +79,11 @@ def gx() -> Any:
 
 def context() -> Any:
     """This process's ephemeral GX context (progress bars off) and its pandas datasource."""
+    with LOCK:
+        return _context()
+
+
+def _context() -> Any:
     if "context" not in _STATE:
         from great_expectations.data_context.types.base import ProgressBarsConfig
         from great_expectations.execution_engine import pandas_execution_engine as pee
@@ -96,6 +110,11 @@ class Kind:
 def inspect(cfg: dict[str, Any]) -> Kind:
     """Build the expectation with GX (type known? arguments valid?); raise ``ValueError`` with
     GX's one-line reason if not. Returns its level and scope."""
+    with LOCK:
+        return _inspect(cfg)
+
+
+def _inspect(cfg: dict[str, Any]) -> Kind:
     gx()
     from great_expectations.expectations.expectation import (
         ColumnMapExpectation,
@@ -178,6 +197,12 @@ def run(label: str, exps: list[dict[str, Any]], frame: pd.DataFrame, params: dic
     suite name becomes ``label`` (the Data Docs page title)."""
     if not exps:
         return {}, None
+    with LOCK:
+        return _run(label, exps, frame, params)
+
+
+def _run(label: str, exps: list[dict[str, Any]], frame: pd.DataFrame, params: dict[str, Any]
+         ) -> tuple[dict[str, Outcome], Any]:
     index_name = frame.index.name or "_row"
     if frame.index.name is None:
         frame = frame.set_axis(pd.RangeIndex(len(frame), name="_row"), axis=0)
@@ -253,7 +278,8 @@ def docs_result(res: Any, raw: dict[str, dict[str, Any]]) -> dict[str, Any] | No
     value sets that came from ``$PARAMETER`` are summarised. ``raw`` maps name -> suite JSON."""
     if res is None:
         return None
-    doc = res.to_json_dict()
+    with LOCK:
+        doc = res.to_json_dict()
     for r in doc.get("results", []):
         res_part = r.get("result") or {}
         for k in ROW_LEVEL_RESULT_KEYS:
