@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, ClassVar, Optional, Union
+from typing import Any, ClassVar
 
 import pandas as pd
 from great_expectations.compatibility import pydantic
@@ -70,8 +70,8 @@ class ExpectColumnValuesToBeDeliverableEmail(ColumnMapExpectation):
 
     @classmethod
     @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
-    def _prescriptive_renderer(cls, configuration: Optional[Any] = None, result: Optional[Any] = None,
-                               runtime_configuration: Optional[dict] = None, **kwargs: Any) -> list:
+    def _prescriptive_renderer(cls, configuration: Any | None = None, result: Any | None = None,
+                               runtime_configuration: dict | None = None, **kwargs: Any) -> list:
         return _render("values must be e-mail addresses in deliverable syntax", configuration, ())
 
 
@@ -99,7 +99,7 @@ class ExpectColumnValuesToNotBeInTheFuture(ColumnMapExpectation):
     a lead "created" tomorrow is a clock or mapping error, and re-running an old day must judge
     it against that day, not the wall clock."""
 
-    run_date: Union[datetime, str, SuiteParameterDict] = pydantic.Field(
+    run_date: datetime | str | SuiteParameterDict = pydantic.Field(
         description="The run's logical time; later values are unexpected.")
     map_metric: ClassVar[str] = "column_values.not_in_the_future"
     success_keys: ClassVar[tuple[str, ...]] = ("run_date", "mostly")
@@ -109,8 +109,8 @@ class ExpectColumnValuesToNotBeInTheFuture(ColumnMapExpectation):
 
     @classmethod
     @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
-    def _prescriptive_renderer(cls, configuration: Optional[Any] = None, result: Optional[Any] = None,
-                               runtime_configuration: Optional[dict] = None, **kwargs: Any) -> list:
+    def _prescriptive_renderer(cls, configuration: Any | None = None, result: Any | None = None,
+                               runtime_configuration: dict | None = None, **kwargs: Any) -> list:
         return _render("values must not be after the run date $run_date", configuration, ("run_date",))
 
 

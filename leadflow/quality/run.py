@@ -41,7 +41,6 @@ from leadflow.canonical import KINDS
 from leadflow.context import RunContext
 from leadflow.quality import params as qparams
 from leadflow.quality.frame import (
-    LINEAGE,
     _has_unknown_parameter,
     dataset_checks,
     dataset_results,
