@@ -331,3 +331,25 @@ def test_data_docs_render_the_real_results(tmp_path) -> None:
     html = "".join(p.read_text(errors="ignore") for p in index.parent.rglob("*.html"))
     assert "deliverable syntax" in html and "must not be after the run date" in html   # custom renderers
     assert "not-an-email" not in html and "person1001" not in html                     # counts, never values
+
+
+def test_expectation_gx_cannot_run_is_a_config_error(tmp_path, monkeypatch) -> None:
+    """Valid for GX at load, but the data has no such column: one line, never an internal error."""
+    path = suite_copy(tmp_path, monkeypatch, [{"type": "expect_column_values_to_not_be_null",
+                                               "kwargs": {"column": "no_such_column"}}])
+    df = pd.DataFrame([good_row("inbound_leads", 1)])
+    with pytest.raises(ConfigError) as ei:
+        validate_frame("inbound_leads", df, AS_OF)
+    msg = str(ei.value)
+    assert "\n" not in msg and msg.startswith(f"{path}: expectation expect_column_values_to_not_be_null")
+    assert "no_such_column" in msg and "cannot run" in msg
+
+
+def test_value_set_parameters_shrink_to_present_values_without_changing_verdicts() -> None:
+    """A shared $PARAMETER set used on two columns keeps every value present in either."""
+    from leadflow.quality.engine import gx_parameters
+    checks = [{"type": "expect_column_values_to_be_in_set",
+               "kwargs": {"column": c, "value_set": {"$PARAMETER": "known"}}} for c in ("a", "b")]
+    frame = pd.DataFrame({"a": ["x", "y", None], "b": ["z", "q", "x"]})
+    out = gx_parameters(checks, frame, {"known": {"x", "z", "w"}, "unused": {"u"}})
+    assert out == {"known": ["x", "z"]}

@@ -159,3 +159,21 @@ def test_one_bad_source_does_not_stop_the_others(tmp_path: Path, db_url: str, mo
     assert st.get("landed") == 5 and st.get("quarantined", 0) >= 5   # held rows kept, not lost
     text = _status(path, db_url)
     assert "quality gate: source 'partner'" in text
+
+
+def test_invalid_suite_fails_the_quality_task_at_once_with_one_line(warehouse, tmp_path, monkeypatch) -> None:
+    """Issue 16: an expectation GX rejects is a config error (no retry), not an internal error."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from leadflow.orchestration import runner
+    from tests.test_quality_engine import suite_copy
+    path = suite_copy(tmp_path, monkeypatch, [{"type": "expect_column_values_to_match_strftime_format",
+                                               "kwargs": {"column": "created_at"}}])
+    _stage_leads(warehouse.engine, 3, broken=0)
+    with pytest.raises(AirflowFailException) as ei:
+        runner.run_task("quality", airflow_context())
+    msg = str(ei.value)
+    assert ei.value.error_class == "ConfigError" and "\n" not in msg
+    assert str(path) in msg and "expect_column_values_to_match_strftime_format" in msg
+    assert "strftime_format" in msg.split(":", 2)[-1]
+    assert states(warehouse.engine, "inbound_leads").get("landed") == 3      # nothing moved

@@ -159,19 +159,22 @@ class Outcome:
 def gx_parameters(checks: list[dict[str, Any]], frame: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
     """``$PARAMETER`` values as GX takes them. Big value sets (keys already loaded, known
     campaigns) shrink to the values present in the frame: same verdicts, small results."""
+    used = {v["$PARAMETER"] for c in checks for v in (c.get("kwargs") or {}).values()
+            if isinstance(v, dict) and "$PARAMETER" in v}
     out: dict[str, Any] = {}
-    for k, v in params.items():
-        if v is None:
-            continue
-        out[k] = sorted(v, key=str) if isinstance(v, (set, frozenset)) else v
+    present: dict[str, set[Any]] = {}     # value sets: only the values present in the frame
     for c in checks:
         kw = c.get("kwargs") or {}
-        vs = kw.get("value_set")
-        col = kw.get("column")
-        if isinstance(vs, dict) and "$PARAMETER" in vs and out.get(vs["$PARAMETER"]) is not None \
-                and col in frame.columns:
-            present = set(frame[col].dropna().tolist())
-            out[vs["$PARAMETER"]] = sorted(present & set(params[vs["$PARAMETER"]]), key=str)
+        vs, col = kw.get("value_set"), kw.get("column")
+        if isinstance(vs, dict) and "$PARAMETER" in vs and params.get(vs["$PARAMETER"]) is not None:
+            seen = frame[col].dropna().tolist() if col in frame.columns else params[vs["$PARAMETER"]]
+            present.setdefault(vs["$PARAMETER"], set()).update(seen)
+    for name, vals in present.items():    # (a set shared by several checks: their union)
+        out[name] = sorted(vals & set(params[name]), key=str)
+    for k in used - set(out):
+        v = params.get(k)
+        if v is not None:
+            out[k] = sorted(v, key=str) if isinstance(v, (set, frozenset)) else v
     return out
 
 
