@@ -159,6 +159,9 @@ def test_one_bad_source_does_not_stop_the_others(tmp_path: Path, db_url: str, mo
     assert st.get("landed") == 5 and st.get("quarantined", 0) >= 5   # held rows kept, not lost
     text = _status(path, db_url)
     assert "quality gate: source 'partner'" in text
+    from leadflow.orchestration import summary                # the run summary shows it too
+    html = summary.write(eng, ctx.run_id, ctx.settings.reports_dir).read_text()
+    assert "partner" in html and "held back" in html and ">warning<" in html
 
 
 def test_invalid_suite_fails_the_quality_task_at_once_with_one_line(warehouse, tmp_path, monkeypatch) -> None:
