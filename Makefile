@@ -13,7 +13,7 @@ DEMO_DATE ?= 2026-11-26
 DEMO_LEADS ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast bench airflow clean
+.PHONY: install demo test test-fast bench airflow clean migration
 
 install: $(STAMP)
 
@@ -44,6 +44,11 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m "not slow" $(PYTEST_ARGS)
+
+# After changing leadflow/store/schema.py: write the next warehouse migration (then review it).
+migration: $(STAMP)
+	@test -n "$(m)" || (echo 'usage: make migration m="what changed"'; exit 2)
+	$(BIN)/python -m leadflow.store.migrations.new "$(m)"
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.pipeline --leads 100000

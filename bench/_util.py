@@ -38,7 +38,7 @@ class PeakRSS:
             self.peak = max(self.peak, self._rss())
             time.sleep(self.interval)
 
-    def __enter__(self) -> "PeakRSS":
+    def __enter__(self) -> PeakRSS:
         self.peak = self._rss()
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()

@@ -34,7 +34,7 @@ class PeakRss:
             self.peak = max(self.peak, p.memory_info().rss)
             time.sleep(0.05)
 
-    def __enter__(self) -> "PeakRss":
+    def __enter__(self) -> PeakRss:
         self._t.start()
         return self
 

@@ -28,10 +28,10 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -186,6 +186,7 @@ def _land(eng: Any, df: pd.DataFrame, source: str) -> int:
     """One ingest batch of raw rows in state 'passed' (as ingest + quality leave them)."""
     import uuid
     from datetime import datetime
+
     from leadflow.canonical import FIELDS
     from leadflow.store import db
     from leadflow.store.schema import ingest_batches, stg_inbound_leads

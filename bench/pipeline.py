@@ -34,7 +34,8 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     a = ap.parse_args()
 
-    from leadflow import config as cfg, demo, pipeline
+    from leadflow import config as cfg
+    from leadflow import demo, pipeline
     from leadflow.context import RunContext, make_run_id
     from leadflow.monitor import run_step
     from leadflow.store import db

@@ -12,7 +12,7 @@ quarantine and state updates, GX results kept for the Data Docs — whose wall t
 (or with ``--frame``): GX on one in-memory frame, then the Data Docs built from its results.
 ``--small`` stages a demo-sized mix (5,000 leads, 9,300 touches, 210 spend rows) to measure
 the step's fixed overhead. ``--reuse URL`` validates an already staged warehouse again.
-Writes JSON to bench/results/. Target (issue 16): 1,000,000 leads in <= 15 s, <= 2 GiB peak.
+Writes JSON to bench/results/. Target: 1,000,000 leads in <= 15 s, <= 2 GiB peak.
 """
 
 from __future__ import annotations

@@ -16,9 +16,7 @@ import tempfile
 from datetime import date, datetime
 from pathlib import Path
 
-
 from bench._util import measure, print_table, scratch_warehouse, write_result
-
 
 
 def main() -> None:

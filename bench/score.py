@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench._util import measure as _measure, print_table, write_result
+from bench._util import measure as _measure
+from bench._util import print_table, write_result
 
 
 @contextmanager

@@ -36,17 +36,14 @@ def load_spend(ctx: RunContext) -> dict[str, Any]:
         if stg.empty:
             return {"rows": 0, "campaigns_new": 0, "spend_days": 0}
         camp, spend = spend_rows(stg)
-        new = db.insert_ignore(conn, campaigns, db.records(camp), ["campaign_id"])
-        db.upsert(conn, campaign_spend, db.records(spend), ["campaign_id", "spend_date"],
-                  ["amount", "currency", "batch_id"])
+        new = db.copy_upsert(conn, campaigns, camp, conflict=["campaign_id"])
+        db.copy_upsert(conn, campaign_spend, spend, conflict=["campaign_id", "spend_date"],
+                       update=["amount", "currency", "batch_id"])
         keys = stg[["batch_id", "row_number"]]
         _mark_loaded(conn, keys)
     return {"rows": len(stg), "campaigns_new": new, "spend_days": len(spend)}
 
 
 def _mark_loaded(conn: sa.Connection, keys: pd.DataFrame) -> None:
-    stmt = (sa.update(stg_campaign_spend)
-            .where(stg_campaign_spend.c.batch_id == sa.bindparam("b"),
-                   stg_campaign_spend.c.row_number == sa.bindparam("r"))
-            .values(state="loaded"))
-    conn.execute(stmt, [{"b": int(b), "r": int(r)} for b, r in keys.itertuples(index=False)])
+    db.copy_update(conn, stg_campaign_spend, keys.assign(state="loaded"), key=["batch_id", "row_number"],
+                   columns=["state"])

@@ -76,6 +76,20 @@ class QualityThresholds(Strict):
     fail_share: float = Field(0.5, ge=0, le=1)    # fail the run above this share
 
 
+class IngestLimits(Strict):
+    """Caps on one delivered file, so a hostile or broken export cannot exhaust memory or time.
+
+    A file over a cap is refused as a whole with a one-line reason; a row with an oversized cell
+    is quarantined alone. Peak memory per file is about ``chunk_rows`` x ``max_row_bytes`` at worst.
+    """
+
+    max_columns: int = Field(1000, ge=1)               # header fields (CSV, XLSX, Parquet, JSON keys)
+    max_cell_bytes: int = Field(65_536, ge=1)           # longer values quarantine their row
+    max_row_bytes: int = Field(4 << 20, ge=1024)        # one physical line / record (also the parser block)
+    max_rows: int = Field(10_000_000, ge=1)             # data rows per file
+    max_decompressed_bytes: int = Field(2 << 30, ge=1)  # XLSX (zip) and Parquet, uncompressed
+
+
 class Source(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     owner: str
@@ -93,6 +107,7 @@ class Source(Strict):
     schedule: str | None = "@daily"
     quality: QualityThresholds = Field(default_factory=QualityThresholds)
     enabled: bool = True
+    limits: IngestLimits = Field(default_factory=IngestLimits)  # keys set here override ingest_limits
 
     @field_validator("mapping")
     @classmethod
@@ -216,7 +231,7 @@ class Routing(Strict):
     account_owners: dict[str, str] = Field(default_factory=dict)   # named accounts: domain -> rep id
 
     @model_validator(mode="after")
-    def _territory_reps_exist(self) -> "Routing":
+    def _territory_reps_exist(self) -> Routing:
         known = {r.id for r in self.reps}
         for t in self.territories:
             missing = [r for r in t.reps if r not in known]
@@ -255,6 +270,11 @@ class Alerts(Strict):
     slack_webhook_env: str | None = None
 
 
+class Privacy(Strict):
+    # env var holding the key of the erasure tombstone hashes (keyed SHA-256); unset: a demo key
+    hash_key_env: str = "LEADFLOW_HASH_KEY"
+
+
 class Paths(Strict):
     data_dir: str = "data"
     reports_dir: str = "reports"
@@ -271,12 +291,14 @@ class Settings(Strict):
     delivery: Delivery = Field(default_factory=Delivery)
     feedback: Feedback = Field(default_factory=Feedback)
     alerts: Alerts = Field(default_factory=Alerts)
+    ingest_limits: IngestLimits = Field(default_factory=IngestLimits)   # every source's default caps
+    privacy: Privacy = Field(default_factory=Privacy)
 
     # Set by load(); not part of the YAML.
     config_path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
-    def _unique_sources(self) -> "Settings":
+    def _unique_sources(self) -> Settings:
         names = [s.name for s in self.sources]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -285,6 +307,9 @@ class Settings(Strict):
                      if s.record_source and s.record_source not in names)
         if bad:
             raise ValueError(f"record_source names an unknown source: {', '.join(bad)}")
+        for s in self.sources:   # a source's own limits win key by key over the global ones
+            own = {k: getattr(s.limits, k) for k in s.limits.model_fields_set}
+            s.limits = self.ingest_limits.model_copy(update=own)
         return self
 
     # ---- resolved locations

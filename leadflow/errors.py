@@ -17,6 +17,11 @@ class StoreError(LeadflowError):
     """The warehouse cannot be reached or is not initialised."""
 
 
+class InfrastructureError(StoreError):
+    """Disk full, a database backend that died, a path that cannot exist: the message names the
+    warehouse or the file. Expected (one line, exit 2), and worth a retry (Airflow retries it)."""
+
+
 class InputError(LeadflowError):
     """An input file or record is unusable; message names source, file, row, field."""
 

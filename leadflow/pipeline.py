@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from leadflow.context import RunContext
+from leadflow.faults import checkpoint
 from leadflow.monitor import run_step
 
 
@@ -37,10 +38,10 @@ def step_data_docs(ctx: RunContext) -> dict[str, Any]:
 
 
 def step_load(ctx: RunContext) -> dict[str, Any]:
-    from leadflow import identity
-    from leadflow import campaigns
+    from leadflow import campaigns, identity
     out: dict[str, Any] = {"spend": campaigns.load_spend(ctx)}
     out["leads"] = identity.load_leads(ctx)
+    checkpoint("load:leads")
     out["touches"] = identity.load_touches(ctx)
     return out
 
@@ -88,7 +89,11 @@ FEEDBACK_STEPS: list[tuple[str, Callable[[RunContext], dict[str, Any]]]] = [
 
 def run_steps(ctx: RunContext, steps: list[tuple[str, Callable[[RunContext], dict[str, Any]]]]
               ) -> dict[str, dict[str, Any]]:
-    return {name: run_step(ctx, name, fn) for name, fn in steps}
+    """Run steps in order, holding the warehouse's run lock throughout: runs for different
+    dates (or the same date twice) never interleave their steps; the later one waits."""
+    from leadflow.store.locks import run_lock
+    with run_lock(ctx.engine, ctx.run_id):
+        return {name: run_step(ctx, name, fn) for name, fn in steps}
 
 
 def run_daily(ctx: RunContext) -> dict[str, dict[str, Any]]:

@@ -11,8 +11,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from leadflow.store.schema import (handoffs, ingest_batches, lifecycle_events, person_records,
-                                   pipeline_runs, quarantine, stg_inbound_leads, suppressions)
+from leadflow.store.schema import (
+    handoffs,
+    ingest_batches,
+    lifecycle_events,
+    person_records,
+    pipeline_runs,
+    quarantine,
+    stg_inbound_leads,
+    suppressions,
+)
 
 
 def _scalar(conn: sa.Connection, q: Any) -> int:
@@ -79,13 +87,14 @@ def status_rows(eng: sa.Engine, limit: int = 10) -> tuple[list[dict[str, Any]], 
     latest: dict[tuple[str, str], tuple[str, str | None]] = {}
     for s in statuses:
         latest[(s.run_id, s.task)] = (s.status, s.message)   # later rows win: the last attempt
+    _mark_interrupted(eng, latest)
     out, warnings = [], []
-    rank = {"success": 0, "warning": 1, "running": 2, "breached": 3, "failed": 4}
+    rank = {"success": 0, "warning": 1, "running": 2, "breached": 3, "interrupted": 4, "failed": 5}
     for r in runs:
         st = [v for (rid, _t), v in latest.items() if rid == r.run_id]
         worst = max((x[0] for x in st), key=lambda x: rank.get(x, 0), default="")
         warnings += [f"{r.run_id} {t}: {m}" for (rid, t), (s, m) in latest.items()
-                     if rid == r.run_id and s in ("warning", "failed") and m]
+                     if rid == r.run_id and s in ("warning", "failed", "interrupted") and m]
         row = {"run_id": r.run_id, "run_date": r.run_date, "steps": r.steps, "status": worst}
         if r.run_date:
             summ = run_summary(eng, _NoSettings(), r.run_date)
@@ -95,6 +104,21 @@ def status_rows(eng: sa.Engine, limit: int = 10) -> tuple[list[dict[str, Any]], 
         out.append(row)
     return out, {"quarantine_open": q_open, "sla_breached": breached,
                  "deadlines_missed": deadlines, "warnings": warnings[:20]}
+
+
+def _mark_interrupted(eng: sa.Engine, latest: dict[tuple[str, str], tuple[str, str | None]]) -> None:
+    """A ``running`` step whose run does not hold the run lock died: show it as interrupted.
+
+    Live steps always hold the lock (see monitor.step), and the lock dies with its process."""
+    if not any(st == "running" for st, _m in latest.values()):
+        return
+    from leadflow.monitor import INTERRUPTED, shares_lock
+    from leadflow.store.locks import holder
+    live = holder(eng)
+    for (rid, task), (st, _m) in list(latest.items()):
+        # shared holders (ingest tasks) are not all named in run_locks: a held lock covers them
+        if st == "running" and not (live and (live.get("run_id") == rid or shares_lock(task))):
+            latest[(rid, task)] = ("interrupted", INTERRUPTED)
 
 
 def quality_by_source(eng: sa.Engine, limit: int = 5) -> list[dict[str, Any]]:

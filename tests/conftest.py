@@ -44,9 +44,20 @@ _PG_REASON = _pg_available()
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     """A URL of an empty, initialised warehouse on each backend."""
+    yield from _warehouse_url(request, tmp_path, init=True)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def blank_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A URL of a database without any leadflow table on each backend (migration tests)."""
+    yield from _warehouse_url(request, tmp_path, init=False)
+
+
+def _warehouse_url(request: pytest.FixtureRequest, tmp_path: Path, init: bool) -> Any:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'warehouse.db'}"
-        db.init(db.engine(url))
+        if init:
+            db.init(db.engine(url))
         yield url
         db.engine(url).dispose()
         db._ENGINES.pop(url, None)
@@ -60,7 +71,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     with admin.begin() as c:
         c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    db.init(db.engine(url))
+    if init:
+        db.init(db.engine(url))
     yield url
     db.engine(url).dispose()
     db._ENGINES.pop(url, None)

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from leadflow.clean import (classify_titles, company_norm, country_iso2, normalise_emails,
-                            parse_utm, standardise_leads, to_e164, to_utc)
+from leadflow.clean import (
+    classify_titles,
+    company_norm,
+    country_iso2,
+    normalise_emails,
+    parse_utm,
+    standardise_leads,
+    to_e164,
+    to_utc,
+)
 from leadflow.clean.names import clean_person_name
 
 
@@ -121,7 +129,7 @@ def test_phone_fast_path_equals_phonenumbers_on_random_numbers() -> None:
     import numpy as np
     import phonenumbers
 
-    from leadflow.clean.phones import _parse
+    from leadflow.vocab.phones import _parse
 
     rng = np.random.default_rng(5)
     regions = ["US", "CA", "GB", "DE", "FR", "IT", "ES", "NL", "BE", "CH", "AT", "SE", "NO", "DK",

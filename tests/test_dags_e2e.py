@@ -19,7 +19,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,7 @@ def assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
 def auto_run_day(now: datetime | None = None) -> date:
     """The day of the run the scheduler creates by itself when the DAG is unpaused (catchup off):
     the latest complete interval of the 05:00 UTC cron."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     today5 = now.replace(hour=5, minute=0, second=0, microsecond=0)
     latest_end = today5 if now >= today5 else today5 - timedelta(days=1)
     return (latest_end - timedelta(days=1)).date()
@@ -327,6 +327,8 @@ def test_dag_test_daily_end_to_end(single_runs: SingleRuns) -> None:
         assert all(s == "success" or (k.startswith("quality_gate") and s == "skipped")
                    for k, s in run["tasks"].items()), run["tasks"]
         assert sum(k.startswith("ingest[") for k in run["tasks"]) == 3      # one per source
+        # the UI's duration is the real one, not "since the logical date" (days for a past day)
+        assert 0 < run["airflow_seconds"] <= run["seconds"] + 5, run
 
     from leadflow.monitor import last_runs
     from leadflow.store import db
@@ -335,6 +337,11 @@ def test_dag_test_daily_end_to_end(single_runs: SingleRuns) -> None:
     assert {"quality", "load", "score", "queue", "deliver"} <= set(tasks)
     assert {"ingest:web_leads", "ingest:events", "ingest:spend"} <= set(tasks)
     assert all(r["status"] in ("success", "warning") for r in rows)
+    # run records: the logical day for the data, the wall clock for people (a backfill shows)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for r in rows:
+        assert r["run_date"] == days[0]
+        assert now - timedelta(hours=6) < r["started_at"] <= r["finished_at"] <= now
     assert tasks["queue"]["counts"]["handed_off"] > 0
     assert tasks["ingest:web_leads"]["counts"]["rows_in"] == LEADS
     for d in days:
@@ -353,8 +360,8 @@ def _pii_values(landing: Path) -> set[str]:
 
 
 def test_quality_failure_emails_without_pii(dagtest_env: dict[str, str], tmp_path: Path) -> None:
-    """Runs a day with a strict quality gate (the demo's invalid emails alone exceed it): since
-    issue 16 the source is held back, its quality_gate[source] task fails with the one-line
+    """Runs a day with a strict quality gate (the demo's invalid emails alone exceed it): the
+    source is held back, its quality_gate[source] task fails with the one-line
     message (no retry), the handoff tasks still run and the DAG run ends successful (success
     with warnings); the alert email has no PII."""
     from aiosmtpd.controller import Controller

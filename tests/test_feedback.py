@@ -10,8 +10,15 @@ import sqlalchemy as sa
 
 from leadflow.feedback import apply_outcomes, training_examples
 from leadflow.store import db
-from leadflow.store.schema import (handoffs, ingest_batches, lifecycle_events, outcomes, people,
-                                   quarantine, stg_crm_outcomes)
+from leadflow.store.schema import (
+    handoffs,
+    ingest_batches,
+    lifecycle_events,
+    outcomes,
+    people,
+    quarantine,
+    stg_crm_outcomes,
+)
 
 T0 = datetime(2026, 11, 2, 9, 0)
 
@@ -178,15 +185,6 @@ def test_blank_outcome_id_is_missing(engine, ctx) -> None:
     out = apply_outcomes(ctx)
     assert out["quarantined"] == 1 and out["loaded"] == 0
     assert "missing source_outcome_id" in _state(engine)["quarantine"]["reasons"].iloc[0]
-
-
-def test_sqlite_without_update_from(engine, ctx, monkeypatch) -> None:
-    """SQLite older than 3.33 has no UPDATE ... FROM: the correlated-subquery fallback agrees."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the fallback is for old SQLite only; PostgreSQL always has UPDATE ... FROM")
-    from leadflow.feedback import bulk
-    monkeypatch.setattr(bulk, "SQLITE_UPDATE_FROM", False)
-    test_outcomes_matched_quarantined_and_lifecycle_moved(engine, ctx)
 
 
 def test_training_examples_label_point_in_time(engine, ctx) -> None:

@@ -198,7 +198,7 @@ def test_cli_queue_list_and_handoff_explain(engine, make_ctx, tmp_path, capsys) 
 
 def test_smtp_credentials_from_env_or_an_airflow_connection(monkeypatch) -> None:
     from leadflow.config import Smtp
-    from leadflow.handoff.mail import resolve
+    from leadflow.notify import resolve
     monkeypatch.setenv("LF_USER", "lists")
     monkeypatch.setenv("LF_PASS", "pw-from-env")
     t = resolve(Smtp(host="smtp.corp.test", port=587, username_env="LF_USER", password_env="LF_PASS"))

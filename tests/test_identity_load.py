@@ -7,8 +7,16 @@ import sqlalchemy as sa
 
 from leadflow.identity import load_leads, load_touches
 from leadflow.store import db
-from leadflow.store.schema import (accounts, match_reviews, people, person_records, quarantine,
-                                   stg_inbound_leads, stg_touches, touches)
+from leadflow.store.schema import (
+    accounts,
+    match_reviews,
+    people,
+    person_records,
+    quarantine,
+    stg_inbound_leads,
+    stg_touches,
+    touches,
+)
 from tests.identity_helpers import CONFIG, count, land
 
 ANNA = {"email": "anna.berg@acme.io", "first_name": "Anna", "last_name": "Berg",
@@ -213,3 +221,39 @@ def test_touches_cite_another_sources_record_ids_through_record_source(engine, m
     assert out["loaded"] == 1 and out["quarantined"] == 0
     with engine.connect() as c:
         assert c.execute(sa.select(touches_t.c.person_id)).scalar() is not None
+
+
+def test_redelivered_identical_record_is_one_person_record(engine, make_ctx) -> None:
+    """A near-identical export re-delivers the same source record: it joins nothing twice."""
+    ctx = make_ctx(CONFIG, engine)
+    land(engine, [{**ANNA, "source_record_id": "w1"}, {**ANNA, "source_record_id": "w1"}], "web")
+    load_leads(ctx)
+    # next day's export: the same record again, one changed record, one new
+    land(engine, [{**ANNA, "source_record_id": "w1"}, {**ANNA, "source_record_id": "w1", "job_title": "CMO"},
+                  {"source_record_id": "w9", "email": "tom.lee@globex.com"}], "web")
+    out = load_leads(ctx)
+    recs = db.read_df(engine, sa.select(person_records))
+    w1 = recs[recs["source_record_id"] == "w1"]
+    assert len(w1) == 2, w1          # the first delivery and the changed record, not the copies
+    st = db.read_df(engine, sa.select(stg_inbound_leads).order_by(stg_inbound_leads.c.batch_id,
+                                                                  stg_inbound_leads.c.row_number))
+    assert st["state"].tolist() == ["loaded", "suppressed", "suppressed", "loaded", "loaded"]
+    assert st["state_reason"].tolist()[1:3] == ["redelivered", "redelivered"]
+    assert out["suppressed"] == 1
+    assert count(engine, person_records) == 3
+    load_leads(ctx)
+    assert count(engine, person_records) == 3
+
+
+def test_record_hash_does_not_depend_on_what_else_was_read() -> None:
+    """The same values hash the same whether pandas read the column as int, float or object."""
+    from leadflow.identity.load import record_hash
+    a = pd.DataFrame({"source_record_id": ["w1", "w2"], "company_size": [10, None], "opt_out": [True, None],
+                      "created_at": [pd.Timestamp("2026-01-01"), None], "email": ["a@x", None],
+                      "attributes": [{"k": 1}, None]})
+    b = pd.DataFrame({"source_record_id": ["w1"], "company_size": [10], "opt_out": [1],
+                      "created_at": ["2026-01-01 00:00:00.000000"], "email": ["a@x"], "attributes": [{"k": 1}]})
+    assert record_hash(a).iloc[0] == record_hash(b).iloc[0]
+    assert record_hash(a).iloc[1] != record_hash(b).iloc[0]
+    c = b.assign(company_size=[11])
+    assert record_hash(c).iloc[0] != record_hash(b).iloc[0]

@@ -7,9 +7,9 @@ import pytest
 import sqlalchemy as sa
 
 from leadflow.identity import load_leads, load_touches, ops
+from leadflow.privacy.erase import erase
 from leadflow.store import db
-from leadflow.store.schema import (erasures, match_reviews, merges, people, person_records,
-                                   stg_inbound_leads, touches)
+from leadflow.store.schema import match_reviews, merges, people, person_records, stg_inbound_leads, tombstones, touches
 from tests.identity_helpers import CONFIG, count, land
 
 ANNA = {"first_name": "Anna", "last_name": "Berg", "company": "Acme GmbH", "country": "DE",
@@ -104,14 +104,14 @@ def test_review_list_merge_and_reject(engine, make_ctx) -> None:
 def test_erase_blanks_pii_and_suppresses_later_records(engine, make_ctx) -> None:
     ctx = make_ctx(CONFIG, engine)
     pid = _setup_merged(engine, ctx)
-    out = ops.erase(ctx, " Anna.Berg@ACME.io ")
-    assert out["person_ids"] == [pid] and out["records_blanked"] == 3
+    out = erase(ctx, " Anna.Berg@ACME.io ")
+    assert out["person_ids"] == [pid] and out["tables"]["stg_inbound_leads"] == 3
     p = _people(engine).set_index("person_id").loc[pid]
     assert p["erased_at"] is not None and pd.isna(p["email_norm"]) and pd.isna(p["first_name"])
     assert bool(p["opt_out"]) and bool(p["do_not_contact"])
     stg = db.read_df(engine, sa.select(stg_inbound_leads))
     assert stg["email"].isna().all() and stg["last_name"].isna().all()
-    assert count(engine, erasures) == 1
+    assert count(engine, tombstones, tombstones.c.kind == "email_norm_untagged") == 2   # both addresses
     land(engine, [{**ANNA, "source_record_id": "w7", "email": "anna.berg@acme.io"}], "web")
     res = load_leads(ctx)
     assert res["suppressed"] == 1 and res["created"] == 0

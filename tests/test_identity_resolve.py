@@ -115,8 +115,8 @@ def test_precision_recall_on_synthetic_duplicates() -> None:
 
 
 def test_precision_recall_on_the_demo_generator(tmp_path: Path) -> None:
-    from leadflow import demo
     from leadflow import config as cfg
+    from leadflow import demo
     from leadflow.demo.truth import load_truth
     from leadflow.ingest import read_mapped
     demo.generate(tmp_path, leads=6000, seed=21, days=3)

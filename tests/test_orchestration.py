@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -102,7 +102,7 @@ def leadflow_env(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch):
 
 
 def airflow_context(dag_id: str = "lead_handoff_daily", task_id: str = "quality",
-                    logical: datetime | None = datetime(2026, 11, 26, tzinfo=timezone.utc),
+                    logical: datetime | None = datetime(2026, 11, 26, tzinfo=UTC),
                     exception: BaseException | None = None, **extra: Any) -> dict[str, Any]:
     """The parts of an Airflow 3 task context leadflow reads."""
     ti = SimpleNamespace(dag_id=dag_id, task_id=task_id, run_id="scheduled__2026-11-26", try_number=1)
@@ -153,14 +153,14 @@ def test_scrub_is_one_line_and_bounded() -> None:
 
 # --------------------------------------------------------------------------- run dates
 def test_run_date_precedence() -> None:
-    d = datetime(2026, 11, 20, 5, tzinfo=timezone.utc)
+    d = datetime(2026, 11, 20, 5, tzinfo=UTC)
     assert run_date_for({"logical_date": d, "dag_run": SimpleNamespace(conf={})}) == date(2026, 11, 20)
     # conf wins: an operator re-running one day by hand
     assert run_date_for({"logical_date": d, "dag_run": SimpleNamespace(conf={"run_date": "2026-10-01"})}) \
         == date(2026, 10, 1)
     # asset-triggered runs in Airflow 3 have no logical date: the day they ran after
     run = SimpleNamespace(conf={}, logical_date=None, data_interval_start=None,
-                          run_after=datetime(2026, 11, 22, 13, tzinfo=timezone.utc))
+                          run_after=datetime(2026, 11, 22, 13, tzinfo=UTC))
     assert run_date_for({"logical_date": None, "dag_run": run}) == date(2026, 11, 22)
     # deadline callbacks carry the dag run as a JSON dict
     assert run_date_for({"dag_run": {"logical_date": "2026-11-23T05:00:00Z"}}) == date(2026, 11, 23)

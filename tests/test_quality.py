@@ -112,7 +112,7 @@ def test_touch_already_loaded_in_an_earlier_batch_is_quarantined(engine, make_ct
 
 
 def test_source_over_fail_share_is_held_the_others_pass(engine, make_ctx) -> None:
-    """Issue 16: the gate no longer fails the step. The bad source's failing rows are
+    """The gate does not fail the step. The bad source's failing rows are
     quarantined and its passing rows stay landed (held); the other source's rows pass."""
     cfg = _config(fail_share=0.5)
     cfg["sources"].append({**cfg["sources"][0], "name": "fair"})
@@ -185,7 +185,7 @@ def test_data_docs_are_built_into_reports(engine, make_ctx, tmp_path: Path, caps
 
 
 def test_unknown_gx_types_over_chunks(engine, make_ctx, tmp_path, monkeypatch) -> None:
-    """Issue 16, criterion 1 on the warehouse: three types leadflow never heard of, a source
+    """On the warehouse: three types leadflow never heard of, a source
     read in chunks of 7 (the z-scores still see every row), GX's names as reasons, the
     dataset-level one as a warning."""
     from tests.test_quality_engine import NEW_EXPECTATIONS, outlier_frame, suite_copy

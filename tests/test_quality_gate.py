@@ -1,5 +1,5 @@
-"""The quality gate as Airflow and `leadflow status` see it (issue 4, criterion 3; per source
-since issue 16: a source over its fail threshold is held back, every other source flows on).
+"""The quality gate as Airflow and `leadflow status` see it: a source over its fail threshold is
+held back, every other source flows on.
 
 The quality task of the DAGs is ``leadflow.orchestration.runner.run_task("quality", context)``
 (dags/lead_handoff_daily.py); these tests call exactly that with an Airflow-shaped context on a
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -24,7 +24,7 @@ from leadflow.quality.testing import good_row, stage, states
 from leadflow.store.schema import pipeline_runs
 from tests.conftest import ROOT, write_config
 
-RUN_DATE = datetime(2026, 11, 26, tzinfo=timezone.utc)
+RUN_DATE = datetime(2026, 11, 26, tzinfo=UTC)
 RUN_ID = "lead_handoff_daily:2026-11-26"
 
 
@@ -114,7 +114,7 @@ def test_below_fail_share_the_run_goes_on_and_status_shows_the_counts(warehouse)
 
 @pytest.mark.slow
 def test_one_bad_source_does_not_stop_the_others(tmp_path: Path, db_url: str, monkeypatch) -> None:
-    """Issue 16, criterion 2: two lead sources, one over its fail threshold. The daily run
+    """Two lead sources, one over its fail threshold. The daily run
     hands off the good source's leads; nothing of the bad one is loaded or handed off; the
     run summary, ``leadflow status`` and the gate task name the bad source."""
     import yaml
@@ -159,13 +159,13 @@ def test_one_bad_source_does_not_stop_the_others(tmp_path: Path, db_url: str, mo
     assert st.get("landed") == 5 and st.get("quarantined", 0) >= 5   # held rows kept, not lost
     text = _status(path, db_url)
     assert "quality gate: source 'partner'" in text
-    from leadflow.orchestration import summary                # the run summary shows it too
+    from leadflow.orchestration import summary  # the run summary shows it too
     html = summary.write(eng, ctx.run_id, ctx.settings.reports_dir).read_text()
     assert "partner" in html and "held back" in html and ">warning<" in html
 
 
 def test_invalid_suite_fails_the_quality_task_at_once_with_one_line(warehouse, tmp_path, monkeypatch) -> None:
-    """Issue 16: an expectation GX rejects is a config error (no retry), not an internal error."""
+    """An expectation GX rejects is a config error (no retry), not an internal error."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from leadflow.orchestration import runner

@@ -20,6 +20,7 @@ from leadflow.store.schema import campaigns
 CHROMIUM = Path("/usr/bin/chromium")
 EVIL = '=HYPERLINK("http://x","y")'
 SCRIPT = "<script>alert(1)</script>"
+RUN_ID = "test:2026-11-30&<b>"     # markup in a run id is shown, escaped once
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def report(tmp_path_factory):
         c.execute(campaigns.update().where(campaigns.c.campaign_id == "C001").values(name=EVIL))
         c.execute(campaigns.update().where(campaigns.c.campaign_id == "C002").values(name=SCRIPT))
     settings = cfg.parse({"paths": {"reports_dir": str(tmp / "reports")}})
-    out = build(RunContext(settings, engine, date(2026, 11, 30), "test:2026-11-30"))
+    out = build(RunContext(settings, engine, date(2026, 11, 30), RUN_ID))
     yield out, tmp
     engine.dispose()
     db._ENGINES.pop(url, None)
@@ -52,6 +53,7 @@ def test_build_writes_self_contained_html_and_csvs(report) -> None:
                   "Attribution side by side", "Where leads stall"):
         assert title in text
     assert SCRIPT not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text   # escaped, not live
+    assert "run test:2026-11-30&amp;&lt;b&gt;" in text and "&amp;amp;" not in text and "&amp;lt;" not in text
     names = {p.stem for p in Path(out["csv_dir"]).glob("*.csv")}
     assert {"funnel", "campaign_performance", "sla_compliance", "speed_to_lead", "rejection_reasons",
             "stage_times", "attribution_by_campaign", "attribution_by_channel"} <= names

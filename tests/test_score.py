@@ -11,8 +11,7 @@ import pytest
 
 from leadflow.config import Scoring
 from leadflow.score import engagement, reasons, rules
-from leadflow.score.features import FeatureSpec, LeakageError, guard, separation_warnings, \
-    single_feature_auc
+from leadflow.score.features import FeatureSpec, LeakageError, guard, separation_warnings, single_feature_auc
 from leadflow.store import db
 from tests import score_helpers as H
 

@@ -19,7 +19,7 @@ REAL_CONFIG = ROOT / "examples" / "real_data.yaml"
 
 def _real_settings() -> cfg.Settings:
     if not REAL_CONFIG.is_file():
-        pytest.skip("examples/real_data.yaml (helper A's source definitions) is absent")
+        pytest.skip("examples/real_data.yaml (the real-data source definitions) is absent")
     return cfg.load(REAL_CONFIG)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
 import pytest
@@ -77,3 +77,195 @@ def test_records_gives_plain_python_values() -> None:
     for row in rows:
         for v in row.values():
             assert v is None or type(v) in (int, float, str, bool, dict, datetime), type(v)
+
+
+# ----------------------------------------------------------------------------- read_frame / copy_upsert
+from leadflow.store import frames  # noqa: E402
+from leadflow.store.schema import campaign_spend, campaigns, lifecycle_events, quarantine, scores  # noqa: E402
+
+T0 = datetime(2026, 11, 26, 9, 30, 15, 123456)
+
+
+def _events(n: int, start: int = 0, reason: str = "r") -> pd.DataFrame:
+    return pd.DataFrame({"person_id": range(start, start + n), "cycle": 1, "from_stage": None,
+                         "to_stage": "lead", "occurred_at": T0, "reason": reason, "run_id": "run-1"})
+
+
+def _count(engine: sa.Engine, table: sa.Table) -> int:
+    with engine.connect() as c:
+        return int(c.execute(sa.select(sa.func.count()).select_from(table)).scalar())
+
+
+def test_copy_upsert_appends_and_reads_back(engine: sa.Engine) -> None:
+    with engine.begin() as c:
+        assert frames.copy_upsert(c, lifecycle_events, _events(3)) == 3
+    out = frames.read_frame(engine, sa.select(lifecycle_events).order_by(lifecycle_events.c.person_id))
+    assert out["person_id"].tolist() == [0, 1, 2]
+    assert out["occurred_at"].tolist() == [T0] * 3
+    assert out["from_stage"].isna().all() and out["reason"].tolist() == ["r"] * 3
+
+
+def test_copy_upsert_conflict_ignore_counts_only_new_rows(engine: sa.Engine) -> None:
+    key = ["person_id", "cycle", "to_stage"]
+    with engine.begin() as c:
+        assert frames.copy_upsert(c, lifecycle_events, _events(3), conflict=key) == 3
+    with engine.begin() as c:   # two old keys, two new ones; old rows keep their reason
+        assert frames.copy_upsert(c, lifecycle_events, _events(4, start=1, reason="x"), conflict=key) == 2
+    out = frames.read_frame(engine, "SELECT person_id, reason FROM lifecycle_events ORDER BY person_id")
+    assert out["reason"].tolist() == ["r", "r", "r", "x", "x"]
+
+
+def test_copy_upsert_conflict_update_rewrites_columns(engine: sa.Engine) -> None:
+    with engine.begin() as c:
+        c.execute(campaigns.insert(), [{"campaign_id": "c1"}, {"campaign_id": "c2"}])
+        frames.copy_upsert(c, campaign_spend, pd.DataFrame({
+            "campaign_id": ["c1", "c2"], "spend_date": [date(2026, 11, 1)] * 2, "amount": [10.5, 20.25],
+            "currency": "EUR"}), conflict=["campaign_id", "spend_date"], update=["amount", "currency"])
+    with engine.begin() as c:   # a correction (repeated in the frame: the last row wins) and a new day
+        n = frames.copy_upsert(c, campaign_spend, pd.DataFrame({
+            "campaign_id": ["c1", "c1", "c1"], "spend_date": [date(2026, 11, 1)] * 2 + [date(2026, 11, 2)],
+            "amount": [1.0, 11.75, 3.1], "currency": ["USD", "EUR", "EUR"]}),
+            conflict=["campaign_id", "spend_date"], update=["amount", "currency"])
+        assert n == 2
+    out = frames.read_frame(engine, sa.select(campaign_spend).order_by("campaign_id", "spend_date"))
+    assert out["amount"].tolist() == [11.75, 3.1, 20.25]
+    assert out["amount"].dtype == "float64"          # money is Numeric, read as float on both backends
+    assert out["currency"].tolist() == ["EUR", "EUR", "EUR"]
+
+
+def test_copy_upsert_returns_ids_of_inserted_rows_in_frame_order(engine: sa.Engine) -> None:
+    key = ["person_id", "cycle", "to_stage"]
+    with engine.begin() as c:
+        first = frames.copy_upsert(c, lifecycle_events, _events(3), conflict=key, returning="event_id")
+        again = frames.copy_upsert(c, lifecycle_events, _events(5), conflict=key, returning="event_id")
+    assert len(first) == 3 and first == sorted(first) and len(again) == 2
+    ids = frames.read_frame(engine, "SELECT event_id, person_id FROM lifecycle_events ORDER BY person_id")
+    assert ids["event_id"].tolist() == first + again
+
+
+def test_copy_upsert_json_columns_round_trip(engine: sa.Engine) -> None:
+    recs = [{"k": "v, \"quoted\"\n", "n": [1, 2]}, {"é": None}]
+    df = pd.DataFrame({"source": "s", "kind": "inbound_leads", "batch_id": [1, 2], "row_number": [1, 1],
+                       "stage": "quality", "record": recs, "reasons": [["a"], []], "created_at": T0})
+    with engine.begin() as c:
+        assert frames.copy_upsert(c, quarantine, df, conflict=["kind", "batch_id", "row_number"]) == 2
+        text = pd.DataFrame({"source": "s", "kind": "inbound_leads", "batch_id": [3], "row_number": [1],
+                             "stage": "quality", "record": ['{"pre": "encoded"}'], "reasons": ['["b"]'],
+                             "created_at": T0})
+        frames.copy_upsert(c, quarantine, text, json_text=["record", "reasons"])
+    out = frames.read_frame(engine, sa.select(quarantine).order_by(quarantine.c.batch_id))
+    assert out["record"].tolist() == recs + [{"pre": "encoded"}]
+    assert out["reasons"].tolist() == [["a"], [], ["b"]]
+    assert out["status"].tolist() == ["open"] * 3          # the column's default, not in the frame
+
+
+def test_copy_upsert_missing_values_are_null_and_int_gaps_are_whole(engine: sa.Engine) -> None:
+    import numpy as np
+
+    df = pd.DataFrame({"person_id": [1.0, 2.0, 3.0], "score_date": [date(2026, 11, 26)] * 3,
+                       "fit_points": [1.5, 2.0, 0.0], "grade": ["A", "B", "C"],
+                       "engagement_points": 0.0, "score": [10.0, 20.0, 30.0],
+                       "probability": [0.25, np.nan, None], "model_version": [None, "m1", pd.NA],
+                       "reasons": [["x"], None, np.nan], "run_id": "r"})
+    # an integer column with a gap arrives as floats (7.0, NaN, 9.0) and is stored as 7, NULL, 9
+    with engine.begin() as c:
+        assert frames.copy_upsert(c, scores, df, conflict=["person_id", "score_date"]) == 3
+        frames.copy_upsert(c, lifecycle_events, _events(3).assign(
+            cycle=[1.0, 2.0, 3.0], from_stage=[None, np.nan, pd.NA]))
+        c.execute(campaigns.insert(), [{"campaign_id": "c1"}])
+        frames.copy_upsert(c, campaign_spend, pd.DataFrame({
+            "campaign_id": "c1", "spend_date": pd.to_datetime(["2026-11-01", "2026-11-02", "2026-11-03"]),
+            "amount": 1.0, "batch_id": [7.0, np.nan, 9.0]}))
+    out = frames.read_frame(engine, sa.select(scores).order_by(scores.c.person_id))
+    assert out["person_id"].tolist() == [1, 2, 3]
+    assert out["probability"].isna().tolist() == [False, True, True]
+    assert out["model_version"].isna().tolist() == [True, False, True]
+    assert out["reasons"].isna().tolist() == [False, True, True]
+    ev = frames.read_frame(engine, "SELECT cycle, from_stage FROM lifecycle_events ORDER BY person_id")
+    assert ev["cycle"].tolist() == [1, 2, 3] and ev["from_stage"].isna().all()
+    sp = frames.read_frame(engine, "SELECT batch_id, CAST(batch_id AS TEXT) AS t FROM campaign_spend "
+                                   "ORDER BY spend_date")
+    assert sp["t"].fillna("-").tolist() == ["7", "-", "9"]
+
+
+def test_copy_upsert_nat_is_null(engine: sa.Engine) -> None:
+    with engine.begin() as c:
+        bid = c.execute(ingest_batches.insert().values(
+            source="s", kind="inbound_leads", uri="f.csv", content_hash="h", status="landed",
+            loaded_at=T0)).inserted_primary_key[0]
+        frames.copy_upsert(c, stg_inbound_leads, pd.DataFrame({
+            "source": "s", "batch_id": bid, "row_number": [1, 2], "loaded_at": T0,
+            "created_at": [T0, pd.NaT], "email": ["", None], "company_size": [5, None]}))
+    out = frames.read_frame(engine, sa.select(stg_inbound_leads).order_by(stg_inbound_leads.c.row_number))
+    assert out["created_at"].tolist()[0] == T0 and pd.isna(out["created_at"].tolist()[1])
+    assert out["email"].tolist()[0] == "" and pd.isna(out["email"].tolist()[1])   # "" stays ""
+    assert out["state"].tolist() == ["landed", "landed"]
+
+
+def test_copy_upsert_empty_frame_writes_nothing(engine: sa.Engine) -> None:
+    with engine.begin() as c:
+        assert frames.copy_upsert(c, lifecycle_events, _events(0)) == 0
+        assert frames.copy_upsert(c, lifecycle_events, _events(0), conflict=["person_id"],
+                                  returning="event_id") == []
+    assert _count(engine, lifecycle_events) == 0
+    empty = frames.read_frame(engine, sa.select(lifecycle_events.c.person_id, lifecycle_events.c.reason))
+    assert list(empty.columns) == ["person_id", "reason"] and empty.empty
+
+
+def test_copy_upsert_large_frame_goes_in_slices(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frames, "_COPY_ROWS", 1000)
+    key = ["person_id", "cycle", "to_stage"]
+    n = 12_345
+    with engine.begin() as c:
+        ids = frames.copy_upsert(c, lifecycle_events, _events(n), conflict=key, returning="event_id")
+        assert len(ids) == n == len(set(ids))
+        assert frames.copy_upsert(c, lifecycle_events, _events(n + 5), conflict=key) == 5
+        assert frames.copy_upsert(c, lifecycle_events, _events(n + 5, start=100_000)) == n + 5
+    assert _count(engine, lifecycle_events) == 2 * n + 10
+    got = frames.read_ids(engine, sa.select(lifecycle_events.c.person_id), lifecycle_events.c.person_id,
+                          list(range(0, 120_000, 7)))
+    assert sorted(got["person_id"]) == [i for i in range(0, 120_000, 7)
+                                        if i < n + 5 or 100_000 <= i < 100_000 + n + 5]
+
+
+def test_copy_update_sets_columns_by_key_with_a_guard(engine: sa.Engine) -> None:
+    with engine.begin() as c:
+        frames.copy_upsert(c, lifecycle_events, _events(4))
+        n = frames.copy_update(c, lifecycle_events, pd.DataFrame({
+            "person_id": [0, 1, 2, 99], "cycle": 1, "reason": ["a", "b", None, "z"]}),
+            key=["person_id", "cycle"], columns=["reason"], where="lifecycle_events.person_id < 2")
+    assert n == 2
+    out = frames.read_frame(engine, "SELECT reason FROM lifecycle_events ORDER BY person_id")
+    assert out["reason"].tolist() == ["a", "b", "r", "r"]
+
+
+def test_read_frame_takes_text_with_parameters(engine: sa.Engine) -> None:
+    with engine.begin() as c:
+        frames.copy_upsert(c, lifecycle_events, _events(5))
+    out = frames.read_frame(engine, "SELECT person_id FROM lifecycle_events WHERE person_id >= :lo "
+                                    "ORDER BY person_id", {"lo": 3})
+    assert out["person_id"].tolist() == [3, 4]
+
+
+def test_old_sqlite_is_refused_at_start(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    import sqlite3
+
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(StoreError, match="SQLite 3.35.0 or newer is required.*3.31.1"):
+        db.engine(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+def test_money_is_exact_numeric_and_reads_as_float(engine: sa.Engine) -> None:
+    from leadflow.store.schema import outcomes
+
+    for col in (campaign_spend.c.amount, outcomes.c.amount):
+        assert isinstance(col.type, sa.Numeric) and not isinstance(col.type, sa.Float)
+    with engine.begin() as c:
+        c.execute(campaigns.insert(), [{"campaign_id": "c1"}])
+        frames.copy_upsert(c, campaign_spend, pd.DataFrame({
+            "campaign_id": "c1", "spend_date": [date(2026, 11, d) for d in (1, 2, 3)], "amount": 0.1}))
+    total = frames.read_frame(engine, "SELECT SUM(amount) AS s FROM campaign_spend")["s"]
+    assert total.dtype == "float64"
+    if engine.dialect.name == "postgresql":     # SQLite keeps NUMERIC values as REAL
+        assert total.iloc[0] == 0.3                 # 0.1 + 0.1 + 0.1 in float is 0.30000000000000004

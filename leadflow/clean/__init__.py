@@ -10,42 +10,24 @@ from __future__ import annotations
 import pandas as pd
 
 from leadflow.canonical import FIELDS
-from leadflow.clean.emails import normalise_emails
-from leadflow.clean.geo import country_iso2
 from leadflow.clean.names import clean_company, clean_person_name, company_norm, fold
-from leadflow.clean.phones import to_e164
-from leadflow.clean._unique import per_unique
 from leadflow.clean.titles import classify_titles, clean_titles
 from leadflow.clean.utm import parse_utm
+from leadflow.vocab._unique import per_unique
+from leadflow.vocab.booleans import opt_out_flags
+from leadflow.vocab.datetimes import to_utc
+from leadflow.vocab.geo import country_iso2
+from leadflow.vocab.mailboxes import normalise_emails
+from leadflow.vocab.phones import to_e164
 
 __all__ = ["standardise_leads", "to_utc", "normalise_emails", "to_e164", "country_iso2",
            "classify_titles", "parse_utm", "company_norm", "clean_person_name", "fold"]
 
 
-def to_utc(s: pd.Series) -> pd.Series:
-    """Any timestamps (aware, naive, strings) -> naive UTC; naive values are taken as UTC."""
-    if isinstance(s.dtype, pd.DatetimeTZDtype):
-        return s.dt.tz_convert("UTC").dt.tz_localize(None)
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        return s.astype("datetime64[us]")
-    # ISO 8601 text (what files and databases give) parses fast; anything else goes per value
-    out = pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601")
-    retry = out.isna() & s.notna()
-    if retry.any():
-        out[retry] = pd.to_datetime(s[retry], utc=True, errors="coerce", format="mixed")
-    return out.dt.tz_localize(None).astype("datetime64[us]")
-
-
-_TRUE = {"true", "t", "yes", "y", "1", "x", "on", "opted out", "unsubscribed"}
-
-
 def to_bool(s: pd.Series) -> pd.Series:
-    """Flags as delivered (bool, 0/1, 'Yes'/'No', 'true', 'X') -> bool; missing -> False."""
-    if pd.api.types.is_bool_dtype(s.dtype):
-        return s.fillna(False).astype(bool)
-    if pd.api.types.is_numeric_dtype(s.dtype):
-        return s.fillna(0).astype(float).ne(0)
-    return per_unique(s.astype("str"), lambda u: u.str.strip().str.lower().isin(_TRUE))
+    """Opt-out style flags as delivered -> bool (True = do not contact), by the shared vocabulary:
+    missing is False, a readable word as it says, an unreadable value True (never "contact")."""
+    return opt_out_flags(s)
 
 
 def _col(df: pd.DataFrame, name: str) -> pd.Series:

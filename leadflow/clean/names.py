@@ -6,8 +6,8 @@ import re
 
 import pandas as pd
 
-from leadflow.clean._unique import SPACE, per_unique
-from leadflow.clean.lists import LEGAL_SUFFIXES
+from leadflow.vocab._unique import SPACE, per_unique
+from leadflow.vocab.lists import LEGAL_SUFFIXES
 
 # a plain string (a compiled pattern would make pandas run Python's re row by row); the text it
 # is applied to holds only [a-z0-9 ] at that point, so " +" stands for any whitespace

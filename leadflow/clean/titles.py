@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from leadflow.clean._unique import SPACE, per_unique
+from leadflow.vocab._unique import SPACE, per_unique
 
 SENIORITY_RULES: tuple[tuple[str, str], ...] = (
     ("student", r"\b(?:student|intern|internship|trainee|apprentice|undergrad\w*|phd candidate)\b"),

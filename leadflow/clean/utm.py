@@ -6,7 +6,7 @@ from urllib.parse import unquote_plus
 
 import pandas as pd
 
-from leadflow.clean._unique import per_unique
+from leadflow.vocab._unique import per_unique
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 

@@ -1,7 +1,8 @@
 """The ``leadflow`` command line. Each area registers its commands from its own module.
 
-Every expected failure (bad config, unreachable warehouse, unreadable input, a quality gate)
-is printed as one line naming the cause, with a non-zero exit and no traceback.
+Every expected failure (bad config, unreachable warehouse, unreadable input, a quality gate,
+disk full or a lost database connection) is printed as one line naming the cause (the
+warehouse or the file), with a non-zero exit and no traceback; exit 70 is left to real bugs.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
             return e.exit_code
         if os.environ.get("LEADFLOW_DEBUG"):
             raise
+        from leadflow.store.db import infra_error
+        infra = infra_error(e)          # disk full, lost warehouse: expected, one line
+        if infra is not None:
+            typer.echo(f"error: {infra}", err=True)
+            return infra.exit_code
         typer.echo(f"internal error: {type(e).__name__}: {str(e)[:300]} "
                    "(set LEADFLOW_DEBUG=1 for the traceback)", err=True)
         return 70

@@ -5,15 +5,15 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Path to leadflow.yaml "
+ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", help="Path to leadflow.yaml "
                                                    "(default: $LEADFLOW_CONFIG or ./leadflow.yaml)")]
-DateOpt = Annotated[Optional[str], typer.Option("--date", "-d", help="Run date YYYY-MM-DD (default: today)")]
+DateOpt = Annotated[str | None, typer.Option("--date", "-d", help="Run date YYYY-MM-DD (default: today)")]
 
 # Wide enough for the status table when output goes to a file or a CI log.
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -31,20 +31,25 @@ def parse_date(value: str | None, opt: str = "--date") -> date | None:
 
 
 def cmd_init(config: ConfigOpt = None) -> None:
-    """Create the warehouse tables (idempotent) and the data folders."""
+    """Create the warehouse or upgrade its schema to this version (idempotent), and the folders."""
     from leadflow import config as cfg
-    from leadflow.store import db
+    from leadflow.store import db, migrations
     settings = cfg.load(config)
     eng = db.engine(settings.database_url)
+    db.check(eng)
+    before = migrations.current(eng)
     tables = db.init(eng)
     for d in (settings.data_dir, settings.reports_dir, settings.lists_dir):
         d.mkdir(parents=True, exist_ok=True)
-    console.print(f"warehouse ready: {len(tables)} tables at "
+    after = migrations.current(eng)
+    change = (f"upgraded from revision {before} to {after}" if before and before != after
+              else f"at revision {after}")
+    console.print(f"warehouse ready: {len(tables)} tables, schema {change}, at "
                   f"{eng.url.render_as_string(hide_password=True)}")
 
 
 def cmd_run(config: ConfigOpt = None, run_date: DateOpt = None,
-            steps: Annotated[Optional[str], typer.Option(
+            steps: Annotated[str | None, typer.Option(
                 "--steps", help="Comma-separated steps (default: all): ingest,quality,load,score,"
                                 "queue,deliver,feedback,report")] = None) -> None:
     """Run the daily pipeline for one date, from ingest to the lead lists and the report."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Annotated, Optional
+from datetime import UTC, datetime
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -30,7 +30,7 @@ def cmd_sources_check(config: ConfigOpt = None) -> None:
     if not settings.sources:
         console.print(f"{settings.config_path}: no sources registered")
         return
-    checks = registry.check(settings, datetime.now(timezone.utc).replace(tzinfo=None))
+    checks = registry.check(settings, datetime.now(UTC).replace(tzinfo=None))
     t = Table(title=f"sources in {settings.config_path}")
     for col in ("source", "kind", "owner", "connector", "mapped fields", "columns present", "next run (UTC)", "problems"):
         t.add_column(col, overflow="fold")
@@ -51,7 +51,7 @@ def cmd_sources_check(config: ConfigOpt = None) -> None:
 
 
 def cmd_ingest(config: ConfigOpt = None, run_date: DateOpt = None,
-               source: Annotated[Optional[list[str]], typer.Option(
+               source: Annotated[list[str] | None, typer.Option(
                    "--source", "-s", help="Source name (repeatable)")] = None,
                all_: Annotated[bool, typer.Option("--all", help="Every enabled source")] = False) -> None:
     """Run imports now: land each source's new deliveries (with a progress bar)."""
@@ -86,7 +86,7 @@ def cmd_ingest(config: ConfigOpt = None, run_date: DateOpt = None,
                   f"{s['batches']} batch(es), {s['duplicates']} already landed, {s['waiting']} waiting, "
                   f"{s['failed']} failed" + (f", {s['refused']} refused" if s["refused"] else ""), soft_wrap=True)
     for r in results:
-        if r.get("note") and r["status"] == "landed" and r["rows_rejected"]:
+        if r.get("note") and r["status"] == "landed":   # rejects, or a cut last line
             console.print(f"note: {r['note']}", markup=False, soft_wrap=True)
     for w in s["warnings"]:
         if w not in s["errors"]:        # e.g. a link found in failed/ and left alone

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
-
-from leadflow.cli.core import ConfigOpt, parse_date
 from rich.console import Console
 from rich.table import Table
 
+from leadflow.cli.core import ConfigOpt, parse_date
 
 console = Console()
 queue_app = typer.Typer(help="The sales queue (handoffs).", no_args_is_help=True)
@@ -31,8 +30,8 @@ def _engine(config: str | None) -> tuple[Any, Any]:
 @queue_app.command("list")
 def cmd_queue_list(
     config: ConfigOpt = None,
-    owner: Annotated[Optional[str], typer.Option("--owner", help="Only this rep (or the fallback queue)")] = None,
-    run_date: Annotated[Optional[str], typer.Option("--date", "-d", help="Handoffs of this run date (default: all open)")] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="Only this rep (or the fallback queue)")] = None,
+    run_date: Annotated[str | None, typer.Option("--date", "-d", help="Handoffs of this run date (default: all open)")] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table")] = False,
 ) -> None:

@@ -1,13 +1,14 @@
-"""``leadflow people ...``: show a person, unmerge, work the match review list, erase.
+"""``leadflow people ...``: show a person, unmerge, work the match review list, erase, export.
 
-``show`` is an operator's view of one person and prints their details; ``erase`` prints ids and
-counts only (no PII), as do review lists (person ids, score, evidence).
+``show`` is an operator's view of one person and prints their details; ``export`` prints (or
+writes) everything held about them, which is its purpose; ``erase`` prints ids and counts per
+table and file only (no PII), as do review lists (person ids, score, evidence).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Annotated, Optional
+from datetime import UTC, datetime
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,7 +16,7 @@ from rich.table import Table
 
 from leadflow.cli.core import ConfigOpt
 
-people_app = typer.Typer(help="People: show, unmerge, review uncertain matches, erase.",
+people_app = typer.Typer(help="People: show, unmerge, review uncertain matches, erase, export, release an opt-out.",
                          no_args_is_help=True)
 console = Console()
 
@@ -27,7 +28,7 @@ def _ctx(config: str | None):
 
 def _now() -> datetime:
     """A person's action happens now (naive UTC); pipeline stages use the run's logical time."""
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 @people_app.command("show")
@@ -59,7 +60,7 @@ def cmd_show(person_id: int, config: ConfigOpt = None) -> None:
 
 @people_app.command("unmerge")
 def cmd_unmerge(person_id: int,
-                record: Annotated[Optional[int], typer.Option("--record", help="Only split off this "
+                record: Annotated[int | None, typer.Option("--record", help="Only split off this "
                                                               "record (and records with its address)")] = None,
                 config: ConfigOpt = None) -> None:
     """Restore a person's records into separate people (remembered: they will not re-merge)."""
@@ -71,7 +72,7 @@ def cmd_unmerge(person_id: int,
 
 @people_app.command("review")
 def cmd_review(action: Annotated[str, typer.Argument(help="list | merge | reject")] = "list",
-               review_id: Annotated[Optional[int], typer.Argument(help="review id (merge/reject)")] = None,
+               review_id: Annotated[int | None, typer.Argument(help="review id (merge/reject)")] = None,
                status: Annotated[str, typer.Option("--status", help="list: open | merged | rejected")] = "open",
                config: ConfigOpt = None) -> None:
     """Work the list of uncertain matches: list them, merge a pair, or reject it for good."""
@@ -103,12 +104,60 @@ def cmd_review(action: Annotated[str, typer.Argument(help="list | merge | reject
 @people_app.command("erase")
 def cmd_erase(email: Annotated[str, typer.Option("--email", help="The address of the person to erase")],
               config: ConfigOpt = None) -> None:
-    """Right to erasure: blank the person's PII everywhere, keep ids for accounting."""
-    from leadflow.identity import ops
-    out = ops.erase(_ctx(config), email, at=_now())
+    """Right to erasure: remove the person from every table, list and extract; block re-entry."""
+    from leadflow.privacy.hashing import uses_demo_key
+    ctx = _ctx(config)
+    from leadflow.privacy import erase as privacy_erase
+    out = privacy_erase.erase(ctx, email, at=_now())
     ids = ", ".join(map(str, out["person_ids"])) or "none"
-    console.print(f"erased person id(s): {ids}; {out['records_blanked']} landed record(s) and "
-                  f"{out['quarantine_blanked']} quarantined row(s) blanked; address added to the erasure list")
+    console.print(f"erased person id(s): {ids}; identifiers added to the tombstone list")
+    if uses_demo_key(ctx.settings):
+        console.print(f"warning: ${ctx.settings.privacy.hash_key_env} is not set; the tombstone used the "
+                      "demo hashing key (set your own before production, then never change it)")
+    for table, n in sorted(out["tables"].items()):
+        console.print(f"  {table}: {n}", highlight=False, soft_wrap=True)
+    for path, what in sorted(out["files"].items()):
+        console.print(f"  {path}: {what}", highlight=False, soft_wrap=True)
+
+
+@people_app.command("export")
+def cmd_export(email: Annotated[str, typer.Option("--email", help="The address of the person")],
+               out: Annotated[str | None, typer.Option("--out", help="Write the JSON to this file "
+                                                          "(default: standard output)")] = None,
+               config: ConfigOpt = None) -> None:
+    """Subject access request: everything held about a person, as JSON, from every table."""
+    from pathlib import Path
+
+    from leadflow.privacy import export
+    doc = export.export(_ctx(config), email)
+    text = export.dumps(doc)
+    if out is None:
+        typer.echo(text)
+        return
+    Path(out).write_text(text + "\n", encoding="utf-8")
+    n = sum(len(v) for v in doc["tables"].values())
+    console.print(f"wrote {n} row(s) of person id(s) {', '.join(map(str, doc['person_ids'])) or 'none'} "
+                  f"to {out}", highlight=False, soft_wrap=True)
+
+
+@people_app.command("release-opt-out")
+def cmd_release_opt_out(email: Annotated[str, typer.Option("--email", help="The address to release")],
+                        by: Annotated[str, typer.Option("--by", help="Who decided")],
+                        note: Annotated[str, typer.Option("--note", help="Why contact is allowed again")],
+                        config: ConfigOpt = None) -> None:
+    """A person decided an address may be contacted again: release its opt-out signals
+    (``contact_blocks``) seen on rejected or quarantined records. Prints a count only."""
+    import pandas as pd
+
+    from leadflow.store import contact_blocks
+    from leadflow.vocab.emails import normalise_address
+    norm = normalise_address(pd.Series([email], dtype=object)).iloc[0]
+    if pd.isna(norm):
+        console.print("not a readable address; nothing released")
+        raise typer.Exit(2)
+    with _ctx(config).engine.begin() as conn:
+        n = contact_blocks.release(conn, str(norm), by, note, _now())
+    console.print(f"released {n} opt-out signal(s)")
 
 
 def register(app: typer.Typer) -> None:

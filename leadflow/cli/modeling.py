@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
-
-from leadflow.cli.core import ConfigOpt, parse_date
 from rich.console import Console
 from rich.table import Table
+
+from leadflow.cli.core import ConfigOpt, parse_date
 
 model_app = typer.Typer(help="The predictive lead-scoring model: train, evaluate, list, promote.",
                         no_args_is_help=True)
@@ -20,7 +20,7 @@ console = Console()
 
 @model_app.command("train")
 def cmd_train(config: ConfigOpt = None,
-              run_date: Annotated[Optional[str], typer.Option("--date", "-d",
+              run_date: Annotated[str | None, typer.Option("--date", "-d",
                                   help="Train on outcomes known by this date (default: today)")] = None,
               allow_leaky: Annotated[bool, typer.Option(
                   "--allow-leaky", help="Diagnostic only: include after-contact features")] = False,
@@ -46,11 +46,11 @@ def cmd_evaluate(data: Annotated[Path, typer.Option("--data", help="Lead file wi
                  allow_leaky: Annotated[bool, typer.Option(
                      "--allow-leaky", help="Include after-contact attributes (diagnostic)")] = False,
                  seed: Annotated[int, typer.Option(help="Seed of the random split (no time column)")] = 0,
-                 algorithm: Annotated[Optional[list[str]], typer.Option(
+                 algorithm: Annotated[list[str] | None, typer.Option(
                      "--algorithm", help="logistic and/or gradient_boosting (default: config)")] = None,
-                 feature: Annotated[Optional[list[str]], typer.Option(
+                 feature: Annotated[list[str] | None, typer.Option(
                      "--feature", help="Use only these columns (after-contact ones are refused)")] = None,
-                 json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write metrics as JSON")] = None,
+                 json_out: Annotated[Path | None, typer.Option("--json", help="Also write metrics as JSON")] = None,
                  ) -> None:
     """Judge the model on any lead file with outcomes; writes an HTML report."""
     from leadflow import config as cfg

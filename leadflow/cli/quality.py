@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Path to leadflow.yaml "
+ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", help="Path to leadflow.yaml "
                                                    "(default: $LEADFLOW_CONFIG or ./leadflow.yaml)")]
 IdsArg = Annotated[list[int], typer.Argument(help="Quarantine entry id(s)")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="field=value to change before "
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="field=value to change before "
                                                      "re-validating (repeatable; field= clears)")]
 
 console = Console()
@@ -32,9 +32,9 @@ def _open(config: str | None):
 
 @quarantine_app.command("list")
 def cmd_list(config: ConfigOpt = None,
-             source: Annotated[Optional[str], typer.Option(help="Only this source")] = None,
+             source: Annotated[str | None, typer.Option(help="Only this source")] = None,
              status: Annotated[str, typer.Option(help="open | released | discarded | all")] = "open",
-             kind: Annotated[Optional[str], typer.Option(help="Only this dataset kind")] = None,
+             kind: Annotated[str | None, typer.Option(help="Only this dataset kind")] = None,
              limit: Annotated[int, typer.Option(help="At most this many entries")] = 200) -> None:
     """List quarantine entries (newest first) with their reasons; no record values shown."""
     from leadflow.quality import quarantine as qr
@@ -73,7 +73,7 @@ def cmd_show(qid: Annotated[int, typer.Argument(help="Quarantine entry id")], co
 def cmd_edit(qid: Annotated[int, typer.Argument(help="Quarantine entry id")],
              changes: Annotated[list[str], typer.Argument(help="field=value pairs")],
              config: ConfigOpt = None,
-             by: Annotated[Optional[str], typer.Option("--by", help="Who edits")] = None) -> None:
+             by: Annotated[str | None, typer.Option("--by", help="Who edits")] = None) -> None:
     """Fix fields of an open entry's record (it is validated again on release)."""
     from leadflow.quality import quarantine as qr
     _, eng = _open(config)
@@ -141,7 +141,7 @@ def cmd_docs(config: ConfigOpt = None,
 
 @quality_app.command("check")
 def cmd_check(config: ConfigOpt = None,
-              date_: Annotated[Optional[str], typer.Option("--date", "-d", help="Run date YYYY-MM-DD")] = None,
+              date_: Annotated[str | None, typer.Option("--date", "-d", help="Run date YYYY-MM-DD")] = None,
               docs: Annotated[bool, typer.Option(help="Build Data Docs")] = True) -> None:
     """Run the quality step alone: validate every landed staging row."""
     from leadflow.cli.core import parse_date

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
-
-from leadflow.cli.core import ConfigOpt, parse_date
 from rich.console import Console
 from rich.table import Table
+
+from leadflow.cli.core import ConfigOpt, parse_date
 
 console = Console()
 report_app = typer.Typer(help="Marketing reports: funnel, cost, ROI, attribution.", no_args_is_help=True)
@@ -29,8 +29,8 @@ def _fmt(v: Any, money: bool = False, pct: bool = False) -> str:
 
 @report_app.command("funnel")
 def cmd_funnel(config: ConfigOpt = None,
-               date_from: Annotated[Optional[str], typer.Option("--from", help="First day of leads (YYYY-MM-DD; default: the first lead)")] = None,
-               date_to: Annotated[Optional[str], typer.Option("--to", help="Last day (YYYY-MM-DD; default: today)")] = None) -> None:
+               date_from: Annotated[str | None, typer.Option("--from", help="First day of leads (YYYY-MM-DD; default: the first lead)")] = None,
+               date_to: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD; default: today)")] = None) -> None:
     """Write the HTML marketing report and CSV extracts for a window, and print a summary."""
     from leadflow.context import open_context
     from leadflow.errors import LeadflowError
@@ -80,7 +80,7 @@ def cmd_funnel(config: ConfigOpt = None,
 
 @feedback_app.command("apply")
 def cmd_apply(config: ConfigOpt = None,
-              run_date: Annotated[Optional[str], typer.Option("--date", "-d", help="Run date YYYY-MM-DD (default: today)")] = None) -> None:
+              run_date: Annotated[str | None, typer.Option("--date", "-d", help="Run date YYYY-MM-DD (default: today)")] = None) -> None:
     """Load passed CRM outcomes: match to handoffs, quarantine the rest, move the lifecycle."""
     from leadflow.context import open_context
     from leadflow.feedback import apply_outcomes

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from leadflow.demo import pools as P
 from leadflow.demo import mess as M
+from leadflow.demo import pools as P
 from leadflow.demo.people import object_frame
 from leadflow.demo.spend import pick_campaign
 

@@ -24,30 +24,20 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadflow.context import RunContext
-from leadflow.feedback import bulk, checks, stages
-from leadflow.store import db
+from leadflow.feedback import checks, stages
+from leadflow.store import db, frames
 from leadflow.store.schema import handoffs, outcomes, people, quarantine, stg_crm_outcomes
 
 log = logging.getLogger("leadflow.feedback")
-# Session temporary tables of one run (see leadflow.feedback.bulk).
-KEYS, HIDS, NEW, STATE, HO = "fb_keys", "fb_handoff_ids", "fb_new_outcomes", "fb_states", "fb_handoffs"
+# Temporary tables of one run (staged keys and rows: see leadflow.store.frames.stage).
+KEYS, HIDS, NEW = "fb_keys", "fb_handoff_ids", "fb_new_outcomes"
 CONTENT = ("status", "reason_code", "selling_step", "amount", "occurred_at")
 
 
 def _transition() -> Callable[..., Any]:
-    """The lifecycle state machine (helper E's), looked up at call time."""
+    """The lifecycle state machine, looked up at call time (tests replace it)."""
     from leadflow import lifecycle
     return lifecycle.transition
-
-
-def frame(conn: Connection, query: sa.Select) -> pd.DataFrame:
-    """A select as a DataFrame, built column-wise (much faster than from Row objects)."""
-    res = conn.execute(query)
-    cols = list(res.keys())
-    data = res.fetchall()
-    if not data:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    return pd.DataFrame(dict(zip(cols, (list(v) for v in zip(*data)))))
 
 
 def _read_passed(conn: Connection) -> pd.DataFrame:
@@ -55,7 +45,7 @@ def _read_passed(conn: Connection) -> pd.DataFrame:
          .order_by(stg_crm_outcomes.c.batch_id, stg_crm_outcomes.c.row_number))
     if db.is_postgres(conn):  # concurrent runs split the rows instead of both taking them
         q = q.with_for_update(skip_locked=True)
-    return frame(conn, q)
+    return db.read_frame(conn, q)
 
 
 def _signature(df: pd.DataFrame, hid: str) -> pd.Series:
@@ -96,8 +86,8 @@ def apply_outcomes(ctx: RunContext) -> dict[str, Any]:
         counts["rows"] = len(stg)
         cand = checks.normalise(stg)
         cand["_order"] = np.arange(len(cand))
-        bulk.stage(conn, KEYS, cand, {"source": "TEXT", "source_outcome_id": "TEXT",
-                                      "handoff_id": "BIGINT", "email_norm": "TEXT"})
+        db.stage(conn, cand, {"source": "TEXT", "source_outcome_id": "TEXT",
+                              "handoff_id": "BIGINT", "email_norm": "TEXT"}, name=KEYS)
         ppl, ho = _read_people_and_handoffs(conn)
         tick = _ticker(t0)
         tick("read")
@@ -110,8 +100,8 @@ def apply_outcomes(ctx: RunContext) -> dict[str, Any]:
                                  + ctx.settings.feedback.disqualify_reasons)
         reasons = checks.reasons_from({**dup_masks, **masks}, cand.index)
         ok = (reasons.map(len) == 0) & ~redelivered
-        bulk.stage(conn, HIDS, bulk.ids_frame(cand.loc[ok, "matched_handoff_id"], "handoff_id"),
-                   {"handoff_id": "BIGINT"}, key=["handoff_id"])
+        db.stage(conn, _ids_frame(cand.loc[ok, "matched_handoff_id"], "handoff_id"),
+                 {"handoff_id": "BIGINT"}, name=HIDS, key=["handoff_id"])
         existing = _outcomes_of_staged_handoffs(conn)
         fam = checks.family_reasons(cand[ok], existing)
         reasons.loc[fam.index] = reasons.loc[fam.index] + fam
@@ -132,7 +122,7 @@ def apply_outcomes(ctx: RunContext) -> dict[str, Any]:
         tick("handoffs")
         counts["transitions"] = _move_people(conn, ctx, new, ho)
         tick("lifecycle")
-        bulk.drop(conn, KEYS, HIDS, NEW, STATE, HO)
+        frames.drop(conn, KEYS, HIDS, NEW)
     log.info("feedback %s: rows=%s loaded=%s already=%s quarantined=%s", ctx.run_id, counts["rows"],
              counts["loaded"], counts["already_loaded"], counts["quarantined"])
     return counts
@@ -152,7 +142,7 @@ def _ticker(t0: float) -> Callable[[str], None]:
 def _read_people_and_handoffs(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
     """People with a candidate's email, and the handoffs named by id or of those people."""
     k = _keys_table()
-    ppl = frame(conn, sa.select(people.c.person_id, people.c.email_norm, people.c.lifecycle_stage,
+    ppl = db.read_frame(conn, sa.select(people.c.person_id, people.c.email_norm, people.c.lifecycle_stage,
                                 people.c.cycle)
                 .where(people.c.email_norm.in_(sa.select(k.c.email_norm).where(k.c.email_norm.is_not(None)))))
     emailed = (sa.select(people.c.person_id)
@@ -163,11 +153,17 @@ def _read_people_and_handoffs(conn: Connection) -> tuple[pd.DataFrame, pd.DataFr
                       people.c.cycle.label("person_cycle"))
             .join_from(handoffs, people, people.c.person_id == handoffs.c.person_id, isouter=True))
     ho = pd.concat([
-        frame(conn, hsel.where(handoffs.c.handoff_id.in_(
+        db.read_frame(conn, hsel.where(handoffs.c.handoff_id.in_(
             sa.select(k.c.handoff_id).where(k.c.handoff_id.is_not(None))))),
-        frame(conn, hsel.where(handoffs.c.person_id.in_(emailed))),
+        db.read_frame(conn, hsel.where(handoffs.c.person_id.in_(emailed))),
     ], ignore_index=True).drop_duplicates("handoff_id")
     return ppl, ho
+
+
+def _ids_frame(values: Any, name: str) -> pd.DataFrame:
+    """Distinct non-null integer ids as a one-column frame (for staging keys)."""
+    arr = pd.Series(values).dropna()
+    return pd.DataFrame({name: np.unique(arr.astype("int64").to_numpy())})
 
 
 def _keys_table() -> sa.TableClause:
@@ -179,7 +175,7 @@ def _outcomes_of_staged_handoffs(conn: Connection) -> pd.DataFrame:
     """Every stored outcome of the handoffs staged in HIDS."""
     h = sa.table(HIDS, sa.column("handoff_id"))
     cols = [outcomes.c.handoff_id, outcomes.c.status, outcomes.c.selling_step, outcomes.c.occurred_at]
-    return frame(conn, sa.select(*cols).where(outcomes.c.handoff_id.in_(sa.select(h.c.handoff_id))))
+    return db.read_frame(conn, sa.select(*cols).where(outcomes.c.handoff_id.in_(sa.select(h.c.handoff_id))))
 
 
 def _id_duplicates(conn: Connection, cand: pd.DataFrame) -> tuple[dict[str, np.ndarray], pd.Series]:
@@ -187,7 +183,7 @@ def _id_duplicates(conn: Connection, cand: pd.DataFrame) -> tuple[dict[str, np.n
     re-deliveries. Content signatures are only built for rows whose id repeats or was loaded."""
     k = _keys_table()
     ks = sa.select(k.c.source, k.c.source_outcome_id).where(k.c.source_outcome_id.is_not(None)).distinct().subquery()
-    loaded = frame(conn, sa.select(outcomes.c.source, outcomes.c.source_outcome_id, outcomes.c.handoff_id,
+    loaded = db.read_frame(conn, sa.select(outcomes.c.source, outcomes.c.source_outcome_id, outcomes.c.handoff_id,
                                    *[outcomes.c[c] for c in CONTENT])
                    .join_from(outcomes, ks, sa.and_(outcomes.c.source == ks.c.source,
                                                     outcomes.c.source_outcome_id == ks.c.source_outcome_id)))
@@ -227,23 +223,18 @@ def _id_duplicates(conn: Connection, cand: pd.DataFrame) -> tuple[dict[str, np.n
 
 
 def _load(conn: Connection, ok: pd.DataFrame) -> int:
-    """Stage the new outcomes and insert them in one statement, idempotent on the source id."""
+    """Insert the new outcomes in one statement, idempotent on the source id."""
     if ok.empty:
         return 0
     rows = pd.DataFrame({
-        "ord": np.arange(len(ok)),
         "source": ok["source"], "source_outcome_id": ok["source_outcome_id"],
         "handoff_id": ok["matched_handoff_id"], "person_id": ok["person_id"],
         "status": ok["status"], "reason_code": ok["reason_code"], "selling_step": ok["selling_step"],
         "amount": ok["amount"], "occurred_at": ok["occurred_at"], "batch_id": ok["batch_id"],
         "row_number": ok["row_number"]})
-    types = {"ord": "BIGINT", "source": "TEXT", "source_outcome_id": "TEXT", "handoff_id": "BIGINT",
-             "person_id": "BIGINT", "status": "TEXT", "reason_code": "TEXT", "selling_step": "TEXT",
-             "amount": "DOUBLE PRECISION", "occurred_at": "TIMESTAMP", "batch_id": "BIGINT",
-             "row_number": "BIGINT"}
-    bulk.stage(conn, NEW, rows, types, analyze=False)
-    return bulk.insert_select_ignore(conn, outcomes.name, NEW, [c for c in types if c != "ord"],
-                                     ["source", "source_outcome_id"], order_by="ord")
+    # The new outcomes stay staged: the handoff update reads their ids.
+    db.stage(conn, rows, {"handoff_id": "BIGINT"}, name=NEW, key=["handoff_id"], analyze=False)
+    return int(db.copy_upsert(conn, outcomes, rows, conflict=["source", "source_outcome_id"]))
 
 
 def _quarantine(conn: Connection, stg: pd.DataFrame, reasons: pd.Series, ctx: RunContext) -> int:
@@ -262,9 +253,7 @@ def _set_state(conn: Connection, stg: pd.DataFrame, states: np.ndarray) -> None:
     """Set staging states in one UPDATE joined to the staged (batch, row, state) list."""
     df = pd.DataFrame({"batch_id": stg["batch_id"].to_numpy(), "row_number": stg["row_number"].to_numpy(),
                        "state": states})
-    bulk.stage(conn, STATE, df, {"batch_id": "BIGINT", "row_number": "BIGINT", "state": "TEXT"},
-               key=["batch_id", "row_number"])
-    bulk.update_from(conn, stg_crm_outcomes.name, STATE, ["batch_id", "row_number"], ["state"])
+    db.copy_update(conn, stg_crm_outcomes, df, key=["batch_id", "row_number"], columns=["state"])
 
 
 def _update_handoffs(conn: Connection, ids: pd.Series) -> int:
@@ -280,22 +269,7 @@ def _update_handoffs(conn: Connection, ids: pd.Series) -> int:
     sql = (f"UPDATE handoffs SET first_action_at = a.first_action_at, "
            f"status = COALESCE(CASE a.top_rank {label} END, handoffs.status) "
            f"FROM ({agg}) AS a WHERE handoffs.handoff_id = a.handoff_id")
-    if not (db.is_postgres(conn) or bulk.SQLITE_UPDATE_FROM):
-        return _update_handoffs_pandas(conn)
     return int(conn.exec_driver_sql(sql).rowcount)
-
-
-def _update_handoffs_pandas(conn: Connection) -> int:
-    """SQLite < 3.33 (no UPDATE ... FROM): aggregate in pandas, update from a staged table."""
-    n = sa.table(NEW, sa.column("handoff_id"))
-    allo = frame(conn, sa.select(outcomes.c.handoff_id, outcomes.c.status, outcomes.c.occurred_at)
-                 .where(outcomes.c.handoff_id.in_(sa.select(n.c.handoff_id))))
-    allo["occurred_at"] = pd.to_datetime(allo["occurred_at"])
-    upd = stages.handoff_updates(allo)
-    bulk.stage(conn, HO, upd, {"handoff_id": "BIGINT", "first_action_at": "TIMESTAMP", "status": "TEXT"},
-               key=["handoff_id"])
-    bulk.update_from(conn, handoffs.name, HO, ["handoff_id"], ["first_action_at", "status"])
-    return len(upd)
 
 
 def _move_people(conn: Connection, ctx: RunContext, new: pd.DataFrame, ho: pd.DataFrame) -> dict[str, int]:

@@ -26,9 +26,11 @@ import sqlalchemy as sa
 
 from leadflow.context import RunContext
 from leadflow.errors import LeadflowError
+from leadflow.faults import checkpoint
 from leadflow.handoff import lists, mail
+from leadflow.handoff.withdraw import withdraw_blocked
 from leadflow.qualify import suppression_reason
-from leadflow.store import db, files, outbox
+from leadflow.store import contact_blocks, db, files, outbox
 from leadflow.store.schema import handoffs, suppressions
 
 log = logging.getLogger("leadflow.handoff")
@@ -111,6 +113,7 @@ def brief(ctx: RunContext) -> tuple[pd.DataFrame, pd.DataFrame]:
         if raw.empty:
             return raw, raw
         raw["erased_at"] = pd.to_datetime(raw["erased_at"], format="mixed")
+        raw = contact_blocks.apply(conn, raw)   # opt-outs seen on any record of the person
         raw["suppressed"] = suppression_reason(raw, ctx.settings.qualification)
         late = raw[raw["suppressed"].notna()]
         ok = raw[raw["suppressed"].isna()].copy()
@@ -179,7 +182,7 @@ def _withdraw(ctx: RunContext, late: pd.DataFrame, status: str = "withdrawn") ->
 
 
 def _gate(df: pd.DataFrame, ctx: RunContext) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Run the handoff_list quality gate (helper B's suite) when leadflow.quality offers it.
+    """Run the handoff_list quality gate (the handoff_list suite of leadflow.quality).
 
     Rows failing it are held back from the lists (counted, with the expectation names).
     """
@@ -305,9 +308,11 @@ def _send(ctx: RunContext, reps: list[_RepList]) -> dict[str, int]:
 
 def deliver(ctx: RunContext) -> dict[str, Any]:
     """Publish each owner's list for ctx.run_date, then email reps when delivery.email_enabled."""
+    with ctx.engine.begin() as conn:   # open handoffs of any date whose person opted out since
+        withdrawn_open = withdraw_blocked(conn, ctx)
     df, late = brief(ctx)
     counts: dict[str, Any] = {"withdrawn_late": _withdraw(ctx, late), "files": 0, "emailed": 0,
-                              "leads": 0, "per_rep": {}, "paths": []}
+                              "leads": 0, "per_rep": {}, "paths": [], "withdrawn_open": withdrawn_open}
     out_dir = ctx.settings.lists_dir / ctx.run_date.isoformat()
     if df.empty and not out_dir.exists():
         return counts
@@ -319,6 +324,7 @@ def deliver(ctx: RunContext) -> dict[str, Any]:
     paths = _publish(out_dir, reps)
     counts.update(files=len(paths), paths=[str(p) for p in paths], leads=len(df),
                   lists_dir=str(out_dir), per_rep={r.owner: r.leads for r in reps})
+    checkpoint("deliver:published")
     if ctx.settings.delivery.email_enabled:
         counts.update(_send(ctx, reps))
     log.info("deliver %s: %s files, %s emailed, %s withdrawn", ctx.run_date, counts["files"],

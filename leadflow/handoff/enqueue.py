@@ -7,7 +7,10 @@ once as well.
 
 The write happens in one transaction that first takes the writer lock (SQLite: the first
 statement is a write; PostgreSQL: a transaction advisory lock), then re-reads the contact flags:
-an opt-out that arrived after scoring still wins.
+an opt-out that arrived after scoring still wins. Opt-out signals kept in ``contact_blocks``
+(from any record of the person, even one rejected or quarantined) count as the person's own
+flags, and every run first withdraws the open handoffs of people who must not be contacted
+(``leadflow.handoff.withdraw``), whatever their run date.
 """
 
 from __future__ import annotations
@@ -22,11 +25,11 @@ from sqlalchemy.engine import Connection
 
 from leadflow import lifecycle
 from leadflow.context import RunContext
-from leadflow.handoff import fastsql
+from leadflow.handoff.withdraw import withdraw_blocked
 from leadflow.qualify import candidates, existing_handoffs, priority, qualify, suppression_reason
 from leadflow.route import ROUTE_COLUMNS, route
 from leadflow.route.sla import due_times
-from leadflow.store import db
+from leadflow.store import contact_blocks, db
 from leadflow.store.schema import accounts, handoffs, people, suppressions
 
 log = logging.getLogger("leadflow.handoff")
@@ -62,7 +65,7 @@ def _recheck(conn: Connection, ids: list[int]) -> pd.DataFrame:
                    p.c.do_not_contact, p.c.is_competitor, p.c.erased_at,
                    a.c.domain.label("account_domain"), a.c.is_customer, a.c.has_open_deal)
          .select_from(p.outerjoin(a, a.c.account_id == p.c.account_id)))
-    return fastsql.read_ids(conn, q, p.c.person_id, ids)
+    return contact_blocks.apply(conn, db.read_ids(conn, q, p.c.person_id, ids))
 
 
 def plan(ctx: RunContext) -> pd.DataFrame:
@@ -76,6 +79,11 @@ def plan(ctx: RunContext) -> pd.DataFrame:
     df["priority"] = priority(df)
     q = df["status"] == "qualified"
     df["suppressed"] = None
+    if q.any():   # opt-out signals on any record of the person (contact_blocks) count too
+        blk = contact_blocks.blocked_people(ctx.engine, df.loc[q, "person_id"].tolist())
+        for c in ("opt_out", "do_not_contact"):
+            extra = df["person_id"].astype("int64").map(blk[c]).fillna(False).astype(bool)
+            df[c] = df[c].fillna(False).astype(bool) | extra
     df.loc[q, "suppressed"] = suppression_reason(df[q], s.qualification)
     go = q & df["suppressed"].isna()
     routed = route(df[go], s.routing, ctx.run_date, today_counts(ctx.engine, ctx.run_date))
@@ -102,6 +110,7 @@ def queue(ctx: RunContext) -> dict[str, Any]:
     with ctx.engine.begin() as conn:
         _lock(conn)
         counts["sla_breached"] = flag_breaches(conn, ctx)   # the first write takes SQLite's lock
+        counts["withdrawn_open"] = withdraw_blocked(conn, ctx)   # late opt-outs, any run date
         if df.empty:
             return counts
         for st in ("already_queued", "with_sales", "recycle_wait"):
@@ -125,10 +134,10 @@ def queue(ctx: RunContext) -> dict[str, Any]:
             qualified = qualified[~sales_now]
             qualified["lifecycle_stage"] = pid.map(fresh["lifecycle_stage"]).fillna(qualified["lifecycle_stage"])
         sup = qualified[qualified["suppressed"].notna()].sort_values("person_id")
-        fastsql.insert_ignore_returning(conn, suppressions, pd.DataFrame({
+        db.copy_upsert(conn, suppressions, pd.DataFrame({
             "person_id": sup["person_id"].astype("int64"), "cycle": sup["target_cycle"].astype("int64"),
             "reason": sup["suppressed"], "run_id": ctx.run_id, "run_date": ctx.run_date,
-            "created_at": ctx.as_of}), ["person_id", "cycle", "run_date"], "suppression_id")
+            "created_at": ctx.as_of}), conflict=["person_id", "cycle", "run_date"])
         counts["suppressed"] = int(len(sup))
         counts["suppressed_by_reason"] = {k: int(v) for k, v in sup["suppressed"].value_counts().items()}
 
@@ -161,8 +170,8 @@ def queue(ctx: RunContext) -> dict[str, Any]:
 
 def _insert_handoffs(conn: Connection, rows: pd.DataFrame) -> set[int]:
     """Insert-or-ignore on (person_id, cycle); returns the person ids really inserted."""
-    return {int(x) for x in fastsql.insert_ignore_returning(
-        conn, handoffs, rows, ["person_id", "cycle"], "person_id")}
+    return {int(x) for x in db.copy_upsert(conn, handoffs, rows, conflict=["person_id", "cycle"],
+                                           returning="person_id")}
 
 
 def _stick_owners(conn: Connection, done: pd.DataFrame, fallback: str) -> None:

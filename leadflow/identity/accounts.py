@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from leadflow.clean.lists import DISPOSABLE, FREE_MAIL
+from leadflow.vocab.lists import DISPOSABLE, FREE_MAIL
 
 
 def business_domain(golden: pd.DataFrame) -> pd.Series:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from leadflow.clean.emails import normalise_emails
+from leadflow.vocab.mailboxes import normalise_emails
 
 SURVIVING = ("email_norm", "first_name", "last_name", "phone_e164", "company", "company_norm",
              "company_domain", "job_title", "seniority", "job_function", "industry", "company_size",

@@ -3,7 +3,7 @@
 Read -> clean -> resolve -> golden records -> accounts -> write, in one transaction, so a failure
 leaves nothing half-written and a re-run finds the rows still 'passed'. Every row ends in exactly
 one state: 'loaded' (a person_records row says which person it formed or joined, by which rule and
-score) or 'suppressed' with a reason ('erased': the address is on the erasure list).
+score) or 'suppressed' with a reason ('erased': a tombstone matches the address, phone or record id).
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leadflow.canonical import FIELDS
 from leadflow.clean import standardise_leads
 from leadflow.context import RunContext
 from leadflow.identity import store
 from leadflow.identity.accounts import business_domain, match_accounts, new_accounts
 from leadflow.identity.golden import golden
 from leadflow.identity.resolve import Thresholds, resolve
-from leadflow.store import db
+from leadflow.privacy.hashing import hash_key
+from leadflow.store import contact_blocks, db
 from leadflow.store.schema import accounts, match_reviews, person_records, stg_inbound_leads
 
 log = logging.getLogger("leadflow.identity")
@@ -49,20 +51,62 @@ def _source_key(st: pd.DataFrame) -> pd.Series:
     return st["source"].astype(str) + ":" + rid.fillna(fallback)
 
 
+def record_hash(raw: pd.DataFrame) -> pd.Series:
+    """A hash of a landed row's delivered values (canonical fields and attributes, not its
+    batch or row): the same source record re-delivered unchanged hashes the same."""
+    # One dtype per canonical type, whatever pandas inferred for this particular read (a column
+    # of ints with a gap reads back as float, an all-empty one as object), so equal values hash
+    # equal in every load.
+    vals = {}
+    for c, typ in FIELDS["inbound_leads"].items():
+        if c not in raw.columns:
+            continue
+        s = raw[c]
+        if typ in ("int", "float", "bool"):
+            vals[c] = pd.to_numeric(s.astype(object).where(s.notna(), None), errors="coerce").astype("float64")
+        elif typ in ("datetime", "date"):
+            vals[c] = pd.to_datetime(s, errors="coerce").astype("datetime64[us]")
+        else:
+            vals[c] = s.astype(object).where(s.notna(), None)
+    if "attributes" in raw.columns:     # JSON objects are not hashable: their text is
+        vals["attributes"] = raw["attributes"].astype(object).where(raw["attributes"].notna(), None).astype(str)
+    frame = pd.DataFrame(vals, index=raw.index)
+    h = pd.util.hash_pandas_object(frame, index=False, categorize=False).to_numpy()   # no factorize: ~2x faster
+    return pd.Series(np.char.mod("%016x", h), index=raw.index).astype(object)
+
+
+def redelivered(conn: Any, st: pd.DataFrame) -> np.ndarray:
+    """Rows whose source record (same source, same id, same values) is already loaded, or
+    repeats an earlier row of this load: suppressed ('redelivered'), never a second history row."""
+    has_id = st["source_record_id"].notna().to_numpy()
+    key = ["source", "source_record_id", "record_hash"]
+    dup = st.duplicated(key, keep="first").to_numpy() & has_id
+    known = store.read_record_hashes(conn, sorted(st["source"].unique()))
+    if len(known):
+        seen = pd.MultiIndex.from_frame(known[key].astype(object))
+        dup |= pd.MultiIndex.from_frame(st[key].astype(object)).isin(seen) & has_id
+    return dup
+
+
 def load_leads(ctx: RunContext, thresholds: Thresholds | None = None) -> dict[str, Any]:
     """stg_inbound_leads 'passed' -> people / person_records / accounts / match_reviews."""
     th = thresholds or Thresholds()
     counts = {"rows": 0, "created": 0, "merged": 0, "review": 0, "suppressed": 0,
               "accounts_created": 0}
     with ctx.engine.begin() as conn:
+        # opt-out signals of staged rows landed before ingest kept them (any state): blocks
+        counts["opt_out_signals"] = contact_blocks.capture_staged(conn, ctx.as_of)
         raw = store.read_passed(conn, stg_inbound_leads)
         if raw.empty:
             return counts
         counts["rows"] = len(raw)
         st = prepare_records(raw, source_priority(ctx))
-        states, erased = store.initial_states(conn, st)
-        counts["suppressed"] = int(erased.sum())
-        st = st[~erased].reset_index(drop=True)
+        st["record_hash"] = record_hash(raw).to_numpy()
+        states, erased = store.initial_states(conn, st, hash_key(ctx.settings))
+        again = redelivered(conn, st) & ~erased
+        states.loc[again, ["state", "state_reason"]] = ["suppressed", "redelivered"]
+        counts["suppressed"] = int(erased.sum() + again.sum())
+        st = st[~erased & ~again].reset_index(drop=True)
         if len(st):
             counts.update(_resolve_and_write(conn, ctx, st, th))
         store.set_states(conn, stg_inbound_leads, states)
@@ -140,9 +184,9 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
         "batch_id": st["batch_id"], "row_number": st["row_number"], "source": st["source"],
         "person_id": pid, "match_rule": st["match_rule"], "match_score": st["match_score"],
         "created_at": ctx.as_of, "source_record_id": st["source_record_id"],
-        "email_norm": st["email_norm"],
+        "email_norm": st["email_norm"], "record_hash": st["record_hash"],
     })
-    db.insert_ignore(conn, person_records, db.records(recs), ["batch_id", "row_number"])
+    db.insert_ignore_any(conn, person_records, db.records(recs))
 
     # uncertain pairs -> review list (never merged); a pair rejected before stays rejected
     n = len(st)

@@ -1,4 +1,5 @@
-"""People operations behind ``leadflow people ...``: show, unmerge, review merge/reject, erase.
+"""People operations behind ``leadflow people ...``: show, unmerge, review merge/reject, erase
+(erasure itself lives in ``leadflow.privacy``).
 
 Unmerge restores a person's records into separate people. The unit is an *email group*: records
 that share one normalised address are one mailbox by definition (the exact-email rule), so they
@@ -28,9 +29,21 @@ from leadflow.identity.accounts import business_domain, match_accounts, new_acco
 from leadflow.identity.golden import golden
 from leadflow.identity.load import PEOPLE_VALUE_COLS, prepare_records, source_priority
 from leadflow.store import db
-from leadflow.store.schema import (accounts, erasures, handoffs, lifecycle_events, match_reviews,
-                                   merges, outcomes, people, person_records, quarantine, scores,
-                                   stg_inbound_leads, stg_touches, suppressions, touches)
+from leadflow.store.schema import (
+    accounts,
+    handoffs,
+    lifecycle_events,
+    match_reviews,
+    merges,
+    outcomes,
+    people,
+    person_records,
+    scores,
+    stg_inbound_leads,
+    stg_touches,
+    suppressions,
+    touches,
+)
 
 
 class IdentityError(LeadflowError):
@@ -229,50 +242,3 @@ def review_merge(ctx: RunContext, review_id: int, at: datetime | None = None) ->
                      .values(status="merged"))
     return {"survivor_id": a, "merged_id": b}
 
-
-def erase(ctx: RunContext, email: str, at: datetime | None = None) -> dict[str, Any]:
-    """Right to erasure: blank the PII of every person with this address, keep ids for accounting.
-
-    Blanked: people (address, names, phone, company, title, city, attributes), the addresses in
-    person_records, the landed lead and touch rows behind them, and quarantined rows that carry
-    the address. The sha256 of the address goes on the erasure list, so later records and
-    touches with it are suppressed (state 'suppressed', reason 'erased') instead of loaded.
-    """
-    at = at or ctx.as_of
-    norm = normalise_emails(pd.Series([email]))["email_norm"].iloc[0]
-    if not isinstance(norm, str):
-        raise IdentityError("erase: not a valid email address")
-    h = store.email_hash(pd.Series([norm])).iloc[0]
-    with ctx.engine.begin() as conn:
-        ids = {int(x) for (x,) in conn.execute(sa.select(people.c.person_id).where(people.c.email_norm == norm))}
-        ids |= {int(x) for (x,) in conn.execute(sa.select(person_records.c.person_id)
-                                                .where(person_records.c.email_norm == norm))}
-        ids_l = sorted(ids)
-        recs = db.read_df(conn, sa.select(person_records.c.batch_id, person_records.c.row_number)
-                          .where(person_records.c.person_id.in_(ids_l))) if ids_l else pd.DataFrame()
-        pii = {c: None for c in ("email", "first_name", "last_name", "phone", "city", "landing_url",
-                                 "attributes")}
-        keys = [{"b": int(b), "r": int(r)}
-                for b, r in zip(recs.get("batch_id", []), recs.get("row_number", []))]
-        if keys:   # one executemany, not a statement per row
-            conn.execute(sa.update(stg_inbound_leads)
-                         .where(stg_inbound_leads.c.batch_id == sa.bindparam("b"),
-                                stg_inbound_leads.c.row_number == sa.bindparam("r"))
-                         .values(**pii), keys)
-        conn.execute(sa.update(stg_inbound_leads).where(sa.func.lower(sa.func.trim(stg_inbound_leads.c.email)) == norm)
-                     .values(**pii))
-        conn.execute(sa.update(stg_touches).where(sa.func.lower(sa.func.trim(stg_touches.c.email)) == norm)
-                     .values(email=None))
-        if ids_l:
-            conn.execute(sa.update(person_records).where(person_records.c.person_id.in_(ids_l))
-                         .values(email_norm=None))
-            conn.execute(sa.update(people).where(people.c.person_id.in_(ids_l)).values(
-                email_norm=None, first_name=None, last_name=None, phone_e164=None, company=None,
-                job_title=None, city=None, attributes=None, opt_out=True, do_not_contact=True,
-                erased_at=at, updated_at=at))
-        qtext = sa.func.lower(sa.cast(quarantine.c.record, sa.Text))
-        n_q = conn.execute(sa.update(quarantine).where(qtext.contains(norm, autoescape=True))
-                           .values(record={"erased": True})).rowcount
-        db.insert_ignore(conn, erasures, [{"email_hash": h, "person_id": ids_l[0] if ids_l else None,
-                                           "erased_at": at}], ["email_hash"])
-    return {"person_ids": ids_l, "records_blanked": len(recs), "quarantine_blanked": int(n_q or 0)}

@@ -21,15 +21,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
-from rapidfuzz import fuzz
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from leadflow.clean.emails import normalise_emails
 from leadflow.clean.names import fold
 from leadflow.identity.nicknames import equivalent_pairs, nickname_map
+from leadflow.vocab.mailboxes import normalise_emails
 
 
 @dataclass(frozen=True)
@@ -297,138 +296,186 @@ def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
     reviews: node pairs (a, b) whose score is in [review, auto) and which did not end up
     together, with score and evidence; node >= n means existing person people.iloc[node - n].
     """
-    n = len(records)
     people = people if people is not None else pd.DataFrame(columns=["person_id"])
-    m = len(people)
+    g = _Graph(len(records), len(people),
+               people["person_id"].to_numpy() if len(people) else np.array([], dtype=np.int64))
     rk = match_keys(records.reset_index(drop=True))
-    if m:
-        pk = match_keys(people.reset_index(drop=True))
-        pk.index = pk.index + n
-        enc = Encoded(pd.concat([rk, pk]))
-        del pk           # the codes are all blocking and scoring need
-    else:
-        enc = Encoded(rk)
-    person_ids = people["person_id"].to_numpy() if m else np.array([], dtype=np.int64)
-
-    # 1. exact email: within the batch, and against every address already resolved
-    email = rk["email_norm"]
-    exact_person = pd.Series(pd.NA, index=rk.index, dtype="Int64")
-    if m or (known_emails is not None and len(known_emails)):
-        known = pd.concat([
-            people[["email_norm", "person_id"]].dropna() if m else pd.DataFrame(columns=["email_norm", "person_id"]),
-            known_emails if known_emails is not None else pd.DataFrame(columns=["email_norm", "person_id"]),
-        ]).drop_duplicates("email_norm")   # the golden record's own address wins
-        exact_person = email.map(dict(zip(known["email_norm"], known["person_id"]))).astype("Int64")
-    is_pre = np.zeros(n, dtype=bool)
-    if preassigned is not None:
-        pre = pd.Series(np.asarray(preassigned), index=rk.index).astype("Int64")
-        is_pre = pre.notna().to_numpy()
-        exact_person = pre.fillna(exact_person)
-    pid_to_node = pd.Series(np.arange(m) + n, index=person_ids) if m else pd.Series(dtype=np.int64)
-
-    edges_a, edges_b = [], []
-    # same address in the batch -> chain records of each address (first occurrence as hub)
-    grp = email.dropna()
-    hub = pd.Series(grp.index, index=grp.index).groupby(grp.values).transform("first")
-    same = hub[hub != hub.index]
-    edges_a.append(same.index.to_numpy()); edges_b.append(same.to_numpy())
-    ex = exact_person.dropna()
-    ex = ex[ex.isin(pid_to_node.index)]
-    edges_a.append(ex.index.to_numpy()); edges_b.append(pid_to_node.reindex(ex.to_numpy()).to_numpy())
-
-    # 2. fuzzy
-    pairs = candidate_pairs(enc, n, th.block_cap)
-    scored = score_pairs(enc, pairs)
-    del enc, pairs
+    enc = _encode(rk, people, g.n)
+    exact_person, is_pre = _exact_people(rk["email_norm"], people, known_emails, preassigned)
+    exact_nodes = _known_nodes(exact_person, g)
+    scored = score_pairs(enc, candidate_pairs(enc, g.n, th.block_cap))
+    del enc
     auto = scored[scored["score"] >= th.auto]
-    edges_a.append(auto["a"].to_numpy()); edges_b.append(auto["b"].to_numpy())
-
-    ea = np.concatenate(edges_a).astype(np.int64)
-    eb = np.concatenate(edges_b).astype(np.int64)
-    total = n + m
-    g = coo_matrix((np.ones(len(ea)), (ea, eb)), shape=(total, total))
-    _, comp = connected_components(g, directed=False)
-
-    # per component: the existing people it reaches
-    node_person = np.full(total, -1, dtype=np.int64)
-    node_person[n:] = np.arange(m) + n
-    comp_new = comp[:n]
-    ex_nodes = np.arange(n, total)
-    comp_ex = pd.Series(ex_nodes, index=comp[n:]) if m else pd.Series(dtype=np.int64)
-    reached = comp_ex[comp_ex.index.isin(np.unique(comp_new))] if m else comp_ex
-    n_ex = reached.groupby(level=0).size() if len(reached) else pd.Series(dtype=int)
-    single = n_ex[n_ex == 1].index
-    comp_to_ex = reached[reached.index.isin(single)]
-    assign_node = pd.Series(comp_new).map(comp_to_ex).to_numpy()      # existing node or NaN
-
-    # components bridging several existing people: each record follows its strongest direct link
-    bridged = n_ex[n_ex > 1].index
-    reviews_extra = []
-    if len(bridged):
-        in_bridge = np.isin(comp_new, bridged)
-        links = pd.concat([
-            pd.DataFrame({"rec": ex.index.to_numpy(), "node": pid_to_node.reindex(ex.to_numpy()).to_numpy(), "s": 2.0}),
-            auto.assign(rec=np.where(auto["a"] < n, auto["a"], auto["b"]), node=np.where(auto["a"] >= n, auto["a"], auto["b"]))
-                .query("node >= @n")[["rec", "node", "score"]].rename(columns={"score": "s"}),
-        ])
-        links = links[in_bridge[links["rec"].to_numpy()]]
-        best = links.sort_values("s", ascending=False).drop_duplicates("rec")
-        assign_node = assign_node.astype(float)
-        assign_node[best["rec"].to_numpy()] = best["node"].to_numpy()
-        # records of a bridged component without a direct link start a new person
-        for c in bridged:
-            nodes_ex = reached[reached.index == c].to_numpy()
-            for i in range(len(nodes_ex)):
-                for j in range(i + 1, len(nodes_ex)):
-                    reviews_extra.append((int(nodes_ex[i]), int(nodes_ex[j]), th.auto, "bridged"))
-        orphan = in_bridge & ~np.isin(np.arange(n), best["rec"].to_numpy())
-        comp_new = comp_new.copy()
-        comp_new[orphan] = total + np.arange(orphan.sum())       # own cluster each
-
-    # scores and rules per record: the best edge that put it where it is
-    exact_mask = exact_person.notna().to_numpy() & ~np.isnan(assign_node.astype(float))
-    best_edge = pd.concat([
-        scored[scored["score"] >= th.auto][["a", "b", "score", "rule"]],
-    ])
-    e2 = pd.concat([best_edge.rename(columns={"a": "rec", "b": "other"}),
-                    best_edge.rename(columns={"b": "rec", "a": "other"})])
-    e2 = e2[e2["rec"] < n].sort_values("score", ascending=False).drop_duplicates("rec").set_index("rec")
-    rule = pd.Series("new", index=rk.index, dtype=object)
-    score = pd.Series(np.nan, index=rk.index)
-    has_e = rk.index.isin(e2.index)
-    rule[has_e] = e2.loc[rk.index[has_e], "rule"].to_numpy()
-    score[has_e] = e2.loc[rk.index[has_e], "score"].to_numpy()
-    # same address as an earlier record of the batch, or as a known person
-    dup_email = email.notna() & email.duplicated()
-    is_email = dup_email.to_numpy() | exact_mask
-    rule[is_email] = "email"
-    score[is_email] = 1.0
-    rule[is_pre & exact_mask] = "source_key"
-    # the first record of each new cluster founds the person
+    comp = _components(g, _same_address_edges(rk["email_norm"]), exact_nodes,
+                       (auto["a"].to_numpy(), auto["b"].to_numpy()))
+    assign_node, comp_new, bridge_reviews = _attach(g, comp, exact_nodes, auto, th)
     cluster = pd.Series(comp_new, index=rk.index)
-    new_mask = np.isnan(assign_node.astype(float))
-    founder = new_mask & ~cluster.duplicated().to_numpy()
-    rule[founder] = "new"
-    score[founder] = np.nan
-
-    an = assign_node.astype(float)
-    pid = pd.array(np.full(n, pd.NA), dtype="Int64")
-    ok = ~np.isnan(an)
-    if ok.any():
-        pid[ok] = person_ids[an[ok].astype(np.int64) - n]
+    rule, score = _match_rules(g, rk, auto, exact_person, is_pre, assign_node, cluster)
     assign = pd.DataFrame({
-        "person_id": pid,
+        "person_id": _person_ids(g, assign_node),
         "cluster": cluster.to_numpy(),
         "match_rule": rule.to_numpy(), "match_score": score.to_numpy(),
     })
+    return assign, _review_pairs(g, scored, assign_node, cluster, bridge_reviews, th)
 
-    # review pairs: uncertain scores between nodes that ended apart
-    final = np.where(np.isnan(assign_node.astype(float)), -1 - cluster.to_numpy(), assign_node.astype(float))
-    final_all = np.concatenate([final, np.arange(n, total, dtype=float)])
+
+@dataclass(frozen=True)
+class _Graph:
+    """Node numbering: incoming records 0..n-1, existing people n..n+m-1."""
+    n: int
+    m: int
+    person_ids: np.ndarray
+
+    @property
+    def total(self) -> int:
+        return self.n + self.m
+
+    def node_of(self, person_ids: np.ndarray) -> np.ndarray:
+        """Nodes of existing people by person id (NaN for an unknown id)."""
+        lookup = pd.Series(np.arange(self.m) + self.n, index=self.person_ids) if self.m \
+            else pd.Series(dtype=np.int64)
+        return lookup.reindex(person_ids).to_numpy()
+
+    def knows(self, person_ids: pd.Series) -> np.ndarray:
+        return person_ids.isin(self.person_ids).to_numpy() if self.m else np.zeros(len(person_ids), bool)
+
+
+def _encode(rk: pd.DataFrame, people: pd.DataFrame, n: int) -> Encoded:
+    """Integer codes of the incoming records' keys followed by the existing people's."""
+    if not len(people):
+        return Encoded(rk)
+    pk = match_keys(people.reset_index(drop=True))
+    pk.index = pk.index + n
+    return Encoded(pd.concat([rk, pk]))
+
+
+def _exact_people(email: pd.Series, people: pd.DataFrame, known_emails: pd.DataFrame | None,
+                  preassigned: pd.Series | None) -> tuple[pd.Series, np.ndarray]:
+    """Per record, the person it is exactly: a preassigned id, else the owner of its address
+    (the golden record's own address wins over one seen on an older record). Also returns
+    which records were preassigned."""
+    exact = pd.Series(pd.NA, index=email.index, dtype="Int64")
+    if len(people) or (known_emails is not None and len(known_emails)):
+        none = pd.DataFrame(columns=["email_norm", "person_id"])
+        known = pd.concat([people[["email_norm", "person_id"]].dropna() if len(people) else none,
+                           known_emails if known_emails is not None else none]).drop_duplicates("email_norm")
+        exact = email.map(dict(zip(known["email_norm"], known["person_id"]))).astype("Int64")
+    is_pre = np.zeros(len(email), dtype=bool)
+    if preassigned is not None:
+        pre = pd.Series(np.asarray(preassigned), index=email.index).astype("Int64")
+        is_pre = pre.notna().to_numpy()
+        exact = pre.fillna(exact)
+    return exact, is_pre
+
+
+def _known_nodes(exact_person: pd.Series, g: _Graph) -> pd.Series:
+    """Record -> node of the existing person it exactly is (only people in this resolution)."""
+    ex = exact_person.dropna()
+    ex = ex[g.knows(ex)]
+    return pd.Series(g.node_of(ex.to_numpy()), index=ex.index)
+
+
+def _same_address_edges(email: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Records of one address in the batch, chained to its first record."""
+    grp = email.dropna()
+    hub = pd.Series(grp.index, index=grp.index).groupby(grp.values).transform("first")
+    same = hub[hub != hub.index]
+    return same.index.to_numpy(), same.to_numpy()
+
+
+def _components(g: _Graph, *edges: Any) -> np.ndarray:
+    """Connected component of every node, over the given edges ((a, b) arrays or a
+    record -> node Series)."""
+    pairs = [(e.index.to_numpy(), e.to_numpy()) if isinstance(e, pd.Series) else e for e in edges]
+    ea = np.concatenate([a for a, _ in pairs]).astype(np.int64)
+    eb = np.concatenate([b for _, b in pairs]).astype(np.int64)
+    adj = coo_matrix((np.ones(len(ea)), (ea, eb)), shape=(g.total, g.total))
+    return connected_components(adj, directed=False)[1]
+
+
+def _attach(g: _Graph, comp: np.ndarray, exact_nodes: pd.Series, auto: pd.DataFrame,
+            th: Thresholds) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, float, str]]]:
+    """Each record's existing person node (NaN: a new person) and its cluster label.
+
+    A component reaching one existing person joins it. A component bridging several existing
+    people is not merged: each record follows its strongest direct link (exact address beats
+    any fuzzy score), records without one start a person of their own, and every pair of the
+    bridged people goes to review.
+    """
+    n = g.n
+    comp_new = comp[:n]
+    ex_comp = pd.Series(np.arange(n, g.total), index=comp[n:]) if g.m else pd.Series(dtype=np.int64)
+    reached = ex_comp[ex_comp.index.isin(np.unique(comp_new))] if g.m else ex_comp
+    n_ex = reached.groupby(level=0).size() if len(reached) else pd.Series(dtype=int)
+    single = reached[reached.index.isin(n_ex[n_ex == 1].index)]
+    assign_node = pd.Series(comp_new).map(single).to_numpy().astype(float)
+    bridged = n_ex[n_ex > 1].index
+    reviews: list[tuple[int, int, float, str]] = []
+    if not len(bridged):
+        return assign_node, comp_new, reviews
+    in_bridge = np.isin(comp_new, bridged)
+    fuzzy = auto.assign(rec=np.where(auto["a"] < n, auto["a"], auto["b"]),
+                        node=np.where(auto["a"] >= n, auto["a"], auto["b"]))
+    links = pd.concat([
+        pd.DataFrame({"rec": exact_nodes.index.to_numpy(), "node": exact_nodes.to_numpy(), "s": 2.0}),
+        fuzzy[fuzzy["node"] >= n][["rec", "node", "score"]].rename(columns={"score": "s"}),
+    ])
+    links = links[in_bridge[links["rec"].to_numpy()]]
+    best = links.sort_values("s", ascending=False).drop_duplicates("rec")
+    assign_node[best["rec"].to_numpy()] = best["node"].to_numpy()
+    for c in bridged:
+        nodes = reached[reached.index == c].to_numpy()
+        reviews += [(int(x), int(y), th.auto, "bridged") for i, x in enumerate(nodes) for y in nodes[i + 1:]]
+    orphan = in_bridge & ~np.isin(np.arange(n), best["rec"].to_numpy())
+    comp_new = comp_new.copy()
+    comp_new[orphan] = g.total + np.arange(orphan.sum())
+    return assign_node, comp_new, reviews
+
+
+def _match_rules(g: _Graph, rk: pd.DataFrame, auto: pd.DataFrame, exact_person: pd.Series,
+                 is_pre: np.ndarray, assign_node: np.ndarray, cluster: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Why each record is where it is, and how sure: its best automatic edge; 'email' for an
+    address seen before (1.0); 'source_key' for a preassigned person; 'new' for the first
+    record of a new person."""
+    edges = auto[["a", "b", "score", "rule"]]
+    both = pd.concat([edges.rename(columns={"a": "rec", "b": "other"}),
+                      edges.rename(columns={"b": "rec", "a": "other"})])
+    best = both[both["rec"] < g.n].sort_values("score", ascending=False).drop_duplicates("rec").set_index("rec")
+    rule = pd.Series("new", index=rk.index, dtype=object)
+    score = pd.Series(np.nan, index=rk.index)
+    has = rk.index.isin(best.index)
+    rule[has] = best.loc[rk.index[has], "rule"].to_numpy()
+    score[has] = best.loc[rk.index[has], "score"].to_numpy()
+    new_person = np.isnan(assign_node)
+    exact = exact_person.notna().to_numpy() & ~new_person
+    email = rk["email_norm"]
+    is_email = (email.notna() & email.duplicated()).to_numpy() | exact
+    rule[is_email] = "email"
+    score[is_email] = 1.0
+    rule[is_pre & exact] = "source_key"
+    founder = new_person & ~cluster.duplicated().to_numpy()
+    rule[founder] = "new"
+    score[founder] = np.nan
+    return rule, score
+
+
+def _person_ids(g: _Graph, assign_node: np.ndarray) -> Any:
+    pid = pd.array(np.full(g.n, pd.NA), dtype="Int64")
+    ok = ~np.isnan(assign_node)
+    if ok.any():
+        pid[ok] = g.person_ids[assign_node[ok].astype(np.int64) - g.n]
+    return pid
+
+
+def _review_pairs(g: _Graph, scored: pd.DataFrame, assign_node: np.ndarray, cluster: pd.Series,
+                  bridge_reviews: list[tuple[int, int, float, str]], th: Thresholds) -> pd.DataFrame:
+    """Uncertain pairs (score in [review, auto)) whose nodes ended apart, plus bridged people."""
+    final = np.where(np.isnan(assign_node), -1 - cluster.to_numpy(), assign_node)
+    final_all = np.concatenate([final, np.arange(g.n, g.total, dtype=float)])
     rv = scored[(scored["score"] >= th.review) & (scored["score"] < th.auto)]
     rv = rv[final_all[rv["a"].to_numpy()] != final_all[rv["b"].to_numpy()]]
     reviews = rv[["a", "b", "score", "rule"]].reset_index(drop=True)
-    if reviews_extra:
-        reviews = pd.concat([reviews, pd.DataFrame(reviews_extra, columns=["a", "b", "score", "rule"])],
+    if bridge_reviews:
+        reviews = pd.concat([reviews, pd.DataFrame(bridge_reviews, columns=["a", "b", "score", "rule"])],
                             ignore_index=True)
-    return assign, reviews
+    return reviews

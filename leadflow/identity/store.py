@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -12,8 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadflow.store import db
-from leadflow.store.schema import (accounts, erasures, lifecycle_events, people,
-                                   person_records)
+from leadflow.store.schema import accounts, lifecycle_events, people, person_records
 
 CHUNK = 5000
 
@@ -24,12 +22,6 @@ PEOPLE_MATCH_COLS = ("person_id", "email_norm", "first_name", "last_name", "phon
 def chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(seq), n):
         yield seq[i:i + n]
-
-
-def email_hash(values: pd.Series) -> pd.Series:
-    """sha256 of normalised addresses: what the erasure list keeps (never the address)."""
-    uniq = values.dropna().unique()
-    return values.map({v: hashlib.sha256(v.encode()).hexdigest() for v in uniq})
 
 
 def read_passed(conn: Connection, table: sa.Table) -> pd.DataFrame:
@@ -60,33 +52,44 @@ def read_source_ids(conn: Connection, sources: list[str]) -> pd.DataFrame:
                              person_records.c.source_record_id.is_not(None)).distinct())
 
 
+def read_record_hashes(conn: Connection, sources: list[str]) -> pd.DataFrame:
+    """(source, source_record_id, record_hash) already loaded for the given sources."""
+    cols = ["source", "source_record_id", "record_hash"]
+    if not sources:
+        return pd.DataFrame(columns=cols)
+    df = db.read_df(conn, sa.select(*(person_records.c[c] for c in cols))
+                    .where(person_records.c.source.in_(sources), person_records.c.source_record_id.is_not(None),
+                           person_records.c.record_hash.is_not(None)))
+    return df if len(df) else pd.DataFrame(columns=cols)
+
+
 def read_records_of(conn: Connection, stg: sa.Table, person_ids: Sequence[int]) -> pd.DataFrame:
     """The landed rows behind the given people (for golden records and unmerge)."""
-    out = []
-    for chunk in chunks([int(x) for x in person_ids]):
-        q = (sa.select(stg, person_records.c.person_id, person_records.c.record_id)
-             .join(person_records, sa.and_(person_records.c.batch_id == stg.c.batch_id,
-                                           person_records.c.row_number == stg.c.row_number))
-             .where(person_records.c.person_id.in_(chunk)))
-        out.append(db.read_df(conn, q))
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+    q = (sa.select(stg, person_records.c.person_id, person_records.c.record_id)
+         .join(person_records, sa.and_(person_records.c.batch_id == stg.c.batch_id,
+                                       person_records.c.row_number == stg.c.row_number)))
+    return db.read_ids(conn, q, person_records.c.person_id, person_ids)
 
 
 def read_accounts(conn: Connection) -> pd.DataFrame:
     return db.read_df(conn, sa.select(accounts.c.account_id, accounts.c.domain, accounts.c.name_norm))
 
 
-def read_erased_hashes(conn: Connection) -> set[str]:
-    return set(db.read_df(conn, sa.select(erasures.c.email_hash))["email_hash"])
+def initial_states(conn: Connection, df: pd.DataFrame, key: bytes) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every row starts 'loaded'; rows of an erased person (a tombstone matches their address,
+    phone or record id) are 'suppressed' with reason 'erased'.
 
-
-def initial_states(conn: Connection, df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """Every row starts 'loaded'; rows whose address is on the erasure list are 'suppressed'.
-
-    One place for the erasure rule both lead and touch loading apply.
+    One place for the erasure rule both lead and touch loading apply: the second guard after
+    the one at landing (rows landed before the erasure, or by a path that bypassed it).
+    A touch's record id is looked up under ``id_source`` when the frame has it.
     """
-    erased = email_hash(df["email_norm"]).isin(read_erased_hashes(conn)).to_numpy()
+    from leadflow.privacy import tombstones
     states = df[["batch_id", "row_number"]].assign(state="loaded", state_reason=None)
+    tomb = tombstones.read(conn)
+    if not tomb:
+        return states, np.zeros(len(df), dtype=bool)
+    ids = tombstones.identifiers(df, df.get("id_source"), tomb)
+    erased = tombstones.blocked(ids, tomb, key)
     states.loc[erased, ["state", "state_reason"]] = ["suppressed", "erased"]
     return states, erased
 
@@ -121,44 +124,28 @@ def lookup_ids(conn: Connection, column: str, values: Sequence[Any]) -> dict[Any
 
 def insert_people(conn: Connection, rows: pd.DataFrame) -> int:
     """Insert new people idempotently (unique email_norm, else unique source_key)."""
-    n = 0
-    with_email = rows[rows["email_norm"].notna()]
-    without = rows[rows["email_norm"].isna()]
-    n += db.insert_ignore(conn, people, db.records(with_email), ["email_norm"])
-    n += db.insert_ignore(conn, people, db.records(without), ["source_key"])
-    return n
+    has_email = rows["email_norm"].notna()
+    return (int(db.copy_upsert(conn, people, rows[has_email], conflict=["email_norm"]))
+            + int(db.copy_upsert(conn, people, rows[~has_email], conflict=["source_key"])))
 
 
 def update_people(conn: Connection, rows: pd.DataFrame, columns: Sequence[str]) -> None:
-    """UPDATE people SET <columns> WHERE person_id = ... (executemany)."""
-    if rows.empty:
-        return
-    stmt = (sa.update(people).where(people.c.person_id == sa.bindparam("_pid"))
-            .values({c: sa.bindparam(f"_{c}") for c in columns}))
-    recs = db.records(rows, ["person_id", *columns])
-    params = [{("_pid" if k == "person_id" else f"_{k}"): v for k, v in r.items()} for r in recs]
-    for chunk in chunks(params):
-        conn.execute(stmt, list(chunk))
+    """UPDATE people SET <columns> by person_id, in one statement."""
+    db.copy_update(conn, people, rows[["person_id", *columns]], key=["person_id"], columns=list(columns))
 
 
 def set_states(conn: Connection, stg: sa.Table, rows: pd.DataFrame) -> int:
     """Move staging rows on from 'passed' (guarded: a row another run moved stays as it is)."""
-    if rows.empty:
-        return 0
-    stmt = (sa.update(stg).where(stg.c.batch_id == sa.bindparam("_b"),
-                                 stg.c.row_number == sa.bindparam("_r"), stg.c.state == "passed")
-            .values(state=sa.bindparam("_s"), state_reason=sa.bindparam("_why")))
-    params = [{"_b": int(b), "_r": int(r), "_s": s, "_why": w}
-              for b, r, s, w in zip(rows["batch_id"], rows["row_number"], rows["state"],
-                                    rows["state_reason"].astype(object).where(rows["state_reason"].notna(), None))]
-    for chunk in chunks(params):
-        conn.execute(stmt, list(chunk))
-    return len(params)
+    db.copy_update(conn, stg, rows[["batch_id", "row_number", "state", "state_reason"]],
+                   key=["batch_id", "row_number"], columns=["state", "state_reason"],
+                   where=f"\"{stg.name}\".state = 'passed'")
+    return len(rows)
 
 
 def insert_lifecycle_start(conn: Connection, person_ids: Sequence[int], stage: str, reason: str,
                            at: Any, run_id: str | None) -> int:
     """The first lifecycle event of newly created people (unique per person, cycle, stage)."""
-    rows = [{"person_id": int(p), "cycle": 1, "from_stage": None, "to_stage": stage,
-             "occurred_at": at, "reason": reason, "run_id": run_id} for p in person_ids]
-    return db.insert_ignore(conn, lifecycle_events, rows, ["person_id", "cycle", "to_stage"])
+    rows = pd.DataFrame({"person_id": pd.Series(list(person_ids), dtype="int64"), "cycle": 1,
+                         "from_stage": None, "to_stage": stage, "occurred_at": at, "reason": reason,
+                         "run_id": run_id})
+    return int(db.copy_upsert(conn, lifecycle_events, rows, conflict=["person_id", "cycle", "to_stage"]))

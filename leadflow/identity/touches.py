@@ -25,6 +25,8 @@ import sqlalchemy as sa
 from leadflow.clean import normalise_emails, to_utc
 from leadflow.context import RunContext
 from leadflow.identity import store
+from leadflow.privacy.hashing import hash_key
+from leadflow.privacy.urls import strip_pii
 from leadflow.store import db
 from leadflow.store.schema import people, quarantine, stg_touches, touches
 
@@ -58,10 +60,10 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
         counts["rows"] = len(tch)
         tch["email_norm"] = normalise_emails(tch["email"])["email_norm"]
         tch["occurred_at"] = to_utc(tch["occurred_at"])
-        states, erased = store.initial_states(conn, tch)
-
         id_src = {s.name: (s.record_source or s.name) for s in ctx.settings.sources}
         tch["id_source"] = tch["source"].map(id_src).fillna(tch["source"])
+        states, erased = store.initial_states(conn, tch, hash_key(ctx.settings))
+
         src_ids = store.read_source_ids(conn, sorted(set(tch["id_source"]) | set(tch["source"])))
         by_email = store.person_ids_by_email(conn, tch["email_norm"])
         pid = attach(tch, src_ids, by_email)
@@ -105,9 +107,10 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
         out = pd.DataFrame({
             "source": t["source"], "source_touch_id": touch_id, "person_id": pid[ok].astype("Int64"),
             "touch_type": t["touch_type"], "occurred_at": t["occurred_at"], "campaign_id": t["campaign_id"],
-            "channel": t["channel"], "url": t["url"], "batch_id": t["batch_id"], "row_number": t["row_number"],
+            "channel": t["channel"], "url": strip_pii(t["url"]),   # rows landed before stripping too
+            "batch_id": t["batch_id"], "row_number": t["row_number"],
         })
-        db.insert_ignore(conn, touches, db.records(out), ["source", "source_touch_id"])
+        db.copy_upsert(conn, touches, out, conflict=["source", "source_touch_id"])
         unsub = out.loc[out["touch_type"] == "unsubscribe", "person_id"].dropna().astype(int).unique().tolist()
         for chunk in store.chunks(unsub):
             conn.execute(sa.update(people).where(people.c.person_id.in_(list(chunk)))

@@ -29,7 +29,7 @@ from typing import Self
 import numpy as np
 import pandas as pd
 
-from leadflow.config import FileConnector, Source
+from leadflow.config import FileConnector, IngestLimits, Source
 from leadflow.ingest import formats
 from leadflow.ingest.formats import FileProblem, Scan
 
@@ -89,7 +89,9 @@ class FileDelivery:
     scan: Scan | None = None
     fmt: str = "csv"
     encoding: str = "utf-8-sig"
-    line_rejects: list[tuple[int, str, str]] = field(default_factory=list)
+    line_rejects: list = field(default_factory=list)   # (row, text, why) or formats.RowReject
+    limits: IngestLimits | None = None                  # the source's caps (None: defaults)
+    warnings: list[str] = field(default_factory=list)   # e.g. last line without a line end
     fd: int | None = None              # the file as opened (no links followed); read through this
     readable: Path | None = None       # a name the readers can open that reaches ``fd``
     ident: tuple[int, int] | None = None   # (device, inode) of what was read
@@ -234,15 +236,16 @@ def _same(path: Path, ident: tuple[int, int] | None) -> bool:
     return st is not None and ident is not None and (st.st_dev, st.st_ino) == ident
 
 
-def prepare(conn: FileConnector, path: Path, landing: Path) -> FileDelivery:
+def prepare(conn: FileConnector, path: Path, landing: Path, limits: IngestLimits | None = None) -> FileDelivery:
     """Open, hash and check a file; raise Refused for non-regular entries, FileProblem for
     unreadable files, StillWriting for files still growing. The caller closes the delivery."""
     fd, before = open_regular(path)
-    d = FileDelivery(path, landing, fd=fd, readable=_readable(fd, path), ident=(before.st_dev, before.st_ino))
+    d = FileDelivery(path, landing, fd=fd, readable=_readable(fd, path), ident=(before.st_dev, before.st_ino),
+                     limits=limits)
     try:
         if d.readable == path and not _same(path, d.ident):
             raise StillWriting(path)
-        sc = formats.scan(d.readable)
+        sc = formats.scan(d.readable, conn.quotechar)
         d.scan = sc
         after = os.fstat(fd)
         if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or sc.size != after.st_size:
@@ -251,11 +254,45 @@ def prepare(conn: FileConnector, path: Path, landing: Path) -> FileDelivery:
         if sc.size == 0:
             raise FileProblem("empty file (no header row)")
         if d.fmt in ("csv", "jsonl"):
-            d.encoding = formats.choose_encoding(conn, sc)
+            try:
+                d.encoding = formats.choose_encoding(conn, sc)
+                check_text_caps(conn, d)
+            except FileProblem as e:
+                e.rows = estimate_rows(d)
+                raise
     except BaseException:
         d.close()
         raise
     return d
+
+
+def check_text_caps(conn: FileConnector, d: FileDelivery) -> None:
+    """Caps a text file must meet before any parser sees it: the header's width (CSV) and the
+    longest physical line (``max_row_bytes``), so parser memory stays bounded."""
+    lim = d.limits or IngestLimits()
+    assert d.scan is not None
+    if d.fmt == "csv":
+        src = d.readable or d.path
+        sep = formats.sniff_delimiter(src, d.encoding, conn.delimiter)
+        formats.csv_header(src, d.encoding, sep, conn.quotechar, lim)
+    if d.scan.max_line > lim.max_row_bytes:
+        raise FileProblem(f"line {d.scan.max_line_no} is {d.scan.max_line:,} bytes, longer than "
+                          f"max_row_bytes ({lim.max_row_bytes})")
+
+
+def estimate_rows(d: FileDelivery) -> int:
+    """How many rows a refused file held, so its batch records rows_in = rows_rejected: non-blank
+    lines (less the CSV header) for text, the footer's count for Parquet, else 0 (unknown)."""
+    sc = d.scan
+    if d.fmt in ("csv", "jsonl") and sc is not None:
+        return max(sc.lines - (1 if d.fmt == "csv" else 0), 0)
+    if d.fmt == "parquet":
+        try:
+            import pyarrow.parquet as pq
+            return int(pq.ParquetFile(d.readable or d.path).metadata.num_rows)
+        except Exception:  # noqa: BLE001 - an unreadable footer: unknown
+            return 0
+    return 0
 
 
 class StillWriting(Exception):
@@ -263,22 +300,28 @@ class StillWriting(Exception):
 
 
 def read(conn: FileConnector, d: FileDelivery) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    # CSV measures cell lengths in Arrow itself (cells=False): cheaper than per-column pandas
+    return formats.bounded(_read(conn, d), d.limits, d.line_rejects, cells=d.fmt != "csv")
+
+
+def _read(conn: FileConnector, d: FileDelivery) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     src = d.readable or d.path
     if d.fmt == "csv":
-        return formats.read_csv(src, conn, d.encoding)
+        return formats.read_csv(src, conn, d.encoding, d.limits, d.line_rejects, d.warnings, d.scan)
     if d.fmt == "jsonl":
-        return formats.read_jsonl(src, conn, d.encoding, d.line_rejects)
+        return formats.read_jsonl(src, conn, d.encoding, d.line_rejects, d.limits)
     if d.fmt == "parquet":
-        return formats.read_parquet(src, conn)
+        return formats.read_parquet(src, conn, d.limits)
     if d.fmt == "xlsx":
-        return _read_xlsx(src, conn)
+        return _read_xlsx(src, conn, d.limits)
     raise FileProblem(f"unsupported format {d.fmt!r}")
 
 
-def _read_xlsx(src: Path, conn: FileConnector) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+def _read_xlsx(src: Path, conn: FileConnector,
+               limits: IngestLimits | None) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     # openpyxl insists on an .xlsx file name or a file object: hand it the open file.
     with open(src, "rb") as f:
-        yield from formats.read_xlsx(f, conn)  # type: ignore[arg-type]
+        yield from formats.read_xlsx(f, conn, limits)
 
 
 def _open_folder(folder: Path) -> int:

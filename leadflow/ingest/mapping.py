@@ -15,6 +15,7 @@ import pandas as pd
 
 from leadflow.canonical import FIELDS, KEYS
 from leadflow.config import Source
+from leadflow.ingest import signals
 from leadflow.ingest.coerce import CONVERTERS, WHY
 
 
@@ -36,6 +37,7 @@ class Mapped:
     rejects: pd.DataFrame                    # row_number, record (dict), reasons (list[str])
     attrs: pd.DataFrame = field(default_factory=pd.DataFrame)  # attribute columns, same rows as frame
     warnings: list[str] = field(default_factory=list)
+    signals: pd.DataFrame = field(default_factory=signals.empty)  # opt-out signals of every row
 
 
 def key_field(kind: str) -> str | None:
@@ -99,6 +101,7 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
         by_field.setdefault(fld, col)
     out: dict[str, Any] = {}
     bad_masks: list[tuple[str, str, pd.Series, pd.Series]] = []
+    before: dict[str, pd.Series] = {}
     for fld, typ in fields.items():
         col = by_field.get(fld)
         if col is not None:
@@ -109,6 +112,8 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
             const = source.constants[fld]
             s = s.where(s.notna(), None if const is None else str(const)) if col else \
                 pd.Series([None if const is None else str(const)] * n, dtype=object, index=raw.index)
+        if fld in ("email", "opt_out", "do_not_call", "touch_type"):
+            before[fld] = s
         typed, bad = CONVERTERS[typ](s)
         out[fld] = typed
         if bad.any():
@@ -132,7 +137,8 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
         keep = ~frame["row_number"].isin(rejects["row_number"]).to_numpy()
         frame = frame[keep].reset_index(drop=True)
         attrs = attrs[keep].reset_index(drop=True)
-    return Mapped(frame, attr_cols, rejects, attrs)
+    sig = signals.contact_signals(kind, before, np.asarray(rows))
+    return Mapped(frame, attr_cols, rejects, attrs, signals=sig)
 
 
 def _rejects(raw: pd.DataFrame, rows: np.ndarray, masks: list[tuple[str, str, pd.Series, pd.Series]],

@@ -14,7 +14,7 @@ from leadflow.config import FileConnector, Source
 from leadflow.errors import InputError
 from leadflow.ingest import files
 from leadflow.ingest.coerce import numeric_if_clean
-from leadflow.ingest.formats import FileProblem
+from leadflow.ingest.formats import FileProblem, RowReject
 from leadflow.ingest.mapping import MissingColumns, map_frame
 
 
@@ -54,7 +54,7 @@ def _read_one(source: Source, conn: FileConnector, p: Path):
     if files.lstat(p) is None:      # a link or a pipe is refused by prepare, out loud
         raise InputError(f"{where}: file not found")
     try:
-        d = files.prepare(conn, p, p.parent)
+        d = files.prepare(conn, p, p.parent, source.limits)
         with d:             # the open file is read through, then closed
             for raw, rows in files.read(conn, d):
                 try:
@@ -70,7 +70,8 @@ def _read_one(source: Source, conn: FileConnector, p: Path):
                 yield frame, rs
             if d.line_rejects:
                 first = d.line_rejects[0]
-                raise InputError(f"{where}, row {first[0]}: {first[2]}")
+                row, why = (first.row, first.why) if isinstance(first, RowReject) else (first[0], first[2])
+                raise InputError(f"{where}, row {row}: {why}")
     except FileProblem as e:
         row = f", row {e.row}" if e.row else ""
         fld = f", field {e.field}" if e.field else ""

@@ -59,13 +59,13 @@ def header_columns(src: Source, base_dir: Path) -> list[str] | None:
         p = paths[0]
         small = c.model_copy(update={"chunk_rows": 100})
         # Through prepare, like landing: a link or a pipe is never opened or waited on.
-        with files.prepare(small, p, p.parent) as d:
+        with files.prepare(small, p, p.parent, src.limits) as d:
             if d.fmt == "csv":
-                import pandas as pd
                 f = d.readable or p
                 sep = formats.sniff_delimiter(f, d.encoding, c.delimiter)
-                cols = pd.read_csv(f, sep=sep, quotechar=c.quotechar, encoding=d.encoding, nrows=0).columns
-                return [str(x).strip() for x in cols if not str(x).startswith("Unnamed: ")]
+                # the capped header reader: a hostile header is refused here too, never parsed whole
+                cols = formats.csv_header(f, d.encoding, sep, c.quotechar, src.limits)
+                return [x for x in cols if not x.startswith("Unnamed: ")]
             for raw, _ in files.read(small, d):
                 return list(raw.columns)
     except Exception:  # noqa: BLE001 - a peek only; landing reports real problems

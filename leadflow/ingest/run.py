@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 

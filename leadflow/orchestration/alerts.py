@@ -10,13 +10,10 @@ parses the DAGs (deadline callbacks are referenced by import path).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Any
 
 from leadflow.orchestration.dates import _get  # one reader of Airflow context fields
@@ -52,23 +49,15 @@ class Alert:
 
 # --------------------------------------------------------------------------- transports
 def send_email(smtp: Any, recipients: list[str], subject: str, body: str) -> None:
-    """Send one plain-text email (``smtp`` is ``settings.delivery.smtp``) through the same
-    transport as the lead lists, so credentials from env vars or an Airflow connection work."""
-    from leadflow.handoff import mail   # lazy: DAG files import this module at parse time
-    msg = EmailMessage()
-    msg["Subject"] = subject
-    msg["From"] = smtp.sender
-    msg["To"] = ", ".join(recipients)
-    msg.set_content(body)
-    mail.send_all(smtp, [msg])
+    """One plain-text alert email through the shared transport (``leadflow.notify``)."""
+    from leadflow import notify
+    notify.send_text(smtp, recipients, subject, body)
 
 
 def send_slack(url: str, text: str, timeout: float = 10.0) -> None:
-    """Post ``text`` to a Slack incoming webhook."""
-    req = urllib.request.Request(url, data=json.dumps({"text": text}).encode("utf-8"),
-                                 headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - URL from operator's env
-        resp.read()
+    """Post ``text`` to a Slack incoming webhook (``leadflow.notify``)."""
+    from leadflow import notify
+    notify.send_slack(url, text, timeout)
 
 
 def _load_settings() -> Any:
@@ -171,16 +160,17 @@ def deadline_missed(context: Mapping[str, Any] | None = None, dag_id: str | None
 
 def record_breach(alert: Alert) -> None:
     """Write a deadline breach to ``pipeline_runs`` in the warehouse."""
-    from datetime import date, datetime, time
+    from datetime import date
 
     from leadflow.context import make_run_id
     from leadflow.store import db
+    from leadflow.store.locks import utcnow
     from leadflow.store.schema import pipeline_runs
 
     settings = _load_settings()
     d = date.fromisoformat(alert.run_date) if alert.run_date else None
     eng = db.engine(settings.database_url)
-    start = datetime.combine(d, time.min) if d else datetime(1970, 1, 1)
+    start = utcnow()          # when the breach was noticed (wall clock); run_date is the logical day
     with eng.begin() as conn:
         conn.execute(pipeline_runs.insert().values(
             run_id=make_run_id(alert.dag_id, d) if d else f"{alert.dag_id}:?",

@@ -6,7 +6,7 @@ library; the registry is read with plain YAML (``paths.source_names``).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import (  # type: ignore[attr-defined]  # lazily exported; not in airflow.sdk's stubs
@@ -22,7 +22,7 @@ from airflow.sdk import (  # type: ignore[attr-defined]  # lazily exported; not 
 from leadflow.orchestration.alerts import task_failure_callback
 from leadflow.orchestration.paths import source_names
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 IMPORT_KINDS = ("inbound_leads", "touches", "campaign_spend")
 CRM_KINDS = ("crm_outcomes",)
 TAGS = ["leadflow"]

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from leadflow.store.schema import handoffs, pipeline_runs, quarantine
 
-_STATUS_RANK = {"failed": 4, "breached": 3, "warning": 2, "running": 1, "success": 0}
+_STATUS_RANK = {"failed": 5, "interrupted": 4, "breached": 3, "warning": 2, "running": 1, "success": 0}
 
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>leadflow run {{ run_id }}</title>
@@ -26,7 +26,7 @@ body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}
 td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top;font-size:.9em}
 th{background:#f3f3f3}
-.success{color:#17672b}.warning{color:#8a6100}.failed,.breached{color:#b00020;font-weight:bold}
+.success{color:#17672b}.warning{color:#8a6100}.failed,.breached,.interrupted{color:#b00020;font-weight:bold}
 code{font-size:.85em}
 </style></head><body>
 <h1>leadflow run <code>{{ run_id }}</code></h1>

@@ -18,8 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadflow.qualify.rules import (GRADE_RANK, SUPPRESSION_REASONS, WITH_SALES, priority, qualify,
-                                    suppression_reason)
+from leadflow.qualify.rules import GRADE_RANK, SUPPRESSION_REASONS, WITH_SALES, priority, qualify, suppression_reason
 from leadflow.store import db
 
 _CANDIDATES = """
@@ -87,11 +86,11 @@ def existing_handoffs(conn: Connection | sa.Engine, pairs: pd.DataFrame) -> pd.S
     """True where (person_id, target_cycle) already has a handoff."""
     if pairs.empty:
         return pd.Series([], dtype=bool)
+    from leadflow.store import frames
     from leadflow.store.schema import handoffs
-    from leadflow.handoff import fastsql
     ids = pairs["person_id"].astype("int64").unique().tolist()
-    have = fastsql.read_ids(conn, sa.select(handoffs.c.person_id, handoffs.c.cycle),
-                            handoffs.c.person_id, ids)
+    have = frames.read_ids(conn, sa.select(handoffs.c.person_id, handoffs.c.cycle),
+                           handoffs.c.person_id, ids)
     key = pd.MultiIndex.from_frame(pairs[["person_id", "target_cycle"]].astype("int64"))
     hk = pd.MultiIndex.from_frame(have[["person_id", "cycle"]].astype("int64")) if len(have) \
         else pd.MultiIndex.from_arrays([[], []])

@@ -14,15 +14,13 @@ quarantine stores the original record.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 
 from leadflow.quality.suites import Suite
-
-TRUE = {"true", "t", "yes", "y", "1", "1.0", "on"}
-FALSE = {"false", "f", "no", "n", "0", "0.0", "off"}
+from leadflow.vocab.booleans import parse_bools
+from leadflow.vocab.datetimes import parse_datetimes
 
 
 # ----------------------------------------------------------------------------- preparation
@@ -52,23 +50,8 @@ def _as_number(s: pd.Series, integer: bool) -> tuple[pd.Series, pd.Series]:
 
 
 def _as_datetime(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        out = s.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(s.dt, "tz", None) else s
-        return _to_ns(out.astype("datetime64[us]")), pd.Series(False, index=s.index)
-    present = s.notna()
-    txt = s.where(present, None)
-    if s.dtype == object:
-        # Python datetime/date objects and strings may be mixed; strings go through the parser.
-        is_dt = s.map(lambda v: isinstance(v, (datetime, date)), na_action="ignore").fillna(False).astype(bool)
-        txt = s.where(~is_dt, s.where(is_dt).map(lambda v: v.isoformat(), na_action="ignore"))
-    txt = txt.astype("str").where(present, None)
-    out = pd.to_datetime(txt, errors="coerce", format="ISO8601", utc=True)
-    retry = present & out.isna()
-    if retry.any():
-        out2 = pd.to_datetime(txt[retry], errors="coerce", format="mixed", utc=True)
-        out = out.where(~retry, out2)
-    out = out.dt.tz_localize(None).astype("datetime64[us]")
-    return _to_ns(out), present & out.isna()
+    out, bad = parse_datetimes(s)
+    return _to_ns(out), bad
 
 
 _NS_MIN, _NS_MAX = pd.Timestamp.min.ceil("us"), pd.Timestamp.max.floor("us")
@@ -80,14 +63,7 @@ def _to_ns(s: pd.Series) -> pd.Series:
 
 
 def _as_bool(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    if pd.api.types.is_bool_dtype(s.dtype):
-        return s.astype("boolean"), pd.Series(False, index=s.index)
-    low = s.astype("str").str.strip().str.lower()
-    out = pd.Series(pd.NA, index=s.index, dtype="boolean")
-    out[low.isin(TRUE).to_numpy()] = True
-    out[low.isin(FALSE).to_numpy()] = False
-    bad = s.notna() & out.isna()
-    return out, bad
+    return parse_bools(s)
 
 
 def prepare(suite: Suite, df: pd.DataFrame, fields: Iterable[str] | None = None

@@ -13,7 +13,7 @@ record; releasing one maps it again with the source's configuration and lands it
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,7 @@ STATUSES = ("open", "released", "discarded")
 
 def _now() -> datetime:
     """People act on the quarantine in wall-clock time (this is not a pipeline stage)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def _json(v: Any) -> Any:

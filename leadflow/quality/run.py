@@ -39,6 +39,7 @@ from sqlalchemy.engine import Connection
 
 from leadflow.canonical import KINDS
 from leadflow.context import RunContext
+from leadflow.faults import checkpoint
 from leadflow.quality import params as qparams
 from leadflow.quality.frame import (
     _has_unknown_parameter,
@@ -51,7 +52,7 @@ from leadflow.quality.frame import (
 )
 from leadflow.quality.suites import Check, Suite, load_suite
 from leadflow.store import db
-from leadflow.store.schema import STAGING, quarantine
+from leadflow.store.schema import STAGING, ingest_batches, quarantine
 
 log = logging.getLogger("leadflow.quality")
 
@@ -392,21 +393,31 @@ def _recheck_global(conn: Connection, ctx: RunContext, sc: SourceCheck, keys: pd
 
 
 def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
-    """Validate every landed staging row with GX; quarantine failures; hold sources over their
-    fail threshold while the others flow on.
+    """Validate the landed staging rows of batches dated up to the run date (later days wait)
+    with GX; quarantine failures; hold sources over their fail threshold while the others flow on.
 
     Returns ``rows`` (= passed + quarantined + held_rows), ``passed``, ``quarantined``,
-    ``warnings`` (one per held source, naming it and the next command), ``held`` (those
-    sources), ``held_rows`` (their passing rows, left landed), ``by_source``, ``timings`` and, unless
-    ``docs=False`` or ``LEADFLOW_DATA_DOCS=0``, ``gx_results``: the file of GX's results (counts,
-    no values) the Data Docs task renders (``leadflow quality docs``).
+    ``waiting`` (landed rows of later days, left for their runs), ``warnings`` (one per held
+    source, naming it and the next command), ``held`` (those sources), ``held_rows`` (their
+    passing rows, left landed), ``by_source``, ``timings`` and, unless ``docs=False`` or
+    ``LEADFLOW_DATA_DOCS=0``, ``gx_results``: the file of GX's results (counts, no values) the
+    Data Docs task renders (``leadflow quality docs``).
     """
     t_start = time.perf_counter()
     counts: dict[str, Any] = {"rows": 0, "passed": 0, "quarantined": 0, "warnings": [],
                               "held": [], "held_rows": 0, "by_source": {}}
     timings = {"read": 0.0, "gx": 0.0, "gx_source": 0.0, "write_quarantine": 0.0, "write_states": 0.0}
     with ctx.engine.begin() as conn:
-        todo = {kind: landed_batches(conn, kind) for kind in KINDS}
+        # A later day's rows wait, landed, for their own run: judged by this day's clock they
+        # would all fail "not future" (re-runs, backfills, two dates at once).
+        later = set(conn.execute(sa.select(ingest_batches.c.batch_id)
+                                 .where(ingest_batches.c.business_date > ctx.run_date)).scalars())
+        todo, counts["waiting"] = {}, 0
+        for kind in KINDS:
+            landed = landed_batches(conn, kind)
+            wait = landed["batch_id"].isin(later).to_numpy(dtype=bool)
+            counts["waiting"] += int(landed.loc[wait, "n"].sum())
+            todo[kind] = landed.loc[~wait].reset_index(drop=True)
         for kind, landed in todo.items():
             if db.is_postgres(conn) and landed["n"].sum() >= ANALYZE_ROWS:
                 # Fresh statistics after a big COPY, so the planner reads chunks by key
@@ -422,6 +433,7 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
         for source, batches in landed.groupby("source", sort=True):
             sc = check_source(ctx, kind, str(source), batches, suite, chunk_rows, timings)
             _report(ctx, sc, counts)
+            checkpoint("quality:source")
             results.extend(sc.docs)
     if docs and os.environ.get("LEADFLOW_DATA_DOCS", "1").strip().lower() not in ("0", "false", "no", "off"):
         from leadflow.quality import docs as qdocs

@@ -97,23 +97,13 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _read(conn: Connection, stmt: sa.TextClause, params: dict[str, object]) -> pd.DataFrame:
-    """A query as a DataFrame built column-wise: building it from 350k Row objects took ~3 s."""
-    res = conn.execute(stmt, params)
-    cols = list(res.keys())
-    rows = res.fetchall()
-    if not rows:
-        return pd.DataFrame(columns=cols)
-    return pd.DataFrame(dict(zip(cols, (list(v) for v in zip(*rows)))))
-
-
 def run(engine: Engine, w: Window, names: tuple[str, ...] | list[str] = MARTS) -> dict[str, pd.DataFrame]:
     """Run the named marts for the window on one connection; {name: DataFrame}."""
     out: dict[str, pd.DataFrame] = {}
     with engine.connect() as conn:
         _calendar(conn, w)
         for name in names:
-            out[name] = _tidy(_read(conn, _statement(sql_text(name)), w.params))
+            out[name] = _tidy(db.read_frame(conn, _statement(sql_text(name)), w.params))
         conn.rollback()
     return out
 

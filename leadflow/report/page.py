@@ -7,7 +7,6 @@ and survives being emailed. CSVs are formula-injection safe (text cells starting
 
 from __future__ import annotations
 
-import html
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -150,7 +149,7 @@ def render_html(data: dict[str, Any], run_date: date, run_id: str, csv_dir: Path
     for s in sections:
         s.setdefault("note", "")
         s.setdefault("table", "")
-    return TEMPLATE.render(run_date=run_date, start=w.start, end=w.end, as_of=w.as_of, run_id=html.escape(run_id),
+    return TEMPLATE.render(run_date=run_date, start=w.start, end=w.end, as_of=w.as_of, run_id=run_id,
                            kpis=kpis, sections=sections, csv_dir=str(csv_dir))
 
 

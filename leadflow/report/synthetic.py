@@ -17,8 +17,17 @@ import sqlalchemy as sa
 
 from leadflow.canonical import SELLING_STEPS
 from leadflow.store import db
-from leadflow.store.schema import (campaign_spend, campaigns, handoffs, ingest_batches, lifecycle_events,
-                                   outcomes, people, stg_crm_outcomes, touches)
+from leadflow.store.schema import (
+    campaign_spend,
+    campaigns,
+    handoffs,
+    ingest_batches,
+    lifecycle_events,
+    outcomes,
+    people,
+    stg_crm_outcomes,
+    touches,
+)
 
 CHANNELS = ("paid_search", "paid_social", "email", "webinar", "trade_show", "organic")
 SOURCES = ("Google", "LinkedIn", "Newsletter", "Webinar", "Event", "Website")

@@ -8,7 +8,7 @@ since every handoff of a run shares the run's logical time.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
@@ -28,7 +28,7 @@ def business_due(start_utc: datetime, hours: float, tz: str, start_hour: int = 9
                  end_hour: int = 17) -> datetime:
     """Add ``hours`` business hours to a naive-UTC start; returns naive UTC."""
     zone = _zone(tz)
-    t = start_utc.replace(tzinfo=timezone.utc).astimezone(zone)
+    t = start_utc.replace(tzinfo=UTC).astimezone(zone)
     left = timedelta(hours=hours)
     day_len = timedelta(hours=end_hour - start_hour)
     if day_len <= timedelta(0):
@@ -41,7 +41,7 @@ def business_due(start_utc: datetime, hours: float, tz: str, start_hour: int = 9
             begin = max(t, open_t)
             avail = close_t - begin
             if left <= avail:
-                return (begin + left).astimezone(timezone.utc).replace(tzinfo=None)
+                return (begin + left).astimezone(UTC).replace(tzinfo=None)
             left -= avail
         nxt = (t + timedelta(days=1)).replace(hour=start_hour, minute=0, second=0, microsecond=0)
         t = nxt.replace(tzinfo=zone)

@@ -20,6 +20,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from leadflow.errors import LeadflowError
+from leadflow.vocab.booleans import parse_bools
 
 log = logging.getLogger("leadflow.score")
 
@@ -145,13 +146,9 @@ def guard(specs: list[FeatureSpec], allow_leaky: bool = False) -> list[FeatureSp
 def _to_bool(s: pd.Series) -> pd.Series:
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
         return pd.to_numeric(s, errors="coerce").astype(float)
-    # text flags: read each distinct value once (a million rows hold a handful of them)
-    codes, uniq = pd.factorize(s, use_na_sentinel=True)
-    t = pd.Series(uniq, dtype=object).astype("string").str.strip().str.lower()
-    m = {"true": 1.0, "yes": 1.0, "y": 1.0, "1": 1.0, "t": 1.0,
-         "false": 0.0, "no": 0.0, "n": 0.0, "0": 0.0, "f": 0.0}
-    vals = np.append(t.map(m).astype(float).to_numpy(dtype=float, na_value=np.nan), np.nan)
-    return pd.Series(vals[codes], index=s.index)
+    # text flags through the shared vocabulary (read once per distinct value); unreadable -> NaN
+    val, _ = parse_bools(s)
+    return pd.Series(val.astype("Float64").to_numpy(dtype=float, na_value=np.nan), index=s.index)
 
 
 def text_codes(col: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -183,7 +180,7 @@ class FramePrep(BaseEstimator, TransformerMixin):
         self.max_levels = max_levels
         self.as_array = as_array
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> "FramePrep":
+    def fit(self, X: pd.DataFrame, y: Any = None) -> FramePrep:
         self.log_cols_: list[str] = []
         self.levels_: dict[str, list[str]] = {}
         self.bounds_: dict[str, tuple[float, float]] = {}

@@ -114,12 +114,12 @@ class Calibrated:
     def raw(self, X: pd.DataFrame) -> np.ndarray:
         return self.base.predict_proba(X)[:, 1]
 
-    def fit_calibration(self, X: pd.DataFrame, y: np.ndarray) -> "Calibrated":
+    def fit_calibration(self, X: pd.DataFrame, y: np.ndarray) -> Calibrated:
         self._fit_map(self.raw(X), y)
         return self
 
     def fit_calibration_oof(self, X: pd.DataFrame, y: np.ndarray, folds: int = 3,
-                            seed: int = 0) -> "Calibrated":
+                            seed: int = 0) -> Calibrated:
         """Calibrate on out-of-fold scores of clones (every training row used for fitting
         and calibrating, never both by the same model). For data without a time order."""
         from sklearn.base import clone
@@ -186,7 +186,7 @@ class LinearTerms:
     tables: dict[str, np.ndarray]                                  # text feature -> coef per level
 
     @classmethod
-    def from_pipeline(cls, pipe: Pipeline) -> "LinearTerms":
+    def from_pipeline(cls, pipe: Pipeline) -> LinearTerms:
         prep: FramePrep = pipe.named_steps["prep"]
         ct: ColumnTransformer = pipe.named_steps["encode"]
         coef = pipe.named_steps["clf"].coef_.ravel().astype(float)
@@ -260,7 +260,7 @@ class LinearExplainer:
     baseline: np.ndarray | None = None
 
     @classmethod
-    def from_pipeline(cls, pipe: Pipeline, X_train: pd.DataFrame) -> "LinearExplainer":
+    def from_pipeline(cls, pipe: Pipeline, X_train: pd.DataFrame) -> LinearExplainer:
         feats = [s["name"] for s in pipe.named_steps["prep"].specs]
         ex = cls(pipe, feats)
         _, raw = ex.terms(X_train.iloc[:200_000])

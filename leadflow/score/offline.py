@@ -23,6 +23,7 @@ from leadflow.config import Settings
 from leadflow.errors import InputError
 from leadflow.score import evaluate as ev
 from leadflow.score.features import guard, separation_warnings, single_feature_auc, specs_for_frame
+from leadflow.vocab.booleans import parse_bools
 
 log = logging.getLogger("leadflow.score")
 TARGET = "converted"
@@ -33,9 +34,7 @@ def _label(df: pd.DataFrame, source: str) -> np.ndarray:
         raise InputError(f"source {source}: no outcome column mapped to canonical '{TARGET}'")
     y = df[TARGET]
     if not pd.api.types.is_bool_dtype(y):
-        y = y.astype("string").str.strip().str.lower().map(
-            {"1": True, "yes": True, "true": True, "y": True, "0": False, "no": False,
-             "false": False, "n": False})
+        y = parse_bools(y)[0]      # the shared yes/no vocabulary; unreadable -> unknown
     return y.astype("boolean").to_numpy(dtype=bool, na_value=False), y.notna().to_numpy()
 
 

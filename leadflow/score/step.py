@@ -7,7 +7,6 @@ so re-running a day rewrites the same rows and adds none.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -20,6 +19,7 @@ from leadflow.context import RunContext
 from leadflow.score import reasons as rs
 from leadflow.score import registry, rules, train, warehouse
 from leadflow.store import db
+from leadflow.store.schema import scores
 
 log = logging.getLogger("leadflow.score")
 SCORE_COLUMNS = ["person_id", "score_date", "fit_points", "grade", "engagement_points", "score",
@@ -134,65 +134,7 @@ class _Clock:
         self._t = now
 
 
-def _score_rows(out: pd.DataFrame, date_text: bool) -> list[tuple[Any, ...]]:
-    """Score rows as plain tuples; each distinct reasons list is JSON-encoded once (leads with
-    the same winners share one list object)."""
-    cache: dict[int, str] = {}
-    def enc(r: Any) -> str | None:
-        if r is None:
-            return None
-        k = id(r)
-        if k not in cache:
-            cache[k] = json.dumps(r)
-        return cache[k]
-    prob = out["probability"].to_numpy(dtype=float)
-    day = out["score_date"].iloc[0] if len(out) else None
-    cols = {
-        "person_id": out["person_id"].to_numpy(dtype=np.int64).tolist(),
-        "score_date": [day.isoformat() if date_text else day] * len(out),
-        "fit_points": out["fit_points"].to_numpy(dtype=float).tolist(),
-        "grade": out["grade"].astype(object).tolist(),
-        "engagement_points": out["engagement_points"].to_numpy(dtype=float).tolist(),
-        "score": out["score"].to_numpy(dtype=float).tolist(),
-        "probability": np.where(np.isnan(prob), None, prob).tolist(),
-        "model_version": out["model_version"].astype(object).where(
-            out["model_version"].notna(), None).tolist(),
-        "reasons": [enc(r) for r in out["reasons"].tolist()],
-        "run_id": out["run_id"].astype(object).tolist(),
-    }
-    return list(zip(*(cols[c] for c in SCORE_COLUMNS)))
-
-
 def write_scores(conn: Any, out: pd.DataFrame) -> None:
-    """Upsert the day's scores on (person_id, score_date): re-running a day rewrites its rows.
-
-    A million rows through per-row ORM binding took ~20 s; here rows go to the driver as plain
-    tuples: ``executemany`` of one INSERT .. ON CONFLICT on SQLite, COPY into a temporary table
-    and one INSERT .. SELECT .. ON CONFLICT on PostgreSQL. One score date per call."""
-    if out.empty:
-        return
-    if out["score_date"].nunique() != 1:
-        raise ValueError("write_scores takes one score date at a time")
-    names = ", ".join(SCORE_COLUMNS)
-    sets = ", ".join(f"{c} = excluded.{c}" for c in SCORE_COLUMNS
-                     if c not in ("person_id", "score_date"))
-    conflict = "ON CONFLICT (person_id, score_date) DO UPDATE SET " + sets
-    raw = conn.connection.driver_connection
-    if db.is_postgres(conn):
-        rows = _score_rows(out, date_text=False)
-        with raw.cursor() as cur:
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS _scores_in "
-                        "(LIKE scores INCLUDING DEFAULTS) ON COMMIT DROP")
-            cur.execute("TRUNCATE _scores_in")   # a second call in one transaction starts empty
-            with cur.copy(f"COPY _scores_in ({names}) FROM STDIN") as cp:
-                for r in rows:
-                    cp.write_row(r)
-            cur.execute(f"INSERT INTO scores ({names}) SELECT {names} FROM _scores_in {conflict}")
-        return
-    rows = _score_rows(out, date_text=True)
-    marks = ", ".join("?" * len(SCORE_COLUMNS))
-    cur = raw.cursor()
-    try:
-        cur.executemany(f"INSERT INTO scores ({names}) VALUES ({marks}) {conflict}", rows)
-    finally:
-        cur.close()
+    """Upsert the day's scores on (person_id, score_date): re-running a day rewrites its rows."""
+    db.copy_upsert(conn, scores, out[SCORE_COLUMNS], conflict=["person_id", "score_date"],
+                   update=[c for c in SCORE_COLUMNS if c not in ("person_id", "score_date")])

@@ -28,8 +28,7 @@ from leadflow.config import Settings
 from leadflow.score import evaluate as ev
 from leadflow.score import model as mdl
 from leadflow.score import registry, warehouse
-from leadflow.score.features import FeatureSpec, guard, infer_kind, separation_warnings, \
-    single_feature_auc
+from leadflow.score.features import FeatureSpec, guard, infer_kind, separation_warnings, single_feature_auc
 from leadflow.store import db
 from leadflow.store.schema import handoffs as handoffs_t
 from leadflow.store.schema import outcomes as outcomes_t

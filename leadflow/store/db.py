@@ -7,7 +7,8 @@ default) and PostgreSQL (production).
 
 from __future__ import annotations
 
-import json
+import errno
+import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,10 +19,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from leadflow.errors import StoreError
+from leadflow.errors import InfrastructureError, StoreError
+from leadflow.store import frames, migrations
+from leadflow.store.frames import copy_update, copy_upsert, id_filters, read_frame, read_ids, stage  # noqa: F401
 from leadflow.store.schema import metadata
 
 _ENGINES: dict[str, Engine] = {}
+MIN_SQLITE = (3, 35, 0)   # RETURNING (3.35) and UPDATE ... FROM (3.33)
 
 
 def _redact(url: str) -> str:
@@ -38,12 +42,19 @@ def engine(url: str) -> Engine:
     """
     if url in _ENGINES:
         return _ENGINES[url]
+    if url.startswith("sqlite") and sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise StoreError(f"SQLite {'.'.join(map(str, MIN_SQLITE))} or newer is required "
+                         f"(UPDATE ... FROM, RETURNING); this Python has {sqlite3.sqlite_version}")
     try:
         if url.startswith("sqlite"):
             path = sa.engine.make_url(url).database
             if path and path != ":memory:":
                 from pathlib import Path
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as e:
+                    raise InfrastructureError(f"warehouse path {path}: cannot create its folder "
+                                              f"({e.strerror or type(e).__name__})") from None
             eng = sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
 
             @sa.event.listens_for(eng, "connect")
@@ -71,20 +82,55 @@ def check(eng: Engine) -> None:
         raise StoreError(f"cannot reach the warehouse at {_redact(str(eng.url))}: {reason}") from None
 
 
+#: OSErrors that are the file system's (not a network peer's) even when no file is named.
+_FS_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM,
+              errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EMFILE, errno.ENFILE}
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(getattr(e, "orig", None) or e).strip()
+    return text.splitlines()[0][:300] if text else type(e).__name__
+
+
+def infra_error(e: BaseException, eng: Engine | None = None) -> InfrastructureError | None:
+    """The one-line error for an infrastructure failure, or None when ``e`` is not one.
+
+    Warehouse: lost connections, a terminated backend, disk or database full, a file it cannot
+    open (SQLAlchemy ``OperationalError``/``InterfaceError``). Files: an ``OSError`` that names a
+    file or is a file-system error (disk full, read-only, permission). Bound parameters never
+    appear (engines hide them); the message names the warehouse or the file.
+    """
+    if isinstance(e, InfrastructureError):
+        return e
+    if isinstance(e, (OperationalError, sa.exc.InterfaceError)) or (
+            isinstance(e, sa.exc.DBAPIError) and e.connection_invalidated):
+        url = str(eng.url) if eng is not None else (next(reversed(_ENGINES)) if _ENGINES else "")
+        where = f"warehouse {_redact(url)}" if url else "warehouse"
+        return InfrastructureError(f"{where}: {_first_line(e)}")
+    if isinstance(e, OSError) and (e.filename or e.errno in _FS_ERRNOS):
+        name = e.filename or "file system"
+        other = f" -> {e.filename2}" if getattr(e, "filename2", None) else ""
+        return InfrastructureError(f"{name}{other}: {e.strerror or _first_line(e)}")
+    return None
+
+
 def init(eng: Engine) -> list[str]:
-    """Create every table that does not exist yet (idempotent); returns the table names."""
+    """Bring the warehouse schema to this leadflow's revision (idempotent); returns the table names.
+
+    Goes through the migrations (``leadflow.store.migrations.upgrade``), like ``airflow db
+    migrate``: a new warehouse gets every revision, an older one the missing ones.
+    """
     check(eng)
-    metadata.create_all(eng)
+    migrations.upgrade(eng)
     return sorted(metadata.tables)
 
 
 def require_schema(eng: Engine) -> None:
-    """Refuse to run against a warehouse that `leadflow init` has not prepared."""
+    """Refuse to run against a warehouse whose schema revision is not this leadflow's head."""
     check(eng)
-    missing = set(metadata.tables) - set(sa.inspect(eng).get_table_names())
-    if missing:
-        raise StoreError(f"warehouse at {_redact(str(eng.url))} is not initialised "
-                         f"({len(missing)} tables missing); run `leadflow init`")
+    problem = migrations.problem(eng)
+    if problem:
+        raise StoreError(problem)
 
 
 @contextmanager
@@ -145,39 +191,9 @@ def _column_values(col: pd.Series) -> list[Any]:
     return out
 
 
-def _copy_value(v: Any) -> Any:
-    v = _py(v)
-    if isinstance(v, (dict, list)):
-        return json.dumps(v, default=str)
-    return v
-
-
-def _coerce_to_table(df: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
-    """Make integer columns whole numbers (pandas turns int columns with gaps into floats)."""
-    out = df.copy()
-    for c in out.columns:
-        if isinstance(table.c[c].type, sa.Integer) and out[c].dtype.kind == "f":
-            out[c] = out[c].round().astype("Int64")
-    return out
-
-
 def bulk_insert(conn: Connection, table: sa.Table, df: pd.DataFrame) -> int:
-    """Append rows fast: COPY on PostgreSQL, executemany on SQLite. Returns rows written."""
-    if df.empty:
-        return 0
-    cols = [c for c in df.columns if c in table.c]
-    df = _coerce_to_table(df[cols], table)
-    if is_postgres(conn):
-        raw = conn.connection.driver_connection  # psycopg 3 connection
-        col_sql = ", ".join(f'"{c}"' for c in cols)
-        with raw.cursor() as cur:
-            with cur.copy(f'COPY "{table.name}" ({col_sql}) FROM STDIN') as cp:
-                arrays = [df[c].astype(object).to_numpy() for c in cols]
-                for row in zip(*arrays):
-                    cp.write_row([_copy_value(v) for v in row])
-        return len(df)
-    conn.execute(table.insert(), records(df, cols))
-    return len(df)
+    """Append rows (see ``frames.copy_upsert``). Returns rows written."""
+    return int(frames.copy_upsert(conn, table, df))
 
 
 def insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]],
@@ -189,15 +205,22 @@ def insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]],
     """
     if not rows:
         return 0
+    return int(frames.copy_upsert(conn, table, pd.DataFrame(rows), conflict=list(conflict)))
+
+
+def insert_ignore_any(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int:
+    """Insert rows, skipping those that collide with ANY unique key of the table (ON CONFLICT
+    DO NOTHING without a target, on both backends). Returns rows inserted."""
+    if not rows:
+        return 0
     if is_postgres(conn):
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     pk = list(table.primary_key.columns)[:1]
-    stmt = insert(table).on_conflict_do_nothing(index_elements=list(conflict)).returning(*pk)
+    stmt = insert(table).on_conflict_do_nothing().returning(*pk)
     total = 0
     for i in range(0, len(rows), 5000):
-        # RETURNING counts what was really inserted (rowcount is unreliable for executemany).
         total += len(conn.execute(stmt, rows[i:i + 5000]).all())
     return total
 
@@ -205,37 +228,8 @@ def insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]],
 def upsert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]],
            conflict: Iterable[str], update: Iterable[str]) -> None:
     """Insert or update the given columns on key conflict."""
-    if not rows:
-        return
-    if is_postgres(conn):
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(index_elements=list(conflict),
-                                      set_={c: stmt.excluded[c] for c in update})
-    for i in range(0, len(rows), 5000):
-        conn.execute(stmt, rows[i:i + 5000])
+    if rows:
+        frames.copy_upsert(conn, table, pd.DataFrame(rows), conflict=list(conflict), update=list(update))
 
 
-def read_df(conn: Connection | Engine, query: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Run a select (SQLAlchemy or text) and return a DataFrame."""
-    if isinstance(query, str):
-        query = sa.text(query)
-    if isinstance(conn, Engine):
-        with conn.connect() as c:
-            return read_df(c, query, params)
-    res = conn.execute(query, params or {})
-    keys = list(res.keys())
-    rows = res.fetchall()
-    if not rows:
-        return pd.DataFrame(columns=keys)
-    # Build columns from plain tuples: pandas probes each SQLAlchemy Row object otherwise.
-    cols = list(zip(*(tuple(r) for r in rows)))
-    return pd.DataFrame({i: pd.Series(c, dtype=object) if _needs_object(c) else list(c)
-                         for i, c in enumerate(cols)}).set_axis(keys, axis=1)
-
-
-def _needs_object(values: tuple[Any, ...]) -> bool:
-    """Keep dict/list (JSON) columns as objects rather than letting pandas expand them."""
-    return any(isinstance(v, (dict, list)) for v in values[:50])
+read_df = frames.read_frame

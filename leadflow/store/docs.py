@@ -22,9 +22,10 @@ PURPOSE = {
     "accounts": "Companies, keyed by business domain; carry the owning rep for routing.",
     "people": "One golden record per person (lead/contact) with lifecycle stage and cycle.",
     "person_records": "Which landed record formed which person, by which rule and score.",
+    "contact_blocks": "Opt-out signals from any delivered record (landed, quarantined, rejected at ingest, unsubscribe touches), by SHA-256 of the address; a person stays suppressed until the block is released.",
     "merges": "Merge history (reversible with `leadflow people unmerge`).",
     "match_reviews": "Uncertain duplicate pairs waiting for a person to decide.",
-    "erasures": "Right to erasure: SHA-256 of erased addresses (no PII), so later records are suppressed.",
+    "tombstones": "Right to erasure: keyed SHA-256 hashes of erased people's address, phone and record ids (no clear text); matching rows are suppressed at landing and load.",
     "touches": "Engagement events attached to the resolved person.",
     "scores": "Fit grade, engagement and rule score, model probability and reasons, per person per day.",
     "lifecycle_events": "Every lifecycle transition with time, reason and run id.",
@@ -32,7 +33,11 @@ PURPOSE = {
     "handoffs": "The sales queue: one row per person per cycle, owner, why, SLA.",
     "email_outbox": "Lead-list emails, one per rep, list date and list content (hash): pending, sending, sent or failed; a re-run never re-sends an unchanged list.",
     "outcomes": "Sales feedback per handoff: accepted/rejected, selling step reached, won/lost, amount.",
-    "pipeline_runs": "Per run and step: status, counts, duration, message.",
+    "pipeline_runs": "Per run and step: status (`running` from its start; `interrupted` when its "
+                     "process died), counts, message; `run_date` is the logical day, `started_at`/"
+                     "`finished_at` the real (wall-clock, UTC) times.",
+    "run_locks": "Who holds the warehouse's run lock (one run at a time); the lock itself is an "
+                 "OS file lock (SQLite) or an advisory lock (PostgreSQL), freed when its process dies.",
     "models": "Model registry: version, training window, features, metrics, artifact, status.",
 }
 

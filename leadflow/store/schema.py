@@ -7,7 +7,7 @@ Layers, in the order data flows:
 - core entities: ``campaigns``, ``campaign_spend``, ``accounts``, ``people``,
   ``person_records`` (+ ``merges``, ``match_reviews``), ``touches``.
 - decisions: ``scores``, ``lifecycle_events``, ``handoffs`` (the sales queue), ``outcomes``.
-- operations: ``pipeline_runs``, ``models``.
+- operations: ``pipeline_runs``, ``run_locks``, ``models``.
 
 Documented column by column in docs/schema.md.
 """
@@ -19,6 +19,9 @@ import sqlalchemy as sa
 from leadflow.canonical import FIELDS
 
 metadata = sa.MetaData()
+# Money is exact in the warehouse (sums of spend and revenue add up to the cent); Python reads
+# it as float, the same on both backends (reports work in cents).
+MONEY = sa.Numeric(14, 2, asdecimal=False)
 
 _TYPES = {
     "str": sa.Text,
@@ -100,7 +103,11 @@ quarantine = sa.Table(
     sa.Column("resolved_at", sa.DateTime),
     sa.Column("resolved_by", sa.Text),
     sa.Column("resolution_note", sa.Text),
+    # ingest: sha256 of (source, kind, stage, record, reasons), so a re-delivered record with the
+    # same problem is one entry; NULL (never colliding) for the later stages, keyed by their row
+    sa.Column("record_key", sa.Text),
     sa.UniqueConstraint("kind", "batch_id", "row_number", name="uq_quarantine_row"),
+    sa.UniqueConstraint("source", "stage", "record_key", name="uq_quarantine_record"),
 )
 
 campaigns = sa.Table(
@@ -115,7 +122,7 @@ campaign_spend = sa.Table(
     "campaign_spend", metadata,
     sa.Column("campaign_id", sa.Text, sa.ForeignKey("campaigns.campaign_id"), nullable=False),
     sa.Column("spend_date", sa.Date, nullable=False),
-    sa.Column("amount", sa.Float, nullable=False),
+    sa.Column("amount", MONEY, nullable=False),
     sa.Column("currency", sa.Text),
     sa.Column("batch_id", sa.Integer),
     sa.PrimaryKeyConstraint("campaign_id", "spend_date", name="pk_campaign_spend"),
@@ -184,19 +191,45 @@ person_records = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("source_record_id", sa.Text),                # the source's own id (touches link by it)
     sa.Column("email_norm", sa.Text),                      # the record's address (aliases match exactly)
+    # hash of the landed values: the same source record re-delivered unchanged is loaded once
+    sa.Column("record_hash", sa.Text),
     sa.UniqueConstraint("batch_id", "row_number", name="uq_person_record_row"),
+    sa.UniqueConstraint("source", "source_record_id", "record_hash", name="uq_person_record_source"),
     sa.Index("ix_person_records_person", "person_id"),
     sa.Index("ix_person_records_email", "email_norm"),
     sa.Index("ix_person_records_source_id", "source", "source_record_id"),
 )
 
-# Right to erasure: hashes (sha256 of the normalised address) of erased people's addresses, so
-# later records of the same person are suppressed instead of re-creating them. No PII stored.
-erasures = sa.Table(
-    "erasures", metadata,
-    sa.Column("email_hash", sa.Text, primary_key=True),
-    sa.Column("person_id", sa.Integer),
+# Right to erasure: keyed SHA-256 hashes (key from $LEADFLOW_HASH_KEY) of an erased
+# person's identifiers, by kind: email_norm_untagged (the address without +tags, Gmail dots),
+# phone_e164, source_record_id (source and the source's own id). A landing row or a record
+# matching any of them is suppressed (reason 'erased') and blanked. No clear text is stored.
+tombstones = sa.Table(
+    "tombstones", metadata,
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("value_hash", sa.Text, nullable=False),
     sa.Column("erased_at", sa.DateTime, nullable=False),
+    sa.PrimaryKeyConstraint("kind", "value_hash", name="pk_tombstones"),
+)
+
+# Opt-out signals seen on any delivered record, kept even when the record itself was rejected at
+# ingest or quarantined, so the person is suppressed until someone releases the block. Keyed by
+# the source record (a re-run adds nothing); the address only as its SHA-256 (no PII).
+contact_blocks = sa.Table(
+    "contact_blocks", metadata,
+    sa.Column("block_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email_hash", sa.Text, nullable=False),     # sha256 of the normalised address
+    sa.Column("signal", sa.Text, nullable=False),         # opt_out | do_not_contact | unsubscribe
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("batch_id", sa.Integer, nullable=False),
+    sa.Column("row_number", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("released_at", sa.DateTime),                # a person decided contact is allowed
+    sa.Column("released_by", sa.Text),
+    sa.Column("release_note", sa.Text),
+    sa.UniqueConstraint("kind", "batch_id", "row_number", "signal", name="uq_contact_block_row"),
+    sa.Index("ix_contact_blocks_hash", "email_hash"),
 )
 
 merges = sa.Table(
@@ -332,7 +365,7 @@ outcomes = sa.Table(
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("reason_code", sa.Text),
     sa.Column("selling_step", sa.Text),
-    sa.Column("amount", sa.Float),
+    sa.Column("amount", MONEY),
     sa.Column("occurred_at", sa.DateTime, nullable=False),
     sa.Column("batch_id", sa.Integer),
     sa.Column("row_number", sa.Integer),
@@ -346,12 +379,25 @@ pipeline_runs = sa.Table(
     sa.Column("job", sa.Text, nullable=False),             # dag id or CLI command
     sa.Column("task", sa.Text, nullable=False),
     sa.Column("run_date", sa.Date),
-    sa.Column("status", sa.Text, nullable=False),          # running | success | warning | failed
-    sa.Column("started_at", sa.DateTime, nullable=False),
-    sa.Column("finished_at", sa.DateTime),
+    sa.Column("status", sa.Text, nullable=False),  # running | success | warning | failed | interrupted
+    sa.Column("started_at", sa.DateTime, nullable=False),  # wall clock (UTC); run_date is the logical day
+    sa.Column("finished_at", sa.DateTime),                 # wall clock (UTC); null while running
     sa.Column("counts", sa.JSON),
     sa.Column("message", sa.Text),
     sa.Index("ix_pipeline_runs_run", "run_id", "task"),
+)
+
+# Who holds the warehouse's run lock (see store/locks.py). The lock itself is an OS file lock
+# (SQLite) or a session advisory lock (PostgreSQL), released when its process dies; this row
+# only names the holder for "waiting for run X" and ``leadflow status``.
+run_locks = sa.Table(
+    "run_locks", metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("task", sa.Text),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("acquired_at", sa.DateTime, nullable=False),   # wall clock (UTC)
 )
 
 models = sa.Table(

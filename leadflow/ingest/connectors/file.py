@@ -67,17 +67,30 @@ def _one_file(ctx: RunContext, src: Source, conn: FileConnector, path: Path, lan
         return result(src, name, status="waiting",
                       note=f"younger than {conn.min_age_seconds:g}s; may still be being written")
     try:
-        d = files.prepare(conn, path, landing)
+        d = files.prepare(conn, path, landing, src.limits)
     except files.StillWriting:
         return result(src, name, status="waiting", note="changed while being read")
     except files.Refused as e:       # swapped for a link or a pipe since it was listed
         return _refused(src, name, e.why)
     except FileProblem as e:
         why = f"{where(src, name, e.row, e.field)}: {e.why}"
+        rows = e.rows or 0
+        bid = record_failed(ctx, src, name, "unread", why, rows)
+        res = result(src, name, status="failed", error=why, batch_id=bid, rows_in=rows, rows_rejected=rows)
+        if conn.archive:
+            _file_away(src, res, lambda: files.fail(path, landing, why))
+        return res
+    except FileNotFoundError:
+        raise                   # moved away by a concurrent run, which lands it
+    except Exception as e:  # noqa: BLE001 - one unreadable file must not block the source's later ones
+        why = f"{where(src, name)}: unexpected {type(e).__name__} while checking it; set aside"
         bid = record_failed(ctx, src, name, "unread", why)
         res = result(src, name, status="failed", error=why, batch_id=bid)
         if conn.archive:
-            _file_away(src, res, lambda: files.fail(path, landing, why))
+            try:
+                _file_away(src, res, lambda: files.fail(path, landing, why))
+            except OSError:
+                pass            # cannot even be moved: reported; the next files still land
         return res
     with d:
         assert d.scan is not None
@@ -87,7 +100,8 @@ def _one_file(ctx: RunContext, src: Source, conn: FileConnector, path: Path, lan
                 _file_away(src, res, lambda: files.archive(d))
             return res
         delivery = Delivery(src, name, name, lambda: files.read(conn, d), content_hash=d.scan.sha256,
-                            line_rejects=d.line_rejects)
+                            line_rejects=d.line_rejects, warnings=d.warnings,
+                            rows_hint=lambda: files.estimate_rows(d), clean_text=d.fmt == "csv")
         res = land_delivery(ctx, delivery, progress)
         if conn.archive:
             if res["status"] == "failed":

@@ -83,13 +83,8 @@ def token(src: Source, conn: HttpConnector) -> str | None:
             raise ConfigError(f"source {src.name}: environment variable {conn.token_env} (API token) is not set")
         return tok
     if conn.airflow_conn_id:
-        try:
-            from airflow.sdk import Connection
-            c = Connection.get(conn.airflow_conn_id)
-        except Exception as e:  # noqa: BLE001 - Airflow raises several types when a conn is missing
-            raise ConfigError(f"source {src.name}: cannot read Airflow connection "
-                              f"{conn.airflow_conn_id!r}: {type(e).__name__}") from None
-        return getattr(c, "password", None) or None
+        from leadflow.vocab.connections import airflow_connection
+        return airflow_connection(conn.airflow_conn_id, f"source {src.name}", ConfigError).password
     return None
 
 

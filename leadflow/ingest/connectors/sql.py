@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from leadflow.config import SqlConnector, Source
+from leadflow.config import Source, SqlConnector
 from leadflow.context import RunContext
 from leadflow.errors import ConfigError, InputError
 from leadflow.ingest.formats import FileProblem, as_text

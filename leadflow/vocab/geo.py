@@ -7,8 +7,8 @@ from functools import lru_cache
 import pandas as pd
 import pycountry
 
-from leadflow.clean._unique import per_unique
-from leadflow.clean.lists import COUNTRY_ALIASES
+from leadflow.vocab._unique import per_unique
+from leadflow.vocab.lists import COUNTRY_ALIASES
 
 
 @lru_cache(maxsize=1)

@@ -27,7 +27,7 @@ import pandas as pd
 import phonenumbers
 from phonenumbers import PhoneMetadata
 
-from leadflow.clean._unique import SPACE
+from leadflow.vocab._unique import SPACE
 
 _EXTENSION = rf"{SPACE}*(?:x|ext\.?|extension|#){SPACE}*[0-9]{{1,6}}{SPACE}*$"
 

@@ -1,0 +1,141 @@
+"""Opt-out signals (``contact_blocks``): written at ingest, read by qualification and delivery.
+
+A block is keyed by the SHA-256 of a normalised address. It matches a person whose current
+address, or the address on any record that formed them, hashes the same. Only the people a
+decision is about are hashed (today's qualified candidates, the day's list, open handoffs), and
+nothing is read at all while no block is active.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from leadflow.store import db
+from leadflow.store.schema import ROW_STATES, contact_blocks, people, person_records, stg_inbound_leads, stg_touches
+from leadflow.vocab.emails import email_hash, normalise_address
+
+_CHUNK = 5000
+_NOT_LOADED = tuple(s for s in ROW_STATES if s != "loaded")
+# The people column a signal sets when applied: unsubscribe touches are opt-outs.
+FLAG_OF = {"opt_out": "opt_out", "unsubscribe": "opt_out", "do_not_contact": "do_not_contact"}
+
+
+def record(conn: Connection, source: str, kind: str, batch_id: int, signals: pd.DataFrame,
+           at: datetime) -> int:
+    """Store a chunk's signals (row_number, email_hash, signal); a re-run inserts nothing."""
+    if signals is None or signals.empty:
+        return 0
+    rows = [{"email_hash": h, "signal": s, "source": source, "kind": kind, "batch_id": int(batch_id),
+             "row_number": int(r), "created_at": at}
+            for r, h, s in zip(signals["row_number"].tolist(), signals["email_hash"], signals["signal"])]
+    return db.insert_ignore(conn, contact_blocks, rows, ["kind", "batch_id", "row_number", "signal"])
+
+
+def active(conn: Connection | Engine) -> pd.DataFrame:
+    """Unreleased blocks: email_hash -> the flags they set (opt_out, do_not_contact)."""
+    df = db.read_df(conn, sa.select(contact_blocks.c.email_hash, contact_blocks.c.signal)
+                    .where(contact_blocks.c.released_at.is_(None)).distinct())
+    if df.empty:
+        return pd.DataFrame({"opt_out": pd.Series(dtype=bool), "do_not_contact": pd.Series(dtype=bool)})
+    flag = df["signal"].map(FLAG_OF).fillna("do_not_contact")
+    return pd.DataFrame({"email_hash": df["email_hash"], "opt_out": flag == "opt_out",
+                         "do_not_contact": flag == "do_not_contact"}).groupby("email_hash").any()
+
+
+def _addresses(conn: Connection | Engine, ids: Sequence[int]) -> pd.DataFrame:
+    """(person_id, email_norm) for the people's current addresses and their records' addresses."""
+    frames = []
+    for i in range(0, len(ids), _CHUNK):
+        chunk = [int(x) for x in ids[i:i + _CHUNK]]
+        frames.append(db.read_df(conn, sa.select(people.c.person_id, people.c.email_norm)
+                                 .where(people.c.person_id.in_(chunk), people.c.email_norm.is_not(None))))
+        frames.append(db.read_df(conn, sa.select(person_records.c.person_id, person_records.c.email_norm)
+                                 .where(person_records.c.person_id.in_(chunk),
+                                        person_records.c.email_norm.is_not(None)).distinct()))
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame({"person_id": pd.Series(dtype="int64"), "email_norm": pd.Series(dtype=object)})
+    return pd.concat(frames, ignore_index=True).drop_duplicates()
+
+
+def blocked_people(conn: Connection | Engine, person_ids: Sequence[Any]) -> pd.DataFrame:
+    """person_id -> (opt_out, do_not_contact) from active blocks, only for blocked people."""
+    empty = pd.DataFrame({"opt_out": pd.Series(dtype=bool), "do_not_contact": pd.Series(dtype=bool)})
+    ids = sorted({int(x) for x in person_ids if pd.notna(x)})
+    if not ids:
+        return empty
+    blocks = active(conn)
+    if blocks.empty:
+        return empty
+    addr = _addresses(conn, ids)
+    if addr.empty:
+        return empty
+    addr["email_hash"] = email_hash(addr["email_norm"].astype(object))
+    hit = addr.join(blocks, on="email_hash", how="inner")
+    if hit.empty:
+        return empty
+    return hit.groupby(hit["person_id"].astype("int64"))[["opt_out", "do_not_contact"]].any()
+
+
+def apply(conn: Connection | Engine, df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` (person_id, opt_out, do_not_contact, ...) with active blocks OR-ed into the flags."""
+    if df.empty:
+        return df
+    b = blocked_people(conn, df["person_id"].tolist())
+    if b.empty:
+        return df
+    out = df.copy()
+    pid = out["person_id"].astype("int64")
+    for c in ("opt_out", "do_not_contact"):
+        extra = pid.map(b[c]).fillna(False).astype(bool)
+        out[c] = out[c].fillna(False).astype(bool) | extra
+    return out
+
+
+def release(conn: Connection, email_norm: str, by: str, note: str, at: datetime) -> int:
+    """A person decided this address may be contacted again: release its active blocks."""
+    h = email_hash(pd.Series([email_norm], dtype=object)).iloc[0]
+    c = contact_blocks.c
+    return int(conn.execute(sa.update(contact_blocks).where(c.email_hash == h, c.released_at.is_(None))
+                            .values(released_at=at, released_by=by, release_note=note)).rowcount or 0)
+
+
+def capture_staged(conn: Connection, at: datetime) -> int:
+    """Blocks for staged rows that carry a signal but have none yet: rows landed before ingest
+    kept signals (e.g. an opted-out row already quarantined). Loaded rows are left out: their
+    flags are on the person already (and the state index keeps this off a full scan). Idempotent."""
+    n = 0
+    b = contact_blocks.c
+    for stg, cond, sigs in (
+            (stg_inbound_leads, sa.or_(stg_inbound_leads.c.opt_out.is_(True),
+                                       stg_inbound_leads.c.do_not_call.is_(True)), None),
+            (stg_touches, stg_touches.c.touch_type == "unsubscribe", "unsubscribe")):
+        kind = stg.name.removeprefix("stg_")
+        have = (sa.select(b.block_id).where(b.kind == kind, b.batch_id == stg.c.batch_id,
+                                            b.row_number == stg.c.row_number).exists())
+        cols = [stg.c.source, stg.c.batch_id, stg.c.row_number, stg.c.email]
+        if sigs is None:
+            cols += [stg.c.opt_out, stg.c.do_not_call]
+        df = db.read_df(conn, sa.select(*cols).where(stg.c.state.in_(_NOT_LOADED), cond,
+                                                     stg.c.email.is_not(None), ~have))
+        if df.empty:
+            continue
+        df["email_hash"] = email_hash(normalise_address(df["email"]).astype(object)
+                                      .where(lambda s: s.notna(), None))
+        df = df[df["email_hash"].notna()]
+        parts = []
+        if sigs is None:
+            for fld, sig in (("opt_out", "opt_out"), ("do_not_call", "do_not_contact")):
+                m = df[fld].fillna(False).astype(bool)
+                parts.append(df[m].assign(signal=sig))
+        else:
+            parts.append(df.assign(signal=sigs))
+        for (source, batch_id), g in pd.concat(parts).groupby(["source", "batch_id"]):
+            n += record(conn, str(source), kind, int(batch_id), g[["row_number", "email_hash", "signal"]], at)
+    return n

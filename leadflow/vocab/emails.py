@@ -1,0 +1,56 @@
+"""The normalised address (what ``people.email_norm`` stores) and its SHA-256.
+
+Low in the layer order so ingest can key an opt-out signal on a row it rejects, and identity
+and handoff can match it later, without any stage importing a later one. Syntax is checked
+without network look-ups: ASCII addresses against the WHATWG (HTML living standard) address
+pattern with a dotted, alphabetic top-level domain, vectorised; the few non-ASCII addresses
+through email-validator (check_deliverability=False), once per unique value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+# WHATWG "valid e-mail address", tightened: no leading/trailing/double dots in the local part,
+# at least one dot in the domain and an alphabetic TLD of 2+ letters.
+_LOCAL = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+EMAIL_RE = rf"{_LOCAL}@(?:{_LABEL}\.)+(?:[a-z]{{2,63}}|xn--[a-z0-9-]{{2,59}})"
+
+
+def _validate_non_ascii(values: pd.Series) -> pd.Series:
+    """email-validator on unique non-ASCII values; returns the normalised address or NA."""
+    from email_validator import EmailNotValidError, validate_email
+
+    def one(v: str) -> str | None:
+        try:
+            return validate_email(v, check_deliverability=False).normalized.lower()
+        except EmailNotValidError:
+            return None
+
+    uniq = values.drop_duplicates()
+    return values.map(dict(zip(uniq, (one(v) for v in uniq))))
+
+
+def normalise_address(email: pd.Series) -> pd.Series:
+    """Addresses as delivered -> the lower-cased address (``str`` dtype), NA when unusable."""
+    s = email.astype("str")
+    s = (s.str.strip().str.lower().str.strip("<> \t\"'")
+         .str.replace(r"^mailto:", "", regex=True).str.strip())
+    s = s.where(s.str.len() > 0)
+    ascii_ok = s.str.fullmatch(EMAIL_RE).fillna(False).astype(bool)
+    norm = s.where(ascii_ok)
+    non_ascii = s.notna() & ~ascii_ok & ~s.str.isascii().fillna(True).astype(bool)
+    if non_ascii.any():
+        norm = norm.astype(object)
+        norm[non_ascii] = _validate_non_ascii(s[non_ascii])
+    return norm.astype("str")
+
+
+def email_hash(values: pd.Series) -> pd.Series:
+    """sha256 of normalised addresses (NA stays NA): what the opt-out and erasure lists keep,
+    never the address itself. Hashed once per distinct address."""
+    uniq = values.dropna().unique()
+    return values.map({v: hashlib.sha256(str(v).encode()).hexdigest() for v in uniq})

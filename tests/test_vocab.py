@@ -1,0 +1,141 @@
+"""One vocabulary for parsing: ingest coercion, quality and cleaning read yes/no words and
+timestamps the same way, and an unreadable opt-out never means "contact"."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leadflow.clean import standardise_leads, to_utc
+from leadflow.config import Source
+from leadflow.errors import LeadflowError
+from leadflow.handoff.mail import DeliveryError
+from leadflow.ingest import coerce
+from leadflow.ingest.mapping import map_frame
+from leadflow.quality.suites import load_suite
+from leadflow.quality.prepare import prepare
+from leadflow.vocab import booleans, datetimes
+from leadflow.vocab.connections import airflow_connection
+
+PKG = Path(__file__).resolve().parents[1] / "leadflow"
+WORDS = sorted(booleans.TRUE_WORDS | booleans.FALSE_WORDS)
+
+
+def _ingest(values: list[object]) -> tuple[pd.Series, pd.Series]:
+    return coerce.to_bool(pd.Series(values, dtype=object))
+
+
+def _quality(values: list[object]) -> tuple[pd.Series, np.ndarray]:
+    suite = load_suite("inbound_leads")
+    typed, bad = prepare(suite, pd.DataFrame({"opt_out": pd.Series(values, dtype=object)}), ["opt_out"])
+    return typed["opt_out"], bad.get("opt_out_type", np.zeros(len(values), dtype=bool))
+
+
+def _clean(values: list[object]) -> pd.Series:
+    return standardise_leads(pd.DataFrame({"opt_out": pd.Series(values, dtype=object)}))["opt_out"]
+
+
+def test_every_stage_reads_the_same_yes_no_words() -> None:
+    words = WORDS + [w.upper() for w in WORDS] + [f"  {w} " for w in WORDS]
+    expected = [w.strip().lower() in booleans.TRUE_WORDS for w in words]
+    ing, ing_bad = _ingest(words)
+    q, q_bad = _quality(words)
+    assert not ing_bad.any() and not q_bad.any()
+    assert ing.tolist() == expected
+    assert q.tolist() == expected
+    assert _clean(words).tolist() == expected
+
+
+@pytest.mark.parametrize("word", ["x", "X", "opted out", "Unsubscribed"])
+def test_words_cleaning_accepted_are_now_read_by_ingest_and_quality_too(word: str) -> None:
+    ing, ing_bad = _ingest([word])
+    q, q_bad = _quality([word])
+    assert (bool(ing.iloc[0]), bool(ing_bad.iloc[0])) == (True, False)
+    assert (bool(q.iloc[0]), bool(q_bad[0])) == (True, False)
+
+
+def _unreadable(v: str) -> bool:
+    return v.strip() != "" and v.strip().lower() not in booleans.TRUE_WORDS | booleans.FALSE_WORDS
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(min_size=1, max_size=12).filter(_unreadable))
+def test_unreadable_opt_out_resolves_to_do_not_contact_in_every_stage(value: str) -> None:
+    # shared rule
+    assert booleans.opt_out_flags(pd.Series([value], dtype=object)).tolist() == [True]
+    assert booleans.consent_flags(pd.Series([value], dtype=object)).tolist() == [False]
+    # ingest: the row is rejected (never landed as "may contact") and its signal kept
+    _, bad = _ingest([value])
+    assert bad.tolist() == [True]
+    src = Source.model_validate({"name": "web", "owner": "ops", "kind": "inbound_leads",
+                                 "connector": {"type": "file", "path": "x"},
+                                 "mapping": {"Email": "email", "Opt": "opt_out"}})
+    m = map_frame(src, pd.DataFrame({"Email": ["ann@example.com"], "Opt": [value]}, dtype=object),
+                  np.array([1]))
+    assert m.frame.empty and len(m.rejects) == 1
+    assert m.signals["signal"].tolist() == ["opt_out"]
+    # quality: the row fails opt_out_type (quarantined, never passed)
+    _, q_bad = _quality([value])
+    assert q_bad.tolist() == [True]
+    # cleaning: opted out
+    assert _clean([value]).tolist() == [True]
+
+
+def test_missing_opt_out_is_no_signal_in_every_stage() -> None:
+    vals = [None, "", "   "]
+    _, bad = _ingest(vals[:1])
+    assert not bad.any()
+    assert _clean(vals).tolist() == [False, False, False]
+    assert booleans.opt_out_flags(pd.Series(vals, dtype=object)).tolist() == [False, False, False]
+
+
+DATES = ["2026-11-01T10:00:00Z", "2026-11-01 12:00:00+02:00", "2026-11-02", "02 Nov 2026 08:30",
+         "Nov 3, 2026", "not a date", None, datetime(2026, 11, 4, 9, 30),
+         datetime(2026, 11, 4, 9, 30, tzinfo=UTC)]
+
+
+def test_every_stage_reads_timestamps_the_same_way() -> None:
+    s = pd.Series(DATES, dtype=object)
+    shared, shared_bad = datetimes.parse_datetimes(s)
+    ing, ing_bad = coerce.to_datetime(s)
+    suite = load_suite("inbound_leads")
+    q, q_bad = prepare(suite, pd.DataFrame({"created_at": s}), ["created_at"])
+    pd.testing.assert_series_equal(ing, shared, check_names=False)
+    pd.testing.assert_series_equal(q["created_at"], shared.reset_index(drop=True), check_names=False)
+    pd.testing.assert_series_equal(to_utc(s), shared, check_names=False)
+    assert ing_bad.tolist() == shared_bad.tolist() == q_bad["created_at_type"].tolist()
+    assert shared_bad.tolist() == [False] * 5 + [True] + [False] * 3
+    assert shared.iloc[1] == pd.Timestamp("2026-11-01 10:00")
+
+
+def test_airflow_connection_reader_is_one_line_on_failure(monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_SOME_API", "http://u:p%40w@api.test:8443/db")
+    c = airflow_connection("some_api", "source crm")
+    assert (c.host, c.port, c.login, c.password) == ("api.test", 8443, "u", "p@w")
+    with pytest.raises(DeliveryError) as e:
+        airflow_connection("missing_conn_xyz", "delivery.smtp", DeliveryError)
+    assert str(e.value).startswith("delivery.smtp: cannot read Airflow connection 'missing_conn_xyz'")
+    assert "\n" not in str(e.value) and isinstance(e.value, LeadflowError)
+
+
+def _sources() -> dict[str, str]:
+    return {str(p.relative_to(PKG)): p.read_text(encoding="utf-8") for p in PKG.rglob("*.py")
+            if "vocab" not in p.parts and "demo" not in p.parts}
+
+
+@pytest.mark.parametrize("pattern", [
+    r"Connection\.get\(|get_connection\(",            # Airflow connection readers
+    r"[\"']unsubscribed[\"']|[\"']opted out[\"']",    # private yes/no word lists
+    r"format=\"ISO8601\"",                            # private timestamp parsers
+])
+def test_one_implementation_of_each_reader(pattern: str) -> None:
+    hits = [name for name, text in _sources().items() if re.search(pattern, text)]
+    allowed = {"report/marts.py", "score/warehouse.py"}  # warehouse text the store wrote, not input
+    assert [h for h in hits if h not in allowed] == []
