@@ -131,7 +131,7 @@ def cmd_report(config: ConfigOpt = None,
 
 @quality_app.command("docs")
 def cmd_docs(config: ConfigOpt = None,
-             run_id: Annotated[Optional[str], typer.Option("--run", help="Only this run's results")] = None) -> None:
+             run_id: Annotated[str | None, typer.Option("--run", help="Only this run's results")] = None) -> None:
     """Build the Data Docs from the GX results the quality step kept; prints the index path."""
     from leadflow import config as cfg
     from leadflow.quality import docs
