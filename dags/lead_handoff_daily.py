@@ -12,6 +12,12 @@ lead lists per rep) and, beside it, **push_crm** (one mapped task per enabled CR
 `crm.destinations`: upsert to HubSpot / Salesforce through the CRM outbox) → **summary** (HTML
 run summary in `reports/runs/`).
 
+A source over its quality fail threshold is held back by the quality step (nothing of it is
+loaded or handed off) and fails its own **quality_gate[source]** task, which nothing waits
+for: every other source's leads flow on and the run ends successful with a red gate task
+(success with warnings). **data_docs** renders the Data Docs from the run's GX results beside
+the handoff.
+
 *Schedule*: daily at 05:00 UTC for the previous day, **and** whenever an import DAG
 (`dags/source_imports.py`) updates a source Asset `leadflow://sources/<name>`.
 *Failures*: retried with exponential backoff; bad data fails at once with leadflow's one-line
@@ -63,12 +69,36 @@ def lead_handoff_daily() -> None:
         return run_task(f"ingest:{source}", context, ingest_source(source))
 
     @task(trigger_rule="none_failed",
-          doc_md="Validate landed rows against the suites in `expectations/`; failing rows go to "
-                 "quarantine with reasons. Above a source's fail threshold the run fails with "
-                 "the quality message.")
+          doc_md="Validate landed rows with Great Expectations (suites in `expectations/`); "
+                 "failing rows go to quarantine with reasons. A source above its fail threshold "
+                 "is held back (see quality_gate); the others flow on.")
     def quality(**context) -> dict:
         from leadflow.orchestration.runner import run_task
-        return run_task("quality", context)
+        return run_task("quality", context, keep=("held",))
+
+    @task(doc_md="The sources the quality step held back (names only), for quality_gate.")
+    def held_sources(checked: dict) -> list[str]:
+        return list(checked.get("held") or [])
+
+    @task(map_index_template="{{ source_name }}",
+          doc_md="One per source the quality step held back: fails (AirflowFailException: no "
+                 "retry) naming the source "
+                 "and the next command. Nothing downstream waits for it, so the run ends "
+                 "successful with this task red: success with warnings.")
+    def quality_gate(source: str) -> None:
+        from airflow.sdk import get_current_context
+
+        from leadflow.orchestration.runner import quality_gate as gate
+        context = get_current_context()
+        context["source_name"] = source
+        gate(source, context)
+
+    @task(trigger_rule="all_done",
+          doc_md="Render the Data Docs (`reports/data_docs/index.html`) from this run's Great "
+                 "Expectations results; beside the handoff, so it never delays it.")
+    def data_docs(**context) -> dict:
+        from leadflow.orchestration.runner import run_task
+        return run_task("data_docs", context)
 
     @task(doc_md="Load passed rows: campaign spend, clean and resolve people and accounts, "
                  "attach touches.")
@@ -120,11 +150,14 @@ def lead_handoff_daily() -> None:
     names = sources()
     previous_day() >> names
     landed = ingest.expand(source=names)
-    queued = landed >> quality() >> load() >> score() >> queue()
+    checked = quality()
+    queued = landed >> checked >> load() >> score() >> queue()
     pushed = push_crm.expand(destination=crm_destinations())
     done = summary()
     queued >> deliver() >> done
     queued >> pushed >> done
+    gates = quality_gate.expand(source=held_sources(checked))
+    gates >> data_docs()
 
 
 lead_handoff_daily()

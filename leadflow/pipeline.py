@@ -29,6 +29,14 @@ def step_quality(ctx: RunContext) -> dict[str, Any]:
     return quality.validate_all(ctx)
 
 
+def step_data_docs(ctx: RunContext) -> dict[str, Any]:
+    """Render the run's GX results into Data Docs (a task of its own: never delays the handoff)."""
+    from leadflow.quality import docs
+    if not docs.has_results(ctx.settings.reports_dir, ctx.run_id):
+        return {"built": 0}
+    return {"built": 1, "data_docs": str(docs.build(ctx.settings.reports_dir, ctx.run_id))}
+
+
 def step_load(ctx: RunContext) -> dict[str, Any]:
     from leadflow import campaigns, identity
     out: dict[str, Any] = {"spend": campaigns.load_spend(ctx)}
@@ -76,6 +84,7 @@ DAILY_STEPS: list[tuple[str, Callable[[RunContext], dict[str, Any]]]] = [
     ("queue", step_queue),
     ("deliver", step_deliver),
     ("push_crm", step_push_crm),     # no-op without crm.destinations
+    ("data_docs", step_data_docs),
 ]
 
 FEEDBACK_STEPS: list[tuple[str, Callable[[RunContext], dict[str, Any]]]] = [

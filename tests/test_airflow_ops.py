@@ -47,7 +47,7 @@ def test_make_airflow_can_be_exposed_on_purpose(tmp_path: Path) -> None:
     assert api["AIRFLOW__API__BASE_URL"] == "http://airflow.example:8090"
 
 
-# --------------------------------------------------------------------------- a failing quality step
+# --------------------------------------------------------------------------- a held source, a failed step
 
 
 @pytest.fixture
@@ -56,41 +56,65 @@ def warehouse(_warehouse):  # noqa: F811 - the fixture from tests/test_quality_g
 
 
 def _fail_quality(warehouse) -> AirflowFailException:
+    """60% of the source's rows fail (fail_share 50%): the quality step holds the source back
+    (a warning step) and its quality_gate task fails; returns the gate's exception."""
     from leadflow.orchestration import runner
     _stage_leads(warehouse.engine, 10, broken=6)              # 60% > fail_share 50%
+    out = runner.run_task("quality", airflow_context(), keep=("held",))
+    assert out["held"] == ["web"], out
     try:
-        runner.run_task("quality", airflow_context())
+        runner.quality_gate("web", airflow_context())
     except AirflowFailException as e:
         return e
     raise AssertionError("the quality gate did not fail")
 
 
-def test_failed_quality_step_keeps_its_counts_and_reasons(warehouse) -> None:
+def test_held_source_keeps_its_counts_and_reasons(warehouse) -> None:
     from leadflow.orchestration import summary
     from leadflow.status import quality_by_source, status_rows
     _fail_quality(warehouse)
     with warehouse.engine.connect() as c:
         row = c.execute(sa.select(pipeline_runs)).one()
-    assert row.status == "failed" and "quality gate failed" in row.message
+    assert row.status == "warning" and "quality gate" in row.message and "web" in row.message
     web = row.counts["by_source"]["web"]
     assert (web["rows"], web["passed"], web["quarantined"]) == (10, 4, 6)
     assert web["expectations"]["email_syntax"] == 6
-    assert row.counts["failed_sources"] == ["web"]
+    assert row.counts["failed_sources"] == ["web"] and row.counts["held"] == ["web"]
     [q] = quality_by_source(warehouse.engine)
     assert (q["source"], q["rows"], q["quarantined"]) == ("web", 10, 6) and "email_syntax" in q["top_failures"]
     runs, extra = status_rows(warehouse.engine)
-    assert runs[0]["status"] == "failed" and runs[0]["quarantined"] == 6
+    assert runs[0]["status"] == "warning" and runs[0]["quarantined"] == 6
     data = summary.collect(warehouse.engine, RUN_ID)
-    assert data["status"] == "failed" and "quarantined=6" in data["quality"]
+    assert data["status"] == "warning" and "quarantined=6" in data["quality"]
 
 
-def test_status_shows_the_failed_run_as_failed(warehouse) -> None:
+def test_status_shows_the_failed_run_as_failed(warehouse, monkeypatch) -> None:
+    from leadflow import quality
+    from leadflow.errors import LeadflowError
+    from leadflow.orchestration import runner
+    _stage_leads(warehouse.engine, 10, broken=6)
+    real = quality.validate_all
+
+    def failing(ctx, *a, **kw):          # the step does its work, then fails (e.g. a lost file)
+        real(ctx, *a, **kw)
+        raise LeadflowError("quality: reports folder is not writable")
+    monkeypatch.setattr(quality, "validate_all", failing)
+    with pytest.raises(AirflowFailException):
+        runner.run_task("quality", airflow_context())
+    text = _status(warehouse.config, warehouse.url)
+    run_line = next(line for line in text.splitlines() if RUN_ID in line)
+    cells = [c.strip() for c in run_line.replace("┃", "│").split("│") if c.strip()]
+    assert cells[:4] == [RUN_ID, "2026-11-26", "1", "failed"]
+    assert "quality: reports folder is not writable" in text
+
+
+def test_status_names_a_held_source(warehouse) -> None:
     _fail_quality(warehouse)
     text = _status(warehouse.config, warehouse.url)
     run_line = next(line for line in text.splitlines() if RUN_ID in line)
     cells = [c.strip() for c in run_line.replace("┃", "│").split("│") if c.strip()]
-    assert cells[:6] == [RUN_ID, "2026-11-26", "1", "failed", "10", "6"]
-    assert "quality, latest steps" in text and "email_syntax" in text
+    assert cells[:6] == [RUN_ID, "2026-11-26", "1", "warning", "10", "6"]
+    assert "quality, latest steps" in text and "email_syntax" in text and "web" in text
 
 
 def test_discarded_rows_stay_in_the_days_counts(warehouse) -> None:

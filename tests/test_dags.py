@@ -134,6 +134,11 @@ def test_daily_dag_shape(bag: dict[str, Any]) -> None:
     assert t["sources"]["upstream"] == ["previous_day"]     # day D waits for day D-1
     assert t["quality"]["trigger_rule"] == "none_failed"   # zero sources still runs
     assert t["summary"]["teardown"]
+    # a held source fails its own mapped gate task, which nothing downstream waits for
+    assert t["held_sources"]["upstream"] == ["quality"]
+    assert t["quality_gate"]["mapped"] and t["quality_gate"]["upstream"] == ["held_sources"]
+    assert t["data_docs"]["upstream"] == ["quality_gate"] and t["data_docs"]["trigger_rule"] == "all_done"
+    assert all("quality_gate" not in t[x]["upstream"] for x in ("load", "score", "queue", "deliver"))
     f = bag["dags"]["conversion_feedback"]["tasks"]
     assert f["ingest"]["mapped"] and f["report"]["upstream"] == ["feedback"]
     assert "train" in bag["dags"]["model_retrain"]["tasks"]

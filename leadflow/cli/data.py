@@ -24,6 +24,9 @@ def cmd_sources_check(config: ConfigOpt = None) -> None:
     from leadflow import config as cfg
     from leadflow.ingest import registry
     settings = cfg.load(config)      # a ConfigError here names the file and the field
+    from leadflow.quality.suites import SUITE_KINDS, load_suite
+    for kind in SUITE_KINDS:         # GX builds every expectation: a bad one is a one-line error
+        load_suite(kind)
     if not settings.sources:
         console.print(f"{settings.config_path}: no sources registered")
         return

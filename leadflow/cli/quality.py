@@ -121,12 +121,22 @@ def cmd_report(config: ConfigOpt = None,
     settings = cfg.load(config)
     index = settings.reports_dir / "data_docs" / "index.html"
     if not index.is_file():
-        raise LeadflowError(f"no Data Docs at {index} yet: run the quality step "
-                            "(`leadflow run --steps ingest,quality`)")
+        raise LeadflowError(f"no Data Docs at {index} yet: run the quality step, then "
+                            "`leadflow quality docs` (the daily run's data_docs step builds them)")
     typer.echo(str(index))
     if open_:
         import webbrowser
         webbrowser.open(index.as_uri())
+
+
+@quality_app.command("docs")
+def cmd_docs(config: ConfigOpt = None,
+             run_id: Annotated[str | None, typer.Option("--run", help="Only this run's results")] = None) -> None:
+    """Build the Data Docs from the GX results the quality step kept; prints the index path."""
+    from leadflow import config as cfg
+    from leadflow.quality import docs
+    settings = cfg.load(config)
+    typer.echo(str(docs.build(settings.reports_dir, run_id)))
 
 
 @quality_app.command("check")
@@ -143,8 +153,8 @@ def cmd_check(config: ConfigOpt = None,
     console.print(f"rows {res['rows']}: passed {res['passed']}, quarantined {res['quarantined']}")
     for w in res.get("warnings", []):
         console.print(f"warning: {w}")
-    if res.get("data_docs"):
-        console.print(f"data docs: {res['data_docs']}")
+    if res.get("gx_results"):
+        console.print(f"GX results: {res['gx_results']} (Data Docs: `leadflow quality docs`)")
 
 
 def register(app: typer.Typer) -> None:

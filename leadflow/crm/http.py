@@ -41,12 +41,8 @@ def resolve_token(dest: CrmBase) -> tuple[str, str]:
     """(base URL, token) from the YAML and the environment or an Airflow connection."""
     base, token = dest.base_url, os.environ.get(dest.token_env) if dest.token_env else None
     if dest.airflow_conn_id:
-        try:
-            from airflow.sdk import BaseHook
-            conn = BaseHook.get_connection(dest.airflow_conn_id)
-        except Exception as e:  # noqa: BLE001 - any failure to read the connection is one line
-            raise CrmError(f"crm.{dest.name}: cannot read Airflow connection "
-                           f"{dest.airflow_conn_id!r}: {type(e).__name__}") from None
+        from leadflow.vocab.connections import airflow_connection
+        conn = airflow_connection(dest.airflow_conn_id, f"crm.{dest.name}", CrmError)
         token = conn.password or token
         if conn.host:
             host = conn.host if "://" in conn.host else f"https://{conn.host}"

@@ -85,11 +85,12 @@ def small_counts(counts: Mapping[str, Any], depth: int = 2) -> dict[str, Any]:
 
 
 def run_task(task: str, context: Mapping[str, Any], fn: StepFn | None = None,
-             job: str | None = None) -> dict[str, Any]:
+             job: str | None = None, keep: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run step ``task`` (default ``leadflow.pipeline.step_<task>``) for this Airflow run.
 
     Records it in ``pipeline_runs`` (via ``leadflow.monitor.run_step``), logs the counts and
-    returns ``{"run_date", "run_id", "task", "counts"}`` for XCom.
+    returns ``{"run_date", "run_id", "task", "counts"}`` for XCom, plus the ``keep`` keys of the
+    counts unchanged (short lists of names, e.g. the quality step's ``held`` sources).
     """
     ctx = None
     try:
@@ -109,7 +110,30 @@ def run_task(task: str, context: Mapping[str, Any], fn: StepFn | None = None,
         raise exc from None
     small = small_counts(counts)
     log.info("leadflow %s %s run_date=%s counts=%s", ctx.job, task, ctx.run_date.isoformat(), small)
-    return {"run_date": ctx.run_date.isoformat(), "run_id": ctx.run_id, "task": task, "counts": small}
+    out = {"run_date": ctx.run_date.isoformat(), "run_id": ctx.run_id, "task": task, "counts": small}
+    out.update({k: [str(x)[:200] for x in counts.get(k) or []] for k in keep})
+    return out
+
+
+def quality_gate(source: str, context: Mapping[str, Any] | None = None) -> None:
+    """The gate of one source the quality step held back: fail this (mapped) task, without
+    retry, naming the source and the next command. Nothing downstream waits for it, so the
+    other sources' leads are handed off and the run shows a failed ``quality_gate[source]``.
+    With the task's ``context`` the alert also lists the source's batches with open quarantine."""
+    from leadflow.errors import QualityGateError
+    msg = (f"quality gate: source {source!r} is over its fail_share and held back this run (its "
+           f"passing rows stay landed, nothing of it is handed off); next: leadflow quarantine list "
+           f"--source {source}, fix or discard, then leadflow run --steps quality,load,score,queue,deliver")
+    log.error("quality_gate failed: %s", msg)
+    err = QualityGateError(msg)
+    err.counts = {"failed_sources": [source]}  # type: ignore[attr-defined]  # read by _add_next_steps
+    exc = _failure(err)
+    if context is not None:
+        try:
+            _add_next_steps(exc, err, open_run_context(context))
+        except Exception as e:  # noqa: BLE001 - the gate must fail with its message regardless
+            log.warning("quality_gate: alert details not added (%s)", type(e).__name__)
+    raise exc from None
 
 
 # --------------------------------------------------------------------------- orchestration steps

@@ -236,7 +236,7 @@ def _stage_values(conn: Connection, e: dict[str, Any], rec: dict[str, Any]) -> l
     Returns the ``<field>_type`` failures (nothing is written then)."""
     kind = e["kind"]
     suite = load_suite(kind)
-    from leadflow.quality.translate import prepare
+    from leadflow.quality.prepare import prepare
     frame = pd.DataFrame([{k: rec.get(k) for k in FIELDS[kind]}])
     typed, bad = prepare(suite, frame)
     if bad:

@@ -1,19 +1,25 @@
-"""The quality step: landed staging rows -> passed | quarantined, thresholds, Data Docs.
+"""The quality step: landed staging rows -> passed | quarantined, per-source gates, GX results.
 
-Memory stays bounded by the chunk size, whatever a source delivers:
+Great Expectations decides (``leadflow.quality.engine``); memory stays bounded by the chunk
+size, whatever a source delivers:
 
 1. per kind, the landed rows are grouped by source and batch (one small GROUP BY);
-2. per source, the checks that compare rows with each other (unique keys, from the suite) run
-   once over the source's *key columns only*; their failing rows are kept as (batch, row) keys;
-3. the full rows are then read in chunks (keyset on ``(batch_id, row_number)`` within each
-   batch), every other row check runs on the chunk, failing rows are upserted into
-   ``quarantine`` and the chunk's states move with two set-based UPDATEs (the chunk's open
-   entries -> ``quarantined``, the rest of its row range -> ``passed``);
-4. dataset-level checks add up counts over the chunks; GX (in a worker process, see
-   ``gxworker``) gets one small frame per source for them and one Data Docs sample, and the
-   Data Docs are built once per run.
+2. per source, the full rows are read in chunks (keyset on ``(batch_id, row_number)`` within
+   each batch); GX validates each chunk against the suite's row-local expectations (COMPLETE
+   results, failing rows by ``row_key``); failing rows are upserted into ``quarantine`` and
+   the chunk's states move with set-based UPDATEs (failing rows -> ``quarantined``, the rest
+   of its row range -> ``passed``);
+3. expectations that compare rows (uniqueness, z-scores, ...) run once per source on the
+   columns they read, gathered over the chunks; the rows they fail are quarantined too;
+4. dataset-level expectations (row count, missing shares, column set) run once per source on
+   the columns they read (other columns present, as placeholders) and yield warnings;
+5. a source whose quarantined share is above its ``quality.fail_share`` is *held*: its
+   passing rows go back to ``landed`` (nothing of it is loaded, scored or handed off), an alert
+   names it and the next command; every other source flows on.
 
-A source is one transaction: if the step dies half-way, that source's rows are all still landed.
+GX's results (counts only, no row values) are written for the Data Docs, which a task of
+their own builds (``leadflow.quality.docs``). A source is one transaction: if the step dies
+half-way, that source's rows are all still landed.
 """
 
 from __future__ import annotations
@@ -22,7 +28,6 @@ import json
 import logging
 import os
 import time
-import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -34,23 +39,29 @@ from sqlalchemy.engine import Connection
 
 from leadflow.canonical import KINDS
 from leadflow.context import RunContext
-from leadflow.errors import QualityGateError
 from leadflow.faults import checkpoint
 from leadflow.ingest.mapping import derived_id_field
 from leadflow.quality import params as qparams
-from leadflow.quality import translate
-from leadflow.quality.frame import _has_unknown_parameter, dataset_checks, evaluate, parameters
-from leadflow.quality.suites import Suite, load_suite
+from leadflow.quality.frame import (
+    _has_unknown_parameter,
+    dataset_checks,
+    dataset_results,
+    evaluate,
+    parameters,
+    row_keys,
+    run_checks,
+)
+from leadflow.quality.suites import Check, Suite, load_suite
 from leadflow.store import db
 from leadflow.store.schema import STAGING, ingest_batches, quarantine
 
 log = logging.getLogger("leadflow.quality")
 
 LINEAGE_COLS = ("source", "batch_id", "row_number", "loaded_at", "state")
-#: Rows per chunk read from the warehouse (bounded memory; ~0.5 GiB at 200k inbound leads).
-CHUNK_ROWS = 200_000
-#: Data Docs sample per source: every failing row up to DOCS_FAILED, ~DOCS_ROWS rows in all.
-DOCS_ROWS, DOCS_FAILED = 10_000, 2_000
+#: Rows per chunk read from the warehouse: bounded memory (GX copies a chunk's columns per
+#: expectation: measured ~2.3 GiB peak at 500k inbound leads, ~0.45 GiB at 100k) against GX's
+#: fixed cost per run (~0.4 s of bookkeeping whatever the size).
+CHUNK_ROWS = 250_000
 #: On PostgreSQL, a kind with this many landed rows has its staging table analysed first.
 ANALYZE_ROWS = 50_000
 
@@ -100,11 +111,6 @@ def read_chunks(conn: Connection, kind: str, batch_ids: list[int], size: int = C
         yield parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
-def row_keys(batch_id: Any, row_number: Any) -> np.ndarray:
-    """One int64 per staging row (batch id in the high bits): cheap membership tests."""
-    return (np.asarray(batch_id, dtype=np.int64) << 32) | np.asarray(row_number, dtype=np.int64)
-
-
 def checked_columns(suite: Suite, kind: str) -> list[str]:
     """Columns the checks read: lineage, every typed (non-text) field, every column a check
     names. Text fields no check names cannot fail and are read only for quarantined rows."""
@@ -132,10 +138,10 @@ def fetch_rows(conn: Connection, kind: str, keys: pd.DataFrame) -> pd.DataFrame:
     return full.set_index(["batch_id", "row_number"], drop=False).loc[order].reset_index(drop=True)
 
 
-def global_checks(suite: Suite, p: dict[str, Any]) -> list[Any]:
-    """Row checks that compare rows with each other (unique keys) and can run (parameters known)."""
-    return [c for c in suite.row_checks
-            if c.type in translate.GLOBAL_TYPES and not _has_unknown_parameter(c, p)]
+def global_checks(suite: Suite, p: dict[str, Any]) -> list[Check]:
+    """Row checks that compare rows with each other (GX scope ``source``: uniqueness, z-scores,
+    any map expectation not known to be row-local) and can run (parameters known)."""
+    return [c for c in suite.row_checks if c.scope == "source" and not _has_unknown_parameter(c, p)]
 
 
 # ----------------------------------------------------------------------------- writing
@@ -213,71 +219,52 @@ class SourceCheck:
         self.rows = self.failed = 0
         self.counts: dict[str, int] = {}
         self.skipped: list[str] = []
+        self.held = False
         self.ds_checks = dataset_checks(suite, p, mapped, self.skipped)
-        self.ds_counts: dict[str, dict[str, int]] = {c.name: {} for c in self.ds_checks}
-        self.small = n_total <= DOCS_ROWS
-        # GX's dataset frame: nullity-only checks need only which values are missing.
+        self.ds: dict[str, dict[str, Any]] = {}
+        # The dataset checks' frame: the columns they read, in full; the others as placeholders.
         self.ds_cols = list(dict.fromkeys(c for ch in self.ds_checks for c in ch.columns))
-        self.ds_values = {c for ch in self.ds_checks if not translate.nullity_only(ch) for c in ch.columns}
         self.ds_parts: list[pd.DataFrame] = []
-        self.sample_parts: list[pd.DataFrame] = []
-        self.n_sample_failed = 0
-        self.rng = np.random.default_rng(zlib.crc32(f"{kind}/{source}".encode()))
-        self.keep_pass = 1.0 if self.small else (DOCS_ROWS - DOCS_FAILED) / max(n_total, 1)
+        self.docs: list[dict[str, Any]] = []
+        self.columns: list[str] = []
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}.{self.source}"
 
     def add(self, ev: Any) -> None:
         self.rows += ev.rows
         self.failed += ev.n_failed
         for k, v in ev.counts.items():
             self.counts[k] = self.counts.get(k, 0) + v
-        prep = ev.prepared
-        for c in self.ds_checks:
-            part = translate.dataset_partial(c, prep, self.p)
-            acc = self.ds_counts[c.name]
-            for k, v in part.items():
-                acc[k] = acc.get(k, 0) + v
-        if self.small:
-            self.sample_parts.append(prep)
+        if self.ds_checks:
+            prep = ev.prepared
+            if not self.columns:
+                self.columns = list(prep.columns)
+            self.ds_parts.append(prep[[c for c in self.ds_cols if c in prep.columns]])
+
+    def run_dataset(self, as_of: datetime | None) -> None:
+        """GX's dataset-level expectations over the whole source (once, after the chunks)."""
+        if not self.ds_checks:
             return
-        if self.ds_cols:
-            self.ds_parts.append(pd.DataFrame({
-                c: (prep[c] if c in self.ds_values else
-                    pd.Series(np.where(prep[c].notna().to_numpy(), "x", np.array(None, dtype=object)),
-                              dtype=object))
-                for c in self.ds_cols}))
-        fail_idx = np.flatnonzero(ev.failed)[: max(0, DOCS_FAILED - self.n_sample_failed)]
-        pass_idx = np.flatnonzero(~ev.failed)
-        pass_idx = pass_idx[self.rng.random(len(pass_idx)) < self.keep_pass]
-        self.n_sample_failed += len(fail_idx)
-        self.sample_parts.append(prep.iloc[np.sort(np.concatenate([fail_idx, pass_idx]))])
+        real = pd.concat(self.ds_parts, ignore_index=True) if self.ds_parts else pd.DataFrame()
+        n = self.rows
+        frame = pd.DataFrame({c: (real[c] if c in real.columns else np.zeros(n, dtype=np.int8))
+                              for c in (self.columns or self.ds_cols)}, index=pd.RangeIndex(n))
+        self.ds_parts = []
+        pp = parameters(self.suite, as_of, self.p)
+        out = run_checks(self.suite, self.ds_checks, frame, pp, f"{self.label}.dataset", self.docs,
+                         all_columns=True)
+        self.ds = dataset_results(self.ds_checks, out, pp)
 
     def dataset(self) -> dict[str, dict[str, Any]]:
-        return {c.name: translate.dataset_finish(c, self.ds_counts[c.name], self.p) for c in self.ds_checks}
+        return self.ds
 
     def top(self) -> tuple[str, int] | None:
         if not self.counts:
             return None
         name = max(self.counts, key=lambda k: (self.counts[k], k))
         return name, self.counts[name]
-
-    def gx_jobs(self, run_name: str, as_of: datetime | None) -> list[dict[str, Any]]:
-        """GX work for this source: one validation (small source) or dataset + docs sample."""
-        from leadflow.quality.gxworker import make_job
-        p = parameters(self.suite, as_of, self.p)
-        rows = [c.name for c in self.suite.row_checks if c.name not in self.skipped]
-        ds = [c.name for c in self.ds_checks]
-        sample = pd.concat(self.sample_parts, ignore_index=True) if self.sample_parts else None
-        base = f"{self.kind}.{self.source}"
-        if sample is None:
-            return []
-        if self.small:
-            return [make_job(self.kind, base, ds + rows, sample, p, run_name)]
-        jobs = [make_job(self.kind, f"{base}.rows", rows, sample, p, run_name)]
-        if ds:
-            frame = (pd.concat(self.ds_parts, ignore_index=True) if self.ds_parts
-                     else pd.DataFrame({"_row": np.zeros(self.rows, dtype=np.int8)}))
-            jobs.insert(0, make_job(self.kind, f"{base}.dataset", ds, frame, p, run_name))
-        return jobs
 
 
 def _share(n: int, of: int) -> float:
@@ -306,38 +293,43 @@ def _identity_view(ctx: RunContext, kind: str, source: str, chunk: pd.DataFrame)
 
 def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame, suite: Suite,
                  chunk_rows: int, timings: dict[str, float]) -> SourceCheck:
-    """Validate one source's landed rows chunk by chunk, in one transaction.
+    """Validate one source's landed rows chunk by chunk with GX, in one transaction.
 
-    Checks comparing rows with each other (unique keys) need the whole source: the chunks
-    collect their key columns, the checks run once at the end, and the few rows they fail are
-    read again, evaluated whole and quarantined (reasons in suite order, as in one pass)."""
+    Checks comparing rows with each other need the whole source: the chunks collect the
+    columns they read, GX runs them once at the end, and the few rows they fail are read
+    again, evaluated whole and quarantined (reasons in suite order, as in one pass). Above the
+    source's fail threshold its passing rows go back to ``landed`` before the commit (held)."""
     batch_ids = [int(b) for b in batches["batch_id"]]
     with ctx.engine.begin() as conn:
+        t = time.perf_counter()
         p = qparams.for_source(conn, suite, kind, source, batch_ids)
+        timings["params"] = timings.get("params", 0.0) + time.perf_counter() - t
         pp = parameters(suite, ctx.as_of, p)
         sc = SourceCheck(kind, source, suite, p, qparams.mapped_fields(ctx.settings, source),
                          int(batches["n"].sum()))
         glob = global_checks(suite, pp)
         key_cols = list(dict.fromkeys(["batch_id", "row_number"] + [c for g in glob for c in g.columns]))
         key_parts: list[pd.DataFrame] = []
-        failed_parts: list[np.ndarray] = []
+        failed_reasons: dict[int, list[str]] = {}     # row_key -> reasons, failing rows only
         chunks = read_chunks(conn, kind, batch_ids, chunk_rows, checked_columns(suite, kind))
+        i = 0
         while True:
             t = time.perf_counter()
             chunk = next(chunks, None)
             timings["read"] += time.perf_counter() - t
             if chunk is None:
                 break
+            i += 1
             t = time.perf_counter()
-            none = np.zeros(len(chunk), dtype=bool)
             view = _identity_view(ctx, kind, source, chunk)      # derived ids are not identity
-            ev = evaluate(kind, view, ctx.as_of, p, suite=suite, dataset=False,
-                          precomputed={g.name: none for g in glob})
+            ev = evaluate(kind, view, ctx.as_of, p, suite=suite, dataset=False, scopes=("chunk",),
+                          label=f"{sc.label}.rows.{i}", docs=sc.docs)
             sc.add(ev)
             if glob:
-                key_parts.append(chunk[key_cols])
-                failed_parts.append(row_keys(chunk["batch_id"][ev.failed], chunk["row_number"][ev.failed]))
-            timings["split"] += time.perf_counter() - t
+                key_parts.append(chunk[[c for c in key_cols if c in chunk.columns]])
+                failed_reasons.update(zip(row_keys(chunk["batch_id"][ev.failed],
+                                                   chunk["row_number"][ev.failed]).tolist(), ev.reasons))
+            timings["gx"] += time.perf_counter() - t
             t = time.perf_counter()
             quarantine_failed(conn, kind, chunk, ev.failed, ev.reasons, ctx.as_of)
             t2 = time.perf_counter()
@@ -348,33 +340,55 @@ def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame,
                            [int(x) for x in failed_at["row_number"][failed_at["batch_id"] == b]])
             timings["write_states"] += time.perf_counter() - t2
             del chunk, ev
+        timings["peak_mib_after_chunks"] = _peak_mib()
+        t = time.perf_counter()
         if key_parts:
-            t = time.perf_counter()
-            _recheck_global(conn, ctx, sc, glob, pd.concat(key_parts, ignore_index=True),
-                            np.concatenate(failed_parts))
-            timings["keys"] += time.perf_counter() - t
+            _recheck_global(conn, ctx, sc, pd.concat(key_parts, ignore_index=True), failed_reasons)
+        timings["peak_mib_after_source_checks"] = _peak_mib()
+        sc.run_dataset(ctx.as_of)
+        timings["gx_source"] += time.perf_counter() - t
+        timings["peak_mib_after_dataset_checks"] = _peak_mib()
+        th = _thresholds(ctx, source)
+        if _share(sc.failed, sc.rows) > th.fail_share:
+            hold(conn, kind, source, batch_ids)
+            sc.held = True
     return sc
 
 
-def _recheck_global(conn: Connection, ctx: RunContext, sc: SourceCheck, glob: list[Any],
-                    keys: pd.DataFrame, already: np.ndarray) -> None:
-    """Run the unique-key checks over the whole source; quarantine the rows they fail."""
+def _peak_mib() -> float:
+    """This process's peak resident memory so far (MiB), for the step's timings."""
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def hold(conn: Connection, kind: str, source: str, batch_ids: list[int]) -> None:
+    """A source over its fail threshold: this run's passing rows go back to ``landed`` (not
+    loaded, scored or handed off); its quarantined rows stay quarantined."""
+    t = STAGING[kind]
+    for i in range(0, len(batch_ids), 1000):
+        conn.execute(sa.update(t).where(t.c.source == source, t.c.batch_id.in_(batch_ids[i:i + 1000]),
+                                        t.c.state == "passed").values(state="landed"))
+
+
+def _recheck_global(conn: Connection, ctx: RunContext, sc: SourceCheck, keys: pd.DataFrame,
+                    chunk_reasons: dict[int, list[str]]) -> None:
+    """GX runs the row-comparing checks over the whole source; quarantine the rows they fail
+    (a row the chunks failed too gets both reasons, in suite order, as in one pass)."""
     kind, suite = sc.kind, sc.suite
-    pp = parameters(suite, ctx.as_of, sc.p)
-    prepared, _bad = translate.prepare(suite, keys, fields=list(keys.columns))
-    masks = {g.name: translate.unexpected(g, prepared, pp) for g in glob}
-    hit = np.logical_or.reduce(list(masks.values()))
-    if not hit.any():
+    src = evaluate(kind, keys, ctx.as_of, sc.p, suite=suite, dataset=False, scopes=("source",),
+                   type_checks=False, label=f"{sc.label}.source", docs=sc.docs)
+    if not src.failed.any():
         return
-    for name, m in masks.items():
-        if m.any():
-            sc.counts[name] = sc.counts.get(name, 0) + int(m.sum())
-    k_all = row_keys(keys["batch_id"], keys["row_number"])
-    sc.failed += int((~np.isin(k_all[hit], already)).sum())
+    for name, n in src.counts.items():
+        sc.counts[name] = sc.counts.get(name, 0) + n
+    hit = src.failed
+    hit_keys = row_keys(keys["batch_id"][hit], keys["row_number"][hit]).tolist()
+    sc.failed += sum(1 for k in hit_keys if k not in chunk_reasons)
+    order = {c.name: i for i, c in enumerate(suite.checks)}
+    reasons = [sorted(chunk_reasons.get(k, []) + why, key=lambda r: (r in order, order.get(r, 0)))
+               for k, why in zip(hit_keys, src.reasons)]
     rows = fetch_rows(conn, kind, keys.loc[hit, ["batch_id", "row_number"]].reset_index(drop=True))
-    ev = evaluate(kind, rows, ctx.as_of, sc.p, suite=suite, dataset=False,
-                  precomputed={name: m[hit] for name, m in masks.items()})
-    quarantine_rows(conn, kind, rows, ev.reasons, ctx.as_of)
+    quarantine_rows(conn, kind, rows, reasons, ctx.as_of)
     t = STAGING[kind].name
     for b, grp in rows.groupby("batch_id"):              # this run's rows: passed -> quarantined
         for ids in _in_list([int(x) for x in grp["row_number"]]):
@@ -383,20 +397,20 @@ def _recheck_global(conn: Connection, ctx: RunContext, sc: SourceCheck, glob: li
 
 
 def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
-    """Validate the landed staging rows of batches dated up to the run date (later days wait);
-    quarantine failures; enforce per-source thresholds.
+    """Validate the landed staging rows of batches dated up to the run date (later days wait)
+    with GX; quarantine failures; hold sources over their fail threshold while the others flow on.
 
-    ``docs=False`` (or ``LEADFLOW_DATA_DOCS=0`` in the environment) skips GX and the Data Docs;
-    the split and the gate do not depend on them. Returns ``rows``, ``passed``, ``quarantined``,
-    ``waiting`` (landed rows of later days, left for their runs),
-    ``warnings``, ``by_source``, the Data Docs path and ``timings``. Raises ``QualityGateError``
-    (after quarantining, so nothing is lost) when a source's failing share is above its ``quality.fail_share``.
+    Returns ``rows`` (= passed + quarantined + held_rows), ``passed``, ``quarantined``,
+    ``waiting`` (landed rows of later days, left for their runs), ``warnings`` (one per held
+    source, naming it and the next command), ``held`` (those sources), ``held_rows`` (their
+    passing rows, left landed), ``by_source``, ``timings`` and, unless ``docs=False`` or
+    ``LEADFLOW_DATA_DOCS=0``, ``gx_results``: the file of GX's results (counts, no values) the
+    Data Docs task renders (``leadflow quality docs``).
     """
     t_start = time.perf_counter()
     counts: dict[str, Any] = {"rows": 0, "passed": 0, "quarantined": 0, "warnings": [],
-                              "by_source": {}}
-    timings = {"keys": 0.0, "read": 0.0, "split": 0.0, "write_quarantine": 0.0, "write_states": 0.0}
-    gate: list[str] = []
+                              "held": [], "held_rows": 0, "by_source": {}}
+    timings = {"read": 0.0, "gx": 0.0, "gx_source": 0.0, "write_quarantine": 0.0, "write_states": 0.0}
     with ctx.engine.begin() as conn:
         # A later day's rows wait, landed, for their own run: judged by this day's clock they
         # would all fail "not future" (re-runs, backfills, two dates at once).
@@ -413,66 +427,49 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
                 # Fresh statistics after a big COPY, so the planner reads chunks by key
                 # instead of combining the state index with every chunk.
                 conn.execute(sa.text(f'ANALYZE "{STAGING[kind].name}"'))
-    gx = None
+    results: list[dict[str, Any]] = []
+    for kind, landed in todo.items():
+        if landed.empty:
+            continue
+        t = time.perf_counter()
+        suite = load_suite(kind)          # GX builds (and imports) here: a bad suite stops early
+        timings["load_suites"] = timings.get("load_suites", 0.0) + time.perf_counter() - t
+        for source, batches in landed.groupby("source", sort=True):
+            sc = check_source(ctx, kind, str(source), batches, suite, chunk_rows, timings)
+            _report(ctx, sc, counts)
+            checkpoint("quality:source")
+            results.extend(sc.docs)
     if docs and os.environ.get("LEADFLOW_DATA_DOCS", "1").strip().lower() not in ("0", "false", "no", "off"):
-        from leadflow.quality import gxworker
-        try:    # a big run starts the GX worker now: it imports GX while we read and split
-            gx = gxworker.start(ctx.settings.reports_dir / "data_docs",
-                                int(sum(int(b["n"].sum()) for b in todo.values())))
-        except Exception as e:  # noqa: BLE001 - a report, not the gate
-            counts["warnings"].append(f"data docs unavailable: {type(e).__name__}")
-    verdicts: dict[str, tuple[str, dict[str, Any]]] = {}
-    try:
-        for kind, landed in todo.items():
-            if landed.empty:
-                continue
-            suite = load_suite(kind)
-            for source, batches in landed.groupby("source", sort=True):
-                source = str(source)
-                sc = check_source(ctx, kind, source, batches, suite, chunk_rows, timings)
-                _report(ctx, sc, counts, gate)
-                checkpoint("quality:source")
-                if gx is not None:
-                    t = time.perf_counter()
-                    ds = sc.dataset()
-                    for job in sc.gx_jobs(ctx.run_id, ctx.as_of):
-                        gx.submit(job)
-                        verdicts[job["label"]] = (source, ds)
-                    timings["gx_submit"] = timings.get("gx_submit", 0.0) + time.perf_counter() - t
-        if gx is not None:
-            t = time.perf_counter()
-            res = gx.finish()
-            counts["warnings"].extend(_gx_outcome(res, verdicts, counts))
-            timings["gx_wait"] = time.perf_counter() - t
-            timings.update(res.get("timings") or {})
-            timings["gx_in_worker"] = float(not isinstance(gx, gxworker.GxInline))
-    finally:
-        if gx is not None:
-            gx.close()
+        from leadflow.quality import docs as qdocs
+        t = time.perf_counter()
+        counts["gx_results"] = str(qdocs.save_results(ctx.settings.reports_dir, ctx.run_id, results))
+        timings["save_results"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_start
     counts["timings"] = {k: round(v, 2) for k, v in timings.items()}
-    if gate:
-        err = QualityGateError("quality gate failed: " + "; ".join(gate))
-        err.counts = counts     # type: ignore[attr-defined]  # the failed step keeps its figures
-        raise err
     return counts
 
 
-def _report(ctx: RunContext, sc: SourceCheck, counts: dict[str, Any], gate: list[str]) -> None:
+def _report(ctx: RunContext, sc: SourceCheck, counts: dict[str, Any]) -> None:
     """Add one source's figures, warnings and gate verdict to the step's counts."""
     n, q, source, kind = sc.rows, sc.failed, sc.source, sc.kind
     ds = sc.dataset()
     counts["rows"] += n
     counts["quarantined"] += q
-    counts["passed"] += n - q
+    counts["passed"] += n - q if not sc.held else 0
     counts["by_source"][source] = {"kind": kind, "rows": n, "passed": n - q, "quarantined": q,
-                                   "expectations": dict(sc.counts),
+                                   "held": sc.held, "expectations": dict(sc.counts),
                                    "dataset": {k: v["success"] for k, v in ds.items()}}
     th = _thresholds(ctx, source)
     share = _share(q, n)
-    if share > th.fail_share:
-        gate.append(_gate_line(sc, th.fail_share))
-        counts.setdefault("failed_sources", []).append(source)
+    if sc.held:
+        counts["held"].append(source)
+        counts.setdefault("failed_sources", []).append(source)   # status and the summary name it
+        counts["held_rows"] += n - q
+        counts["warnings"].append(
+            f"quality gate: {_gate_line(sc, th.fail_share)}; held back: {n - q} passing rows stay landed, "
+            f"nothing of {source!r} is handed off this run; next: leadflow quarantine list --source "
+            f"{source}, fix or discard, then leadflow run --steps quality,load,score,queue,deliver")
+        log.warning("quality gate: source %s (%s) held back", source, kind)
     elif share > th.warn_share:
         top = sc.top()
         counts["warnings"].append(
@@ -483,23 +480,6 @@ def _report(ctx: RunContext, sc: SourceCheck, counts: dict[str, Any], gate: list
             counts["warnings"].append(f"source {source!r} ({kind}): {name} failed "
                                       f"(observed {r['observed']}, expected {r['expected']})")
     log.info("quality %s %s: %d rows, %d quarantined", kind, source, n, q)
-
-
-def _gx_outcome(res: dict[str, Any], verdicts: dict[str, tuple[str, dict[str, Any]]],
-                counts: dict[str, Any]) -> list[str]:
-    """Warnings where GX and leadflow disagree on a dataset check, or GX did not finish."""
-    notes: list[str] = []
-    for label, out in (res.get("results") or {}).items():
-        source, ds = verdicts.get(label, ("?", {}))
-        for name, r in out.items():
-            if name in ds and r.get("success") != ds[name]["success"]:
-                notes.append(f"source {source!r}: GX and leadflow disagree on {name}")
-    for err in res.get("errors") or []:
-        log.warning("data docs: %s", err)
-        notes.append(f"data docs not built: {err}")
-    if res.get("index"):
-        counts["data_docs"] = str(res["index"])
-    return notes
 
 
 def _thresholds(ctx: RunContext, source: str) -> Any:

@@ -1,11 +1,14 @@
 """The expectation suites in ``expectations/<kind>.json``: the reviewable source of truth.
 
-Each file is a Great Expectations 1.x ``ExpectationSuite`` in its JSON form. leadflow adds two
-things in ``meta`` that GX ignores:
+Each file is a Great Expectations 1.x ``ExpectationSuite`` in its JSON form; any expectation
+type GX knows (or leadflow registers, ``leadflow.quality.custom``) can be used. Every
+expectation is built by GX when the suite is read: an unknown type or invalid arguments is a
+one-line ``ConfigError`` naming the file, the expectation and GX's reason. Optional ``meta``:
 
-- per expectation ``meta.name`` (the reason stored on a quarantined row), ``meta.level``
-  (``row``: failing rows are quarantined; ``dataset``: a check on the whole source batch that
-  yields a warning) and ``meta.why`` (one line for people working the quarantine);
+- per expectation ``meta.name`` (the reason stored on a quarantined row; default: the GX
+  expectation type), ``meta.level`` (``row``: failing rows are quarantined; ``dataset``: a
+  check on the whole source batch that yields a warning; default from GX's class: map
+  expectations are ``row``, the rest ``dataset``) and ``meta.why`` (one line for people);
 - per suite ``meta.leadflow.parameters`` (defaults for ``$PARAMETER`` values, e.g. ``min_time``)
   and ``meta.leadflow.fields`` (column types for kinds that are not in ``leadflow.canonical``).
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -22,6 +26,8 @@ from typing import Any
 
 from leadflow.canonical import FIELDS
 from leadflow.errors import ConfigError
+
+_ALL_FIELDS = {f for fields in FIELDS.values() for f in fields}
 
 #: Kinds with a suite: the four inbound kinds and the outgoing sales list.
 SUITE_KINDS = ("inbound_leads", "touches", "campaign_spend", "crm_outcomes", "handoff_list")
@@ -42,6 +48,8 @@ class Check:
     kwargs: dict[str, Any]
     level: str = "row"
     why: str = ""
+    scope: str = "chunk"        # "chunk" | "source" (row checks) | "dataset"
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def column(self) -> str | None:
@@ -50,11 +58,15 @@ class Check:
     @property
     def columns(self) -> list[str]:
         """Columns the check reads (its column(s) and its row condition's column)."""
-        cols = list(self.kwargs.get("column_list") or ([self.column] if self.column else []))
-        rc = self.kwargs.get("row_condition")
+        kw = self.kwargs
+        cols = list(kw.get("column_list") or ([self.column] if self.column else []))
+        cols += [kw[k] for k in ("column_A", "column_B") if isinstance(kw.get(k), str)]
+        rc = kw.get("row_condition")
         if isinstance(rc, dict) and "column" in rc:
             cols.append(rc["column"]["name"])
-        return cols
+        elif isinstance(rc, str):           # a GX/pandas condition string: the names it mentions
+            cols += [f for f in sorted(_ALL_FIELDS) if re.search(rf"\b{re.escape(f)}\b", rc)]
+        return list(dict.fromkeys(cols))
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,8 @@ class Suite:
     parameters: dict[str, Any]
     fields: dict[str, str]
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    path: str = ""
 
     @property
     def row_checks(self) -> tuple[Check, ...]:
@@ -95,20 +109,49 @@ def _load(path: str, mtime: float) -> Suite:
         raise ConfigError(f"{p}: cannot read expectation suite: {e}") from None
     meta = (raw.get("meta") or {}).get("leadflow") or {}
     kind = meta.get("kind") or raw.get("name")
-    checks = []
+    if not isinstance(raw, dict) or not isinstance(raw.get("expectations", []), list):
+        raise ConfigError(f"{p}: not an expectation suite (an object with an 'expectations' list)")
+    from leadflow.quality import engine
+    checks: list[Check] = []
     for i, x in enumerate(raw.get("expectations", [])):
-        m = x.get("meta") or {}
-        if not m.get("name"):
-            raise ConfigError(f"{p}: expectation #{i + 1} ({x.get('type')}) has no meta.name")
-        checks.append(Check(m["name"], x["type"], dict(x.get("kwargs") or {}),
-                            m.get("level", "row"), m.get("why", "")))
+        m = dict((x.get("meta") if isinstance(x, dict) else None) or {})
+        label = f"expectation #{i + 1} ({m.get('name') or (x.get('type') if isinstance(x, dict) else x)})"
+        try:
+            if not isinstance(x, dict):
+                raise ValueError("not an object")
+            gk = engine.inspect(x)
+        except ValueError as e:
+            raise ConfigError(f"{p}: {label}: {e}") from None
+        level = m.get("level") or gk.level
+        if level not in ("row", "dataset"):
+            raise ConfigError(f"{p}: {label}: meta.level must be 'row' or 'dataset', not {level!r}")
+        if level == "row" and gk.level != "row":
+            raise ConfigError(f"{p}: {label}: {x['type']} checks the whole batch, it cannot "
+                              "quarantine rows (use meta.level 'dataset')")
+        kwargs = dict(x.get("kwargs") or {})
+        name = m.get("name") or _default_name(x["type"], kwargs, {c.name for c in checks})
+        m["name"] = name
+        checks.append(Check(name, x["type"], kwargs, level, m.get("why", ""),
+                            gk.scope if level == "row" else "dataset",
+                            {"type": x["type"], "kwargs": kwargs, "meta": m}))
     names = [c.name for c in checks]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(f"{p}: duplicate expectation name(s): {', '.join(dupes)}")
     fields = dict(meta.get("fields") or FIELDS.get(kind, {}))
     params = {k: _param_value(k, v) for k, v in (meta.get("parameters") or {}).items()}
-    return Suite(kind, tuple(checks), params, fields, raw)
+    return Suite(kind, tuple(checks), params, fields, raw, str(p))
+
+
+def _default_name(typ: str, kwargs: dict[str, Any], taken: set[str]) -> str:
+    """An unnamed expectation's reason: GX's type name (with its column if the type repeats)."""
+    if typ not in taken:
+        return typ
+    col = kwargs.get("column") or "+".join(kwargs.get("column_list") or []) or "table"
+    name, n = f"{typ}[{col}]", 2
+    while name in taken:
+        name, n = f"{typ}[{col}]#{n}", n + 1
+    return name
 
 
 def load_suite(kind: str) -> Suite:
@@ -123,8 +166,7 @@ def load_suite(kind: str) -> Suite:
 
 def gx_suite(suite: Suite, checks: tuple[Check, ...] | None = None, name: str | None = None) -> Any:
     """The suite (or a subset of its checks) as a Great Expectations ``ExpectationSuite``."""
-    import great_expectations as gx
-    keep = {c.name for c in (checks if checks is not None else suite.checks)}
-    exps = [x for x in suite.raw["expectations"] if x["meta"]["name"] in keep]
-    return gx.ExpectationSuite(name=name or suite.kind, expectations=exps,
+    from leadflow.quality.engine import gx
+    exps = [c.raw for c in (checks if checks is not None else suite.checks)]
+    return gx().ExpectationSuite(name=name or suite.kind, expectations=exps,
                                meta={"leadflow": suite.raw.get("meta", {}).get("leadflow", {})})

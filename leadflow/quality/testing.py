@@ -91,6 +91,10 @@ def break_row(check: Any, row: dict[str, Any], other: dict[str, Any]) -> list[di
         r[rc["column"]["name"]] = None
     if t == "expect_column_values_to_not_be_null":
         r[col] = None
+    elif t == "expect_column_values_to_be_deliverable_email":
+        r[col] = "not-an-email"
+    elif t == "expect_column_values_to_not_be_in_the_future":
+        r[col] = datetime(2999, 1, 1)
     elif t == "expect_column_values_to_match_regex":
         r[col] = "not-an-email" if col == "email" else "x1"
     elif t == "expect_column_values_to_not_match_regex":
