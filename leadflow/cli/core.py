@@ -212,3 +212,13 @@ def register(app: typer.Typer) -> None:
     app.command("summary")(cmd_summary)
     app.command("demo-data")(cmd_demo_data)
     app.command("demo-outcomes")(cmd_demo_outcomes)
+
+
+def open_warehouse(config: str | None) -> tuple[Any, Any]:
+    """Settings and the warehouse engine for a command, refusing an out-of-date schema."""
+    from leadflow import config as cfg
+    from leadflow.store import db
+    settings = cfg.load(config)
+    eng = db.engine(settings.database_url)
+    db.require_schema(eng)
+    return settings, eng

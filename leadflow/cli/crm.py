@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from leadflow.cli.core import ConfigOpt, DateOpt, console, parse_date
+from leadflow.cli.core import ConfigOpt, DateOpt, console, open_warehouse, parse_date
 
 crm_app = typer.Typer(help="Push handoffs to CRMs (HubSpot, Salesforce) and see what happened.",
                       no_args_is_help=True)
@@ -70,11 +70,7 @@ def print_status(eng: Any, errors: int = 10) -> bool:
 def cmd_crm_status(config: ConfigOpt = None,
                    errors: Annotated[int, typer.Option(help="How many failed/rejected rows to list")] = 10) -> None:
     """What each destination received: pushed, pending, failed, rejected (with the CRM's reason)."""
-    from leadflow import config as cfg
-    from leadflow.store import db
-    settings = cfg.load(config)
-    eng = db.engine(settings.database_url)
-    db.require_schema(eng)
+    settings, eng = open_warehouse(config)
     if not print_status(eng, errors):
         console.print("nothing pushed to a CRM yet: try `leadflow crm push --date YYYY-MM-DD`")
 

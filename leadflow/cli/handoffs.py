@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from leadflow.cli.core import ConfigOpt, parse_date
+from leadflow.cli.core import ConfigOpt, open_warehouse, parse_date
 
 console = Console()
 queue_app = typer.Typer(help="The sales queue (handoffs).", no_args_is_help=True)
 handoff_app = typer.Typer(help="Explain a handoff: why this lead, why this owner.", no_args_is_help=True)
 
-
-
-def _engine(config: str | None) -> tuple[Any, Any]:
-    from leadflow import config as cfg
-    from leadflow.store import db
-    settings = cfg.load(config)
-    eng = db.engine(settings.database_url)
-    db.require_schema(eng)
-    return settings, eng
 
 
 @queue_app.command("list")
@@ -38,7 +29,7 @@ def cmd_queue_list(
 ) -> None:
     """Show queued handoffs, highest priority first: name, company, owner, score and SLA (no email or phone)."""
     from leadflow.handoff.explain import queue_rows
-    _settings, eng = _engine(config)
+    _settings, eng = open_warehouse(config)
     rows = queue_rows(eng, owner=owner, run_date=parse_date(run_date), limit=limit)
     if as_json:
         for r in rows.drop(columns=["first_name", "last_name", "company"]).to_dict("records"):
@@ -81,7 +72,7 @@ def cmd_handoff_explain(
     from leadflow.handoff.explain import explain, person_of_handoff, render
     if (handoff_id is None) == (person is None):
         raise LeadflowError("handoff explain: give a handoff id or --person PERSON_ID (one of them)")
-    settings, eng = _engine(config)
+    settings, eng = open_warehouse(config)
     pid = person if person is not None else person_of_handoff(eng, int(handoff_id))  # type: ignore[arg-type]
     console.print(render(explain(eng, pid, settings)), highlight=False, markup=False)
 

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from leadflow.cli.core import ConfigOpt, parse_date
+from leadflow.cli.core import ConfigOpt, open_warehouse, parse_date
 
 model_app = typer.Typer(help="The predictive lead-scoring model: train, evaluate, list, promote.",
                         no_args_is_help=True)
@@ -101,12 +101,8 @@ def cmd_evaluate(data: Annotated[Path, typer.Option("--data", help="Lead file wi
 @model_app.command("list")
 def cmd_list(config: ConfigOpt = None) -> None:
     """Model versions with their window, holdout metrics and status."""
-    from leadflow import config as cfg
     from leadflow.score import registry
-    from leadflow.store import db
-    settings = cfg.load(config)
-    eng = db.engine(settings.database_url)
-    db.require_schema(eng)
+    settings, eng = open_warehouse(config)
     df = registry.list_models(eng)
     if df.empty:
         console.print("no models yet: scoring uses the rules (`leadflow model train` when "
@@ -191,12 +187,8 @@ def _print_week(row: dict) -> None:
 @model_app.command("status")
 def cmd_status(config: ConfigOpt = None) -> None:
     """The live model, its leakage review and its latest weekly checks."""
-    from leadflow import config as cfg
     from leadflow.score import monitor, registry
-    from leadflow.store import db
-    settings = cfg.load(config)
-    eng = db.engine(settings.database_url)
-    db.require_schema(eng)
+    settings, eng = open_warehouse(config)
     live = registry.current(eng)
     if live is None:
         console.print("no live model: scoring uses the rules")
@@ -225,12 +217,8 @@ def cmd_promote(version: Annotated[str, typer.Argument(help="Version to make liv
                     help="Needed for a version the leakage audit flagged (your name is recorded)")] = None,
                 ) -> None:
     """Make a version the live model (the previous one is retired)."""
-    from leadflow import config as cfg
     from leadflow.score import registry
-    from leadflow.store import db
-    settings = cfg.load(config)
-    eng = db.engine(settings.database_url)
-    db.require_schema(eng)
+    settings, eng = open_warehouse(config)
     registry.promote(eng, version, confirmed_by=confirm_leakage)
     console.print(f"promoted {version}")
 

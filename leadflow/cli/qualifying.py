@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from leadflow.cli.core import ConfigOpt, parse_date
+from leadflow.cli.core import ConfigOpt, open_warehouse, parse_date
 
 console = Console()
 qualify_app = typer.Typer(help="Qualification: who becomes an MQL.", no_args_is_help=True)
@@ -29,19 +29,15 @@ def cmd_backtest(
     """Replay the last K weeks of scores and outcomes; recommend the threshold that fills capacity."""
     from datetime import date
 
-    from leadflow import config as cfg
     from leadflow.errors import LeadflowError
     from leadflow.qualify.backtest import backtest
-    from leadflow.store import db
     if per not in ("day", "rep"):
         raise LeadflowError(f"--per: {per!r} is not one of day, rep")
     if by not in ("score", "probability"):
         raise LeadflowError(f"--by: {by!r} is not one of score, probability")
     if capacity <= 0:
         raise LeadflowError("--capacity must be above 0")
-    settings = cfg.load(config)
-    eng = db.engine(settings.database_url)
-    db.require_schema(eng)
+    settings, eng = open_warehouse(config)
     end = parse_date(run_date) or date.today()
     out = backtest(settings, eng, end, capacity=capacity, per=per, weeks=weeks, by=by)  # type: ignore[arg-type]
     if as_json:

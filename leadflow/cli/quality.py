@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from leadflow.cli.core import open_warehouse
+
 ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", help="Path to leadflow.yaml "
                                                    "(default: $LEADFLOW_CONFIG or ./leadflow.yaml)")]
 IdsArg = Annotated[list[int], typer.Argument(help="Quarantine entry id(s)")]
@@ -22,11 +24,7 @@ quality_app = typer.Typer(help="Data quality: Great Expectations suites and Data
 
 
 def _open(config: str | None):
-    from leadflow import config as cfg
-    from leadflow.store import db
-    settings = cfg.load(config)
-    eng = db.engine(settings.database_url)
-    db.require_schema(eng)
+    settings, eng = open_warehouse(config)
     return settings, eng
 
 
