@@ -49,10 +49,7 @@ def enqueue(eng: Engine, destination: str, run_date: date) -> dict[str, int]:
                          .select_from(h.join(p, p.c.person_id == h.c.person_id))
                          .where(h.c.run_date == run_date, h.c.status == "queued",
                                 sa.not_(_uncontactable())))
-        added = db.insert_ignore(conn, t, [
-            {"destination": destination, "handoff_id": int(r.handoff_id), "person_id": int(r.person_id),
-             "action": "upsert", "status": "pending", "attempts": 0, "created_at": at}
-            for r in new.itertuples(index=False)], ["destination", "handoff_id", "action"])
+        added = _enqueue(conn, destination, new, "upsert", at)
         gone = (sa.select(h.c.handoff_id).select_from(h.join(p, p.c.person_id == h.c.person_id))
                 .where(sa.or_(h.c.status.in_(WITHDRAWN_HANDOFF), _uncontactable())))
         cancelled = conn.execute(
@@ -63,10 +60,7 @@ def enqueue(eng: Engine, destination: str, run_date: date) -> dict[str, int]:
                         .where(t.c.destination == destination, t.c.action == "upsert",
                                t.c.status == "pushed", t.c.crm_id.is_not(None),
                                t.c.handoff_id.in_(gone)))
-        withdrawals = db.insert_ignore(conn, t, [
-            {"destination": destination, "handoff_id": int(r.handoff_id), "person_id": int(r.person_id),
-             "action": "withdraw", "status": "pending", "attempts": 0, "created_at": at}
-            for r in wd.itertuples(index=False)], ["destination", "handoff_id", "action"])
+        withdrawals = _enqueue(conn, destination, wd, "withdraw", at)
     return {"enqueued": int(added), "cancelled": int(cancelled or 0), "withdrawals_enqueued": int(withdrawals)}
 
 
@@ -174,3 +168,11 @@ def summary(eng: Engine, errors: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
                           .where(t.c.status.in_(("rejected", "failed")))
                           .order_by(t.c.crm_outbox_id.desc()).limit(errors))
     return counts, errs
+
+
+def _enqueue(conn: Connection, destination: str, items: pd.DataFrame, action: str, at: datetime) -> int:
+    """Pending outbox rows for (handoff_id, person_id) items, one bulk write; an existing
+    (destination, handoff, action) row is kept as it is, so re-runs enqueue nothing twice."""
+    frame = items[["handoff_id", "person_id"]].astype("int64").sort_values("handoff_id").assign(
+        destination=destination, action=action, status="pending", attempts=0, created_at=at)
+    return int(db.copy_upsert(conn, t, frame, conflict=["destination", "handoff_id", "action"]))
