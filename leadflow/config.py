@@ -343,6 +343,13 @@ class Privacy(Strict):
     hash_key_env: str = "LEADFLOW_HASH_KEY"
 
 
+class Report(Strict):
+    # ISO 4217 code of campaign spend and deal amounts, shown beside every money figure
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    top_n: int = Field(25, ge=1, le=1000)            # rows of the campaign / landing-page tables
+    rank_by: Literal["leads", "customers"] = "leads"
+
+
 class Paths(Strict):
     data_dir: str = "data"
     reports_dir: str = "reports"
@@ -362,6 +369,7 @@ class Settings(Strict):
     alerts: Alerts = Field(default_factory=Alerts)
     ingest_limits: IngestLimits = Field(default_factory=IngestLimits)   # every source's default caps
     privacy: Privacy = Field(default_factory=Privacy)
+    report: Report = Field(default_factory=Report)
 
     # Set by load(); not part of the YAML.
     config_path: Path | None = Field(default=None, exclude=True)

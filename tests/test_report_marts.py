@@ -60,10 +60,23 @@ def _expected_funnel(frames: dict, w: marts.Window) -> pd.DataFrame:
     for name, k in (("leads", 1), ("mqls", 2), ("sals", 3), ("sqls", 4), ("opportunities", 5), ("customers", 6)):
         p[name] = (p["r"] >= k).astype(int)
     for s, k in STEP_RANK.items():
-        p[f"step_{s}"] = (p["max_step"] >= k).astype(int)
+        p[f"step_{s}"] = ((p["max_step"] >= k) & (p["r"] >= RANK["sal"])).astype(int)
+    # seen on its own: the furthest stage, or entered strictly before every later stage
+    first = ev.pivot_table(index="person_id", columns="to_stage", values="occurred_at", aggfunc="min")
+    order = ["mql", "sal", "sql", "opportunity", "customer"]
+    first = first.reindex(columns=order).apply(pd.to_datetime).reindex(p["person_id"])
+    for i, (stage, name) in enumerate(zip(order[:-1], ("mqls_seen", "sals_seen", "sqls_seen",
+                                                       "opportunities_seen"))):
+        t = first[stage]
+        alone = t.notna()
+        for later in order[i + 1:]:
+            alone &= first[later].isna() | (first[later] > t)
+        k = RANK[stage]
+        p[name] = ((p["r"] == k) | ((p["r"] > k) & alone.to_numpy())).astype(int)
     keys = ["campaign_id", "channel", "source", "cohort_week"]
     cols = ["leads", "mqls", "handed_off", "sals", "sqls", "opportunities", "customers", "recycled",
-            "disqualified", "rejected", *[f"step_{s}" for s in SELLING_STEPS], "won_revenue"]
+            "disqualified", "rejected", *[f"step_{s}" for s in SELLING_STEPS], "won_revenue",
+            "mqls_seen", "sals_seen", "sqls_seen", "opportunities_seen"]
     g = p.groupby(keys)
     out = g[cols].sum()
     out.insert(0, "people", g.size())

@@ -1,7 +1,8 @@
-"""Reporting commands: ``leadflow report funnel --from D --to D`` and ``leadflow feedback apply``."""
+"""Reporting commands: ``leadflow report funnel --from D --to D --as-of D`` and ``leadflow feedback apply``."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 import typer
@@ -31,24 +32,31 @@ def _fmt(v: Any, money: bool = False, pct: bool = False) -> str:
 def cmd_funnel(config: ConfigOpt = None,
                date_from: Annotated[str | None, typer.Option(
                    "--from", help="First day of leads (YYYY-MM-DD; default: the first lead)")] = None,
-               date_to: Annotated[str | None,
-                                  typer.Option("--to", help="Last day (YYYY-MM-DD; default: today)")] = None) -> None:
-    """Write the HTML marketing report and CSV extracts for a window, and print a summary."""
+               date_to: Annotated[str | None, typer.Option(
+                   "--to", help="Last day of leads (YYYY-MM-DD; default: the as-of day)")] = None,
+               as_of: Annotated[str | None, typer.Option(
+                   "--as-of", help="Count events known by the end of this day (YYYY-MM-DD; default: "
+                                   "today); the report is filed under this day")] = None) -> None:
+    """Write the HTML marketing report and CSV extracts for a cohort of leads, and print a summary.
+
+    ``--from/--to`` choose which leads (by creation day); ``--as-of`` chooses which events count.
+    """
     from leadflow.context import open_context
     from leadflow.errors import LeadflowError
     from leadflow.report import attribution, page
     start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
+    known = parse_date(as_of, "--as-of")
     if start and end and start > end:
         raise LeadflowError(f"--from {start} is after --to {end}")
-    ctx = open_context(config, end, job="cli.report")
-    counts, data = page.build_with_data(ctx, start, end)
+    ctx = open_context(config, known or (end if end and end > date.today() else None), job="cli.report")
+    counts, data = page.build_with_data(ctx, start, end, known)
 
     by_channel = data["derived"]["funnel_by_channel"]
     perf = data["marts"]["campaign_performance"]
     spend = perf.groupby("channel")["spend"].sum()
     revenue = perf.groupby("channel")["revenue"].sum()
-    t = Table(title=f"Funnel by channel, leads created {counts['window']}")
-    for col in ("channel", "leads", "MQLs", "SALs", "SQLs", "opps", "customers", "lead→MQL", "opp→won",
+    t = Table(title=f"Funnel by channel, leads created {counts['window']}, outcomes known by {counts['as_of']}")
+    for col in ("channel", "leads", "MQLs", "SALs", "SQLs", "opps", "customers", "lead→MQL", "win rate",
                 "spend", "revenue", "ROI"):
         t.add_column(col, justify="left" if col == "channel" else "right")
     for _, r in by_channel.iterrows():
@@ -58,6 +66,8 @@ def cmd_funnel(config: ConfigOpt = None,
                   _fmt(r["win_rate"], pct=True), _fmt(sp, money=True), _fmt(rv, money=True),
                   _fmt((rv - sp) / sp if sp else None, pct=True))
     console.print(t)
+    console.print("win rate = customers / opportunities; n/a where sales never reported the stage on its own; "
+                  "(none) = no channel on the lead's first record")
 
     a = data["derived"]["attribution_by_channel"]
     if len(a):

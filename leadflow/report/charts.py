@@ -53,14 +53,44 @@ def funnel_by_channel(by_channel: pd.DataFrame) -> str | None:
     return _uri(fig)
 
 
+def weekly_trend(by_week: pd.DataFrame) -> str | None:
+    """Weekly cohorts: leads (bars), MQLs and customers (lines) by creation week, lead→MQL % on the right."""
+    if by_week.empty:
+        return None
+    w = by_week.sort_values("cohort_week")
+    x = np.arange(len(w))
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    ax.bar(x, w["leads"], color=PALETTE[0], alpha=0.85, label="leads")
+    ax.plot(x, w["mqls"], color=PALETTE[1], lw=3, marker="o", label="MQLs")
+    ax.plot(x, w["customers"], color=PALETTE[2], lw=3, marker="s", label="customers")
+    ax.set_ylabel("people")
+    step = max(1, len(w) // 12)
+    ax.set_xticks(x[::step], w["cohort_week"].astype(str).to_numpy()[::step], rotation=30, fontsize=8)
+    ax2 = ax.twinx()
+    ax2.plot(x, w["mql_rate"] * 100, color=PALETTE[3], lw=2, ls="--", label="lead→MQL %")
+    ax2.set_ylim(0, 105)
+    ax2.set_ylabel("lead→MQL %")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper left")
+    ax.set_title("Weekly cohorts: leads by creation week and what became of them")
+    ax.grid(axis="y", alpha=0.3)
+    return _uri(fig)
+
+
+def _na_labels(ax: plt.Axes, bars: object, vals: list[float], fmt: str) -> None:
+    """Bar labels that say n/a where the rate is undefined, instead of drawing it as 0%."""
+    ax.bar_label(bars, labels=["n/a" if np.isnan(v) else fmt % v for v in vals], fontsize=7)
+
+
 def conversion_and_cost(total: pd.Series, perf_total: pd.Series) -> str | None:
     """Conversion between consecutive lifecycle stages, between selling steps, and cost per step."""
     fig, (a1, a3, a2) = plt.subplots(1, 3, figsize=(13, 4))
     rates = ["mql_rate", "sal_rate", "sql_rate", "opportunity_rate", "win_rate"]
     labels = ["Lead→MQL", "MQL→SAL", "SAL→SQL", "SQL→Opp", "Opp→Won"]
-    vals = [float(total.get(r)) if pd.notna(total.get(r, np.nan)) else 0.0 for r in rates]
-    bars = a1.bar(labels, [v * 100 for v in vals], color=PALETTE[0])
-    a1.bar_label(bars, fmt="%.0f%%", fontsize=8)
+    vals = [float(total.get(r)) if pd.notna(total.get(r, np.nan)) else np.nan for r in rates]
+    bars = a1.bar(labels, [0.0 if np.isnan(v) else v * 100 for v in vals], color=PALETTE[0])
+    _na_labels(a1, bars, [v * 100 for v in vals], "%.0f%%")
     a1.set_ylim(0, 110)
     a1.set_ylabel("% converting")
     a1.set_title("Lifecycle: consecutive stages")
@@ -69,11 +99,11 @@ def conversion_and_cost(total: pd.Series, perf_total: pd.Series) -> str | None:
              "presentation": "Present.", "meeting_objections": "Objections", "closing": "Closing",
              "follow_up": "Follow-up"}
     steps = list(SELLING_STEPS)
-    sv = [float(total.get(f"rate_{s}")) * 100 if pd.notna(total.get(f"rate_{s}", np.nan)) else 0.0 for s in steps]
-    b3 = a3.bar([short[s] for s in steps], sv, color=PALETTE[1])
-    a3.bar_label(b3, fmt="%.0f%%", fontsize=7)
+    sv = [float(total.get(f"rate_{s}")) * 100 if pd.notna(total.get(f"rate_{s}", np.nan)) else np.nan for s in steps]
+    b3 = a3.bar([short[s] for s in steps], [0.0 if np.isnan(v) else v for v in sv], color=PALETTE[1])
+    _na_labels(a3, b3, sv, "%.0f%%")
     a3.set_ylim(0, 110)
-    a3.set_title("Selling steps: reached / previous step")
+    a3.set_title("Selling steps: reached / previous step (SALs first)")
     a3.tick_params(axis="x", labelsize=7, rotation=30)
     costs = {"Lead": perf_total.get("cost_per_lead"), "MQL": perf_total.get("cost_per_mql"),
              "Opportunity": perf_total.get("cost_per_opportunity"),
@@ -82,7 +112,7 @@ def conversion_and_cost(total: pd.Series, perf_total: pd.Series) -> str | None:
     b2 = a2.bar(list(costs), cv, color=[PALETTE[2], PALETTE[3], PALETTE[4], PALETTE[5]])
     a2.bar_label(b2, fmt="%.0f", fontsize=8)
     a2.set_title("Cost per step (spend / people)")
-    if not any(vals) and not any(cv):
+    if not np.nansum(vals) and not any(cv):
         plt.close(fig)
         return None
     return _uri(fig)
@@ -98,7 +128,7 @@ def roi_per_campaign(perf: pd.DataFrame, top: int = 20) -> str | None:
     ax.barh(p["campaign_name"].astype(str) + " (" + p["channel"].astype(str) + ")", p["roi"] * 100, color=colors)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel("ROI % ((revenue - spend) / spend, origin campaign)")
-    ax.set_title("ROI per campaign")
+    ax.set_title(f"ROI per campaign (the {len(p)} best by ROI)")
     ax.tick_params(axis="y", labelsize=8)
     return _uri(fig)
 

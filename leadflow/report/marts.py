@@ -22,14 +22,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from leadflow.canonical import SELLING_STEPS
+from leadflow.errors import LeadflowError
 from leadflow.store import db
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 MARTS = ("funnel", "campaign_performance", "sla_compliance", "speed_to_lead", "rejection_reasons",
-         "stage_times", "attribution_deals", "attribution_touches")
+         "stage_times", "attribution_deals", "attribution_touches", "campaign_names", "landing_urls")
 STAGES = ("leads", "mqls", "sals", "sqls", "opportunities", "customers")
 RATES = {"mql_rate": ("mqls", "leads"), "sal_rate": ("sals", "mqls"), "sql_rate": ("sqls", "sals"),
          "opportunity_rate": ("opportunities", "sqls"), "win_rate": ("customers", "opportunities")}
+# A rate out of a stage nobody was seen in on its own (only implied by a later fact, e.g. a win
+# walking SAL, SQL and opportunity at one instant) is 100% by construction: it is left empty.
+SEEN = {"sal_rate": "mqls_seen", "sql_rate": "sals_seen", "opportunity_rate": "sqls_seen",
+        "win_rate": "opportunities_seen"}
 STEP_COLS = tuple(f"step_{s}" for s in SELLING_STEPS)
 _TYPES = {"start_ts": sa.DateTime, "end_ts": sa.DateTime, "as_of": sa.DateTime,
           "start_day": sa.Date, "end_day": sa.Date}
@@ -54,15 +59,21 @@ class Window:
 
 
 def window_for(engine: Engine | Connection, run_date: date, start: date | None = None,
-               end: date | None = None) -> Window:
-    """A window ending ``end`` (default run date) from ``start`` (default: the first person)."""
+               end: date | None = None, as_of: date | None = None) -> Window:
+    """Leads created ``start`` (default: the first person) .. ``end`` (default: run date), with
+    the events known by the end of ``as_of`` (default: the run date): the cohort and what is
+    known about it are chosen separately."""
     end = end or run_date
+    known = as_of or run_date
+    if known < end:
+        raise LeadflowError(f"--as-of {known} is before --to {end}: leads created after the as-of day "
+                            "are not known yet (choose an as-of day on or after the cohort's last day)")
     if start is None:
         from leadflow.store.schema import people
         first = db.read_df(engine, sa.select(sa.func.min(people.c.created_at).label("m")))["m"].iloc[0]
         start = pd.Timestamp(first).date() if first is not None and not pd.isna(first) else end
-    as_of = datetime.combine(end + timedelta(days=1), time.min) - timedelta(seconds=1)
-    return Window(min(start, end), end, as_of)
+    cut = datetime.combine(known + timedelta(days=1), time.min) - timedelta(seconds=1)
+    return Window(min(start, end), end, cut)
 
 
 def sql_text(name: str) -> str:
@@ -122,12 +133,38 @@ def rollup(funnel: pd.DataFrame, by: list[str] | str) -> pd.DataFrame:
 def add_rates(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for rate, (num, den) in RATES.items():
-        out[rate] = np.where(out[den] > 0, out[num] / out[den].where(out[den] > 0, 1), np.nan)
+        ok = out[den] > 0
+        if rate in SEEN and SEEN[rate] in out:
+            ok &= out[SEEN[rate]] > 0
+        out[rate] = np.where(ok, out[num] / out[den].where(out[den] > 0, 1), np.nan)
     prev = "sals"
     for col in STEP_COLS:
         base = out[prev]
         out[col.replace("step_", "rate_")] = np.where(base > 0, out[col] / base.where(base > 0, 1), np.nan)
         prev = col
+    return out
+
+
+def landing_pages(urls: pd.DataFrame) -> pd.DataFrame:
+    """The ``landing_urls`` mart per page: query strings and fragments removed (they carry
+    campaign tags and click ids, not a different page), counts summed."""
+    page = urls["landing_url"].astype(str).str.split(r"[?#]", n=1, regex=True).str[0]
+    cols = [c for c in urls.columns if c != "landing_url"]
+    return urls[cols].groupby(page.rename("landing_page"), as_index=False).sum()
+
+
+def ranked(df: pd.DataFrame, by: str, n: int, ties: str) -> tuple[pd.DataFrame, int]:
+    """The ``n`` rows with the most ``by`` (ties by ``ties``), and how many rows there were."""
+    out = df.sort_values([by, ties], ascending=[False, True], kind="mergesort")
+    return out.head(n).reset_index(drop=True), len(df)
+
+
+def with_names(df: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:
+    """``campaign_name`` beside ``campaign_id`` (the id itself where the campaign is unknown)."""
+    lookup = names.set_index("campaign_id")["campaign_name"]
+    out = df.copy()
+    pos = list(out.columns).index("campaign_id") + 1
+    out.insert(pos, "campaign_name", out["campaign_id"].map(lookup).fillna(out["campaign_id"]))
     return out
 
 

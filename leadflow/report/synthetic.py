@@ -147,6 +147,11 @@ def build(n_people: int = 2000, seed: int = 7, start: date = date(2026, 9, 7), d
                         "person_id": pid[tp],
                         "touch_type": np.array(TOUCH_TYPES, dtype=object)[rng.integers(0, 6, len(tp))],
                         "occurred_at": t_at, "campaign_id": cid[tc], "channel": camp["channel"].to_numpy()[tc]})
+    # Landing pages: a few popular pages and a long tail, their names unrelated to their volume.
+    n_pages = max(3, n_campaigns)
+    page = rng.permutation(n_pages)[np.minimum(rng.zipf(1.6, len(tp)) - 1, n_pages - 1)]
+    tch["url"] = ("https://www.synthetic.test/lp/page-" + pd.Series(page).astype(str).str.zfill(3)
+                  + "?utm_campaign=" + tch["campaign_id"].astype(str)).to_numpy()
     return {"campaigns": camp, "campaign_spend": spend, "people": ppl, "lifecycle_events": ev,
             "handoffs": ho, "outcomes": outs, "touches": tch}
 
