@@ -345,8 +345,8 @@ class Privacy(Strict):
 
 class Report(Strict):
     # ISO 4217 code of campaign spend and deal amounts, shown beside every money figure
-    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
-    top_n: int = Field(25, ge=1, le=1000)            # rows of the campaign / landing-page tables
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    top_n: int = Field(default=25, ge=1, le=1000)    # rows of the campaign / landing-page tables
     rank_by: Literal["leads", "customers"] = "leads"
 
 

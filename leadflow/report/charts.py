@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.container import BarContainer  # noqa: E402
 
 from leadflow.canonical import SELLING_STEPS  # noqa: E402
 
@@ -72,13 +73,13 @@ def weekly_trend(by_week: pd.DataFrame) -> str | None:
     ax2.set_ylabel("lead→MQL %")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper left")
-    ax.set_title("Weekly cohorts: leads by creation week and what became of them")
+    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, frameon=False)
+    ax.set_title("Weekly cohorts: leads by creation week and what became of them", pad=24)
     ax.grid(axis="y", alpha=0.3)
     return _uri(fig)
 
 
-def _na_labels(ax: plt.Axes, bars: object, vals: list[float], fmt: str) -> None:
+def _na_labels(ax: plt.Axes, bars: BarContainer, vals: list[float], fmt: str) -> None:
     """Bar labels that say n/a where the rate is undefined, instead of drawing it as 0%."""
     ax.bar_label(bars, labels=["n/a" if np.isnan(v) else fmt % v for v in vals], fontsize=7)
 

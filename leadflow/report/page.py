@@ -112,7 +112,8 @@ h1{margin-bottom:0}.sub{color:#666;margin-top:4px}
 section{margin:28px 0}img{max-width:100%}
 table.t{border-collapse:collapse;font-size:12px;margin-top:8px}
 table.t th,table.t td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}
-table.t th{background:#f3f6fa}.note{color:#666;font-size:12px}.notice{font-size:13px}
+table.t th{background:#f3f6fa}table.t td:first-child{white-space:nowrap}
+.note{color:#666;font-size:12px}.notice{font-size:13px}
 </style></head><body>
 <h1>Marketing report</h1>
 <p class="sub">Leads created {{ start }} to {{ end }} &middot; outcomes known by {{ as_of }} \
@@ -156,12 +157,16 @@ RATE_NOTE = ("Each rate is people who reached the next stage or a later one, div
 
 def _ranked_section(sid: str, title: str, df: pd.DataFrame, what: str, name_col: str, opts: Report,
                     csv_link: str, cols: list[str], labels: dict[str, str], money: tuple[str, ...] = (),
-                    pct: tuple[str, ...] = (), extra: str = "", img: str | None | bool = False) -> dict[str, Any]:
-    """A table of the top ``opts.top_n`` rows by ``opts.rank_by``, saying how many there are."""
-    top, m = marts.ranked(df, opts.rank_by, opts.top_n, name_col)
-    lead = f"Top {len(top)} of {m} {what} by {opts.rank_by}" if m > len(top) else f"All {m} {what}, by {opts.rank_by}"
-    return {"id": sid, "title": title, "img": img if img is not False else "",
-            "notice": lead + extra, "link": csv_link, "link_text": f"all {m} in {csv_link.rsplit('/', 1)[-1]}",
+                    pct: tuple[str, ...] = (), extra: str = "", img: str | None | bool = False,
+                    by: str | None = None, note: str = "") -> dict[str, Any]:
+    """A table of the top ``opts.top_n`` rows by ``by`` (default ``opts.rank_by``), saying how
+    many there are and linking the CSV that holds them all."""
+    by = by or opts.rank_by
+    top, m = marts.ranked(df, by, opts.top_n, name_col)
+    said = by.replace("_", "-") + (" revenue" if by in attribution.MODELS else "")
+    lead = f"Top {len(top)} of {m} {what} by {said}" if m > len(top) else f"All {m} {what}, by {said}"
+    return {"id": sid, "title": title, "img": img if img is not False else "", "note": note,
+            "notice": lead + extra, "link": csv_link, "link_text": f"full list: {csv_link.rsplit('/', 1)[-1]}",
             "table": _table(top[cols], money=money, pct=pct, limit=len(top), labels=labels)}
 
 
@@ -187,7 +192,8 @@ def _sections(data: dict[str, Any], csv_rel: str, opts: Report) -> list[dict[str
         {"id": "conversion", "title": "Conversion and cost per step", "img": charts.conversion_and_cost(t, pt),
          "note": "Counts are people reaching the step or a later one; selling steps come from sales' outcomes "
                  "and count only people who reached SAL."},
-        _ranked_section("campaigns", "Campaigns: volume, cost and ROI per campaign", perf, "campaigns", "campaign_name", opts,
+        _ranked_section("campaigns", "Campaigns: volume, cost and ROI per campaign", perf, "campaigns",
+                        "campaign_name", opts,
                         f"{csv_rel}/campaign_performance.csv",
                         ["campaign_name", "channel", *[c for c in STAGE_COLS if c in perf], *COSTS, "roi"],
                         {"campaign_name": "campaign", **money}, money=COSTS, pct=("roi",),
@@ -197,12 +203,14 @@ def _sections(data: dict[str, Any], csv_rel: str, opts: Report) -> list[dict[str
                         ["landing_page", "leads", "mqls", "opportunities", "customers", "revenue"],
                         {"landing_page": "landing page", **money}, money=("revenue",),
                         extra=f"; {unknown:,} leads with no known landing page" if unknown else ""),
-        {"id": "attribution", "title": "Attribution side by side",
-         "img": charts.attribution_side_by_side(dv["attribution_by_channel"]),
-         "note": "Revenue won in the window credited over the touches before the opportunity; every model "
-                 "sums to the won revenue." + (f" Amounts in {opts.currency}." if opts.currency else ""),
-         "table": _table(dv["attribution_by_campaign"].drop(columns="campaign_id"), money=attribution.MODELS,
-                         labels={"campaign_name": "campaign"})},
+        _ranked_section("attribution", "Attribution side by side", dv["attribution_by_campaign"], "campaigns",
+                        "campaign_name", opts, f"{csv_rel}/attribution_by_campaign.csv",
+                        [c for c in dv["attribution_by_campaign"].columns if c != "campaign_id"],
+                        {"campaign_name": "campaign"}, money=attribution.MODELS, by=attribution.MODELS[0],
+                        img=charts.attribution_side_by_side(dv["attribution_by_channel"]),
+                        note="Revenue won in the window credited over the touches before the opportunity; every "
+                             "model sums to the won revenue."
+                             + (f" Amounts in {opts.currency}." if opts.currency else "")),
         {"id": "stalls", "title": "Where leads stall", "img": charts.stalls(dv["stage_durations"]),
          "table": _table(dv["stage_durations"])},
         {"id": "sla", "title": "SLA compliance and speed-to-lead",
@@ -267,7 +275,8 @@ def build_with_data(ctx: RunContext, start: date | None = None, end: date | None
     page.write_text(render_html(data, ctx.run_date, ctx.run_id, csv_dir, ctx.settings.report), encoding="utf-8")
     t = data["total"]
     return {"html": str(page), "csv_dir": str(csv_dir), "csv_files": len(csvs),
-            "window": f"{w.start}..{w.end}", "as_of": w.as_of.date().isoformat(), "leads": int(t.get("leads", 0)) if len(t) else 0,
+            "window": f"{w.start}..{w.end}", "as_of": w.as_of.date().isoformat(),
+            "leads": int(t.get("leads", 0)) if len(t) else 0,
             "customers": int(t.get("customers", 0)) if len(t) else 0,
             "won_revenue": data["won_cents"] / 100,
             "spend": round(float(data["perf_total"]["spend"]), 2)}, data
