@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from leadflow.canonical import SELLING_STEPS
 from leadflow.report import marts, synthetic
@@ -160,3 +162,71 @@ def test_stage_seen_on_its_own_gets_a_rate(engine) -> None:
     t = _wins_only(engine, stop_at_sql=10).iloc[0]
     assert t["sqls"] == 40 and t["sqls_seen"] == 10
     assert t["opportunity_rate"] == pytest.approx(30 / 40)
+
+
+# ---------------------------------------------------------------- property: any history, any order
+STAGE_NAMES = ("lead", "mql", "sal", "sql", "opportunity", "customer", "recycled", "disqualified")
+STATUSES = ("accepted", "rejected", "step_reached", "opportunity", "won", "lost")
+T0 = pd.Timestamp("2026-09-08")
+
+_event = st.tuples(st.integers(1, 2), st.sampled_from(STAGE_NAMES), st.integers(0, 40))
+_outcome = st.tuples(st.integers(1, 2), st.sampled_from(STATUSES), st.sampled_from((None, *SELLING_STEPS)),
+                     st.integers(0, 40))
+_person = st.tuples(st.sampled_from(("a", "b", None)), st.integers(0, 13),
+                    st.lists(_event, max_size=8), st.lists(_outcome, max_size=6))
+
+
+def _history(people: list[tuple]) -> dict[str, pd.DataFrame]:
+    """Frames of a warehouse holding exactly these people's histories, times in hours (ties on
+    purpose: a small range), stages in any order and any cycle."""
+    ppl, ev, ho, out = [], [], [], []
+    for pid, (channel, day, events, outcomes) in enumerate(people, start=1):
+        created = T0 + pd.Timedelta(days=day)
+        ppl.append({"person_id": pid, "email_norm": None, "created_at": created, "updated_at": created,
+                    "cycle": 1, "opt_out": False, "do_not_contact": False, "is_competitor": False,
+                    "lifecycle_stage": "lead", "first_channel": channel, "first_campaign_id": None,
+                    "first_source": "web"})
+        seen = set()
+        for cycle, stage, h in events:
+            if (cycle, stage) not in seen:
+                seen.add((cycle, stage))
+                ev.append({"person_id": pid, "cycle": cycle, "from_stage": None, "to_stage": stage,
+                           "occurred_at": created + pd.Timedelta(hours=h), "reason": "generated"})
+        for cycle in sorted({o[0] for o in outcomes}):
+            ho.append({"handoff_id": pid * 10 + cycle, "person_id": pid, "cycle": cycle, "owner_rep": "ana",
+                       "route_rule": "round_robin", "qualified_by": "threshold", "run_date": created.date(),
+                       "handed_off_at": created, "sla_breached": False, "status": "queued"})
+        for k, (cycle, status, step, h) in enumerate(outcomes):
+            out.append({"source": "crm", "source_outcome_id": f"{pid}-{k}", "handoff_id": pid * 10 + cycle,
+                        "person_id": pid, "status": status, "selling_step": step, "reason_code": None,
+                        "amount": 100.0 if status == "won" else None,
+                        "occurred_at": created + pd.Timedelta(hours=h)})
+    return {"people": pd.DataFrame(ppl), "lifecycle_events": pd.DataFrame(ev), "handoffs": pd.DataFrame(ho),
+            "outcomes": pd.DataFrame(out)}
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(people=st.lists(_person, min_size=1, max_size=25), cut=st.integers(0, 20))
+def test_property_no_rate_above_100_percent_whatever_the_history(sqlite_engine, people, cut) -> None:
+    with sqlite_engine.begin() as c:
+        for t in ("outcomes", "handoffs", "lifecycle_events", "people"):
+            c.execute(synthetic.TABLES[t].delete())
+        for name, df in _history(people).items():
+            if len(df):
+                db.bulk_insert(c, synthetic.TABLES[name], df)
+    w = marts.Window(T0.date(), (T0 + pd.Timedelta(days=13)).date(),
+                     (T0 + pd.Timedelta(days=cut)).to_pydatetime())
+    f = marts.run(sqlite_engine, w, ["funnel"])["funnel"]
+    _assert_rates_bounded(f)
+    for by in ([], "channel", "cohort_week"):
+        _assert_rates_bounded(marts.rollup(f, by))
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path):
+    url = f"sqlite:///{tmp_path / 'prop.db'}"
+    eng = db.engine(url)
+    db.init(eng)
+    yield eng
+    eng.dispose()
+    db._ENGINES.pop(url, None)
