@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from leadflow.canonical import SELLING_STEPS
 from leadflow.report import marts, synthetic
+from leadflow.store import db
 
 START = date(2026, 9, 7)
 # A window that cuts the data: people created after END are out, events after AS_OF unknown.
@@ -188,3 +189,29 @@ def test_window_for_defaults_to_first_person(engine) -> None:
     w = marts.window_for(engine, date(2026, 9, 30))
     assert START <= w.start <= START + timedelta(days=1) and w.end == date(2026, 9, 30)
     assert w.as_of == datetime(2026, 9, 30, 23, 59, 59)
+
+
+def test_landing_pages_from_the_first_lead_record_else_the_first_touch(engine) -> None:
+    from leadflow.store.schema import ingest_batches, person_records, stg_inbound_leads
+    t = pd.Timestamp("2026-09-08 09:00")
+    ppl = pd.DataFrame({"person_id": [1, 2, 3, 4], "email_norm": None, "created_at": t, "updated_at": t,
+                        "cycle": 1, "opt_out": False, "do_not_contact": False, "is_competitor": False,
+                        "lifecycle_stage": "lead", "first_source": "web"})
+    with engine.begin() as c:
+        db.bulk_insert(c, synthetic.TABLES["people"], ppl)
+        bid = c.execute(ingest_batches.insert().values(
+            source="web", kind="inbound_leads", uri="x", content_hash="h", rows_in=3, rows_landed=3,
+            status="landed", loaded_at=t.to_pydatetime())).inserted_primary_key[0]
+        db.bulk_insert(c, stg_inbound_leads, pd.DataFrame({
+            "source": "web", "batch_id": bid, "row_number": [1, 2, 3], "loaded_at": t, "state": "loaded",
+            "landing_url": ["https://x.test/a?utm_source=g", "https://x.test/c#top", "https://x.test/a"]}))
+        db.bulk_insert(c, person_records, pd.DataFrame({
+            "batch_id": bid, "row_number": [1, 2, 3], "source": "web", "person_id": [1, 4, 4],
+            "match_rule": "new", "created_at": [t, t, t + pd.Timedelta(hours=1)]}))
+        db.bulk_insert(c, synthetic.TABLES["touches"], pd.DataFrame({
+            "source": "web", "source_touch_id": ["t1", "t2"], "person_id": [1, 2], "touch_type": "page_view",
+            "occurred_at": t, "url": ["https://x.test/b", "https://x.test/b?gclid=123"]}))
+    w = marts.Window(date(2026, 9, 7), date(2026, 9, 30), datetime(2026, 10, 1))
+    lp = marts.landing_pages(marts.run(engine, w, ["landing_urls"])["landing_urls"])
+    got = dict(zip(lp["landing_page"], lp["leads"]))
+    assert got == {"https://x.test/a": 1, "https://x.test/b": 1, "https://x.test/c": 1, "(unknown)": 1}
