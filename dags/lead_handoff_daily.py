@@ -124,12 +124,8 @@ def lead_handoff_daily() -> None:
                  "(rules, and the promoted model if any). Partitions are disjoint and together "
                  "cover everyone, so workers share the work; identity stays one task.")
     def score(part: list[int], **context) -> dict:
-        from airflow.sdk import get_current_context
-
-        from leadflow.orchestration.runner import partitioned, run_task
-        get_current_context()["partition"] = f"{part[0]}/{part[1]}"
-        name, fn = partitioned("score", part[0], part[1])
-        return run_task(name, context, fn)
+        from leadflow.orchestration.runner import run_partition
+        return run_partition("score", part, context)
 
     @task(doc_md="Qualify MQLs, apply suppressions, route to reps and queue each person once.")
     def queue(**context) -> dict:
@@ -141,12 +137,8 @@ def lead_handoff_daily() -> None:
                  "partition (a hash of the list's name); partitions are disjoint and together "
                  "cover every rep.")
     def deliver(part: list[int], **context) -> dict:
-        from airflow.sdk import get_current_context
-
-        from leadflow.orchestration.runner import partitioned, run_task
-        get_current_context()["partition"] = f"{part[0]}/{part[1]}"
-        name, fn = partitioned("deliver", part[0], part[1])
-        return run_task(name, context, fn)
+        from leadflow.orchestration.runner import run_partition
+        return run_partition("deliver", part, context)
 
     @task(doc_md="Names of the enabled CRM destinations (`crm.destinations` in `leadflow.yaml`); "
                  "push_crm is mapped over them (none: nothing to push).")

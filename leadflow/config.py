@@ -386,7 +386,7 @@ class Partitions(Strict):
 
 def is_local(p: object) -> bool:
     """A path on this machine's filesystem (a plain ``pathlib`` path), not an fsspec ``UPath``."""
-    return type(p).__module__ == "pathlib"
+    return isinstance(p, Path) and type(p).__module__.split(".")[0] == "pathlib"
 
 
 def shared_path(url: str, options: dict[str, Any]) -> Any:

@@ -148,3 +148,19 @@ def test_object_replaced_while_copied_waits(make_ctx, engine, mem_url: str, monk
     res = ingest.land(ctx, ["web"])
     assert [r["status"] for r in res] == ["waiting"]
     assert [e.name for e in shared.entries(web)] == ["leads.csv"]      # left for the next run
+
+
+def test_erasure_reaches_files_on_object_storage(tmp_path: Path, mem_url: str) -> None:
+    """An erased person leaves the lead lists and report pages on the shared storage too."""
+    from types import SimpleNamespace
+
+    from leadflow.privacy import files as pfiles
+    s = _settings(tmp_path, {"storage": {"url": mem_url}})
+    day = s.lists_dir / "2026-11-26"
+    shared.publish_dir(day, {"ava.csv": b"Person id,Company\n7,Acme\n8,Beta\n"})
+    shared.put(s.reports_dir / "runs" / "r.html", b"<p>call ann.lee@example.com today</p>")
+    sub = SimpleNamespace(person_ids=[7], handoff_ids=[], clear={"emails": {"ann.lee@example.com"}})
+    changed = pfiles.scrub(s, sub)
+    assert len(changed) == 2
+    assert shared.get(day / "ava.csv") == b"Person id,Company\n8,Beta\n"
+    assert b"ann.lee" not in shared.get(s.reports_dir / "runs" / "r.html")

@@ -223,6 +223,15 @@ def partitioned(step: str, k: int, n: int) -> tuple[str, StepFn]:
     return name, _step
 
 
+def run_partition(step: str, part: list[int], context: Mapping[str, Any]) -> dict[str, Any]:
+    """The mapped task of partition ``part`` = [k, n] of ``step`` (its map index shows k/n)."""
+    from airflow.sdk import get_current_context
+
+    get_current_context()["partition"] = f"{part[0]}/{part[1]}"
+    name, fn = partitioned(step, part[0], part[1])
+    return run_task(name, context, fn)
+
+
 def list_crm_destinations() -> list[str]:
     """Enabled CRM destination names (for the mapped push_crm task)."""
     from leadflow import config as cfg
