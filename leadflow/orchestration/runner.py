@@ -227,7 +227,7 @@ def run_partition(step: str, part: list[int], context: Mapping[str, Any]) -> dic
     """The mapped task of partition ``part`` = [k, n] of ``step`` (its map index shows k/n)."""
     from airflow.sdk import get_current_context
 
-    get_current_context()["partition"] = f"{part[0]}/{part[1]}"
+    get_current_context()["partition"] = f"{part[0]}/{part[1]}"  # type: ignore[typeddict-unknown-key]
     name, fn = partitioned(step, part[0], part[1])
     return run_task(name, context, fn)
 
