@@ -107,7 +107,7 @@ def start_dagtest(env: dict[str, str], config: Path, url: str,
                             stderr=subprocess.PIPE, text=True, cwd=config.parent)
 
 
-def finish_dagtest(proc: subprocess.Popen[str], n: int, timeout: float = 400) -> list[dict[str, Any]]:
+def finish_dagtest(proc: subprocess.Popen[str], n: int, timeout: float = 600) -> list[dict[str, Any]]:
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
