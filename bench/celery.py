@@ -1,11 +1,15 @@
 """One lead_handoff_daily day on the CeleryExecutor with 1 and with 2 workers (wall times).
 
-    python -m bench.celery --leads 100000 --workers 1 2
+    python -m bench.celery --leads 100000 --workers 1 2 2 1
 
 For each worker count: fresh PostgreSQL databases (Airflow metadata, warehouse), demo data for one
-day, ``scripts/airflow_celery.sh`` with that many workers (one task slot each), unpause, and time
-the run the scheduler creates from its start to its end (Airflow's own dag_run times), with each
-task's duration. Needs Redis and PostgreSQL on 127.0.0.1 (as the tests do). Databases are dropped.
+day on a shared storage root (``storage.url``, a ``file://`` folder), ``scripts/airflow_celery.sh``
+with that many workers (one task slot each), unpause, and time the run the scheduler creates from
+its start to its end (Airflow's own dag_run times), with each task's duration, worker and time
+queued. The machine's load average before and after each run is printed beside it: on a shared
+machine, run the counts in alternating order (1 2 2 1) so a change of load shows instead of
+passing for (anti-)scaling. Needs Redis and PostgreSQL on 127.0.0.1 (as the tests do). Databases
+are dropped.
 """
 
 from __future__ import annotations
@@ -53,28 +57,27 @@ def _drop(name: str) -> None:
         c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def _project(root: Path, leads: int, day: datetime) -> Path:
+def _project(root: Path, leads: int, day: datetime, partitions: int) -> Path:
+    """The project's leadflow.yaml on a shared storage root (every file location relative)."""
     from leadflow import demo
     doc = yaml.safe_load((ROOT / "leadflow.yaml").read_text())
-    doc["paths"] = {"data_dir": str(root / "data"), "reports_dir": str(root / "reports"),
-                    "lists_dir": str(root / "reports" / "lead_lists")}
+    doc.pop("paths", None)
+    doc["storage"] = {"url": f"file://{root / 'shared'}"}
+    doc["partitions"] = {"score": partitions, "deliver": partitions}
     for s in doc.get("sources", []):
-        con = s["connector"]
-        if con.get("type") == "file":
-            con["path"] = str(root / "data" / Path(con["path"]).relative_to("data"))
-            con["min_age_seconds"] = 0
-    if "model" in doc:
-        doc["model"]["artifacts_dir"] = str(root / "models")
+        if s["connector"].get("type") == "file":
+            s["connector"]["min_age_seconds"] = 0
     cfg = root / "leadflow.yaml"
     cfg.write_text(yaml.safe_dump(doc, sort_keys=False))
-    demo.generate(root / "data", leads=leads, seed=7, days=1, end_date=day.date())
+    demo.generate(root / "shared" / "data", leads=leads, seed=7, days=1, end_date=day.date())
     return cfg
 
 
-def run_once(workers: int, leads: int, work: Path) -> dict[str, object]:
+def run_once(workers: int, leads: int, work: Path, partitions: int = 2) -> dict[str, object]:
     tag = f"{workers}_{os.getpid()}"
+    load_before = os.getloadavg()
     meta_url, wh = _recreate(f"af_bench_{tag}"), _recreate(f"wh_bench_{tag}")
-    home, proj = work / f"home{workers}", work / f"proj{workers}"
+    home, proj = work / f"home{workers}_{tag}_{time.monotonic_ns()}", work / f"proj{workers}_{time.monotonic_ns()}"
     home.mkdir()
     proj.mkdir()
     cfg = proj / "leadflow.yaml"
@@ -111,7 +114,7 @@ def run_once(workers: int, leads: int, work: Path) -> dict[str, object]:
             raise SystemExit(f"timed out; logs in {home}")
 
         nxt = wait(lambda: q("SELECT next_dagrun FROM dag WHERE dag_id=:d AND next_dagrun IS NOT NULL"), 300)[0][0]
-        _project(proj, leads, nxt)            # the day of the run unpausing creates
+        _project(proj, leads, nxt, partitions)   # the day of the run unpausing creates
         from leadflow.store import db
         db.init(db.engine(wh))
         airflow_env = dict(env, AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=meta_url,
@@ -122,12 +125,16 @@ def run_once(workers: int, leads: int, work: Path) -> dict[str, object]:
         state = wait(lambda: (lambda r: r if r and r[0][0] in ("success", "failed") else None)(
             q("SELECT state, start_date, end_date FROM dag_run WHERE dag_id=:d")), 3600)[0]
         wall = time.perf_counter() - t0
-        tasks = q("SELECT task_id, map_index, hostname, round(extract(epoch from end_date - start_date)::numeric, 1) "
+        tasks = q("SELECT task_id, map_index, hostname, "
+                  "round(extract(epoch from end_date - start_date)::numeric, 1), "
+                  "round(extract(epoch from start_date - queued_dttm)::numeric, 1) "
                   "FROM task_instance WHERE dag_id=:d ORDER BY start_date")
-        return {"workers": workers, "leads": leads, "state": state[0],
+        return {"workers": workers, "leads": leads, "partitions": partitions, "state": state[0],
                 "run_seconds": round((state[2] - state[1]).total_seconds(), 1),
                 "unpause_to_end_seconds": round(wall, 1),
-                "tasks": [(t, m, h, float(s or 0)) for t, m, h, s in tasks]}
+                "load_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
+                "cores": os.cpu_count(),
+                "tasks": [(t, m, h, float(s or 0), float(w or 0)) for t, m, h, s, w in tasks]}
     finally:
         meta.dispose()
         if proc.poll() is None:
@@ -147,11 +154,12 @@ def run_once(workers: int, leads: int, work: Path) -> dict[str, object]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--leads", type=int, default=100_000)
-    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 2, 1])
+    ap.add_argument("--partitions", type=int, default=2, help="partitions of score and deliver")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_celery_") as tmp:
         for n in args.workers:
-            out = run_once(n, args.leads, Path(tmp))
+            out = run_once(n, args.leads, Path(tmp), args.partitions)
             print(json.dumps(out, default=str), flush=True)
 
 

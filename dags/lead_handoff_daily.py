@@ -6,11 +6,12 @@ day; re-running a day reproduces it exactly).
 
 **previous_day** (day D waits for day D−1) → **ingest** (one mapped task per lead, touch and
 spend source) → **quality** (Great Expectations suites; failing rows to quarantine) → **load**
-(clean, resolve identities, attach touches) →
-**score** → **queue** (qualify, suppress, route, enqueue once per person) → **deliver** (daily
-lead lists per rep) and, beside it, **push_crm** (one mapped task per enabled CRM destination in
-`crm.destinations`: upsert to HubSpot / Salesforce through the CRM outbox) → **summary** (HTML
-run summary in `reports/runs/`).
+(clean, resolve identities, attach touches) → **score** (one mapped task per partition of the
+people, `partitions.score`) → **queue** (qualify, suppress, route, enqueue once per person) →
+**deliver** (daily lead lists, one mapped task per partition of the reps, `partitions.deliver`)
+and, beside it, **push_crm** (one mapped task per enabled CRM destination in `crm.destinations`:
+upsert to HubSpot / Salesforce through the CRM outbox) → **summary** (HTML run summary in
+`reports/runs/`). Files shared between tasks live under `storage.url` (docs/operations.md).
 
 A source over its quality fail threshold is held back by the quality step (nothing of it is
 loaded or handed off) and fails its own **quality_gate[source]** task, which nothing waits
@@ -106,20 +107,38 @@ def lead_handoff_daily() -> None:
         from leadflow.orchestration.runner import run_task
         return run_task("load", context)
 
-    @task(doc_md="Score every person for the run date (rules, and the promoted model if any).")
-    def score(**context) -> dict:
-        from leadflow.orchestration.runner import run_task
-        return run_task("score", context)
+    @task(doc_md="Partitions of the score step (`partitions.score` in `leadflow.yaml`): "
+                 "[k, n] pairs; score is mapped over them.")
+    def score_parts() -> list[list[int]]:
+        from leadflow.orchestration.runner import list_partitions
+        return list_partitions("score")
+
+    @task(doc_md="Partitions of the deliver step (`partitions.deliver` in `leadflow.yaml`): "
+                 "[k, n] pairs; deliver is mapped over them.")
+    def deliver_parts() -> list[list[int]]:
+        from leadflow.orchestration.runner import list_partitions
+        return list_partitions("deliver")
+
+    @task(map_index_template="{{ partition }}",
+          doc_md="Score the people of one partition (a hash of the person id) for the run date "
+                 "(rules, and the promoted model if any). Partitions are disjoint and together "
+                 "cover everyone, so workers share the work; identity stays one task.")
+    def score(part: list[int], **context) -> dict:
+        from leadflow.orchestration.runner import run_partition
+        return run_partition("score", part, context)
 
     @task(doc_md="Qualify MQLs, apply suppressions, route to reps and queue each person once.")
     def queue(**context) -> dict:
         from leadflow.orchestration.runner import run_task
         return run_task("queue", context)
 
-    @task(doc_md="Write (and, if enabled, email) each rep's daily lead list.")
-    def deliver(**context) -> dict:
-        from leadflow.orchestration.runner import run_task
-        return run_task("deliver", context)
+    @task(map_index_template="{{ partition }}",
+          doc_md="Write (and, if enabled, email) the daily lead lists of the reps in one "
+                 "partition (a hash of the list's name); partitions are disjoint and together "
+                 "cover every rep.")
+    def deliver(part: list[int], **context) -> dict:
+        from leadflow.orchestration.runner import run_partition
+        return run_partition("deliver", part, context)
 
     @task(doc_md="Names of the enabled CRM destinations (`crm.destinations` in `leadflow.yaml`); "
                  "push_crm is mapped over them (none: nothing to push).")
@@ -151,10 +170,10 @@ def lead_handoff_daily() -> None:
     previous_day() >> names
     landed = ingest.expand(source=names)
     checked = quality()
-    queued = landed >> checked >> load() >> score() >> queue()
+    queued = landed >> checked >> load() >> score.expand(part=score_parts()) >> queue()
     pushed = push_crm.expand(destination=crm_destinations())
     done = summary()
-    queued >> deliver() >> done
+    queued >> deliver.expand(part=deliver_parts()) >> done
     queued >> pushed >> done
     gates = quality_gate.expand(source=held_sources(checked))
     gates >> data_docs()

@@ -356,8 +356,61 @@ class Paths(Strict):
     lists_dir: str = "reports/lead_lists"
 
 
+# --------------------------------------------------------------------------- shared storage
+class Storage(Strict):
+    """Where the files live that more than one task reads (landing folders and their archives,
+    lead lists, reports, Data Docs, model artifacts), so tasks on different workers see the same
+    files. ``url`` is an fsspec URL: ``file:///mnt/leadflow`` (a shared mount), ``s3://bucket/lf``,
+    ``gs://bucket/lf`` (install s3fs / gcsfs); relative paths in ``paths``, ``model.artifacts_dir``
+    and file connectors resolve under it. Unset: the config file's folder (one machine).
+    ``options`` go to the fsspec filesystem (endpoint, region); credentials come from the
+    environment as the filesystem library reads them, never from this file."""
+
+    url: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _known_protocol(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        import fsspec
+
+        proto = v.split("://", 1)[0] if "://" in v else ""
+        if proto not in fsspec.available_protocols():
+            raise ValueError(f"{v!r} is not a storage URL with a known protocol "
+                             "(e.g. file:///mnt/leadflow, s3://bucket/leadflow, gs://bucket/leadflow)")
+        return v.rstrip("/") or v
+
+
+class Partitions(Strict):
+    """How many mapped tasks the daily DAG splits the heavy steps into, so they spread over
+    workers: scoring by a hash of the person id, delivery by a hash of the owner rep."""
+
+    score: int = Field(default=2, ge=1, le=64)
+    deliver: int = Field(default=2, ge=1, le=64)
+
+
+def is_local(p: object) -> bool:
+    """A path on this machine's filesystem (a plain ``pathlib`` path), not an fsspec ``UPath``."""
+    return isinstance(p, Path) and type(p).__module__.split(".")[0] == "pathlib"
+
+
+def shared_path(url: str, options: dict[str, Any]) -> Any:
+    """A local ``Path`` for ``file://`` URLs (every safety check of the local code applies),
+    else a ``UPath`` on the fsspec filesystem of the URL."""
+    proto, _, rest = url.partition("://")
+    if proto in ("file", "local"):
+        return Path(rest if rest.startswith("/") else "/" + rest)
+    from upath import UPath
+
+    return UPath(url, **options)
+
+
 class Settings(Strict):
     paths: Paths = Field(default_factory=Paths)
+    storage: Storage = Field(default_factory=Storage)
+    partitions: Partitions = Field(default_factory=Partitions)
     sources: list[Source] = Field(default_factory=list)
     scoring: Scoring = Field(default_factory=Scoring)
     model: Model = Field(default_factory=Model)
@@ -403,12 +456,36 @@ class Settings(Strict):
         return self.resolve(self.paths.data_dir)
 
     @property
+    def storage_root(self) -> Path:
+        """The shared root (``storage.url``), else the config file's folder. A ``Path`` for
+        local storage, else a ``UPath`` (typed as Path: the same API)."""
+        url = self.storage.url
+        if not url:
+            return self.base_dir
+        return shared_path(os.path.expandvars(url), self.storage.options)
+
+    def shared(self, p: str | Path) -> Path:
+        """A location every worker sees: a URL as it is, a relative path under ``storage_root``."""
+        s = os.path.expandvars(str(p))
+        if "://" in s:
+            return shared_path(s, self.storage.options)
+        q = Path(s).expanduser()
+        if q.is_absolute():
+            return q
+        root = self.storage_root
+        return (root / s).resolve() if is_local(root) else root / s
+
+    @property
     def reports_dir(self) -> Path:
-        return self.resolve(self.paths.reports_dir)
+        return self.shared(self.paths.reports_dir)
 
     @property
     def lists_dir(self) -> Path:
-        return self.resolve(self.paths.lists_dir)
+        return self.shared(self.paths.lists_dir)
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.shared(self.model.artifacts_dir)
 
     @property
     def database_url(self) -> str:

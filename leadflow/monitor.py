@@ -51,9 +51,12 @@ def _jsonable(counts: dict[str, Any]) -> dict[str, Any]:
 
 
 def shares_lock(task: str) -> bool:
-    """Landing a source only adds its own batches: ingest tasks (one per source in Airflow) share
-    the run lock with each other; every other step has the warehouse to itself."""
-    return task == "ingest" or task.startswith("ingest:")
+    """Landing a source only adds its own batches; a score partition only upserts its own
+    people's scores and a delivery partition only its own owners' lists and handoffs (both read
+    people, touches and the queue, which only exclusive steps write). So ingest tasks (one per
+    source in Airflow) and partitions (``score:k/n``, ``deliver:k/n``) share the run lock; every
+    other step has the warehouse to itself."""
+    return task == "ingest" or task.startswith(("ingest:", "score:", "deliver:"))
 
 
 def _start(ctx: RunContext, task: str, close_stale: bool) -> int:

@@ -4,7 +4,8 @@ Contact flags are checked again right before publishing: a person who opted out 
 do-not-contact, erased, a competitor, a customer or in an open deal) after queueing is withdrawn
 from the queue, logged in ``suppressions`` and never appears in a list or an email.
 
-The day's folder is replaced as a whole by one atomic swap (``leadflow.store.files``), and email
+The day's folder is replaced as a whole by one atomic swap (``leadflow.store.files``; a
+partition of the owners replaces its own owners' files, each whole: ``store.shared``), and email
 goes through the ``email_outbox`` (``leadflow.store.outbox``): once per rep and list content, so
 re-runs and concurrent runs never re-send, and a changed list goes out once as an update.
 """
@@ -31,7 +32,8 @@ from leadflow.faults import checkpoint
 from leadflow.handoff import lists, mail
 from leadflow.handoff.withdraw import withdraw_blocked
 from leadflow.qualify import suppression_reason
-from leadflow.store import contact_blocks, db, files, outbox
+from leadflow.score import partition
+from leadflow.store import contact_blocks, db, outbox, shared
 from leadflow.store.schema import handoffs, suppressions
 
 log = logging.getLogger("leadflow.handoff")
@@ -117,12 +119,14 @@ def _sla_local(df: pd.DataFrame, ctx: RunContext) -> pd.Series:
     return out
 
 
-def brief(ctx: RunContext) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The run date's queued handoffs as list rows, and those withdrawn now (late suppression)."""
+def brief(ctx: RunContext, part: partition.Part | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The run date's queued handoffs as list rows, and those withdrawn now (late suppression);
+    with ``part``, only the handoffs of the owners in that partition (``owner_part``)."""
     d = ctx.settings.delivery
     with ctx.engine.connect() as conn:
         raw = db.read_df(conn, sa.text(_LIST_SQL).bindparams(sa.bindparam("d", type_=sa.Date)),
                          {"d": ctx.run_date})
+        raw = raw[owner_part(raw["owner_rep"], part)] if part else raw
         if raw.empty:
             return raw, raw
         raw["erased_at"] = pd.to_datetime(raw["erased_at"], format="mixed")
@@ -268,11 +272,23 @@ def _render(df: pd.DataFrame, ctx: RunContext) -> list[_RepList]:
     return out
 
 
-def _publish(out_dir: Path, reps: list[_RepList]) -> list[Path]:
+def owner_part(owners: pd.Series, part: partition.Part | None) -> Any:
+    """True for the rows whose owner's list is delivered by partition ``part``: the partition of
+    the list's file name, so a partition also knows which files of the day's folder are its own."""
+    names = {o: lists.safe_name(str(o)) for o in pd.unique(owners)}    # per rep, not per lead
+    return partition.mask(owners.map(names), part)
+
+
+def _publish(out_dir: Path, reps: list[_RepList], part: partition.Part | None = None) -> list[Path]:
     """Replace the day's folder as a whole (a withdrawn lead vanishes from a re-run's lists);
-    on a write error the previous version stays and nothing is emailed."""
+    a partition replaces only its own owners' files in it. On a write error the previous
+    version stays and nothing is emailed."""
+    blobs = {n: b for r in reps for n, b in r.files.items()}
     try:
-        return files.publish_dir(out_dir, {n: b for r in reps for n, b in r.files.items()})
+        if part is None:
+            return shared.publish_dir(out_dir, blobs)
+        return shared.publish_some(out_dir, blobs,
+                                   lambda names: partition.mask(pd.Series(names).str.rsplit(".", n=1).str[0], part))
     except OSError as e:
         code = errno.errorcode.get(e.errno or 0)
         raise mail.DeliveryError(
@@ -324,11 +340,17 @@ def _send(ctx: RunContext, reps: list[_RepList]) -> dict[str, int]:
             "email_unchanged": len(mine) - len(todo)}
 
 
-def deliver(ctx: RunContext) -> dict[str, Any]:
-    """Publish each owner's list for ctx.run_date, then email reps when delivery.email_enabled."""
-    with ctx.engine.begin() as conn:   # open handoffs of any date whose person opted out since
-        withdrawn_open = withdraw_blocked(conn, ctx)
-    df, late = brief(ctx)
+def deliver(ctx: RunContext, part: partition.Part | None = None) -> dict[str, Any]:
+    """Publish each owner's list for ctx.run_date, then email reps when delivery.email_enabled.
+
+    ``part`` (k, n): only the owners of partition k of n (a hash of the list's file name), so
+    mapped tasks on several workers share the day; partition 0 also withdraws other dates'
+    open handoffs of people who must not be contacted."""
+    withdrawn_open = 0
+    if part is None or part[0] == 0:
+        with ctx.engine.begin() as conn:   # open handoffs of any date whose person opted out since
+            withdrawn_open = withdraw_blocked(conn, ctx)
+    df, late = brief(ctx, part)
     counts: dict[str, Any] = {"withdrawn_late": _withdraw(ctx, late), "files": 0, "emailed": 0,
                               "leads": 0, "per_rep": {}, "paths": [], "withdrawn_open": withdrawn_open}
     out_dir = ctx.settings.lists_dir / ctx.run_date.isoformat()
@@ -339,7 +361,7 @@ def deliver(ctx: RunContext) -> dict[str, Any]:
         counts.update(gate)
         _withdraw(ctx, held, status="held")   # held back from the lists, never silently
     reps = _render(df, ctx)
-    paths = _publish(out_dir, reps)
+    paths = _publish(out_dir, reps, part)
     counts.update(files=len(paths), paths=[str(p) for p in paths], leads=len(df),
                   lists_dir=str(out_dir), per_rep={r.owner: r.leads for r in reps})
     checkpoint("deliver:published")

@@ -146,15 +146,18 @@ def unsafe_landing(conn: FileConnector, base_dir: Path | None) -> str | None:
     return None
 
 
+def wanted(name: str, pattern: str) -> bool:
+    """A name the connector covers: matches ``pattern``, not hidden, not a partial download."""
+    return (not name.startswith((".", "~$")) and not name.endswith(_IGNORED_SUFFIXES)
+            and fnmatch.fnmatch(name, pattern))
+
+
 def _listing(folder: Path, pattern: str) -> list[Path]:
     out = []
     for p in sorted(folder.iterdir()):
-        name = p.name
-        if name.startswith((".", "~$")) or name.endswith(_IGNORED_SUFFIXES):
+        if p.name in _SUBFOLDERS and p.is_dir() and not p.is_symlink():
             continue
-        if name in _SUBFOLDERS and p.is_dir() and not p.is_symlink():
-            continue
-        if fnmatch.fnmatch(name, pattern):
+        if wanted(p.name, pattern):
             out.append(p)
     return out
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from leadflow.canonical import FIELDS
-from leadflow.config import FileConnector, HttpConnector, Settings, Source, SqlConnector
+from leadflow.config import FileConnector, HttpConnector, Settings, Source, SqlConnector, is_local
 from leadflow.errors import ConfigError
 
 CRON_ALIASES = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
@@ -49,8 +49,8 @@ def connector_label(src: Source) -> str:
 def header_columns(src: Source, base_dir: Path) -> list[str] | None:
     """Columns of the first ready file of a file source (None when none can be peeked)."""
     c = src.connector
-    if not isinstance(c, FileConnector):
-        return None
+    if not isinstance(c, FileConnector) or not is_local(base_dir):
+        return None             # object storage: not peeked (landing reports problems)
     from leadflow.ingest import files, formats
     try:
         paths = files.candidates(c, base_dir)
@@ -110,7 +110,7 @@ def check(settings: Settings, now: datetime) -> list[SourceCheck]:
         bad_const = sorted(k for k in s.constants if k not in fields)
         if bad_const:
             probs.append(f"constants name unknown field(s): {', '.join(bad_const)}")
-        cols = header_columns(s, settings.base_dir)
+        cols = header_columns(s, settings.storage_root)
         if cols is None:
             present = "n/a (no file to peek)" if isinstance(s.connector, FileConnector) else "n/a"
         else:

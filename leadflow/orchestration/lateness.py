@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from leadflow.orchestration.ordering import final_done
 from leadflow.store.schema import pipeline_runs
 
 #: job -> (limit from the attempt's first step, the step whose success ends a run)
@@ -63,7 +64,7 @@ def open_attempts(engine: sa.Engine, job: str, final: str, since: datetime) -> l
         attempt = [r for r in steps if r.id > last_closed]
         if not attempt:
             continue                                  # failed (or interrupted): nobody waits for it
-        if any(r.task == final and r.status in DONE for r in attempt):
+        if final_done({r.task: r.status for r in attempt}, final):
             continue                                  # finished
         breached = any(r.task == "deadline" and r.id > attempt[0].id for r in rs)
         out.append({"run_id": run_id, "run_date": attempt[0].run_date,

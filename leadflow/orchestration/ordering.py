@@ -43,14 +43,26 @@ def previous_day_problem(engine: sa.Engine, job: str, run_date: date, final: str
                          .where(p.c.run_id == make_run_id(job, prev), p.c.task != "deadline")
                          .order_by(p.c.id)).all()
     latest = {r.task: r.status for r in rows}          # later records win: the last attempt
-    if latest.get(final) in DONE and not any(s not in DONE for s in latest.values()):
+    done = final_done(latest, final)
+    if done and not any(s not in DONE for s in latest.values()):
         return None
     state = ("has not run" if not latest else
              "failed" if "failed" in latest.values() else
-             "is still running or was interrupted" if latest.get(final) not in DONE else "failed")
+             "is still running or was interrupted" if not done else "failed")
     return (f"day {prev} of {job} {state}: day {run_date} waits for it. Run (or Clear) {prev} "
             f"first, then Clear this run; to skip a day on purpose trigger with "
             f'conf {{"run_date": "{run_date}", "allow_gap": true}}')
+
+
+def final_done(statuses: dict[str, str], final: str) -> bool:
+    """Step ``final`` succeeded: the step itself, or each of its ``n`` partitions
+    (``final:k/n``, k = 0..n-1) of one partition count."""
+    if statuses.get(final) in DONE:
+        return True
+    counts = {t.rsplit("/", 1)[1] for t in statuses if t.startswith(final + ":") and "/" in t}
+    return any(n.isdigit() and int(n) > 0
+               and all(statuses.get(f"{final}:{k}/{n}") in DONE for k in range(int(n)))
+               for n in counts)
 
 
 def allow_gap(context: Any) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from leadflow.store import shared
 from leadflow.store.schema import handoffs, pipeline_runs, quarantine
 
 _STATUS_RANK = {"failed": 5, "interrupted": 4, "breached": 3, "warning": 2, "running": 1, "success": 0}
@@ -160,9 +161,4 @@ def write(engine: sa.Engine, run_id: str, reports_dir: Path) -> Path:
 
     data = collect(engine, run_id)
     html = jinja2.Environment(autoescape=True).from_string(_TEMPLATE).render(**data)
-    out = Path(reports_dir) / "runs" / file_name(run_id)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return shared.put(reports_dir / "runs" / file_name(run_id), html.encode("utf-8"))

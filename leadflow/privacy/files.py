@@ -2,21 +2,20 @@
 
 - Lead lists (``paths.lists_dir``, CSV / XLSX / HTML): the person's rows are removed (by the
   ``Person id`` column); a list left without rows is deleted. Each day's folder is rewritten in
-  memory and published whole through ``store.files.publish_dir`` (the delivery's atomic swap
-  and lock).
+  memory and published whole through ``store.shared.publish_dir`` (the delivery's atomic swap
+  and lock; on object storage each file is replaced whole).
 - Report extracts (CSV under ``paths.reports_dir``): rows with the person's ``person_id`` or one
   of their ``handoff_id`` values are removed.
 - Every other page and extract under the reports folder (Data Docs, run summaries, report
   pages): the person's addresses, phone numbers and full names, as stored, are replaced by
   ``[erased]`` where they stand as whole values (``s@example.com`` inside
-  ``bobs@example.com`` is left alone). Each file is replaced atomically (write, then rename).
+  ``bobs@example.com`` is left alone). Each file is replaced whole (``store.shared.put``).
 Returns what changed per file (path -> "rows removed: n" / "deleted" / "values replaced: n").
 """
 
 from __future__ import annotations
 
 import io
-import os
 import re
 from collections.abc import Collection
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from leadflow.config import Settings
+from leadflow.store import shared
 
 TEXT_SUFFIXES = (".html", ".htm", ".json", ".csv", ".txt", ".md")
 _PERSON_COLS = ("Person id", "person_id")
@@ -184,7 +184,6 @@ def _scrub_lists(lists_dir: Path, ids: set[str], handoffs: set[str], pattern: re
                  out: dict[str, str]) -> None:
     """Each day's list folder is rewritten in memory and published whole (the same atomic swap and
     lock the delivery uses), so a rep never opens a half-rewritten list."""
-    from leadflow.store import files as store_files
     for day in sorted(p for p in lists_dir.iterdir() if p.is_dir() and _visible(p)):
         current = {p.name: p.read_bytes() for p in sorted(day.iterdir()) if p.is_file() and _visible(p)}
         new: dict[str, bytes] = {}
@@ -196,14 +195,8 @@ def _scrub_lists(lists_dir: Path, ids: set[str], handoffs: set[str], pattern: re
             if note:
                 notes[str(day / name)] = note
         if notes:
-            store_files.publish_dir(day, new)
+            shared.publish_dir(day, new)
             out.update(notes)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.erase-tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def scrub(settings: Settings, sub: Any) -> dict[str, str]:
@@ -218,13 +211,14 @@ def scrub(settings: Settings, sub: Any) -> dict[str, str]:
     reports = settings.reports_dir
     if reports.is_dir():
         for path in sorted(p for p in reports.rglob("*") if p.is_file()):
-            if path.is_relative_to(lists_dir) or any(part.startswith(".") for part in path.parts[len(reports.parts):]):
+            inside_lists = str(path).startswith(str(lists_dir).rstrip("/") + "/")
+            if inside_lists or any(part.startswith(".") for part in path.parts[len(reports.parts):]):
                 continue
             if path.suffix not in (*TEXT_SUFFIXES, ".xlsx"):
                 continue
             data = path.read_bytes()
             content, note = _rewrite(path, data, ids, handoffs, pattern, in_lists=False)
             if note and content is not None:
-                _write_atomic(path, content)
+                shared.put(path, content)             # whole: a reader sees old or new
                 out[str(path)] = note
     return out

@@ -18,6 +18,7 @@ import pandas as pd
 from leadflow.config import Report
 from leadflow.context import RunContext
 from leadflow.report import attribution, charts, marts
+from leadflow.store import shared
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -69,15 +70,13 @@ def compute(engine: Any, w: marts.Window) -> dict[str, Any]:
 
 
 def write_csvs(data: dict[str, Any], folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
     paths = []
     frames = {**{k: v for k, v in data["marts"].items() if k != "stage_times"},
               **data["derived"], "attribution_credits": data["credits"]}
     frames["stage_times"] = data["marts"]["stage_times"]
     for name, df in sorted(frames.items()):
-        p = folder / f"{name}.csv"
-        safe_for_spreadsheet(df).to_csv(p, index=False)
-        paths.append(p)
+        text = safe_for_spreadsheet(df).to_csv(index=False)
+        paths.append(shared.put(folder / f"{name}.csv", text.encode("utf-8")))
     return paths
 
 
@@ -272,7 +271,7 @@ def build_with_data(ctx: RunContext, start: date | None = None, end: date | None
     csv_dir = out_dir / ctx.run_date.isoformat()
     csvs = write_csvs(data, csv_dir)
     page = out_dir / f"{ctx.run_date.isoformat()}.html"
-    page.write_text(render_html(data, ctx.run_date, ctx.run_id, csv_dir, ctx.settings.report), encoding="utf-8")
+    shared.put(page, render_html(data, ctx.run_date, ctx.run_id, csv_dir, ctx.settings.report).encode("utf-8"))
     t = data["total"]
     return {"html": str(page), "csv_dir": str(csv_dir), "csv_files": len(csvs),
             "window": f"{w.start}..{w.end}", "as_of": w.as_of.date().isoformat(),

@@ -9,6 +9,7 @@ beats the live model on the same holdout, or an operator calls explicitly (CLI).
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from leadflow.errors import LeadflowError
-from leadflow.store import db
+from leadflow.store import db, shared
 from leadflow.store.schema import models as models_t
 
 
@@ -41,19 +42,19 @@ class Bundle:
 
 
 def save(bundle: Bundle, artifacts_dir: Path) -> Path:
-    artifacts_dir.mkdir(parents=True, exist_ok=True)
-    path = artifacts_dir / f"{bundle.version}.joblib"
-    tmp = path.with_suffix(".joblib.tmp")
-    joblib.dump(bundle, tmp, compress=3)
-    tmp.replace(path)                     # atomic: a reader never sees half a file
-    return path
+    """Store the artifact on the shared storage (the scoring task may run on another worker),
+    written whole: a reader never sees half a file."""
+    buf = io.BytesIO()
+    joblib.dump(bundle, buf, compress=3)
+    return shared.put(artifacts_dir / f"{bundle.version}.joblib", buf.getvalue())
 
 
 def load(path: str | Path) -> Bundle:
-    p = Path(path)
-    if not p.is_file():
-        raise RegistryError(f"model artifact {p} is missing")
-    return joblib.load(p)
+    """The artifact at ``path``: a local path or a storage URL as ``save`` returned it."""
+    p = shared.location(str(path))
+    if not shared.exists(p):
+        raise RegistryError(f"model artifact {path} is missing")
+    return joblib.load(io.BytesIO(shared.get(p)))
 
 
 def record(eng: Engine, *, version: str, algorithm: str, trained_at: datetime,

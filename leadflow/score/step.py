@@ -22,8 +22,8 @@ import sqlalchemy as sa
 
 from leadflow.config import Settings
 from leadflow.context import RunContext
+from leadflow.score import partition, registry, rules, train, warehouse
 from leadflow.score import reasons as rs
-from leadflow.score import registry, rules, train, warehouse
 from leadflow.store import db
 from leadflow.store.schema import scores
 
@@ -103,13 +103,15 @@ def load_live(ctx: RunContext) -> tuple[registry.Bundle | None, str]:
         return None, f"rules only: {e}"
 
 
-def score_people(ctx: RunContext) -> dict[str, Any]:
-    """Score every active person as of the run; upsert ``scores`` for ``ctx.run_date``.
+def score_people(ctx: RunContext, part: partition.Part | None = None) -> dict[str, Any]:
+    """Score every active person as of the run (``part``: only partition k of n, by a hash of
+    the person id, see ``partition``); upsert ``scores`` for ``ctx.run_date``.
 
     The result's ``seconds`` splits the time into reading, scoring and writing (the log line
     carries it too), so a slow run shows at once whether the warehouse or the scoring is slow."""
     clock = _Clock()
     ppl = warehouse.read_people(ctx.engine, active_as_of=ctx.as_of)
+    ppl = ppl[partition.mask(ppl["person_id"], part)] if part else ppl
     clock.lap("read_people")
     tch = warehouse.read_touches(ctx.engine, ctx.as_of)
     clock.lap("read_touches")

@@ -148,7 +148,7 @@ def train(settings: Settings, eng: Engine, as_of: datetime, *, allow_leaky: bool
     version = f"{best}-{window[1].isoformat()}-{digest}"
     bundle = registry.Bundle(version, best, comp.model, explainer, [s.as_dict() for s in specs],
                              {"attributes": warehouse.declared_attributes(settings)})
-    path = registry.save(bundle, settings.resolve(m.artifacts_dir))
+    path = registry.save(bundle, settings.artifacts_dir)
 
     # the gate: the live model (or the rules) on the same holdout
     live = registry.current(eng)

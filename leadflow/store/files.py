@@ -114,6 +114,9 @@ def _recover(target: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
+locked, recover = _locked, _recover     # for store.shared's partial publish into the same folder
+
+
 def publish_dir(target: Path, files: dict[str, bytes]) -> list[Path]:
     """Replace folder ``target`` by one holding exactly ``files`` (name → content), atomically.
 

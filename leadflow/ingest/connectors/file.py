@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from leadflow.config import FileConnector, Source
+from leadflow.config import FileConnector, Source, is_local
 from leadflow.context import RunContext
 from leadflow.ingest import files, formats
 from leadflow.ingest.formats import FileProblem
@@ -24,7 +24,10 @@ def land_source(ctx: RunContext, src: Source, progress: Callable[[int], None] | 
                 now: float | None = None) -> list[dict[str, Any]]:
     conn = src.connector
     assert isinstance(conn, FileConnector)
-    base = ctx.settings.base_dir
+    if not is_local(ctx.settings.shared(conn.path)):    # object storage (s3://, gs://, ...)
+        from leadflow.ingest.connectors import objects
+        return objects.land_source(ctx, src, progress, now)
+    base = ctx.settings.storage_root
     loc = files.location(conn, base)
     if files.lstat(loc) is None:
         if loc.suffix.lower() in formats.SUFFIX_FORMAT:     # a single file that is not there
