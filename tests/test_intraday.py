@@ -116,22 +116,25 @@ def test_form_submission_is_queued_and_its_rep_told_once_and_the_daily_run_finds
 
 def test_opted_out_hand_raiser_is_never_notified(engine, make_ctx, tmp_path, smtp_server) -> None:
     doc = config(tmp_path, smtp_server.port)
-    c = ictx(make_ctx, doc, engine, MON + timedelta(minutes=1))
-    receiver.land(c.settings, dict(FORM, opt_out=True), "demo_request", at=MON)
-    receiver.land(c.settings, dict(FORM, email="eve@acme.test", first_name="Eve"), "contact_sales", at=MON)
-    out = run_intraday(c)
+    _seed_hand_raiser(engine, MON - timedelta(minutes=2), pid=1, opt_out=True)
+    _seed_hand_raiser(engine, MON - timedelta(minutes=2), pid=2)
+    c = ictx(make_ctx, doc, engine, MON)
+    out = enqueue.queue(c, [1, 2])                 # the intraday pass's queue step, then notify
+    _as_intraday(c)
     assert out["handed_off"] == 1 and out["suppressed"] == 1
+    assert alerts.enqueue(c) == 1 and alerts.send_due(c)["sent"] == 1
+    assert set(rows(engine, handoffs)["person_id"]) == {2}
     assert [m["To"] for m in smtp_server.messages] == [f"{rows(engine, handoffs).loc[0, 'owner_rep']}@sales.test"]
-    assert all("dana" not in text_of(m).lower() for m in smtp_server.messages)
+    assert all("p1@example.test" not in text_of(m) for m in smtp_server.messages)
 
 
 def test_opt_out_after_the_handoff_cancels_the_unsent_notification(engine, make_ctx, tmp_path,
                                                                    smtp_server) -> None:
     doc = config(tmp_path, smtp_server.port)
+    _seed_hand_raiser(engine, SAT - timedelta(minutes=1))
     c = ictx(make_ctx, doc, engine, SAT)             # weekend: the notification is held
-    receiver.land(c.settings, FORM, "demo_request", at=SAT - timedelta(minutes=1))
-    run_intraday(c)
-    assert not smtp_server.messages
+    _queue_and_enqueue(c)
+    assert alerts.send_due(c)["sent"] == 0 and not smtp_server.messages
     with engine.begin() as conn:
         conn.execute(sa.update(people).values(opt_out=True))
     out = alerts.send_due(ictx(make_ctx, doc, engine, MON), at=MON)
@@ -147,10 +150,14 @@ def _seed_hand_raiser(engine: sa.Engine, asked: datetime, pid: int = 1, opt_out:
                                             "occurred_at": [asked], "channel": ["organic"]}))
 
 
+def _as_intraday(c: IntradayContext) -> None:
+    """Handoffs written by enqueue.queue under the intraday run's id (as the intraday pass does)."""
+    assert rows(c.engine, handoffs)["run_id"].str.startswith("speed_to_lead:").all()
+
+
 def _queue_and_enqueue(c: IntradayContext) -> pd.DataFrame:
     enqueue.queue(c, [1])
-    with c.engine.begin() as conn:       # as the intraday path writes them
-        conn.execute(sa.update(handoffs).values(run_id=c.run_id))
+    _as_intraday(c)
     alerts.enqueue(c)
     return rows(c.engine, handoff_notifications)
 
