@@ -303,7 +303,7 @@ class SpeedToLead(Strict):
     enabled: bool = False
     sources: list[str] = Field(default_factory=list)       # the sources that feed the intraday path
     touch_types: list[str] = Field(default_factory=lambda: ["demo_request", "contact_sales", "pricing_chat"])
-    channels: list[Literal["email", "slack"]] = Field(default_factory=lambda: ["email"])
+    channels: list[Literal["email", "slack"]] = Field(default=["email"])
     slack_webhook_env: str | None = None           # env var holding the incoming-webhook URL
     event_channel: str = "leadflow:speed_to_lead"  # Redis pub/sub channel the form receiver publishes on
     redis_conn_id: str = "redis_default"           # the Airflow connection the triggerer listens with

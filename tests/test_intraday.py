@@ -22,7 +22,8 @@ from leadflow.intraday import IntradayContext, alerts, receiver
 from leadflow.intraday import run as run_intraday
 from leadflow.store import db
 from leadflow.store.schema import handoff_notifications, handoffs, people
-from tests.test_orchestration import SmtpSink, free_port, smtp_server  # noqa: F401 - fixture
+from tests.test_orchestration import free_port
+from tests.test_orchestration import smtp_server as _smtp_fixture  # noqa: F401 - fixture, used below
 
 ROOT = Path(__file__).resolve().parents[1]
 MON = datetime(2026, 11, 30, 10, 0)        # a Monday, 10:00 UTC
@@ -77,6 +78,12 @@ FORM = {"email": "dana@acme.test", "first_name": "Dana", "last_name": "Scully", 
         "job_title": "VP Marketing", "company_size": 500, "country": "DE"}
 
 
+@pytest.fixture
+def smtp(_smtp_fixture: Any) -> Any:  # noqa: F811 - the imported fixture, by name
+    """A local SMTP server (aiosmtpd) keeping every message (tests/test_orchestration.py)."""
+    return _smtp_fixture
+
+
 def text_of(msg: Any) -> str:
     return msg.get_payload(decode=True).decode("utf-8")
 
@@ -87,8 +94,8 @@ def rows(engine: sa.Engine, table: sa.Table) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- the whole path
 def test_form_submission_is_queued_and_its_rep_told_once_and_the_daily_run_finds_it_queued(
-        engine, make_ctx, tmp_path, smtp_server, caplog) -> None:
-    doc = config(tmp_path, smtp_server.port)
+        engine, make_ctx, tmp_path, smtp, caplog) -> None:
+    doc = config(tmp_path, smtp.port)
     at = MON + timedelta(minutes=1)
     c = ictx(make_ctx, doc, engine, at)
     receiver.land(c.settings, FORM, "demo_request", at=MON)
@@ -97,7 +104,7 @@ def test_form_submission_is_queued_and_its_rep_told_once_and_the_daily_run_finds
     assert out["handed_off"] == 1 and out["sent"] == 1
     h = rows(engine, handoffs)
     assert len(h) == 1 and h.loc[0, "qualified_by"] == "hand_raiser" and h.loc[0, "owner_rep"] in ("ann", "bob")
-    [msg] = smtp_server.messages
+    [msg] = smtp.messages
     body = text_of(msg)
     assert msg["To"] == f"{h.loc[0, 'owner_rep']}@sales.test"
     assert "Dana Scully" in body and "dana@acme.test" in body and "SLA" in body
@@ -106,7 +113,7 @@ def test_form_submission_is_queued_and_its_rep_told_once_and_the_daily_run_finds
     # a second pass (the sweep) and a retry of the same pass change nothing
     again = run_intraday(ictx(make_ctx, doc, engine, at + timedelta(minutes=5)))
     run_intraday(c)
-    assert again["handed_off"] == 0 and len(smtp_server.messages) == 1
+    assert again["handed_off"] == 0 and len(smtp.messages) == 1
     assert len(rows(engine, handoffs)) == 1 and len(rows(engine, handoff_notifications)) == 1
     # the daily run of that day: the person is already queued, nothing handed off twice
     daily = make_ctx(doc, engine, at.date(), job="lead_handoff_daily")
@@ -114,8 +121,8 @@ def test_form_submission_is_queued_and_its_rep_told_once_and_the_daily_run_finds
     assert len(rows(engine, handoffs)) == 1
 
 
-def test_opted_out_hand_raiser_is_never_notified(engine, make_ctx, tmp_path, smtp_server) -> None:
-    doc = config(tmp_path, smtp_server.port)
+def test_opted_out_hand_raiser_is_never_notified(engine, make_ctx, tmp_path, smtp) -> None:
+    doc = config(tmp_path, smtp.port)
     _seed_hand_raiser(engine, MON - timedelta(minutes=2), pid=1, opt_out=True)
     _seed_hand_raiser(engine, MON - timedelta(minutes=2), pid=2)
     c = ictx(make_ctx, doc, engine, MON)
@@ -124,21 +131,21 @@ def test_opted_out_hand_raiser_is_never_notified(engine, make_ctx, tmp_path, smt
     assert out["handed_off"] == 1 and out["suppressed"] == 1
     assert alerts.enqueue(c) == 1 and alerts.send_due(c)["sent"] == 1
     assert set(rows(engine, handoffs)["person_id"]) == {2}
-    assert [m["To"] for m in smtp_server.messages] == [f"{rows(engine, handoffs).loc[0, 'owner_rep']}@sales.test"]
-    assert all("p1@example.test" not in text_of(m) for m in smtp_server.messages)
+    assert [m["To"] for m in smtp.messages] == [f"{rows(engine, handoffs).loc[0, 'owner_rep']}@sales.test"]
+    assert all("p1@example.test" not in text_of(m) for m in smtp.messages)
 
 
 def test_opt_out_after_the_handoff_cancels_the_unsent_notification(engine, make_ctx, tmp_path,
-                                                                   smtp_server) -> None:
-    doc = config(tmp_path, smtp_server.port)
+                                                                   smtp) -> None:
+    doc = config(tmp_path, smtp.port)
     _seed_hand_raiser(engine, SAT - timedelta(minutes=1))
     c = ictx(make_ctx, doc, engine, SAT)             # weekend: the notification is held
     _queue_and_enqueue(c)
-    assert alerts.send_due(c)["sent"] == 0 and not smtp_server.messages
+    assert alerts.send_due(c)["sent"] == 0 and not smtp.messages
     with engine.begin() as conn:
         conn.execute(sa.update(people).values(opt_out=True))
     out = alerts.send_due(ictx(make_ctx, doc, engine, MON), at=MON)
-    assert out == {"sent": 0, "failed": 0, "cancelled": 1} and not smtp_server.messages
+    assert out == {"sent": 0, "failed": 0, "cancelled": 1} and not smtp.messages
 
 
 # --------------------------------------------------------------------------- working hours, SLA
@@ -163,20 +170,20 @@ def _queue_and_enqueue(c: IntradayContext) -> pd.DataFrame:
 
 
 def test_outside_working_hours_the_message_waits_for_the_reps_opening(engine, make_ctx, tmp_path,
-                                                                      smtp_server) -> None:
-    doc = config(tmp_path, smtp_server.port)
+                                                                      smtp) -> None:
+    doc = config(tmp_path, smtp.port)
     _seed_hand_raiser(engine, SAT - timedelta(minutes=2))
     c = ictx(make_ctx, doc, engine, SAT)
     n = _queue_and_enqueue(c)
     # Berlin opens Monday 08:00 local = 07:00 UTC
     assert pd.Timestamp(n.loc[0, "not_before"]) == pd.Timestamp(2026, 11, 30, 7, 0)
-    assert alerts.send_due(c, at=SAT)["sent"] == 0 and not smtp_server.messages
+    assert alerts.send_due(c, at=SAT)["sent"] == 0 and not smtp.messages
     assert alerts.send_due(c, at=datetime(2026, 11, 30, 7, 0))["sent"] == 1
-    assert len(smtp_server.messages) == 1
+    assert len(smtp.messages) == 1
 
 
-def test_outside_working_hours_the_on_call_rep_is_told_now(engine, make_ctx, tmp_path, smtp_server) -> None:
-    doc = config(tmp_path, smtp_server.port,
+def test_outside_working_hours_the_on_call_rep_is_told_now(engine, make_ctx, tmp_path, smtp) -> None:
+    doc = config(tmp_path, smtp.port,
                  working_hours={"start_hour": 8, "end_hour": 18, "outside": "on_call", "on_call_rep": "bob"})
     doc["routing"]["reps"][1]["timezone"] = "America/New_York"
     doc["routing"]["territories"] = [{"name": "EU", "countries": ["DE"], "reps": ["ann"]}]
@@ -185,7 +192,7 @@ def test_outside_working_hours_the_on_call_rep_is_told_now(engine, make_ctx, tmp
     n = _queue_and_enqueue(c)
     assert n.loc[0, "owner_rep"] == "ann" and n.loc[0, "recipient_rep"] == "bob"
     assert alerts.send_due(c)["sent"] == 1
-    [msg] = smtp_server.messages
+    [msg] = smtp.messages
     assert msg["To"] == "bob@sales.test" and "on call for ann" in text_of(msg)
 
 
@@ -205,8 +212,8 @@ def test_sla_clock_starts_at_the_prospects_request(engine, make_ctx, tmp_path) -
 
 
 # --------------------------------------------------------------------------- outbox
-def test_notification_outbox_is_idempotent_under_retry(engine, make_ctx, tmp_path, smtp_server) -> None:
-    good = config(tmp_path, smtp_server.port)
+def test_notification_outbox_is_idempotent_under_retry(engine, make_ctx, tmp_path, smtp) -> None:
+    good = config(tmp_path, smtp.port)
     bad = config(tmp_path, free_port())              # nothing listens: the send fails
     _seed_hand_raiser(engine, MON - timedelta(minutes=2))
     c = ictx(make_ctx, bad, engine, MON)
@@ -219,14 +226,14 @@ def test_notification_outbox_is_idempotent_under_retry(engine, make_ctx, tmp_pat
     retry = ictx(make_ctx, good, engine, MON + timedelta(minutes=1))
     assert alerts.send_due(retry)["sent"] == 1
     assert alerts.send_due(retry)["sent"] == 0 and alerts.enqueue(retry) == 0
-    assert len(smtp_server.messages) == 1
+    assert len(smtp.messages) == 1
     n = rows(engine, handoff_notifications)
     assert n.loc[0, "status"] == "sent" and int(n.loc[0, "attempts"]) == 2
 
 
 def test_a_claim_left_by_a_killed_sender_is_retried_only_after_the_lease(engine, make_ctx, tmp_path,
-                                                                         smtp_server) -> None:
-    doc = config(tmp_path, smtp_server.port, claim_lease_seconds=300)
+                                                                         smtp) -> None:
+    doc = config(tmp_path, smtp.port, claim_lease_seconds=300)
     _seed_hand_raiser(engine, MON - timedelta(minutes=2))
     c = ictx(make_ctx, doc, engine, MON)
     _queue_and_enqueue(c)
@@ -234,7 +241,7 @@ def test_a_claim_left_by_a_killed_sender_is_retried_only_after_the_lease(engine,
     assert len(outbox.claim_notifications(engine, MON, "killed", timedelta(seconds=300))) == 1
     assert alerts.send_due(c, at=MON + timedelta(seconds=60))["sent"] == 0       # still leased
     assert alerts.send_due(c, at=MON + timedelta(seconds=301))["sent"] == 1
-    assert len(smtp_server.messages) == 1
+    assert len(smtp.messages) == 1
 
 
 # --------------------------------------------------------------------------- concurrency

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from leadflow.intraday import IntradayContext, LOOKBACK
+from leadflow.intraday import LOOKBACK, IntradayContext
 from leadflow.store import db
 from leadflow.store.schema import ingest_batches, person_records, touches
 

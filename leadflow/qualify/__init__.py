@@ -67,7 +67,8 @@ def candidates(conn: Connection | sa.Engine, ctx: Any, person_ids: list[int] | N
     params: dict[str, Any] = {"d": ctx.run_date, "as_of": ctx.as_of}
     params.update({f"t{i}": t for i, t in enumerate(types)})
     only = {"only_t": "", "only_s": ""}
-    binds = [sa.bindparam("d", type_=sa.Date), sa.bindparam("as_of", type_=sa.DateTime)]
+    binds: list[sa.BindParameter[Any]] = [sa.bindparam("d", type_=sa.Date),
+                                          sa.bindparam("as_of", type_=sa.DateTime)]
     if person_ids is not None:
         if not person_ids:
             return pd.DataFrame()
