@@ -14,6 +14,7 @@ intraday sources' records of the last day, so a sweep catches whatever a lost ev
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -69,9 +70,10 @@ def run(ctx: IntradayContext) -> dict[str, Any]:
     from leadflow.intraday import stages
     from leadflow.store.locks import run_lock
 
+    t0 = time.monotonic()
     sources = intraday_sources(ctx)
     with run_lock(ctx.engine, ctx.run_id, "intraday"):
-        counts = stages.process(ctx, sources)
+        counts = stages.process(ctx, sources, t0)
     log.info("speed_to_lead %s: %s", ctx.run_id, {k: v for k, v in counts.items() if not isinstance(v, dict)})
     return counts
 

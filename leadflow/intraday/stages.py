@@ -10,6 +10,9 @@
 
 from __future__ import annotations
 
+import math
+import time
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -20,15 +23,20 @@ from leadflow.store import db
 from leadflow.store.schema import ingest_batches, person_records, touches
 
 
-def process(ctx: IntradayContext, sources: list[str]) -> dict[str, Any]:
+def process(ctx: IntradayContext, sources: list[str], t0: float | None = None) -> dict[str, Any]:
+    """``t0``: ``time.monotonic()`` when the context's clock was read (before any lock wait)."""
     from leadflow import identity, ingest
     from leadflow.handoff.enqueue import queue
     from leadflow.intraday import alerts
     from leadflow.quality import validate_all
 
     counts: dict[str, Any] = {}
+    t0 = time.monotonic() if t0 is None else t0
     landed = ingest.summarise(ingest.land(ctx, sources)) if sources else {"batches": 0}
     counts["landed_batches"] = int(landed["batches"])
+    # The logical time moves to the end of landing: a record written while the pass started up
+    # is never "in the future" for validation, scoring or the queue.
+    ctx.at = ctx.as_of + timedelta(seconds=math.ceil(time.monotonic() - t0))
     if sources:
         checked = validate_all(ctx, docs=False, sources=sources)
         counts["passed"], counts["quarantined"] = int(checked["passed"]), int(checked["quarantined"])
