@@ -122,7 +122,7 @@ def _lock(conn: Connection) -> None:
 def queue(ctx: RunContext, person_ids: list[int] | None = None) -> dict[str, Any]:
     """Qualify, suppress, route and queue today's MQLs (``person_ids``: only those people, for the
     intraday path); flag breached SLAs. Returns counts."""
-    df = plan(ctx, person_ids)
+    df = plan(ctx) if person_ids is None else plan(ctx, person_ids)
     planned = df.attrs.get("today_counts")
     counts: dict[str, Any] = {"candidates": int(len(df)), "mql": 0, "handed_off": 0,
                               "already_queued": 0, "with_sales": 0, "recycle_wait": 0,
