@@ -30,6 +30,7 @@ CHANNELS: Final = (
 TOUCH_TYPES: Final = (
     "form_fill", "demo_request", "contact_sales", "webinar", "download", "email_click",
     "email_open", "page_view", "pricing_page", "event_visit", "unsubscribe",
+    "pricing_chat",   # a pricing-page chat asking for sales (a hand-raise when configured)
 )
 
 # Touch types that make a person a hand-raiser (qualify at once).

@@ -278,6 +278,49 @@ class Delivery(Strict):
     top_reasons: int = Field(default=3, ge=0)          # score reasons shown per lead
 
 
+# --------------------------------------------------------------------------- speed to lead (intraday)
+class WorkingHours(Strict):
+    """When a rep is told at once (in the rep's own time zone). Outside them the message is held
+    until the rep's next opening (``outside: queue``) or goes now to ``on_call_rep`` (``on_call``)."""
+    start_hour: int = Field(default=9, ge=0, le=23)
+    end_hour: int = Field(default=17, ge=1, le=24)
+    weekdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])   # Monday = 0
+    outside: Literal["queue", "on_call"] = "queue"
+    on_call_rep: str | None = None                 # a routing.reps id; required for on_call
+
+    @model_validator(mode="after")
+    def _on_call_named(self) -> WorkingHours:
+        if self.end_hour <= self.start_hour:
+            raise ValueError("end_hour must be after start_hour")
+        if self.outside == "on_call" and not self.on_call_rep:
+            raise ValueError("outside: on_call needs on_call_rep")
+        return self
+
+
+class SpeedToLead(Strict):
+    """The intraday path (leadflow.intraday): hand-raisers routed and their rep told within a
+    minute, woken by an event (Redis pub/sub) and a frequent sweep (docs/operations.md)."""
+    enabled: bool = False
+    sources: list[str] = Field(default_factory=list)       # the sources that feed the intraday path
+    touch_types: list[str] = Field(default_factory=lambda: ["demo_request", "contact_sales", "pricing_chat"])
+    channels: list[Literal["email", "slack"]] = Field(default=["email"])
+    slack_webhook_env: str | None = None           # env var holding the incoming-webhook URL
+    event_channel: str = "leadflow:speed_to_lead"  # Redis pub/sub channel the form receiver publishes on
+    redis_conn_id: str = "redis_default"           # the Airflow connection the triggerer listens with
+    watch_poll_seconds: float = Field(default=1.0, gt=0)   # the watcher's pause between empty polls
+    sweep_cron: str = "*/5 * * * *"                # picks up anything an event missed
+    claim_lease_seconds: float = Field(default=300.0, ge=0)   # a send killed mid-way is retried after
+    working_hours: WorkingHours = Field(default_factory=WorkingHours)
+
+    @field_validator("touch_types")
+    @classmethod
+    def _known_touch_types(cls, v: list[str]) -> list[str]:
+        bad = sorted(t for t in v if t not in TOUCH_TYPES)
+        if bad:
+            raise ValueError(f"unknown touch type(s): {', '.join(bad)}")
+        return v
+
+
 # --------------------------------------------------------------------------- CRM push (reverse ETL)
 class CrmBase(Strict):
     """One CRM destination: where handoffs are upserted, how fields and owners map."""
@@ -423,6 +466,7 @@ class Settings(Strict):
     ingest_limits: IngestLimits = Field(default_factory=IngestLimits)   # every source's default caps
     privacy: Privacy = Field(default_factory=Privacy)
     report: Report = Field(default_factory=Report)
+    speed_to_lead: SpeedToLead = Field(default_factory=SpeedToLead)   # intraday path
 
     # Set by load(); not part of the YAML.
     config_path: Path | None = Field(default=None, exclude=True)

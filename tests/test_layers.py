@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("feedback",),
     ("report",),
     ("privacy", "status"),
-    ("pipeline",),
+    ("pipeline", "intraday"),     # intraday: the speed-to-lead path, daily stages on new records
     ("orchestration",),
     ("demo",),
     ("cli", "__main__", "__init__"),

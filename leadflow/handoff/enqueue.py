@@ -68,10 +68,11 @@ def _recheck(conn: Connection, ids: list[int]) -> pd.DataFrame:
     return contact_blocks.apply(conn, db.read_ids(conn, q, p.c.person_id, ids))
 
 
-def plan(ctx: RunContext) -> pd.DataFrame:
-    """Read candidates and decide, without writing: status, qualified_by, suppression, route."""
+def plan(ctx: RunContext, person_ids: list[int] | None = None) -> pd.DataFrame:
+    """Read candidates and decide, without writing: status, qualified_by, suppression, route.
+    ``person_ids``: only these people (the intraday path), else everyone due today."""
     s = ctx.settings
-    df = candidates(ctx.engine, ctx)
+    df = candidates(ctx.engine, ctx, person_ids)
     if df.empty:
         return df
     df["has_handoff"] = existing_handoffs(ctx.engine, df)
@@ -86,12 +87,30 @@ def plan(ctx: RunContext) -> pd.DataFrame:
             df[c] = df[c].fillna(False).astype(bool) | extra
     df.loc[q, "suppressed"] = suppression_reason(df[q], s.qualification)
     go = q & df["suppressed"].isna()
-    routed = route(df[go], s.routing, ctx.run_date, today_counts(ctx.engine, ctx.run_date))
+    counts = today_counts(ctx.engine, ctx.run_date)
+    df.attrs["today_counts"] = counts
+    return _set_routes(df, route(df[go], s.routing, ctx.run_date, counts))
+
+
+def _set_routes(df: pd.DataFrame, routed: pd.DataFrame) -> pd.DataFrame:
     for c in ROUTE_COLUMNS:
-        df[c] = None
+        if c not in df.columns or c == "route_reason":
+            df[c] = pd.Series([None] * len(df), index=df.index, dtype=object)
         df.loc[routed.index, c] = routed[c] if c != "route_reason" else pd.Series(
             routed["route_reason"].tolist(), index=routed.index, dtype=object)
     return df
+
+
+def _reroute_if_counts_moved(conn: Connection, ctx: RunContext, go: pd.DataFrame,
+                             planned: dict[str, int] | None) -> pd.DataFrame:
+    """Another run (the daily and an intraday run overlapping) may have handed off leads since
+    ``plan`` read the day's counts: route again from the counts read under the queue lock, so
+    caps hold and round-robin stays fair whatever the interleaving."""
+    fresh = today_counts(conn, ctx.run_date)
+    if planned is None or fresh == planned or go.empty:
+        return go
+    routed = route(go.drop(columns=list(ROUTE_COLUMNS)), ctx.settings.routing, ctx.run_date, fresh)
+    return _set_routes(go, routed)
 
 
 def _lock(conn: Connection) -> None:
@@ -100,9 +119,11 @@ def _lock(conn: Connection) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
 
 
-def queue(ctx: RunContext) -> dict[str, Any]:
-    """Qualify, suppress, route and queue today's MQLs; flag breached SLAs. Returns counts."""
-    df = plan(ctx)
+def queue(ctx: RunContext, person_ids: list[int] | None = None) -> dict[str, Any]:
+    """Qualify, suppress, route and queue today's MQLs (``person_ids``: only those people, for the
+    intraday path); flag breached SLAs. Returns counts."""
+    df = plan(ctx) if person_ids is None else plan(ctx, person_ids)
+    planned = df.attrs.get("today_counts")
     counts: dict[str, Any] = {"candidates": int(len(df)), "mql": 0, "handed_off": 0,
                               "already_queued": 0, "with_sales": 0, "recycle_wait": 0,
                               "suppressed": 0, "suppressed_by_reason": {}, "per_rep": {},
@@ -144,7 +165,8 @@ def queue(ctx: RunContext) -> dict[str, Any]:
         go = qualified[qualified["suppressed"].isna()].sort_values("person_id")
         if go.empty:
             return counts
-        go["sla_due_at"] = due_times(go, ctx.settings.routing, ctx.as_of)
+        go = _reroute_if_counts_moved(conn, ctx, go, planned)
+        go["sla_due_at"] = due_times(go, ctx.settings.routing, ctx.as_of, sla_start(go, ctx.as_of))
         rows = pd.DataFrame({
             "person_id": go["person_id"].astype("int64"), "cycle": go["target_cycle"].astype("int64"),
             "owner_rep": go["owner_rep"], "route_rule": go["route_rule"],
@@ -168,6 +190,15 @@ def queue(ctx: RunContext) -> dict[str, Any]:
             _stick_owners(conn, done, ctx.settings.routing.fallback_queue)
     log.info("queue %s: %s", ctx.run_date, {k: v for k, v in counts.items() if not isinstance(v, dict)})
     return counts
+
+
+def sla_start(go: pd.DataFrame, as_of: Any) -> pd.Series:
+    """When each lead's SLA clock starts: a hand-raiser's request time (the prospect asked then,
+    not when a run saw it), else the handoff itself."""
+    t = pd.Timestamp(as_of)
+    raised = pd.to_datetime(go.get("hand_raised_at"), errors="coerce") if "hand_raised_at" in go \
+        else pd.Series(pd.NaT, index=go.index)
+    return raised.where(go["hand_raiser"].astype(bool) & raised.notna() & (raised <= t), t)
 
 
 def _insert_handoffs(conn: Connection, rows: pd.DataFrame) -> set[int]:

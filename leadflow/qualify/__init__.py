@@ -32,13 +32,13 @@ WITH hr AS (
     LEFT JOIN (SELECT person_id, cycle, MAX(occurred_at) AS recycled_at
                FROM lifecycle_events WHERE to_stage = 'recycled' GROUP BY person_id, cycle) rc
            ON rc.person_id = p.person_id AND rc.cycle = p.cycle AND p.lifecycle_stage = 'recycled'
-    WHERE t.touch_type IN ({types}) AND t.occurred_at <= :as_of
+    WHERE t.touch_type IN ({types}) AND t.occurred_at <= :as_of{only_t}
       AND (rc.recycled_at IS NULL OR t.occurred_at > rc.recycled_at)
       AND (cs.cycle_start IS NULL OR t.occurred_at > cs.cycle_start)
     GROUP BY t.person_id
 ),
 ids AS (
-    SELECT person_id FROM scores WHERE score_date = :d
+    SELECT person_id FROM scores WHERE score_date = :d{only_s}
     UNION
     SELECT person_id FROM hr
 )
@@ -59,14 +59,23 @@ LEFT JOIN hr ON hr.person_id = p.person_id
 """
 
 
-def candidates(conn: Connection | sa.Engine, ctx: Any) -> pd.DataFrame:
-    """Everyone scored today or with a hand-raise in their cycle, with what the rules need."""
+def candidates(conn: Connection | sa.Engine, ctx: Any, person_ids: list[int] | None = None) -> pd.DataFrame:
+    """Everyone scored today or with a hand-raise in their cycle, with what the rules need;
+    with ``person_ids`` only those people (the intraday path reads just its new records)."""
     types = list(ctx.settings.qualification.hand_raiser_touches) or ["__none__"]
     names = ", ".join(f":t{i}" for i in range(len(types)))
     params: dict[str, Any] = {"d": ctx.run_date, "as_of": ctx.as_of}
     params.update({f"t{i}": t for i, t in enumerate(types)})
-    stmt = sa.text(_CANDIDATES.format(types=names)).bindparams(
-        sa.bindparam("d", type_=sa.Date), sa.bindparam("as_of", type_=sa.DateTime))
+    only = {"only_t": "", "only_s": ""}
+    binds: list[sa.BindParameter[Any]] = [sa.bindparam("d", type_=sa.Date),
+                                          sa.bindparam("as_of", type_=sa.DateTime)]
+    if person_ids is not None:
+        if not person_ids:
+            return pd.DataFrame()
+        only = {"only_t": " AND t.person_id IN :ids", "only_s": " AND person_id IN :ids"}
+        params["ids"] = sorted({int(i) for i in person_ids})
+        binds.append(sa.bindparam("ids", expanding=True))
+    stmt = sa.text(_CANDIDATES.format(types=names, **only)).bindparams(*binds)
     df = db.read_df(conn, stmt, params)
     if df.empty:
         return df

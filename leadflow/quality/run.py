@@ -396,7 +396,8 @@ def _recheck_global(conn: Connection, ctx: RunContext, sc: SourceCheck, keys: pd
                                  f"AND row_number IN ({ids})"), {"b": int(b)})
 
 
-def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
+def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROWS,
+                 sources: list[str] | None = None) -> dict[str, Any]:
     """Validate the landed staging rows of batches dated up to the run date (later days wait)
     with GX; quarantine failures; hold sources over their fail threshold while the others flow on.
 
@@ -405,7 +406,7 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
     source, naming it and the next command), ``held`` (those sources), ``held_rows`` (their
     passing rows, left landed), ``by_source``, ``timings`` and, unless ``docs=False`` or
     ``LEADFLOW_DATA_DOCS=0``, ``gx_results``: the file of GX's results (counts, no values) the
-    Data Docs task renders (``leadflow quality docs``).
+    Data Docs task renders (``leadflow quality docs``). ``sources``: only these sources' batches.
     """
     t_start = time.perf_counter()
     counts: dict[str, Any] = {"rows": 0, "passed": 0, "quarantined": 0, "warnings": [],
@@ -419,6 +420,8 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
         todo, counts["waiting"] = {}, 0
         for kind in KINDS:
             landed = landed_batches(conn, kind)
+            if sources is not None:   # the intraday path validates its own sources' batches only
+                landed = landed[landed["source"].isin(sources)].reset_index(drop=True)
             wait = landed["batch_id"].isin(later).to_numpy(dtype=bool)
             counts["waiting"] += int(landed.loc[wait, "n"].sum())
             todo[kind] = landed.loc[~wait].reset_index(drop=True)

@@ -2,8 +2,8 @@
 
 A lead handed off at 23:59 UTC on a Friday to a rep in Berlin with a 4-hour SLA is due at 13:00
 Berlin time on Monday (09:00 + 4 h), stored as naive UTC like every timestamp in the warehouse.
-Weekends (Saturday, Sunday) are not business days. Computed once per (time zone, hours) pair,
-since every handoff of a run shares the run's logical time.
+Weekends (Saturday, Sunday) are not business days. Computed once per (time zone, hours, start):
+the clock of a hand-raiser starts at the prospect's request, of anyone else at the handoff.
 """
 
 from __future__ import annotations
@@ -48,17 +48,21 @@ def business_due(start_utc: datetime, hours: float, tz: str, start_hour: int = 9
     raise ConfigError("routing.sla: SLA hours too large")
 
 
-def due_times(df: pd.DataFrame, routing: Routing, handed_off_at: datetime) -> pd.Series:
+def due_times(df: pd.DataFrame, routing: Routing, handed_off_at: datetime,
+              start: pd.Series | None = None) -> pd.Series:
     """SLA due per handoff: hand-raisers get ``sla.hand_raiser_hours``, others ``default_hours``.
 
-    ``df`` needs owner_rep and hand_raiser. The fallback queue uses UTC.
+    ``df`` needs owner_rep and hand_raiser. The fallback queue uses UTC. ``start``: when each
+    clock starts (naive UTC; the prospect's request time for hand-raisers), else ``handed_off_at``.
     """
     tz_of = {r.id: r.timezone for r in routing.reps}
     sla = routing.sla
     tz = df["owner_rep"].map(tz_of).fillna("UTC")
     hours = df["hand_raiser"].astype(bool).map({True: sla.hand_raiser_hours, False: sla.default_hours})
-    keys = pd.DataFrame({"tz": tz, "hours": hours})
-    table = {(z, h): business_due(handed_off_at, h, z, sla.business_start_hour, sla.business_end_hour)
-             for z, h in keys.drop_duplicates().itertuples(index=False)}
-    return pd.Series([table[k] for k in zip(keys["tz"], keys["hours"])], index=df.index,
+    at = pd.Series(pd.Timestamp(handed_off_at), index=df.index) if start is None \
+        else pd.to_datetime(start).reindex(df.index).fillna(pd.Timestamp(handed_off_at))
+    keys = pd.DataFrame({"tz": tz, "hours": hours, "at": at})
+    table = {(z, h, t): business_due(t.to_pydatetime(), h, z, sla.business_start_hour, sla.business_end_hour)
+             for z, h, t in keys.drop_duplicates().itertuples(index=False)}
+    return pd.Series([table[k] for k in zip(keys["tz"], keys["hours"], keys["at"])], index=df.index,
                      dtype="datetime64[us]")

@@ -35,6 +35,9 @@ PURPOSE = {
     "lifecycle_events": "Every lifecycle transition with time, reason and run id.",
     "suppressions": "Qualified people who were not handed off, and why.",
     "handoffs": "The sales queue: one row per person per cycle, owner, why, SLA.",
+    "handoff_notifications": "Speed to lead: one assignment notification per handoff and channel (email, "
+                             "Slack) for the assigned rep, held until their working hours; pending, sending, "
+                             "sent, failed or cancelled.",
     "email_outbox": "Lead-list emails, one per rep, list date and list content (hash): pending, sending, sent or "
                     "failed; a re-run never re-sends an unchanged list.",
     "crm_outbox": "CRM pushes (reverse ETL), one per destination, handoff and action (upsert or withdraw): "

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from leadflow.store import db
 from leadflow.store.schema import email_outbox as t
+from leadflow.store.schema import handoff_notifications as n
 
 LEASE = timedelta(minutes=30)
 
@@ -76,3 +78,47 @@ def mark_failed(eng: Engine, outbox_ids: list[int], error: str) -> None:
     with eng.begin() as conn:
         conn.execute(sa.update(t).where(t.c.outbox_id.in_(outbox_ids), t.c.status == "sending")
                      .values(status="failed", error=error[:500]))
+
+
+# --------------------------------------------------------------------------- assignment notifications
+# The speed-to-lead outbox (``handoff_notifications``): one row per (handoff, channel), so a
+# re-run, a retry or two runs at once add nothing twice; sent only once claimed, as above.
+
+def add_notifications(conn: Connection, rows: pd.DataFrame) -> int:
+    """Insert-or-ignore on (handoff_id, channel); returns the rows new to the outbox."""
+    if rows.empty:
+        return 0
+    rows = rows.sort_values(["handoff_id", "channel"])
+    return len(db.copy_upsert(conn, n, rows, conflict=["handoff_id", "channel"],
+                              returning="notification_id"))
+
+
+def claim_notifications(eng: Engine, at: datetime, run_id: str, lease: timedelta) -> pd.DataFrame:
+    """Atomically take the due, unsent notifications (pending or failed with ``not_before`` passed,
+    or left ``sending`` longer than ``lease`` by a killed run); returns the claimed rows."""
+    c = n.c
+    with eng.begin() as conn:
+        got = conn.execute(
+            sa.update(n)
+            .where(sa.or_(sa.and_(c.status.in_(("pending", "failed")), c.not_before <= at),
+                          sa.and_(c.status == "sending", c.claimed_at < at - lease)))
+            .values(status="sending", claimed_at=at, run_id=run_id, attempts=c.attempts + 1)
+            .returning(c.notification_id, c.handoff_id, c.channel, c.owner_rep, c.recipient_rep,
+                       c.requested_at, c.sla_due_at)).all()
+    cols = ["notification_id", "handoff_id", "channel", "owner_rep", "recipient_rep",
+            "requested_at", "sla_due_at"]
+    return pd.DataFrame([tuple(r) for r in got], columns=cols).sort_values("notification_id",
+                                                                           ignore_index=True)
+
+
+def finish_notifications(eng: Engine, ids: list[int], status: str, error: str | None = None) -> None:
+    """Close claimed rows: ``sent`` (now), ``failed`` (retried by the next run) or ``cancelled``
+    (the person may no longer be contacted); ``error`` is one line without recipients."""
+    if not ids:
+        return
+    values: dict[str, object] = {"status": status, "error": error[:500] if error else None}
+    if status == "sent":
+        values["sent_at"] = now()
+    with eng.begin() as conn:
+        conn.execute(sa.update(n).where(n.c.notification_id.in_(ids), n.c.status == "sending")
+                     .values(**values))

@@ -355,6 +355,29 @@ email_outbox = sa.Table(
     sa.UniqueConstraint("rep", "list_date", "content_hash", name="uq_outbox_rep_date_hash"),
 )
 
+# Speed to lead: one assignment notification per (handoff, channel), sent to the rep at once
+# (or held until their working hours); claimed with a lease like the email outbox (store/outbox.py).
+handoff_notifications = sa.Table(
+    "handoff_notifications", metadata,
+    sa.Column("notification_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("handoff_id", sa.Integer, nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),         # email | slack
+    sa.Column("owner_rep", sa.Text, nullable=False),       # the handoff's owner
+    sa.Column("recipient_rep", sa.Text, nullable=False),   # the owner, or the on-call rep out of hours
+    sa.Column("requested_at", sa.DateTime),                # the prospect's request (start of the SLA clock)
+    sa.Column("sla_due_at", sa.DateTime),
+    sa.Column("not_before", sa.DateTime, nullable=False),  # held until the rep's working hours
+    sa.Column("status", sa.Text, nullable=False, default="pending"),  # pending | sending | sent | failed | cancelled
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("run_id", sa.Text),                          # the run that last claimed it
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("claimed_at", sa.DateTime),
+    sa.Column("sent_at", sa.DateTime),
+    sa.Column("error", sa.Text),                           # last failure, one line, no recipients
+    sa.UniqueConstraint("handoff_id", "channel", name="uq_notification_handoff_channel"),
+    sa.Index("ix_notifications_status", "status", "not_before"),
+)
+
 # Reverse ETL to CRMs: one row per (destination, handoff, action). Pushes are upserts by key, so
 # a re-sent row never creates a second CRM record; the CRM's id is kept to match outcomes back.
 crm_outbox = sa.Table(
