@@ -25,6 +25,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 import numpy as np
@@ -240,7 +241,7 @@ def _validate(vd: Any, frame: pd.DataFrame, params: dict[str, Any], fmt: dict[st
     does, without storing the result in the context's results store, which leadflow never
     reads (measured: serialising every result there, row keys included, was a quarter of
     GX's time at 1M rows, and the in-memory store kept them all)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.core.validation_definition import DATAFRAME_REPLACEMENT_STR
@@ -248,7 +249,7 @@ def _validate(vd: Any, frame: pd.DataFrame, params: dict[str, Any], fmt: dict[st
     validator = Validator(batch_definition=vd.batch_definition, batch_parameters={"dataframe": frame},
                           result_format=fmt)
     res = validator.validate_expectation_suite(vd.suite, params)
-    run_id = RunIdentifier(run_time=datetime.now(timezone.utc))       # the meta GX's run sets
+    run_id = RunIdentifier(run_time=datetime.now(UTC))       # the meta GX's run sets
     res.meta.update({"validation_id": vd.id, "checkpoint_id": None, "run_id": run_id,
                      "validation_time": run_id.run_time,
                      "batch_parameters": {"dataframe": DATAFRAME_REPLACEMENT_STR}})
