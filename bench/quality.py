@@ -37,6 +37,13 @@ AS_OF = datetime(2026, 11, 26, 23, 59, 59)
 PG_URL = os.environ.get("LEADFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+def cpu_seconds() -> float:
+    """This process's CPU time (user + system, all threads): on a shared machine, what the
+    step itself cost, whatever else competes for the cores (wall time is also printed)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -228,11 +235,12 @@ def child(config: str) -> None:
     from leadflow.context import open_context
     from leadflow.quality.run import validate_all
     ctx = open_context(config, AS_OF.date(), job="bench")
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), cpu_seconds()
     res = validate_all(ctx)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), cpu_seconds()
     print(json.dumps({
         "seconds_imports_and_context": round(t1 - t0, 2), "seconds_validate_all": round(t2 - t1, 2),
+        "cpu_seconds_validate_all": round(c2 - c1, 2),
         "rows": res["rows"], "passed": res["passed"], "quarantined": res["quarantined"],
         "timings": res.get("timings"), "warnings": len(res["warnings"]),
         "gx_results": res.get("gx_results"),
@@ -311,7 +319,8 @@ def main() -> None:
               f"written) in {d['seconds_validate_all']} s: read {tm.get('read')} s, GX "
               f"{round(tm.get('gx', 0) + tm.get('gx_source', 0), 2)} s (chunks {tm.get('gx')}, "
               f"whole-source {tm.get('gx_source')}), write {round(write, 2)} s; peak "
-              f"{d['peak_mib']} MiB; load average {res['machine']['load_avg_1min']}")
+              f"{d['peak_mib']} MiB; CPU {d.get('cpu_seconds_validate_all')} s; load average "
+              f"{res['machine']['load_avg_1min']}")
     for k in ("seconds_gx_import", "seconds_gx_frame", "seconds_data_docs", "peak_mib_frame"):
         if k in res:
             print(f"  {k:32s} {res[k]:>8}")

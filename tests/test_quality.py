@@ -301,3 +301,57 @@ def test_rows_in_equal_passed_plus_quarantined_per_kind(engine, make_ctx) -> Non
         st = states(engine, kind)
         assert sum(st) == n and st.get("landed", 0) == 0
     _ = (stg_touches, date)
+
+
+def _plan(conn: sa.Connection, sql: str) -> str:
+    """The query plan as text; on PostgreSQL with sequential scans priced out, so a plan
+    without an index means no index can serve the predicate (tiny test tables would scan)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        return "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {sql}"))
+    return "\n".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+
+
+def test_quality_reads_only_rows_landed_since_the_last_validation(engine, make_ctx, monkeypatch) -> None:
+    """Issue 17: a day's quality step costs what the day landed. Yesterday's validated (and
+    loaded) rows are neither read nor given to GX again, and the queries that find and read
+    the landed rows go through an index (state; the primary key), not a scan of all history."""
+    from leadflow.quality import engine as qengine
+    from leadflow.quality import run as qrun
+    from leadflow.store import frames
+
+    ctx = make_ctx(_config(), engine)
+    day1 = pd.DataFrame([good_row("inbound_leads", i) for i in range(40)]).drop(columns=["source"])
+    b1 = stage(engine, "inbound_leads", "web", day1)
+    assert validate_all(ctx, docs=False)["rows"] == 40
+    with engine.begin() as c:                                # the load step took them
+        c.execute(sa.update(stg_inbound_leads).where(stg_inbound_leads.c.state == "passed")
+                  .values(state="loaded"))
+    day2 = pd.DataFrame([good_row("inbound_leads", i) for i in range(100, 103)]).drop(columns=["source"])
+    b2 = stage(engine, "inbound_leads", "web", day2)
+
+    read: list[pd.DataFrame] = []
+    seen: list[pd.Index] = []
+    real_read, real_run = frames.read_columns, qengine.run
+    monkeypatch.setattr(qrun, "read_columns", lambda *a, **k: read.append(real_read(*a, **k)) or read[-1])
+    monkeypatch.setattr(qengine, "run", lambda label, exps, frame, p: seen.append(frame.index)
+                        or real_run(label, exps, frame, p))
+    res = validate_all(ctx, docs=False)
+
+    assert res["rows"] == 3 and res["passed"] == 3
+    assert sum(len(f) for f in read) == 3 and {int(b) for f in read for b in f["batch_id"]} == {b2}
+    keyed = [ix for ix in seen if ix.name == "row_key"]
+    assert keyed and all(len(ix) == 3 for ix in keyed)        # chunk and whole-source checks
+    assert {int(k) >> 32 for ix in keyed for k in ix} == {b2} and b1 != b2
+    assert states(engine, "inbound_leads").to_dict() == {"loaded": 40, "passed": 3}
+
+    with engine.begin() as c:
+        landed = str(qrun.landed_query("inbound_leads").compile(c, compile_kwargs={"literal_binds": True}))
+        chunk = frames.select_sql(stg_inbound_leads, ["email"], qrun.CHUNK_WHERE, {"b": b2, "r": 0},
+                                  ["row_number"], 100)
+        for sql, index in ((landed, "ix_stg_inbound_leads_state"), (chunk, "")):
+            plan = _plan(c, sql)
+            if c.dialect.name == "postgresql":
+                assert "Seq Scan" not in plan and "Index" in plan and index in plan, plan
+            else:
+                assert "SCAN stg_inbound_leads" not in plan and "USING" in plan and index in plan, plan

@@ -269,3 +269,56 @@ def test_money_is_exact_numeric_and_reads_as_float(engine: sa.Engine) -> None:
     assert total.dtype == "float64"
     if engine.dialect.name == "postgresql":     # SQLite keeps NUMERIC values as REAL
         assert total.iloc[0] == 0.3                 # 0.1 + 0.1 + 0.1 in float is 0.30000000000000004
+
+
+def _norm(v: object) -> object:
+    """A value as compared across readers: missing as None, timestamps as Timestamps."""
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return None
+    if isinstance(v, (datetime, pd.Timestamp)) or (isinstance(v, str) and v[:2] == "20" and v[4:5] == "-"):
+        return pd.Timestamp(v)
+    return v.item() if hasattr(v, "item") else v
+
+
+def test_read_columns_equals_read_frame_text_escapes_nulls_and_odd_types(engine: sa.Engine, monkeypatch) -> None:
+    """The columnar reader (JSON lines on SQLite, COPY on PostgreSQL) gives the values the row
+    reader gives: empty text is not NULL, the text "NULL" is text, quotes, commas, newlines and
+    control characters survive; a value SQLite stored against its column type falls back."""
+    now = datetime(2026, 11, 26, 12, 0, 0, 123456)
+    texts = ["plain", "", "NULL", 'say "hi", ok', "two\nlines", "tab\tand\x07bell", "Zoë 東京", None]
+    n = len(texts)
+    with engine.begin() as c:
+        bid = c.execute(ingest_batches.insert().values(
+            source="s", kind="inbound_leads", uri="f.csv", content_hash="h2", status="landed",
+            loaded_at=now)).inserted_primary_key[0]
+        db.bulk_insert(c, stg_inbound_leads, pd.DataFrame({
+            "source": "s", "batch_id": bid, "row_number": range(1, n + 1), "loaded_at": now,
+            "state": "landed", "email": texts, "company": list(reversed(texts)),
+            "company_size": [10, None, 3, 0, -5, 7, None, 2**40],
+            "created_at": [now, pd.NaT] * (n // 2), "opt_out": [True, False, None, True] * (n // 4)}))
+    cols = ["batch_id", "row_number", "email", "company", "company_size", "created_at", "opt_out"]
+    where, params = "batch_id = :b AND row_number > :r", {"b": bid, "r": 1}
+
+    row_reader = frames.read_frame
+
+    def both(fallback: bool = False) -> tuple[list[list[object]], list[list[object]]]:
+        with engine.connect() as c, monkeypatch.context() as m:
+            if not fallback:                               # the columnar path itself, no fallback
+                m.setattr(frames, "read_frame", lambda *a, **k: pytest.fail("fell back"))
+            fast = frames.read_columns(c, stg_inbound_leads, cols, where, params, ["row_number"], 6)
+        with engine.connect() as c:
+            slow = row_reader(c, frames.select_sql(stg_inbound_leads, cols, where, params, ["row_number"], 6))
+        assert list(fast.columns) == cols and len(fast) == 6
+        return ([[_norm(v) for v in r] for r in fast[cols].itertuples(index=False)],
+                [[_norm(v) for v in r] for r in slow[cols].itertuples(index=False)])
+
+    fast, slow = both()
+    assert fast == slow
+    assert [r[1] for r in fast] == list(range(2, 8)) and fast[0][2] == "" and fast[1][2] == "NULL"
+    assert fast[3][2] == "two\nlines" and fast[4][2] == "tab\tand\x07bell"
+    if engine.dialect.name == "sqlite":                    # SQLite keeps text in an integer column
+        with engine.begin() as c:
+            c.execute(sa.update(stg_inbound_leads).where(stg_inbound_leads.c.row_number == 3)
+                      .values(company_size=sa.literal_column("'lots'")))
+        fast, slow = both(fallback=True)
+        assert fast == slow and fast[1][4] == "lots"

@@ -53,6 +53,7 @@ from leadflow.quality.frame import (
 )
 from leadflow.quality.suites import Check, Suite, load_suite
 from leadflow.store import db
+from leadflow.store.frames import read_columns
 from leadflow.store.schema import STAGING, ingest_batches, quarantine
 
 log = logging.getLogger("leadflow.quality")
@@ -75,29 +76,37 @@ def _cols_sql(cols: list[str]) -> str:
     return ", ".join(f'"{c}"' for c in cols)
 
 
+def landed_query(kind: str) -> sa.Select:
+    """``source, batch_id, n`` of the kind's landed rows: through the state index, so its cost
+    follows what landed since the last validation, not the rows the warehouse holds."""
+    t = STAGING[kind]
+    return (sa.select(t.c.source, t.c.batch_id, sa.func.count().label("n")).where(t.c.state == "landed")
+            .group_by(t.c.source, t.c.batch_id).order_by(t.c.source, t.c.batch_id))
+
+
 def landed_batches(conn: Connection, kind: str) -> pd.DataFrame:
     """``source, batch_id, n`` for the kind's landed rows."""
-    t = STAGING[kind]
-    q = (sa.select(t.c.source, t.c.batch_id, sa.func.count().label("n")).where(t.c.state == "landed")
-         .group_by(t.c.source, t.c.batch_id).order_by(t.c.source, t.c.batch_id))
-    return db.read_frame(conn, q)
+    return db.read_frame(conn, landed_query(kind))
+
+
+#: The chunk read's predicate: one batch's landed rows after a row number (the primary key).
+CHUNK_WHERE = "batch_id = :b AND row_number > :r AND state = 'landed'"
 
 
 def read_chunks(conn: Connection, kind: str, batch_ids: list[int], size: int = CHUNK_ROWS,
                 columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
     """The landed rows of some batches in ``(batch_id, row_number)`` order, about ``size`` rows
-    at a time: keyset paging within a batch, small batches gathered into one chunk."""
+    at a time: keyset paging within a batch (the primary key), small batches gathered into one
+    chunk; columnar reads (``read_columns``), not a Python object per value."""
     t = STAGING[kind]
     cols = columns or [c.name for c in t.columns]
-    sql = (f'SELECT {_cols_sql(cols)} FROM "{t.name}" '
-           "WHERE batch_id = :b AND row_number > :r AND state = 'landed' ORDER BY row_number LIMIT :n")
     parts: list[pd.DataFrame] = []
     have = 0
     for b in batch_ids:
         last = -1
         while True:
             want = size - have
-            df = _fetch(conn, sql, {"b": int(b), "r": int(last), "n": int(want)}, cols)
+            df = read_columns(conn, t, cols, CHUNK_WHERE, {"b": int(b), "r": int(last)}, ["row_number"], want)
             if not df.empty:
                 parts.append(df)
                 have += len(df)

@@ -3,6 +3,9 @@
 - ``read_frame``: a query as a DataFrame, built column-wise from the result tuples (a frame
   from SQLAlchemy Row objects costs ~0.2 s per 50k rows); money (``Numeric``) comes back as
   float on both backends.
+- ``read_columns``: some columns of many rows of one table, columnar through pyarrow (SQLite:
+  one JSON-lines text from ``json_object``; PostgreSQL: ``COPY TO``), about half the CPU of
+  ``read_frame`` for wide reads; falls back to it when SQLite holds a value against its type.
 - ``copy_upsert``: append, insert-ignore or upsert a DataFrame on a unique key, optionally
   returning a column of the rows written. PostgreSQL: COPY (CSV written by pyarrow's C++
   writer) into a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT``; statements
@@ -79,6 +82,97 @@ def _column(values: tuple[Any, ...]) -> Any:
     if sample and all(isinstance(v, Decimal) for v in sample):
         return pd.Series([None if v is None else float(v) for v in values], dtype="float64")
     return list(values)
+
+
+def read_columns(conn: Connection, table: sa.Table, columns: Sequence[str], where: str = "",
+                 params: Mapping[str, int] | None = None, order_by: Sequence[str] = (),
+                 limit: int | None = None) -> pd.DataFrame:
+    """Some columns of ``table``'s rows matching ``where`` (SQL, integer ``:name`` parameters),
+    built through pyarrow instead of one Python object per value: for wide reads of many rows.
+
+    SQLite: the rows come back as one JSON-lines text (``json_object`` per row, joined by
+    ``group_concat``) that pyarrow parses with the columns' types; PostgreSQL: ``COPY ... TO
+    STDOUT`` as CSV, parsed by pyarrow. Text as strings, numbers as numbers, timestamps as
+    stored (SQLite text; PostgreSQL timestamps), booleans as 0/1 (SQLite) or booleans. A value
+    that does not fit its column's type (SQLite keeps what it is given) falls back to
+    ``read_frame``, whose result this equals. Sorted by ``order_by``.
+    """
+    cols = list(columns)
+    inner = select_sql(table, cols, where, params or {}, order_by, limit)
+    try:
+        df = _copy_out(conn, inner, table, cols) if _pg(conn) else _json_lines(conn, inner, table, cols)
+    except (ValueError, TypeError, sa.exc.OperationalError):   # pyarrow's ArrowInvalid is a ValueError
+        df = read_frame(conn, inner)[cols]
+    if order_by and len(df) > 1:
+        df = df.sort_values(list(order_by), kind="stable", ignore_index=True)
+    return df
+
+
+def select_sql(table: sa.Table, cols: list[str], where: str = "", params: Mapping[str, int] | None = None,
+               order_by: Sequence[str] = (), limit: int | None = None) -> str:
+    """The ``SELECT`` that ``read_columns`` runs (integer parameters inlined)."""
+    sql = f"SELECT {', '.join(_q(c) for c in cols)} FROM {_q(table.name)}"
+    if where:
+        for k, v in (params or {}).items():             # integers only: safe to inline
+            where = where.replace(f":{k}", str(int(v)))
+        sql += f" WHERE {where}"
+    if order_by:
+        sql += f" ORDER BY {', '.join(_q(c) for c in order_by)}"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return sql
+
+
+def _arrow_type(t: sa.types.TypeEngine, pg: bool) -> Any:
+    import pyarrow as pa
+    if isinstance(t, sa.Boolean):
+        return pa.bool_() if pg else pa.int64()
+    if isinstance(t, sa.Integer):
+        return pa.int64()
+    if isinstance(t, (sa.Float, sa.Numeric)):
+        return pa.float64()
+    if isinstance(t, sa.DateTime) and pg:
+        return pa.timestamp("us")
+    if isinstance(t, sa.Date) and pg:
+        return pa.date32()
+    return pa.string()
+
+
+def _to_frame(tbl: Any, cols: list[str]) -> pd.DataFrame:
+    df = tbl.to_pandas(split_blocks=True, self_destruct=True)
+    return df.set_axis(cols, axis=1)
+
+
+def _json_lines(conn: Connection, inner: str, table: sa.Table, cols: list[str]) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.json as pajson
+    pairs = ", ".join(f"'c{i}', {_q(c)}" for i, c in enumerate(cols))
+    text = conn.exec_driver_sql(f"SELECT group_concat(json_object({pairs}), char(10)) FROM ({inner})").scalar()
+    schema = pa.schema([(f"c{i}", _arrow_type(table.c[c].type, False)) for i, c in enumerate(cols)])
+    if not text:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols}, columns=cols)
+    tbl = pajson.read_json(io.BytesIO(text.encode()), parse_options=pajson.ParseOptions(
+        explicit_schema=schema, unexpected_field_behavior="error"))
+    return _to_frame(tbl, cols)
+
+
+def _copy_out(conn: Connection, inner: str, table: sa.Table, cols: list[str]) -> pd.DataFrame:
+    import pyarrow.csv as pacsv
+    raw = conn.connection.driver_connection
+    assert raw is not None, "an open connection has a driver connection"
+    buf = io.BytesIO()
+    with raw.cursor() as cur, cur.copy(f"COPY ({inner}) TO STDOUT WITH (FORMAT csv)") as cp:
+        for part in cp:
+            buf.write(part)
+    if not buf.tell():
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols}, columns=cols)
+    buf.seek(0)
+    types = {c: _arrow_type(table.c[c].type, True) for c in cols}
+    tbl = pacsv.read_csv(buf, read_options=pacsv.ReadOptions(column_names=cols),
+                         convert_options=pacsv.ConvertOptions(
+                             column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False,
+                             true_values=["t"], false_values=["f"], null_values=[""]))
+    return _to_frame(tbl, cols)
 
 
 def id_filters(conn: Connection | Engine, col: sa.ColumnElement[Any],
