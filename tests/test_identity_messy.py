@@ -120,9 +120,6 @@ def test_file_split_keeps_precision_and_nearly_the_same_people(export: pd.DataFr
     assert len(_partition(ab) ^ _partition(ba)) <= 0.02 * len(_partition(whole))
 
 
-@pytest.mark.xfail(strict=True, reason="a record of a later file that resembles two people formed "
-                   "from an earlier file sends them to review instead of merging them, as it would "
-                   "inside one file (docs/identity.md 'Known limits')")
 def test_file_split_in_either_order_gives_the_same_people(export: pd.DataFrame, tmp_path) -> None:
     _, whole, ab, ba = _split_loads(export, tmp_path)
     assert _partition(ab) == _partition(ba)
