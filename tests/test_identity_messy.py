@@ -126,16 +126,20 @@ def _split_loads(export: pd.DataFrame, tmp_path) -> tuple[pd.Series, pd.Series, 
     return df.set_index("source_record_id")["truth"], whole, ab, ba
 
 
-def test_file_split_keeps_precision_and_nearly_the_same_people(export: pd.DataFrame, tmp_path) -> None:
-    truth, whole, ab, ba = _split_loads(export, tmp_path)
+@pytest.fixture(scope="module")
+def splits(export: pd.DataFrame, tmp_path_factory) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """The export loaded as one file, as A then B, and as B then A (once per export)."""
+    return _split_loads(export, tmp_path_factory.mktemp("split"))
+
+
+def test_file_split_keeps_precision(splits) -> None:
+    truth, whole, ab, ba = splits
     for got in (whole, ab, ba):
         m = pair_metrics(truth.to_numpy(), got.reindex(truth.index).to_numpy())
         assert m["precision"] >= PRECISION, m
-    # the people that differ are the few a record of the second file ties together (see below)
-    assert len(_partition(ab) ^ _partition(ba)) <= 0.02 * len(_partition(whole))
 
 
-def test_file_split_in_either_order_gives_the_same_people(export: pd.DataFrame, tmp_path) -> None:
-    _, whole, ab, ba = _split_loads(export, tmp_path)
+def test_file_split_in_either_order_gives_the_same_people(splits) -> None:
+    _, whole, ab, ba = splits
     assert _partition(ab) == _partition(ba)
     assert _partition(ab) == _partition(whole)
