@@ -57,20 +57,27 @@ def _people(rng: np.random.Generator, n: int) -> pd.DataFrame:
         rows.append({"pid": i, "first": f, "last": la, "co": co})
     p = pd.DataFrame(rows)
     # namesakes: a few people share a full name with someone at another company ...
+    # (at a company where nobody bears the name yet: a namesake at the *same* company is the
+    # one deliberate pair below, whose mailbox the admin numbers; an accidental second such pair
+    # with unrelated mailbox styles would be two people no evidence in the export can tell apart)
     for j in range(0, min(n, 40), 8):
         k = j + 4
-        p.loc[k, ["first", "last"]] = p.loc[j, ["first", "last"]].to_numpy()
-        if p.loc[k, "co"] == p.loc[j, "co"]:
-            p.loc[k, "co"] = (p.loc[j, "co"] + 1) % len(COMPANIES)
+        f, la = p.loc[j, "first"], p.loc[j, "last"]
+        used = {int(c) for c in p.loc[(p["first"] == f) & (p["last"] == la) & (p.index != k), "co"]}
+        co = int(p.loc[k, "co"])
+        while co in used:
+            co = (co + 1) % len(COMPANIES)
+        p.loc[k, ["first", "last", "co"]] = [f, la, co]
     # ... and one pair at the same company (the admin numbers the second mailbox)
     p.loc[n - 1, ["first", "last", "co"]] = p.loc[n - 2, ["first", "last", "co"]].to_numpy()
     mailbox = []
     numbers = rng.choice(np.arange(1_000_000, 9_999_999), size=n, replace=False)
     phones = [f"+4930{x}" if rng.random() < 0.7 else None for x in numbers]
     taken: set[str] = set()
-    for r in p.itertuples():
+    styles = rng.integers(3, size=n)
+    styles[n - 1] = styles[n - 2]          # one admin, one address scheme: the second is numbered
+    for r, style in zip(p.itertuples(), styles):
         dom = COMPANIES[r.co][1]
-        style = int(rng.integers(3))
         local = {0: f"{_ascii(r.first)}.{_ascii(r.last)}", 1: f"{_ascii(r.first)[0]}.{_ascii(r.last)}",
                  2: f"{_ascii(r.first)}{_ascii(r.last)}"}[style]
         addr, k = f"{local}@{dom}", 2
@@ -161,6 +168,8 @@ def _check_truth(p: pd.DataFrame, df: pd.DataFrame) -> None:
     assert not junk.any()
     names = p.groupby(["first", "last"])["co"].nunique()
     assert (names > 1).any(), "no namesakes at different companies"
-    assert p.duplicated(["first", "last", "co"]).any(), "no namesakes at one company"
+    same_co = p[p.duplicated(["first", "last", "co"], keep=False)]
+    assert len(same_co) == 2, "exactly one pair of namesakes at one company"
+    assert same_co["mailbox"].str.replace(r"\d", "", regex=True).nunique() == 1, "its second mailbox numbered"
     assert (p.groupby(["co", "last"]).size() > 1).any(), "no colleagues sharing a surname"
     assert df["first_name"].isin(JUNK_TEXT).sum() > 5 and df["company"].isin(JUNK_TEXT).sum() > 5

@@ -257,3 +257,33 @@ def test_record_hash_does_not_depend_on_what_else_was_read() -> None:
     assert record_hash(a).iloc[1] != record_hash(b).iloc[0]
     c = b.assign(company_size=[11])
     assert record_hash(c).iloc[0] != record_hash(b).iloc[0]
+
+
+def test_a_later_record_joins_two_existing_people_as_one_file_would(engine, make_ctx) -> None:
+    """Anna's business record and a private record (surname, phone) do not match each other;
+    a CRM record with her name, company and phone ties them. In one file that is one person;
+    loaded after the other two it merges the two people (rule 'bridged'), the older survives,
+    records and touches follow, and an opt-out of the merged person stays."""
+    from leadflow.store.schema import merges
+    ctx = make_ctx(CONFIG, engine)
+    biz = {**ANNA, "source_record_id": "w1", "phone": None}
+    private = {"source_record_id": "w2", "email": "ab1990@gmail.com", "last_name": "Berg",
+               "phone": "030 1234567", "country": "Germany", "opt_out": True}
+    bridge = {**ANNA, "source_record_id": "c1", "email": None, "company": "ACME"}
+    land(engine, [biz, private], "web")
+    load_leads(ctx)
+    assert count(engine, people) == 2
+    land(engine, [{"source_touch_id": "t1", "touch_type": "visit", "email": "ab1990@gmail.com",
+                   "occurred_at": "2026-11-25 10:00"}], "events", kind="touches")
+    load_touches(ctx)
+    land(engine, [bridge], "crm")
+    out = load_leads(ctx)
+    assert out["people_joined"] == 1
+    p = people_df(engine)
+    assert len(p) == 1 and bool(p["opt_out"].iloc[0]) and p["email_norm"].iloc[0] == "anna.berg@acme.io"
+    pid = int(p["person_id"].iloc[0])
+    assert set(db.read_df(engine, sa.select(person_records.c.person_id))["person_id"]) == {pid}
+    assert set(db.read_df(engine, sa.select(touches.c.person_id))["person_id"]) == {pid}
+    m = db.read_df(engine, sa.select(merges))
+    assert m[["survivor_id", "rule"]].values.tolist() == [[pid, "bridged"]]
+    assert count(engine, match_reviews) == 0

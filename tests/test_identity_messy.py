@@ -25,9 +25,10 @@ from tests.identity_messy import messy_export
 PRECISION, RECALL = 0.995, 0.98
 
 
-@pytest.fixture(scope="module")
-def export() -> pd.DataFrame:
-    return messy_export(300, seed=11)
+@pytest.fixture(scope="module", params=[11, 2, 3])
+def export(request) -> pd.DataFrame:
+    """Three generated exports: the rules are not tuned to one draw."""
+    return messy_export(300, seed=request.param)
 
 
 def _resolve(df: pd.DataFrame, with_flags: bool = True) -> np.ndarray:
@@ -45,25 +46,39 @@ def test_messy_export_pair_precision(export: pd.DataFrame) -> None:
     assert m["precision"] >= PRECISION, m
 
 
-@pytest.mark.xfail(strict=True, reason="recall on this export is ~0.95: about half of the missed pairs "
-                   "involve a record with nothing but a name (no address, no usable company, no phone), "
-                   "the rest a personal address with a name and no company, which namesakes share; "
-                   "see docs/identity.md 'Known limits'")
+@pytest.mark.xfail(strict=True, reason="recall is 0.947 / 0.956 / 0.937 on seeds 11 / 2 / 3: the missed pairs "
+                   "involve a record with nothing but a name (or a given name and a company) whose namesake "
+                   "(same name elsewhere, or same given name at the same company) is in the export too, or "
+                   "a personal address that namesakes share the shape of; a rare-name rule reached 0.97-0.98 "
+                   "but made the people depend on the file split (docs/identity.md 'Known limits')")
 def test_messy_export_pair_recall(export: pd.DataFrame) -> None:
     m = pair_metrics(export["truth"].to_numpy(), _resolve(export))
     assert m["recall"] >= RECALL, m
 
 
-def test_junk_values_would_merge_strangers_without_the_rule(export: pd.DataFrame, monkeypatch) -> None:
-    """The export's junk is the kind that matters: read as evidence, it merges different people
-    (and, read as disagreement, it splits one person)."""
-    with_rule = pair_metrics(export["truth"].to_numpy(), _resolve(export))
+def _without_junk_rule(monkeypatch) -> None:
     monkeypatch.setattr(evidence, "junk_mask", lambda df, field: np.zeros(len(df), dtype=bool))
     monkeypatch.setattr(evidence, "spread_junk",
                         lambda keys: {c: np.zeros(len(keys), dtype=bool) for c in ("phone_k", "co_k", "name")})
+
+
+def test_junk_read_as_evidence_splits_people(export: pd.DataFrame, monkeypatch) -> None:
+    """The export's junk is the kind that matters: read as disagreement, it splits one person."""
+    with_rule = pair_metrics(export["truth"].to_numpy(), _resolve(export))
+    _without_junk_rule(monkeypatch)
+    without = pair_metrics(export["truth"].to_numpy(), _resolve(export))
+    assert without["recall"] < with_rule["recall"] - 0.02
+    assert without["precision"] <= with_rule["precision"]
+
+
+def test_junk_values_would_merge_strangers_without_the_rule(monkeypatch) -> None:
+    """On seed 11 the junk also merges different people when read as evidence (shared
+    placeholders and fake phones); on seeds 2 and 3 it happens not to."""
+    export = messy_export(300, seed=11)
+    with_rule = pair_metrics(export["truth"].to_numpy(), _resolve(export))
+    _without_junk_rule(monkeypatch)
     without = pair_metrics(export["truth"].to_numpy(), _resolve(export))
     assert without["precision"] < PRECISION <= with_rule["precision"]
-    assert without["recall"] < with_rule["recall"]
 
 
 def test_shared_junk_never_merges_strangers() -> None:
@@ -111,19 +126,20 @@ def _split_loads(export: pd.DataFrame, tmp_path) -> tuple[pd.Series, pd.Series, 
     return df.set_index("source_record_id")["truth"], whole, ab, ba
 
 
-def test_file_split_keeps_precision_and_nearly_the_same_people(export: pd.DataFrame, tmp_path) -> None:
-    truth, whole, ab, ba = _split_loads(export, tmp_path)
+@pytest.fixture(scope="module")
+def splits(export: pd.DataFrame, tmp_path_factory) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """The export loaded as one file, as A then B, and as B then A (once per export)."""
+    return _split_loads(export, tmp_path_factory.mktemp("split"))
+
+
+def test_file_split_keeps_precision(splits) -> None:
+    truth, whole, ab, ba = splits
     for got in (whole, ab, ba):
         m = pair_metrics(truth.to_numpy(), got.reindex(truth.index).to_numpy())
         assert m["precision"] >= PRECISION, m
-    # the people that differ are the few a record of the second file ties together (see below)
-    assert len(_partition(ab) ^ _partition(ba)) <= 0.02 * len(_partition(whole))
 
 
-@pytest.mark.xfail(strict=True, reason="a record of a later file that resembles two people formed "
-                   "from an earlier file sends them to review instead of merging them, as it would "
-                   "inside one file (docs/identity.md 'Known limits')")
-def test_file_split_in_either_order_gives_the_same_people(export: pd.DataFrame, tmp_path) -> None:
-    _, whole, ab, ba = _split_loads(export, tmp_path)
+def test_file_split_in_either_order_gives_the_same_people(splits) -> None:
+    _, whole, ab, ba = splits
     assert _partition(ab) == _partition(ba)
     assert _partition(ab) == _partition(whole)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from leadflow.clean import standardise_leads
-from leadflow.identity.resolve import Thresholds, candidate_pairs, match_keys, resolve
+from leadflow.identity.resolve import Thresholds, candidate_pairs, match_keys, resolve, resolve_people
 from leadflow.identity.synth import generate, pair_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,12 +86,33 @@ def test_matches_people_already_in_the_warehouse_and_known_aliases() -> None:
     assert pd.isna(assign["person_id"].iloc[2]) and assign["match_rule"].iloc[2] == "new"
 
 
-def test_a_record_bridging_two_people_joins_only_its_best_match() -> None:
-    people = _frame([BASE, {**BASE, "email": "rob.kowalski@initech.com", "phone": None}]).assign(person_id=[1, 2])
-    st = _frame([{**BASE, "email": "robert.kowalski@initech.com"}])     # exact address of person 1
-    assign, reviews = resolve(st, people)
-    assert assign["person_id"].tolist() == [1]
-    assert {tuple(sorted(x)) for x in reviews[["a", "b"]].to_numpy().tolist()} >= {(1, 2)}  # nodes 1, 2
+def test_a_record_tying_two_existing_people_joins_them_as_one_file_would() -> None:
+    """robert.kowalski@ and rob.kowalski@ at one company, same name: loaded together they are one
+    person (direct evidence between two mailbox holders). Loaded apart (two people) and tied by
+    a later record, they become one person too: the older survives, the other is merged."""
+    rob = {**BASE, "email": "rob.kowalski@initech.com", "phone": None}
+    one_file, _ = resolve(_frame([BASE, rob]))
+    assert one_file["cluster"].nunique() == 1
+    people = _frame([BASE, rob]).assign(person_id=[1, 2])
+    r = resolve_people(_frame([{**BASE, "email": "robert.kowalski@initech.com"}]), people)
+    assert r.assign["person_id"].tolist() == [1]
+    assert r.merged[["survivor_id", "merged_id"]].to_numpy().tolist() == [[1, 2]]
+    assert r.reviews.empty
+
+
+def test_a_record_resembling_two_existing_mailbox_holders_merges_nobody() -> None:
+    """Jana Weber (j.weber@) and her namesake colleague (j.weber2@) are two people in the
+    warehouse; a record without an address resembling both joins neither, nobody is merged, the
+    pair goes to review; and a pair a reviewer kept apart is never merged."""
+    jana = {"first_name": "Jana", "last_name": "Weber", "company": "Acme", "email": "j.weber@acme.io"}
+    people = _frame([jana, {**jana, "email": "j.weber2@acme.io"}]).assign(person_id=[1, 2])
+    r = resolve_people(_frame([{**jana, "email": None, "company": "Acme GmbH"}]), people)
+    assert r.merged.empty and r.assign["person_id"].isna().all()
+    assert {tuple(sorted(x)) for x in r.reviews[["a", "b"]].to_numpy().tolist()} >= {(0, 1), (0, 2)}
+    rob = {**BASE, "email": "rob.kowalski@initech.com", "phone": None}
+    people = _frame([BASE, rob]).assign(person_id=[1, 2])
+    kept = resolve_people(_frame([BASE]), people, apart=pd.DataFrame({"person_a": [1], "person_b": [2]}))
+    assert kept.merged.empty and kept.assign["person_id"].tolist() == [1]
 
 
 def test_blocking_keeps_pairs_near_linear() -> None:

@@ -3,8 +3,7 @@
 Connected components over merge edges are transitive: a record without an address (or with a
 personal one) that looks like Ann Lee at Acme links ``ann.lee@acme.com`` and ``a.lee@acme.com``
 even though the two mailboxes, issued by one company's mail admin, belong to two people. The
-same holds between the batch and the warehouse, and between two existing people (a record may
-never bridge them). So every node carries identity labels:
+same holds between the batch and the warehouse. So every node carries identity labels:
 
 - its business address (alias-folded, not free mail, not disposable, not a role mailbox such
   as info@: a role mailbox is shared, it names no one), and
@@ -13,14 +12,17 @@ never bridge them). So every node carries identity labels:
 Components holding at most one of each (nearly all) stay as they are. The few that hold more are
 re-clustered greedily: exact edges (same address, a known address of an existing person, a
 source id) first and always, then fuzzy edges strongest first. A fuzzy edge is refused when both
-sides already hold an existing person, or when both sides hold business addresses that differ
-and the edge does not run between two address holders themselves: one person may well use
-``m.tanner@`` and ``mustafa.tanner@`` (direct evidence between the two holders decides that),
-but a third record that resembles both may not chain them. The loop runs only over the edges of
-those conflicting components, not over all records.
+sides hold business addresses that differ and the edge does not run between two address holders
+themselves: one person may well use ``m.tanner@`` and ``mustafa.tanner@`` (direct evidence
+between the two holders decides that), but a third record that resembles both may not chain
+them. Any edge is refused between two existing people a reviewer kept apart (rejected or
+unmerged). The loop runs only over the edges of those conflicting components, not over all
+records.
 
-Because the decision depends on the evidence and not on which records arrived together, the
-same rows give the same people whether they come as one file or as two.
+Two existing people may join through a record of the batch under exactly the rule that would
+have joined their records had they arrived in one file: the same rows give the same people
+whether they come as one file or as two, in either order (the load merges such people, rule
+``bridged`` in ``merges``). A refused pair of existing people goes to review.
 """
 
 from __future__ import annotations
@@ -65,12 +67,14 @@ def _conflicting(comp: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 class _Sets:
-    """Union-find whose roots carry the business addresses and existing person of their set."""
+    """Union-find whose roots carry the business addresses and existing people of their set."""
 
-    def __init__(self, nodes: np.ndarray, email: np.ndarray, person: np.ndarray) -> None:
+    def __init__(self, nodes: np.ndarray, email: np.ndarray, person: np.ndarray,
+                 apart: frozenset[tuple[int, int]] = frozenset()) -> None:
         self.parent = {int(x): int(x) for x in nodes}
         self.email = {int(x): ({int(e)} if e >= 0 else set()) for x, e in zip(nodes, email[nodes])}
-        self.person = {int(x): int(p) for x, p in zip(nodes, person[nodes])}
+        self.person = {int(x): ({int(p)} if p >= 0 else set()) for x, p in zip(nodes, person[nodes])}
+        self.apart = apart                              # existing people a reviewer kept apart
         self.bridged: set[tuple[int, int]] = set()     # existing people a record resembled both of
 
     def find(self, x: int) -> int:
@@ -83,30 +87,33 @@ class _Sets:
 
     def union(self, a: int, b: int, forced: bool, direct: bool = False) -> bool:
         """Join the sets of a and b unless that links two people; ``direct``: a and b both
-        hold a business address themselves (the edge is evidence between the two holders)."""
+        hold a business address themselves (the edge is evidence between the two holders).
+        Existing people join like records do (the same rows in one file would have joined),
+        except a pair a reviewer kept apart (unmerged or rejected)."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return True
         pa, pb = self.person[ra], self.person[rb]
-        if pa >= 0 and pb >= 0:
-            self.bridged.add((min(pa, pb), max(pa, pb)))
-            return False                   # never join two existing people
         ea, eb = self.email[ra], self.email[rb]
-        if not forced and not direct and ea and eb and not (ea & eb):
+        kept_apart = any((min(x, y), max(x, y)) in self.apart for x in pa for y in pb)
+        if kept_apart or (not forced and not direct and ea and eb and not (ea & eb)):
+            self.bridged.update((min(x, y), max(x, y)) for x in pa for y in pb)
             return False                   # a third record may not chain two mailbox holders
         self.parent[rb] = ra
         self.email[ra] = ea | eb
-        self.person[ra] = pa if pa >= 0 else pb
+        self.person[ra] = pa | pb
         return True
 
 
 def components(total: int, exact_a: np.ndarray, exact_b: np.ndarray, fuzzy_a: np.ndarray,
                fuzzy_b: np.ndarray, fuzzy_score: np.ndarray, email_label: np.ndarray,
-               person_label: np.ndarray, email_uniques: object = None) -> tuple[np.ndarray, list[tuple[int, int]]]:
+               person_label: np.ndarray, email_uniques: object = None,
+               apart: frozenset[tuple[int, int]] = frozenset()) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Component label per node (0..total-1) under the no-chaining rule (see module doc), and the
-    node pairs left for review: existing people some record tied to both, and records that
-    resembled two mailbox holders alike with each of them. ``email_uniques`` (the address of each
-    label code) lets role mailboxes be recognised."""
+    node pairs left for review: existing people some record tied to both but who may not join,
+    and records that resembled two mailbox holders alike with each of them. ``email_uniques``
+    (the address of each label code) lets role mailboxes be recognised; ``apart``: pairs of
+    ``person_label`` values that may never join (a reviewer rejected or unmerged them)."""
     ea = np.concatenate([exact_a, fuzzy_a]).astype(np.int64)
     eb = np.concatenate([exact_b, fuzzy_b]).astype(np.int64)
     g = coo_matrix((np.ones(len(ea)), (ea, eb)), shape=(total, total))
@@ -126,9 +133,9 @@ def components(total: int, exact_a: np.ndarray, exact_b: np.ndarray, fuzzy_a: np
     sc = np.asarray(fuzzy_score, dtype=float)[fz]
     order = np.argsort(-sc, kind="stable")
     fa, fb, sc = fuzzy_a[fz][order].astype(np.int64), fuzzy_b[fz][order].astype(np.int64), sc[order]
-    sets, held = _recluster(nodes, xa, xb, fa, fb, sc, email_label, person_label, set())
+    sets, held = _recluster(nodes, xa, xb, fa, fb, sc, email_label, person_label, set(), apart)
     if held:        # records that resemble two mailbox holders alike: they join neither
-        sets, _ = _recluster(nodes, xa, xb, fa, fb, sc, email_label, person_label, held)
+        sets, _ = _recluster(nodes, xa, xb, fa, fb, sc, email_label, person_label, held, apart)
     roots = np.array([sets.find(int(x)) for x in nodes], dtype=np.int64)
     comp[nodes] = comp.max() + 1 + pd.factorize(roots)[0]
     pairs = sorted(sets.bridged)
@@ -145,13 +152,13 @@ def _points(score: float) -> float:
 
 def _recluster(nodes: np.ndarray, xa: np.ndarray, xb: np.ndarray, fa: np.ndarray, fb: np.ndarray,
                sc: np.ndarray, email_label: np.ndarray, person_label: np.ndarray,
-               held: set[int]) -> tuple[_Sets, set[int]]:
+               held: set[int], apart: frozenset[tuple[int, int]] = frozenset()) -> tuple[_Sets, set[int]]:
     """Greedy clustering of conflicting components; ``held`` nodes take no fuzzy edge.
 
     Returns the sets and the nodes found ambiguous: a record without a business address of its
     own whose edge to a mailbox holder was refused while about as strong (within one point) as
     the edge it joined by."""
-    sets = _Sets(nodes, email_label, person_label)
+    sets = _Sets(nodes, email_label, person_label, apart)
     for a, b in zip(xa, xb):
         sets.union(int(a), int(b), forced=True)
     direct = (email_label[fa] >= 0) & (email_label[fb] >= 0)

@@ -17,10 +17,10 @@ import pandas as pd
 from leadflow.canonical import FIELDS
 from leadflow.clean import standardise_leads
 from leadflow.context import RunContext
-from leadflow.identity import derived, evidence, store
+from leadflow.identity import derived, evidence, merging, store
 from leadflow.identity.accounts import business_domain, match_accounts, new_accounts
 from leadflow.identity.golden import golden
-from leadflow.identity.resolve import Thresholds, resolve
+from leadflow.identity.resolve import Thresholds, resolve_people
 from leadflow.privacy.hashing import hash_key
 from leadflow.store import contact_blocks, db
 from leadflow.store.schema import accounts, match_reviews, person_records, stg_inbound_leads
@@ -122,7 +122,12 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
            .merge(src_ids.astype({"source": object, "source_record_id": object})
                   .drop_duplicates(["source", "source_record_id"]),
                   how="left", on=["source", "source_record_id"])["person_id"])
-    assign, reviews = resolve(st, existing, known, th, preassigned=pre.to_numpy())
+    res = resolve_people(st, existing, known, th, preassigned=pre.to_numpy(), apart=merging.read_apart(conn))
+    assign, reviews = res.assign, res.reviews
+    # existing people this batch's records joined (as one file would have): one person now,
+    # before golden records are computed from all of the survivor's records
+    n_joined = merging.absorb(conn, res.merged, "bridged", ctx.run_id, ctx.as_of)
+    existing = _fold_merged(existing, res.merged)
     st = st.assign(**{c: assign[c].array for c in assign.columns})   # keeps person_id Int64
     is_new = st["person_id"].isna()
     st["pkey"] = np.where(is_new, "n" + st["cluster"].astype(str), "p" + st["person_id"].astype(str))
@@ -193,7 +198,7 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
     n = len(st)
     n_review = 0
     if len(reviews):
-        ex_ids = existing["person_id"].to_numpy()
+        ex_ids = existing["survivor_id"].to_numpy()
         node_pid = lambda x: np.where(x < n, pid.to_numpy(dtype="float64")[np.minimum(x, n - 1)],  # noqa: E731
                                       ex_ids[np.maximum(x - n, 0)] if len(ex_ids) else np.nan)
         pa, pb = node_pid(reviews["a"].to_numpy()), node_pid(reviews["b"].to_numpy())
@@ -209,4 +214,18 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
                                                     "status", "created_at"]),
                                     ["person_a", "person_b"])
     return {"created": int(created), "merged": int(len(st) - new_pid.notna().sum()),
-            "review": int(n_review), "accounts_created": int(created_acc)}
+            "review": int(n_review), "accounts_created": int(created_acc), "people_joined": n_joined}
+
+
+def _fold_merged(existing: pd.DataFrame, merged: pd.DataFrame) -> pd.DataFrame:
+    """Existing people with ``survivor_id`` (itself, or the person it was merged into) and the
+    merged people's sticky flags carried to their survivor."""
+    out = existing.assign(survivor_id=existing["person_id"])
+    if not len(merged):
+        return out
+    to = pd.Series(merged["survivor_id"].to_numpy(), index=merged["merged_id"].to_numpy())
+    out["survivor_id"] = out["person_id"].map(to).fillna(out["person_id"]).astype("int64")
+    for f in ("opt_out", "do_not_contact"):
+        sticky = out[f].fillna(False).astype(bool).groupby(out["survivor_id"]).transform("max")
+        out[f] = sticky.to_numpy()
+    return out

@@ -24,24 +24,19 @@ from sqlalchemy.engine import Connection
 from leadflow.clean import normalise_emails
 from leadflow.context import RunContext
 from leadflow.errors import LeadflowError
-from leadflow.identity import store
+from leadflow.identity import merging, store
 from leadflow.identity.accounts import business_domain, match_accounts, new_accounts
 from leadflow.identity.golden import golden
 from leadflow.identity.load import PEOPLE_VALUE_COLS, prepare_records, source_priority
 from leadflow.store import db
 from leadflow.store.schema import (
     accounts,
-    handoffs,
-    lifecycle_events,
     match_reviews,
     merges,
-    outcomes,
     people,
     person_records,
-    scores,
     stg_inbound_leads,
     stg_touches,
-    suppressions,
     touches,
 )
 
@@ -218,7 +213,8 @@ def review_reject(ctx: RunContext, review_id: int, at: datetime | None = None) -
 
 
 def review_merge(ctx: RunContext, review_id: int, at: datetime | None = None) -> dict[str, Any]:
-    """Merge the pair of a review: the older person (lower id) survives and takes everything."""
+    """Merge the pair of a review: the older person (lower id) survives and takes everything
+    (``merging.absorb``)."""
     at = at or ctx.as_of
     with ctx.engine.begin() as conn:
         rv = _review(conn, review_id)
@@ -226,22 +222,9 @@ def review_merge(ctx: RunContext, review_id: int, at: datetime | None = None) ->
         pa, pb = _person(conn, a), _person(conn, b)
         if pa.get("erased_at") or pb.get("erased_at"):
             raise IdentityError(f"review {review_id} involves an erased person")
-        for t in (person_records, touches, outcomes):
-            conn.execute(sa.update(t).where(t.c.person_id == b).values(person_id=a))
-        taken = {int(c) for (c,) in conn.execute(sa.select(handoffs.c.cycle).where(handoffs.c.person_id == a))}
-        conn.execute(sa.update(handoffs).where(handoffs.c.person_id == b,
-                                               handoffs.c.cycle.not_in(taken or {-1})).values(person_id=a))
-        for t in (scores, lifecycle_events, suppressions, handoffs):
-            conn.execute(sa.delete(t).where(t.c.person_id == b))
-        conn.execute(sa.delete(people).where(people.c.person_id == b))
-        conn.execute(sa.update(people).where(people.c.person_id == a).values(
-            opt_out=bool(pa["opt_out"] or pb["opt_out"]),
-            do_not_contact=bool(pa["do_not_contact"] or pb["do_not_contact"]),
-            email_norm=pa["email_norm"] or pb["email_norm"], updated_at=at))
+        merging.absorb(conn, pd.DataFrame({"survivor_id": [a], "merged_id": [b], "score": [rv["score"]]}),
+                       "review", ctx.run_id, at)
         refresh(conn, ctx, [a], at)
-        conn.execute(merges.insert().values(survivor_id=a, merged_id=b, rule="review", score=rv["score"],
-                                            run_id=ctx.run_id, merged_at=at))
         conn.execute(sa.update(match_reviews).where(match_reviews.c.review_id == review_id)
                      .values(status="merged"))
     return {"survivor_id": a, "merged_id": b}
-

@@ -281,9 +281,29 @@ def score_pairs(keys: pd.DataFrame | Encoded, pairs: pd.DataFrame) -> pd.DataFra
     return pairs.assign(points=pts, score=points_to_score(pts), rule=rule)
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """What resolution decided: per record (``assign``), the uncertain pairs (``reviews``), and
+    existing people that records of the batch joined (``merged``: survivor_id, merged_id, score;
+    the older person, lower id, survives)."""
+    assign: pd.DataFrame
+    reviews: pd.DataFrame
+    merged: pd.DataFrame
+
+
 def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
             known_emails: pd.DataFrame | None = None, th: Thresholds = Thresholds(),
             preassigned: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``resolve_people`` without the merged existing people (their records already point at the
+    survivor): (assign, reviews)."""
+    r = resolve_people(records, people, known_emails, th, preassigned)
+    return r.assign, r.reviews
+
+
+def resolve_people(records: pd.DataFrame, people: pd.DataFrame | None = None,
+                   known_emails: pd.DataFrame | None = None, th: Thresholds = Thresholds(),
+                   preassigned: pd.Series | None = None,
+                   apart: pd.DataFrame | None = None) -> Resolved:
     """Resolve incoming standardised records against each other and existing people.
 
     records: standardised leads (index ignored; positional). people: existing golden records
@@ -291,11 +311,14 @@ def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
     (email_norm, person_id) of every address already resolved (person_records), so an alias
     seen on an older record still matches exactly. preassigned: person ids (Int64, NA where
     unknown) per record, e.g. from a source record id seen before (rule 'source_key').
+    apart: (person_a, person_b) pairs of existing people that must never join (rejected reviews).
 
-    Returns (assign, reviews). assign, one row per record in order: person_id (existing, or
-    NA), cluster (label shared by records forming one new person), match_rule, match_score.
-    reviews: node pairs (a, b) whose score is in [review, auto) and which did not end up
-    together, with score and evidence; node >= n means existing person people.iloc[node - n].
+    assign, one row per record in order: person_id (existing, or NA), cluster (label shared by
+    records forming one new person), match_rule, match_score. reviews: node pairs (a, b) whose
+    score is in [review, auto) and which did not end up together, with score and evidence; node
+    >= n means existing person people.iloc[node - n]. merged: existing people joined through
+    records of the batch, exactly as their records would have joined had they come in one file
+    (``guards``); each merged person's records belong to the survivor in ``assign``.
     """
     people = people if people is not None else pd.DataFrame(columns=["person_id"])
     g = _Graph(len(records), len(people),
@@ -310,17 +333,18 @@ def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
                      enc.uniques["email_key"])
     del enc
     auto = scored[scored["score"] >= th.auto]
-    comp, guard_reviews = _components(g, _same_address_edges(rk["email_norm"]), exact_nodes, auto, labels)
-    assign_node, comp_new, bridge_reviews = _attach(g, comp, exact_nodes, auto, th)
-    bridge_reviews = [(a, b, th.auto, "bridged") for a, b in guard_reviews] + bridge_reviews
-    cluster = pd.Series(comp_new, index=rk.index)
+    comp, guard_reviews = _components(g, _same_address_edges(rk["email_norm"]), exact_nodes, auto, labels,
+                                      _apart_nodes(g, apart))
+    assign_node, merged = _attach(g, comp, auto)
+    bridge_reviews = [(a, b, th.auto, "bridged") for a, b in guard_reviews]
+    cluster = pd.Series(comp[:g.n], index=rk.index)
     rule, score = _match_rules(g, rk, auto, exact_person, is_pre, assign_node, cluster)
     assign = pd.DataFrame({
         "person_id": _person_ids(g, assign_node),
         "cluster": cluster.to_numpy(),
         "match_rule": rule.to_numpy(), "match_score": score.to_numpy(),
     })
-    return assign, _review_pairs(g, scored, assign_node, cluster, bridge_reviews, th)
+    return Resolved(assign, _review_pairs(g, scored, assign_node, cluster, bridge_reviews, th, merged), merged)
 
 
 @dataclass(frozen=True)
@@ -395,8 +419,20 @@ def _same_address_edges(email: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return same.index.to_numpy(), same.to_numpy()
 
 
+def _apart_nodes(g: _Graph, apart: pd.DataFrame | None) -> frozenset[tuple[int, int]]:
+    """Pairs of existing people that must stay apart, as (node, node) with the smaller first."""
+    if apart is None or not len(apart) or not g.m:
+        return frozenset()
+    x = g.node_of(apart["person_a"].to_numpy())
+    y = g.node_of(apart["person_b"].to_numpy())
+    ok = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[ok].astype(np.int64), y[ok].astype(np.int64)
+    return frozenset(zip(np.minimum(x, y).tolist(), np.maximum(x, y).tolist()))
+
+
 def _components(g: _Graph, same_address: tuple[np.ndarray, np.ndarray], exact_nodes: pd.Series,
-                auto: pd.DataFrame, labels: _Labels) -> tuple[np.ndarray, list[tuple[int, int]]]:
+                auto: pd.DataFrame, labels: _Labels,
+                apart: frozenset[tuple[int, int]] = frozenset()) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Connected component of every node under the no-chaining rule (``guards``): exact edges
     (same address, known person) and automatic fuzzy edges, never joining two business
     mailboxes or two existing people through a third record. Also the pairs it sent to review."""
@@ -405,46 +441,39 @@ def _components(g: _Graph, same_address: tuple[np.ndarray, np.ndarray], exact_no
     nodes = np.arange(g.total)
     return guards.components(g.total, exact_a, exact_b, auto["a"].to_numpy(), auto["b"].to_numpy(),
                              auto["score"].to_numpy(), labels.email, np.where(nodes >= g.n, nodes, -1),
-                             labels.uniques)
+                             labels.uniques, apart)
 
 
-def _attach(g: _Graph, comp: np.ndarray, exact_nodes: pd.Series, auto: pd.DataFrame,
-            th: Thresholds) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, float, str]]]:
-    """Each record's existing person node (NaN: a new person) and its cluster label.
+def _attach(g: _Graph, comp: np.ndarray, auto: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each record's existing person node (NaN: a new person), and the existing people merged.
 
-    A component reaching one existing person joins it. A component bridging several existing
-    people is not merged: each record follows its strongest direct link (exact address beats
-    any fuzzy score), records without one start a person of their own, and every pair of the
-    bridged people goes to review.
+    A component reaching one existing person joins it. A component reaching several (the guards
+    let them join: the same rows in one file would have been one person) joins the oldest of
+    them (lowest person id); the others are merged into it, with the weakest automatic score
+    of an edge between the batch and those people.
     """
     n = g.n
     comp_new = comp[:n]
-    ex_comp = pd.Series(np.arange(n, g.total), index=comp[n:]) if g.m else pd.Series(dtype=np.int64)
-    reached = ex_comp[ex_comp.index.isin(np.unique(comp_new))] if g.m else ex_comp
-    n_ex = reached.groupby(level=0).size() if len(reached) else pd.Series(dtype=int)
-    single = reached[reached.index.isin(n_ex[n_ex == 1].index)]
-    assign_node = pd.Series(comp_new).map(single).to_numpy().astype(float)
-    bridged = n_ex[n_ex > 1].index
-    reviews: list[tuple[int, int, float, str]] = []
-    if not len(bridged):
-        return assign_node, comp_new, reviews
-    in_bridge = np.isin(comp_new, bridged)
-    fuzzy = auto.assign(rec=np.where(auto["a"] < n, auto["a"], auto["b"]),
-                        node=np.where(auto["a"] >= n, auto["a"], auto["b"]))
-    links = pd.concat([
-        pd.DataFrame({"rec": exact_nodes.index.to_numpy(), "node": exact_nodes.to_numpy(), "s": 2.0}),
-        fuzzy[fuzzy["node"] >= n][["rec", "node", "score"]].rename(columns={"score": "s"}),
-    ])
-    links = links[in_bridge[links["rec"].to_numpy()]]
-    best = links.sort_values("s", ascending=False).drop_duplicates("rec")
-    assign_node[best["rec"].to_numpy()] = best["node"].to_numpy()
-    for c in bridged:
-        nodes = reached[reached.index == c].to_numpy()
-        reviews += [(int(x), int(y), th.auto, "bridged") for i, x in enumerate(nodes) for y in nodes[i + 1:]]
-    orphan = in_bridge & ~np.isin(np.arange(n), best["rec"].to_numpy())
-    comp_new = comp_new.copy()
-    comp_new[orphan] = g.total + np.arange(orphan.sum())
-    return assign_node, comp_new, reviews
+    empty = pd.DataFrame({"survivor_id": pd.Series(dtype=np.int64), "merged_id": pd.Series(dtype=np.int64),
+                          "score": pd.Series(dtype=float)})
+    if not g.m:
+        return np.full(n, np.nan), empty
+    ex = pd.DataFrame({"c": comp[n:], "node": np.arange(n, g.total), "pid": g.person_ids})
+    ex = ex[ex["c"].isin(np.unique(comp_new))].sort_values(["c", "pid"], kind="stable")
+    survivor = ex.drop_duplicates("c").set_index("c")["node"]
+    assign_node = pd.Series(comp_new).map(survivor).to_numpy().astype(float)
+    gone = ex[ex.duplicated("c")]
+    if not len(gone):
+        return assign_node, empty
+    touching = auto[(auto["a"] < n) != (auto["b"] < n)]
+    ex_node = np.maximum(touching["a"].to_numpy(), touching["b"].to_numpy())
+    weakest = pd.Series(touching["score"].to_numpy()).groupby(comp[ex_node]).min()
+    merged = pd.DataFrame({
+        "survivor_id": g.person_ids[survivor.reindex(gone["c"]).to_numpy() - n].astype(np.int64),
+        "merged_id": gone["pid"].to_numpy().astype(np.int64),
+        "score": weakest.reindex(gone["c"]).to_numpy(dtype=float),
+    })
+    return assign_node, merged
 
 
 def _match_rules(g: _Graph, rk: pd.DataFrame, auto: pd.DataFrame, exact_person: pd.Series,
@@ -483,10 +512,15 @@ def _person_ids(g: _Graph, assign_node: np.ndarray) -> Any:
 
 
 def _review_pairs(g: _Graph, scored: pd.DataFrame, assign_node: np.ndarray, cluster: pd.Series,
-                  bridge_reviews: list[tuple[int, int, float, str]], th: Thresholds) -> pd.DataFrame:
+                  bridge_reviews: list[tuple[int, int, float, str]], th: Thresholds,
+                  merged: pd.DataFrame) -> pd.DataFrame:
     """Uncertain pairs (score in [review, auto)) whose nodes ended apart, plus bridged people."""
     final = np.where(np.isnan(assign_node), -1 - cluster.to_numpy(), assign_node)
-    final_all = np.concatenate([final, np.arange(g.n, g.total, dtype=float)])
+    ex_final = np.arange(g.n, g.total, dtype=float)
+    if len(merged):     # a merged person is its survivor now
+        ex_final[g.node_of(merged["merged_id"].to_numpy()).astype(np.int64) - g.n] = \
+            g.node_of(merged["survivor_id"].to_numpy())
+    final_all = np.concatenate([final, ex_final])
     rv = scored[(scored["score"] >= th.review) & (scored["score"] < th.auto) & scored["reviewable"]]
     rv = rv[final_all[rv["a"].to_numpy()] != final_all[rv["b"].to_numpy()]]
     reviews = rv[["a", "b", "score", "rule"]].reset_index(drop=True)
