@@ -287,3 +287,36 @@ def test_a_later_record_joins_two_existing_people_as_one_file_would(engine, make
     m = db.read_df(engine, sa.select(merges))
     assert m[["survivor_id", "rule"]].values.tolist() == [[pid, "bridged"]]
     assert count(engine, match_reviews) == 0
+
+
+def test_people_both_handed_off_in_the_same_cycle_are_not_merged_by_a_bridging_record(engine, make_ctx) -> None:
+    """A bridged merge at load would have to drop one of two handoffs of the same cycle (and the
+    sales outcome on it): the load keeps both people and every handoff and outcome instead, and
+    leaves the pair to a reviewer (``people review``), rather than failing or losing a handoff."""
+    from datetime import datetime
+
+    from leadflow.store.schema import handoffs, merges, outcomes
+    ctx = make_ctx(CONFIG, engine)
+    biz = {**ANNA, "source_record_id": "w1", "phone": None}
+    private = {"source_record_id": "w2", "email": "ab1990@gmail.com", "last_name": "Berg",
+               "phone": "030 1234567", "country": "Germany"}
+    land(engine, [biz, private], "web")
+    load_leads(ctx)
+    pids = sorted(int(x) for x in people_df(engine)["person_id"])
+    at = datetime(2026, 11, 26, 9, 0)
+    with engine.begin() as conn:
+        for pid in pids:
+            conn.execute(handoffs.insert().values(person_id=pid, cycle=1, owner_rep="r1", route_rule="round_robin",
+                                                  qualified_by="threshold", run_date=at.date(),
+                                                  handed_off_at=at, status="queued"))
+        hid = conn.execute(sa.select(handoffs.c.handoff_id).where(handoffs.c.person_id == pids[1])).scalar_one()
+        conn.execute(outcomes.insert().values(source="crm", source_outcome_id="o1", handoff_id=hid,
+                                              person_id=pids[1], status="accepted", occurred_at=at))
+    land(engine, [{**ANNA, "source_record_id": "c1", "email": None, "company": "ACME"}], "crm")
+    out = load_leads(ctx)
+    assert out["people_joined"] == 0
+    assert sorted(int(x) for x in people_df(engine)["person_id"]) == pids
+    assert count(engine, handoffs) == 2 and count(engine, outcomes) == 1
+    assert count(engine, merges) == 0
+    rv = db.read_df(engine, sa.select(match_reviews.c.person_a, match_reviews.c.person_b, match_reviews.c.status))
+    assert rv.values.tolist() == [[pids[0], pids[1], "open"]]

@@ -126,8 +126,9 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
     assign, reviews = res.assign, res.reviews
     # existing people this batch's records joined (as one file would have): one person now,
     # before golden records are computed from all of the survivor's records
-    n_joined = merging.absorb(conn, res.merged, "bridged", ctx.run_id, ctx.as_of)
-    existing = _fold_merged(existing, res.merged)
+    merged = merging.mergeable_at_load(conn, res.merged)
+    n_joined = merging.absorb(conn, merged, "bridged", ctx.run_id, ctx.as_of)
+    existing = _fold_merged(existing, merged)
     st = st.assign(**{c: assign[c].array for c in assign.columns})   # keeps person_id Int64
     is_new = st["person_id"].isna()
     st["pkey"] = np.where(is_new, "n" + st["cluster"].astype(str), "p" + st["person_id"].astype(str))
@@ -213,8 +214,22 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
                                     db.records(rv, ["person_a", "person_b", "score", "evidence",
                                                     "status", "created_at"]),
                                     ["person_a", "person_b"])
+    n_review += _review_held(conn, ctx, res.merged, merged)
     return {"created": int(created), "merged": int(len(st) - new_pid.notna().sum()),
             "review": int(n_review), "accounts_created": int(created_acc), "people_joined": n_joined}
+
+
+def _review_held(conn: Any, ctx: RunContext, proposed: pd.DataFrame, done: pd.DataFrame) -> int:
+    """Bridged merges the load held back (both people handed off in the same cycle) go to review."""
+    held = proposed[~proposed["merged_id"].isin(done["merged_id"])] if len(proposed) else proposed
+    if not len(held):
+        return 0
+    a, b = held["survivor_id"].astype(int), held["merged_id"].astype(int)
+    rv = pd.DataFrame({"person_a": np.minimum(a, b), "person_b": np.maximum(a, b),
+                       "score": held["score"].astype(float).to_numpy(), "status": "open", "created_at": ctx.as_of})
+    rv["evidence"] = [{"rule": "bridged", "held": "both handed off in the same cycle"}] * len(rv)
+    return db.insert_ignore(conn, match_reviews, db.records(rv, ["person_a", "person_b", "score", "evidence",
+                                                                 "status", "created_at"]), ["person_a", "person_b"])
 
 
 def _fold_merged(existing: pd.DataFrame, merged: pd.DataFrame) -> pd.DataFrame:

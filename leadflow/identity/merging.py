@@ -39,6 +39,24 @@ def read_apart(conn: Connection) -> pd.DataFrame:
                       .where(match_reviews.c.status == "rejected"))
 
 
+def mergeable_at_load(conn: Connection, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The pairs a load may merge on its own: not those where both people were handed off in the
+    same cycle. Merging them would drop one of the two handoffs (and what sales reported on it);
+    they stay two people, for a reviewer to settle, rather than lose a handoff."""
+    if not len(pairs):
+        return pairs
+    ids = [int(x) for x in pd.concat([pairs["survivor_id"], pairs["merged_id"]]).unique()]
+    h = db.read_df(conn, sa.select(handoffs.c.person_id, handoffs.c.cycle).where(handoffs.c.person_id.in_(ids)))
+    if h.empty:
+        return pairs
+    keys = pairs.reset_index(drop=True)
+    s = keys[["survivor_id"]].merge(h, left_on="survivor_id", right_on="person_id").drop(columns="person_id")
+    m = keys.reset_index()[["index", "merged_id", "survivor_id"]].merge(
+        h, left_on="merged_id", right_on="person_id")
+    clash = m.merge(s.drop_duplicates(), on=["survivor_id", "cycle"])["index"].unique()
+    return keys.drop(index=clash).reset_index(drop=True)
+
+
 def absorb(conn: Connection, pairs: pd.DataFrame, rule: str, run_id: str | None, at: datetime) -> int:
     """Merge each ``merged_id`` into its ``survivor_id`` (columns of ``pairs``, plus ``score``);
     one statement per table for all pairs. Returns the number of people merged."""
