@@ -20,7 +20,7 @@ deals_<day>.csv`` by won day) and a ``leadflow.yaml`` that maps them (``HISTORY_
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -156,15 +156,30 @@ routing:
 """
 
 
+def delivery_day(stamps: pd.Series, every: str, last: date) -> pd.Series:
+    """The day a record's export is dated: its own day, or the last day of its week / month
+    (never after ``last``, the history's final day)."""
+    d = pd.to_datetime(stamps.str[:10])
+    if every == "week":
+        d = d + pd.to_timedelta(6 - d.dt.dayofweek, unit="D")
+    elif every == "month":
+        d = d + pd.offsets.MonthEnd(0)
+    elif every != "day":
+        raise ValueError(f"every must be day, week or month, not {every!r}")
+    return d.clip(upper=pd.Timestamp(last)).dt.strftime("%Y-%m-%d")
+
+
 def write_history(out_dir: Path | str, n_leads: int = 8000, seed: int = 7, start: date = date(2024, 1, 1),
-                  days: int = 730) -> Path:
-    """Write the dated delivery files and ``leadflow.yaml`` under ``out_dir``; return the config path."""
+                  days: int = 730, every: str = "day") -> Path:
+    """Write the dated delivery files (one per ``every``: day, week or month, named by its last
+    day) and ``leadflow.yaml`` under ``out_dir``; return the config path."""
     out = Path(out_dir)
     h = history_frames(n_leads, seed, start, days)
+    last = start + timedelta(days=days - 1)
     for name, df, col in (("mqls", h.mqls, "first_contact_date"), ("deals", h.deals, "won_date")):
         folder = out / "landing" / name
         folder.mkdir(parents=True, exist_ok=True)
-        for day, g in df.groupby(df[col].str[:10], sort=True):
+        for day, g in df.groupby(delivery_day(df[col], every, last), sort=True):
             g.to_csv(folder / f"{name}_{day}.csv", index=False)
     channel_map = "{" + ", ".join(f"{k}: {v if v else 'null'}" for k, v in CHANNEL_MAP.items()) + "}"
     cfg = out / "leadflow.yaml"
