@@ -93,3 +93,28 @@ def test_mistyped_command_gives_usage_and_exit_2(args: tuple[str, ...], hint: st
     assert r.returncode == 2, r.stderr
     assert "internal error" not in r.stderr
     assert "Usage:" in r.stderr and hint in r.stderr
+
+
+def test_backfill_replays_only_days_with_dated_deliveries(tmp_path, db_url, monkeypatch, capsys) -> None:
+    """`leadflow backfill` runs the days whose files are dated in the range, in order; a reversed
+    range is one line, exit non-zero."""
+    import yaml
+    land = tmp_path / "landing"
+    land.mkdir()
+    (land / "leads_2024-01-03.csv").write_text("id,email\n")        # header only: lands nothing
+    (land / "leads_2024-01-05.csv").write_text("id,email\n")
+    (land / "leads_2024-02-01.csv").write_text("id,email\n")        # after the range: waits
+    cfg = tmp_path / "leadflow.yaml"
+    cfg.write_text(yaml.safe_dump({"sources": [{
+        "name": "web", "owner": "o", "kind": "inbound_leads", "mapping": {"id": "source_record_id",
+                                                                          "email": "email"},
+        "connector": {"type": "file", "path": "landing", "pattern": "leads_*.csv", "min_age_seconds": 0}}]}))
+    monkeypatch.setenv("LEADFLOW_DATABASE_URL", db_url)
+    assert main(["backfill", "--from", "2024-01-01", "--to", "2024-01-31", "-c", str(cfg),
+                 "--steps", "ingest"]) == 0
+    out = capsys.readouterr().out
+    assert [ln.split()[0] for ln in out.splitlines() if ln.startswith("2024-")] == \
+        ["2024-01-03", "2024-01-05"]
+    assert "2 day(s) replayed" in out
+    assert main(["backfill", "--from", "2024-01-31", "--to", "2024-01-01", "-c", str(cfg)]) != 0
+    assert "--to 2024-01-01 is before --from 2024-01-31" in capsys.readouterr().err
