@@ -23,8 +23,14 @@ from leadflow.canonical import TOUCH_TYPES
 from leadflow.config import Settings
 from leadflow.score import engagement as eng_
 from leadflow.score import rules
-from leadflow.score.features import (CAPTURE_TIME_FEATURES, LABELS, PEOPLE_FEATURES, FeatureSpec,
-                                     KnownAt, capture_time_features)
+from leadflow.score.features import (
+    CAPTURE_TIME_FEATURES,
+    LABELS,
+    PEOPLE_FEATURES,
+    FeatureSpec,
+    KnownAt,
+    capture_time_features,
+)
 from leadflow.store import db
 from leadflow.store.schema import people as people_t
 from leadflow.store.schema import touches as touches_t
