@@ -90,12 +90,25 @@ FIELDS: Final[dict[str, dict[str, str]]] = {
         "source_outcome_id": "str",
         "handoff_id": "int",
         "email": "str",
+        "source_record_id": "str",   # the lead's id in its own source (e.g. the MQL id)
+        "crm_id": "str",             # the CRM's record id (pushed by leadflow, or learned)
         "status": "str",
         "reason_code": "str",
         "selling_step": "str",
         "amount": "float",
         "occurred_at": "datetime",
     },
+}
+
+# Keys an outcome (or a later touch) may use to find its lead, in the order they are tried
+# (``Source.match_on`` picks and orders them; default: every one the mapping fills).
+MATCH_KEYS: Final = ("handoff_id", "crm_id", "source_record_id", "email")
+
+# Closed lists a source's raw values are mapped onto at ingest (open vocabulary): a value that is
+# not on the list after the source's value maps becomes the fallback, and the delivered value is
+# kept in the record's attributes as ``<field>_raw`` (reportable, never lost).
+CLOSED_LISTS: Final[dict[str, tuple[tuple[str, ...], str]]] = {
+    "channel": (CHANNELS, "other"),
 }
 
 # Fields that identify a row within its source (used for unique-key checks).

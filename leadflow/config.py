@@ -108,6 +108,12 @@ class Source(Strict):
     quality: QualityThresholds = Field(default_factory=QualityThresholds)
     enabled: bool = True
     limits: IngestLimits = Field(default_factory=IngestLimits)  # keys set here override ingest_limits
+    # --- CRM history (issue 18): how outcomes find their lead, and when no win means lost
+    # crm_outcomes: the keys tried, in order (default: every key the mapping or constants fill)
+    match_on: list[Literal["handoff_id", "crm_id", "source_record_id", "email"]] | None = None
+    # lead sources: a handoff with no win this many days after it became an MQL counts as lost
+    # (inferred) for training and reporting; None: feedback.aging_days
+    aging_days: int | None = Field(default=None, ge=1)
 
     @field_validator("mapping")
     @classmethod
@@ -332,6 +338,8 @@ class Crm(Strict):
 class Feedback(Strict):
     recycle_reasons: list[str] = Field(default_factory=lambda: ["bad_timing", "no_budget", "not_reachable"])
     disqualify_reasons: list[str] = Field(default_factory=lambda: ["wrong_person", "competitor", "duplicate"])
+    # Wins-only CRMs: no win within this many days of the MQL = lost (inferred); None: never
+    aging_days: int | None = Field(default=None, ge=1)
 
 
 class Alerts(Strict):

@@ -115,7 +115,7 @@ def test_outcomes_matched_quarantined_and_lifecycle_moved(engine, ctx) -> None:
     assert "status not allowed" in reasons[8]
     assert "selling_step unknown" in reasons[9]
     assert "source_outcome_id delivered more than once" in reasons[10]
-    assert "before the handoff" in reasons[14]
+    assert "before the lead was created" in reasons[14]
     assert "duplicate: handoff already has accepted" in reasons[15]
     assert q.loc[4, "record"]["source_outcome_id"] == "o4"   # the original record is kept
 
@@ -198,3 +198,91 @@ def test_training_examples_label_point_in_time(engine, ctx) -> None:
     # on Nov 4 at midnight, the opportunity of Nov 4 10:30 was not known yet
     assert early.set_index("handoff_id")["label"].sum() == 0
     assert training_examples(engine, datetime(2026, 11, 1)).empty
+
+
+# ---------------------------------------------------------------- matching by any key (issue 18/19)
+def _o_keys(oid: str, status: str, day: int, **keys) -> dict:
+    return {**_o(oid, status, day), **keys}
+
+
+def test_outcome_matched_by_crm_id_from_the_crm_outbox(engine, ctx) -> None:
+    """An outcome exported from the CRM carries only the CRM's id: the id stored when leadflow
+    pushed the handoff (crm_outbox) finds it; a later outcome learns nothing wrong from it."""
+    from leadflow.store.schema import crm_outbox
+    with engine.begin() as c:
+        c.execute(crm_outbox.insert(), [
+            {"destination": "hubspot", "handoff_id": 103, "person_id": 3, "action": "upsert",
+             "status": "pushed", "crm_id": "HS-903", "created_at": T0},
+            {"destination": "hubspot", "handoff_id": 104, "person_id": 4, "action": "upsert",
+             "status": "failed", "crm_id": "HS-904", "created_at": T0}])        # never pushed: no link
+    _land(engine, [_o_keys("c1", "accepted", 3, crm_id="HS-903"),
+                   _o_keys("c2", "accepted", 3, crm_id="HS-904")], "crm1")
+    counts = apply_outcomes(ctx)
+    assert counts["matched_by_crm_id"] == 1 and counts["loaded"] == 1
+    st = _state(engine)
+    o = st["outcomes"].set_index("source_outcome_id")
+    assert o.loc["c1", "handoff_id"] == 103 and o.loc["c1", "match_rule"] == "crm_id"
+    assert o.loc["c1", "crm_id"] == "HS-903"
+    q = st["quarantine"]
+    assert q["reasons"].iloc[0] == ["unmatched: no handed-off lead found by crm_id (keys tried)"]
+    assert "HS-904" not in str(q["reasons"].iloc[0])            # keys named, values never
+
+
+def test_crm_id_learned_from_an_earlier_outcome(engine, ctx) -> None:
+    _land(engine, [_o_keys("l1", "accepted", 3, email="p5@acme.test", crm_id="SF-5")], "l1")
+    assert apply_outcomes(ctx)["matched_by_email"] == 1
+    _land(engine, [_o_keys("l2", "opportunity", 5, crm_id="SF-5", amount=100.0)], "l2")
+    counts = apply_outcomes(ctx)
+    assert counts["matched_by_crm_id"] == 1 and counts["loaded"] == 1
+    o = _state(engine)["outcomes"].set_index("source_outcome_id")
+    assert o.loc["l2", "handoff_id"] == 105
+
+
+def test_outcome_matched_by_source_record_id_and_match_on_restricts(engine, make_ctx) -> None:
+    """A wins-only export cites the MQL id (the lead's source record id); ``match_on`` says
+    which keys a source may use: an email it carries is not tried when not listed."""
+    _people_and_handoffs(engine)
+    from leadflow.store.schema import person_records
+    with engine.begin() as c:
+        c.execute(person_records.insert(), [
+            {"batch_id": 1, "row_number": i, "source": "mqls", "person_id": i, "match_rule": "new",
+             "created_at": T0, "source_record_id": f"MQL-{i}"} for i in (1, 2)])
+    doc = {"sources": [
+        {"name": "mqls", "owner": "m", "kind": "inbound_leads", "connector": {"type": "file", "path": "l"}},
+        {"name": "crm", "owner": "s", "kind": "crm_outcomes", "record_source": "mqls",
+         "connector": {"type": "file", "path": "d"},
+         "mapping": {"mql": "source_record_id", "mail": "email"}, "match_on": ["source_record_id"]}]}
+    c2 = make_ctx(doc, engine, run_date=date(2026, 11, 10))
+    _land(engine, [_o_keys("w1", "won", 6, source_record_id="MQL-1", amount=900.0),
+                   _o_keys("w2", "won", 6, source_record_id="MQL-77", email="p2@acme.test")], "w")
+    counts = apply_outcomes(c2)
+    assert counts["matched_by_source_record_id"] == 1 and counts["matched_by_email"] == 0
+    st = _state(engine)
+    assert st["outcomes"].set_index("source_outcome_id").loc["w1", "handoff_id"] == 101
+    assert st["quarantine"]["reasons"].iloc[0] == [
+        "unmatched: no handed-off lead found by source_record_id (keys tried)"]
+    assert st["people"].set_index("person_id").loc[1, "lifecycle_stage"] == "customer"
+
+
+def test_wins_only_aging_marks_inferred_losses(engine, make_ctx) -> None:
+    """No win N days after the MQL time counts as lost (inferred); younger handoffs stay open."""
+    from leadflow.feedback.training import label_counts
+    _people_and_handoffs(engine)
+    with engine.begin() as c:
+        c.execute(lifecycle_events.insert(), [
+            {"person_id": i, "cycle": 1, "from_stage": "lead", "to_stage": "mql",
+             "occurred_at": T0 - pd.Timedelta(days=40 if i <= 3 else 5), "reason": "t", "run_id": "t"}
+            for i in range(1, 7)])
+    _land(engine, [_o("a1", "won", 3, handoff_id=101, amount=10.0),
+                   _o("a2", "lost", 4, handoff_id=102)], "a")
+    c2 = make_ctx({"feedback": {"aging_days": 30}}, engine, run_date=date(2026, 11, 10))
+    apply_outcomes(c2)
+    ex = training_examples(engine, c2.as_of, c2.settings).set_index("person_id")
+    assert ex["label_status"].to_dict() == {1: "won", 2: "lost", 3: "lost_inferred", 4: "open",
+                                            5: "open", 6: "open"}
+    assert ex["inferred"].tolist() == [0, 0, 1, 0, 0, 0]
+    assert label_counts(ex) == {"positives": 1, "negatives": 2, "negatives_reported": 1,
+                                "negatives_inferred": 1, "open": 3}
+    plain = training_examples(engine, c2.as_of)           # no settings: no aging, same labels
+    assert plain["label_status"].isin(["won", "lost", "open"]).all()
+    assert plain["label"].tolist() == ex["label"].tolist()

@@ -142,3 +142,21 @@ def test_one_implementation_of_each_reader(pattern: str) -> None:
     hits = [name for name, text in _sources().items() if re.search(pattern, text)]
     allowed = {"report/marts.py", "score/warehouse.py"}  # warehouse text the store wrote, not input
     assert [h for h in hits if h not in allowed] == []
+
+
+def test_channel_is_an_open_vocabulary_with_the_raw_value_kept() -> None:
+    """Raw channel labels map onto the canonical list (value maps, then canonical spelling,
+    else ``other``); the delivered value is kept as ``channel_raw``; a mapped column declared as
+    an attribute feeds both."""
+    src = Source.model_validate({"name": "mqls", "owner": "ops", "kind": "inbound_leads",
+                                 "connector": {"type": "file", "path": "x"},
+                                 "mapping": {"id": "source_record_id", "origin": "channel"},
+                                 "value_maps": {"channel": {"social": "paid_social", "unknown": None}},
+                                 "attributes": {"origin": "capture"}})
+    raw = pd.DataFrame({"id": ["1", "2", "3", "4", "5"],
+                        "origin": ["social", "Paid Search", "organic_search", "unknown", None]}, dtype=object)
+    m = map_frame(src, raw, np.arange(1, 6))
+    assert m.frame["channel"].tolist() == ["paid_social", "paid_search", "other", None, None]
+    assert m.attrs["channel_raw"].tolist() == ["social", "Paid Search", "organic_search", "unknown", None]
+    assert m.attrs["origin"].tolist()[:3] == ["social", "Paid Search", "organic_search"]
+    assert "channel_raw" in m.attribute_columns and "origin" in m.attribute_columns

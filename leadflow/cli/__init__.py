@@ -20,8 +20,8 @@ app = typer.Typer(help="leadflow: hands leads from marketing to sales and closes
 
 
 def _register_all() -> None:
-    from leadflow.cli import core, crm, data, handoffs, identity, modeling, qualifying, quality, reporting
-    for mod in (core, data, quality, identity, modeling, qualifying, handoffs, crm, reporting):
+    from leadflow.cli import core, crm, data, handoffs, history, identity, modeling, qualifying, quality, reporting
+    for mod in (core, data, quality, identity, modeling, qualifying, handoffs, crm, reporting, history):
         mod.register(app)
 
 

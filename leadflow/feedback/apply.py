@@ -23,8 +23,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from leadflow.canonical import MATCH_KEYS
 from leadflow.context import RunContext
-from leadflow.feedback import checks, stages
+from leadflow.feedback import checks, keys, stages
 from leadflow.store import db, frames
 from leadflow.store.schema import handoffs, outcomes, people, quarantine, stg_crm_outcomes
 
@@ -66,7 +67,7 @@ def _record_json(stg: pd.DataFrame) -> list[Any]:
 
 
 def _empty_counts() -> dict[str, Any]:
-    return {"rows": 0, "matched_by_handoff_id": 0, "matched_by_email": 0, "loaded": 0,
+    return {"rows": 0, **{f"matched_by_{k}": 0 for k in MATCH_KEYS}, "loaded": 0,
             "already_loaded": 0, "quarantined": 0, "quarantine_reasons": {},
             "handoffs_updated": 0, "transitions": {}}
 
@@ -86,14 +87,16 @@ def apply_outcomes(ctx: RunContext) -> dict[str, Any]:
         counts["rows"] = len(stg)
         cand = checks.normalise(stg)
         cand["_order"] = np.arange(len(cand))
-        db.stage(conn, cand, {"source": "TEXT", "source_outcome_id": "TEXT",
-                              "handoff_id": "BIGINT", "email_norm": "TEXT"}, name=KEYS)
-        ppl, ho = _read_people_and_handoffs(conn)
+        db.stage(conn, cand, {"source": "TEXT", "source_outcome_id": "TEXT", "handoff_id": "BIGINT",
+                              "email_norm": "TEXT", "source_record_id": "TEXT", "crm_id": "TEXT"}, name=KEYS)
+        extra = keys.read_links(conn, KEYS, cand)
+        ppl, ho = _read_people_and_handoffs(conn, extra["person_id"])
         tick = _ticker(t0)
         tick("read")
-        cand = checks.match(cand, ho, ppl)
-        counts["matched_by_handoff_id"] = int((cand["match_rule"] == "handoff_id").sum())
-        counts["matched_by_email"] = int((cand["match_rule"] == "email").sum())
+        cand = checks.match(cand, ho, ppl, extra, keys.allowed(ctx.settings, cand["source"]),
+                            keys.scopes(ctx.settings, cand["source"]))
+        for k in MATCH_KEYS:
+            counts[f"matched_by_{k}"] = int((cand["match_rule"] == k).sum())
 
         dup_masks, redelivered = _id_duplicates(conn, cand)
         masks = checks.row_masks(cand, ho, ctx.settings.feedback.recycle_reasons
@@ -140,8 +143,9 @@ def _ticker(t0: float) -> Callable[[str], None]:
     return tick
 
 
-def _read_people_and_handoffs(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """People with a candidate's email, and the handoffs named by id or of those people."""
+def _read_people_and_handoffs(conn: Connection, linked: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """People with a candidate's email, and the handoffs named by id, of those people, or of the
+    people other keys (``linked``: source record ids, CRM ids) lead to."""
     k = _keys_table()
     ppl = db.read_frame(conn, sa.select(people.c.person_id, people.c.email_norm, people.c.lifecycle_stage,
                                 people.c.cycle)
@@ -151,12 +155,13 @@ def _read_people_and_handoffs(conn: Connection) -> tuple[pd.DataFrame, pd.DataFr
     # With each handoff, its person's current stage and cycle (for the lifecycle moves).
     hsel = (sa.select(handoffs.c.handoff_id, handoffs.c.person_id, handoffs.c.cycle, handoffs.c.run_date,
                       handoffs.c.handed_off_at, people.c.lifecycle_stage,
-                      people.c.cycle.label("person_cycle"))
+                      people.c.cycle.label("person_cycle"), people.c.created_at.label("lead_created_at"))
             .join_from(handoffs, people, people.c.person_id == handoffs.c.person_id, isouter=True))
     ho = pd.concat([
         db.read_frame(conn, hsel.where(handoffs.c.handoff_id.in_(
             sa.select(k.c.handoff_id).where(k.c.handoff_id.is_not(None))))),
         db.read_frame(conn, hsel.where(handoffs.c.person_id.in_(emailed))),
+        db.read_ids(conn, hsel, handoffs.c.person_id, sorted({int(x) for x in linked.dropna()})),
     ], ignore_index=True).drop_duplicates("handoff_id")
     return ppl, ho
 
@@ -168,8 +173,7 @@ def _ids_frame(values: Any, name: str) -> pd.DataFrame:
 
 
 def _keys_table() -> sa.TableClause:
-    return sa.table(KEYS, sa.column("source"), sa.column("source_outcome_id"),
-                    sa.column("handoff_id"), sa.column("email_norm"))
+    return keys.keys_table(KEYS)
 
 
 def _outcomes_of_staged_handoffs(conn: Connection) -> pd.DataFrame:
@@ -232,7 +236,8 @@ def _load(conn: Connection, ok: pd.DataFrame) -> int:
         "handoff_id": ok["matched_handoff_id"], "person_id": ok["person_id"],
         "status": ok["status"], "reason_code": ok["reason_code"], "selling_step": ok["selling_step"],
         "amount": ok["amount"], "occurred_at": ok["occurred_at"], "batch_id": ok["batch_id"],
-        "row_number": ok["row_number"]})
+        "row_number": ok["row_number"], "match_rule": ok["match_rule"],
+        "crm_id": ok["crm_id"] if "crm_id" in ok else None})
     # The new outcomes stay staged: the handoff update reads their ids.
     db.stage(conn, rows, {"handoff_id": "BIGINT"}, name=NEW, key=["handoff_id"], analyze=False)
     return int(db.copy_upsert(conn, outcomes, rows, conflict=["source", "source_outcome_id"]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from leadflow.canonical import OUTCOME_STATUSES, REJECTION_REASONS, SELLING_STEPS
+from leadflow.canonical import MATCH_KEYS, OUTCOME_STATUSES, REJECTION_REASONS, SELLING_STEPS
 
 # An outcome belongs to one "family" per handoff; a family holds one fact, so a second row in
 # the same family is a duplicate (same status) or a contradiction (different status).
@@ -28,35 +28,96 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
     out["occurred_at"] = pd.to_datetime(out["occurred_at"], errors="coerce")
     out["handoff_id"] = pd.to_numeric(out["handoff_id"], errors="coerce").astype("Int64")
     out["email_norm"] = out["email"].astype("string").str.strip().str.lower().replace("", pd.NA)
+    for c in ("source_record_id", "crm_id"):
+        if c in out:
+            out[c] = out[c].astype("string").str.strip().replace("", pd.NA)
     return out
 
 
-def match(df: pd.DataFrame, handoffs: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
-    """Attach ``matched_handoff_id``, ``person_id`` and ``match_rule`` (handoff_id | email | none).
+def latest_handoffs(handoffs: pd.DataFrame) -> pd.DataFrame:
+    """Each person's latest handoff (person_id, handoff_id): where a person-level key leads."""
+    return (handoffs.sort_values(["person_id", "handed_off_at", "handoff_id"])
+            .drop_duplicates("person_id", keep="last")[["person_id", "handoff_id"]])
 
-    ``handoffs``: handoff_id, person_id, cycle, run_date, handed_off_at (the candidates' and the
-    emailed people's handoffs). ``people``: person_id, email_norm. By handoff id first; else by
-    email to that person's latest handoff.
+
+def links(handoffs: pd.DataFrame, people: pd.DataFrame, extra: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every way to reach a handoff, as rows ``key, value, scope, handoff_id, person_id``.
+
+    ``handoffs`` (handoff_id, person_id, handed_off_at) give the handoff_id links; ``people``
+    (person_id, email_norm) the email links, to the person's latest handoff. ``extra`` adds
+    links already resolved elsewhere (crm_id, source_record_id; person-level ones with a null
+    handoff_id go to the person's latest handoff). ``scope``: the lead source a source record id
+    belongs to (None: any).
+    """
+    h = handoffs.astype({"handoff_id": "int64", "person_id": "int64"})
+    latest = latest_handoffs(h)
+    parts = [pd.DataFrame({"key": "handoff_id", "value": h["handoff_id"].astype(str), "scope": None,
+                           "handoff_id": h["handoff_id"], "person_id": h["person_id"]})]
+    em = people.dropna(subset=["email_norm"])[["person_id", "email_norm"]].astype({"person_id": "int64"})
+    em = em.merge(latest, on="person_id", how="inner")
+    parts.append(pd.DataFrame({"key": "email", "value": em["email_norm"].astype(str), "scope": None,
+                               "handoff_id": em["handoff_id"], "person_id": em["person_id"]}))
+    if extra is not None and len(extra):
+        x = extra.copy()
+        x["person_id"] = pd.to_numeric(x["person_id"]).astype("int64")
+        need = x["handoff_id"].isna()
+        x.loc[need, "handoff_id"] = x.loc[need, "person_id"].map(latest.set_index("person_id")["handoff_id"])
+        x = x.dropna(subset=["handoff_id"])
+        parts.append(x[["key", "value", "scope", "handoff_id", "person_id"]]
+                     .astype({"handoff_id": "int64", "value": str}))
+    out = pd.concat(parts, ignore_index=True)
+    # one target per (key, value, scope): the latest handoff
+    return out.sort_values(["key", "value", "handoff_id"]).drop_duplicates(["key", "value", "scope"], keep="last")
+
+
+def match(df: pd.DataFrame, handoffs: pd.DataFrame, people: pd.DataFrame, extra: pd.DataFrame | None = None,
+          keys: dict[str, tuple[str, ...]] | None = None, scopes: dict[str, str | None] | None = None
+          ) -> pd.DataFrame:
+    """Attach ``matched_handoff_id``, ``person_id``, ``match_rule`` (the key that matched, or
+    ``none``) and ``keys_tried`` (the keys the row carried and was allowed to use).
+
+    Keys are tried in ``MATCH_KEYS`` order, restricted per outcome source by ``keys``
+    ({source: allowed keys}; default all). ``scopes`` ({source: lead source}) limits
+    source_record_id links to the lead source the outcomes cite (``Source.record_source``).
+    Vectorised: one merge per key.
     """
     out = df.copy()
-    h = handoffs[["handoff_id", "person_id"]].copy()
-    h["handoff_id"] = h["handoff_id"].astype("Int64")
-    by_id = out[["handoff_id"]].merge(h, on="handoff_id", how="left")
-    hit = by_id["person_id"].notna().to_numpy()
-    out["matched_handoff_id"] = pd.array(np.where(hit, by_id["handoff_id"].astype("Float64").to_numpy(
-        dtype=float, na_value=np.nan), np.nan), dtype="Float64").astype("Int64")
-    out["person_id"] = pd.array(pd.to_numeric(by_id["person_id"]).astype("Float64"), dtype="Int64")
-    out["match_rule"] = np.where(by_id["person_id"].notna(), "handoff_id", "none")
-
-    latest = (handoffs.sort_values(["person_id", "handed_off_at", "handoff_id"])
-              .drop_duplicates("person_id", keep="last")[["person_id", "handoff_id"]])
-    em = (people.dropna(subset=["email_norm"])[["person_id", "email_norm"]]
-          .merge(latest, on="person_id", how="inner"))
-    by_mail = out[["email_norm"]].merge(em, on="email_norm", how="left")
-    use_mail = (out["match_rule"] == "none").to_numpy() & by_mail["handoff_id"].notna().to_numpy()
-    out.loc[use_mail, "matched_handoff_id"] = by_mail.loc[use_mail, "handoff_id"].astype("Int64").to_numpy()
-    out.loc[use_mail, "person_id"] = by_mail.loc[use_mail, "person_id"].astype("Int64").to_numpy()
-    out.loc[use_mail, "match_rule"] = "email"
+    n = len(out)
+    lk = links(handoffs, people, extra)
+    src = out["source"].astype(str) if "source" in out else pd.Series("", index=out.index)
+    scope = src.map(scopes or {}).astype(object).where(lambda s: s.notna(), None)
+    hid = np.full(n, np.nan)
+    pid = np.full(n, np.nan)
+    rule = np.full(n, "none", dtype=object)
+    tried = np.full(n, "", dtype=object)
+    for key in MATCH_KEYS:
+        col = "email_norm" if key == "email" else key
+        if col not in out:
+            continue
+        allowed = (np.ones(n, dtype=bool) if keys is None
+                   else src.isin([s for s, ks in keys.items() if key in ks]).to_numpy())
+        val = out[col].astype("string")
+        has = val.notna().to_numpy() & allowed
+        tried = np.where(has, np.where(tried == "", key, tried + ", " + key), tried)
+        sub = lk[lk["key"] == key]
+        left = pd.DataFrame({"value": val.astype(object).to_numpy(), "scope": scope.to_numpy(),
+                             "i": np.arange(n)})
+        m = left.merge(sub[sub["scope"].isna()].drop(columns="scope"), on="value", how="inner")
+        if key == "source_record_id":
+            scoped = left.dropna(subset=["scope"]).merge(sub.dropna(subset=["scope"]), on=["value", "scope"])
+            unscoped = left[left["scope"].isna()].merge(sub.drop(columns="scope"), on="value")
+            m = pd.concat([scoped, unscoped], ignore_index=True).sort_values(["i", "handoff_id"])
+        m = m.drop_duplicates("i", keep="last")
+        i = m["i"].to_numpy()
+        take = has[i] & (rule[i] == "none")
+        i = i[take]
+        hid[i] = m["handoff_id"].to_numpy(float)[take]
+        pid[i] = m["person_id"].to_numpy(float)[take]
+        rule[i] = key
+    out["matched_handoff_id"] = pd.array(hid, dtype="Float64").astype("Int64")
+    out["person_id"] = pd.array(pid, dtype="Float64").astype("Int64")
+    out["match_rule"] = rule
+    out["keys_tried"] = tried
     return out
 
 
@@ -79,16 +140,15 @@ def row_masks(df: pd.DataFrame, handoffs: pd.DataFrame,
               extra_reasons: list[str] | tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """Checks a matched outcome row must pass on its own, as {reason text: failing mask}."""
     allowed_reasons = sorted(set(REJECTION_REASONS) | set(extra_reasons))
-    ho = df[["matched_handoff_id"]].merge(
-        handoffs[["handoff_id", "run_date"]].astype({"handoff_id": "Int64"}),
-        left_on="matched_handoff_id", right_on="handoff_id", how="left")
-    run_day = pd.to_datetime(ho["run_date"]).to_numpy()
-    occurred = df["occurred_at"].dt.normalize().to_numpy()
+    cols = ["handoff_id", "lead_created_at"] if "lead_created_at" in handoffs else ["handoff_id"]
+    ho = df[["matched_handoff_id"]].merge(handoffs[cols].astype({"handoff_id": "Int64"}),
+                                          left_on="matched_handoff_id", right_on="handoff_id", how="left")
+    born = pd.to_datetime(ho.get("lead_created_at", pd.Series(pd.NaT, index=ho.index))).to_numpy()
+    occurred = df["occurred_at"].to_numpy()
     status = df["status"]
     return {
         "missing source_outcome_id": df["source_outcome_id"].isna(),
-        "unmatched: no handoff with this handoff_id and no handed-off person with this email":
-            df["match_rule"] == "none",
+        **unmatched_masks(df),
         "missing status": status.isna(),
         f"status not allowed (allowed: {', '.join(OUTCOME_STATUSES)})":
             status.notna() & ~status.isin(OUTCOME_STATUSES),
@@ -98,9 +158,22 @@ def row_masks(df: pd.DataFrame, handoffs: pd.DataFrame,
             & ~df["reason_code"].isin(allowed_reasons),
         "contradictory: amount < 0": (df["amount"] < 0).fillna(False),
         "missing or unreadable occurred_at": df["occurred_at"].isna(),
-        "contradictory: occurred before the handoff": pd.notna(run_day) & pd.notna(occurred)
-            & (occurred < run_day),
+        # Timestamp level: a win at 10:00 of the lead's first day is fine, one at 09:00 is not.
+        "contradictory: occurred before the lead was created": pd.notna(born) & pd.notna(occurred)
+            & (occurred < born),
     }
+
+
+def unmatched_masks(df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """One reason per combination of keys tried (names only, never values: no PII)."""
+    none = (df["match_rule"] == "none").to_numpy()
+    tried = df["keys_tried"].astype(str).to_numpy() if "keys_tried" in df else np.full(len(df), "")
+    out: dict[str, np.ndarray] = {}
+    for t in sorted(set(tried[none])):
+        why = (f"unmatched: no handed-off lead found by {t} (keys tried)" if t
+               else "unmatched: the outcome carries none of the keys its source may match on")
+        out[why] = none & (tried == t)
+    return out
 
 
 def family_reasons(cand: pd.DataFrame, existing: pd.DataFrame) -> pd.Series:

@@ -163,11 +163,24 @@ def queue(ctx: RunContext) -> dict[str, Any]:
             # reasons for just the people handed off, from the inputs they were scored on
             counts["reasons_filled"] = score.fill_reasons(conn, ctx, done["person_id"].tolist())
             moved = lifecycle.transition(conn, done["person_id"].tolist(), "mql",
-                                         ("qualified_by:" + done["qualified_by"].astype(str)).tolist(), ctx)
+                                         ("qualified_by:" + done["qualified_by"].astype(str)).tolist(), ctx,
+                                         occurred_at=qualified_at(done, ctx.as_of).tolist())
             counts["lifecycle"] = moved
             _stick_owners(conn, done, ctx.settings.routing.fallback_queue)
     log.info("queue %s: %s", ctx.run_date, {k: v for k, v in counts.items() if not isinstance(v, dict)})
     return counts
+
+
+def qualified_at(df: pd.DataFrame, as_of: Any) -> pd.Series:
+    """When each person became an MQL, from their own record: the latest of the lead's creation,
+    its last touch and its recycling (the evidence the qualification rests on), never after the
+    run's logical time. A history loaded in one run keeps each lead's MQL time; a same-day win
+    is never dated before it."""
+    cols = [c for c in ("lead_created_at", "last_touch_at", "recycled_at") if c in df]
+    t = pd.concat([pd.to_datetime(df[c]) for c in cols], axis=1).max(axis=1) if cols \
+        else pd.Series(pd.NaT, index=df.index)
+    cap = pd.Timestamp(as_of)
+    return t.where(t.notna() & (t <= cap), cap)
 
 
 def _insert_handoffs(conn: Connection, rows: pd.DataFrame) -> set[int]:

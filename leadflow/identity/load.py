@@ -45,6 +45,14 @@ def prepare_records(raw: pd.DataFrame, priority: dict[str, int]) -> pd.DataFrame
     return st
 
 
+def first_seen(st: pd.DataFrame, as_of: Any) -> pd.Series:
+    """Per new person (``pkey``): when the lead came into being, from its records' own
+    ``created_at`` (else the load time), never later than the run's logical time. A lead's
+    cohort and its first lifecycle event are its own dates, not the run's that loaded it."""
+    t = pd.to_datetime(st["record_time"]).groupby(st["pkey"]).min()
+    return t.where(t.notna() & (t <= pd.Timestamp(as_of)), pd.Timestamp(as_of))
+
+
 def _source_key(st: pd.DataFrame) -> pd.Series:
     rid = st["source_record_id"].astype("str")
     fallback = st["batch_id"].astype(str) + ":" + st["row_number"].astype(str)
@@ -155,14 +163,17 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
     founders = st[is_new.to_numpy()].drop_duplicates("pkey").set_index("pkey")
     founders = derived.without_derived_ids(founders, ctx.settings)    # derived ids are not identity
     new_g["source_key"] = _source_key(founders).reindex(new_g.index).where(new_g["email_norm"].isna())
-    rows = new_g.assign(lifecycle_stage="lead", cycle=1, created_at=ctx.as_of, updated_at=ctx.as_of)
+    born = first_seen(st[is_new.to_numpy()], ctx.as_of).reindex(new_g.index)
+    rows = new_g.assign(lifecycle_stage="lead", cycle=1, created_at=born.to_numpy(), updated_at=ctx.as_of)
     people_cols = ["email_norm", "source_key", *PEOPLE_VALUE_COLS, "first_source", "first_campaign_id",
                    "first_channel", "lifecycle_stage", "cycle", "created_at", "updated_at"]
     created = store.insert_people(conn, rows[people_cols])
     by_email = store.lookup_ids(conn, "email_norm", new_g["email_norm"].dropna().tolist())
     by_key = store.lookup_ids(conn, "source_key", new_g["source_key"].dropna().tolist())
     new_pid = new_g["email_norm"].map(by_email).fillna(new_g["source_key"].map(by_key)).astype("Int64")
-    store.insert_lifecycle_start(conn, new_pid.dropna().tolist(), "lead", "new lead record", ctx.as_of, ctx.run_id)
+    has = new_pid.notna()
+    store.insert_lifecycle_start(conn, new_pid[has].tolist(), "lead", "new lead record",
+                                 born[has.to_numpy()].tolist(), ctx.run_id)
 
     # existing people: refresh their golden values; sticky flags; keep their address
     ex_g = gold[gold.index.str.startswith("p")].copy()

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadflow.canonical import FIELDS, KEYS
+from leadflow.canonical import CLOSED_LISTS, FIELDS, KEYS
 from leadflow.config import Source
 from leadflow.ingest import signals
 from leadflow.ingest.coerce import CONVERTERS, WHY
@@ -129,6 +129,8 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
         if fld in ("email", "opt_out", "do_not_call", "touch_type"):
             before[fld] = s
         typed, bad = CONVERTERS[typ](s)
+        if fld in CLOSED_LISTS:
+            typed = onto_closed_list(typed, fld)
         out[fld] = typed
         if bad.any():
             bad_masks.append((fld, col or "(constant)", bad, s))
@@ -139,13 +141,17 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
             out[kf] = derived
     frame = pd.DataFrame(out, index=raw.index)
     frame["row_number"] = rows
-    mapped_cols = set(source.mapping)
+    # A mapped column declared as an attribute too feeds both (e.g. origin -> channel and origin).
+    mapped_cols = set(source.mapping) - set(source.attributes)
     if attributes == "declared":
         attr_cols = [c for c in source.attributes if c in raw.columns and c not in mapped_cols]
     else:
         attr_cols = [c for c in raw.columns if c not in mapped_cols]
     attrs = pd.DataFrame({c: apply_value_map(raw[c], _value_map(source, None, c)) for c in attr_cols},
                          index=raw.index)
+    for fld, col in raw_values(source, raw).items():     # the delivered value of a closed-list field
+        attrs[f"{fld}_raw"] = col
+        attr_cols.append(f"{fld}_raw")
     rejects = _rejects(raw, rows, bad_masks, fields)
     if len(rejects) and not keep_bad:
         keep = ~frame["row_number"].isin(rejects["row_number"]).to_numpy()
@@ -153,6 +159,27 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
         attrs = attrs[keep].reset_index(drop=True)
     sig = signals.contact_signals(kind, before, np.asarray(rows))
     return Mapped(frame, attr_cols, rejects, attrs, signals=sig)
+
+
+def onto_closed_list(s: pd.Series, fld: str) -> pd.Series:
+    """Map values onto a closed list (``canonical.CLOSED_LISTS``): exact, then spelled
+    canonically (case, spaces, hyphens), else the list's fallback (``other``). Missing stays
+    missing. The delivered value is kept beside it (``raw_values``)."""
+    allowed, fallback = CLOSED_LISTS[fld]
+    if s.isna().all():
+        return s
+    norm = s.astype("string").str.strip().str.lower().str.replace(r"[\s\-/]+", "_", regex=True)
+    out = norm.where(norm.isin(allowed), fallback)
+    return out.astype(object).where(s.notna(), None)
+
+
+def raw_values(source: Source, raw: pd.DataFrame) -> dict[str, pd.Series]:
+    """Delivered values (before value maps) of the closed-list fields a column is mapped to."""
+    out: dict[str, pd.Series] = {}
+    for col, fld in source.mapping.items():
+        if fld in CLOSED_LISTS and fld not in out and col in raw.columns:
+            out[fld] = raw[col].astype(object).where(raw[col].notna(), None)
+    return out
 
 
 def _rejects(raw: pd.DataFrame, rows: np.ndarray, masks: list[tuple[str, str, pd.Series, pd.Series]],

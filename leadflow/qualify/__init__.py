@@ -47,7 +47,9 @@ SELECT p.person_id, p.lifecycle_stage, p.cycle, p.email_norm, p.country, p.compa
        a.domain AS account_domain, a.owner_rep AS account_owner, a.is_customer, a.has_open_deal,
        a.country AS account_country, a.company_size AS account_size,
        s.score, s.grade, s.probability, s.model_version,
-       hr.hand_raised_at,
+       hr.hand_raised_at, p.created_at AS lead_created_at,
+       (SELECT MAX(t2.occurred_at) FROM touches t2
+         WHERE t2.person_id = p.person_id AND t2.occurred_at <= :as_of) AS last_touch_at,
        (SELECT MAX(le.occurred_at) FROM lifecycle_events le
          WHERE le.person_id = p.person_id AND le.cycle = p.cycle AND le.to_stage = 'recycled'
        ) AS recycled_at
@@ -70,7 +72,8 @@ def candidates(conn: Connection | sa.Engine, ctx: Any) -> pd.DataFrame:
     df = db.read_df(conn, stmt, params)
     if df.empty:
         return df
-    for c in ("hand_raised_at", "recycled_at", "erased_at"):   # text() on SQLite returns strings
+    # text() on SQLite returns strings
+    for c in ("hand_raised_at", "recycled_at", "erased_at", "lead_created_at", "last_touch_at"):
         df[c] = pd.to_datetime(df[c], format="mixed")
     df["hand_raiser"] = df["hand_raised_at"].notna()
     df["target_cycle"] = df["cycle"].astype("int64") + (df["lifecycle_stage"] == "recycled").astype("int64")

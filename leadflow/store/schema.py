@@ -393,7 +393,10 @@ outcomes = sa.Table(
     sa.Column("occurred_at", sa.DateTime, nullable=False),
     sa.Column("batch_id", sa.Integer),
     sa.Column("row_number", sa.Integer),
+    sa.Column("match_rule", sa.Text),                      # the key that found the lead (MATCH_KEYS)
+    sa.Column("crm_id", sa.Text),                          # the CRM's id on the outcome: learned for later ones
     sa.UniqueConstraint("source", "source_outcome_id", name="uq_outcome_source_id"),
+    sa.Index("ix_outcomes_crm_id", "crm_id"),
 )
 
 pipeline_runs = sa.Table(
