@@ -67,10 +67,15 @@ def test_wins_only_with_aging_trains_on_inferred_losses(engine, make_ctx, monkey
     monkeypatch.setattr(tr, "aging", lambda settings: ({}, 30))
     ex = tr.examples(engine, ctx.as_of, ctx.settings)
     assert ex["inferred"].sum() == (~ex["converted"]).sum() > 0     # every loss inferred
-    # a handoff younger than the aging window is still open: left out
-    early = tr.examples(engine, pd.Timestamp("2026-06-20"), ctx.settings)
+    # mid-way, a handoff with no win younger than the aging window is still open: left out
+    mid = pd.Timestamp("2026-08-01")
+    early = tr.examples(engine, mid, ctx.settings)
     handed = pd.to_datetime(early["as_of"])
-    assert (handed[early["inferred"]] + pd.Timedelta(days=30) <= pd.Timestamp("2026-06-20")).all()
+    assert early["inferred"].any()
+    assert (handed[early["inferred"]] + pd.Timedelta(days=30) <= mid).all()
+    assert (handed <= mid - pd.Timedelta(days=30)).all()     # won or not: not settled yet
+    all_handed = db.read_df(engine, "SELECT handed_off_at FROM handoffs")["handed_off_at"]
+    assert len(early) < int((pd.to_datetime(all_handed) <= mid).sum())
     out = tr.train(ctx.settings, engine, ctx.as_of)
     assert out["status"] == "promoted" and out["inferred_negatives"] > 0, out
 
@@ -114,3 +119,61 @@ def test_warehouse_features_include_first_campaign_and_capture_time():
     assert {"first_campaign_id", "first_touch_month", "first_touch_weekday",
             "first_touch_hour"} <= set(names)
     assert all(names[c].known_at == "capture" for c in ("first_campaign_id", "first_touch_hour"))
+
+
+def _load_history(engine, n: int) -> tuple[dict, pd.Timestamp]:
+    """The generated two-year MQL -> won-deal history written straight into the warehouse as
+    the load would leave it (people keyed by the MQL id, one handoff at first contact, the wins
+    as outcomes); returns the history's config document and its end."""
+    import yaml
+
+    from leadflow.demo import history as hist
+    from leadflow.store.schema import handoffs, people
+    h = hist.history_frames(n_leads=n, seed=7)
+    m = h.mqls
+    created = pd.to_datetime(m["first_contact_date"])
+    pid = np.arange(1, len(m) + 1)
+    ppl = pd.DataFrame({
+        "person_id": pid, "source_key": "mqls:" + m["mql_id"], "lifecycle_stage": "mql",
+        "cycle": 1, "opt_out": False, "do_not_contact": False, "is_competitor": False,
+        "first_source": "mqls", "first_channel": m["origin"].map(hist.CHANNEL_MAP),
+        "first_campaign_id": m["campaign"], "created_at": created, "updated_at": created,
+        "attributes": [{"origin": o, "landing_page_id": p}
+                       for o, p in zip(m["origin"], m["landing_page_id"])]})
+    ho = pd.DataFrame({"handoff_id": pid, "person_id": pid, "cycle": 1, "owner_rep": "sam",
+                       "route_rule": "round_robin", "qualified_by": "threshold",
+                       "run_date": created.dt.date, "handed_off_at": created,
+                       "sla_breached": False, "status": "delivered"})
+    key = pd.Series(pid, index=m["mql_id"])
+    d = h.deals
+    oc = pd.DataFrame({"source": "deals", "source_outcome_id": d["seller_id"],
+                       "handoff_id": key.reindex(d["mql_id"]).to_numpy(),
+                       "person_id": key.reindex(d["mql_id"]).to_numpy(), "status": "won",
+                       "occurred_at": pd.to_datetime(d["won_date"])})
+    with engine.begin() as c:
+        db.bulk_insert(c, people, ppl)
+        db.bulk_insert(c, handoffs, ho)
+        db.bulk_insert(c, outcomes, oc)
+    doc = yaml.safe_load(hist.HISTORY_CONFIG.format(channel_map="{}"))
+    doc["model"] = {"min_conversions": 50, "artifacts_dir": "models"}
+    return doc, created.max()
+
+
+def test_history_wins_only_with_aging_beats_naive_bayes_on_a_time_split(engine, make_ctx):
+    """Done-when 2 of issue 18 through the warehouse path: wins only, aging from the history's
+    config, a time split at a date; the model's holdout ROC AUC beats naive Bayes beside it."""
+    doc, end = _load_history(engine, 6000)
+    ctx = make_ctx(doc, engine, run_date=end.date())
+    out = tr.train(ctx.settings, engine, ctx.as_of, split_date=date(2025, 3, 1))
+    assert out["status"] in ("promoted", "candidate"), out["message"]
+    assert out["inferred_negatives"] > 0 and out["holdout"]["from"] >= "2025-03-01"
+    # only handoffs older than the 180-day aging window are examples (won or not)
+    assert pd.Timestamp(out["holdout"]["to"]) <= end - pd.Timedelta(days=180)
+    print(f"history: {out['algorithm']} ROC AUC {out['roc_auc']} vs naive Bayes "
+          f"{out['naive_bayes']['roc_auc']} ({out['examples']} examples, "
+          f"{out['inferred_negatives']} inferred losses)")
+    assert out["roc_auc"] > out["naive_bayes"]["roc_auc"]
+    # without aging the same history has no negatives: one line, rules kept
+    doc.pop("feedback")
+    plain = tr.train(make_ctx(doc, engine, run_date=end.date()).settings, engine, ctx.as_of)
+    assert plain["status"] == "rules_only" and "aging_days" in plain["message"]

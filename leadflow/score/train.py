@@ -56,12 +56,15 @@ def examples(eng: Engine, as_of: datetime | None = None,
 
     Resolved = an outcome that decides it (opportunity/won: converted; rejected/lost: not), or,
     with aging configured (CRMs that report only wins), no win ``aging_days`` after the handoff:
-    not converted, ``inferred`` True. Handoffs still open are left out."""
+    not converted, ``inferred`` True. Handoffs still open are left out, and so, under aging, is
+    every handoff younger than its window (won or not) unless a loss was reported."""
     per, glob = aging(settings)
+    # without aging only handoffs with an outcome can be resolved: an inner join reads just those
+    joined = handoffs_t.join(outcomes_t, outcomes_t.c.handoff_id == handoffs_t.c.handoff_id,
+                             isouter=bool(per) or glob is not None)
     q = sa.select(handoffs_t.c.handoff_id, handoffs_t.c.person_id, handoffs_t.c.handed_off_at,
                   people_t.c.first_source, outcomes_t.c.status, outcomes_t.c.occurred_at) \
-        .select_from(handoffs_t.outerjoin(outcomes_t, outcomes_t.c.handoff_id == handoffs_t.c.handoff_id)
-                     .outerjoin(people_t, people_t.c.person_id == handoffs_t.c.person_id))
+        .select_from(joined.outerjoin(people_t, people_t.c.person_id == handoffs_t.c.person_id))
     if as_of is not None:
         q = q.where(handoffs_t.c.handed_off_at <= as_of)
     o = db.read_df(eng, q)
@@ -81,7 +84,11 @@ def examples(eng: Engine, as_of: datetime | None = None,
     horizon = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now()
     aged = (pd.to_datetime(g["as_of"]) + pd.to_timedelta(days, unit="D")).le(horizon)
     g["inferred"] = ~g["converted"] & ~g["neg"] & aged
-    g = g[g["converted"] | g["neg"] | g["inferred"]].reset_index()[cols]
+    # where aging applies, a handoff younger than its window is left out even when it already
+    # won: its losses cannot be known yet, and keeping only its wins would make recent handoffs
+    # look like they all convert
+    settled = days.isna() | aged | g["neg"]
+    g = g[(g["converted"] | g["neg"] | g["inferred"]) & settled].reset_index()[cols]
     return g.sort_values(["as_of", "handoff_id"], kind="stable").reset_index(drop=True)
 
 
