@@ -100,6 +100,7 @@ def test_cli_prints_recommendation_and_changes_nothing(engine, make_ctx, capsys)
     assert "routing.reps" in capsys.readouterr().err
 
 
+@pytest.mark.slow      # four daily pipeline runs and a feedback run of the real steps
 def test_backtest_on_demo_data_fits_capacity_and_matches_pandas(tmp_path, db_url, monkeypatch):
     """The demo generator's leads through the real daily pipeline for several days (scores
     stored each day, handoffs made), the simulated sales team's outcomes loaded by the feedback

@@ -168,7 +168,7 @@ def test_history_wins_only_with_aging_beats_naive_bayes_on_a_time_split(engine, 
     assert out["status"] in ("promoted", "candidate"), out["message"]
     assert out["inferred_negatives"] > 0 and out["holdout"]["from"] >= "2025-03-01"
     # only handoffs older than the 180-day aging window are examples (won or not)
-    assert pd.Timestamp(out["holdout"]["to"]) <= end - pd.Timedelta(days=180)
+    assert pd.Timestamp(out["holdout"]["to"]) <= pd.Timestamp(ctx.as_of) - pd.Timedelta(days=180)
     print(f"history: {out['algorithm']} ROC AUC {out['roc_auc']} vs naive Bayes "
           f"{out['naive_bayes']['roc_auc']} ({out['examples']} examples, "
           f"{out['inferred_negatives']} inferred losses)")
