@@ -182,6 +182,7 @@ class Scoring(Strict):
 
 class Model(Strict):
     min_conversions: int = 100                 # below this, rules only (and we say so)
+    min_negatives: int = Field(default=30, ge=1)  # handoffs not converted (reported or aged): same
     artifacts_dir: str = "models"
     algorithms: list[str] = Field(default_factory=lambda: ["logistic", "gradient_boosting"])
     holdout_share: float = Field(default=0.2, gt=0, lt=0.5)          # latest handoffs, judged on

@@ -98,3 +98,55 @@ def test_cli_prints_recommendation_and_changes_nothing(engine, make_ctx, capsys)
     assert main(["qualify", "backtest", "-c", str(ctx.settings.config_path), "--capacity", "3",
                  "--per", "rep"]) != 0
     assert "routing.reps" in capsys.readouterr().err
+
+
+@pytest.mark.slow      # four daily pipeline runs and a feedback run of the real steps
+def test_backtest_on_demo_data_fits_capacity_and_matches_pandas(tmp_path, db_url, monkeypatch):
+    """The demo generator's leads through the real daily pipeline for several days (scores
+    stored each day, handoffs made), the simulated sales team's outcomes loaded by the feedback
+    step; the backtest's recommended threshold fits capacity and its wins captured equal a
+    replay in plain pandas over the stored tables."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from leadflow import config as cfg
+    from leadflow import demo, pipeline
+    from leadflow.context import RunContext, make_run_id
+    from leadflow.demo.crm import handoffs_frame, simulate_outcomes, write_outcomes
+    from leadflow.store.schema import handoffs, outcomes
+    from tests.conftest import demo_config
+
+    days, end = 4, date(2026, 3, 6)
+    settings = cfg.load(demo_config(tmp_path, db_url, monkeypatch))
+    demo.generate(tmp_path / "data", leads=500, seed=3, days=days, end_date=end)
+    eng = db.engine(db_url)
+    for k in range(days - 1, -1, -1):
+        d = end - timedelta(days=k)
+        pipeline.run_daily(RunContext(settings, eng, d, make_run_id("test", d), "test"))
+    o = simulate_outcomes(handoffs_frame(eng), tmp_path / "data", None, seed=1)
+    write_outcomes(o, tmp_path / "data", end)
+    d = end + timedelta(days=1)
+    pipeline.run_steps(RunContext(settings, eng, d, make_run_id("fb", d), "fb"),
+                       pipeline.DAILY_STEPS[:2] + pipeline.FEEDBACK_STEPS)   # land, check, apply
+    stop = end + timedelta(days=1)
+    sc = db.read_df(eng, sa.select(scores.c.person_id, scores.c.score_date, scores.c.grade,
+                                   scores.c.score, scores.c.probability))
+    sc["score_date"] = pd.to_datetime(sc["score_date"])
+    assert sc["score_date"].dt.date.nunique() == days and len(sc) > 0
+    won = db.read_df(eng, sa.select(handoffs.c.person_id, outcomes.c.status).join(
+        outcomes, outcomes.c.handoff_id == handoffs.c.handoff_id))
+    won_people = set(won.loc[won["status"].isin(["opportunity", "won"]), "person_id"].astype(int))
+    assert won_people, "the simulated sales team won nothing: nothing to replay"
+    capacity = round(sc["person_id"].nunique() / 7 / 3, 1)      # a third of the scored people
+    res = backtest(settings, eng, stop, capacity=capacity, weeks=1, by="score")
+    rec = res["recommended"]
+    assert rec["mqls_per_day"] <= capacity and rec["mqls"] <= capacity * res["days"]
+    # independent replay: who first reached the threshold (grade at or above min_grade)
+    q = settings.qualification
+    ok_grades = list("ABCD"[: "ABCD".index(q.min_grade) + 1])
+    w = sc[(sc.score_date >= pd.Timestamp(stop - timedelta(days=7))) & (sc.score_date < pd.Timestamp(stop))]
+    mql = w[w.grade.isin(ok_grades) & (w.score >= rec["threshold"])].groupby("person_id").size()
+    assert rec["mqls"] == len(mql) > 0
+    assert rec["wins_captured"] == sum(int(p) in won_people for p in mql.index)
+    assert rec["wins_below_line"] == len(won_people & set(w.person_id.astype(int))) - rec["wins_captured"]

@@ -58,6 +58,7 @@ def test_x_education_pre_contact_auc(shared_data):
     assert {"Tags", "Lead Quality", "Last Activity"} <= set(res["excluded_after_contact"])
     assert not res["warnings"]
     assert res["results"]["gradient_boosting"]["roc_auc"] >= 0.87, res["results"]
+    assert res["results"]["gradient_boosting"]["roc_auc"] > res["naive_bayes"]["roc_auc"]
     assert not res["leakage"]["flagged"], res["leakage"]
 
 

@@ -15,7 +15,8 @@ from leadflow.cli.core import ConfigOpt, open_warehouse, parse_date
 model_app = typer.Typer(help="The predictive lead-scoring model: train, evaluate, list, promote.",
                         no_args_is_help=True)
 console = Console()
-
+SplitOpt = Annotated[str | None, typer.Option(
+    "--split-date", help="Time split: judge on leads (handoffs) from this day on, YYYY-MM-DD")]
 
 
 @model_app.command("train")
@@ -27,19 +28,44 @@ def cmd_train(config: ConfigOpt = None,
               confirm_leakage: Annotated[str | None, typer.Option(
                   "--confirm-leakage", metavar="NAME",
                   help="Promote even if the leakage audit flags the model (your name is recorded)")] = None,
+              split_date: SplitOpt = None,
               ) -> None:
     """Train on handoff outcomes; promote the model only if it beats the live one."""
     from leadflow.context import open_context
     from leadflow.score import train_model
     ctx = open_context(config, parse_date(run_date), job="cli.model_train")
-    out = train_model(ctx, allow_leaky=allow_leaky, confirm_leakage=confirm_leakage)
+    out = train_model(ctx, allow_leaky=allow_leaky, confirm_leakage=confirm_leakage,
+                      split_date=parse_date(split_date, "--split-date"))
     for w in out.get("warnings", []):
         console.print(f"[yellow]warning:[/] {w}")
-    console.print(out["message"])
-    if out["status"] != "rules_only":
-        console.print(f"examples {out['examples']}, conversions {out['conversions']}, "
-                      f"algorithm {out['algorithm']}, holdout ROC AUC {out['roc_auc']} "
-                      f"(baseline {out['baseline_roc_auc']})")
+    console.print(out["message"], soft_wrap=True)
+    if out["status"] == "rules_only":
+        return
+    h = out["holdout"]
+    console.print(f"examples {out['examples']} ({out['inferred_negatives']} negatives inferred by "
+                  f"aging), conversions {out['conversions']}; holdout {h['rows']} handoffs from "
+                  f"{h['from']}", soft_wrap=True)
+    rows = {a + (" *" if a == out["algorithm"] else ""): r for a, r in out["compared"].items()}
+    console.print(_metrics_table("holdout", {**rows, NB_ROW: out["naive_bayes"]}))
+    console.print(f"{out['algorithm']} ROC AUC {out['roc_auc']} vs naive Bayes baseline "
+                  f"{out['naive_bayes']['roc_auc']} vs {out['baseline_name']} "
+                  f"{out['baseline_roc_auc']} on the same holdout", soft_wrap=True)
+
+
+NB_ROW = "naive Bayes (baseline)"
+METRIC_COLUMNS = {"ROC AUC": "roc_auc", "PR AUC": "pr_auc", "Brier": "brier",
+                  "lift top 10%": "lift_top_decile", "calib. error": "calibration_error"}
+
+
+def _metrics_table(title: str, rows: dict[str, dict]) -> Table:
+    """One row per model (the chosen one starred, the naive-Bayes baseline last), same metrics."""
+    t = Table(title=title)
+    t.add_column("algorithm")
+    for c in METRIC_COLUMNS:
+        t.add_column(c)
+    for name, r in rows.items():
+        t.add_row(name, *(str(r.get(k)) for k in METRIC_COLUMNS.values()))
+    return t
 
 
 @model_app.command("evaluate")
@@ -54,6 +80,7 @@ def cmd_evaluate(data: Annotated[Path, typer.Option("--data", help="Lead file wi
                  feature: Annotated[list[str] | None, typer.Option(
                      "--feature", help="Use only these columns (after-contact ones are refused)")] = None,
                  json_out: Annotated[Path | None, typer.Option("--json", help="Also write metrics as JSON")] = None,
+                 split_date: SplitOpt = None,
                  ) -> None:
     """Judge the model on any lead file with outcomes; writes an HTML report."""
     from leadflow import config as cfg
@@ -65,20 +92,19 @@ def cmd_evaluate(data: Annotated[Path, typer.Option("--data", help="Lead file wi
     if not data.is_file():
         raise InputError(f"source {source}, file {data}: file not found")
     res = evaluate_file(settings, source, data, allow_leaky=allow_leaky, seed=seed,
-                        algorithms=algorithm or None, features=feature or None)
+                        algorithms=algorithm or None, features=feature or None,
+                        split_date=parse_date(split_date, "--split-date"))
     for w in res["warnings"]:
         console.print(f"[yellow]warning:[/] {w}")
     if res["excluded_after_contact"]:
         console.print("excluded (known only after sales contact): "
                       + ", ".join(res["excluded_after_contact"]))
-    t = Table(title=f"{source}: {res['rows']} rows, {res['conversions']} conversions, "
-                    f"{res['split']} holdout of {res['holdout_rows']}")
-    for c in ("algorithm", "ROC AUC", "PR AUC", "Brier", "lift top 10%", "calib. error"):
-        t.add_column(c)
-    for a, r in res["results"].items():
-        t.add_row(a + (" *" if a == res["best"] else ""), str(r["roc_auc"]), str(r["pr_auc"]),
-                  str(r["brier"]), str(r["lift_top_decile"]), str(r["calibration_error"]))
-    console.print(t)
+    rows = {a + (" *" if a == res["best"] else ""): r for a, r in res["results"].items()}
+    console.print(_metrics_table(
+        f"{source}: {res['rows']} rows, {res['conversions']} conversions, {res['split']} holdout "
+        f"of {res['holdout_rows']}", {**rows, NB_ROW: res["naive_bayes"]}))
+    console.print(f"{res['best']} ROC AUC {res['results'][res['best']]['roc_auc']} vs naive Bayes "
+                  f"baseline {res['naive_bayes']['roc_auc']} on the same holdout", soft_wrap=True)
     best = res["results"][res["best"]]
     rt = Table(title=f"reliability ({res['best']}, holdout): predicted vs observed per tenth")
     for c in ("rows", "predicted", "observed"):

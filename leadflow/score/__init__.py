@@ -33,10 +33,10 @@ def reasons_for(conn: Any, ctx: Any, person_ids: Any) -> Any:
 
 
 def train_model(ctx: Any, allow_leaky: bool = False,
-                confirm_leakage: str | None = None) -> dict[str, Any]:
+                confirm_leakage: str | None = None, split_date: Any = None) -> dict[str, Any]:
     from leadflow.score.train import train
     return train(ctx.settings, ctx.engine, ctx.as_of, allow_leaky=allow_leaky,
-                 confirm_leakage=confirm_leakage)
+                 confirm_leakage=confirm_leakage, split_date=split_date)
 
 
 def evaluate_file(settings: Any, source: str, path: Any = None, **kw: Any) -> dict[str, Any]:

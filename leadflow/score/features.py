@@ -66,6 +66,7 @@ PEOPLE_FEATURES: dict[str, tuple[Kind, KnownAt]] = {
     "country": ("categorical", "capture"), "is_free_mail": ("boolean", "capture"),
     "is_role_address": ("boolean", "capture"), "first_source": ("categorical", "capture"),
     "first_channel": ("categorical", "capture"), "account_match": ("categorical", "capture"),
+    "first_campaign_id": ("categorical", "capture"),
     "is_competitor": ("boolean", "capture"),
     "lifecycle_stage": ("categorical", "after_contact"), "cycle": ("numeric", "after_contact"),
     "opt_out": ("boolean", "after_contact"), "do_not_contact": ("boolean", "after_contact"),
@@ -79,8 +80,29 @@ LABELS: dict[str, str] = {
     "campaign_id": "Campaign", "job_title": "Title", "city": "City", "opt_out": "Opted out",
     "do_not_call": "Do not call", "lead_age_days": "Days since the lead arrived",
     "days_since_last_touch": "Days since the last touch", "engagement_points": "Engagement points",
-    "touches_total": "Touches so far",
+    "touches_total": "Touches so far", "first_campaign_id": "First campaign",
+    "first_touch_month": "Month of the first touch", "first_touch_weekday": "Weekday of the first touch",
+    "first_touch_hour": "Hour of the first touch",
 }
+
+# When the lead arrived (its own created_at: known at capture): seasonality, weekday and office
+# hours move conversion in many funnels. Text levels, so both model families treat them as
+# categories (no false order between December and January).
+CAPTURE_TIME_FEATURES = ("first_touch_month", "first_touch_weekday", "first_touch_hour")
+_MONTHS = np.array(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                    "Dec", None], dtype=object)
+_DAYS = np.array(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", None], dtype=object)
+
+
+def capture_time_features(created_at: pd.Series) -> dict[str, np.ndarray]:
+    """Month, weekday and hour (``h09``) of each lead's capture time; None where unknown."""
+    t = pd.DatetimeIndex(pd.to_datetime(created_at))
+    ok = ~t.isna()
+    month = np.where(ok, t.month.fillna(13).to_numpy(dtype=int) - 1, 12)
+    day = np.where(ok, t.dayofweek.fillna(7).to_numpy(dtype=int), 7)
+    hour = pd.Series(t.hour, dtype="Float64").map(lambda h: f"h{int(h):02d}", na_action="ignore")
+    return {"first_touch_month": _MONTHS[month], "first_touch_weekday": _DAYS[day],
+            "first_touch_hour": hour.to_numpy(dtype=object, na_value=None)}
 
 
 def infer_kind(s: pd.Series) -> Kind:

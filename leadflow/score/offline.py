@@ -12,6 +12,7 @@ the same way into a fitting slice and a calibration slice.
 from __future__ import annotations
 
 import logging
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,18 @@ def _label(df: pd.DataFrame, source: str) -> tuple[np.ndarray, np.ndarray]:
     return y.astype("boolean").to_numpy(dtype=bool, na_value=False), y.notna().to_numpy()
 
 
-def split(df: pd.DataFrame, y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """Positions of (earlier, later) rows: by created_at when known, else stratified random."""
+def split(df: pd.DataFrame, y: np.ndarray, share: float, seed: int,
+          at: date | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Positions of (earlier, later) rows: before / from ``at`` when given (a time split at a
+    date), else by created_at when known, else stratified random."""
     pos = np.arange(len(df))
+    if at is not None:
+        if "created_at" not in df.columns or df["created_at"].isna().all():
+            raise InputError("--split-date needs a created_at column mapped in the source")
+        t = pd.to_datetime(df["created_at"])
+        later = (t >= pd.Timestamp(at)).to_numpy()
+        known = t.notna().to_numpy()
+        return pos[known & ~later], pos[known & later], f"time split at {at}"
     if "created_at" in df.columns and df["created_at"].notna().mean() > 0.9:
         order = np.argsort(pd.to_datetime(df["created_at"]).to_numpy(), kind="stable")
         cut = int(len(order) * (1 - share))
@@ -62,7 +72,8 @@ def _refitter(algorithm: str, specs: list, X: pd.DataFrame, y: np.ndarray):
 def evaluate_file(settings: Settings, source_name: str, path: Path | None = None, *,
                   allow_leaky: bool = False, seed: int = 0,
                   algorithms: list[str] | None = None,
-                  features: list[str] | None = None) -> dict[str, Any]:
+                  features: list[str] | None = None,
+                  split_date: date | None = None) -> dict[str, Any]:
     """Fit and compare the model families on a file; returns metrics, warnings and the split.
 
     By default every capture-time feature is used and after-contact ones are left out (and
@@ -92,9 +103,13 @@ def evaluate_file(settings: Settings, source_name: str, path: Path | None = None
     if leaky and allow_leaky:
         warnings.append("diagnostic run: after-contact feature(s) included: " + ", ".join(leaky)
                         + " - these are unknown at handoff, so the figures overstate a real score")
-    tr, te, how = split(df, y, settings.model.holdout_share, seed)
+    tr, te, how = split(df, y, settings.model.holdout_share, seed, split_date)
+    for name, part in (("training", tr), ("holdout", te)):
+        if len(part) == 0 or y[part].min() == y[part].max():
+            raise InputError(f"source {source_name}: the {name} part ({how}) has {len(part)} rows, "
+                             f"{int(y[part].sum())} converted - it needs both outcomes")
     X = df[[s.name for s in specs]]
-    if how == "time":      # calibrate on the slice just before the holdout, like in production
+    if how != "stratified_random":      # calibrate on the slice just before the holdout, like in production
         fit_pos, cal_pos, _ = split(df.iloc[tr], y[tr], settings.model.calibration_share, seed + 1)
         fit_pos, cal_pos = tr[fit_pos], tr[cal_pos]
         cal = (X.iloc[cal_pos], y[cal_pos])
@@ -106,6 +121,7 @@ def evaluate_file(settings: Settings, source_name: str, path: Path | None = None
         log.warning("%s", w)
     algos = algorithms or settings.model.algorithms
     comp = ev.compare(specs, algos, (X.iloc[fit_pos], y[fit_pos]), cal, (X.iloc[te], y[te]))
+    nb = ev.naive_bayes_baseline(specs, (X.iloc[fit_pos], y[fit_pos]), cal, (X.iloc[te], y[te]))
     found = leakage.audit(
         specs=specs, predict=comp.model.predict_proba, X_test=X.iloc[te], y_test=y[te],
         X_train=X.iloc[tr], y_train=y[tr], holdout_auc=comp.results[comp.best]["roc_auc"],
@@ -123,6 +139,6 @@ def evaluate_file(settings: Settings, source_name: str, path: Path | None = None
         "features": [s.as_dict() for s in specs], "excluded_after_contact": dropped,
         "single_feature_auc": aucs, "warnings": warnings, "best": comp.best,
         "leakage": found.as_dict(),
-        "results": comp.results,
+        "results": comp.results, "naive_bayes": nb,
         "_y_test": y[te], "_p_test": comp.test_probability,
     }

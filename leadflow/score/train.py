@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -32,27 +32,63 @@ from leadflow.score.features import FeatureSpec, guard, infer_kind, separation_w
 from leadflow.store import db
 from leadflow.store.schema import handoffs as handoffs_t
 from leadflow.store.schema import outcomes as outcomes_t
+from leadflow.store.schema import people as people_t
 
 log = logging.getLogger("leadflow.score")
 POSITIVE = ("opportunity", "won")
 NEGATIVE = ("rejected", "lost")
 
 
-def examples(eng: Engine, as_of: datetime | None = None) -> pd.DataFrame:
-    """One row per handoff with a resolved outcome: handoff_id, person_id, as_of, converted."""
+def aging(settings: Settings | None) -> tuple[dict[str, int], int | None]:
+    """(days per lead source, global days) after which a handoff with no win counts as lost:
+    ``sources[].aging_days`` and ``feedback.aging_days`` (None where not configured)."""
+    if settings is None:
+        return {}, None
+    per = {s.name: int(d) for s in settings.sources
+           if (d := getattr(s, "aging_days", None)) is not None}
+    return per, getattr(settings.feedback, "aging_days", None)
+
+
+def examples(eng: Engine, as_of: datetime | None = None,
+             settings: Settings | None = None) -> pd.DataFrame:
+    """One row per handoff with a resolved outcome: handoff_id, person_id, as_of, converted,
+    inferred.
+
+    Resolved = an outcome that decides it (opportunity/won: converted; rejected/lost: not), or,
+    with aging configured (CRMs that report only wins), no win ``aging_days`` after the handoff:
+    not converted, ``inferred`` True. Handoffs still open are left out, and so, under aging, is
+    every handoff younger than its window (won or not) unless a loss was reported."""
+    per, glob = aging(settings)
+    # without aging only handoffs with an outcome can be resolved: an inner join reads just those
+    joined = handoffs_t.join(outcomes_t, outcomes_t.c.handoff_id == handoffs_t.c.handoff_id,
+                             isouter=bool(per) or glob is not None)
     q = sa.select(handoffs_t.c.handoff_id, handoffs_t.c.person_id, handoffs_t.c.handed_off_at,
-                  outcomes_t.c.status, outcomes_t.c.occurred_at) \
-        .join(outcomes_t, outcomes_t.c.handoff_id == handoffs_t.c.handoff_id)
+                  people_t.c.first_source, outcomes_t.c.status, outcomes_t.c.occurred_at) \
+        .select_from(joined.outerjoin(people_t, people_t.c.person_id == handoffs_t.c.person_id))
     if as_of is not None:
-        q = q.where(outcomes_t.c.occurred_at <= as_of, handoffs_t.c.handed_off_at <= as_of)
+        q = q.where(handoffs_t.c.handed_off_at <= as_of)
     o = db.read_df(eng, q)
+    cols = ["handoff_id", "person_id", "as_of", "converted", "inferred"]
     if o.empty:
-        return pd.DataFrame(columns=["handoff_id", "person_id", "as_of", "converted"])
-    o = o.assign(pos=o["status"].isin(POSITIVE), known=o["status"].isin(POSITIVE + NEGATIVE))
+        return pd.DataFrame(columns=cols)
+    seen = pd.to_datetime(o["occurred_at"]).le(pd.Timestamp(as_of)) if as_of is not None \
+        else o["occurred_at"].notna()
+    o = o.assign(pos=o["status"].isin(POSITIVE) & seen, neg=o["status"].isin(NEGATIVE) & seen)
     g = o.groupby("handoff_id", sort=True).agg(person_id=("person_id", "first"),
                                                as_of=("handed_off_at", "first"),
-                                               converted=("pos", "any"), known=("known", "any"))
-    g = g[g["known"]].drop(columns="known").reset_index()
+                                               source=("first_source", "first"),
+                                               converted=("pos", "any"), neg=("neg", "any"))
+    days = g["source"].map(per).astype(float)
+    if glob is not None:
+        days = days.fillna(float(glob))
+    horizon = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now()
+    aged = (pd.to_datetime(g["as_of"]) + pd.to_timedelta(days, unit="D")).le(horizon)
+    g["inferred"] = ~g["converted"] & ~g["neg"] & aged
+    # where aging applies, a handoff younger than its window is left out even when it already
+    # won: its losses cannot be known yet, and keeping only its wins would make recent handoffs
+    # look like they all convert
+    settled = days.isna() | aged | g["neg"]
+    g = g[(g["converted"] | g["neg"] | g["inferred"]) & settled].reset_index()[cols]
     return g.sort_values(["as_of", "handoff_id"], kind="stable").reset_index(drop=True)
 
 
@@ -80,40 +116,82 @@ def time_split(n: int, holdout: float, cal: float) -> tuple[slice, slice, slice]
     return slice(0, a), slice(a, b), slice(b, n)
 
 
+def date_split(times: pd.Series, split: date, cal: float) -> tuple[slice, slice, slice]:
+    """Holdout = examples at or after ``split``; the last ``cal`` share before it calibrates."""
+    b = int(np.searchsorted(pd.to_datetime(times).to_numpy(), np.datetime64(pd.Timestamp(split))))
+    a = int(b * (1 - cal))
+    return slice(0, a), slice(a, b), slice(b, len(times))
+
+
+def too_few(y: np.ndarray, inferred: int, m: Any, aging_on: bool) -> str | None:
+    """One line saying why there is no model yet (counts and what to configure), or None."""
+    pos, neg = int(y.sum()), int(len(y) - y.sum())
+    if pos >= m.min_conversions and neg >= m.min_negatives:
+        return None
+    need = []
+    if pos < m.min_conversions:
+        need.append(f"{pos} conversions < {m.min_conversions} (model.min_conversions)")
+    if neg < m.min_negatives:
+        need.append(f"{neg} non-converted handoffs ({inferred} inferred by aging) < "
+                    f"{m.min_negatives} (model.min_negatives)")
+    hint = "" if pos < m.min_conversions or aging_on else (
+        "; a CRM that reports only wins needs feedback.aging_days (or a source's aging_days) "
+        "so handoffs with no win after that many days count as lost")
+    return "rules only: " + " and ".join(need) + hint
+
+
+def split_problem(y: np.ndarray, parts: dict[str, slice]) -> str | None:
+    """A slice without both outcomes cannot fit, calibrate or judge: say which, in one line."""
+    for name, sl in parts.items():
+        part = y[sl]
+        if len(part) == 0 or part.min() == part.max():
+            return (f"rules only: the {name} slice has {len(part)} examples, "
+                    f"{int(part.sum())} converted - it needs both outcomes (move --split-date, or "
+                    "change model.holdout_share / model.calibration_share)")
+    return None
+
+
 def train(settings: Settings, eng: Engine, as_of: datetime, *, allow_leaky: bool = False,
           frame: tuple[pd.DataFrame, np.ndarray, pd.Series] | None = None,
-          confirm_leakage: str | None = None) -> dict[str, Any]:
+          confirm_leakage: str | None = None, split_date: date | None = None) -> dict[str, Any]:
     """Train, register and (if it wins) promote a model. Returns counts and a message.
 
     ``frame`` (features, labels, times) skips the warehouse read: benchmarks use it.
-    A candidate the leakage audit flags is registered but not promoted unless
-    ``confirm_leakage`` names the person who reviewed the findings (recorded in the registry).
+    ``split_date``: the holdout is the handoffs from that day on (else the latest
+    ``model.holdout_share``). A candidate the leakage audit flags is registered but not
+    promoted unless ``confirm_leakage`` names the person who reviewed the findings (recorded in
+    the registry). Too few conversions or non-conversions: rules only, and the message says why.
     """
     captured: pd.Series | None = None
     m = settings.model
+    per, glob = aging(settings)
     if frame is None:
-        ex = examples(eng, as_of)
-        n_conv = int(ex["converted"].sum()) if len(ex) else 0
-        if n_conv < m.min_conversions:
-            return {"status": "rules_only", "examples": int(len(ex)), "conversions": n_conv,
-                    "message": f"rules only: {n_conv} conversions < {m.min_conversions} needed "
-                               "(model.min_conversions)"}
+        ex = examples(eng, as_of, settings)
+        y = ex["converted"].to_numpy(dtype=int)
+        n_inf = int(ex["inferred"].sum()) if len(ex) else 0
+    else:
+        X, y, times = frame
+        n_inf = 0
+    n_conv = int(y.sum())
+    why = too_few(y, n_inf, m, bool(per) or glob is not None)
+    if why is None:
+        parts = date_split(times if frame is not None else ex["as_of"], split_date,
+                           m.calibration_share) if split_date is not None else \
+            time_split(len(y), m.holdout_share, m.calibration_share)
+        why = split_problem(y, dict(zip(("training", "calibration", "holdout"), parts)))
+    if why is not None:
+        return {"status": "rules_only", "examples": int(len(y)), "conversions": n_conv,
+                "message": why}
+    if frame is None:
         ppl = warehouse.read_people(eng)
         tch = warehouse.read_touches(eng, as_of)
         X, _, _ = warehouse.build_frame(ex, ppl, tch, settings)
         captured = ppl.drop_duplicates("person_id").set_index("person_id")["created_at"] \
             .reindex(ex["person_id"]).reset_index(drop=True)
-        y = ex["converted"].to_numpy(dtype=int)
         times = pd.to_datetime(ex["as_of"])
-    else:
-        X, y, times = frame
-        n_conv = int(y.sum())
-        if n_conv < m.min_conversions:
-            return {"status": "rules_only", "examples": int(len(y)), "conversions": n_conv,
-                    "message": f"rules only: {n_conv} conversions < {m.min_conversions} needed"}
     specs = guard(refine(warehouse.feature_specs(settings, allow_leaky), X), allow_leaky)
     cols = [s.name for s in specs]
-    tr, ca, te = time_split(len(y), m.holdout_share, m.calibration_share)
+    tr, ca, te = parts
     Xs = X[cols]
     aucs = single_feature_auc(Xs.iloc[tr], y[tr], Xs.iloc[te], y[te], specs)
     warnings = separation_warnings(aucs)
@@ -126,6 +204,8 @@ def train(settings: Settings, eng: Engine, as_of: datetime, *, allow_leaky: bool
                       (Xs.iloc[te], y[te]))
     best = comp.best
     res = comp.results[best]
+    nb = ev.naive_bayes_baseline(specs, (Xs.iloc[tr], y[tr]), (Xs.iloc[ca], y[ca]),
+                                 (Xs.iloc[te], y[te]))
     found = leakage.audit(
         specs=specs, predict=comp.model.predict_proba, X_test=Xs.iloc[te], y_test=y[te],
         X_train=Xs.iloc[tr], y_train=y[tr], holdout_auc=res["roc_auc"],
@@ -176,6 +256,8 @@ def train(settings: Settings, eng: Engine, as_of: datetime, *, allow_leaky: bool
         "roc_auc", "pr_auc", "brier", "lift_top_decile", "calibration_error", "selection_roc_auc")}
         for a, r in comp.results.items()}, "baseline": {"name": base_name,
                                                         "roc_auc": round(base_auc, 4)},
+        "naive_bayes": {k: nb[k] for k in ("roc_auc", "pr_auc", "brier", "lift_top_decile",
+                                           "calibration_error")},
         "single_feature_auc": aucs, "warnings": warnings,
         "permutation_auc_loss": found.importance,
         # what the weekly monitor compares live scores and inputs with (PSI)
@@ -198,4 +280,6 @@ def train(settings: Settings, eng: Engine, as_of: datetime, *, allow_leaky: bool
             "version": version, "leakage": review,
             "examples": int(len(y)), "conversions": n_conv, "algorithm": best,
             "roc_auc": res["roc_auc"], "baseline_roc_auc": round(base_auc, 4),
+            "baseline_name": base_name, "naive_bayes": metrics["naive_bayes"], "compared": metrics["compared"],
+            "holdout": holdout_def, "inferred_negatives": n_inf,
             "warnings": warnings, "message": verdict}

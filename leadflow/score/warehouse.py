@@ -23,7 +23,14 @@ from leadflow.canonical import TOUCH_TYPES
 from leadflow.config import Settings
 from leadflow.score import engagement as eng_
 from leadflow.score import rules
-from leadflow.score.features import LABELS, PEOPLE_FEATURES, FeatureSpec, KnownAt
+from leadflow.score.features import (
+    CAPTURE_TIME_FEATURES,
+    LABELS,
+    PEOPLE_FEATURES,
+    FeatureSpec,
+    KnownAt,
+    capture_time_features,
+)
 from leadflow.store import db
 from leadflow.store.schema import people as people_t
 from leadflow.store.schema import touches as touches_t
@@ -113,6 +120,7 @@ def feature_specs(settings: Settings, allow_leaky: bool = False) -> list[Feature
     derived = ["lead_age_days", "days_since_last_touch", "touches_total", "engagement_points",
                "fit_points"]
     specs += [FeatureSpec(c, "numeric", "capture", LABELS.get(c, c.replace("_", " "))) for c in derived]
+    specs += [FeatureSpec(c, "categorical", "capture", LABELS[c]) for c in CAPTURE_TIME_FEATURES]
     for tt in TOUCH_TYPES:
         name = tt.replace("_", " ")
         specs.append(FeatureSpec(f"n_{tt}", "numeric", "capture", f"{name} touches so far"))
@@ -146,6 +154,8 @@ def build_frame(examples: pd.DataFrame, people: pd.DataFrame, touches: pd.DataFr
     as_of = pd.to_datetime(ex["as_of"]).to_numpy(dtype="datetime64[ns]")
     created = pd.to_datetime(base["created_at"]).to_numpy(dtype="datetime64[ns]")
     feats["lead_age_days"] = (as_of - created).astype("timedelta64[s]").astype(float) / 86400.0
+    for k, v in capture_time_features(base["created_at"]).items():
+        feats[k] = v
 
     # touches, each against its example's own moment (row = position in ``examples``)
     t_pid = touches["person_id"].to_numpy()
