@@ -38,7 +38,7 @@ WITH hr AS (
     GROUP BY t.person_id
 ),
 ids AS (
-    SELECT person_id FROM scores WHERE score_date = :d
+    SELECT person_id FROM scores WHERE score_date = :d AND ({worth})
     UNION
     SELECT person_id FROM hr
 )
@@ -59,13 +59,30 @@ LEFT JOIN hr ON hr.person_id = p.person_id
 """
 
 
+def _worth(q: Any, params: dict[str, Any]) -> str:
+    """SQL over today's ``scores`` row: the score alone could qualify (``qualify``'s threshold
+    or probability rule). People it leaves out would be ``not_qualified`` whatever else holds,
+    and nothing is written for them, so the queue reads only the day's possible MQLs (plus
+    hand-raisers), not every scored person of the warehouse."""
+    grades = [g for g, r in GRADE_RANK.items() if r <= GRADE_RANK[q.min_grade]]
+    params.update({f"g{i}": g for i, g in enumerate(grades)}, min_score=float(q.min_score))
+    sql = f"(grade IN ({', '.join(f':g{i}' for i in range(len(grades)))}) AND score >= :min_score)"
+    if q.min_probability is not None:
+        params["min_prob"] = float(q.min_probability)
+        sql += " OR probability >= :min_prob"
+    return sql
+
+
 def candidates(conn: Connection | sa.Engine, ctx: Any) -> pd.DataFrame:
-    """Everyone scored today or with a hand-raise in their cycle, with what the rules need."""
-    types = list(ctx.settings.qualification.hand_raiser_touches) or ["__none__"]
+    """Everyone scored today whose score could qualify them, or with a hand-raise in their
+    cycle, with what the rules need."""
+    q = ctx.settings.qualification
+    types = list(q.hand_raiser_touches) or ["__none__"]
     names = ", ".join(f":t{i}" for i in range(len(types)))
     params: dict[str, Any] = {"d": ctx.run_date, "as_of": ctx.as_of}
     params.update({f"t{i}": t for i, t in enumerate(types)})
-    stmt = sa.text(_CANDIDATES.format(types=names)).bindparams(
+    worth = _worth(q, params)
+    stmt = sa.text(_CANDIDATES.format(types=names, worth=worth)).bindparams(
         sa.bindparam("d", type_=sa.Date), sa.bindparam("as_of", type_=sa.DateTime))
     df = db.read_df(conn, stmt, params)
     if df.empty:
