@@ -105,3 +105,21 @@ def scratch_warehouse(postgres: bool, tmp: Path) -> Iterator[str]:
         if schema:
             with sa.create_engine(PG_URL).begin() as c:
                 c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def demo_config(tmp: Path) -> Path:
+    """The project's leadflow.yaml with its folders (data, reports, models) inside ``tmp``."""
+    import yaml
+
+    doc = yaml.safe_load((Path(__file__).resolve().parents[1] / "leadflow.yaml").read_text())
+    doc["paths"] = {"data_dir": str(tmp / "data"), "reports_dir": str(tmp / "reports"),
+                    "lists_dir": str(tmp / "reports" / "lead_lists")}
+    for s in doc.get("sources", []):
+        if s["connector"].get("type") == "file":
+            s["connector"]["path"] = str(tmp / "data" / Path(s["connector"]["path"]).relative_to("data"))
+            s["connector"]["min_age_seconds"] = 0
+    if "model" in doc:
+        doc["model"]["artifacts_dir"] = str(tmp / "models")
+    p = tmp / "leadflow.yaml"
+    p.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return p
