@@ -54,10 +54,10 @@ class PeakRSS:
 def measure(label: str, out: dict[str, Any]) -> Iterator[None]:
     """Time a block and record its seconds and peak RSS (MiB) under ``label``."""
     with PeakRSS() as m:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         yield
-        secs = time.perf_counter() - t0
-    out[label] = {"seconds": round(secs, 3), "peak_mib": round(m.peak / 2**20, 1)}
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    out[label] = {"seconds": round(secs, 3), "peak_mib": round(m.peak / 2**20, 1), "cpu_seconds": round(cpu, 3)}
 
 
 def write_result(name: str, payload: dict[str, Any]) -> Path:
