@@ -29,14 +29,6 @@ def read_passed(conn: Connection, table: sa.Table) -> pd.DataFrame:
                       .order_by(table.c.batch_id, table.c.row_number))
 
 
-def read_people_for_matching(conn: Connection) -> pd.DataFrame:
-    cols = [people.c[c] for c in PEOPLE_MATCH_COLS]
-    df = db.read_df(conn, sa.select(*cols).where(people.c.erased_at.is_(None)))
-    if df.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in PEOPLE_MATCH_COLS})
-    return df
-
-
 def _only(conn: Connection, q: sa.Select, col: sa.ColumnElement[Any],
           values: Iterable[Any] | None) -> pd.DataFrame:
     """The query's rows, or (``values`` given) only those whose ``col`` is one of them: what a
@@ -51,7 +43,7 @@ def read_people_sharing_keys(conn: Connection, records: pd.DataFrame,
     id): everyone resolution can compare the batch with, read through the key index."""
     from leadflow.identity.keys import key_hashes
     if conn.execute(sa.select(person_keys.c.person_id).limit(1)).first() is None:
-        return read_people_for_matching(conn)     # no keys yet (people written around the store)
+        build_keys(conn)     # the first load after migration 0010 (or people written around the store)
     hashes = key_hashes(records)["key_hash"].unique().tolist()
     ids = db.read_ids(conn, sa.select(person_keys.c.person_id).distinct(), person_keys.c.key_hash, hashes)
     wanted = sorted(set(ids["person_id"].astype("int64").tolist()) | {int(x) for x in also})

@@ -26,10 +26,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_person_keys_person', ['person_id'], unique=False)
 
     # ### end Alembic commands ###
-    # The keys of the people already there, computed by the same code the load step uses
-    # (chunked): from now on a day's load reads people through them.
-    from leadflow.identity import store
-    store.build_keys(op.get_bind())
+    # The keys of people already in the warehouse are built by the next lead load
+    # (leadflow.identity.store.read_people_sharing_keys), with the identity code that reads them.
 
 
 def downgrade() -> None:
