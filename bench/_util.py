@@ -54,10 +54,10 @@ class PeakRSS:
 def measure(label: str, out: dict[str, Any]) -> Iterator[None]:
     """Time a block and record its seconds and peak RSS (MiB) under ``label``."""
     with PeakRSS() as m:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         yield
-        secs = time.perf_counter() - t0
-    out[label] = {"seconds": round(secs, 3), "peak_mib": round(m.peak / 2**20, 1)}
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    out[label] = {"seconds": round(secs, 3), "peak_mib": round(m.peak / 2**20, 1), "cpu_seconds": round(cpu, 3)}
 
 
 def write_result(name: str, payload: dict[str, Any]) -> Path:
@@ -105,3 +105,21 @@ def scratch_warehouse(postgres: bool, tmp: Path) -> Iterator[str]:
         if schema:
             with sa.create_engine(PG_URL).begin() as c:
                 c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def demo_config(tmp: Path) -> Path:
+    """The project's leadflow.yaml with its folders (data, reports, models) inside ``tmp``."""
+    import yaml
+
+    doc = yaml.safe_load((Path(__file__).resolve().parents[1] / "leadflow.yaml").read_text())
+    doc["paths"] = {"data_dir": str(tmp / "data"), "reports_dir": str(tmp / "reports"),
+                    "lists_dir": str(tmp / "reports" / "lead_lists")}
+    for s in doc.get("sources", []):
+        if s["connector"].get("type") == "file":
+            s["connector"]["path"] = str(tmp / "data" / Path(s["connector"]["path"]).relative_to("data"))
+            s["connector"]["min_age_seconds"] = 0
+    if "model" in doc:
+        doc["model"]["artifacts_dir"] = str(tmp / "models")
+    p = tmp / "leadflow.yaml"
+    p.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return p

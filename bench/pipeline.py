@@ -5,6 +5,10 @@
 Generates demo data into a temporary folder, initialises a fresh warehouse (a SQLite file, or a
 new schema on PostgreSQL with --postgres), runs every daily step for the last demo day, then
 prints seconds and peak resident memory per stage and writes bench/results/pipeline_<n>.json.
+
+Before the steps it measures the I/O floor for the same data: every landing file read with
+pandas and the same number of rows bulk-written (the store's ``copy_upsert``) into scratch tables
+of the same backend; the pipeline's total is printed as a multiple of that floor.
 """
 
 from __future__ import annotations
@@ -24,6 +28,37 @@ from bench._util import measure, print_table, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 PG = os.environ.get("LEADFLOW_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def io_floor(landing: Path, engine: sa.Engine) -> dict[str, float]:
+    """Seconds to read the landing files with pandas and to bulk-write their rows (all columns
+    as text) into scratch tables, then drop them: what no pipeline over this data can beat."""
+    import time
+
+    import pandas as pd
+
+    from leadflow.store import db
+    t0 = time.perf_counter()
+    frames = []
+    for f in sorted(p for p in landing.rglob("*") if p.is_file()):
+        if f.suffix == ".csv":
+            frames.append(pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""]))
+        elif f.suffix in (".jsonl", ".json"):
+            frames.append(pd.read_json(f, lines=f.suffix == ".jsonl", dtype=False))
+    t_read = time.perf_counter() - t0
+    md = sa.MetaData()
+    tables = [sa.Table(f"bench_floor_{i}", md, *(sa.Column(str(c), sa.Text) for c in df.columns))
+              for i, df in enumerate(frames)]
+    md.create_all(engine)
+    t0 = time.perf_counter()
+    try:
+        with engine.begin() as conn:
+            for t, df in zip(tables, frames):
+                db.copy_upsert(conn, t, df.astype("string"))
+        t_write = time.perf_counter() - t0
+    finally:
+        md.drop_all(engine)
+    return {"read": round(t_read, 3), "write": round(t_write, 3), "rows": sum(len(f) for f in frames)}
 
 
 def main() -> None:
@@ -66,6 +101,9 @@ def main() -> None:
         print(f"  demo-data  {rows['demo-data']['seconds']:8.2f} s (not part of the pipeline)", flush=True)
         eng = db.engine(settings.database_url)
         db.init(eng)
+        floor = io_floor(tmp / "data" / "landing", eng)
+        print(f"  I/O floor  read {floor['read']:.2f} s + write {floor['write']:.2f} s "
+              f"({floor['rows']} rows)", flush=True)
         ctx = RunContext(settings, eng, run_date, make_run_id("bench", run_date), "bench")
         for name, fn in pipeline.DAILY_STEPS:
             with measure(name, rows):
@@ -82,10 +120,12 @@ def main() -> None:
                                   "peak_mib": max(v["peak_mib"] for v in rows.values())}
         backend = "postgresql" if a.postgres else "sqlite"
         print_table(rows, f"leadflow pipeline, {a.leads} leads, {backend}")
+        floor_s = floor["read"] + floor["write"]
+        print(f"I/O floor {floor_s:.2f} s; pipeline / floor = {total / floor_s:.1f}x")
         p = write_result(f"pipeline_{backend}_{a.leads}", {"leads": a.leads, "backend": backend,
                                                              "generated": {k: v for k, v in info.items()
                                                                            if isinstance(v, (int, float, str))},
-                                                             "stages": rows})
+                                                             "stages": rows, "io_floor": floor})
         print(f"written {p}")
     finally:
         if schema:

@@ -320,3 +320,32 @@ def test_people_both_handed_off_in_the_same_cycle_are_not_merged_by_a_bridging_r
     assert count(engine, merges) == 0
     rv = db.read_df(engine, sa.select(match_reviews.c.person_a, match_reviews.c.person_b, match_reviews.c.status))
     assert rv.values.tolist() == [[pids[0], pids[1], "open"]]
+
+
+def test_a_batch_reads_only_the_people_it_shares_a_blocking_key_with(engine, make_ctx) -> None:
+    from leadflow.identity import store
+    from leadflow.identity.load import prepare_records, source_priority
+    from leadflow.store.schema import person_keys
+    ctx = make_ctx(CONFIG, engine)
+    land(engine, [{**ANNA, "source_record_id": "w1"},
+                  {"source_record_id": "w2", "email": "zed.quinn@other.io", "first_name": "Zed",
+                   "last_name": "Quinn", "company": "Globex Corp", "created_at": "2026-11-20 10:00"}], "web")
+    load_leads(ctx)
+    ids = dict(zip(people_df(engine)["first_name"], people_df(engine)["person_id"]))
+    # another address, same name at the same company: shares name and company keys with Anna only
+    rec = pd.DataFrame([{**ANNA, "email": "a.berg@acme-mail.de", "phone": None, "source": "web",
+                         "batch_id": 99, "row_number": 1, "loaded_at": "2026-11-21 10:00"}])
+    with engine.connect() as c:
+        got = store.read_people_sharing_keys(c, prepare_records(rec, source_priority(ctx)))
+    assert got["person_id"].tolist() == [ids["Anna"]]
+    # keys follow the golden record: a Quinn at Globex meets Zed until his company changes
+    quinn = rec.assign(email="y.quinn@else.org", first_name="Yan", last_name="Quinn", company="Globex Corp")
+    with engine.begin() as c:
+        before = store.read_people_sharing_keys(c, prepare_records(quinn, source_priority(ctx)))
+        store.update_people(c, pd.DataFrame({"person_id": [ids["Zed"]], "company_norm": ["acme"]}),
+                            ["company_norm"])
+        after = store.read_people_sharing_keys(c, prepare_records(quinn, source_priority(ctx)))
+        assert c.execute(sa.select(sa.func.count()).select_from(person_keys)
+                         .where(person_keys.c.person_id == ids["Zed"])).scalar_one() > 0
+    assert before["person_id"].tolist() == [ids["Zed"]]
+    assert after.empty

@@ -83,3 +83,20 @@ def test_two_concurrent_runs_change_nothing(demo_ctx: RunContext) -> None:
     _accounting(demo_ctx.engine)
     h = _snapshot(demo_ctx.engine)["handoffs"]
     assert len(h) > 0 and not h.duplicated(["person_id", "cycle"]).any()
+
+
+@pytest.mark.slow
+def test_daily_outputs_match_the_fingerprint_from_before_batch_proportional_runs(tmp_path, db_url, monkeypatch) -> None:
+    """Three demo days, one at a time: handoffs, owners, scores of handed-off people, quarantine
+    and people are what the code before the batch-proportional daily run (issue 17) produced
+    (tests/data/pipeline_fingerprint.json; how it was made: tests/pipeline_fingerprint.py)."""
+    import json
+
+    from tests import pipeline_fingerprint as fp
+    monkeypatch.setenv("LEADFLOW_DATABASE_URL", db_url)
+    got = json.loads(json.dumps(fp.run_days(tmp_path, db_url), sort_keys=True, default=str))
+    want = json.loads(fp.FIXTURE.read_text())
+    assert sorted(got) == sorted(want)
+    for day in want:
+        for part in want[day]:
+            assert got[day][part] == want[day][part], f"{day} {part} differ"

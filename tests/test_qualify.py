@@ -78,8 +78,10 @@ def test_candidates_find_hand_raisers_only_in_the_current_cycle(engine: sa.Engin
     d = date(2026, 11, 26)
     ctx = make_ctx({}, engine, d)
     with engine.begin() as c:
-        syn.add_people(c, pd.DataFrame({"person_id": [1, 2, 3, 4], "lifecycle_stage": ["lead"] * 4}))
-        syn.add_scores(c, pd.DataFrame({"person_id": [1], "score": [10.0], "grade": ["D"]}), d)
+        syn.add_people(c, pd.DataFrame({"person_id": [1, 2, 3, 4, 5, 6, 7],
+                                        "lifecycle_stage": ["lead"] * 7}))
+        syn.add_scores(c, pd.DataFrame({"person_id": [1, 5, 6, 7], "score": [80.0, 10.0, 90.0, 69.9],
+                                        "grade": ["B", "D", "C", "A"]}), d)
         syn.add_touches(c, pd.DataFrame({
             "person_id": [2, 3, 4],
             "touch_type": ["demo_request", "contact_sales", "page_view"],
@@ -90,7 +92,8 @@ def test_candidates_find_hand_raisers_only_in_the_current_cycle(engine: sa.Engin
         lifecycle.transition(c, [2], "mql", "hand_raiser", old)
         lifecycle.transition(c, [2], "recycled", "bad_timing", old)
     cand = candidates(engine, ctx).set_index("person_id")
-    # 1 is scored today, 3 raised a hand; 2's only hand-raise predates recycling; 4 only browsed.
+    # 1's score today could qualify (B, 80 >= 70), 3 raised a hand; 2's only hand-raise predates
+    # recycling; 4 only browsed; 5, 6 (grade C) and 7 (score 69.9) cannot qualify by score today.
     assert sorted(cand.index) == [1, 3]
     assert cand.loc[3, "hand_raiser"] and not cand.loc[1, "hand_raiser"]
     assert cand.loc[3, "target_cycle"] == 1

@@ -89,7 +89,7 @@ def redelivered(conn: Any, st: pd.DataFrame) -> np.ndarray:
     has_id = st["source_record_id"].notna().to_numpy()
     key = ["source", "source_record_id", "record_hash"]
     dup = st.duplicated(key, keep="first").to_numpy() & has_id
-    known = store.read_record_hashes(conn, sorted(st["source"].unique()))
+    known = store.read_record_hashes(conn, sorted(st["source"].unique()), st["source_record_id"])
     if len(known):
         seen = pd.MultiIndex.from_frame(known[key].astype(object))
         dup |= pd.MultiIndex.from_frame(st[key].astype(object)).isin(seen) & has_id
@@ -123,13 +123,17 @@ def load_leads(ctx: RunContext, thresholds: Thresholds | None = None) -> dict[st
 
 
 def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresholds) -> dict[str, int]:
-    existing = store.read_people_for_matching(conn)
-    known = store.read_known_emails(conn)
-    src_ids = store.read_source_ids(conn, derived.identity_sources(ctx.settings, st["source"].unique()))
+    known = store.read_known_emails(conn, st["email_norm"])
+    src_ids = store.read_source_ids(conn, derived.identity_sources(ctx.settings, st["source"].unique()),
+                                    st["source_record_id"])
     pre = (st[["source", "source_record_id"]].astype(object)
            .merge(src_ids.astype({"source": object, "source_record_id": object})
                   .drop_duplicates(["source", "source_record_id"]),
                   how="left", on=["source", "source_record_id"])["person_id"])
+    # only the people the batch can meet: sharing a blocking key, or known by address or id
+    also = [*known["person_id"].tolist(), *pre.dropna().tolist(),
+            *store.lookup_ids(conn, "email_norm", st["email_norm"].dropna().unique().tolist()).values()]
+    existing = store.read_people_sharing_keys(conn, st, also)
     res = resolve_people(st, existing, known, th, preassigned=pre.to_numpy(), apart=merging.read_apart(conn))
     assign, reviews = res.assign, res.reviews
     # existing people this batch's records joined (as one file would have): one person now,
@@ -152,14 +156,16 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
     allrec = pd.concat([st, old], ignore_index=True) if len(old) else st
     gold = golden(allrec, "pkey")
 
-    # accounts: create missing domains, then match every golden record
-    acc_now = store.read_accounts(conn)
+    # accounts: create missing domains, then match every golden record (only the accounts of
+    # the batch's domains and company names are read: all that matching looks up)
+    domains, names = business_domain(gold).dropna(), gold["company_norm"].dropna()
+    acc_now = store.read_accounts(conn, domains, names)
     fresh = new_accounts(gold, acc_now)
     created_acc = 0
     if len(fresh):
         fresh = fresh.assign(created_at=ctx.as_of, is_customer=False, has_open_deal=False)
         created_acc = db.insert_ignore(conn, accounts, db.records(fresh), ["domain"])
-        acc_now = store.read_accounts(conn)
+        acc_now = store.read_accounts(conn, domains, names)
     gold = gold.join(match_accounts(gold, acc_now))
     comp = {d.lower() for d in ctx.settings.qualification.competitor_domains}
     gold["is_competitor"] = business_domain(gold).isin(comp)
@@ -180,6 +186,7 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
     has = new_pid.notna()
     store.insert_lifecycle_start(conn, new_pid[has].tolist(), "lead", "new lead record",
                                  born[has.to_numpy()].tolist(), ctx.run_id)
+    store.refresh_keys(conn, new_pid.dropna().tolist())
 
     # existing people: refresh their golden values; sticky flags; keep their address
     ex_g = gold[gold.index.str.startswith("p")].copy()

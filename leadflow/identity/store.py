@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadflow.store import db
-from leadflow.store.schema import accounts, lifecycle_events, people, person_records
+from leadflow.store.schema import accounts, lifecycle_events, people, person_keys, person_records
 
 CHUNK = 5000
 
@@ -29,37 +29,95 @@ def read_passed(conn: Connection, table: sa.Table) -> pd.DataFrame:
                       .order_by(table.c.batch_id, table.c.row_number))
 
 
-def read_people_for_matching(conn: Connection) -> pd.DataFrame:
+def _only(conn: Connection, q: sa.Select, col: sa.ColumnElement[Any],
+          values: Iterable[Any] | None) -> pd.DataFrame:
+    """The query's rows, or (``values`` given) only those whose ``col`` is one of them: what a
+    batch needs, read through the column's index instead of the whole table."""
+    return db.read_df(conn, q) if values is None else db.read_values(conn, q, col, values)
+
+
+def read_people_sharing_keys(conn: Connection, records: pd.DataFrame,
+                             also: Iterable[Any] = ()) -> pd.DataFrame:
+    """The people (matching columns, not erased, by id) who share a blocking key with one of
+    ``records`` (``person_keys``), plus the people ``also`` names (known by address or source
+    id): everyone resolution can compare the batch with, read through the key index."""
+    from leadflow.identity.keys import key_hashes
+    if conn.execute(sa.select(person_keys.c.person_id).limit(1)).first() is None:
+        build_keys(conn)     # the first load after migration 0010 (or people written around the store)
+    hashes = key_hashes(records)["key_hash"].unique().tolist()
+    ids = db.read_ids(conn, sa.select(person_keys.c.person_id).distinct(), person_keys.c.key_hash, hashes)
+    wanted = sorted(set(ids["person_id"].astype("int64").tolist()) | {int(x) for x in also})
     cols = [people.c[c] for c in PEOPLE_MATCH_COLS]
-    df = db.read_df(conn, sa.select(*cols).where(people.c.erased_at.is_(None)))
+    df = db.read_ids(conn, sa.select(*cols).where(people.c.erased_at.is_(None)), people.c.person_id, wanted)
     if df.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in PEOPLE_MATCH_COLS})
-    return df
+    return df.sort_values("person_id", ignore_index=True)
 
 
-def read_known_emails(conn: Connection) -> pd.DataFrame:
-    return db.read_df(conn, sa.select(person_records.c.email_norm, person_records.c.person_id)
-                      .where(person_records.c.email_norm.is_not(None)).distinct())
+def refresh_keys(conn: Connection, person_ids: Iterable[Any]) -> int:
+    """Rewrite these people's blocking keys from their current golden values (erased people
+    keep none); rows written."""
+    from leadflow.identity.keys import MATCH_INPUT
+    ids = sorted({int(x) for x in person_ids})
+    if not ids:
+        return 0
+    for flt in db.id_filters(conn, person_keys.c.person_id, ids):
+        conn.execute(sa.delete(person_keys).where(flt))
+    cur = db.read_ids(conn, sa.select(people.c.person_id, *(people.c[c] for c in MATCH_INPUT))
+                      .where(people.c.erased_at.is_(None)), people.c.person_id, ids)
+    return write_keys(conn, cur)
 
 
-def read_source_ids(conn: Connection, sources: list[str]) -> pd.DataFrame:
-    """(source, source_record_id) -> person_id for the given sources."""
+def build_keys(conn: Connection, chunk: int = 200_000) -> int:
+    """Blocking keys of every person not erased, in chunks (memory bounded by ``chunk``): for
+    a warehouse whose people were written before ``person_keys`` existed; rows written."""
+    from leadflow.identity.keys import MATCH_INPUT
+    ids = [int(p) for p, in conn.execute(sa.select(people.c.person_id).where(people.c.erased_at.is_(None))
+                                         .order_by(people.c.person_id))]
+    q = sa.select(people.c.person_id, *(people.c[c] for c in MATCH_INPUT))
+    return sum(write_keys(conn, db.read_ids(conn, q, people.c.person_id, part)) for part in chunks(ids, chunk))
+
+
+def write_keys(conn: Connection, ppl: pd.DataFrame) -> int:
+    """Insert the blocking keys of these people rows (person_id + ``keys.MATCH_INPUT``)."""
+    from leadflow.identity.keys import key_hashes
+    if ppl.empty:
+        return 0
+    ppl = ppl.reset_index(drop=True)
+    kh = key_hashes(ppl)
+    rows = pd.DataFrame({"key_hash": kh["key_hash"].to_numpy(),
+                         "person_id": ppl["person_id"].to_numpy()[kh["row"].to_numpy()]})
+    rows = rows.sort_values(["key_hash", "person_id"], ignore_index=True)
+    return int(db.copy_upsert(conn, person_keys, rows, conflict=["key_hash", "person_id"]))
+
+
+def read_known_emails(conn: Connection, emails: Iterable[Any] | None = None) -> pd.DataFrame:
+    """(email_norm, person_id) of every resolved record's address (or of these addresses)."""
+    q = sa.select(person_records.c.email_norm, person_records.c.person_id) \
+        .where(person_records.c.email_norm.is_not(None)).distinct()
+    return _only(conn, q, person_records.c.email_norm, emails)
+
+
+def read_source_ids(conn: Connection, sources: list[str],
+                    record_ids: Iterable[Any] | None = None) -> pd.DataFrame:
+    """(source, source_record_id) -> person_id for the given sources (and record ids)."""
     if not sources:
         return pd.DataFrame(columns=["source", "source_record_id", "person_id"])
-    return db.read_df(conn, sa.select(person_records.c.source, person_records.c.source_record_id,
-                                      person_records.c.person_id)
-                      .where(person_records.c.source.in_(sources),
-                             person_records.c.source_record_id.is_not(None)).distinct())
+    q = sa.select(person_records.c.source, person_records.c.source_record_id, person_records.c.person_id) \
+        .where(person_records.c.source.in_(sources), person_records.c.source_record_id.is_not(None)).distinct()
+    return _only(conn, q, person_records.c.source_record_id, record_ids)
 
 
-def read_record_hashes(conn: Connection, sources: list[str]) -> pd.DataFrame:
-    """(source, source_record_id, record_hash) already loaded for the given sources."""
+def read_record_hashes(conn: Connection, sources: list[str],
+                       record_ids: Iterable[Any] | None = None) -> pd.DataFrame:
+    """(source, source_record_id, record_hash) already loaded for the given sources (and ids)."""
     cols = ["source", "source_record_id", "record_hash"]
     if not sources:
         return pd.DataFrame(columns=cols)
-    df = db.read_df(conn, sa.select(*(person_records.c[c] for c in cols))
-                    .where(person_records.c.source.in_(sources), person_records.c.source_record_id.is_not(None),
-                           person_records.c.record_hash.is_not(None)))
+    q = sa.select(*(person_records.c[c] for c in cols)) \
+        .where(person_records.c.source.in_(sources), person_records.c.source_record_id.is_not(None),
+               person_records.c.record_hash.is_not(None))
+    df = _only(conn, q, person_records.c.source_record_id, record_ids)
     return df if len(df) else pd.DataFrame(columns=cols)
 
 
@@ -71,8 +129,17 @@ def read_records_of(conn: Connection, stg: sa.Table, person_ids: Sequence[int]) 
     return db.read_ids(conn, q, person_records.c.person_id, person_ids)
 
 
-def read_accounts(conn: Connection) -> pd.DataFrame:
-    return db.read_df(conn, sa.select(accounts.c.account_id, accounts.c.domain, accounts.c.name_norm))
+def read_accounts(conn: Connection, domains: Iterable[Any] | None = None,
+                  names: Iterable[Any] | None = None) -> pd.DataFrame:
+    """Accounts (id, domain, name_norm); with ``domains``/``names``: only the accounts of those
+    domains or normalised names, which is all that matching a batch's people looks up."""
+    q = sa.select(accounts.c.account_id, accounts.c.domain, accounts.c.name_norm)
+    if domains is None and names is None:
+        return db.read_df(conn, q)
+    got = pd.concat([db.read_values(conn, q, accounts.c.domain, [] if domains is None else domains),
+                     db.read_values(conn, q, accounts.c.name_norm, [] if names is None else names)],
+                    ignore_index=True)
+    return got.drop_duplicates("account_id").reset_index(drop=True)
 
 
 def initial_states(conn: Connection, df: pd.DataFrame, key: bytes) -> tuple[pd.DataFrame, np.ndarray]:
@@ -130,8 +197,11 @@ def insert_people(conn: Connection, rows: pd.DataFrame) -> int:
 
 
 def update_people(conn: Connection, rows: pd.DataFrame, columns: Sequence[str]) -> None:
-    """UPDATE people SET <columns> by person_id, in one statement."""
+    """UPDATE people SET <columns> by person_id, in one statement; their blocking keys follow."""
     db.copy_update(conn, people, rows[["person_id", *columns]], key=["person_id"], columns=list(columns))
+    from leadflow.identity.keys import MATCH_INPUT
+    if set(columns) & set(MATCH_INPUT):
+        refresh_keys(conn, rows["person_id"].tolist())
 
 
 def set_states(conn: Connection, stg: sa.Table, rows: pd.DataFrame) -> int:

@@ -64,7 +64,8 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
         tch["id_source"] = tch["source"].map(id_src).fillna(tch["source"])
         states, erased = store.initial_states(conn, tch, hash_key(ctx.settings))
 
-        src_ids = store.read_source_ids(conn, sorted(set(tch["id_source"]) | set(tch["source"])))
+        src_ids = store.read_source_ids(conn, sorted(set(tch["id_source"]) | set(tch["source"])),
+                                        tch["source_record_id"])
         by_email = store.person_ids_by_email(conn, tch["email_norm"])
         pid = attach(tch, src_ids, by_email)
         # A touch that reaches an erased person through a record id is suppressed too.
@@ -84,6 +85,7 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
             ids = store.lookup_ids(conn, "email_norm", suspect_emails)
             store.insert_lifecycle_start(conn, list(ids.values()), "suspect", "touch from an unknown address",
                                          ctx.as_of, ctx.run_id)
+            store.refresh_keys(conn, list(ids.values()))
             pid = pid.fillna(tch["email_norm"].map(ids).astype("Int64"))
         no_id = pid.isna().to_numpy() & ~erased & ~incomplete
         bad = no_id | incomplete

@@ -38,7 +38,7 @@ WITH hr AS (
     GROUP BY t.person_id
 ),
 ids AS (
-    SELECT person_id FROM scores WHERE score_date = :d{only_s}
+    SELECT person_id FROM scores WHERE score_date = :d AND ({worth}){only_s}
     UNION
     SELECT person_id FROM hr
 )
@@ -61,13 +61,30 @@ LEFT JOIN hr ON hr.person_id = p.person_id
 """
 
 
+def _worth(q: Any, params: dict[str, Any]) -> str:
+    """SQL over today's ``scores`` row: the score alone could qualify (``qualify``'s threshold
+    or probability rule). People it leaves out would be ``not_qualified`` whatever else holds,
+    and nothing is written for them, so the queue reads only the day's possible MQLs (plus
+    hand-raisers), not every scored person of the warehouse."""
+    grades = [g for g, r in GRADE_RANK.items() if r <= GRADE_RANK[q.min_grade]]
+    params.update({f"g{i}": g for i, g in enumerate(grades)}, min_score=float(q.min_score))
+    sql = f"(grade IN ({', '.join(f':g{i}' for i in range(len(grades)))}) AND score >= :min_score)"
+    if q.min_probability is not None:
+        params["min_prob"] = float(q.min_probability)
+        sql += " OR probability >= :min_prob"
+    return sql
+
+
 def candidates(conn: Connection | sa.Engine, ctx: Any, person_ids: list[int] | None = None) -> pd.DataFrame:
-    """Everyone scored today or with a hand-raise in their cycle, with what the rules need;
-    with ``person_ids`` only those people (the intraday path reads just its new records)."""
-    types = list(ctx.settings.qualification.hand_raiser_touches) or ["__none__"]
+    """Everyone scored today whose score could qualify them, or with a hand-raise in their
+    cycle, with what the rules need; with ``person_ids`` only those people (the intraday path
+    reads just its new records)."""
+    q = ctx.settings.qualification
+    types = list(q.hand_raiser_touches) or ["__none__"]
     names = ", ".join(f":t{i}" for i in range(len(types)))
     params: dict[str, Any] = {"d": ctx.run_date, "as_of": ctx.as_of}
     params.update({f"t{i}": t for i, t in enumerate(types)})
+    worth = _worth(q, params)
     only = {"only_t": "", "only_s": ""}
     binds: list[sa.BindParameter[Any]] = [sa.bindparam("d", type_=sa.Date),
                                           sa.bindparam("as_of", type_=sa.DateTime)]
@@ -77,7 +94,7 @@ def candidates(conn: Connection | sa.Engine, ctx: Any, person_ids: list[int] | N
         only = {"only_t": " AND t.person_id IN :ids", "only_s": " AND person_id IN :ids"}
         params["ids"] = sorted({int(i) for i in person_ids})
         binds.append(sa.bindparam("ids", expanding=True))
-    stmt = sa.text(_CANDIDATES.format(types=names, **only)).bindparams(*binds)
+    stmt = sa.text(_CANDIDATES.format(types=names, worth=worth, **only)).bindparams(*binds)
     df = db.read_df(conn, stmt, params)
     if df.empty:
         return df

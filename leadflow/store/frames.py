@@ -13,7 +13,8 @@
   ``executemany`` of plain tuples, or a staged temporary table when rows must be returned.
 - ``copy_update``: ``UPDATE ... FROM`` a staged frame, keyed.
 - ``stage``: a frame as a temporary table, for set-based joins (``read_ids`` and ``id_filters``
-  filter by large id lists: one ``= ANY(array)`` parameter on PostgreSQL, IN chunks on SQLite).
+  filter by large id lists: one ``= ANY(array)`` parameter on PostgreSQL, IN chunks on SQLite;
+  ``read_values`` does the same for text keys).
 
 Every column is converted once, vectorised, to what the driver stores (SQLAlchemy's own text
 formats on SQLite), so rows written here read back through the normal SQLAlchemy types.
@@ -195,6 +196,23 @@ def read_ids(conn: Connection | Engine, query: sa.Select, col: sa.ColumnElement[
               if not f.empty]
     if not frames:
         return read_frame(conn, query.where(sa.false()))
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def read_values(conn: Connection | Engine, query: sa.Select, col: sa.ColumnElement[Any],
+                values: Iterable[Any]) -> pd.DataFrame:
+    """``query`` restricted to ``col`` in ``values`` (text keys: addresses, record ids, domains),
+    so a step reads the warehouse rows its batch needs through the column's index, not the
+    table. One ``= ANY(text[])`` parameter on PostgreSQL, IN chunks on SQLite."""
+    vals = [str(v) for v in pd.unique(pd.Series(list(values), dtype=object).dropna())]
+    if not vals:
+        return read_frame(conn, query.where(sa.false()))
+    if _pg(conn):
+        return read_frame(conn, query.where(col == sa.any_(sa.bindparam(
+            f"vals_{next(_seq)}", vals, type_=postgresql.ARRAY(sa.Text)))))
+    frames = [read_frame(conn, query.where(col.in_(vals[i:i + _CHUNK])))
+              for i in range(0, len(vals), _CHUNK)]
+    frames = [f for f in frames if not f.empty] or frames[:1]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 

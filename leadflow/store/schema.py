@@ -200,6 +200,16 @@ person_records = sa.Table(
     sa.Index("ix_person_records_source_id", "source", "source_record_id"),
 )
 
+# Blocking keys of each person as 64-bit hashes (leadflow.identity.keys): a day's load reads only
+# the people its records share a block with, through this index, instead of every person.
+person_keys = sa.Table(
+    "person_keys", metadata,
+    sa.Column("key_hash", sa.BigInteger, nullable=False),
+    sa.Column("person_id", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint("key_hash", "person_id", name="pk_person_keys"),
+    sa.Index("ix_person_keys_person", "person_id"),
+)
+
 # Right to erasure: keyed SHA-256 hashes (key from $LEADFLOW_HASH_KEY) of an erased
 # person's identifiers, by kind: email_norm_untagged (the address without +tags, Gmail dots),
 # phone_e164, source_record_id (source and the source's own id). A landing row or a record

@@ -1,0 +1,185 @@
+"""How one day's cost grows with the warehouse: the same day of K new leads against N existing people.
+
+    python -m bench.growth --sizes 100000,2000000 --leads 14000 [--backend sqlite,postgresql]
+
+For each backend and size: generates N people's history with the demo generator and builds the
+warehouse by a fast path (history lands through ingest, then people, person records, accounts,
+lifecycle starts and touches are written straight into the warehouse with the store's bulk
+writer: no identity resolution, no scoring of history days), then lands one day of K new leads
+(another seed) and runs the daily steps (``leadflow.pipeline.DAILY_STEPS``), timing each.
+Prints seconds per step per size and the ratio of the largest size to the smallest, and writes
+bench/results/growth_<backend>.json. The build's own time is printed but is not the day's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench._util import demo_config, measure, scratch_warehouse, write_result
+
+RUN_DATE = date(2026, 11, 26)
+
+
+def bulk_history(ctx: Any) -> dict[str, int]:
+    """Landed history rows -> people, person_records, accounts, lifecycle starts and touches,
+    one person per address (or source record), written in bulk; staging rows marked loaded."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from leadflow import campaigns
+    from leadflow.identity import load as L
+    from leadflow.identity.accounts import match_accounts, new_accounts
+    from leadflow.identity.golden import golden
+    from leadflow.store import db
+    from leadflow.store.schema import (
+        STAGING,
+        accounts,
+        lifecycle_events,
+        people,
+        person_records,
+        stg_inbound_leads,
+        stg_touches,
+        touches,
+    )
+    from leadflow.vocab.mailboxes import normalise_emails
+
+    with ctx.engine.begin() as conn:
+        raw = db.read_df(conn, sa.select(stg_inbound_leads).where(stg_inbound_leads.c.state == "landed")
+                         .order_by(stg_inbound_leads.c.batch_id, stg_inbound_leads.c.row_number))
+        st = L.prepare_records(raw, L.source_priority(ctx))
+        st["record_hash"] = L.record_hash(raw).to_numpy()
+        st["pkey"] = st["email_norm"].astype(object).where(st["email_norm"].notna(), L._source_key(st))
+        gold = golden(st, "pkey")
+        fresh = new_accounts(gold, L.store.read_accounts(conn))
+        if len(fresh):
+            db.copy_upsert(conn, accounts, fresh.assign(created_at=ctx.as_of, is_customer=False,
+                                                        has_open_deal=False))
+        gold = gold.join(match_accounts(gold, L.store.read_accounts(conn)))
+        gold["is_competitor"] = False
+        gold["source_key"] = gold.index.where(gold["email_norm"].isna(), None)
+        created = pd.to_datetime(st.groupby("pkey")["record_time"].min()).reindex(gold.index)
+        rows = gold.assign(lifecycle_stage="lead", cycle=1, created_at=created.to_numpy(),
+                           updated_at=created.to_numpy())
+        cols = ["email_norm", "source_key", *L.PEOPLE_VALUE_COLS, "first_source", "first_campaign_id",
+                "first_channel", "lifecycle_stage", "cycle", "created_at", "updated_at"]
+        db.copy_upsert(conn, people, rows[cols])
+        ids = db.read_df(conn, sa.select(people.c.person_id, people.c.email_norm, people.c.source_key))
+        ids["pkey"] = ids["email_norm"].where(ids["email_norm"].notna(), ids["source_key"])
+        pid = st["pkey"].map(ids.set_index("pkey")["person_id"])
+        db.copy_upsert(conn, person_records, pd.DataFrame({
+            "batch_id": st["batch_id"], "row_number": st["row_number"], "source": st["source"],
+            "person_id": pid, "match_rule": "email", "match_score": 1.0, "created_at": ctx.as_of,
+            "source_record_id": st["source_record_id"], "email_norm": st["email_norm"],
+            "record_hash": st["record_hash"]}), conflict=["batch_id", "row_number"])
+        keys = L.store.build_keys(conn)
+        db.copy_upsert(conn, lifecycle_events, pd.DataFrame({
+            "person_id": ids["person_id"], "cycle": 1, "from_stage": None, "to_stage": "lead",
+            "occurred_at": ctx.as_of, "reason": "bench history", "run_id": "bench"}))
+        del raw, st, gold, rows
+
+        tch = db.read_df(conn, sa.select(stg_touches).where(stg_touches.c.state == "landed"))
+        by_email = ids.dropna(subset=["email_norm"]).set_index("email_norm")["person_id"]
+        t_pid = normalise_emails(tch["email"])["email_norm"].map(by_email)
+        ok = t_pid.notna() & tch["touch_type"].notna() & tch["occurred_at"].notna()
+        t = tch[ok.to_numpy()]
+        db.copy_upsert(conn, touches, pd.DataFrame({
+            "source": t["source"], "source_touch_id": t["source_touch_id"].astype(object).where(
+                t["source_touch_id"].notna(), t["batch_id"].astype(str) + ":" + t["row_number"].astype(str)),
+            "person_id": t_pid[ok].astype("int64"), "touch_type": t["touch_type"],
+            "occurred_at": pd.to_datetime(t["occurred_at"], utc=True).dt.tz_localize(None),
+            "campaign_id": t["campaign_id"], "channel": t["channel"], "batch_id": t["batch_id"],
+            "row_number": t["row_number"]}), conflict=["source", "source_touch_id"])
+        for kind, table in STAGING.items():
+            to = "passed" if kind == "campaign_spend" else "loaded"
+            conn.execute(sa.update(table).where(table.c.state == "landed").values(state=to))
+        n = {"people": len(ids), "person_keys": keys, "touches": int(ok.sum())}
+    campaigns.load_spend(ctx)
+    if ctx.engine.dialect.name == "postgresql":
+        with ctx.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    return n
+
+
+def run_size(backend: str, size: int, leads: int, hist_days: int) -> dict[str, Any]:
+    from leadflow import config as cfg
+    from leadflow import demo, ingest, pipeline
+    from leadflow.context import RunContext, make_run_id
+    from leadflow.monitor import run_step
+    from leadflow.store import db
+
+    tmp = Path(tempfile.mkdtemp(prefix="leadflow-growth-"))
+    rows: dict[str, Any] = {}
+    try:
+        with scratch_warehouse(backend == "postgresql", tmp) as url:
+            os.environ["LEADFLOW_DATABASE_URL"] = url
+            settings = cfg.load(demo_config(tmp))
+            eng = db.engine(url)
+            db.init(eng)
+            yesterday = RUN_DATE - timedelta(days=1)
+            with measure("build", rows):
+                demo.generate(tmp / "data", leads=size, seed=101, days=hist_days, end_date=yesterday)
+                hctx = RunContext(settings, eng, yesterday, make_run_id("history", yesterday), "bench")
+                ingest.land(hctx)
+                built = bulk_history(hctx)
+            rows["build"]["counts"] = built
+            print(f"  {backend} N={size}: build {rows['build']['seconds']:.1f} s {rows['build']['counts']}",
+                  flush=True)
+            demo.generate(tmp / "day", leads=leads, seed=202, days=1, end_date=RUN_DATE)
+            for f in (tmp / "day" / "landing").rglob("*"):
+                if f.is_file():
+                    target = tmp / "data" / "landing" / f.relative_to(tmp / "day" / "landing")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.move(str(f), target)
+            ctx = RunContext(settings, eng, RUN_DATE, make_run_id("bench", RUN_DATE), "bench")
+            for name, fn in pipeline.DAILY_STEPS:
+                with measure(name, rows):
+                    counts = run_step(ctx, name, fn)
+                rows[name]["counts"] = {k: v for k, v in counts.items() if isinstance(v, (int, float))}
+                print(f"    {name:<10} {rows[name]['seconds']:8.2f} s  cpu {rows[name]['cpu_seconds']:8.2f} s"
+                      f"  peak {rows[name]['peak_mib']:7.0f} MiB", flush=True)
+            day = [v for k, v in rows.items() if k != "build"]
+            rows["day total"] = {"seconds": round(sum(v["seconds"] for v in day), 3),
+                                 "cpu_seconds": round(sum(v["cpu_seconds"] for v in day), 3),
+                                 "peak_mib": max(v["peak_mib"] for v in day)}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def print_growth(backend: str, leads: int, by_size: dict[int, dict[str, Any]]) -> None:
+    """Wall and CPU seconds (this process; PostgreSQL's server work is in wall only) per step."""
+    sizes = sorted(by_size)
+    print(f"\none day of {leads} new leads on {backend}, wall / cpu seconds by existing people")
+    print(f"{'step':<12}" + "".join(f"{f'N={n:,}':>20}" for n in sizes) + f"{'ratio wall':>12}{'ratio cpu':>11}")
+    for step in [s for s in by_size[sizes[0]] if s != "build"]:
+        secs = [by_size[n][step]["seconds"] for n in sizes]
+        cpu = [by_size[n][step]["cpu_seconds"] for n in sizes]
+        ratio = [x[-1] / x[0] if x[0] > 0 else float("nan") for x in (secs, cpu)]
+        print(f"{step:<12}" + "".join(f"{f'{s:.2f} / {c:.2f}':>20}" for s, c in zip(secs, cpu))
+              + f"{ratio[0]:>12.2f}{ratio[1]:>11.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="100000,400000", help="existing people, comma-separated")
+    ap.add_argument("--leads", type=int, default=14_000, help="new leads in the timed day")
+    ap.add_argument("--backend", default="sqlite", help="sqlite, postgresql or both (comma-separated)")
+    ap.add_argument("--history-days", type=int, default=30)
+    a = ap.parse_args()
+    sizes = [int(s) for s in a.sizes.split(",")]
+    for backend in a.backend.split(","):
+        by_size = {n: run_size(backend, n, a.leads, a.history_days) for n in sizes}
+        print_growth(backend, a.leads, by_size)
+        p = write_result(f"growth_{backend}", {"backend": backend, "leads": a.leads,
+                                               "sizes": {str(k): v for k, v in by_size.items()}})
+        print(f"written {p}")
+
+
+if __name__ == "__main__":
+    main()
