@@ -19,6 +19,8 @@ PURPOSE = {
     "quarantine": "Rows set aside with their reasons (ingest parse errors, failed expectations, unmatched outcomes); "
                   "worked with `leadflow quarantine`.",
     "campaigns": "Campaign master: id, name, channel.",
+    "person_keys": "Each person's blocking keys as 64-bit hashes (no clear text), so a day's load reads only the "
+                   "people its records can meet; rewritten with every people insert or update, deleted on erasure.",
     "campaign_spend": "Spend per campaign per day (later deliveries correct earlier ones).",
     "accounts": "Companies, keyed by business domain; carry the owning rep for routing.",
     "people": "One golden record per person (lead/contact) with lifecycle stage and cycle.",
