@@ -451,3 +451,15 @@ def test_config_refuses_unknown_task_placeholders() -> None:
     with pytest.raises(ConfigError, match=r"owner_task.subject.*\{salary\}"):
         cfg.parse({"crm": {"destinations": [{"name": "hs", "type": "hubspot", "base_url": "http://x",
                                              "owner_task": {"enabled": True, "subject": "Call {salary}"}}]}})
+
+
+def test_withdrawn_handoff_has_its_owner_task_archived(engine, make_ctx, tmp_path, hubspot) -> None:
+    ctx = _ready(make_ctx, engine, tmp_path, hubspot, n=4, owner_task={"enabled": True})
+    push(ctx)
+    tasks = _outbox(engine).query("action == 'task'").set_index("person_id")["crm_id"]
+    with engine.begin() as c:
+        c.execute(people.update().where(people.c.person_id == 2).values(opt_out=True))
+    out = push(ctx)
+    assert out["withdrawn"] == 1 and out["tasks"] == 0
+    assert set(hubspot.state.tasks) == set(tasks.drop(index=2))      # only the opted-out lead's task is gone
+    assert push(ctx)["withdrawn"] == 0 and len(hubspot.state.tasks) == 3

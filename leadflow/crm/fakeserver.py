@@ -74,7 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
+        data = b"" if status == 204 else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -177,8 +177,9 @@ def _task_invalid(st: State, i: Any) -> str | None:
 
 
 def _tasks(st: State, path: str, body: Any) -> tuple[int, Any, int]:
-    """``batch/create`` (no upsert key: every input is a new task) and ``search`` by contact and
-    property equality (what the push uses to find a task whose create answer was lost)."""
+    """``batch/create`` (no upsert key: every input is a new task), ``batch/archive`` and
+    ``search`` by contact and property equality (how the push finds a task whose create answer
+    was lost)."""
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     if path.endswith("/search"):
         filters = [f for g in (body or {}).get("filterGroups") or [] for f in g.get("filters") or []]
@@ -194,6 +195,10 @@ def _tasks(st: State, path: str, body: Any) -> tuple[int, Any, int]:
         return 400, _hs_error("inputs: must not be empty"), 0
     if len(inputs) > 100:
         return 400, _hs_error(f"Batch input size {len(inputs)} exceeds the limit of 100"), len(inputs)
+    if path.endswith("/archive"):   # 204 even for ids already archived or unknown
+        for i in inputs:
+            st.tasks.pop(str(i.get("id") if isinstance(i, dict) else ""), None)
+        return 204, None, len(inputs)
     for i in inputs:
         bad = _task_invalid(st, i)
         if bad:
@@ -210,7 +215,8 @@ def _tasks(st: State, path: str, body: Any) -> tuple[int, Any, int]:
 
 
 def _hubspot(st: State, method: str, path: str, body: Any) -> tuple[int, Any, int]:
-    if method == "POST" and path in ("/crm/v3/objects/tasks/batch/create", "/crm/v3/objects/tasks/search"):
+    if method == "POST" and path in ("/crm/v3/objects/tasks/batch/create", "/crm/v3/objects/tasks/search",
+                                     "/crm/v3/objects/tasks/batch/archive"):
         return _tasks(st, path, body)
     m = re.fullmatch(r"/crm/v3/objects/contacts/(\w+)", path.split("?")[0])
     if method == "GET" and m:

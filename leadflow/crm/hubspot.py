@@ -7,7 +7,8 @@
 - tasks (``owner_task``): ``POST /crm/v3/objects/tasks/batch/create``, each input associated
   with its contact (HUBSPOT_DEFINED type 204) and named by ``objectWriteTraceId``, which the
   results echo; tasks have no upsert key, so a task tried before is first looked up with
-  ``POST /crm/v3/objects/tasks/search`` (contact, subject, due time) and only created if absent.
+  ``POST /crm/v3/objects/tasks/search`` (contact, subject, due time) and only created if absent;
+  a withdrawn handoff's task is archived (``POST /crm/v3/objects/tasks/batch/archive``).
 - A batch refused as a whole for one invalid record (400 ``VALIDATION_ERROR``) is split until
   the invalid record stands alone; a 207 multi-status answer is read per record.
 See docs/crm.md for the documented contract and what the local test server implements.
@@ -25,6 +26,7 @@ UPSERT = "/crm/v3/objects/contacts/batch/upsert"
 UPDATE = "/crm/v3/objects/contacts/batch/update"
 TASKS = "/crm/v3/objects/tasks/batch/create"
 TASK_SEARCH = "/crm/v3/objects/tasks/search"
+TASK_ARCHIVE = "/crm/v3/objects/tasks/batch/archive"
 TASK_TO_CONTACT = 204     # HUBSPOT_DEFINED association type id: task → contact
 OWNER_FIELD = "hubspot_owner_id"
 DEFAULT_FIELDS = {"email": "email", "firstname": "first_name", "lastname": "last_name", "phone": "phone",
@@ -121,3 +123,10 @@ class HubSpot:
             raise CrmError(f"crm.{self.dest.name}: HubSpot task search answered HTTP {resp.status_code}")
         hits = resp.json().get("results") or []
         return str(hits[0]["id"]) if hits else None
+
+    def archive_tasks(self, task_ids: list[str]) -> None:
+        """Take the owner's tasks of withdrawn handoffs away (archiving twice is harmless)."""
+        for j in range(0, len(task_ids), 100):
+            resp = self.api.request("POST", TASK_ARCHIVE, {"inputs": [{"id": i} for i in task_ids[j:j + 100]]})
+            if resp.status_code not in (200, 204):
+                raise CrmError(f"crm.{self.dest.name}: HubSpot task archive answered HTTP {resp.status_code}")

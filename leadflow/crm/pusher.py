@@ -171,6 +171,16 @@ def _send_tasks(con: hubspot.HubSpot, todo: list[tuple[int, Record]], tried: set
     return [Outcome(True, found[i], False) if found.get(i) else next(made) for i, _ in todo]
 
 
+def _archive_tasks(con: hubspot.HubSpot, rows: pd.DataFrame, todo: list[tuple[int, Record]],
+                   outs: list[Outcome]) -> None:
+    """A withdrawn lead's owner task is archived with the contact's withdrawal (a failure fails
+    the batch, retried next run: both writes are idempotent)."""
+    done = {i for (i, _), o in zip(todo, outs) if o.ok}
+    tasks = rows.loc[rows["crm_outbox_id"].astype(int).isin(done), "task_crm_id"].dropna()
+    if len(tasks):
+        con.archive_tasks(sorted({str(x) for x in tasks}))
+
+
 def _redact(error: str, rec: Record) -> str:
     """CRMs echo the rejected value ("INVALID_EMAIL x@y"); values too malformed for the generic
     scrubber are removed here by exact match against what was sent."""
@@ -196,6 +206,8 @@ def _batch(ctx: RunContext, dest: CrmBase, con: Connector, action: str, ids: lis
             recs = [r for _, r in todo]
             if recs:
                 outs = con.upsert(recs) if action == "upsert" else con.withdraw(recs)
+            if action == "withdraw" and isinstance(con, hubspot.HubSpot):
+                _archive_tasks(con, rows, todo, outs)
     except CrmError as e:
         crm_outbox.failed(eng, ids, str(e))
         raise

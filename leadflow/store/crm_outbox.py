@@ -106,14 +106,18 @@ def claim(eng: Engine, destination: str, action: str, run_id: str, limit: int,
 
 
 def rows(conn: Connection | Engine, ids: list[int]) -> pd.DataFrame:
-    """The outbox rows ``ids`` with the CRM id of their handoff's pushed upsert (for withdrawals
-    and tasks) and how often they were claimed (a task tried before may exist already)."""
-    up = t.alias("up")
+    """The outbox rows ``ids`` with the CRM ids of their handoff's pushed upsert (for withdrawals
+    and tasks) and task (archived on withdrawal), and how often they were claimed (a task tried
+    before may exist already)."""
+    up, tk = t.alias("up"), t.alias("tk")
     q = (sa.select(t.c.crm_outbox_id, t.c.destination, t.c.handoff_id, t.c.person_id, t.c.action,
-                   t.c.attempts, up.c.crm_id.label("upsert_crm_id"))
+                   t.c.attempts, up.c.crm_id.label("upsert_crm_id"), tk.c.crm_id.label("task_crm_id"))
          .select_from(t.outerjoin(up, sa.and_(up.c.destination == t.c.destination,
                                               up.c.handoff_id == t.c.handoff_id,
-                                              up.c.action == "upsert")))
+                                              up.c.action == "upsert"))
+                      .outerjoin(tk, sa.and_(tk.c.destination == t.c.destination,
+                                             tk.c.handoff_id == t.c.handoff_id,
+                                             tk.c.action == "task", tk.c.status == "pushed")))
          .where(t.c.crm_outbox_id.in_(ids)).order_by(t.c.crm_outbox_id))
     return db.read_df(conn, q)
 
