@@ -422,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         srv.httpd.server_close()
         st = srv.state
-        print(f"{len(st.records)} record(s), {st.created} created, {st.updated} updated", flush=True)
+        print(f"{len(st.records)} record(s), {st.created} created, {st.updated} updated; "
+              f"{len(st.tasks)} task(s)", flush=True)
     return 0
 
 
