@@ -349,11 +349,41 @@ class CrmBase(Strict):
     claim_lease_seconds: float = Field(900.0, ge=0)   # a row claimed by a killed run is re-pushed after this
 
 
+# Columns a CRM field mapping or a task template may name (leadflow.crm.pusher.payload builds them).
+CRM_COLUMNS = ("first_name", "last_name", "name", "email", "phone", "job_title", "company", "country",
+               "score", "grade", "probability", "priority", "qualified_by", "top_reasons", "sla_due_at",
+               "handoff_id", "person_id", "leadflow_id", "owner_rep", "campaign", "channel", "run_date")
+
+
+class OwnerTask(Strict):
+    """HubSpot only, opt-in: one task for the contact's owner per handoff (docs/crm.md)."""
+    enabled: bool = False
+    subject: str = "Follow up: {company} (grade {grade}, score {score})"   # str.format over CRM_COLUMNS
+    due_hours: float | None = Field(default=None, ge=0)   # None: the handoff's SLA due time; else hours after the push
+    priority: Literal["LOW", "MEDIUM", "HIGH"] = "HIGH"
+    task_type: Literal["TODO", "CALL", "EMAIL"] = "TODO"
+
+    @field_validator("subject")
+    @classmethod
+    def _known_placeholders(cls, v: str) -> str:
+        import string
+        try:
+            names = {f for _, f, _, _ in string.Formatter().parse(v) if f is not None}
+        except ValueError as e:
+            raise ValueError(f"not a valid template: {e}") from None
+        bad = sorted(n for n in names if n not in CRM_COLUMNS)
+        if bad:
+            raise ValueError(f"unknown placeholder(s) {', '.join('{' + n + '}' for n in bad)}; "
+                             f"known: {', '.join(CRM_COLUMNS)}")
+        return v
+
+
 class HubSpotDestination(CrmBase):
     type: Literal["hubspot"] = "hubspot"
     id_property: str = "email"                 # the upsert key: email or a custom unique property
     id_from: Literal["email", "person_id"] = "email"   # its value: the address, or "lf-<person id>"
     batch_size: int = Field(100, ge=1, le=100)
+    owner_task: OwnerTask = Field(default_factory=OwnerTask)
 
 
 class SalesforceDestination(CrmBase):

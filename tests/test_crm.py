@@ -24,7 +24,7 @@ from leadflow.handoff import synthetic as syn
 from leadflow.store import crm_outbox
 from leadflow.store.schema import crm_outbox as t
 from leadflow.store.schema import people
-from tests.crm_servers import TOKEN, destination, serve
+from tests.crm_servers import OWNERS, TOKEN, destination, serve
 from tests.test_handoff_delivery import D, _config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -327,3 +327,139 @@ def test_demo_server_command_and_cli(engine, make_ctx, tmp_path, monkeypatch, ca
         proc.terminate()
         out = proc.communicate(timeout=10)[0]
     assert "6 record(s), 6 created, 0 updated" in out
+
+
+# ------------------------------------------------------------------ HubSpot owner tasks (opt-in)
+TASKS_PATH = "/crm/v3/objects/tasks/batch/create"
+
+
+@pytest.fixture
+def hubspot():
+    yield from serve("hubspot")
+
+
+def _handoffs(engine: sa.Engine) -> pd.DataFrame:
+    from leadflow.store.schema import handoffs
+    with engine.connect() as c:
+        return pd.DataFrame(c.execute(sa.select(handoffs.c.handoff_id, handoffs.c.owner_rep,
+                                                handoffs.c.sla_due_at)).mappings().all()).set_index("handoff_id")
+
+
+def test_owner_task_once_per_pushed_handoff(engine, make_ctx, tmp_path, hubspot) -> None:
+    _seed(engine, 8)
+    with engine.begin() as c:   # contact 8 is refused by HubSpot: no contact id, so no task either
+        c.execute(people.update().where(people.c.person_id == 8).values(email_norm="broken@@example..test"))
+    ctx = _ctx(make_ctx, engine, tmp_path, hubspot, batch_size=3,
+               owner_task={"enabled": True, "subject": "Call {company}: grade {grade}"})
+    queue(ctx)
+    out = push(ctx)
+    st = hubspot.state
+    assert out["pushed"] == 7 and out["tasks"] == 7 and out["rejected"] == 1
+    assert len(st.tasks) == 7 and max(n for _, p, n, _ in st.log if p == TASKS_PATH) <= 3
+    assert 8 not in set(_outbox(engine).query("action == 'task'")["person_id"])
+    ob = _outbox(engine)
+    contacts = ob[ob["action"] == "upsert"].set_index("handoff_id")["crm_id"]
+    tasks = ob[ob["action"] == "task"].set_index("handoff_id")
+    assert (tasks["status"] == "pushed").all() and set(tasks["crm_id"]) == set(st.tasks)
+    hs = _handoffs(engine)
+    for hid, task_id in tasks["crm_id"].items():
+        t_ = st.tasks[task_id]
+        p = t_["properties"]
+        assert t_["contacts"] == [contacts[hid]]                         # associated with its contact
+        assert p["hubspot_owner_id"] == OWNERS[hs.loc[hid, "owner_rep"]]  # the contact's owner
+        due = pd.Timestamp(hs.loc[hid, "sla_due_at"])
+        assert int(p["hs_timestamp"]) == int(due.tz_localize("UTC").timestamp() * 1000)   # due at the SLA
+        assert p["hs_task_status"] == "NOT_STARTED" and p["hs_task_priority"] == "HIGH"
+        assert p["hs_task_subject"].startswith("Call Co") and p["hs_task_subject"].endswith("grade A")
+        assert p["hs_task_body"].startswith("Requested a demo 2 days ago; VP decision maker")
+        assert "@" not in p["hs_task_body"] and "+4930" not in p["hs_task_body"]
+    # a re-run and a retry under another job id create no second task (and send nothing)
+    sent = len(st.log)
+    assert push(ctx)["tasks"] == 0
+    assert push(_ctx(make_ctx, engine, tmp_path, hubspot, job="retry", owner_task={"enabled": True}))["tasks"] == 0
+    assert len(st.tasks) == 7 and len(st.log) == sent
+
+
+def test_owner_task_whose_answer_was_lost_is_found_not_made_twice(engine, make_ctx, tmp_path, hubspot) -> None:
+    """A push killed after HubSpot created the tasks but before the ids were stored: the rows are
+    taken again (lease over / failed) and each task is found by search instead of re-created."""
+    ctx = _ready(make_ctx, engine, tmp_path, hubspot, n=5, owner_task={"enabled": True})
+    push(ctx)
+    made = _outbox(engine).query("action == 'task'").set_index("handoff_id")["crm_id"]
+    with engine.begin() as c:
+        c.execute(t.update().where(t.c.action == "task", t.c.handoff_id.in_(made.index[:3].tolist()))
+                  .values(status="sending", crm_id=None, claimed_at=crm_outbox.now() - pd.Timedelta(hours=1)))
+    out = push(ctx)
+    assert out["tasks"] == 3 and len(hubspot.state.tasks) == 5
+    assert not any(p == TASKS_PATH for _, p, _, _ in hubspot.state.log[-3:])
+    assert _outbox(engine).query("action == 'task'").set_index("handoff_id")["crm_id"].equals(made)
+
+
+def test_owner_task_is_off_by_default(engine, make_ctx, tmp_path, hubspot) -> None:
+    ctx = _ready(make_ctx, engine, tmp_path, hubspot, n=4)
+    out = push(ctx)
+    assert out["pushed"] == 4 and out["tasks"] == 0 and "tasks_enqueued" not in out["destinations"]["hubspot_local"]
+    assert hubspot.state.tasks == {} and not any("tasks" in p for _, p, _, _ in hubspot.state.log)
+    assert set(_outbox(engine)["action"]) == {"upsert"}
+
+
+def test_rejected_owner_task_is_recorded_without_blocking_the_others(engine, make_ctx, tmp_path, hubspot,
+                                                                    caplog) -> None:
+    ctx = _ready(make_ctx, engine, tmp_path, hubspot, n=6)
+    push(ctx)                                    # contacts pushed before tasks were switched on
+    ob = _outbox(engine).set_index("person_id")
+    del hubspot.state.records[ob.loc[4, "crm_id"]]   # contact 4 deleted (or merged) in HubSpot since
+    caplog.set_level("DEBUG")
+    out = push(_ctx(make_ctx, engine, tmp_path, hubspot, owner_task={"enabled": True}))
+    assert out["tasks"] == 5 and out["rejected"] == 1 and len(hubspot.state.tasks) == 5
+    tasks = _outbox(engine).query("action == 'task'").set_index("person_id")
+    assert tasks.loc[4, "status"] == "rejected" and "Association target not found" in tasks.loc[4, "error"]
+    assert (tasks.drop(index=4)["status"] == "pushed").all()
+    assert "1 record(s) rejected" in out["warnings"][0]
+    assert "@" not in caplog.text and "First4" not in caplog.text
+    assert push(ctx)["tasks"] == 0 and len(hubspot.state.tasks) == 5      # not retried
+
+
+def test_hubspot_server_tasks_contract(hubspot) -> None:
+    import requests
+    h = {"Authorization": f"Bearer {TOKEN}"}
+    url = hubspot.url + TASKS_PATH
+    hubspot.state.records["100001"] = {"email": "a@x.test"}
+
+    def task(owner: str = "9001", to: str = "100001", type_id: int = 204) -> dict[str, Any]:
+        return {"properties": {"hs_task_subject": "s", "hs_timestamp": "1764000000000", "hubspot_owner_id": owner,
+                               "hs_task_status": "NOT_STARTED"}, "objectWriteTraceId": "x",
+                "associations": [{"to": {"id": to}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
+                                                                "associationTypeId": type_id}]}]}
+    assert requests.post(url, json={"inputs": [task()]}, timeout=5).status_code == 401
+    assert requests.post(url, json={"inputs": [task()] * 101}, headers=h, timeout=5).status_code == 400
+    for bad, why in ((task(owner="42"), "INVALID_OWNER_ID"), (task(to="999"), "Association target"),
+                     (task(type_id=1), "INVALID_ASSOCIATION_TYPE")):
+        r = requests.post(url, json={"inputs": [task(), bad]}, headers=h, timeout=5)
+        assert r.status_code == 400 and why in r.json()["message"]
+    assert hubspot.state.tasks == {}                # a refused batch creates nothing
+    hubspot.state.throttle(1, 2)
+    r = requests.post(url, json={"inputs": [task()]}, headers=h, timeout=5)
+    assert r.status_code == 429 and r.headers["Retry-After"] == "2"
+    r = requests.post(url, json={"inputs": [task(), task()]}, headers=h, timeout=5)
+    assert r.status_code == 201 and len(hubspot.state.tasks) == 2      # no key: every input is a new task
+
+
+def test_config_refuses_unknown_task_placeholders() -> None:
+    from leadflow import config as cfg
+    from leadflow.errors import ConfigError
+    with pytest.raises(ConfigError, match=r"owner_task.subject.*\{salary\}"):
+        cfg.parse({"crm": {"destinations": [{"name": "hs", "type": "hubspot", "base_url": "http://x",
+                                             "owner_task": {"enabled": True, "subject": "Call {salary}"}}]}})
+
+
+def test_withdrawn_handoff_has_its_owner_task_archived(engine, make_ctx, tmp_path, hubspot) -> None:
+    ctx = _ready(make_ctx, engine, tmp_path, hubspot, n=4, owner_task={"enabled": True})
+    push(ctx)
+    tasks = _outbox(engine).query("action == 'task'").set_index("person_id")["crm_id"]
+    with engine.begin() as c:
+        c.execute(people.update().where(people.c.person_id == 2).values(opt_out=True))
+    out = push(ctx)
+    assert out["withdrawn"] == 1 and out["tasks"] == 0
+    assert set(hubspot.state.tasks) == set(tasks.drop(index=2))      # only the opted-out lead's task is gone
+    assert push(ctx)["withdrawn"] == 0 and len(hubspot.state.tasks) == 3

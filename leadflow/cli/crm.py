@@ -33,7 +33,9 @@ def cmd_crm_push(
         return
     for name, c in out["destinations"].items():
         console.print(f"{name}: {c.get('pushed', 0)} pushed ({c.get('created', 0)} created), "
-                      f"{c.get('withdrawn', 0)} withdrawn, {c.get('rejected', 0)} rejected, "
+                      f"{c.get('withdrawn', 0)} withdrawn, "
+                      + (f"{c.get('tasks', 0)} owner task(s), " if "tasks_enqueued" in c else "")
+                      + f"{c.get('rejected', 0)} rejected, "
                       f"{c.get('failed', 0)} failed; {c.get('requests', 0)} request(s), "
                       f"{c.get('throttled', 0)} throttled", highlight=False)
     for w in out.get("warnings", []):

@@ -13,6 +13,7 @@ class Record:
     """One record to push: the upsert key (or the CRM id, for a withdrawal) and its fields."""
     key: str
     fields: dict[str, Any]
+    to: str | None = None       # a task's contact id (the record it is associated with)
 
 
 @dataclass

@@ -27,6 +27,11 @@ HUBSPOT_PROPERTIES = {"email", "firstname", "lastname", "phone", "company", "job
                       "leadflow_score", "leadflow_grade", "leadflow_reasons", "leadflow_handoff_id",
                       "leadflow_sla_due"}
 HUBSPOT_UNIQUE = {"email", "leadflow_id"}
+TASK_PROPERTIES = {"hs_task_subject", "hs_task_body", "hs_timestamp", "hubspot_owner_id", "hs_task_status",
+                   "hs_task_priority", "hs_task_type"}
+TASK_ENUMS = {"hs_task_status": {"NOT_STARTED", "COMPLETED"}, "hs_task_priority": {"LOW", "MEDIUM", "HIGH"},
+              "hs_task_type": {"TODO", "CALL", "EMAIL"}}
+TASK_TO_CONTACT = 204      # HUBSPOT_DEFINED association type: task → contact
 LEAD_FIELDS = {"FirstName", "LastName", "Email", "Phone", "Company", "Title", "Country", "OwnerId",
                "Status", "LeadSource", "HasOptedOutOfEmail", "DoNotCall", "Leadflow_Id__c",
                "Leadflow_Score__c", "Leadflow_Grade__c", "Leadflow_Reasons__c", "Leadflow_Handoff_Id__c"}
@@ -42,6 +47,7 @@ class State:
     delay: float = 0.0                                  # seconds per request (to kill a push mid-way)
     records: dict[str, dict[str, Any]] = field(default_factory=dict)   # CRM id -> fields
     keys: dict[str, str] = field(default_factory=dict)                 # upsert key -> CRM id
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)     # HubSpot task id -> properties, contacts
     created: int = 0
     updated: int = 0
     log: list[tuple[str, str, int, int]] = field(default_factory=list)  # method, path, records, status
@@ -68,7 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
+        data = b"" if status == 204 else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -143,7 +149,75 @@ def _hs_props_invalid(st: State, props: Any) -> str | None:
     return None
 
 
+def _task_invalid(st: State, i: Any) -> str | None:
+    """Why one batch/create input is refused (HubSpot refuses the whole batch), or None."""
+    props = i.get("properties") if isinstance(i, dict) else None
+    if not isinstance(props, dict):
+        return "properties must be an object"
+    unknown = sorted(set(props) - TASK_PROPERTIES)
+    if unknown:
+        return f"Property values were not valid: PROPERTY_DOESNT_EXIST {', '.join(unknown)}"
+    if not str(props.get("hs_timestamp") or "").strip():
+        return "Property values were not valid: REQUIRED_PROPERTY hs_timestamp"
+    for k, allowed in TASK_ENUMS.items():
+        if k in props and props[k] not in allowed:
+            return f"Property values were not valid: INVALID_OPTION {k}"
+    owner = props.get("hubspot_owner_id")
+    if owner not in (None, "") and st.owners and str(owner) not in st.owners:
+        return f"Property values were not valid: INVALID_OWNER_ID {owner}"
+    for a in i.get("associations") or []:
+        types = a.get("types") or []
+        if not types or any(t.get("associationCategory") != "HUBSPOT_DEFINED"
+                            or t.get("associationTypeId") != TASK_TO_CONTACT for t in types):
+            return "INVALID_ASSOCIATION_TYPE: expected HUBSPOT_DEFINED 204 (task to contact)"
+        to = str((a.get("to") or {}).get("id") or "")
+        if to not in st.records:
+            return f"Association target not found: contact {to}"
+    return None
+
+
+def _tasks(st: State, path: str, body: Any) -> tuple[int, Any, int]:
+    """``batch/create`` (no upsert key: every input is a new task), ``batch/archive`` and
+    ``search`` by contact and property equality (how the push finds a task whose create answer
+    was lost)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    if path.endswith("/search"):
+        filters = [f for g in (body or {}).get("filterGroups") or [] for f in g.get("filters") or []]
+        if not filters or any(f.get("operator") != "EQ" for f in filters):
+            return 400, _hs_error("filters: only EQ filters are implemented here"), 0
+        hits = [tid for tid, t in st.tasks.items()
+                if all((str(f["value"]) in t["contacts"]) if f["propertyName"] == "associations.contact"
+                       else str(t["properties"].get(f["propertyName"])) == str(f["value"]) for f in filters)]
+        found = [{"id": tid, "properties": dict(st.tasks[tid]["properties"])} for tid in sorted(hits)]
+        return 200, {"total": len(found), "results": found[:int((body or {}).get("limit") or 10)]}, 0
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list) or not inputs:
+        return 400, _hs_error("inputs: must not be empty"), 0
+    if len(inputs) > 100:
+        return 400, _hs_error(f"Batch input size {len(inputs)} exceeds the limit of 100"), len(inputs)
+    if path.endswith("/archive"):   # 204 even for ids already archived or unknown
+        for i in inputs:
+            st.tasks.pop(str(i.get("id") if isinstance(i, dict) else ""), None)
+        return 204, None, len(inputs)
+    for i in inputs:
+        bad = _task_invalid(st, i)
+        if bad:
+            trace = str(i.get("objectWriteTraceId") or "") if isinstance(i, dict) else ""
+            return 400, _hs_error(bad, {"objectWriteTraceId": [trace]}), len(inputs)
+    results: list[dict[str, Any]] = []
+    for i in inputs:
+        tid = st.new_id()
+        st.tasks[tid] = {"properties": dict(i["properties"]),
+                         "contacts": [str(a["to"]["id"]) for a in i.get("associations") or []]}
+        results.append({"id": tid, "properties": dict(i["properties"]), "createdAt": now, "updatedAt": now,
+                        "archived": False, "objectWriteTraceId": i.get("objectWriteTraceId")})
+    return 201, {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}, len(inputs)
+
+
 def _hubspot(st: State, method: str, path: str, body: Any) -> tuple[int, Any, int]:
+    if method == "POST" and path in ("/crm/v3/objects/tasks/batch/create", "/crm/v3/objects/tasks/search",
+                                     "/crm/v3/objects/tasks/batch/archive"):
+        return _tasks(st, path, body)
     m = re.fullmatch(r"/crm/v3/objects/contacts/(\w+)", path.split("?")[0])
     if method == "GET" and m:
         rec = st.records.get(m.group(1))
@@ -348,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         srv.httpd.server_close()
         st = srv.state
-        print(f"{len(st.records)} record(s), {st.created} created, {st.updated} updated", flush=True)
+        print(f"{len(st.records)} record(s), {st.created} created, {st.updated} updated; "
+              f"{len(st.tasks)} task(s)", flush=True)
     return 0
 
 

@@ -97,10 +97,13 @@ class Api:
             time.sleep(wait)
         return max(wait, 0.0)
 
-    def request(self, method: str, path: str, body: Any) -> requests.Response:
+    def request(self, method: str, path: str, body: Any, idempotent: bool = True) -> requests.Response:
         """Send one request; retried on 429/5xx/connection errors within the destination's budget.
 
         Returns the response for any other status (the connector reads validation errors from it).
+        A create (``idempotent=False``) is retried only on 429, which the CRM sends without doing
+        anything; after a timeout or a 5xx it may have been done, so the request fails instead and
+        the caller looks for the record before sending it again.
         """
         d = self.dest
         waited, backoff = 0.0, d.backoff_seconds
@@ -112,11 +115,13 @@ class Api:
                     self.stats["requests"] += 1
                 r = self._session().request(method, self.base + path, json=body, timeout=d.timeout_seconds)
             except requests.RequestException as e:
+                if not idempotent:
+                    raise CrmError(f"{where}: {type(e).__name__} (may have been done; not re-sent)") from None
                 why, delay = type(e).__name__, backoff
             else:
                 if r.status_code in (401, 403) and not _is_limit(r):
                     raise CrmAuthError(f"{where}: HTTP {r.status_code} (credentials refused; check the token)")
-                if r.status_code not in RETRY_STATUS:
+                if r.status_code not in RETRY_STATUS or (not idempotent and r.status_code != 429):
                     return r
                 why = f"HTTP {r.status_code}"
                 hinted = _retry_after(r.headers.get("Retry-After"))

@@ -9,6 +9,9 @@ Guarantees (see leadflow.store.crm_outbox and docs/crm.md):
   the rest (and those, once their lease expired);
 - rate-limited: at most ``max_concurrency`` batches in flight; 429 and Retry-After pause all
   workers (leadflow.crm.http);
+- owner tasks (HubSpot ``owner_task``, opt-in): after the upserts, one ``task`` row per handoff
+  whose contact id came back; the task id is stored; a task row tried before is looked up in
+  HubSpot before it is created, so retries, re-runs and kills never make a second task;
 - partial failures: a record the CRM rejects is marked ``rejected`` with the CRM's reason and
   reported as a warning (run status, alert, ``leadflow crm status``); the others go through.
 """
@@ -25,7 +28,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from leadflow.config import CrmBase, HubSpotDestination
+from leadflow.config import CRM_COLUMNS, CrmBase, HubSpotDestination
 from leadflow.context import RunContext
 from leadflow.crm import hubspot, salesforce
 from leadflow.crm.base import Connector, Outcome, Record
@@ -134,6 +137,50 @@ def _records(ctx: RunContext, dest: CrmBase, rows: pd.DataFrame) -> tuple[list[t
     return todo, bad
 
 
+def _task_records(ctx: RunContext, dest: HubSpotDestination,
+                  rows: pd.DataFrame) -> tuple[list[tuple[int, Record]], list[tuple[int, str]]]:
+    """(outbox id, task) for ``task`` rows: owner, due time, subject from the template, the lead's
+    brief reasons as the body, associated with the contact id the upsert returned."""
+    cfg, todo, bad = dest.owner_task, [], []
+    data = payload(ctx, dest, rows["handoff_id"].astype(int).tolist())
+    pushed_at = pd.Timestamp(crm_outbox.now())
+    for oid, hid, contact in zip(rows["crm_outbox_id"], rows["handoff_id"], rows["upsert_crm_id"]):
+        row = data.loc[int(hid)]
+        owner = _value(row["owner_id"], True)
+        if not owner or not isinstance(contact, str) or not contact:
+            bad.append((int(oid), "no owner to assign the task to" if not owner else "no contact id stored"))
+            continue
+        due = row["sla_due_at"] if cfg.due_hours is None else pushed_at + pd.Timedelta(hours=cfg.due_hours)
+        due = pushed_at if pd.isna(due) else due
+        values = {c: ("" if (v := _value(row[c], True)) is None else v) for c in CRM_COLUMNS if c in row.index}
+        fields = {"hs_task_subject": cfg.subject.format(**values)[:255],
+                  "hs_task_body": values.get("top_reasons", ""),
+                  "hs_timestamp": str(int(pd.Timestamp(due).timestamp() * 1000)),
+                  "hubspot_owner_id": owner, "hs_task_status": "NOT_STARTED",
+                  "hs_task_priority": cfg.priority, "hs_task_type": cfg.task_type}
+        todo.append((int(oid), Record(f"lf-task-{int(hid)}", fields, to=contact)))
+    return todo, bad
+
+
+def _send_tasks(con: hubspot.HubSpot, todo: list[tuple[int, Record]], tried: set[int]) -> list[Outcome]:
+    """Tasks have no upsert key: one tried before (killed push, lost answer) is looked up first
+    and only created if HubSpot has none, so each handoff gets exactly one task."""
+    found = {i: con.find_task(r) for i, r in todo if i in tried}
+    new = [r for i, r in todo if not found.get(i)]
+    made = iter(con.create_tasks(new) if new else [])
+    return [Outcome(True, found[i], False) if found.get(i) else next(made) for i, _ in todo]
+
+
+def _archive_tasks(con: hubspot.HubSpot, rows: pd.DataFrame, todo: list[tuple[int, Record]],
+                   outs: list[Outcome]) -> None:
+    """A withdrawn lead's owner task is archived with the contact's withdrawal (a failure fails
+    the batch, retried next run: both writes are idempotent)."""
+    done = {i for (i, _), o in zip(todo, outs) if o.ok}
+    tasks = rows.loc[rows["crm_outbox_id"].astype(int).isin(done), "task_crm_id"].dropna()
+    if len(tasks):
+        con.archive_tasks(sorted({str(x) for x in tasks}))
+
+
 def _redact(error: str, rec: Record) -> str:
     """CRMs echo the rejected value ("INVALID_EMAIL x@y"); values too malformed for the generic
     scrubber are removed here by exact match against what was sent."""
@@ -148,11 +195,19 @@ def _batch(ctx: RunContext, dest: CrmBase, con: Connector, action: str, ids: lis
     """Push one claimed batch and record every row's outcome; returns counts."""
     eng = ctx.engine
     try:
-        todo, bad = _records(ctx, dest, crm_outbox.rows(eng, ids))
+        rows = crm_outbox.rows(eng, ids)
         outs: list[Outcome] = []
-        if todo:
+        if action == "task":
+            todo, bad = _task_records(ctx, dest, rows)  # type: ignore[arg-type]
+            tried = set(rows.loc[rows["attempts"] > 1, "crm_outbox_id"].astype(int))
+            outs = _send_tasks(con, todo, tried) if todo else []  # type: ignore[arg-type]
+        else:
+            todo, bad = _records(ctx, dest, rows)
             recs = [r for _, r in todo]
-            outs = con.upsert(recs) if action == "upsert" else con.withdraw(recs)
+            if recs:
+                outs = con.upsert(recs) if action == "upsert" else con.withdraw(recs)
+            if action == "withdraw" and isinstance(con, hubspot.HubSpot):
+                _archive_tasks(con, rows, todo, outs)
     except CrmError as e:
         crm_outbox.failed(eng, ids, str(e))
         raise
@@ -174,11 +229,16 @@ def push_destination(ctx: RunContext, dest: CrmBase) -> dict[str, Any]:
     con = connector(dest, api)
     token_id = f"{ctx.run_id}#{uuid.uuid4().hex[:8]}"   # this push's claims (run ids repeat on re-runs)
     lease = timedelta(seconds=dest.claim_lease_seconds)
-    tally = {"pushed": 0, "created": 0, "rejected": 0, "failed": 0, "withdrawn": 0}
+    tally = {"pushed": 0, "created": 0, "rejected": 0, "failed": 0, "withdrawn": 0, "tasks": 0}
+    key = {"upsert": "pushed", "task": "tasks", "withdraw": "withdrawn"}
     errors: list[str] = []
     stop = False
     with ThreadPoolExecutor(max_workers=dest.max_concurrency, thread_name_prefix=f"crm-{dest.name}") as ex:
-        for action in ("upsert", "withdraw"):   # withdrawals after upserts: they need the CRM ids
+        for action in ("upsert", "task", "withdraw"):   # tasks and withdrawals need the contacts' ids
+            if action == "task":
+                if not (isinstance(dest, HubSpotDestination) and dest.owner_task.enabled):
+                    continue
+                counts["tasks_enqueued"] = crm_outbox.enqueue_tasks(ctx.engine, dest.name, ctx.run_date)
             running: dict[Future[dict[str, int]], list[int]] = {}
             while True:
                 while not stop and len(running) < dest.max_concurrency:
@@ -202,7 +262,7 @@ def push_destination(ctx: RunContext, dest: CrmBase) -> dict[str, Any]:
                         tally["failed"] += len(ids)
                         errors.append(str(e))
                         continue
-                    tally["pushed" if action == "upsert" else "withdrawn"] += got["pushed"]
+                    tally[key[action]] += got["pushed"]
                     tally["created"] += got["created"] if action == "upsert" else 0
                     tally["rejected"] += got["rejected"]
             if stop:
@@ -234,7 +294,7 @@ def push(ctx: RunContext, destination: str | None = None) -> dict[str, Any]:
         c = push_destination(ctx, d)
         warnings += c.pop("warnings", [])
         out["destinations"][d.name] = c
-        for k in ("enqueued", "pushed", "created", "rejected", "failed", "withdrawn"):
+        for k in ("enqueued", "pushed", "created", "rejected", "failed", "withdrawn", "tasks"):
             out[k] = out.get(k, 0) + c.get(k, 0)
     if warnings:
         out["warnings"] = warnings

@@ -4,10 +4,13 @@
   upserts of people who became uncontactable, and adds a ``withdraw`` row for each pushed upsert
   whose person or handoff was withdrawn since (late opt-out, erasure, quality hold). Unique keys
   make it idempotent: a re-run adds nothing.
+- ``enqueue_tasks`` (HubSpot ``owner_task``) adds a ``task`` row per handoff whose contact
+  upsert returned the contact id; the task id is stored in ``crm_id``.
 - ``claim`` takes one batch with a conditional UPDATE (pending/failed, or ``sending`` whose lease
   expired because its run was killed), so concurrent runs never push the same row at once, and a
   killed run's in-flight batch is re-pushed by the next run. Re-pushing is harmless: every push
-  is an upsert by key (or an update by CRM id), never a create.
+  is an upsert by key (or an update by CRM id), never a create; tasks, which are created, are
+  first looked up in the CRM when their row was tried before (leadflow.crm.pusher).
 - ``pushed``/``rejected``/``failed`` record each row's outcome; ``rejected`` (the CRM's
   validation said no) is final until the data changes, ``failed`` (transport, 429 budget spent)
   is retried by the next run.
@@ -53,7 +56,7 @@ def enqueue(eng: Engine, destination: str, run_date: date) -> dict[str, int]:
         gone = (sa.select(h.c.handoff_id).select_from(h.join(p, p.c.person_id == h.c.person_id))
                 .where(sa.or_(h.c.status.in_(WITHDRAWN_HANDOFF), _uncontactable())))
         cancelled = conn.execute(
-            sa.update(t).where(t.c.destination == destination, t.c.action == "upsert",
+            sa.update(t).where(t.c.destination == destination, t.c.action.in_(("upsert", "task")),
                                t.c.status.in_(("pending", "failed")), t.c.handoff_id.in_(gone))
             .values(status="cancelled", error="withdrawn before it was pushed")).rowcount
         wd = db.read_df(conn, sa.select(t.c.handoff_id, t.c.person_id)
@@ -62,6 +65,20 @@ def enqueue(eng: Engine, destination: str, run_date: date) -> dict[str, int]:
                                t.c.handoff_id.in_(gone)))
         withdrawals = _enqueue(conn, destination, wd, "withdraw", at)
     return {"enqueued": int(added), "cancelled": int(cancelled or 0), "withdrawals_enqueued": int(withdrawals)}
+
+
+def enqueue_tasks(eng: Engine, destination: str, run_date: date) -> int:
+    """A ``task`` row for each of the run date's handoffs whose contact upsert came back with a
+    CRM id (the task is associated with it), still queued and contactable; unique on
+    (destination, handoff, action), so each handoff gets one task row, ever."""
+    h, p = handoffs, people
+    ready = (sa.select(t.c.handoff_id, t.c.person_id)
+             .select_from(t.join(h, h.c.handoff_id == t.c.handoff_id).join(p, p.c.person_id == t.c.person_id))
+             .where(t.c.destination == destination, t.c.action == "upsert", t.c.status == "pushed",
+                    t.c.crm_id.is_not(None), h.c.run_date == run_date, h.c.status == "queued",
+                    sa.not_(_uncontactable())))
+    with eng.begin() as conn:
+        return _enqueue(conn, destination, db.read_df(conn, ready), "task", now())
 
 
 def claim(eng: Engine, destination: str, action: str, run_id: str, limit: int,
@@ -89,13 +106,18 @@ def claim(eng: Engine, destination: str, action: str, run_id: str, limit: int,
 
 
 def rows(conn: Connection | Engine, ids: list[int]) -> pd.DataFrame:
-    """The outbox rows ``ids`` with the CRM id of their handoff's pushed upsert (for withdrawals)."""
-    up = t.alias("up")
+    """The outbox rows ``ids`` with the CRM ids of their handoff's pushed upsert (for withdrawals
+    and tasks) and task (archived on withdrawal), and how often they were claimed (a task tried
+    before may exist already)."""
+    up, tk = t.alias("up"), t.alias("tk")
     q = (sa.select(t.c.crm_outbox_id, t.c.destination, t.c.handoff_id, t.c.person_id, t.c.action,
-                   up.c.crm_id.label("upsert_crm_id"))
+                   t.c.attempts, up.c.crm_id.label("upsert_crm_id"), tk.c.crm_id.label("task_crm_id"))
          .select_from(t.outerjoin(up, sa.and_(up.c.destination == t.c.destination,
                                               up.c.handoff_id == t.c.handoff_id,
-                                              up.c.action == "upsert")))
+                                              up.c.action == "upsert"))
+                      .outerjoin(tk, sa.and_(tk.c.destination == t.c.destination,
+                                             tk.c.handoff_id == t.c.handoff_id,
+                                             tk.c.action == "task", tk.c.status == "pushed")))
          .where(t.c.crm_outbox_id.in_(ids)).order_by(t.c.crm_outbox_id))
     return db.read_df(conn, q)
 

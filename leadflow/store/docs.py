@@ -42,8 +42,9 @@ PURPOSE = {
                              "sent, failed or cancelled.",
     "email_outbox": "Lead-list emails, one per rep, list date and list content (hash): pending, sending, sent or "
                     "failed; a re-run never re-sends an unchanged list.",
-    "crm_outbox": "CRM pushes (reverse ETL), one per destination, handoff and action (upsert or withdraw): "
-                  "status, attempts, the CRM id returned and the last error.",
+    "crm_outbox": "CRM pushes (reverse ETL), one per destination, handoff and action (upsert, withdraw, "
+                  "or task: the HubSpot owner task): status, attempts, the CRM id returned (contact, Lead or "
+                  "task) and the last error.",
     "outcomes": "Sales feedback per handoff: accepted/rejected, selling step reached, won/lost, amount.",
     "pipeline_runs": "Per run and step: status (`running` from its start; `interrupted` when its "
                      "process died), counts, message; `run_date` is the logical day, `started_at`/"

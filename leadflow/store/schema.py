@@ -396,11 +396,11 @@ crm_outbox = sa.Table(
     sa.Column("destination", sa.Text, nullable=False),     # crm.destinations[].name
     sa.Column("handoff_id", sa.Integer, nullable=False),
     sa.Column("person_id", sa.Integer, nullable=False),
-    sa.Column("action", sa.Text, nullable=False),          # upsert | withdraw
+    sa.Column("action", sa.Text, nullable=False),          # upsert | withdraw | task (HubSpot owner task)
     # pending | sending | pushed | rejected | failed | cancelled
     sa.Column("status", sa.Text, nullable=False, default="pending"),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("crm_id", sa.Text),                          # the CRM's record id (HubSpot contact, Salesforce Lead)
+    sa.Column("crm_id", sa.Text),                          # CRM record id (HubSpot contact or task, Salesforce Lead)
     sa.Column("created_in_crm", sa.Boolean),               # the push created the record (else updated it)
     sa.Column("error", sa.Text),                           # last error, one line, no PII or token
     sa.Column("run_id", sa.Text),                          # the run that last claimed it
