@@ -18,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from leadflow.identity.store import refresh_keys
 from leadflow.store import db
 from leadflow.store.schema import (
     handoffs,
@@ -79,6 +80,7 @@ def absorb(conn: Connection, pairs: pd.DataFrame, rule: str, run_id: str | None,
                        .where(people.c.person_id.in_([int(x) for x in pairs["merged_id"]])))
     conn.execute(sa.delete(people).where(people.c.person_id == old), [{"b_old": r["b_old"]} for r in rows])
     _keep_flags(conn, pairs, flags, at)
+    refresh_keys(conn, pairs["merged_id"])      # a merged person keeps no blocking keys (hashes of its values)
     conn.execute(merges.insert(), [
         {"survivor_id": int(a), "merged_id": int(b), "rule": rule, "run_id": run_id, "merged_at": at,
          "score": None if pd.isna(s) else float(s)}
