@@ -11,7 +11,9 @@ people, `partitions.score`) → **queue** (qualify, suppress, route, enqueue onc
 **deliver** (daily lead lists, one mapped task per partition of the reps, `partitions.deliver`)
 and, beside it, **push_crm** (one mapped task per enabled CRM destination in `crm.destinations`:
 upsert to HubSpot / Salesforce through the CRM outbox) → **summary** (HTML run summary in
-`reports/runs/`). Files shared between tasks live under `storage.url` (docs/operations.md).
+`reports/runs/`). The partitions and CRM destinations come from `leadflow.yaml` when the DAG is
+parsed (a change shows after the next parse); the sources are read by the run.
+Files shared between tasks live under `storage.url` (docs/operations.md).
 
 A source over its quality fail threshold is held back by the quality step (nothing of it is
 loaded or handed off) and fails its own **quality_gate[source]** task, which nothing waits
@@ -31,6 +33,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task, teardown
 
 from leadflow.orchestration import dagkit
+from leadflow.orchestration.paths import crm_destination_names, partitions
 
 DAG_ID = "lead_handoff_daily"
 
@@ -107,18 +110,6 @@ def lead_handoff_daily() -> None:
         from leadflow.orchestration.runner import run_task
         return run_task("load", context)
 
-    @task(doc_md="Partitions of the score step (`partitions.score` in `leadflow.yaml`): "
-                 "[k, n] pairs; score is mapped over them.")
-    def score_parts() -> list[list[int]]:
-        from leadflow.orchestration.runner import list_partitions
-        return list_partitions("score")
-
-    @task(doc_md="Partitions of the deliver step (`partitions.deliver` in `leadflow.yaml`): "
-                 "[k, n] pairs; deliver is mapped over them.")
-    def deliver_parts() -> list[list[int]]:
-        from leadflow.orchestration.runner import list_partitions
-        return list_partitions("deliver")
-
     @task(map_index_template="{{ partition }}",
           doc_md="Score the people of one partition (a hash of the person id) for the run date "
                  "(rules, and the promoted model if any). Partitions are disjoint and together "
@@ -139,12 +130,6 @@ def lead_handoff_daily() -> None:
     def deliver(part: list[int], **context) -> dict:
         from leadflow.orchestration.runner import run_partition
         return run_partition("deliver", part, context)
-
-    @task(doc_md="Names of the enabled CRM destinations (`crm.destinations` in `leadflow.yaml`); "
-                 "push_crm is mapped over them (none: nothing to push).")
-    def crm_destinations() -> list[str]:
-        from leadflow.orchestration.runner import list_crm_destinations
-        return list_crm_destinations()
 
     @task(map_index_template="{{ crm_destination }}",
           doc_md="Push the run date's handoffs and due withdrawals to one CRM destination through "
@@ -170,10 +155,12 @@ def lead_handoff_daily() -> None:
     previous_day() >> names
     landed = ingest.expand(source=names)
     checked = quality()
-    queued = landed >> checked >> load() >> score.expand(part=score_parts()) >> queue()
-    pushed = push_crm.expand(destination=crm_destinations())
+    # mapped over literal lists read from leadflow.yaml at parse time (paths.partitions,
+    # paths.crm_destination_names): no task process per run just to list them
+    queued = landed >> checked >> load() >> score.expand(part=partitions("score")) >> queue()
+    pushed = push_crm.expand(destination=crm_destination_names())
     done = summary()
-    queued >> deliver.expand(part=deliver_parts()) >> done
+    queued >> deliver.expand(part=partitions("deliver")) >> done
     queued >> pushed >> done
     gates = quality_gate.expand(source=held_sources(checked))
     gates >> data_docs()

@@ -467,10 +467,11 @@ class Storage(Strict):
 
 class Partitions(Strict):
     """How many mapped tasks the daily DAG splits the heavy steps into, so they spread over
-    workers: scoring by a hash of the person id, delivery by a hash of the owner rep."""
+    workers: scoring by a hash of the person id, delivery by a hash of the owner rep. One by
+    default: on a single machine a split only adds task processes; raise it with workers."""
 
-    score: int = Field(default=2, ge=1, le=64)
-    deliver: int = Field(default=2, ge=1, le=64)
+    score: int = Field(default=1, ge=1, le=64)
+    deliver: int = Field(default=1, ge=1, le=64)
 
 
 def is_local(p: object) -> bool:

@@ -126,12 +126,12 @@ def test_dags_are_documented_tagged_and_retried(bag: dict[str, Any]) -> None:
 def test_daily_dag_shape(bag: dict[str, Any]) -> None:
     t = bag["dags"]["lead_handoff_daily"]["tasks"]
     chain = ["ingest", "quality", "load", "score", "queue", "deliver"]
-    parts = {"score": "score_parts", "deliver": "deliver_parts"}     # mapped over partitions
     for up, down in zip(chain, chain[1:]):
-        want = sorted([up, parts[down]]) if down in parts else [up]
-        assert sorted(t[down]["upstream"]) == want, f"{down} must follow {up}"
+        assert t[down]["upstream"] == [up], f"{down} must follow {up}"
+    # partitions and CRM destinations are literal lists read at parse time: no listing tasks
+    assert not {"score_parts", "deliver_parts", "crm_destinations"} & set(t)
     assert t["score"]["mapped"] and t["deliver"]["mapped"]
-    assert t["push_crm"]["mapped"] and sorted(t["push_crm"]["upstream"]) == ["crm_destinations", "queue"]
+    assert t["push_crm"]["mapped"] and t["push_crm"]["upstream"] == ["queue"]
     assert t["summary"]["upstream"] == ["deliver", "push_crm"]
     assert t["ingest"]["mapped"] and t["ingest"]["upstream"] == ["sources"]
     assert t["sources"]["upstream"] == ["previous_day"]     # day D waits for day D-1
@@ -170,3 +170,19 @@ def test_importing_dags_is_cheap(registry: Path, tmp_path: Path) -> None:
     assert runs[0]["heavy"] == [], f"dags/ import heavy modules at parse time: {runs[0]['heavy']}"
     best = min(r["seconds"] for r in runs)
     print(f"importing dags/: best {best:.2f} s of {[round(r['seconds'], 2) for r in runs]}")
+
+
+def test_parse_time_mapping_lists_follow_leadflow_yaml(tmp_path: Path) -> None:
+    """The daily DAG maps score/deliver and push_crm over lists read at parse time: they follow
+    leadflow.yaml, a value the config would reject maps as one partition (the task's own config
+    load reports it), and disabled destinations are left out."""
+    from leadflow.orchestration import paths
+
+    p = tmp_path / "leadflow.yaml"
+    p.write_text(yaml.safe_dump({"partitions": {"score": 3, "deliver": "two"}, "crm": {"destinations": [
+        {"name": "hub", "type": "hubspot"}, {"name": "sf", "type": "salesforce", "enabled": False}]}}))
+    assert paths.partitions("score", p) == [[0, 3], [1, 3], [2, 3]]
+    assert paths.partitions("deliver", p) == [[0, 1]]
+    assert paths.crm_destination_names(p) == ["hub"]
+    p.write_text("partitions: [unclosed")
+    assert paths.partitions("score", p) == [[0, 1]] and paths.crm_destination_names(p) == []

@@ -25,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from leadflow.orchestration import runner
+from leadflow.orchestration import paths, runner
 from leadflow.orchestration.dagkit import IMPORT_KINDS
 from leadflow.store import db, shared
 from leadflow.store.schema import handoffs, scores
@@ -116,12 +116,11 @@ def _daily(a: Worker, b: Worker, monkeypatch: pytest.MonkeyPatch) -> dict[str, A
                                                              runner.ingest_source(n)))
     run("quality", lambda: runner.run_task("quality", _task("quality"), keep=("held",)))
     run("load", lambda: runner.run_task("load", _task("load")))
-    parts = run("score_parts", lambda: runner.list_partitions("score"))
-    for k, n in parts:
+    for k, n in run("partitions:score", lambda: paths.partitions("score")):   # as the DAG parse does
         name, fn = runner.partitioned("score", k, n)
         run(name, lambda nm=name, f=fn: runner.run_task(nm, _task("score"), f))
     run("queue", lambda: runner.run_task("queue", _task("queue")))
-    for k, n in run("deliver_parts", lambda: runner.list_partitions("deliver")):
+    for k, n in run("partitions:deliver", lambda: paths.partitions("deliver")):
         name, fn = runner.partitioned("deliver", k, n)
         run(name, lambda nm=name, f=fn: runner.run_task(nm, _task("deliver"), f))
     run("data_docs", lambda: runner.run_task("data_docs", _task("data_docs")))

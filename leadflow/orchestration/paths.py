@@ -24,6 +24,17 @@ def config_path() -> Path:
     return PROJECT_ROOT / "leadflow.yaml"
 
 
+def _registry(path: Path | None = None) -> dict[str, Any]:
+    """leadflow.yaml as plain YAML (cheap, for DAG parse time); ``{}`` when it cannot be read."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load((path or config_path()).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 def enabled_sources(kinds: tuple[str, ...] | None = None, path: Path | None = None
                     ) -> list[dict[str, Any]]:
     """Enabled source entries of the registry as plain dicts, read with YAML only (cheap, for
@@ -32,14 +43,7 @@ def enabled_sources(kinds: tuple[str, ...] | None = None, path: Path | None = No
     Full validation happens when a task loads the config; a broken file here yields no sources
     rather than a DAG import error, so the DAGs stay visible and the task reports the problem.
     """
-    import yaml
-
-    p = path or config_path()
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return []
-    return [s for s in doc.get("sources") or []
+    return [s for s in _registry(path).get("sources") or []
             if isinstance(s, dict) and isinstance(s.get("name"), str)
             and s.get("enabled", True) is not False and (kinds is None or s.get("kind") in kinds)]
 
@@ -47,3 +51,19 @@ def enabled_sources(kinds: tuple[str, ...] | None = None, path: Path | None = No
 def source_names(kinds: tuple[str, ...] | None = None, path: Path | None = None) -> list[str]:
     """Enabled source names of the given kinds (all kinds when None)."""
     return [s["name"] for s in enabled_sources(kinds, path)]
+
+
+def partitions(step: str, path: Path | None = None) -> list[list[int]]:
+    """``[k, n]`` for each partition of ``step`` (``partitions.<step>``, default 1), for a task
+    mapped at parse time: a literal list costs no task process per run (a value pydantic would
+    reject maps as 1 here; the task's own config load then reports it)."""
+    n = (_registry(path).get("partitions") or {}).get(step, 1)
+    n = n if isinstance(n, int) and 1 <= n <= 64 else 1
+    return [[k, n] for k in range(n)]
+
+
+def crm_destination_names(path: Path | None = None) -> list[str]:
+    """Names of the enabled CRM destinations (``crm.destinations``), for parse-time mapping."""
+    dests = (_registry(path).get("crm") or {}).get("destinations") or []
+    return [d["name"] for d in dests if isinstance(d, dict) and isinstance(d.get("name"), str)
+            and d.get("enabled", True) is not False]

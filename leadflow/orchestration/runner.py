@@ -191,19 +191,6 @@ def ingest_source(name: str) -> StepFn:
     return _step
 
 
-def list_partitions(step: str) -> list[list[int]]:
-    """``[k, n]`` for each partition of ``step`` (``partitions.<step>`` in leadflow.yaml), for a
-    mapped task; one ``[0, 1]`` when the step is not split."""
-    from leadflow import config as cfg
-    from leadflow.orchestration.paths import config_path
-
-    try:
-        n = int(getattr(cfg.load(config_path()).partitions, step))
-    except LeadflowError as e:
-        raise _failure(e) from None
-    return [[k, n] for k in range(n)]
-
-
 def partitioned(step: str, k: int, n: int) -> tuple[str, StepFn]:
     """The recorded name and the step function of partition ``k`` of ``n`` of ``step`` (score:
     by person id, deliver: by owner rep); the whole step, named plainly, when n=1."""
@@ -230,18 +217,6 @@ def run_partition(step: str, part: list[int], context: Mapping[str, Any]) -> dic
     get_current_context()["partition"] = f"{part[0]}/{part[1]}"  # type: ignore[typeddict-unknown-key]
     name, fn = partitioned(step, part[0], part[1])
     return run_task(name, context, fn)
-
-
-def list_crm_destinations() -> list[str]:
-    """Enabled CRM destination names (for the mapped push_crm task)."""
-    from leadflow import config as cfg
-    from leadflow.orchestration.paths import config_path
-
-    try:
-        settings = cfg.load(config_path())
-    except LeadflowError as e:
-        raise _failure(e) from None
-    return [d.name for d in settings.crm.destinations if d.enabled]
 
 
 def push_crm_destination(name: str) -> StepFn:
