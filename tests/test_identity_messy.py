@@ -46,11 +46,12 @@ def test_messy_export_pair_precision(export: pd.DataFrame) -> None:
     assert m["precision"] >= PRECISION, m
 
 
-@pytest.mark.xfail(strict=True, reason="recall is 0.947 / 0.956 / 0.937 on seeds 11 / 2 / 3: the missed pairs "
-                   "involve a record with nothing but a name (or a given name and a company) whose namesake "
-                   "(same name elsewhere, or same given name at the same company) is in the export too, or "
-                   "a personal address that namesakes share the shape of; a rare-name rule reached 0.97-0.98 "
-                   "but made the people depend on the file split (docs/identity.md 'Known limits')")
+@pytest.mark.xfail(strict=True, reason="recall is 0.947 / 0.956 / 0.937 on seeds 11 / 2 / 3. Every missed pair is tied "
+                   "by a name alone (no shared address, phone or organisation; or one name field junk, the other "
+                   "plus the company): a resolver that knew the whole export's name frequencies could reach at most "
+                   "0.982 / 0.993 / 0.987 (0.950-0.983 on seeds 4-8), and such a rule makes the people depend on "
+                   "the file split unless a later namesake can reopen the merge (python -m "
+                   "tests.identity_messy_misses; docs/identity.md 'Known limits')")
 def test_messy_export_pair_recall(export: pd.DataFrame) -> None:
     m = pair_metrics(export["truth"].to_numpy(), _resolve(export))
     assert m["recall"] >= RECALL, m
