@@ -9,6 +9,8 @@ under CI (CI=true), where it fails: .ci/run starts PostgreSQL first.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from datetime import date
 from pathlib import Path
@@ -21,6 +23,7 @@ import yaml
 from leadflow import config as cfg
 from leadflow.context import RunContext, make_run_id
 from leadflow.store import db
+from leadflow.store.migrations import VERSION_TABLE
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -57,28 +60,102 @@ def _warehouse_url(request: pytest.FixtureRequest, tmp_path: Path, init: bool) -
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'warehouse.db'}"
         if init:
-            db.init(db.engine(url))
+            shutil.copyfile(_sqlite_template(), tmp_path / "warehouse.db")
         yield url
-        db.engine(url).dispose()
-        db._ENGINES.pop(url, None)
+        _forget(url)
         return
     if _PG_REASON:
         if os.environ.get("CI"):
             pytest.fail(_PG_REASON)
         pytest.skip(_PG_REASON)
+    if init:
+        yield from _pg_reused_schema()
+        return
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(PG_URL)
     with admin.begin() as c:
         c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    if init:
-        db.init(db.engine(url))
+    url = _schema_url(schema)
     yield url
-    db.engine(url).dispose()
-    db._ENGINES.pop(url, None)
+    _forget(url)
     with admin.begin() as c:
         c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+# Initialising a warehouse runs every migration (~0.1 s on SQLite, ~1 s on PostgreSQL), and
+# most tests want an empty one: SQLite tests copy a file initialised once per process; each
+# PostgreSQL test gets this process's schema emptied (TRUNCATE ... RESTART IDENTITY), or a
+# fresh one when the test changed its shape or left it locked.
+_TEMPLATE: dict[str, Any] = {}
+
+
+def _forget(url: str) -> None:
+    """Close the test's connections (a test may leave some open, or broken on purpose)."""
+    db.engine(url).dispose()
+    db._ENGINES.pop(url, None)
+
+
+def _schema_url(schema: str) -> str:
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+def _sqlite_template() -> Path:
+    if "sqlite" not in _TEMPLATE:
+        path = Path(tempfile.mkdtemp(prefix="lf_template_")) / "warehouse.db"
+        url = f"sqlite:///{path}"
+        db.init(db.engine(url))
+        _forget(url)                        # closes the last connection: WAL checkpointed
+        _TEMPLATE["sqlite"] = path
+    return _TEMPLATE["sqlite"]
+
+
+def _pg_shape(c: sa.Connection, schema: str) -> tuple[Any, ...]:
+    """Tables, columns, indexes and the schema revision: what an emptied schema must still match."""
+    cols = c.execute(sa.text("SELECT table_name, column_name, data_type FROM information_schema.columns "
+                             "WHERE table_schema = :s ORDER BY 1, 2"), {"s": schema}).all()
+    idx = c.execute(sa.text("SELECT indexname FROM pg_indexes WHERE schemaname = :s ORDER BY 1"),
+                    {"s": schema}).all()
+    rev = c.execute(sa.text(f'SELECT * FROM "{schema}".{VERSION_TABLE}')).all()
+    return tuple(cols), tuple(idx), tuple(rev)
+
+
+def _pg_reused_schema() -> Any:
+    admin = _TEMPLATE.get("pg_admin") or _TEMPLATE.setdefault("pg_admin", sa.create_engine(PG_URL))
+    schema = _TEMPLATE.get("pg_schema")
+    if schema is None:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with admin.begin() as c:
+            c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        db.init(db.engine(_schema_url(schema)))
+        with admin.connect() as c:
+            _TEMPLATE["pg_shape"] = _pg_shape(c, schema)
+        _TEMPLATE["pg_schema"] = schema
+    url = _schema_url(schema)
+    yield url
+    _forget(url)
+    try:
+        with admin.begin() as c:
+            c.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
+            if _pg_shape(c, schema) != _TEMPLATE["pg_shape"]:
+                raise LookupError("the test changed the schema's shape")
+            tables = [t for t in sa.inspect(c).get_table_names(schema=schema) if t != VERSION_TABLE]
+            c.execute(sa.text("TRUNCATE " + ", ".join(f'"{schema}"."{t}"' for t in tables)
+                              + " RESTART IDENTITY CASCADE"))
+    except (LookupError, sa.exc.DBAPIError):
+        _TEMPLATE.pop("pg_schema")
+        with admin.begin() as c:
+            c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_templates() -> Any:
+    yield
+    if "sqlite" in _TEMPLATE:
+        shutil.rmtree(_TEMPLATE["sqlite"].parent, ignore_errors=True)
+    if "pg_schema" in _TEMPLATE:
+        with _TEMPLATE["pg_admin"].begin() as c:
+            c.execute(sa.text(f'DROP SCHEMA "{_TEMPLATE["pg_schema"]}" CASCADE'))
 
 
 @pytest.fixture
