@@ -286,3 +286,30 @@ def test_wins_only_aging_marks_inferred_losses(engine, make_ctx) -> None:
     plain = training_examples(engine, c2.as_of)           # no settings: no aging, same labels
     assert plain["label_status"].isin(["won", "lost", "open"]).all()
     assert plain["label"].tolist() == ex["label"].tolist()
+
+
+def test_training_feed_and_trainer_share_one_aging_rule_from_the_mql_time(engine, make_ctx) -> None:
+    """One aging rule (leadflow.score.labels) for the training feed, the trainer and the report:
+    N days run from the handoff's MQL time (the lead's own date), not from ``handed_off_at``
+    (the run that handed it over, which a one-run history load puts on its last day)."""
+    from leadflow.score import labels
+    from leadflow.score import train as tr
+    _people_and_handoffs(engine)                          # handed off at T0 (2026-11-02)
+    with engine.begin() as c:
+        c.execute(lifecycle_events.insert(), [
+            {"person_id": i, "cycle": 1, "from_stage": "lead", "to_stage": "mql",
+             "occurred_at": T0 - pd.Timedelta(days=40 if i <= 3 else 5), "reason": "t", "run_id": "t"}
+            for i in range(1, 7)])
+    _land(engine, [_o("a1", "won", 3, handoff_id=101, amount=10.0),
+                   _o("a2", "lost", 4, handoff_id=102)], "a")
+    c2 = make_ctx({"feedback": {"aging_days": 30}}, engine, run_date=date(2026, 11, 10))
+    apply_outcomes(c2)
+    feed = training_examples(engine, c2.as_of, c2.settings).set_index("handoff_id")
+    ex = tr.examples(engine, c2.as_of, c2.settings).set_index("handoff_id")
+    # 8 days after the handoff but 48 after the MQL: aged (inferred lost) in both
+    assert feed.loc[103, "label_status"] == "lost_inferred"
+    assert ex.loc[103, "inferred"] and not ex.loc[103, "converted"]
+    assert sorted(ex.index) == [101, 102, 103]             # 104-106 (MQL 13 days ago) still open
+    inferred = feed.index[feed["label_status"] == "lost_inferred"]
+    assert sorted(ex.index[ex["inferred"]]) == sorted(inferred)
+    assert labels.aging_days(c2.settings, pd.Series(["x"])).tolist() == [30.0]

@@ -60,11 +60,11 @@ def test_split_date_holdout_and_naive_bayes_beside_the_model(engine, make_ctx, c
     assert late["message"].startswith("rules only: the holdout slice has 0 examples")
 
 
-def test_wins_only_with_aging_trains_on_inferred_losses(engine, make_ctx, monkeypatch):
+def test_wins_only_with_aging_trains_on_inferred_losses(engine, make_ctx):
+    """No MQL events recorded here: the aging clock starts at the handoff (labels.aging_start)."""
     H.populate(engine, n=900)
     _only_wins(engine)
-    ctx = make_ctx(H.config(algorithms=["logistic"]), engine)
-    monkeypatch.setattr(tr, "aging", lambda settings: ({}, 30))
+    ctx = make_ctx({**H.config(algorithms=["logistic"]), "feedback": {"aging_days": 30}}, engine)
     ex = tr.examples(engine, ctx.as_of, ctx.settings)
     assert ex["inferred"].sum() == (~ex["converted"]).sum() > 0     # every loss inferred
     # mid-way, a handoff with no win younger than the aging window is still open: left out
