@@ -313,3 +313,27 @@ def test_training_feed_and_trainer_share_one_aging_rule_from_the_mql_time(engine
     inferred = feed.index[feed["label_status"] == "lost_inferred"]
     assert sorted(ex.index[ex["inferred"]]) == sorted(inferred)
     assert labels.aging_days(c2.settings, pd.Series(["x"])).tolist() == [30.0]
+
+
+def test_later_touches_attach_by_a_crm_id_learned_from_an_outcome(engine, make_ctx) -> None:
+    """A CRM activity feed cites the CRM's record id, not an e-mail: a touch attaches to the
+    person an earlier outcome carried that CRM id for (or the CRM outbox pushed it as); an
+    unknown CRM id with no e-mail is quarantined (no identity), never guessed."""
+    from leadflow.identity import load_touches
+    from leadflow.store.schema import touches
+    from tests.identity_helpers import CONFIG
+    from tests.identity_helpers import land as land_rows
+    _people_and_handoffs(engine)
+    _land(engine, [_o_keys("w1", "won", 6, handoff_id=101, crm_id="HS-77", amount=5.0)], "w")
+    doc = {"sources": [{"name": "crm", "owner": "s", "kind": "crm_outcomes", "match_on": ["handoff_id"],
+                        "connector": {"type": "file", "path": "d"}}, *CONFIG["sources"][1:]]}
+    ctx = make_ctx(doc, engine, run_date=date(2026, 11, 10))
+    assert apply_outcomes(ctx)["matched_by_handoff_id"] == 1      # it carried the CRM id beside
+    land_rows(engine, [{"source_touch_id": "T1", "crm_id": "HS-77", "touch_type": "meeting",
+                        "occurred_at": "2026-11-09T10:00:00"},
+                       {"source_touch_id": "T2", "crm_id": "HS-404", "touch_type": "meeting",
+                        "occurred_at": "2026-11-09T11:00:00"}], source="events", kind="touches")
+    out = load_touches(ctx)
+    assert out["loaded"] == 1 and out["quarantined"] == 1
+    t = db.read_df(engine, sa.select(touches.c.source_touch_id, touches.c.person_id))
+    assert t.set_index("source_touch_id")["person_id"].to_dict() == {"T1": 1}
