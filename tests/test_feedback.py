@@ -337,3 +337,20 @@ def test_later_touches_attach_by_a_crm_id_learned_from_an_outcome(engine, make_c
     assert out["loaded"] == 1 and out["quarantined"] == 1
     t = db.read_df(engine, sa.select(touches.c.source_touch_id, touches.c.person_id))
     assert t.set_index("source_touch_id")["person_id"].to_dict() == {"T1": 1}
+
+
+def test_a_touch_naming_only_a_crm_id_passes_quality_one_naming_nothing_does_not(engine, make_ctx) -> None:
+    """``identity_required`` for touches: an e-mail is needed only when the touch names neither a
+    source record nor a CRM id."""
+    from leadflow.quality import validate_all
+    from leadflow.quality.testing import good_row, stage, states
+    ctx = make_ctx({"sources": [{"name": "acts", "owner": "s", "kind": "touches", "quality": {"fail_share": 0.9},
+                                 "connector": {"type": "file", "path": "a"}}]}, engine)
+    rows = pd.DataFrame([good_row("touches", i) for i in range(3)]).drop(columns=["source"])
+    rows["email"], rows["source_record_id"], rows["campaign_id"] = None, None, None
+    rows["crm_id"] = ["HS-1", "HS-2", None]
+    stage(engine, "touches", "acts", rows)
+    validate_all(ctx, docs=False)
+    assert states(engine, "touches").to_dict() == {"passed": 2, "quarantined": 1}
+    reasons = db.read_df(engine, sa.select(quarantine.c.reasons))["reasons"].iloc[0]
+    assert "identity_required" in reasons
