@@ -264,9 +264,9 @@ def test_outcome_matched_by_source_record_id_and_match_on_restricts(engine, make
     assert st["people"].set_index("person_id").loc[1, "lifecycle_stage"] == "customer"
 
 
-def test_wins_only_aging_marks_inferred_losses(engine, make_ctx) -> None:
-    """No win N days after the MQL time counts as lost (inferred); younger handoffs stay open."""
-    from leadflow.feedback.training import label_counts
+def _aging_case(engine: sa.Engine, make_ctx):
+    """Six handoffs at T0: people 1-3 MQL'd 40 days before, 4-6 five days before; 101 won, 102
+    lost; 30-day aging; outcomes applied on 2026-11-10. Returns the run context."""
     _people_and_handoffs(engine)
     with engine.begin() as c:
         c.execute(lifecycle_events.insert(), [
@@ -277,6 +277,13 @@ def test_wins_only_aging_marks_inferred_losses(engine, make_ctx) -> None:
                    _o("a2", "lost", 4, handoff_id=102)], "a")
     c2 = make_ctx({"feedback": {"aging_days": 30}}, engine, run_date=date(2026, 11, 10))
     apply_outcomes(c2)
+    return c2
+
+
+def test_wins_only_aging_marks_inferred_losses(engine, make_ctx) -> None:
+    """No win N days after the MQL time counts as lost (inferred); younger handoffs stay open."""
+    from leadflow.feedback.training import label_counts
+    c2 = _aging_case(engine, make_ctx)
     ex = training_examples(engine, c2.as_of, c2.settings).set_index("person_id")
     assert ex["label_status"].to_dict() == {1: "won", 2: "lost", 3: "lost_inferred", 4: "open",
                                             5: "open", 6: "open"}
@@ -294,16 +301,7 @@ def test_training_feed_and_trainer_share_one_aging_rule_from_the_mql_time(engine
     (the run that handed it over, which a one-run history load puts on its last day)."""
     from leadflow.score import labels
     from leadflow.score import train as tr
-    _people_and_handoffs(engine)                          # handed off at T0 (2026-11-02)
-    with engine.begin() as c:
-        c.execute(lifecycle_events.insert(), [
-            {"person_id": i, "cycle": 1, "from_stage": "lead", "to_stage": "mql",
-             "occurred_at": T0 - pd.Timedelta(days=40 if i <= 3 else 5), "reason": "t", "run_id": "t"}
-            for i in range(1, 7)])
-    _land(engine, [_o("a1", "won", 3, handoff_id=101, amount=10.0),
-                   _o("a2", "lost", 4, handoff_id=102)], "a")
-    c2 = make_ctx({"feedback": {"aging_days": 30}}, engine, run_date=date(2026, 11, 10))
-    apply_outcomes(c2)
+    c2 = _aging_case(engine, make_ctx)                   # handed off at T0 (2026-11-02)
     feed = training_examples(engine, c2.as_of, c2.settings).set_index("handoff_id")
     ex = tr.examples(engine, c2.as_of, c2.settings).set_index("handoff_id")
     # 8 days after the handoff but 48 after the MQL: aged (inferred lost) in both
