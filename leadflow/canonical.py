@@ -72,6 +72,7 @@ FIELDS: Final[dict[str, dict[str, str]]] = {
     "touches": {
         "source_touch_id": "str",
         "source_record_id": "str",
+        "crm_id": "str",             # the CRM's record id (a CRM activity feed): pushed or learned
         "email": "str",
         "touch_type": "str",
         "occurred_at": "datetime",

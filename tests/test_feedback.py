@@ -264,9 +264,9 @@ def test_outcome_matched_by_source_record_id_and_match_on_restricts(engine, make
     assert st["people"].set_index("person_id").loc[1, "lifecycle_stage"] == "customer"
 
 
-def test_wins_only_aging_marks_inferred_losses(engine, make_ctx) -> None:
-    """No win N days after the MQL time counts as lost (inferred); younger handoffs stay open."""
-    from leadflow.feedback.training import label_counts
+def _aging_case(engine: sa.Engine, make_ctx):
+    """Six handoffs at T0: people 1-3 MQL'd 40 days before, 4-6 five days before; 101 won, 102
+    lost; 30-day aging; outcomes applied on 2026-11-10. Returns the run context."""
     _people_and_handoffs(engine)
     with engine.begin() as c:
         c.execute(lifecycle_events.insert(), [
@@ -277,6 +277,13 @@ def test_wins_only_aging_marks_inferred_losses(engine, make_ctx) -> None:
                    _o("a2", "lost", 4, handoff_id=102)], "a")
     c2 = make_ctx({"feedback": {"aging_days": 30}}, engine, run_date=date(2026, 11, 10))
     apply_outcomes(c2)
+    return c2
+
+
+def test_wins_only_aging_marks_inferred_losses(engine, make_ctx) -> None:
+    """No win N days after the MQL time counts as lost (inferred); younger handoffs stay open."""
+    from leadflow.feedback.training import label_counts
+    c2 = _aging_case(engine, make_ctx)
     ex = training_examples(engine, c2.as_of, c2.settings).set_index("person_id")
     assert ex["label_status"].to_dict() == {1: "won", 2: "lost", 3: "lost_inferred", 4: "open",
                                             5: "open", 6: "open"}
@@ -286,3 +293,62 @@ def test_wins_only_aging_marks_inferred_losses(engine, make_ctx) -> None:
     plain = training_examples(engine, c2.as_of)           # no settings: no aging, same labels
     assert plain["label_status"].isin(["won", "lost", "open"]).all()
     assert plain["label"].tolist() == ex["label"].tolist()
+
+
+def test_training_feed_and_trainer_share_one_aging_rule_from_the_mql_time(engine, make_ctx) -> None:
+    """One aging rule (leadflow.score.labels) for the training feed, the trainer and the report:
+    N days run from the handoff's MQL time (the lead's own date), not from ``handed_off_at``
+    (the run that handed it over, which a one-run history load puts on its last day)."""
+    from leadflow.score import labels
+    from leadflow.score import train as tr
+    c2 = _aging_case(engine, make_ctx)                   # handed off at T0 (2026-11-02)
+    feed = training_examples(engine, c2.as_of, c2.settings).set_index("handoff_id")
+    ex = tr.examples(engine, c2.as_of, c2.settings).set_index("handoff_id")
+    # 8 days after the handoff but 48 after the MQL: aged (inferred lost) in both
+    assert feed.loc[103, "label_status"] == "lost_inferred"
+    assert ex.loc[103, "inferred"] and not ex.loc[103, "converted"]
+    assert sorted(ex.index) == [101, 102, 103]             # 104-106 (MQL 13 days ago) still open
+    inferred = feed.index[feed["label_status"] == "lost_inferred"]
+    assert sorted(ex.index[ex["inferred"]]) == sorted(inferred)
+    assert labels.aging_days(c2.settings, pd.Series(["x"])).tolist() == [30.0]
+
+
+def test_later_touches_attach_by_a_crm_id_learned_from_an_outcome(engine, make_ctx) -> None:
+    """A CRM activity feed cites the CRM's record id, not an e-mail: a touch attaches to the
+    person an earlier outcome carried that CRM id for (or the CRM outbox pushed it as); an
+    unknown CRM id with no e-mail is quarantined (no identity), never guessed."""
+    from leadflow.identity import load_touches
+    from leadflow.store.schema import touches
+    from tests.identity_helpers import CONFIG
+    from tests.identity_helpers import land as land_rows
+    _people_and_handoffs(engine)
+    _land(engine, [_o_keys("w1", "won", 6, handoff_id=101, crm_id="HS-77", amount=5.0)], "w")
+    doc = {"sources": [{"name": "crm", "owner": "s", "kind": "crm_outcomes", "match_on": ["handoff_id"],
+                        "connector": {"type": "file", "path": "d"}}, *CONFIG["sources"][1:]]}
+    ctx = make_ctx(doc, engine, run_date=date(2026, 11, 10))
+    assert apply_outcomes(ctx)["matched_by_handoff_id"] == 1      # it carried the CRM id beside
+    land_rows(engine, [{"source_touch_id": "T1", "crm_id": "HS-77", "touch_type": "meeting",
+                        "occurred_at": "2026-11-09T10:00:00"},
+                       {"source_touch_id": "T2", "crm_id": "HS-404", "touch_type": "meeting",
+                        "occurred_at": "2026-11-09T11:00:00"}], source="events", kind="touches")
+    out = load_touches(ctx)
+    assert out["loaded"] == 1 and out["quarantined"] == 1
+    t = db.read_df(engine, sa.select(touches.c.source_touch_id, touches.c.person_id))
+    assert t.set_index("source_touch_id")["person_id"].to_dict() == {"T1": 1}
+
+
+def test_a_touch_naming_only_a_crm_id_passes_quality_one_naming_nothing_does_not(engine, make_ctx) -> None:
+    """``identity_required`` for touches: an e-mail is needed only when the touch names neither a
+    source record nor a CRM id."""
+    from leadflow.quality import validate_all
+    from leadflow.quality.testing import good_row, stage, states
+    ctx = make_ctx({"sources": [{"name": "acts", "owner": "s", "kind": "touches", "quality": {"fail_share": 0.9},
+                                 "connector": {"type": "file", "path": "a"}}]}, engine)
+    rows = pd.DataFrame([good_row("touches", i) for i in range(3)]).drop(columns=["source"])
+    rows["email"], rows["source_record_id"], rows["campaign_id"] = None, None, None
+    rows["crm_id"] = ["HS-1", "HS-2", None]
+    stage(engine, "touches", "acts", rows)
+    validate_all(ctx, docs=False)
+    assert states(engine, "touches").to_dict() == {"passed": 2, "quarantined": 1}
+    reasons = db.read_df(engine, sa.select(quarantine.c.reasons))["reasons"].iloc[0]
+    assert "identity_required" in reasons

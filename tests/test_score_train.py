@@ -60,11 +60,11 @@ def test_split_date_holdout_and_naive_bayes_beside_the_model(engine, make_ctx, c
     assert late["message"].startswith("rules only: the holdout slice has 0 examples")
 
 
-def test_wins_only_with_aging_trains_on_inferred_losses(engine, make_ctx, monkeypatch):
+def test_wins_only_with_aging_trains_on_inferred_losses(engine, make_ctx):
+    """No MQL events recorded here: the aging clock starts at the handoff (labels.aging_start)."""
     H.populate(engine, n=900)
     _only_wins(engine)
-    ctx = make_ctx(H.config(algorithms=["logistic"]), engine)
-    monkeypatch.setattr(tr, "aging", lambda settings: ({}, 30))
+    ctx = make_ctx({**H.config(algorithms=["logistic"]), "feedback": {"aging_days": 30}}, engine)
     ex = tr.examples(engine, ctx.as_of, ctx.settings)
     assert ex["inferred"].sum() == (~ex["converted"]).sum() > 0     # every loss inferred
     # mid-way, a handoff with no win younger than the aging window is still open: left out
@@ -177,3 +177,34 @@ def test_history_wins_only_with_aging_beats_naive_bayes_on_a_time_split(engine, 
     doc.pop("feedback")
     plain = tr.train(make_ctx(doc, engine, run_date=end.date()).settings, engine, ctx.as_of)
     assert plain["status"] == "rules_only" and "aging_days" in plain["message"]
+
+
+def test_first_and_last_campaign_and_landing_page_point_in_time(engine, make_ctx):
+    """The warehouse model sees the lead's first and last campaign and landing page as of each
+    example's own moment: a later touch is invisible; query strings are not a different page."""
+    from leadflow.score import warehouse
+    from leadflow.store.schema import people, touches
+    t0 = pd.Timestamp("2026-03-02 10:00")
+    with engine.begin() as c:
+        db.bulk_insert(c, people, pd.DataFrame({
+            "person_id": [1, 2], "lifecycle_stage": "mql", "cycle": 1, "opt_out": False,
+            "do_not_contact": False, "is_competitor": False, "first_campaign_id": ["spring", None],
+            "created_at": t0, "updated_at": t0}))
+        db.bulk_insert(c, touches, pd.DataFrame({
+            "source": "web", "source_touch_id": ["a", "b", "c"], "person_id": [1, 1, 1],
+            "touch_type": "page_view", "campaign_id": ["spring", None, "summer"],
+            "url": ["https://x.test/a?utm_source=g", "https://x.test/b#top", "https://x.test/c"],
+            "occurred_at": [t0, t0 + pd.Timedelta(days=5), t0 + pd.Timedelta(days=30)]}))
+    ctx = make_ctx(H.config(), engine)
+    ex = pd.DataFrame({"person_id": [1, 1, 2], "as_of": [t0 + pd.Timedelta(days=10),
+                                                        t0 + pd.Timedelta(days=40), t0]})
+    ppl = warehouse.read_people(engine)
+    tch = warehouse.read_touches(engine, t0 + pd.Timedelta(days=40))
+    X, _, _ = warehouse.build_frame(ex, ppl, tch, ctx.settings)
+    assert X["first_landing_page"].tolist()[:2] == ["https://x.test/a", "https://x.test/a"]
+    assert X["last_landing_page"].tolist()[:2] == ["https://x.test/b", "https://x.test/c"]
+    assert X["last_campaign_id"].tolist()[:2] == ["spring", "summer"]   # b has no campaign: a's stays
+    assert X.loc[2, ["first_landing_page", "last_landing_page", "last_campaign_id"]].isna().all()
+    specs = {s.name: s for s in warehouse.feature_specs(ctx.settings)}
+    for name in ("first_campaign_id", "last_campaign_id", "first_landing_page", "last_landing_page"):
+        assert specs[name].kind == "categorical" and specs[name].known_at == "capture"

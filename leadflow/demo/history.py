@@ -157,21 +157,23 @@ routing:
 
 
 def delivery_day(stamps: pd.Series, every: str, last: date) -> pd.Series:
-    """The day a record's export is dated: its own day, or the last day of its week / month
-    (never after ``last``, the history's final day)."""
+    """The day a record's export is dated: its own day, or the last day of its week / month /
+    quarter (never after ``last``, the history's final day)."""
     d = pd.to_datetime(stamps.str[:10])
     if every == "week":
         d = d + pd.to_timedelta(6 - d.dt.dayofweek, unit="D")
     elif every == "month":
         d = d + pd.offsets.MonthEnd(0)
+    elif every == "quarter":
+        d = d + pd.offsets.QuarterEnd(0)
     elif every != "day":
-        raise ValueError(f"every must be day, week or month, not {every!r}")
+        raise ValueError(f"every must be day, week, month or quarter, not {every!r}")
     return d.clip(upper=pd.Timestamp(last)).dt.strftime("%Y-%m-%d")
 
 
 def write_history(out_dir: Path | str, n_leads: int = 8000, seed: int = 7, start: date = date(2024, 1, 1),
                   days: int = 730, every: str = "day") -> Path:
-    """Write the dated delivery files (one per ``every``: day, week or month, named by its last
+    """Write the dated delivery files (one per ``every``: day, week, month or quarter, named by its last
     day) and ``leadflow.yaml`` under ``out_dir``; return the config path."""
     out = Path(out_dir)
     h = history_frames(n_leads, seed, start, days)

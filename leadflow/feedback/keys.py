@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from leadflow.canonical import MATCH_KEYS
 from leadflow.config import Settings, Source
 from leadflow.store import crm_outbox, db
-from leadflow.store.schema import outcomes, person_records
+from leadflow.store.schema import person_records
 
 LINK_COLUMNS = ["key", "value", "scope", "handoff_id", "person_id"]
 
@@ -73,16 +73,7 @@ def read_links(conn: Connection, staged: str, cand: pd.DataFrame) -> pd.DataFram
         parts.append(pd.DataFrame({"key": "source_record_id", "value": rec["source_record_id"],
                                    "scope": rec["source"], "handoff_id": None, "person_id": rec["person_id"]}))
     if "crm_id" in cand and cand["crm_id"].notna().any():
-        ids = cand["crm_id"].dropna().astype(str).unique().tolist()
-        learned = db.read_frame(conn, sa.select(outcomes.c.crm_id, outcomes.c.handoff_id, outcomes.c.person_id)
-                                .where(outcomes.c.crm_id.in_(sa.select(k.c.crm_id)
-                                                             .where(k.c.crm_id.is_not(None))))
-                                .order_by(outcomes.c.outcome_id))
-        pushed = crm_outbox.lookup(conn, ids)
-        # the outbox wins over a learned link: listed last, it is the one kept per value
-        both = pd.concat([learned.drop_duplicates("crm_id", keep="last"),
-                          pushed[["crm_id", "handoff_id", "person_id"]]], ignore_index=True)
-        both = both.drop_duplicates("crm_id", keep="last")
+        both = crm_outbox.links(conn, cand["crm_id"].dropna().astype(str).unique().tolist())
         parts.append(pd.DataFrame({"key": "crm_id", "value": both["crm_id"], "scope": None,
                                    "handoff_id": both["handoff_id"], "person_id": both["person_id"]}))
     out = pd.concat([p for p in parts if len(p)] or [_empty()], ignore_index=True)

@@ -10,8 +10,8 @@ recent handoffs without feedback).
 
 Wins-only CRMs never report a loss, so every 0 would be "not yet". With aging
 (``feedback.aging_days``, or ``aging_days`` of the lead's first source) a handoff with no
-conversion ``N`` days after its MQL time (the lead's own date, see docs/operations.md) counts as
-lost: ``label_status`` is ``won`` (label 1), ``lost`` (a lost or rejected outcome), ``lost_inferred``
+conversion ``N`` days after its MQL time counts as lost (the one rule, ``leadflow.score.labels``):
+``label_status`` is ``won`` (label 1), ``lost`` (a lost or rejected outcome), ``lost_inferred``
 (aged, ``inferred`` = 1) or ``open`` (neither yet: not a usable negative). ``label_counts`` gives the
 counts a trainer reports when there are too few of either class.
 """
@@ -21,30 +21,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from leadflow.score import labels
+from leadflow.score.labels import LABEL_STATUSES
 from leadflow.store import db
-from leadflow.store.schema import handoffs, lifecycle_events, outcomes, people
+from leadflow.store.schema import handoffs, outcomes, people
 
-LABEL_STATUSES = ("won", "lost", "lost_inferred", "open")
+__all__ = ["LABEL_STATUSES", "label_counts", "training_examples"]
 
 
 def training_examples(conn: Connection | Engine, as_of: datetime, settings: Any = None) -> pd.DataFrame:
     """Handoffs with their conversion label as known at ``as_of`` (one set-based query)."""
     conv = (sa.select(outcomes.c.handoff_id, sa.func.min(outcomes.c.occurred_at).label("converted_at"))
-            .where(outcomes.c.status.in_(("opportunity", "won")), outcomes.c.occurred_at <= as_of)
+            .where(outcomes.c.status.in_(labels.POSITIVE), outcomes.c.occurred_at <= as_of)
             .group_by(outcomes.c.handoff_id).subquery())
     known = (sa.select(outcomes.c.handoff_id, sa.func.min(outcomes.c.occurred_at).label("first_outcome_at"))
              .where(outcomes.c.occurred_at <= as_of).group_by(outcomes.c.handoff_id).subquery())
     lost = (sa.select(outcomes.c.handoff_id, sa.func.min(outcomes.c.occurred_at).label("lost_at"))
-            .where(outcomes.c.status.in_(("lost", "rejected")), outcomes.c.occurred_at <= as_of)
+            .where(outcomes.c.status.in_(labels.NEGATIVE), outcomes.c.occurred_at <= as_of)
             .group_by(outcomes.c.handoff_id).subquery())
-    le = lifecycle_events
-    mql = (sa.select(le.c.person_id, le.c.cycle, sa.func.min(le.c.occurred_at).label("mql_at"))
-           .where(le.c.to_stage == "mql").group_by(le.c.person_id, le.c.cycle).subquery())
+    mql = labels.mql_times()
     q = (sa.select(handoffs.c.handoff_id, handoffs.c.person_id, handoffs.c.cycle, handoffs.c.run_date,
                    handoffs.c.handed_off_at, handoffs.c.qualified_by, handoffs.c.score,
                    handoffs.c.probability, conv.c.converted_at, known.c.first_outcome_at, lost.c.lost_at,
@@ -62,31 +61,11 @@ def training_examples(conn: Connection | Engine, as_of: datetime, settings: Any 
     df["converted_at"] = pd.to_datetime(df["converted_at"])
     df["label"] = df["converted_at"].notna().astype(int)
     df["outcome_known"] = pd.to_datetime(df.pop("first_outcome_at")).notna().astype(int)
-    df["mql_at"] = pd.to_datetime(df["mql_at"]).fillna(df["handed_off_at"])
-    return with_aging(df, as_of, aging_days(settings, df["first_source"]))
-
-
-def aging_days(settings: Any, first_source: pd.Series) -> pd.Series:
-    """Per row, the days after which no win means lost: the lead source's ``aging_days``, else
-    ``feedback.aging_days``; NaN where neither is set (no aging)."""
-    if settings is None:
-        return pd.Series(np.nan, index=first_source.index)
-    per = {s.name: s.aging_days for s in settings.sources if s.aging_days is not None}
-    glob = settings.feedback.aging_days
-    return first_source.map(per).astype(float).fillna(np.nan if glob is None else float(glob))
-
-
-def with_aging(df: pd.DataFrame, as_of: datetime, days: pd.Series) -> pd.DataFrame:
-    """Add ``label_status``, ``inferred`` and ``aged_at`` (when no win began to mean lost)."""
-    out = df.copy()
-    aged_at = pd.to_datetime(out["mql_at"]) + pd.to_timedelta(days.to_numpy(), unit="D")
-    out["aged_at"] = aged_at
-    won = out["label"].to_numpy() == 1
-    lost = pd.to_datetime(out.pop("lost_at")).notna().to_numpy()
-    aged = (aged_at <= pd.Timestamp(as_of)).fillna(False).to_numpy(dtype=bool)
-    out["label_status"] = np.select([won, lost, aged], ["won", "lost", "lost_inferred"], default="open")
-    out["inferred"] = (out["label_status"] == "lost_inferred").astype(int)
-    return out
+    df["mql_at"] = labels.aging_start(df["mql_at"], df["handed_off_at"])
+    lost_at = pd.to_datetime(df.pop("lost_at"))
+    st = labels.label_status(df["mql_at"], df["label"] == 1, lost_at.notna(),
+                             labels.aging_days(settings, df["first_source"]), as_of)
+    return pd.concat([df, st], axis=1)
 
 
 def label_counts(df: pd.DataFrame) -> dict[str, int]:

@@ -3,6 +3,8 @@
 Attachment order:
 1. the touch's source_record_id, when a lead record of the same source (or of the lead source
    named by the touches source's ``record_source``) carried that id;
+1b. the touch's crm_id (a CRM activity feed), when leadflow pushed a handoff under that CRM id
+   or an earlier outcome carried it (``store.crm_outbox.links``);
 2. the touch's normalised email: the person whose address it is, or who had it on any record;
 3. a valid email nobody has yet: a new person in stage 'suspect' (known only from engagement;
    they become a 'lead' when a lead record arrives and resolves to them by email);
@@ -27,14 +29,16 @@ from leadflow.context import RunContext
 from leadflow.identity import store
 from leadflow.privacy.hashing import hash_key
 from leadflow.privacy.urls import strip_pii
-from leadflow.store import db
+from leadflow.store import crm_outbox, db
 from leadflow.store.schema import people, quarantine, stg_touches, touches
 
 log = logging.getLogger("leadflow.identity")
 
 
-def attach(tch: pd.DataFrame, src_ids: pd.DataFrame, by_email: dict[str, int]) -> pd.Series:
-    """Person id per touch (Int64, NA where unresolved) from record ids, then addresses.
+def attach(tch: pd.DataFrame, src_ids: pd.DataFrame, by_email: dict[str, int],
+           by_crm: dict[str, int] | None = None) -> pd.Series:
+    """Person id per touch (Int64, NA where unresolved) from record ids, then CRM ids
+    (``by_crm``), then addresses.
 
     A touch's record id refers to the lead source named in ``id_source`` (the touches source's
     ``record_source`` setting), defaulting to the touch's own source.
@@ -46,6 +50,8 @@ def attach(tch: pd.DataFrame, src_ids: pd.DataFrame, by_email: dict[str, int]) -
         src_ids.astype(object).drop_duplicates(["source", "source_record_id"]),
         how="left", on=["source", "source_record_id"])["person_id"]
     pid = pd.Series(by_id.to_numpy(), index=tch.index).astype("Int64")
+    if by_crm and "crm_id" in tch:
+        pid = pid.fillna(tch["crm_id"].astype(object).map(by_crm).astype("Int64"))
     return pid.fillna(tch["email_norm"].map(by_email).astype("Int64"))
 
 
@@ -67,7 +73,9 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
         src_ids = store.read_source_ids(conn, sorted(set(tch["id_source"]) | set(tch["source"])),
                                         tch["source_record_id"])
         by_email = store.person_ids_by_email(conn, tch["email_norm"])
-        pid = attach(tch, src_ids, by_email)
+        crm = tch["crm_id"].dropna().astype(str).unique().tolist() if "crm_id" in tch else []
+        by_crm = crm_outbox.links(conn, crm).set_index("crm_id")["person_id"].to_dict() if crm else {}
+        pid = attach(tch, src_ids, by_email, by_crm)
         # A touch that reaches an erased person through a record id is suppressed too.
         gone = pid.isin(store.read_erased_people(conn)).to_numpy() & ~erased
         states.loc[gone, ["state", "state_reason"]] = ["suppressed", "erased"]

@@ -62,11 +62,18 @@ class Check:
         cols = list(kw.get("column_list") or ([self.column] if self.column else []))
         cols += [kw[k] for k in ("column_A", "column_B") if isinstance(kw.get(k), str)]
         rc = kw.get("row_condition")
-        if isinstance(rc, dict) and "column" in rc:
-            cols.append(rc["column"]["name"])
+        if isinstance(rc, dict):
+            cols += condition_columns(rc)
         elif isinstance(rc, str):           # a GX/pandas condition string: the names it mentions
             cols += [f for f in sorted(_ALL_FIELDS) if re.search(rf"\b{re.escape(f)}\b", rc)]
         return list(dict.fromkeys(cols))
+
+
+def condition_columns(rc: dict[str, Any]) -> list[str]:
+    """The columns a GX row condition reads (``and`` / ``or`` conditions: all of theirs)."""
+    if "column" in rc:
+        return [rc["column"]["name"]]
+    return [c for sub in rc.get("conditions", []) for c in condition_columns(sub)]
 
 
 @dataclass(frozen=True)

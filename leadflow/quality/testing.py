@@ -87,8 +87,9 @@ def break_row(check: Any, row: dict[str, Any], other: dict[str, Any]) -> list[di
     col = kw.get("column")
     r = dict(row)
     rc = kw.get("row_condition")
-    if rc and rc.get("type") == "nullity" and rc.get("is_null", True):
-        r[rc["column"]["name"]] = None
+    for c in [rc] if rc and rc.get("type") == "nullity" else rc.get("conditions", []) if rc else []:
+        if c.get("type") == "nullity" and c.get("is_null", True):     # an AND of nullities: all of them
+            r[c["column"]["name"]] = None
     if t == "expect_column_values_to_not_be_null":
         r[col] = None
     elif t == "expect_column_values_to_be_deliverable_email":

@@ -17,7 +17,7 @@ import pandas as pd
 
 from leadflow.config import Report
 from leadflow.context import RunContext
-from leadflow.report import attribution, charts, marts
+from leadflow.report import attribution, charts, marts, outcomes
 from leadflow.store import shared
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
@@ -34,8 +34,9 @@ def safe_for_spreadsheet(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def compute(engine: Any, w: marts.Window) -> dict[str, Any]:
-    """All report data for a window: marts, roll-ups, summaries and attribution."""
+def compute(engine: Any, w: marts.Window, settings: Any = None) -> dict[str, Any]:
+    """All report data for a window: marts, roll-ups, summaries and attribution (``settings``
+    gives the aging that infers losses for wins-only CRMs)."""
     m = marts.run(engine, w)
     f = m["funnel"]
     total = marts.rollup(f, []).iloc[0] if len(f) else pd.Series(dtype=float)
@@ -65,8 +66,10 @@ def compute(engine: Any, w: marts.Window) -> dict[str, Any]:
         "attribution_by_channel": attribution.summarise(credits, "channel"),
     }
     derived["model_health"] = _model_health(engine)
-    return {"window": w, "marts": m, "derived": derived, "total": total, "perf_total": pt,
-            "credits": credits, "won_cents": attribution.won_cents(m["attribution_deals"])}
+    derived["handoff_outcomes_by_channel"] = outcomes.by_channel(engine, w, settings)
+    return {"aging_note": outcomes.aging_note(settings), "window": w, "marts": m, "derived": derived,
+            "total": total, "perf_total": pt, "credits": credits,
+            "won_cents": attribution.won_cents(m["attribution_deals"])}
 
 
 def write_csvs(data: dict[str, Any], folder: Path) -> list[Path]:
@@ -210,6 +213,11 @@ def _sections(data: dict[str, Any], csv_rel: str, opts: Report) -> list[dict[str
                         note="Revenue won in the window credited over the touches before the opportunity; every "
                              "model sums to the won revenue."
                              + (f" Amounts in {opts.currency}." if opts.currency else "")),
+        {"id": "handoff_outcomes", "title": "Handoff outcomes: won, lost (reported), lost (inferred)",
+         "img": "", "note": data.get("aging_note", ""),
+         "table": _table(dv["handoff_outcomes_by_channel"], limit=len(dv["handoff_outcomes_by_channel"]),
+                         labels={"lost_reported": "lost (reported)", "lost_inferred": "lost (inferred)",
+                                 "open": "open (no outcome yet)"})},
         {"id": "stalls", "title": "Where leads stall", "img": charts.stalls(dv["stage_durations"]),
          "table": _table(dv["stage_durations"])},
         {"id": "sla", "title": "SLA compliance and speed-to-lead",
@@ -266,7 +274,7 @@ def build_with_data(ctx: RunContext, start: date | None = None, end: date | None
                     as_of: date | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """``build`` that also returns the computed data (for the CLI's text summary)."""
     w = marts.window_for(ctx.engine, ctx.run_date, start, end, as_of)
-    data = compute(ctx.engine, w)
+    data = compute(ctx.engine, w, ctx.settings)
     out_dir = ctx.settings.reports_dir / "marketing"
     csv_dir = out_dir / ctx.run_date.isoformat()
     csvs = write_csvs(data, csv_dir)

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 
 from leadflow.config import Settings
 from leadflow.score import evaluate as ev
-from leadflow.score import leakage, monitor, registry, warehouse
+from leadflow.score import labels, leakage, monitor, registry, warehouse
 from leadflow.score import model as mdl
 from leadflow.score.features import FeatureSpec, guard, infer_kind, separation_warnings, single_feature_auc
 from leadflow.store import db
@@ -35,18 +35,6 @@ from leadflow.store.schema import outcomes as outcomes_t
 from leadflow.store.schema import people as people_t
 
 log = logging.getLogger("leadflow.score")
-POSITIVE = ("opportunity", "won")
-NEGATIVE = ("rejected", "lost")
-
-
-def aging(settings: Settings | None) -> tuple[dict[str, int], int | None]:
-    """(days per lead source, global days) after which a handoff with no win counts as lost:
-    ``sources[].aging_days`` and ``feedback.aging_days`` (None where not configured)."""
-    if settings is None:
-        return {}, None
-    per = {s.name: int(d) for s in settings.sources
-           if (d := getattr(s, "aging_days", None)) is not None}
-    return per, getattr(settings.feedback, "aging_days", None)
 
 
 def examples(eng: Engine, as_of: datetime | None = None,
@@ -55,16 +43,21 @@ def examples(eng: Engine, as_of: datetime | None = None,
     inferred.
 
     Resolved = an outcome that decides it (opportunity/won: converted; rejected/lost: not), or,
-    with aging configured (CRMs that report only wins), no win ``aging_days`` after the handoff:
-    not converted, ``inferred`` True. Handoffs still open are left out, and so, under aging, is
-    every handoff younger than its window (won or not) unless a loss was reported."""
-    per, glob = aging(settings)
+    with aging configured (CRMs that report only wins), no win ``aging_days`` after the handoff's
+    MQL time (``labels``, the one aging rule): not converted, ``inferred`` True. Handoffs still
+    open are left out, and so, under aging, is every handoff younger than its window (won or not)
+    unless a loss was reported."""
+    aging = labels.aging_on(settings)
     # without aging only handoffs with an outcome can be resolved: an inner join reads just those
     joined = handoffs_t.join(outcomes_t, outcomes_t.c.handoff_id == handoffs_t.c.handoff_id,
-                             isouter=bool(per) or glob is not None)
+                             isouter=aging)
+    mql = labels.mql_times()
     q = sa.select(handoffs_t.c.handoff_id, handoffs_t.c.person_id, handoffs_t.c.handed_off_at,
-                  people_t.c.first_source, outcomes_t.c.status, outcomes_t.c.occurred_at) \
-        .select_from(joined.outerjoin(people_t, people_t.c.person_id == handoffs_t.c.person_id))
+                  people_t.c.first_source, outcomes_t.c.status, outcomes_t.c.occurred_at,
+                  mql.c.mql_at) \
+        .select_from(joined.outerjoin(people_t, people_t.c.person_id == handoffs_t.c.person_id)
+                     .outerjoin(mql, sa.and_(mql.c.person_id == handoffs_t.c.person_id,
+                                             mql.c.cycle == handoffs_t.c.cycle)))
     if as_of is not None:
         q = q.where(handoffs_t.c.handed_off_at <= as_of)
     o = db.read_df(eng, q)
@@ -73,22 +66,23 @@ def examples(eng: Engine, as_of: datetime | None = None,
         return pd.DataFrame(columns=cols)
     seen = pd.to_datetime(o["occurred_at"]).le(pd.Timestamp(as_of)) if as_of is not None \
         else o["occurred_at"].notna()
-    o = o.assign(pos=o["status"].isin(POSITIVE) & seen, neg=o["status"].isin(NEGATIVE) & seen)
+    o = o.assign(pos=o["status"].isin(labels.POSITIVE) & seen,
+                 neg=o["status"].isin(labels.NEGATIVE) & seen)
     g = o.groupby("handoff_id", sort=True).agg(person_id=("person_id", "first"),
                                                as_of=("handed_off_at", "first"),
+                                               mql_at=("mql_at", "first"),
                                                source=("first_source", "first"),
                                                converted=("pos", "any"), neg=("neg", "any"))
-    days = g["source"].map(per).astype(float)
-    if glob is not None:
-        days = days.fillna(float(glob))
+    days = labels.aging_days(settings, g["source"])
     horizon = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now()
-    aged = (pd.to_datetime(g["as_of"]) + pd.to_timedelta(days, unit="D")).le(horizon)
-    g["inferred"] = ~g["converted"] & ~g["neg"] & aged
+    st = labels.label_status(labels.aging_start(g["mql_at"], g["as_of"]), g["converted"], g["neg"],
+                             days, horizon)
+    g["inferred"] = st["inferred"].astype(bool)
     # where aging applies, a handoff younger than its window is left out even when it already
     # won: its losses cannot be known yet, and keeping only its wins would make recent handoffs
     # look like they all convert
-    settled = days.isna() | aged | g["neg"]
-    g = g[(g["converted"] | g["neg"] | g["inferred"]) & settled].reset_index()[cols]
+    settled = days.isna() | st["aged_at"].le(horizon) | g["neg"]
+    g = g[(st["label_status"] != "open") & settled].reset_index()[cols]
     return g.sort_values(["as_of", "handoff_id"], kind="stable").reset_index(drop=True)
 
 
@@ -164,7 +158,6 @@ def train(settings: Settings, eng: Engine, as_of: datetime, *, allow_leaky: bool
     """
     captured: pd.Series | None = None
     m = settings.model
-    per, glob = aging(settings)
     if frame is None:
         ex = examples(eng, as_of, settings)
         y = ex["converted"].to_numpy(dtype=int)
@@ -173,7 +166,7 @@ def train(settings: Settings, eng: Engine, as_of: datetime, *, allow_leaky: bool
         X, y, times = frame
         n_inf = 0
     n_conv = int(y.sum())
-    why = too_few(y, n_inf, m, bool(per) or glob is not None)
+    why = too_few(y, n_inf, m, labels.aging_on(settings))
     if why is None:
         parts = date_split(times if frame is not None else ex["as_of"], split_date,
                            m.calibration_share) if split_date is not None else \

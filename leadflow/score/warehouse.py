@@ -39,6 +39,12 @@ PEOPLE_COLUMNS = ["person_id", "created_at", "lifecycle_stage", "erased_at", "jo
                   "company_size", "attributes", *[c for c in PEOPLE_FEATURES if c not in
                                                   ("company_size", "lifecycle_stage")]]
 RECENT_DAYS = 30.0
+# What marketing knows beside the first campaign (a people column): the last campaign and the
+# first and last landing page seen up to each example's moment, from the touches. High-cardinality
+# text: the model keeps the frequent levels and pools the rest as "(other)" (FramePrep).
+MARKETING_FEATURES: dict[str, str] = {"last_campaign_id": "Last campaign",
+                                      "first_landing_page": "First landing page",
+                                      "last_landing_page": "Last landing page"}
 
 
 def declared_attributes(settings: Settings) -> dict[str, str]:
@@ -70,8 +76,10 @@ def read_people(conn: Connection | Engine, *, active_as_of: datetime | None = No
 
 def read_touches(conn: Connection | Engine, until: datetime,
                  ids: Sequence[int] | None = None) -> pd.DataFrame:
-    """Touches up to ``until``; with ``ids``: only those people's."""
-    cols = [touches_t.c.person_id, touches_t.c.touch_type, touches_t.c.occurred_at]
+    """Touches up to ``until``; with ``ids``: only those people's (campaign and url included:
+    the last campaign and landing pages are features)."""
+    cols = [touches_t.c.person_id, touches_t.c.touch_type, touches_t.c.occurred_at,
+            touches_t.c.campaign_id, touches_t.c.url]
     q = sa.select(*_raw_columns(cols)) \
         .where(touches_t.c.person_id.is_not(None), touches_t.c.occurred_at <= until)
     if ids is not None:
@@ -121,6 +129,7 @@ def feature_specs(settings: Settings, allow_leaky: bool = False) -> list[Feature
                "fit_points"]
     specs += [FeatureSpec(c, "numeric", "capture", LABELS.get(c, c.replace("_", " "))) for c in derived]
     specs += [FeatureSpec(c, "categorical", "capture", LABELS[c]) for c in CAPTURE_TIME_FEATURES]
+    specs += [FeatureSpec(c, "categorical", "capture", label) for c, label in MARKETING_FEATURES.items()]
     for tt in TOUCH_TYPES:
         name = tt.replace("_", " ")
         specs.append(FeatureSpec(f"n_{tt}", "numeric", "capture", f"{name} touches so far"))
@@ -190,6 +199,10 @@ def build_frame(examples: pd.DataFrame, people: pd.DataFrame, touches: pd.DataFr
     last = np.full(n, np.inf)
     np.minimum.at(last, t_row, age)
     feats["days_since_last_touch"] = np.where(np.isinf(last), np.nan, last)
+    for k, v in marketing_features(touches, t_idx, t_row, occ, n).items():
+        feats[k] = v
+    if "first_campaign_id" in base.columns:    # no campaign on any touch yet: the first one is the last
+        feats["last_campaign_id"] = feats["last_campaign_id"].fillna(pd.Series(base["first_campaign_id"].array))
 
     t = pd.DataFrame({"row": t_row, "touch_type": pd.Categorical.from_codes(
         tcodes, categories=pd.Index(ttypes, dtype=object)) if nt else
@@ -202,6 +215,35 @@ def build_frame(examples: pd.DataFrame, people: pd.DataFrame, touches: pd.DataFr
     feats["fit_points"] = fcon.sum(axis=1).to_numpy() if fcon.shape[1] else 0.0
     feats.index = examples.index
     return feats, fcon.set_axis(examples.index), econ
+
+
+def _first_last(values: pd.Series, rows: np.ndarray, occ: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per example row, the earliest and the latest non-missing value (by time, then input order)."""
+    first, last = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+    ok = values.notna().to_numpy()
+    if not ok.any():
+        return first, last
+    r, t, v = rows[ok], occ[ok], values.to_numpy(dtype=object)[ok]
+    order = np.lexsort((t, r))                  # stable: same-time touches keep their order
+    r, v = r[order], v[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(r)) + 1]
+    ends = np.r_[starts[1:] - 1, len(r) - 1]
+    first[r[starts]], last[r[ends]] = v[starts], v[ends]
+    return first, last
+
+
+def marketing_features(touches: pd.DataFrame, t_idx: np.ndarray, t_row: np.ndarray, occ: np.ndarray,
+                       n: int) -> dict[str, np.ndarray]:
+    """Last campaign and first / last landing page per example from its visible touches
+    (``t_idx`` rows of ``touches``, ``t_row`` their example). A page is the url without its
+    query string or fragment (campaign tags and click ids, not a different page)."""
+    none = pd.Series([None] * len(t_idx), dtype=object)
+    camp = touches["campaign_id"].iloc[t_idx].reset_index(drop=True) if "campaign_id" in touches else none
+    url = touches["url"].iloc[t_idx].reset_index(drop=True) if "url" in touches else none
+    page = url.astype("string").str.replace(r"[?#].*$", "", regex=True).replace("", pd.NA).astype(object)
+    first_page, last_page = _first_last(page.where(page.notna(), None), t_row, occ, n)
+    _, last_camp = _first_last(camp.where(camp.notna() & (camp.astype(str) != ""), None), t_row, occ, n)
+    return {"last_campaign_id": last_camp, "first_landing_page": first_page, "last_landing_page": last_page}
 
 
 def rule_input(people: pd.DataFrame, settings: Settings) -> pd.DataFrame:

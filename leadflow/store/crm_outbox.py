@@ -177,6 +177,26 @@ def lookup(conn: Connection | Engine, crm_ids: list[str], destination: str | Non
     return df.drop_duplicates(["destination", "crm_id"], keep="last").reset_index(drop=True)[cols]
 
 
+def links(conn: Connection | Engine, crm_ids: list[str]) -> pd.DataFrame:
+    """CRM record ids → (handoff_id, person_id): the handoff leadflow pushed under the id, else the
+    handoff of the latest loaded outcome that carried it (a CRM id learned from feedback).
+
+    Columns crm_id, handoff_id, person_id, one row per known id. Outcomes and later touches
+    (a CRM activity feed) find their lead through it.
+    """
+    from leadflow.store.schema import outcomes
+    ids = sorted({str(c) for c in crm_ids if c is not None and str(c)})
+    cols = ["crm_id", "handoff_id", "person_id"]
+    learned = [db.read_df(conn, sa.select(outcomes.c.crm_id, outcomes.c.handoff_id, outcomes.c.person_id)
+                          .where(outcomes.c.crm_id.in_(ids[j:j + 5000])).order_by(outcomes.c.outcome_id))
+               for j in range(0, len(ids), 5000)]
+    learned_df = pd.concat(learned, ignore_index=True) if learned else pd.DataFrame(columns=cols)
+    # the outbox wins over a learned link: listed last, it is the one kept per id
+    both = pd.concat([learned_df[cols].drop_duplicates("crm_id", keep="last"), lookup(conn, ids)[cols]],
+                     ignore_index=True)
+    return both.drop_duplicates("crm_id", keep="last").reset_index(drop=True)
+
+
 def summary(eng: Engine, errors: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per destination and action: rows per status; and the latest rejected/failed rows with errors
     (handoff and person ids only, no contact data)."""
