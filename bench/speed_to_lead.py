@@ -1,15 +1,19 @@
 """Speed to lead on the real Airflow: latency from a form event to the rep's notification.
 
-    python -m bench.speed_to_lead --events 20 --interval 6
+    python -m bench.speed_to_lead --events 20 --interval 6 [--keep DIR]
 
-Starts its own api-server, dag-processor, scheduler and triggerer (LocalExecutor, a temporary
-AIRFLOW_HOME with SQLite metadata, free ports), a local SMTP sink standing in for the reps'
-mailboxes, and a SQLite warehouse with the intraday sources of examples/speed_to_lead.yaml.
-Once the triggerer listens on the (unique) Redis channel, it publishes N hand-raiser submissions
-over time through ``leadflow.intraday.receiver`` and reports, per event, the seconds from the
-submission to the email reaching the sink: median, p95, max; lost (no email) and duplicates
-(more than one email or handoff). The machine's load average is printed beside the figures.
-Needs Redis at 127.0.0.1:6379. Everything it starts is stopped by process id at the end.
+Starts its own api-server, dag-processor, scheduler and triggerer (bench/_airflow.py: LocalExecutor,
+a temporary AIRFLOW_HOME with SQLite metadata, free ports, the scheduler settings of
+docs/operations.md), a local SMTP sink standing in for the reps' mailboxes, and a SQLite
+warehouse with the intraday sources of examples/speed_to_lead.yaml. Once the triggerer listens on
+the (unique) Redis channel, it publishes N hand-raiser submissions over time through
+``leadflow.intraday.receiver`` and reports, per event, the seconds from the submission to the
+email reaching the sink: median, p95, max; lost (no email) and duplicates (more than one email or
+handoff); and where the time went, from the metadata DB: submission -> asset event (watcher) ->
+run queued (scheduler; includes waiting for a run in progress) -> task queued -> task started
+(executor) -> email (the task: start-up, imports, the pass). The machine's load average is
+printed beside the figures. Needs Redis at 127.0.0.1:6379. Everything it starts is stopped by
+process id at the end; ``--keep`` keeps the Airflow home (logs) and a per-event JSON.
 """
 
 from __future__ import annotations
@@ -18,34 +22,25 @@ import argparse
 import json
 import os
 import re
-import signal
-import socket
-import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from bench._airflow import ROOT, airflow_env, free_port, meta, migrate, services, unpause_when_parsed, wait
+
 DAG_ID = "speed_to_lead"
 REDIS = os.environ.get("LEADFLOW_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+SERVICES = ("api-server", "dag-processor", "scheduler", "triggerer")
 
 
 class Sink:
@@ -103,89 +98,6 @@ def project(root: Path, smtp_port: int, channel: str, sweep_cron: str) -> Path:
     return cfg
 
 
-def airflow_env(home: Path, config: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "LEADFLOW_"))}
-    port = free_port()
-    env.update({
-        "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"), "PYTHONPATH": str(ROOT),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__CORE__PARALLELISM": "4", "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        "AIRFLOW_CONN_REDIS_DEFAULT": REDIS.replace("redis://", "redis://", 1),
-        "LEADFLOW_CONFIG": str(config), "LEADFLOW_REDIS_URL": REDIS,
-        "LEADFLOW_DATABASE_URL": f"sqlite:///{config.parent / 'data' / 'warehouse.db'}",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    })
-    r = subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True,
-                       timeout=300)
-    if r.returncode:
-        raise SystemExit(f"airflow db migrate failed:\n{r.stderr[-3000:]}")
-    return env
-
-
-@contextmanager
-def services(env: dict[str, str], home: Path, names: tuple[str, ...]) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Start the named Airflow services; stop them (their process groups) at the end."""
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        for name in names:
-            log = open(home / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-            procs.append(subprocess.Popen([str(BIN / "airflow"), name], env=env, stdout=log,
-                                          stderr=subprocess.STDOUT, start_new_session=True))
-        yield procs
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=10)
-
-
-def meta(home: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True, timeout=30)
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
-
-
-def wait(what: str, fn: Any, timeout: float, home: Path, every: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            v = fn()
-        except sqlite3.OperationalError:
-            v = None
-        if v:
-            return v
-        time.sleep(every)
-    logs = "\n".join(f"--- {n}\n" + (home / f"{n}.log").read_text(errors="replace")[-2000:]
-                     for n in ("scheduler", "dag-processor", "triggerer") if (home / f"{n}.log").exists())
-    raise TimeoutError(f"timed out waiting for {what}\n{logs}")
-
-
-def unpause_when_parsed(env: dict[str, str], home: Path) -> None:
-    wait("the DAG to be parsed", lambda: meta(home, "SELECT 1 FROM dag WHERE dag_id=?", DAG_ID), 180, home)
-    for _ in range(6):
-        r = subprocess.run([str(BIN / "airflow"), "dags", "unpause", DAG_ID], env=env,
-                           capture_output=True, text=True, timeout=120)
-        if r.returncode == 0:
-            return
-        time.sleep(3)
-    raise SystemExit(f"unpause failed: {r.stderr[-2000:]}")
-
-
 def subscribers(channel: str) -> int:
     import redis
     client = redis.Redis.from_url(REDIS)
@@ -225,35 +137,92 @@ def pct(xs: list[float], p: float) -> float:
     return xs[k]
 
 
+def env_for(home: Path, config: Path) -> dict[str, str]:
+    """The Airflow environment of a speed-to-lead project: its config, warehouse and Redis."""
+    return migrate(airflow_env(
+        home, AIRFLOW__LOGGING__LOGGING_LEVEL="INFO", AIRFLOW_CONN_REDIS_DEFAULT=REDIS,
+        LEADFLOW_CONFIG=str(config), LEADFLOW_REDIS_URL=REDIS,
+        LEADFLOW_DATABASE_URL=f"sqlite:///{config.parent / 'data' / 'warehouse.db'}"))
+
+
+def _ts(v: Any) -> float | None:
+    """A metadata timestamp (naive = UTC) as epoch seconds."""
+    if not v:
+        return None
+    d = datetime.fromisoformat(str(v))
+    return (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp()
+
+
+def phases(home: Path, sent: dict[str, float], sids: dict[str, str],
+           arrived: dict[str, list[float]]) -> list[dict[str, Any]]:
+    """Per event: when the watcher turned it into an asset event, and which run told the rep
+    (the run whose task was running when the email arrived), with that run's own times."""
+    ev: dict[str, float] = {}
+    for extra, stamp in meta(home, "SELECT extra, timestamp FROM asset_event"):
+        data = ((json.loads(extra or "{}").get("payload") or {}).get("data")) or "{}"
+        try:
+            sid = json.loads(data).get("submission_id")
+        except (ValueError, AttributeError):
+            continue
+        if sid and (t := _ts(stamp)) is not None:
+            ev.setdefault(sid, t)
+    runs = [(rt, _ts(q), _ts(tq), _ts(ts), _ts(te)) for rt, q, tq, ts, te in meta(
+        home, "SELECT r.run_type, r.queued_at, t.queued_dttm, t.start_date, t.end_date FROM dag_run r "
+              "JOIN task_instance t ON t.dag_id = r.dag_id AND t.run_id = r.run_id WHERE r.dag_id=?", DAG_ID)]
+    out = []
+    for m, t0 in sent.items():
+        row: dict[str, Any] = {"asset_event": _d(ev.get(sids[m]), t0)}
+        t_n = (arrived.get(m) or [None])[0]
+        run = next((r for r in runs if t_n and r[3] and r[3] <= t_n <= (r[4] or t_n)), None)
+        if run:
+            row.update(run_type=run[0], run_queued=_d(run[1], t0), task_queued=_d(run[2], run[1]),
+                       task_started=_d(run[3], run[2]), notified=_d(t_n, run[3]))
+        out.append(row)
+    return out
+
+
+def _d(b: float | None, a: float | None) -> float | None:
+    return round(b - a, 1) if a is not None and b is not None else None
+
+
+def summary(rows: list[dict[str, Any]], key: str) -> dict[str, float] | None:
+    xs = [r[key] for r in rows if r.get(key) is not None]
+    return {"median": round(statistics.median(xs), 1), "p95": round(pct(xs, 95), 1),
+            "max": round(max(xs), 1), "n": len(xs)} if xs else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=20)
     ap.add_argument("--interval", type=float, default=6.0, help="seconds between events")
     ap.add_argument("--timeout", type=float, default=240.0, help="wait after the last event")
     ap.add_argument("--sweep-cron", default="*/5 * * * *")
+    ap.add_argument("--keep", type=Path, help="keep the Airflow home and project here (logs)")
     a = ap.parse_args()
     from leadflow import config as cfg
 
     types = ["demo_request", "contact_sales", "pricing_chat"]
     with tempfile.TemporaryDirectory(prefix="speed20-bench-") as tmp, smtp_sink() as (sink, smtp_port):
-        root, home = Path(tmp) / "project", Path(tmp) / "airflow_home"
+        base = a.keep or Path(tmp)
+        root, home = base / "project", base / "airflow_home"
         home.mkdir(parents=True)
         channel = f"leadflow:bench:{uuid.uuid4().hex[:8]}"
         config = project(root, smtp_port, channel, a.sweep_cron)
-        env = airflow_env(home, config)
+        env = env_for(home, config)
         os.environ["LEADFLOW_DATABASE_URL"] = env["LEADFLOW_DATABASE_URL"]
         settings = cfg.load(config)
         t_start = time.time()
-        with services(env, home, ("api-server", "dag-processor", "scheduler", "triggerer")):
-            unpause_when_parsed(env, home)
+        with services(env, home, SERVICES):
+            unpause_when_parsed(env, home, DAG_ID)
             wait("the triggerer to subscribe to the channel", lambda: subscribers(channel) > 0, 240, home)
             ready = time.time() - t_start
             load_before = os.getloadavg()
             sent: dict[str, float] = {}
+            sids: dict[str, str] = {}
             for i in range(a.events):
                 marker = f"Bench{uuid.uuid4().hex[:8]}"
                 sent[marker] = time.time()
-                submit(settings, marker, types[i % len(types)])
+                sids[marker] = submit(settings, marker, types[i % len(types)])["submission_id"]
                 time.sleep(a.interval)
             deadline = time.monotonic() + a.timeout
             while time.monotonic() < deadline and len(sink.arrived) < len(sent):
@@ -262,7 +231,10 @@ def main() -> None:
             time.sleep(5)                 # let a duplicate, if any, arrive
             runs = meta(home, "SELECT run_type, state, COUNT(*) FROM dag_run WHERE dag_id=? "
                               "GROUP BY run_type, state", DAG_ID)
+        per = phases(home, sent, sids, sink.arrived)
         lat = [sink.arrived[m][0] - t for m, t in sent.items() if m in sink.arrived]
+        for r, (m, t) in zip(per, sent.items(), strict=True):
+            r["total"] = round(sink.arrived[m][0] - t, 1) if m in sink.arrived else None
         out = {
             "events": len(sent), "notified": len(lat), "lost": len(sent) - len(lat),
             "duplicate_emails": sum(len(v) - 1 for v in sink.arrived.values()),
@@ -270,6 +242,10 @@ def main() -> None:
                           "p95": round(pct(lat, 95), 1) if lat else None,
                           "max": round(max(lat), 1) if lat else None,
                           "min": round(min(lat), 1) if lat else None},
+            "phases_s": {k: summary(per, k) for k in ("asset_event", "run_queued", "task_queued",
+                                                      "task_started", "notified")},
+            "handled_by": {t: sum(r.get("run_type") == t for r in per)
+                           for t in ("asset_triggered", "scheduled")},
             "warehouse": counts(env["LEADFLOW_DATABASE_URL"]),
             "dag_runs": [list(r) for r in runs],
             "interval_s": a.interval, "services_ready_s": round(ready, 1),
@@ -277,6 +253,8 @@ def main() -> None:
                                 "after": [round(x, 2) for x in load_after]},
             "cores": os.cpu_count(),
         }
+        if a.keep:
+            (base / "per_event.json").write_text(json.dumps(per, indent=1))
         print(json.dumps(out, indent=2))
 
 
