@@ -53,7 +53,8 @@ class Sink:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         now = time.time()
         body = message_from_bytes(envelope.content).get_payload(decode=True) or b""
-        for marker in set(re.findall(rb"Bench[0-9a-f]{8}", body)):   # once per message
+        # the email address carries the marker intact (names lose digits when cleaned): once per message
+        for marker in {m.lower() for m in re.findall(rb"bench[0-9a-f]{8}", body, re.IGNORECASE)}:
             with self.lock:
                 self.arrived.setdefault(marker.decode(), []).append(now)
         return "250 OK"
@@ -153,10 +154,8 @@ def _ts(v: Any) -> float | None:
     return (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp()
 
 
-def phases(home: Path, sent: dict[str, float], sids: dict[str, str],
-           arrived: dict[str, list[float]]) -> list[dict[str, Any]]:
-    """Per event: when the watcher turned it into an asset event, and which run told the rep
-    (the run whose task was running when the email arrived), with that run's own times."""
+def _asset_events(home: Path) -> dict[str, float]:
+    """submission id -> when the watcher's asset event was written."""
     ev: dict[str, float] = {}
     for extra, stamp in meta(home, "SELECT extra, timestamp FROM asset_event"):
         data = ((json.loads(extra or "{}").get("payload") or {}).get("data")) or "{}"
@@ -166,19 +165,75 @@ def phases(home: Path, sent: dict[str, float], sids: dict[str, str],
             continue
         if sid and (t := _ts(stamp)) is not None:
             ev.setdefault(sid, t)
-    runs = [(rt, _ts(q), _ts(tq), _ts(ts), _ts(te)) for rt, q, tq, ts, te in meta(
-        home, "SELECT r.run_type, r.queued_at, t.queued_dttm, t.start_date, t.end_date FROM dag_run r "
-              "JOIN task_instance t ON t.dag_id = r.dag_id AND t.run_id = r.run_id WHERE r.dag_id=?", DAG_ID)]
+    return ev
+
+
+def _passes(url: str) -> dict[str, tuple[str, float | None, float | None]]:
+    """lower-case marker -> (the pass that sent its notification, its start, its end), from the
+    warehouse: the notification's claiming run id is the pass's ``pipeline_runs`` run id."""
+    import sqlalchemy as sa
+    eng = sa.create_engine(url)
+    with eng.connect() as c:
+        got = c.execute(sa.text(
+            "SELECT p.email_norm, r.run_id, r.started_at, r.finished_at FROM people p "
+            "JOIN handoffs h ON h.person_id = p.person_id "
+            "JOIN handoff_notifications n ON n.handoff_id = h.handoff_id AND n.status = 'sent' "
+            "JOIN pipeline_runs r ON r.run_id = n.run_id AND r.task = 'intraday'")).all()
+    eng.dispose()
+    return {str(e).split("@")[0]: (rid, _ts(a), _ts(b)) for e, rid, a, b in got}
+
+
+def _tasks(home: Path) -> dict[str, dict[str, Any]]:
+    """pass run id -> its Airflow run and task times (the task's XCom ``run_id`` names its pass)."""
+    out: dict[str, dict[str, Any]] = {}
+    for rt, after, q, ts, te, val in meta(
+            home, "SELECT r.run_type, r.run_after, r.queued_at, t.start_date, t.end_date, x.value "
+                  "FROM dag_run r JOIN task_instance t ON t.dag_id = r.dag_id AND t.run_id = r.run_id "
+                  "JOIN xcom x ON x.dag_id = t.dag_id AND x.run_id = t.run_id AND x.task_id = t.task_id "
+                  "AND x.key = 'run_id' WHERE r.dag_id=?", DAG_ID):
+        rid = json.loads(val) if isinstance(val, (str, bytes)) else val
+        if isinstance(rid, str):
+            out[rid] = {"run_type": rt, "after": _ts(after), "queued": _ts(q), "start": _ts(ts), "end": _ts(te)}
+    return out
+
+
+def phases(home: Path, url: str, sent: dict[str, float], sids: dict[str, str],
+           arrived: dict[str, list[float]]) -> list[dict[str, Any]]:
+    """Per event, seconds after the submission: the watcher's asset event; the pass that sent
+    the notification (``pass_start``: it holds the run lock) and its Airflow task (``task_start``)
+    and run (``run_queued``), negative when that run was already under way; the email."""
+    ev, passes, tasks = _asset_events(home), _passes(url), _tasks(home)
     out = []
     for m, t0 in sent.items():
-        row: dict[str, Any] = {"asset_event": _d(ev.get(sids[m]), t0)}
-        t_n = (arrived.get(m) or [None])[0]
-        run = next((r for r in runs if t_n and r[3] and r[3] <= t_n <= (r[4] or t_n)), None)
-        if run:
-            row.update(run_type=run[0], run_queued=_d(run[1], t0), task_queued=_d(run[2], run[1]),
-                       task_started=_d(run[3], run[2]), notified=_d(t_n, run[3]))
+        row: dict[str, Any] = {"marker": m, "asset_event": _d(ev.get(sids[m]), t0)}
+        pid, p0, p1 = passes.get(m.lower(), (None, None, None))
+        ti = tasks.get(pid or "")
+        if ti:
+            row.update(run_type=ti["run_type"], run_queued=_d(ti["queued"], t0), task_start=_d(ti["start"], t0))
+        row.update(pass_run_id=pid, pass_start=_d(p0, t0), pass_end=_d(p1, t0),
+                   notified=_d((arrived.get(m.lower()) or [None])[0], t0))
         out.append(row)
     return out
+
+
+def pass_costs(home: Path, url: str) -> dict[str, Any]:
+    """Per asset-triggered run: ``scheduler`` (its latest asset event -> run queued, including any
+    wait for max_active_runs), ``executor`` (-> task start), ``startup_and_lock`` (task start ->
+    pass start: DAG parse, imports, then any wait for the pass in progress), ``pass``."""
+    import sqlalchemy as sa
+    eng = sa.create_engine(url)
+    with eng.connect() as c:
+        pr = {rid: (_ts(a), _ts(b)) for rid, a, b in c.execute(sa.text(
+            "SELECT run_id, started_at, finished_at FROM pipeline_runs WHERE task = 'intraday'")).all()}
+    eng.dispose()
+    rows = []
+    for rid, t in _tasks(home).items():
+        if t["run_type"] != "asset_triggered" or rid not in pr:
+            continue
+        p0, p1 = pr[rid]
+        rows.append({"scheduler": _d(t["queued"], t["after"]), "executor": _d(t["start"], t["queued"]),
+                     "startup_and_lock": _d(p0, t["start"]), "pass": _d(p1, p0)})
+    return {k: summary(rows, k) for k in ("scheduler", "executor", "startup_and_lock", "pass")}
 
 
 def _d(b: float | None, a: float | None) -> float | None:
@@ -231,22 +286,23 @@ def main() -> None:
             time.sleep(5)                 # let a duplicate, if any, arrive
             runs = meta(home, "SELECT run_type, state, COUNT(*) FROM dag_run WHERE dag_id=? "
                               "GROUP BY run_type, state", DAG_ID)
-        per = phases(home, sent, sids, sink.arrived)
-        lat = [sink.arrived[m][0] - t for m, t in sent.items() if m in sink.arrived]
-        for r, (m, t) in zip(per, sent.items(), strict=True):
-            r["total"] = round(sink.arrived[m][0] - t, 1) if m in sink.arrived else None
+        url = env["LEADFLOW_DATABASE_URL"]
+        per = phases(home, url, sent, sids, sink.arrived)
+        lat = [sink.arrived[m.lower()][0] - t for m, t in sent.items() if m.lower() in sink.arrived]
         out = {
             "events": len(sent), "notified": len(lat), "lost": len(sent) - len(lat),
             "duplicate_emails": sum(len(v) - 1 for v in sink.arrived.values()),
+            "unknown_emails": len(set(sink.arrived) - {m.lower() for m in sent}),
             "latency_s": {"median": round(statistics.median(lat), 1) if lat else None,
                           "p95": round(pct(lat, 95), 1) if lat else None,
                           "max": round(max(lat), 1) if lat else None,
                           "min": round(min(lat), 1) if lat else None},
-            "phases_s": {k: summary(per, k) for k in ("asset_event", "run_queued", "task_queued",
-                                                      "task_started", "notified")},
+            "after_event_s": {k: summary(per, k) for k in ("asset_event", "run_queued", "task_start",
+                                                           "pass_start", "pass_end", "notified")},
+            "per_run_s": pass_costs(home, url),
             "handled_by": {t: sum(r.get("run_type") == t for r in per)
                            for t in ("asset_triggered", "scheduled")},
-            "warehouse": counts(env["LEADFLOW_DATABASE_URL"]),
+            "warehouse": counts(url),
             "dag_runs": [list(r) for r in runs],
             "interval_s": a.interval, "services_ready_s": round(ready, 1),
             "load_avg_1_5_15": {"before": [round(x, 2) for x in load_before],

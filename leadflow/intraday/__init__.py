@@ -93,7 +93,8 @@ def run_now(ctx: IntradayContext) -> dict[str, Any]:
 
     stages.warm()
     with run_lock(ctx.engine, ctx.run_id, "intraday"):
-        return run(at_time(ctx, utcnow()))
+        now = at_time(ctx, utcnow())
+        return {"run_id": now.run_id, **run(now)}
 
 
 def airflow_task() -> dict[str, Any]:
@@ -109,6 +110,7 @@ def airflow_task() -> dict[str, Any]:
     except LeadflowError as e:
         base = AirflowException if isinstance(e, StoreError) else AirflowFailException
         raise base(scrub(e, 2000)) from None
+    # the pass's run id (as in pipeline_runs and leadflow status) beside its counts, in the XCom
     return {k: v for k, v in out.items() if isinstance(v, (int, float, str))}
 
 
