@@ -6,10 +6,14 @@ The intraday path for hand-raisers (demo request, contact-sales form, pricing ch
 resolve → score → qualify → route → queue → notify (`leadflow.intraday`), so the assigned rep is
 told within a minute, once per handoff, with the SLA counted from the prospect's request.
 
-*Schedule*: the Asset `leadflow://speed_to_lead/events`, updated by an **AssetWatcher** on the
-Redis pub/sub channel `speed_to_lead.event_channel` (the form receiver publishes there; the
-**triggerer** must run), **or** the sweep cron `speed_to_lead.sweep_cron` (every 5 minutes), which
-picks up anything an event missed: the work is read from the data, not from the event.
+*Schedule*: the Asset `leadflow://speed_to_lead/events`, updated by an **AssetWatcher**
+(`leadflow.orchestration.redis_watch.RedisChannelTrigger`, one asset event per message, always
+subscribed) on the Redis pub/sub channel `speed_to_lead.event_channel` (the form receiver
+publishes there; the **triggerer** must run), **or** the sweep cron `speed_to_lead.sweep_cron`
+(every 5 minutes), which picks up anything an event missed: the work is read from the data, not
+from the event. Up to two runs at once: passes take the warehouse's run lock in turn, and one
+that starts while another works loads its modules meanwhile. Each pass is a `pipeline_runs` step
+(job `speed_to_lead`), listed by `leadflow status`.
 Created only when `speed_to_lead.enabled` is true. See docs/operations.md, "Speed to lead".
 """
 
@@ -38,7 +42,7 @@ if _STL.get("enabled"):
         schedule=_schedule(),
         start_date=dagkit.START,
         catchup=False,
-        max_active_runs=1,
+        max_active_runs=2,          # a pass started during another loads its modules meanwhile
         tags=[*dagkit.TAGS, "intraday", "handoff"],
         default_args=dict(dagkit.default_args(retries=1), retry_delay=timedelta(seconds=15),
                           execution_timeout=timedelta(minutes=15)),

@@ -314,7 +314,7 @@ class SpeedToLead(Strict):
     slack_webhook_env: str | None = None           # env var holding the incoming-webhook URL
     event_channel: str = "leadflow:speed_to_lead"  # Redis pub/sub channel the form receiver publishes on
     redis_conn_id: str = "redis_default"           # the Airflow connection the triggerer listens with
-    watch_poll_seconds: float = Field(default=1.0, gt=0)   # the watcher's pause between empty polls
+    watch_poll_seconds: float = Field(default=1.0, gt=0)   # longest the watcher blocks per poll
     sweep_cron: str = "*/5 * * * *"                # picks up anything an event missed
     claim_lease_seconds: float = Field(default=300.0, ge=0)   # a send killed mid-way is retried after
     working_hours: WorkingHours = Field(default_factory=WorkingHours)

@@ -6,7 +6,7 @@ the numbers stored.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -70,12 +70,18 @@ def run_summary(eng: sa.Engine, settings: Any, run_date: date) -> dict[str, Any]
     }
 
 
+#: The intraday path's job (leadflow.intraday.JOB): its passes are listed apart (intraday_rows),
+#: since a pass every few minutes would push the daily runs out of "last runs".
+INTRADAY_JOB = "speed_to_lead"
+
+
 def status_rows(eng: sa.Engine, limit: int = 10) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The last runs (one row per run id) with their summary, plus open issues."""
     p = pipeline_runs
     with eng.connect() as c:
         runs = c.execute(sa.select(p.c.run_id, p.c.run_date, sa.func.count().label("steps"),
                                    sa.func.max(p.c.id).label("last"))
+                         .where(p.c.job != INTRADAY_JOB)
                          .group_by(p.c.run_id, p.c.run_date)
                          .order_by(sa.desc("last")).limit(limit)).all()
         statuses = c.execute(sa.select(p.c.run_id, p.c.task, p.c.status, p.c.message)
@@ -107,6 +113,35 @@ def status_rows(eng: sa.Engine, limit: int = 10) -> tuple[list[dict[str, Any]], 
         out.append(row)
     return out, {"quarantine_open": q_open, "sla_breached": breached,
                  "deadlines_missed": deadlines, "warnings": warnings[:20]}
+
+
+def intraday_rows(eng: sa.Engine, limit: int = 5,
+                  since: timedelta = timedelta(hours=24)) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The last speed-to-lead passes (events and sweeps) with their own counts, and totals over
+    ``since`` (passes, failed passes, handed off, notifications sent and failed)."""
+    p = pipeline_runs
+    with eng.connect() as c:
+        last = c.execute(sa.select(p.c.run_id, p.c.status, p.c.started_at, p.c.counts, p.c.message)
+                         .where(p.c.job == INTRADAY_JOB).order_by(p.c.id.desc()).limit(limit)).all()
+        start = c.execute(sa.select(sa.func.max(p.c.started_at)).where(p.c.job == INTRADAY_JOB)).scalar()
+        recent = c.execute(sa.select(p.c.status, p.c.counts).where(
+            p.c.job == INTRADAY_JOB, p.c.started_at >= (_as_dt(start) - since))).all() if start else []
+    latest = {(r.run_id, "intraday"): (r.status, r.message) for r in reversed(last)}   # newest wins
+    _mark_interrupted(eng, latest)
+    rows = [{"run_id": r.run_id, "status": latest[(r.run_id, "intraday")][0], "started_at": r.started_at,
+             **{k: (r.counts or {}).get(k, "") for k in _PASS_COUNTS}} for r in last]
+    total = {"passes": len(recent), "failed_passes": sum(r.status == "failed" for r in recent),
+             **{k: sum(int((r.counts or {}).get(k) or 0) for r in recent)
+                for k in ("handed_off", "sent", "failed")}}
+    return rows, total
+
+
+_PASS_COUNTS = ("seconds", "landed_batches", "passed", "quarantined", "handed_off", "suppressed",
+                "sent", "failed")
+
+
+def _as_dt(v: Any) -> datetime:
+    return v if isinstance(v, datetime) else datetime.fromisoformat(str(v))
 
 
 def _mark_interrupted(eng: sa.Engine, latest: dict[tuple[str, str], tuple[str, str | None]]) -> None:

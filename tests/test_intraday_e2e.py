@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import _airflow as af
 from bench import speed_to_lead as b
 
 pytestmark = pytest.mark.slow
@@ -33,18 +34,18 @@ def test_the_sweep_catches_an_event_published_while_the_watcher_is_down(tmp_path
     channel = f"leadflow:test:{uuid.uuid4().hex[:8]}"
     with b.smtp_sink() as (sink, port):
         config = b.project(tmp_path / "project", port, channel, "* * * * *")   # sweep every minute
-        env = b.airflow_env(home, config)
+        env = b.env_for(home, config)
         settings = cfg.load(config)
-        with b.services(env, home, ("api-server", "dag-processor", "scheduler")):   # no triggerer
-            b.unpause_when_parsed(env, home)
+        with af.services(env, home, ("api-server", "dag-processor", "scheduler")):   # no triggerer
+            af.unpause_when_parsed(env, home, b.DAG_ID)
             assert b.subscribers(channel) == 0
             marker = f"Bench{uuid.uuid4().hex[:8]}"
             event = b.submit(settings, marker, "demo_request")
             assert event["published"]                  # published, but nobody was listening
-            b.wait("the sweep to notify the rep", lambda: marker in sink.arrived, 180, home)
+            af.wait("the sweep to notify the rep", lambda: marker.lower() in sink.arrived, 180, home)
             time.sleep(3)
-            runs = b.meta(home, "SELECT run_type FROM dag_run WHERE dag_id=?", b.DAG_ID)
-    assert len(sink.arrived[marker]) == 1
+            runs = af.meta(home, "SELECT run_type FROM dag_run WHERE dag_id=?", b.DAG_ID)
+    assert len(sink.arrived[marker.lower()]) == 1
     assert {r for (r,) in runs} == {"scheduled"}
     got = b.counts(env["LEADFLOW_DATABASE_URL"])
     assert got["handoffs"] == got["notifications_sent"] == 1

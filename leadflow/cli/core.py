@@ -110,10 +110,30 @@ def cmd_status(config: ConfigOpt = None,
             qt.add_row(r["run_id"], r["source"], str(r["rows"]), str(r["passed"]),
                        str(r["quarantined"]), r["top_failures"])
         console.print(qt)
+    _print_intraday(eng)
     from leadflow.cli.crm import print_status as crm_status
     crm_status(eng, errors=5)
     for w in extra["warnings"]:
         console.print(f"[yellow]warning[/yellow] {w}")
+
+
+def _print_intraday(eng: Any) -> None:
+    """The speed-to-lead passes (events and sweeps), when there are any."""
+    from leadflow.status import intraday_rows
+    rows, total = intraday_rows(eng)
+    if not rows:
+        return
+    cols = ("run_id", "status", "seconds", "landed_batches", "passed", "quarantined", "handed_off",
+            "suppressed", "sent", "failed")
+    t = Table(title="speed to lead, latest passes")
+    for col in cols:
+        t.add_column(col.replace("_", " "))
+    for r in rows:
+        t.add_row(*[str(r.get(k, "")) for k in cols])
+    console.print(t)
+    console.print(f"speed to lead, last 24 h: {total['passes']} passes ({total['failed_passes']} failed), "
+                  f"{total['handed_off']} handed off, {total['sent']} notifications sent, "
+                  f"{total['failed']} failed")
 
 
 def cmd_summary(config: ConfigOpt = None, run_date: DateOpt = None) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,9 +49,13 @@ def utcnow() -> datetime:
 def context(config_path: str | None = None, at: datetime | None = None) -> IntradayContext:
     """An intraday context at ``at`` (default: now, naive UTC); run id ``speed_to_lead:<time>``."""
     base = open_context(config_path, job=JOB)
-    at = at or utcnow()
-    return IntradayContext(base.settings, base.engine, at.date(), f"{JOB}:{at:%Y-%m-%dT%H:%M:%S}",
-                           JOB, at=at)
+    return at_time(IntradayContext(base.settings, base.engine, base.run_date, base.run_id, JOB),
+                   at or utcnow())
+
+
+def at_time(ctx: IntradayContext, at: datetime) -> IntradayContext:
+    """The same context with its clock (and so its run id) at ``at``."""
+    return replace(ctx, run_date=at.date(), run_id=f"{JOB}:{at:%Y-%m-%dT%H:%M:%S}", at=at)
 
 
 def intraday_sources(ctx: RunContext) -> list[str]:
@@ -66,18 +70,31 @@ def intraday_sources(ctx: RunContext) -> list[str]:
 
 
 def run(ctx: IntradayContext) -> dict[str, Any]:
-    """One intraday pass (an event or the sweep): land, validate, load, score, queue, notify."""
+    """One intraday pass (an event or the sweep): land, validate, load, score, queue, notify;
+    recorded in ``pipeline_runs`` (job ``speed_to_lead``, task ``intraday``) under the run lock,
+    like a daily step, so ``leadflow status`` shows it."""
     from leadflow.intraday import stages
-    from leadflow.store.locks import run_lock
+    from leadflow.monitor import step
 
     t0 = time.monotonic()
     sources = intraday_sources(ctx)
-    with run_lock(ctx.engine, ctx.run_id, "intraday"):
-        counts = stages.process(ctx, sources, t0)
-    log.info("speed_to_lead %s: %s", ctx.run_id, {k: v for k, v in counts.items() if not isinstance(v, dict)})
+    with step(ctx, "intraday") as counts:
+        counts.update(stages.process(ctx, sources, t0))     # the step logs the counts
     return counts
 
 
+def run_now(ctx: IntradayContext) -> dict[str, Any]:
+    """A pass as the DAG runs it: the stage modules imported *before* waiting for the run lock
+    (a pass started while another works loads them meanwhile), then the clock and run id read
+    once the lock is held: passes are serialised, so each has its own run id and a pass that
+    waited starts from the time it really began."""
+    from leadflow.intraday import stages
+    from leadflow.store.locks import run_lock
+
+    stages.warm()
+    with run_lock(ctx.engine, ctx.run_id, "intraday"):
+        now = at_time(ctx, utcnow())
+        return {"run_id": now.run_id, **run(now)}
 
 
 def airflow_task() -> dict[str, Any]:
@@ -89,11 +106,12 @@ def airflow_task() -> dict[str, Any]:
     from leadflow.scrub import scrub
 
     try:
-        out = run(context())
+        out = run_now(context())
     except LeadflowError as e:
         base = AirflowException if isinstance(e, StoreError) else AirflowFailException
         raise base(scrub(e, 2000)) from None
+    # the pass's run id (as in pipeline_runs and leadflow status) beside its counts, in the XCom
     return {k: v for k, v in out.items() if isinstance(v, (int, float, str))}
 
 
-__all__ = ["IntradayContext", "context", "run", "intraday_sources", "airflow_task", "JOB"]
+__all__ = ["IntradayContext", "context", "at_time", "run", "run_now", "intraday_sources", "airflow_task", "JOB"]

@@ -207,7 +207,10 @@ def _send_slack(ctx: IntradayContext, go: pd.DataFrame, out: dict[str, int]) -> 
     for nid, rep, text in zip(go["notification_id"], go["recipient_rep"], go["text"]):
         try:
             notify.send_slack(url, f"@{rep} {text}")
-        except OSError as e:   # urllib errors: the message names no recipient
-            _finish(ctx, pd.Series([nid]), "failed", f"Slack webhook: {type(e).__name__}", out)
+        except OSError as e:   # urllib errors; never the URL (a secret) nor the message
+            code = getattr(e, "code", None)
+            why = f"HTTP {code}" if isinstance(code, int) else type(e).__name__
+            _finish(ctx, pd.Series([nid]), "failed", f"Slack webhook: {why}", out)
+            log.warning("speed_to_lead notification %s: Slack webhook: %s", int(nid), why)
             continue
         _finish(ctx, pd.Series([nid]), "sent", None, out)

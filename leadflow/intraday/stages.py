@@ -23,6 +23,18 @@ from leadflow.store import db
 from leadflow.store.schema import ingest_batches, person_records, touches
 
 
+def warm() -> None:
+    """Import what a pass uses (Great Expectations is most of a pass's start-up): called before
+    waiting for the run lock, so that time overlaps the pass in progress."""
+    from leadflow import identity, ingest  # noqa: F401
+    from leadflow.handoff import enqueue  # noqa: F401
+    from leadflow.intraday import alerts  # noqa: F401
+    from leadflow.quality import engine, run  # noqa: F401
+    from leadflow.score import step  # noqa: F401
+
+    engine.context()          # imports GX and builds its ephemeral context (cached per process)
+
+
 def process(ctx: IntradayContext, sources: list[str], t0: float | None = None) -> dict[str, Any]:
     """``t0``: ``time.monotonic()`` when the context's clock was read (before any lock wait)."""
     from leadflow import identity, ingest

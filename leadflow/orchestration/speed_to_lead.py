@@ -1,14 +1,17 @@
 """The ``speed_to_lead`` DAG's parse-time settings and its event Asset (YAML and ``airflow.sdk``
 only: the DAG processor imports this on every parse).
 
-The Asset's watcher is the common-messaging provider's ``MessageQueueTrigger`` on the Redis
-provider's ``redis+pubsub`` scheme (both in requirements.lock); without them the DAG still runs
-on its sweep schedule alone, and says so in its log. The Redis trigger sleeps ``poll_interval``
-(its default: 60 s) after each empty poll, so ``watch_poll_seconds`` (1 s) bounds that wait.
+The Asset's watcher is ``redis_watch.RedisChannelTrigger`` on ``speed_to_lead.event_channel``:
+it stays subscribed and turns every message into an asset event (the providers'
+``MessageQueueTrigger(scheme="redis+pubsub")`` ends after each message and drops what is
+published before the triggerer restarts it; see redis_watch). ``watch_poll_seconds`` bounds how
+long it blocks on the socket per poll (it returns at once when a message comes). Without the
+Redis provider the DAG still runs on its sweep schedule alone, and says so in its log.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from typing import Any
 
@@ -35,13 +38,12 @@ def speed_to_lead_settings() -> dict[str, Any]:
 
 def event_asset(stl: dict[str, Any]) -> Asset:
     """The Asset the form receiver's events update, watched on the Redis pub/sub channel."""
-    try:
-        from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
-    except ImportError:
-        log.warning("speed_to_lead: apache-airflow-providers-common-messaging not installed; sweep only")
+    if importlib.util.find_spec("airflow.providers.redis") is None:    # the trigger's connection
+        log.warning("speed_to_lead: apache-airflow-providers-redis not installed; sweep only")
         return Asset(EVENT_ASSET)
-    trigger = MessageQueueTrigger(scheme="redis+pubsub",
-                                  channels=[str(stl.get("event_channel") or "leadflow:speed_to_lead")],
+    from leadflow.orchestration.redis_watch import RedisChannelTrigger
+
+    trigger = RedisChannelTrigger(channels=[str(stl.get("event_channel") or "leadflow:speed_to_lead")],
                                   redis_conn_id=str(stl.get("redis_conn_id") or "redis_default"),
-                                  poll_interval=float(stl.get("watch_poll_seconds") or 1.0))
+                                  poll_seconds=float(stl.get("watch_poll_seconds") or 1.0))
     return Asset(EVENT_ASSET, watchers=[AssetWatcher(name="speed_to_lead_events", trigger=trigger)])
