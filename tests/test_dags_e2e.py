@@ -11,12 +11,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -28,7 +25,9 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from tests.test_orchestration import SmtpSink, free_port
+from bench import _airflow as _af
+from bench._airflow import free_port, meta
+from tests.test_orchestration import SmtpSink
 
 pytestmark = pytest.mark.slow
 
@@ -189,74 +188,32 @@ def single_runs(dagtest_env: dict[str, str], tmp_path_factory: pytest.TempPathFa
 # --------------------------------------------------------------------------- real scheduler
 @contextmanager
 def airflow_services(env: dict[str, str], home: Path) -> Iterator[dict[str, str]]:
-    """scheduler + dag-processor + api-server on a free port; stopped by their own process ids."""
+    """scheduler + dag-processor + api-server on a free port (bench/_airflow.py's services, with
+    its fast scheduler settings); stopped by their own process ids."""
     port = free_port()
-    env = dict(env, **{
+    env = dict(env, **_af.FAST, **{
         "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__CORE__PARALLELISM": "4", "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
     })
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        for name in ("api-server", "dag-processor", "scheduler"):
-            log = open(home / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-            procs.append(subprocess.Popen([str(BIN / "airflow"), name], env=env, stdout=log,
-                                          stderr=subprocess.STDOUT, start_new_session=True))
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(1)
-        else:
-            pytest.fail("api-server did not come up:\n" + (home / "api-server.log").read_text()[-3000:])
+    with _af.services(env, home, ("api-server", "dag-processor", "scheduler"), health_timeout=120):
         yield env
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=10)
-
-
-def meta(home: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True, timeout=30)
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
 
 
 def wait_for(what: str, fn: Any, timeout: float, home: Path) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(2)
-    logs = "\n".join(f"--- {n}\n" + (home / f"{n}.log").read_text(errors="replace")[-2500:]
-                     for n in ("scheduler", "dag-processor"))
-    pytest.fail(f"timed out waiting for {what}\n{logs}")
+    try:
+        return _af.wait(what, fn, timeout, home, every=2, logs=("scheduler", "dag-processor"))
+    except TimeoutError as e:
+        pytest.fail(str(e))
 
 
 def airflow_cli(env: dict[str, str], *args: str) -> str:
     """Run an airflow CLI command; retried while the busy SQLite metadata DB is locked."""
-    for _ in range(6):
-        r = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True,
-                           timeout=120)
-        if r.returncode == 0 or "database is locked" not in r.stderr + r.stdout:
-            break
-        time.sleep(3)
-    assert r.returncode == 0, f"airflow {' '.join(args)}:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
-    return r.stdout
+    try:
+        return _af.airflow_cli(env, *args)
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 def test_scheduler_backfill_and_trigger_match_single_runs(single_runs: SingleRuns,
