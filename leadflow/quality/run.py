@@ -3,18 +3,20 @@
 Great Expectations decides (``leadflow.quality.engine``); memory stays bounded by the chunk
 size, whatever a source delivers:
 
-1. per kind, the landed rows are grouped by source and batch (one small GROUP BY);
+1. per kind, the landed rows of batches not yet validated are grouped by source and batch;
 2. per source, the full rows are read in chunks (keyset on ``(batch_id, row_number)`` within
    each batch); GX validates each chunk against the suite's row-local expectations (COMPLETE
    results, failing rows by ``row_key``); failing rows are upserted into ``quarantine`` and
-   the chunk's states move with set-based UPDATEs (failing rows -> ``quarantined``, the rest
-   of its row range -> ``passed``);
+   moved to ``quarantined`` (set-based); the others are not written at all: once the source
+   is done its batches are marked validated (``ingest_batches.validated_at``), and a
+   ``landed`` row of a validated batch has passed (``leadflow.store.rowstate``). The write
+   follows the failures, not the rows checked;
 3. expectations that compare rows (uniqueness, z-scores, ...) run once per source on the
    columns they read, gathered over the chunks; the rows they fail are quarantined too;
 4. dataset-level expectations (row count, missing shares, column set) run once per source on
    the columns they read (other columns present, as placeholders) and yield warnings;
 5. a source whose quarantined share is above its ``quality.fail_share`` is *held*: its
-   passing rows go back to ``landed`` (nothing of it is loaded, scored or handed off), an alert
+   batches are not marked, its passing rows stay ``landed`` (nothing of it is loaded, scored or handed off), an alert
    names it and the next command; every other source flows on.
 
 GX's results (counts only, no row values) are written for the Data Docs, which a task of
@@ -52,7 +54,7 @@ from leadflow.quality.frame import (
     run_checks,
 )
 from leadflow.quality.suites import Check, Suite, load_suite
-from leadflow.store import db
+from leadflow.store import db, rowstate
 from leadflow.store.frames import read_columns
 from leadflow.store.schema import STAGING, ingest_batches, quarantine
 
@@ -80,7 +82,7 @@ def landed_query(kind: str) -> sa.Select:
     """``source, batch_id, n`` of the kind's landed rows: through the state index, so its cost
     follows what landed since the last validation, not the rows the warehouse holds."""
     t = STAGING[kind]
-    return (sa.select(t.c.source, t.c.batch_id, sa.func.count().label("n")).where(t.c.state == "landed")
+    return (sa.select(t.c.source, t.c.batch_id, sa.func.count().label("n")).where(rowstate.unvalidated(t))
             .group_by(t.c.source, t.c.batch_id).order_by(t.c.source, t.c.batch_id))
 
 
@@ -199,24 +201,15 @@ def _in_list(nums: list[int]) -> Iterator[str]:
         yield ", ".join(str(int(n)) for n in nums[i:i + 5000])
 
 
-def mark_range(conn: Connection, kind: str, batch_id: int, lo: int, hi: int,
-               failed_rows: list[int] | None = None) -> None:
-    """Set-based, for rows ``lo..hi`` of one batch: ``failed_rows`` (default: the rows with an
-    open quarantine entry) -> ``quarantined``, the rest -> ``passed``. Only ``landed`` rows move,
-    so a concurrent or repeated run changes nothing."""
+def mark_quarantined(conn: Connection, kind: str, keys: pd.DataFrame) -> None:
+    """Set-based: these ``(batch_id, row_number)`` rows -> ``quarantined``. The rest of a
+    validated batch stays ``landed`` and has passed once the batch is marked
+    (``rowstate.mark_validated``): the write follows the failures, not the rows checked."""
     t = STAGING[kind].name
-    rng = {"k": kind, "b": int(batch_id), "lo": int(lo), "hi": int(hi)}
-    if failed_rows is None:
-        conn.execute(sa.text(
-            f'UPDATE "{t}" SET state = \'quarantined\' WHERE batch_id = :b AND row_number IN '
-            f'(SELECT q.row_number FROM quarantine q WHERE q.kind = :k AND q.batch_id = :b '
-            f'AND q.row_number BETWEEN :lo AND :hi AND q.status = \'open\') AND state = \'landed\''), rng)
-    for ids in _in_list(failed_rows or []):
-        conn.execute(sa.text(f'UPDATE "{t}" SET state = \'quarantined\' WHERE batch_id = :b '
-                             f"AND row_number IN ({ids}) AND state = 'landed'"), rng)
-    conn.execute(sa.text(
-        f'UPDATE "{t}" SET state = \'passed\' WHERE batch_id = :b AND row_number BETWEEN :lo AND :hi '
-        f'AND state = \'landed\''), rng)
+    for b, grp in keys.groupby("batch_id", sort=False)["row_number"]:
+        for ids in _in_list([int(x) for x in grp]):
+            conn.execute(sa.text(f'UPDATE "{t}" SET state = \'quarantined\' WHERE batch_id = :b '
+                                 f"AND row_number IN ({ids}) AND state = 'landed'"), {"b": int(b)})
 
 
 class SourceCheck:
@@ -343,10 +336,7 @@ def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame,
             quarantine_failed(conn, kind, chunk, ev.failed, ev.reasons, ctx.as_of)
             t2 = time.perf_counter()
             timings["write_quarantine"] += t2 - t
-            failed_at = chunk.loc[ev.failed, ["batch_id", "row_number"]]
-            for b, grp in chunk.groupby("batch_id", sort=False)["row_number"]:
-                mark_range(conn, kind, int(b), int(grp.iloc[0]), int(grp.iloc[-1]),
-                           [int(x) for x in failed_at["row_number"][failed_at["batch_id"] == b]])
+            mark_quarantined(conn, kind, chunk.loc[ev.failed, ["batch_id", "row_number"]])
             timings["write_states"] += time.perf_counter() - t2
             del chunk, ev
         timings["peak_mib_after_chunks"] = _peak_mib()
@@ -358,9 +348,13 @@ def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame,
         timings["gx_source"] += time.perf_counter() - t
         timings["peak_mib_after_dataset_checks"] = _peak_mib()
         th = _thresholds(ctx, source)
+        t = time.perf_counter()
         if _share(sc.failed, sc.rows) > th.fail_share:
             hold(conn, kind, source, batch_ids)
             sc.held = True
+        else:
+            rowstate.mark_validated(conn, batch_ids, ctx.as_of)
+        timings["write_states"] += time.perf_counter() - t
     return sc
 
 
@@ -371,8 +365,9 @@ def _peak_mib() -> float:
 
 
 def hold(conn: Connection, kind: str, source: str, batch_ids: list[int]) -> None:
-    """A source over its fail threshold: this run's passing rows go back to ``landed`` (not
-    loaded, scored or handed off); its quarantined rows stay quarantined."""
+    """A source over its fail threshold: its batches are not marked validated, so their passing
+    rows stay ``landed`` (not loaded, scored or handed off; validated again by the next run),
+    and rows set ``passed`` one by one go back to ``landed``; its quarantined rows stay."""
     t = STAGING[kind]
     for i in range(0, len(batch_ids), 1000):
         conn.execute(sa.update(t).where(t.c.source == source, t.c.batch_id.in_(batch_ids[i:i + 1000]),
@@ -398,11 +393,7 @@ def _recheck_global(conn: Connection, ctx: RunContext, sc: SourceCheck, keys: pd
                for k, why in zip(hit_keys, src.reasons)]
     rows = fetch_rows(conn, kind, keys.loc[hit, ["batch_id", "row_number"]].reset_index(drop=True))
     quarantine_rows(conn, kind, rows, reasons, ctx.as_of)
-    t = STAGING[kind].name
-    for b, grp in rows.groupby("batch_id"):              # this run's rows: passed -> quarantined
-        for ids in _in_list([int(x) for x in grp["row_number"]]):
-            conn.execute(sa.text(f'UPDATE "{t}" SET state = \'quarantined\' WHERE batch_id = :b '
-                                 f"AND row_number IN ({ids})"), {"b": int(b)})
+    mark_quarantined(conn, kind, rows[["batch_id", "row_number"]])   # passed chunks, not the source
 
 
 def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROWS,
@@ -503,4 +494,4 @@ def _thresholds(ctx: RunContext, source: str) -> Any:
 
 
 __all__ = ["validate_all", "read_chunks", "quarantine_rows",
-           "mark_range", "record_json"]
+           "mark_quarantined", "record_json"]
