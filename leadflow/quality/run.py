@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -53,7 +54,7 @@ from leadflow.quality.frame import (
     row_keys,
     run_checks,
 )
-from leadflow.quality.suites import Check, Suite, load_suite
+from leadflow.quality.suites import Check, Suite, load_suite, read_columns_of
 from leadflow.store import db, rowstate
 from leadflow.store.frames import read_columns
 from leadflow.store.schema import STAGING, ingest_batches, quarantine
@@ -122,13 +123,68 @@ def read_chunks(conn: Connection, kind: str, batch_ids: list[int], size: int = C
         yield parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
-def checked_columns(suite: Suite, kind: str) -> list[str]:
+def checked_columns(kind: str, suite: Suite | None = None) -> list[str]:
     """Columns the checks read: lineage, every typed (non-text) field, every column a check
-    names. Text fields no check names cannot fail and are read only for quarantined rows."""
+    names. Text fields no check names cannot fail and are read only for quarantined rows.
+    Without ``suite``, from the suite's JSON (no GX needed yet); all columns if unreadable."""
     t = STAGING[kind]
-    named = {c for ch in suite.checks for c in ch.columns}
-    keep = {"source", "batch_id", "row_number"} | named | {f for f, typ in suite.fields.items() if typ != "str"}
+    if suite is not None:
+        fields, named = suite.fields, {c for ch in suite.checks for c in ch.columns}
+    else:
+        hint = read_columns_of(kind)
+        if hint is None:
+            return [c.name for c in t.columns]
+        fields, named = hint
+    keep = {"source", "batch_id", "row_number"} | named | {f for f, typ in fields.items() if typ != "str"}
     return [c.name for c in t.columns if c.name in keep]
+
+
+class Prefetch:
+    """Reads the next chunk in a thread while GX validates the current one (SQLite and the
+    PostgreSQL driver release the GIL while they work; GX mostly holds it): on two cores the
+    read mostly hides behind GX. The connection is used by one thread at a time: ``wait``
+    before the caller uses it (writes), ``close`` before the transaction ends."""
+
+    def __init__(self, chunks: Iterator[pd.DataFrame]) -> None:
+        self.chunks = chunks
+        self.thread: threading.Thread | None = None
+        self.item: pd.DataFrame | None = None
+        self.error: BaseException | None = None
+        self.seconds = 0.0                     # time spent reading (in the thread)
+
+    def _read(self) -> None:
+        t = time.perf_counter()
+        try:
+            self.item = next(self.chunks, None)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            self.error = e
+        self.seconds += time.perf_counter() - t
+
+    def start(self) -> None:
+        """Start reading the next chunk (if no read is in flight or waiting to be taken)."""
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._read, name="quality-read", daemon=True)
+            self.thread.start()
+
+    def wait(self) -> None:
+        """Until the read in flight (if any) is done: the connection is free again."""
+        if self.thread is not None:
+            self.thread.join()
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise err
+
+    def take(self) -> pd.DataFrame | None:
+        """The next chunk (None at the end)."""
+        self.start()
+        self.wait()
+        item, self.item, self.thread = self.item, None, None
+        return item
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
 
 
 def fetch_rows(conn: Connection, kind: str, keys: pd.DataFrame) -> pd.DataFrame:
@@ -208,8 +264,10 @@ def mark_quarantined(conn: Connection, kind: str, keys: pd.DataFrame) -> None:
     t = STAGING[kind].name
     for b, grp in keys.groupby("batch_id", sort=False)["row_number"]:
         for ids in _in_list([int(x) for x in grp]):
+            # ``state || ''``: the guard must not pick the state index over the primary key
+            # (SQLite without statistics did: a scan of every landed row per statement)
             conn.execute(sa.text(f'UPDATE "{t}" SET state = \'quarantined\' WHERE batch_id = :b '
-                                 f"AND row_number IN ({ids}) AND state = 'landed'"), {"b": int(b)})
+                                 f"AND row_number IN ({ids}) AND state || '' = 'landed'"), {"b": int(b)})
 
 
 class SourceCheck:
@@ -229,6 +287,9 @@ class SourceCheck:
         self.ds_parts: list[pd.DataFrame] = []
         self.docs: list[dict[str, Any]] = []
         self.columns: list[str] = []
+        # Row-comparing checks: their columns over the chunks; reasons of rows chunks failed
+        self.key_parts: list[pd.DataFrame] = []
+        self.failed_reasons: dict[int, list[str]] = {}     # row_key -> reasons
 
     @property
     def label(self) -> str:
@@ -293,60 +354,37 @@ def _identity_view(ctx: RunContext, kind: str, source: str, chunk: pd.DataFrame)
     return chunk.assign(**{fld: None}) if fld and fld in chunk.columns else chunk
 
 
-def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame, suite: Suite,
+def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame,
                  chunk_rows: int, timings: dict[str, float]) -> SourceCheck:
     """Validate one source's landed rows chunk by chunk with GX, in one transaction.
 
-    Checks comparing rows with each other need the whole source: the chunks collect the
-    columns they read, GX runs them once at the end, and the few rows they fail are read
-    again, evaluated whole and quarantined (reasons in suite order, as in one pass). Above the
-    source's fail threshold its passing rows go back to ``landed`` before the commit (held)."""
+    The first chunk is read while the suite loads (GX's import, on the first source), each
+    next one while GX validates the current one (``Prefetch``). Checks comparing rows with
+    each other need the whole source: the chunks collect the columns they read, GX runs them
+    once at the end, and the few rows they fail are read again, evaluated whole and
+    quarantined (reasons in suite order, as in one pass). Above the source's fail threshold
+    its batches are not marked validated (held)."""
     batch_ids = [int(b) for b in batches["batch_id"]]
     with ctx.engine.begin() as conn:
+        chunks = Prefetch(read_chunks(conn, kind, batch_ids, chunk_rows, checked_columns(kind)))
+        try:
+            chunks.start()
+            t = time.perf_counter()
+            suite = load_suite(kind)      # GX builds (and imports) here: a bad suite stops early
+            timings["load_suites"] = timings.get("load_suites", 0.0) + time.perf_counter() - t
+            chunks.wait()                 # the connection is free again
+            sc = _check_chunks(ctx, conn, suite, kind, source, batches, chunks, timings)
+        finally:
+            chunks.close()
+            timings["read"] += chunks.seconds
+        timings["peak_mib_after_chunks"] = peak_mib()
         t = time.perf_counter()
-        p = qparams.for_source(conn, suite, kind, source, batch_ids)
-        timings["params"] = timings.get("params", 0.0) + time.perf_counter() - t
-        pp = parameters(suite, ctx.as_of, p)
-        sc = SourceCheck(kind, source, suite, p, qparams.mapped_fields(ctx.settings, source),
-                         int(batches["n"].sum()))
-        glob = global_checks(suite, pp)
-        key_cols = list(dict.fromkeys(["batch_id", "row_number"] + [c for g in glob for c in g.columns]))
-        key_parts: list[pd.DataFrame] = []
-        failed_reasons: dict[int, list[str]] = {}     # row_key -> reasons, failing rows only
-        chunks = read_chunks(conn, kind, batch_ids, chunk_rows, checked_columns(suite, kind))
-        i = 0
-        while True:
-            t = time.perf_counter()
-            chunk = next(chunks, None)
-            timings["read"] += time.perf_counter() - t
-            if chunk is None:
-                break
-            i += 1
-            t = time.perf_counter()
-            view = _identity_view(ctx, kind, source, chunk)      # derived ids are not identity
-            ev = evaluate(kind, view, ctx.as_of, p, suite=suite, dataset=False, scopes=("chunk",),
-                          label=f"{sc.label}.rows.{i}", docs=sc.docs)
-            sc.add(ev)
-            if glob:
-                key_parts.append(chunk[[c for c in key_cols if c in chunk.columns]])
-                failed_reasons.update(zip(row_keys(chunk["batch_id"][ev.failed],
-                                                   chunk["row_number"][ev.failed]).tolist(), ev.reasons))
-            timings["gx"] += time.perf_counter() - t
-            t = time.perf_counter()
-            quarantine_failed(conn, kind, chunk, ev.failed, ev.reasons, ctx.as_of)
-            t2 = time.perf_counter()
-            timings["write_quarantine"] += t2 - t
-            mark_quarantined(conn, kind, chunk.loc[ev.failed, ["batch_id", "row_number"]])
-            timings["write_states"] += time.perf_counter() - t2
-            del chunk, ev
-        timings["peak_mib_after_chunks"] = _peak_mib()
-        t = time.perf_counter()
-        if key_parts:
-            _recheck_global(conn, ctx, sc, pd.concat(key_parts, ignore_index=True), failed_reasons)
-        timings["peak_mib_after_source_checks"] = _peak_mib()
+        if sc.key_parts:
+            _recheck_global(conn, ctx, sc, pd.concat(sc.key_parts, ignore_index=True), sc.failed_reasons)
+        timings["peak_mib_after_source_checks"] = peak_mib()
         sc.run_dataset(ctx.as_of)
         timings["gx_source"] += time.perf_counter() - t
-        timings["peak_mib_after_dataset_checks"] = _peak_mib()
+        timings["peak_mib_after_dataset_checks"] = peak_mib()
         th = _thresholds(ctx, source)
         t = time.perf_counter()
         if _share(sc.failed, sc.rows) > th.fail_share:
@@ -358,8 +396,61 @@ def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame,
     return sc
 
 
-def _peak_mib() -> float:
-    """This process's peak resident memory so far (MiB), for the step's timings."""
+def _check_chunks(ctx: RunContext, conn: Connection, suite: Suite, kind: str, source: str,
+                  batches: pd.DataFrame, chunks: Prefetch, timings: dict[str, float]) -> SourceCheck:
+    """GX on each chunk (the next one read meanwhile); quarantine its failing rows."""
+    batch_ids = [int(b) for b in batches["batch_id"]]
+    t = time.perf_counter()
+    p = qparams.for_source(conn, suite, kind, source, batch_ids)
+    timings["params"] = timings.get("params", 0.0) + time.perf_counter() - t
+    pp = parameters(suite, ctx.as_of, p)
+    sc = SourceCheck(kind, source, suite, p, qparams.mapped_fields(ctx.settings, source),
+                     int(batches["n"].sum()))
+    glob = global_checks(suite, pp)
+    key_cols = list(dict.fromkeys(["batch_id", "row_number"] + [c for g in glob for c in g.columns]))
+    i = 0
+    while True:
+        t = time.perf_counter()
+        chunk = chunks.take()
+        if chunk is not None:
+            chunks.start()                # the next read runs while GX validates this chunk
+        timings["read_wait"] = timings.get("read_wait", 0.0) + time.perf_counter() - t
+        if chunk is None:
+            break
+        i += 1
+        t = time.perf_counter()
+        view = _identity_view(ctx, kind, source, chunk)      # derived ids are not identity
+        ev = evaluate(kind, view, ctx.as_of, p, suite=suite, dataset=False, scopes=("chunk",),
+                      label=f"{sc.label}.rows.{i}", docs=sc.docs)
+        sc.add(ev)
+        if glob:
+            sc.key_parts.append(chunk[[c for c in key_cols if c in chunk.columns]])
+            sc.failed_reasons.update(zip(row_keys(chunk["batch_id"][ev.failed],
+                                                  chunk["row_number"][ev.failed]).tolist(), ev.reasons))
+        timings["gx"] += time.perf_counter() - t
+        t = time.perf_counter()
+        chunks.wait()                     # the connection is free again
+        timings["read_wait"] += time.perf_counter() - t
+        t = time.perf_counter()
+        quarantine_failed(conn, kind, chunk, ev.failed, ev.reasons, ctx.as_of)
+        t2 = time.perf_counter()
+        timings["write_quarantine"] += t2 - t
+        mark_quarantined(conn, kind, chunk.loc[ev.failed, ["batch_id", "row_number"]])
+        timings["write_states"] += time.perf_counter() - t2
+        del chunk, ev, view
+    return sc
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory so far (MiB), for the step's timings: Linux's
+    ``VmHWM`` (``ru_maxrss`` keeps a parent's high-water mark across fork + exec)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -434,11 +525,8 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
     for kind, landed in todo.items():
         if landed.empty:
             continue
-        t = time.perf_counter()
-        suite = load_suite(kind)          # GX builds (and imports) here: a bad suite stops early
-        timings["load_suites"] = timings.get("load_suites", 0.0) + time.perf_counter() - t
         for source, batches in landed.groupby("source", sort=True):
-            sc = check_source(ctx, kind, str(source), batches, suite, chunk_rows, timings)
+            sc = check_source(ctx, kind, str(source), batches, chunk_rows, timings)
             _report(ctx, sc, counts)
             checkpoint("quality:source")
             results.extend(sc.docs)
