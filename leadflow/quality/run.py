@@ -16,12 +16,12 @@ size, whatever a source delivers:
 4. dataset-level expectations (row count, missing shares, column set) run once per source on
    the columns they read (other columns present, as placeholders) and yield warnings;
 5. a source whose quarantined share is above its ``quality.fail_share`` is *held*: its
-   batches are not marked, its passing rows stay ``landed`` (nothing of it is loaded, scored or handed off), an alert
-   names it and the next command; every other source flows on.
+   batches are not marked, its passing rows stay ``landed`` (nothing of it is loaded, scored
+   or handed off), an alert names it and the next command; every other source flows on.
 
 GX's results (counts only, no row values) are written for the Data Docs, which a task of
 their own builds (``leadflow.quality.docs``). A source is one transaction: if the step dies
-half-way, that source's rows are all still landed.
+half-way, that source's rows are all still landed and its batches unmarked.
 """
 
 from __future__ import annotations
