@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from leadflow.context import RunContext
-from leadflow.store import db
+from leadflow.store import db, rowstate
 from leadflow.store.schema import campaign_spend, campaigns, stg_campaign_spend
 
 
@@ -32,7 +32,7 @@ def spend_rows(stg: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def load_spend(ctx: RunContext) -> dict[str, Any]:
     """Load passed spend rows; idempotent (keys: campaign_id, and campaign_id + spend_date)."""
     with ctx.engine.begin() as conn:
-        stg = db.read_df(conn, sa.select(stg_campaign_spend).where(stg_campaign_spend.c.state == "passed"))
+        stg = db.read_df(conn, sa.select(stg_campaign_spend).where(rowstate.passed(stg_campaign_spend)))
         if stg.empty:
             return {"rows": 0, "campaigns_new": 0, "spend_days": 0}
         camp, spend = spend_rows(stg)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from leadflow.cli import main
 from leadflow.quality import validate_all
 from leadflow.quality.testing import crafted, good_row, stage, states
-from leadflow.store import db
+from leadflow.store import db, rowstate
 from leadflow.store.schema import ingest_batches, quarantine, stg_inbound_leads, stg_touches
 
 
@@ -133,8 +133,9 @@ def test_source_over_fail_share_is_held_the_others_pass(engine, make_ctx) -> Non
     assert "not-an-email" not in " ".join(res["warnings"])             # no record values
     assert res["by_source"]["web"]["held"] and not res["by_source"]["fair"]["held"]
     t = stg_inbound_leads
-    got = db.read_df(engine, sa.select(t.c.source, t.c.state, sa.func.count().label("n"))
-                     .group_by(t.c.source, t.c.state))
+    st = rowstate.state_of(t).label("state")              # landed in a validated batch = passed
+    got = db.read_df(engine, sa.select(t.c.source, st, sa.func.count().label("n"))
+                     .group_by(t.c.source, st))
     assert {(r.source, r.state): int(r.n) for r in got.itertuples()} == {
         ("web", "quarantined"): 6, ("web", "landed"): 4, ("fair", "passed"): 4}   # nothing lost
 
@@ -325,7 +326,7 @@ def test_quality_reads_only_rows_landed_since_the_last_validation(engine, make_c
     b1 = stage(engine, "inbound_leads", "web", day1)
     assert validate_all(ctx, docs=False)["rows"] == 40
     with engine.begin() as c:                                # the load step took them
-        c.execute(sa.update(stg_inbound_leads).where(stg_inbound_leads.c.state == "passed")
+        c.execute(sa.update(stg_inbound_leads).where(rowstate.passed(stg_inbound_leads))
                   .values(state="loaded"))
     day2 = pd.DataFrame([good_row("inbound_leads", i) for i in range(100, 103)]).drop(columns=["source"])
     b2 = stage(engine, "inbound_leads", "web", day2)
@@ -352,6 +353,48 @@ def test_quality_reads_only_rows_landed_since_the_last_validation(engine, make_c
         for sql, index in ((landed, "ix_stg_inbound_leads_state"), (chunk, "")):
             plan = _plan(c, sql)
             if c.dialect.name == "postgresql":
-                assert "Seq Scan" not in plan and "Index" in plan and index in plan, plan
+                # (ingest_batches, one row per delivery, may be scanned for the validated marks)
+                assert "Seq Scan on stg_" not in plan and "Index" in plan and index in plan, plan
             else:
                 assert "SCAN stg_inbound_leads" not in plan and "USING" in plan and index in plan, plan
+
+
+def test_passing_rows_are_not_rewritten_their_batch_is_marked(engine, make_ctx) -> None:
+    """The write follows the failures: passing rows keep their stored state (``landed``) and
+    their batch is marked validated, which makes them passed for every reader (the load's
+    ``read_passed``), exactly once; a held source's batch stays unmarked, its rows unread by
+    the load; a re-run reads nothing; a later batch is validated on its own."""
+    from leadflow.identity.store import read_passed
+
+    cfg = _config()
+    cfg["sources"].append({**cfg["sources"][0], "name": "bad", "quality": {"warn_share": 0.05, "fail_share": 0.5}})
+    ctx = make_ctx(cfg, engine)
+    rows = [good_row("inbound_leads", i) for i in range(6)]
+    rows[2]["email"] = "not-an-email"
+    b1 = stage(engine, "inbound_leads", "web", pd.DataFrame(rows).drop(columns=["source"]))
+    worse = [good_row("inbound_leads", i) | {"email": "nope"} for i in range(50, 53)] + [good_row("inbound_leads", 60)]
+    b2 = stage(engine, "inbound_leads", "bad", pd.DataFrame(worse).drop(columns=["source"]))
+    res = validate_all(ctx, docs=False)
+    assert (res["rows"], res["passed"], res["quarantined"], res["held"]) == (10, 5, 4, ["bad"])
+    t = stg_inbound_leads
+    raw = db.read_df(engine, sa.select(t.c.batch_id, t.c.state, sa.func.count().label("n"))
+                     .group_by(t.c.batch_id, t.c.state))
+    assert {(int(r.batch_id), r.state): int(r.n) for r in raw.itertuples()} == {
+        (b1, "landed"): 5, (b1, "quarantined"): 1, (b2, "landed"): 1, (b2, "quarantined"): 3}
+    marks = dict(db.read_df(engine, sa.select(ingest_batches.c.batch_id, ingest_batches.c.validated_at))
+                 .itertuples(index=False))
+    assert marks[b1] is not None and pd.isna(marks[b2])
+    with engine.begin() as c:
+        passed = read_passed(c, t)
+    assert sorted(passed["row_number"].tolist()) == [1, 2, 4, 5, 6] and set(passed["batch_id"]) == {b1}
+    assert states(engine, "inbound_leads").to_dict() == {"passed": 5, "quarantined": 4, "landed": 1}
+
+    again = validate_all(ctx, docs=False)       # only the held source's landed row is read again
+    assert (again["rows"], again["passed"], again["held"]) == (1, 1, []) and len(_quarantine(engine)) == 4
+    assert validate_all(ctx, docs=False)["rows"] == 0
+    b3 = stage(engine, "inbound_leads", "web", pd.DataFrame([good_row("inbound_leads", 70)]).drop(columns=["source"]))
+    later = validate_all(ctx, docs=False, sources=["web"])
+    assert (later["rows"], later["passed"]) == (1, 1)
+    with engine.begin() as c:
+        got = read_passed(c, t)
+    assert len(got) == 7 and set(got["batch_id"]) == {b1, b2, b3}

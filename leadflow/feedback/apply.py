@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from leadflow.canonical import MATCH_KEYS
 from leadflow.context import RunContext
 from leadflow.feedback import checks, keys, stages
-from leadflow.store import db, frames
+from leadflow.store import db, frames, rowstate
 from leadflow.store.schema import handoffs, outcomes, people, quarantine, stg_crm_outcomes
 
 log = logging.getLogger("leadflow.feedback")
@@ -42,7 +42,7 @@ def _transition() -> Callable[..., Any]:
 
 
 def _read_passed(conn: Connection) -> pd.DataFrame:
-    q = (sa.select(stg_crm_outcomes).where(stg_crm_outcomes.c.state == "passed")
+    q = (sa.select(stg_crm_outcomes).where(rowstate.passed(stg_crm_outcomes))
          .order_by(stg_crm_outcomes.c.batch_id, stg_crm_outcomes.c.row_number))
     if db.is_postgres(conn):  # concurrent runs split the rows instead of both taking them
         q = q.with_for_update(skip_locked=True)

@@ -10,7 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadflow.store import db
+from leadflow.store import db, rowstate
 from leadflow.store.schema import accounts, lifecycle_events, people, person_keys, person_records
 
 CHUNK = 5000
@@ -25,7 +25,7 @@ def chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
 
 
 def read_passed(conn: Connection, table: sa.Table) -> pd.DataFrame:
-    return db.read_df(conn, sa.select(table).where(table.c.state == "passed")
+    return db.read_df(conn, sa.select(table).where(rowstate.passed(table))
                       .order_by(table.c.batch_id, table.c.row_number))
 
 
@@ -208,7 +208,7 @@ def set_states(conn: Connection, stg: sa.Table, rows: pd.DataFrame) -> int:
     """Move staging rows on from 'passed' (guarded: a row another run moved stays as it is)."""
     db.copy_update(conn, stg, rows[["batch_id", "row_number", "state", "state_reason"]],
                    key=["batch_id", "row_number"], columns=["state", "state_reason"],
-                   where=f"\"{stg.name}\".state = 'passed'")
+                   where=rowstate.passed_sql(stg.name))
     return len(rows)
 
 

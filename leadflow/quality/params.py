@@ -15,9 +15,8 @@ from sqlalchemy.engine import Connection
 from leadflow.canonical import KEYS
 from leadflow.config import Settings
 from leadflow.quality.suites import Suite
+from leadflow.store import rowstate
 from leadflow.store import schema as s
-
-ACCEPTED = ("passed", "loaded")
 
 
 def _col(conn: Connection, query: Any) -> set[Any]:
@@ -45,7 +44,8 @@ def loaded_keys(conn: Connection, kind: str, source: str) -> set[str]:
     """Keys of this source's rows already accepted in earlier batches (and the core table)."""
     key = KEYS[kind][0]
     st = s.STAGING[kind]
-    keys = _col(conn, sa.select(st.c[key]).where(st.c.source == source, st.c.state.in_(ACCEPTED)))
+    keys = _col(conn, sa.select(st.c[key]).where(st.c.source == source,
+                                                  sa.or_(st.c.state == "loaded", rowstate.passed(st))))
     core = {"touches": s.touches, "crm_outcomes": s.outcomes}.get(kind)
     if core is not None:
         keys |= _col(conn, sa.select(core.c[key]).where(core.c.source == source))

@@ -150,7 +150,9 @@ def _land_ingest_entry(conn: Connection, settings: Settings, e: dict[str, Any], 
     row = {fld: db._py(frame[fld].iloc[0]) for fld in FIELDS[e["kind"]] if fld in frame.columns}
     attrs = {c: db._py(m.attrs[c].iloc[0]) for c in m.attribute_columns if c in m.attrs.columns}
     row.update(source=e["source"], batch_id=e["batch_id"], row_number=e["row_number"],
-               loaded_at=_now(), state="landed", attributes=attrs or None)
+               # quarantined until the release below passes it: its batch may be validated
+               # already, where a ``landed`` row counts as passed (leadflow/store/rowstate.py)
+               loaded_at=_now(), state="quarantined", attributes=attrs or None)
     if not db.insert_ignore(conn, STAGING[e["kind"]], [row], ["batch_id", "row_number"]):
         return None   # landed already (an earlier release): counters stay as they are
     conn.execute(ingest_batches.update().where(ingest_batches.c.batch_id == e["batch_id"]).values(

@@ -3,23 +3,25 @@
 Great Expectations decides (``leadflow.quality.engine``); memory stays bounded by the chunk
 size, whatever a source delivers:
 
-1. per kind, the landed rows are grouped by source and batch (one small GROUP BY);
+1. per kind, the landed rows of batches not yet validated are grouped by source and batch;
 2. per source, the full rows are read in chunks (keyset on ``(batch_id, row_number)`` within
    each batch); GX validates each chunk against the suite's row-local expectations (COMPLETE
    results, failing rows by ``row_key``); failing rows are upserted into ``quarantine`` and
-   the chunk's states move with set-based UPDATEs (failing rows -> ``quarantined``, the rest
-   of its row range -> ``passed``);
+   moved to ``quarantined`` (set-based); the others are not written at all: once the source
+   is done its batches are marked validated (``ingest_batches.validated_at``), and a
+   ``landed`` row of a validated batch has passed (``leadflow.store.rowstate``). The write
+   follows the failures, not the rows checked;
 3. expectations that compare rows (uniqueness, z-scores, ...) run once per source on the
    columns they read, gathered over the chunks; the rows they fail are quarantined too;
 4. dataset-level expectations (row count, missing shares, column set) run once per source on
    the columns they read (other columns present, as placeholders) and yield warnings;
 5. a source whose quarantined share is above its ``quality.fail_share`` is *held*: its
-   passing rows go back to ``landed`` (nothing of it is loaded, scored or handed off), an alert
-   names it and the next command; every other source flows on.
+   batches are not marked, its passing rows stay ``landed`` (nothing of it is loaded, scored
+   or handed off), an alert names it and the next command; every other source flows on.
 
 GX's results (counts only, no row values) are written for the Data Docs, which a task of
 their own builds (``leadflow.quality.docs``). A source is one transaction: if the step dies
-half-way, that source's rows are all still landed.
+half-way, that source's rows are all still landed and its batches unmarked.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -51,8 +54,8 @@ from leadflow.quality.frame import (
     row_keys,
     run_checks,
 )
-from leadflow.quality.suites import Check, Suite, load_suite
-from leadflow.store import db
+from leadflow.quality.suites import Check, Suite, load_suite, read_columns_of
+from leadflow.store import db, rowstate
 from leadflow.store.frames import read_columns
 from leadflow.store.schema import STAGING, ingest_batches, quarantine
 
@@ -80,7 +83,7 @@ def landed_query(kind: str) -> sa.Select:
     """``source, batch_id, n`` of the kind's landed rows: through the state index, so its cost
     follows what landed since the last validation, not the rows the warehouse holds."""
     t = STAGING[kind]
-    return (sa.select(t.c.source, t.c.batch_id, sa.func.count().label("n")).where(t.c.state == "landed")
+    return (sa.select(t.c.source, t.c.batch_id, sa.func.count().label("n")).where(rowstate.unvalidated(t))
             .group_by(t.c.source, t.c.batch_id).order_by(t.c.source, t.c.batch_id))
 
 
@@ -120,13 +123,68 @@ def read_chunks(conn: Connection, kind: str, batch_ids: list[int], size: int = C
         yield parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
-def checked_columns(suite: Suite, kind: str) -> list[str]:
+def checked_columns(kind: str, suite: Suite | None = None) -> list[str]:
     """Columns the checks read: lineage, every typed (non-text) field, every column a check
-    names. Text fields no check names cannot fail and are read only for quarantined rows."""
+    names. Text fields no check names cannot fail and are read only for quarantined rows.
+    Without ``suite``, from the suite's JSON (no GX needed yet); all columns if unreadable."""
     t = STAGING[kind]
-    named = {c for ch in suite.checks for c in ch.columns}
-    keep = {"source", "batch_id", "row_number"} | named | {f for f, typ in suite.fields.items() if typ != "str"}
+    if suite is not None:
+        fields, named = suite.fields, {c for ch in suite.checks for c in ch.columns}
+    else:
+        hint = read_columns_of(kind)
+        if hint is None:
+            return [c.name for c in t.columns]
+        fields, named = hint
+    keep = {"source", "batch_id", "row_number"} | named | {f for f, typ in fields.items() if typ != "str"}
     return [c.name for c in t.columns if c.name in keep]
+
+
+class Prefetch:
+    """Reads the next chunk in a thread while GX validates the current one (SQLite and the
+    PostgreSQL driver release the GIL while they work; GX mostly holds it): on two cores the
+    read mostly hides behind GX. The connection is used by one thread at a time: ``wait``
+    before the caller uses it (writes), ``close`` before the transaction ends."""
+
+    def __init__(self, chunks: Iterator[pd.DataFrame]) -> None:
+        self.chunks = chunks
+        self.thread: threading.Thread | None = None
+        self.item: pd.DataFrame | None = None
+        self.error: BaseException | None = None
+        self.seconds = 0.0                     # time spent reading (in the thread)
+
+    def _read(self) -> None:
+        t = time.perf_counter()
+        try:
+            self.item = next(self.chunks, None)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            self.error = e
+        self.seconds += time.perf_counter() - t
+
+    def start(self) -> None:
+        """Start reading the next chunk (if no read is in flight or waiting to be taken)."""
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._read, name="quality-read", daemon=True)
+            self.thread.start()
+
+    def wait(self) -> None:
+        """Until the read in flight (if any) is done: the connection is free again."""
+        if self.thread is not None:
+            self.thread.join()
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise err
+
+    def take(self) -> pd.DataFrame | None:
+        """The next chunk (None at the end)."""
+        self.start()
+        self.wait()
+        item, self.item, self.thread = self.item, None, None
+        return item
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
 
 
 def fetch_rows(conn: Connection, kind: str, keys: pd.DataFrame) -> pd.DataFrame:
@@ -199,24 +257,17 @@ def _in_list(nums: list[int]) -> Iterator[str]:
         yield ", ".join(str(int(n)) for n in nums[i:i + 5000])
 
 
-def mark_range(conn: Connection, kind: str, batch_id: int, lo: int, hi: int,
-               failed_rows: list[int] | None = None) -> None:
-    """Set-based, for rows ``lo..hi`` of one batch: ``failed_rows`` (default: the rows with an
-    open quarantine entry) -> ``quarantined``, the rest -> ``passed``. Only ``landed`` rows move,
-    so a concurrent or repeated run changes nothing."""
+def mark_quarantined(conn: Connection, kind: str, keys: pd.DataFrame) -> None:
+    """Set-based: these ``(batch_id, row_number)`` rows -> ``quarantined``. The rest of a
+    validated batch stays ``landed`` and has passed once the batch is marked
+    (``rowstate.mark_validated``): the write follows the failures, not the rows checked."""
     t = STAGING[kind].name
-    rng = {"k": kind, "b": int(batch_id), "lo": int(lo), "hi": int(hi)}
-    if failed_rows is None:
-        conn.execute(sa.text(
-            f'UPDATE "{t}" SET state = \'quarantined\' WHERE batch_id = :b AND row_number IN '
-            f'(SELECT q.row_number FROM quarantine q WHERE q.kind = :k AND q.batch_id = :b '
-            f'AND q.row_number BETWEEN :lo AND :hi AND q.status = \'open\') AND state = \'landed\''), rng)
-    for ids in _in_list(failed_rows or []):
-        conn.execute(sa.text(f'UPDATE "{t}" SET state = \'quarantined\' WHERE batch_id = :b '
-                             f"AND row_number IN ({ids}) AND state = 'landed'"), rng)
-    conn.execute(sa.text(
-        f'UPDATE "{t}" SET state = \'passed\' WHERE batch_id = :b AND row_number BETWEEN :lo AND :hi '
-        f'AND state = \'landed\''), rng)
+    for b, grp in keys.groupby("batch_id", sort=False)["row_number"]:
+        for ids in _in_list([int(x) for x in grp]):
+            # ``state || ''``: the guard must not pick the state index over the primary key
+            # (SQLite without statistics did: a scan of every landed row per statement)
+            conn.execute(sa.text(f'UPDATE "{t}" SET state = \'quarantined\' WHERE batch_id = :b '
+                                 f"AND row_number IN ({ids}) AND state || '' = 'landed'"), {"b": int(b)})
 
 
 class SourceCheck:
@@ -236,6 +287,9 @@ class SourceCheck:
         self.ds_parts: list[pd.DataFrame] = []
         self.docs: list[dict[str, Any]] = []
         self.columns: list[str] = []
+        # Row-comparing checks: their columns over the chunks; reasons of rows chunks failed
+        self.key_parts: list[pd.DataFrame] = []
+        self.failed_reasons: dict[int, list[str]] = {}     # row_key -> reasons
 
     @property
     def label(self) -> str:
@@ -300,79 +354,111 @@ def _identity_view(ctx: RunContext, kind: str, source: str, chunk: pd.DataFrame)
     return chunk.assign(**{fld: None}) if fld and fld in chunk.columns else chunk
 
 
-def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame, suite: Suite,
+def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame,
                  chunk_rows: int, timings: dict[str, float]) -> SourceCheck:
     """Validate one source's landed rows chunk by chunk with GX, in one transaction.
 
-    Checks comparing rows with each other need the whole source: the chunks collect the
-    columns they read, GX runs them once at the end, and the few rows they fail are read
-    again, evaluated whole and quarantined (reasons in suite order, as in one pass). Above the
-    source's fail threshold its passing rows go back to ``landed`` before the commit (held)."""
+    The first chunk is read while the suite loads (GX's import, on the first source), each
+    next one while GX validates the current one (``Prefetch``). Checks comparing rows with
+    each other need the whole source: the chunks collect the columns they read, GX runs them
+    once at the end, and the few rows they fail are read again, evaluated whole and
+    quarantined (reasons in suite order, as in one pass). Above the source's fail threshold
+    its batches are not marked validated (held)."""
     batch_ids = [int(b) for b in batches["batch_id"]]
     with ctx.engine.begin() as conn:
+        chunks = Prefetch(read_chunks(conn, kind, batch_ids, chunk_rows, checked_columns(kind)))
+        try:
+            chunks.start()
+            t = time.perf_counter()
+            suite = load_suite(kind)      # GX builds (and imports) here: a bad suite stops early
+            timings["load_suites"] = timings.get("load_suites", 0.0) + time.perf_counter() - t
+            chunks.wait()                 # the connection is free again
+            sc = _check_chunks(ctx, conn, suite, kind, source, batches, chunks, timings)
+        finally:
+            chunks.close()
+            timings["read"] += chunks.seconds
+        timings["peak_mib_after_chunks"] = peak_mib()
         t = time.perf_counter()
-        p = qparams.for_source(conn, suite, kind, source, batch_ids)
-        timings["params"] = timings.get("params", 0.0) + time.perf_counter() - t
-        pp = parameters(suite, ctx.as_of, p)
-        sc = SourceCheck(kind, source, suite, p, qparams.mapped_fields(ctx.settings, source),
-                         int(batches["n"].sum()))
-        glob = global_checks(suite, pp)
-        key_cols = list(dict.fromkeys(["batch_id", "row_number"] + [c for g in glob for c in g.columns]))
-        key_parts: list[pd.DataFrame] = []
-        failed_reasons: dict[int, list[str]] = {}     # row_key -> reasons, failing rows only
-        chunks = read_chunks(conn, kind, batch_ids, chunk_rows, checked_columns(suite, kind))
-        i = 0
-        while True:
-            t = time.perf_counter()
-            chunk = next(chunks, None)
-            timings["read"] += time.perf_counter() - t
-            if chunk is None:
-                break
-            i += 1
-            t = time.perf_counter()
-            view = _identity_view(ctx, kind, source, chunk)      # derived ids are not identity
-            ev = evaluate(kind, view, ctx.as_of, p, suite=suite, dataset=False, scopes=("chunk",),
-                          label=f"{sc.label}.rows.{i}", docs=sc.docs)
-            sc.add(ev)
-            if glob:
-                key_parts.append(chunk[[c for c in key_cols if c in chunk.columns]])
-                failed_reasons.update(zip(row_keys(chunk["batch_id"][ev.failed],
-                                                   chunk["row_number"][ev.failed]).tolist(), ev.reasons))
-            timings["gx"] += time.perf_counter() - t
-            t = time.perf_counter()
-            quarantine_failed(conn, kind, chunk, ev.failed, ev.reasons, ctx.as_of)
-            t2 = time.perf_counter()
-            timings["write_quarantine"] += t2 - t
-            failed_at = chunk.loc[ev.failed, ["batch_id", "row_number"]]
-            for b, grp in chunk.groupby("batch_id", sort=False)["row_number"]:
-                mark_range(conn, kind, int(b), int(grp.iloc[0]), int(grp.iloc[-1]),
-                           [int(x) for x in failed_at["row_number"][failed_at["batch_id"] == b]])
-            timings["write_states"] += time.perf_counter() - t2
-            del chunk, ev
-        timings["peak_mib_after_chunks"] = _peak_mib()
-        t = time.perf_counter()
-        if key_parts:
-            _recheck_global(conn, ctx, sc, pd.concat(key_parts, ignore_index=True), failed_reasons)
-        timings["peak_mib_after_source_checks"] = _peak_mib()
+        if sc.key_parts:
+            _recheck_global(conn, ctx, sc, pd.concat(sc.key_parts, ignore_index=True), sc.failed_reasons)
+        timings["peak_mib_after_source_checks"] = peak_mib()
         sc.run_dataset(ctx.as_of)
         timings["gx_source"] += time.perf_counter() - t
-        timings["peak_mib_after_dataset_checks"] = _peak_mib()
+        timings["peak_mib_after_dataset_checks"] = peak_mib()
         th = _thresholds(ctx, source)
+        t = time.perf_counter()
         if _share(sc.failed, sc.rows) > th.fail_share:
             hold(conn, kind, source, batch_ids)
             sc.held = True
+        else:
+            rowstate.mark_validated(conn, batch_ids, ctx.as_of)
+        timings["write_states"] += time.perf_counter() - t
     return sc
 
 
-def _peak_mib() -> float:
-    """This process's peak resident memory so far (MiB), for the step's timings."""
+def _check_chunks(ctx: RunContext, conn: Connection, suite: Suite, kind: str, source: str,
+                  batches: pd.DataFrame, chunks: Prefetch, timings: dict[str, float]) -> SourceCheck:
+    """GX on each chunk (the next one read meanwhile); quarantine its failing rows."""
+    batch_ids = [int(b) for b in batches["batch_id"]]
+    t = time.perf_counter()
+    p = qparams.for_source(conn, suite, kind, source, batch_ids)
+    timings["params"] = timings.get("params", 0.0) + time.perf_counter() - t
+    pp = parameters(suite, ctx.as_of, p)
+    sc = SourceCheck(kind, source, suite, p, qparams.mapped_fields(ctx.settings, source),
+                     int(batches["n"].sum()))
+    glob = global_checks(suite, pp)
+    key_cols = list(dict.fromkeys(["batch_id", "row_number"] + [c for g in glob for c in g.columns]))
+    i = 0
+    while True:
+        t = time.perf_counter()
+        chunk = chunks.take()
+        if chunk is not None:
+            chunks.start()                # the next read runs while GX validates this chunk
+        timings["read_wait"] = timings.get("read_wait", 0.0) + time.perf_counter() - t
+        if chunk is None:
+            break
+        i += 1
+        t = time.perf_counter()
+        view = _identity_view(ctx, kind, source, chunk)      # derived ids are not identity
+        ev = evaluate(kind, view, ctx.as_of, p, suite=suite, dataset=False, scopes=("chunk",),
+                      label=f"{sc.label}.rows.{i}", docs=sc.docs)
+        sc.add(ev)
+        if glob:
+            sc.key_parts.append(chunk[[c for c in key_cols if c in chunk.columns]])
+            sc.failed_reasons.update(zip(row_keys(chunk["batch_id"][ev.failed],
+                                                  chunk["row_number"][ev.failed]).tolist(), ev.reasons))
+        timings["gx"] += time.perf_counter() - t
+        t = time.perf_counter()
+        chunks.wait()                     # the connection is free again
+        timings["read_wait"] += time.perf_counter() - t
+        t = time.perf_counter()
+        quarantine_failed(conn, kind, chunk, ev.failed, ev.reasons, ctx.as_of)
+        t2 = time.perf_counter()
+        timings["write_quarantine"] += t2 - t
+        mark_quarantined(conn, kind, chunk.loc[ev.failed, ["batch_id", "row_number"]])
+        timings["write_states"] += time.perf_counter() - t2
+        del chunk, ev, view
+    return sc
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory so far (MiB), for the step's timings: Linux's
+    ``VmHWM`` (``ru_maxrss`` keeps a parent's high-water mark across fork + exec)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def hold(conn: Connection, kind: str, source: str, batch_ids: list[int]) -> None:
-    """A source over its fail threshold: this run's passing rows go back to ``landed`` (not
-    loaded, scored or handed off); its quarantined rows stay quarantined."""
+    """A source over its fail threshold: its batches are not marked validated, so their passing
+    rows stay ``landed`` (not loaded, scored or handed off; validated again by the next run),
+    and rows set ``passed`` one by one go back to ``landed``; its quarantined rows stay."""
     t = STAGING[kind]
     for i in range(0, len(batch_ids), 1000):
         conn.execute(sa.update(t).where(t.c.source == source, t.c.batch_id.in_(batch_ids[i:i + 1000]),
@@ -398,11 +484,7 @@ def _recheck_global(conn: Connection, ctx: RunContext, sc: SourceCheck, keys: pd
                for k, why in zip(hit_keys, src.reasons)]
     rows = fetch_rows(conn, kind, keys.loc[hit, ["batch_id", "row_number"]].reset_index(drop=True))
     quarantine_rows(conn, kind, rows, reasons, ctx.as_of)
-    t = STAGING[kind].name
-    for b, grp in rows.groupby("batch_id"):              # this run's rows: passed -> quarantined
-        for ids in _in_list([int(x) for x in grp["row_number"]]):
-            conn.execute(sa.text(f'UPDATE "{t}" SET state = \'quarantined\' WHERE batch_id = :b '
-                                 f"AND row_number IN ({ids})"), {"b": int(b)})
+    mark_quarantined(conn, kind, rows[["batch_id", "row_number"]])   # passed chunks, not the source
 
 
 def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROWS,
@@ -443,11 +525,8 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
     for kind, landed in todo.items():
         if landed.empty:
             continue
-        t = time.perf_counter()
-        suite = load_suite(kind)          # GX builds (and imports) here: a bad suite stops early
-        timings["load_suites"] = timings.get("load_suites", 0.0) + time.perf_counter() - t
         for source, batches in landed.groupby("source", sort=True):
-            sc = check_source(ctx, kind, str(source), batches, suite, chunk_rows, timings)
+            sc = check_source(ctx, kind, str(source), batches, chunk_rows, timings)
             _report(ctx, sc, counts)
             checkpoint("quality:source")
             results.extend(sc.docs)
@@ -503,4 +582,4 @@ def _thresholds(ctx: RunContext, source: str) -> Any:
 
 
 __all__ = ["validate_all", "read_chunks", "quarantine_rows",
-           "mark_range", "record_json"]
+           "mark_quarantined", "record_json"]

@@ -161,6 +161,20 @@ def _default_name(typ: str, kwargs: dict[str, Any], taken: set[str]) -> str:
     return name
 
 
+def read_columns_of(kind: str) -> tuple[dict[str, str], set[str]] | None:
+    """The suite's field types and the columns its expectations name, from its JSON alone
+    (no GX): the quality step starts reading rows while GX imports. None if the file cannot
+    be read that way (``load_suite`` then says why)."""
+    try:
+        raw = json.loads((expectations_dir() / f"{kind}.json").read_text(encoding="utf-8"))
+        meta = (raw.get("meta") or {}).get("leadflow") or {}
+        named = {c for x in raw["expectations"]
+                 for c in Check("", str(x.get("type")), dict(x.get("kwargs") or {})).columns}
+        return dict(meta.get("fields") or FIELDS.get(kind, {})), named
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
 def load_suite(kind: str) -> Suite:
     """The suite for a kind, cached until its file changes."""
     if kind not in SUITE_KINDS:

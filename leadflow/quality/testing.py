@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from leadflow.canonical import FIELDS
-from leadflow.store import db
+from leadflow.store import db, rowstate
 from leadflow.store.schema import STAGING, ingest_batches
 
 
@@ -38,9 +38,11 @@ def stage(engine: Engine, kind: str, source: str, rows: pd.DataFrame,
 
 
 def states(engine: Engine, kind: str) -> pd.Series:
-    """Count of staging rows per state."""
+    """Count of staging rows per state, as readers see it (``landed`` rows of validated batches
+    are ``passed``: leadflow/store/rowstate.py)."""
     t = STAGING[kind]
-    df = db.read_df(engine, sa.select(t.c.state, sa.func.count().label("n")).group_by(t.c.state))
+    st = rowstate.state_of(t).label("state")
+    df = db.read_df(engine, sa.select(st, sa.func.count().label("n")).group_by(st))
     return df.set_index("state")["n"] if not df.empty else pd.Series(dtype="int64")
 
 

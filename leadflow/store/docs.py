@@ -11,8 +11,10 @@ from sqlalchemy.dialects import sqlite
 from leadflow.store.schema import metadata
 
 PURPOSE = {
-    "ingest_batches": "One row per delivery (file, query window or API pull): content hash, counts, status.",
-    "stg_inbound_leads": "Every delivered lead row as landed, with lineage and its `state`.",
+    "ingest_batches": ("One row per delivery (file, query window or API pull): content hash, counts, status; "
+                       "`validated_at`: the quality step validated it (its rows still `landed` have passed)."),
+    "stg_inbound_leads": ("Every delivered lead row as landed, with lineage and its `state` (`landed` in a validated "
+                          "batch = passed: leadflow/store/rowstate.py)."),
     "stg_touches": "Every delivered engagement event as landed.",
     "stg_campaign_spend": "Every delivered spend row as landed.",
     "stg_crm_outcomes": "Every delivered CRM outcome as landed.",

@@ -53,6 +53,7 @@ ingest_batches = sa.Table(
     sa.Column("status", sa.Text, nullable=False),          # landing | landed | processed | failed
     sa.Column("business_date", sa.Date),                   # the day the delivery belongs to
     sa.Column("watermark", sa.Text),                       # incremental sources: high-water mark
+    sa.Column("validated_at", sa.DateTime),                # quality step: its landed rows passed
     sa.Column("note", sa.Text),
     sa.Column("loaded_at", sa.DateTime, nullable=False),
     sa.UniqueConstraint("source", "content_hash", name="uq_batch_source_hash"),
