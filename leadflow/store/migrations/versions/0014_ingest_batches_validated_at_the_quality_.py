@@ -1,7 +1,7 @@
 """ingest_batches.validated_at: the quality step marks validated batches instead of every row
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-30 15:11:53.347672
 
 Frozen once merged: later schema changes get a new revision, never an edit of this one.
@@ -9,8 +9,8 @@ Frozen once merged: later schema changes get a new revision, never an edit of th
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0013'
-down_revision = '0012'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
