@@ -79,3 +79,33 @@ def test_bank_without_duration_auc_and_leaky_guard(shared_data):
     leaky = evaluate_file(s, src, path, allow_leaky=True, algorithms=["logistic"],
                           features=["age", "month", "duration"])
     assert any("duration" in w for w in leaky["warnings"])
+
+
+# Issue 22, point 2: the honest holdout ROC AUC goal on three seeds, through evaluate_file (the
+# function `leadflow model evaluate` prints), both algorithms per seed. Measured: 36 s (X Education)
+# and 43 s (bank) wall at load average 7-9 on 2 cores, 55 s CPU for the two.
+REAL_GOALS = [
+    pytest.param("x_education", "x_education/Leads.csv", 0.88, marks=pytest.mark.xfail(
+        strict=True, reason="honest plateau: 0.877 / 0.881 / 0.874 on seeds 0/1/2 with after-contact "
+                            "columns excluded (docs/scoring.md lists what was tried)"),
+        id="x_education"),
+    pytest.param("bank", "uci_bank_marketing/bank-full.csv", 0.80, id="bank"),
+]
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(("name", "rel", "goal"), REAL_GOALS)
+def test_real_files_reach_the_honest_auc_goal_on_three_seeds(shared_data, name, rel, goal):
+    from leadflow.score.offline import evaluate_file
+    s = _real_settings()
+    src = [x.name for x in s.sources if name in x.name][0]
+    got = {}
+    for seed in (0, 1, 2):
+        res = evaluate_file(s, src, shared_data / rel, seed=seed)
+        best = res["results"][res["best"]]
+        assert res["excluded_after_contact"], "the after-contact columns must stay excluded"
+        assert not res["leakage"]["flagged"], res["leakage"]
+        assert best["calibration_error"] < 0.05 and len(best["calibration"]) == 10
+        got[seed] = best["roc_auc"]
+    print(f"{name}: holdout ROC AUC per seed {got}")
+    assert min(got.values()) >= goal, got
