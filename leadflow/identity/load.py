@@ -134,7 +134,8 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
     also = [*known["person_id"].tolist(), *pre.dropna().tolist(),
             *store.lookup_ids(conn, "email_norm", st["email_norm"].dropna().unique().tolist()).values()]
     existing = store.read_people_sharing_keys(conn, st, also)
-    res = resolve_people(st, existing, known, th, preassigned=pre.to_numpy(), apart=merging.read_apart(conn))
+    apart = merging.read_apart(conn, existing["person_id"])    # pairs among these people only
+    res = resolve_people(st, existing, known, th, preassigned=pre.to_numpy(), apart=apart)
     assign, reviews = res.assign, res.reviews
     # existing people this batch's records joined (as one file would have): one person now,
     # before golden records are computed from all of the survivor's records

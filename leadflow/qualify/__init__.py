@@ -26,15 +26,20 @@ WITH hr AS (
     SELECT t.person_id, MAX(t.occurred_at) AS hand_raised_at
     FROM touches t
     JOIN people p ON p.person_id = t.person_id
-    LEFT JOIN (SELECT person_id, cycle, MIN(occurred_at) AS cycle_start
-               FROM lifecycle_events GROUP BY person_id, cycle) cs
-           ON cs.person_id = p.person_id AND cs.cycle = p.cycle AND p.cycle > 1
-    LEFT JOIN (SELECT person_id, cycle, MAX(occurred_at) AS recycled_at
-               FROM lifecycle_events WHERE to_stage = 'recycled' GROUP BY person_id, cycle) rc
-           ON rc.person_id = p.person_id AND rc.cycle = p.cycle AND p.lifecycle_stage = 'recycled'
     WHERE t.touch_type IN ({types}) AND t.occurred_at <= :as_of{only_t}
-      AND (rc.recycled_at IS NULL OR t.occurred_at > rc.recycled_at)
-      AND (cs.cycle_start IS NULL OR t.occurred_at > cs.cycle_start)
+      AND NOT EXISTS (SELECT 1 FROM handoffs h
+                      WHERE h.person_id = p.person_id AND h.run_date < :d
+                        AND h.cycle = p.cycle + CASE WHEN p.lifecycle_stage = 'recycled' THEN 1 ELSE 0 END)
+      AND NOT EXISTS (SELECT 1 FROM lifecycle_events le
+                      WHERE le.person_id = p.person_id AND le.cycle = p.cycle
+                        AND p.lifecycle_stage = 'recycled' AND le.to_stage = 'recycled'
+                        AND le.occurred_at >= t.occurred_at)
+      AND (p.cycle <= 1
+           OR NOT EXISTS (SELECT 1 FROM lifecycle_events le
+                          WHERE le.person_id = p.person_id AND le.cycle = p.cycle)
+           OR EXISTS (SELECT 1 FROM lifecycle_events le
+                      WHERE le.person_id = p.person_id AND le.cycle = p.cycle
+                        AND le.occurred_at < t.occurred_at))
     GROUP BY t.person_id
 ),
 ids AS (
@@ -59,6 +64,13 @@ LEFT JOIN scores s ON s.person_id = p.person_id AND s.score_date = :d
 LEFT JOIN accounts a ON a.account_id = p.account_id
 LEFT JOIN hr ON hr.person_id = p.person_id
 """
+
+
+# hr: a hand-raise touch counts when it came after the person was recycled in this cycle and
+# after the cycle began (cycles > 1); hand-raisers already handed off for their target cycle on
+# an earlier day are left out (they would only be ``already_queued``): the query returns the
+# day's hand-raisers, not every hand-raiser of the warehouse. Hand-raise touches are found
+# through ix_touches_type (migration 0013), lifecycle events by uq_lifecycle_step (person first).
 
 
 def _worth(q: Any, params: dict[str, Any]) -> str:
