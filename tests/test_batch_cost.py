@@ -41,16 +41,14 @@ KNOWN_OFFENDERS: dict[str, str] = {
     "leadflow.quality.params:<setcomp>":
         "quality.params.loaded_keys reads every loaded key of the warehouse (leadflow/quality: h16)",
     "leadflow.score.warehouse:_read":
-        "scoring rescores everyone every day (time decay), so it reads every person's inputs",
-    "leadflow.qualify:candidates":
-        "today's scores exist for everyone (scoring rescores everyone), so every possible MQL "
-        "of the warehouse, handed off or not, is a candidate",
-    "leadflow.qualify:existing_handoffs": "looks up the handoffs of every candidate (see candidates)",
-    "leadflow.store.contact_blocks:active": "reads every unreleased contact block to match a few people",
-    "leadflow.store.contact_blocks:_addresses":
-        "addresses of every open handoff's person (withdraw_blocked checks them all)",
+        "scoring rescores everyone every day (time decay; the fingerprint keeps a scores row per "
+        "day for every handed-off person), so it reads every active person's inputs",
     "leadflow.handoff.withdraw:withdraw_blocked":
-        "re-checks every open handoff of other run dates once any contact block exists",
+        "re-checks every open handoff of other run dates once any contact block exists: blocks "
+        "are keyed by SHA-256 of an address, which people do not store, so the addresses of all "
+        "open handoffs' people are hashed in Python to find the blocked ones",
+    "leadflow.store.contact_blocks:_addresses":
+        "the addresses of every open handoff's person, for withdraw_blocked (above)",
 }
 
 
