@@ -106,6 +106,18 @@ def bulk_history(ctx: Any) -> dict[str, int]:
     return n
 
 
+def land_day(tmp: Path, leads: int) -> None:
+    """Generate the timed day's ``leads`` new leads (another seed than the history) and put its
+    files in the landing folder under ``tmp / "data"``, beside the history's."""
+    from leadflow import demo
+    demo.generate(tmp / "day", leads=leads, seed=202, days=1, end_date=RUN_DATE)
+    for f in (tmp / "day" / "landing").rglob("*"):
+        if f.is_file():
+            target = tmp / "data" / "landing" / f.relative_to(tmp / "day" / "landing")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(f), target)
+
+
 def run_size(backend: str, size: int, leads: int, hist_days: int) -> dict[str, Any]:
     from leadflow import config as cfg
     from leadflow import demo, ingest, pipeline
@@ -130,12 +142,7 @@ def run_size(backend: str, size: int, leads: int, hist_days: int) -> dict[str, A
             rows["build"]["counts"] = built
             print(f"  {backend} N={size}: build {rows['build']['seconds']:.1f} s {rows['build']['counts']}",
                   flush=True)
-            demo.generate(tmp / "day", leads=leads, seed=202, days=1, end_date=RUN_DATE)
-            for f in (tmp / "day" / "landing").rglob("*"):
-                if f.is_file():
-                    target = tmp / "data" / "landing" / f.relative_to(tmp / "day" / "landing")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.move(str(f), target)
+            land_day(tmp, leads)
             ctx = RunContext(settings, eng, RUN_DATE, make_run_id("bench", RUN_DATE), "bench")
             for name, fn in pipeline.DAILY_STEPS:
                 with measure(name, rows):

@@ -16,7 +16,6 @@ list can only shrink honestly. A site that is not listed and grows fails ``test_
 
 from __future__ import annotations
 
-import shutil
 import sys
 import threading
 from collections import Counter
@@ -137,13 +136,15 @@ def _reject_pairs(eng: Any) -> None:
 def day_reads(tmp: Path, url: str, existing: int, mp: pytest.MonkeyPatch) -> Counter[str]:
     """Build a warehouse of ``existing`` people, run one day of ``LEADS`` new leads, and return
     the rows each call site read during the day (not during the build)."""
-    from bench.growth import bulk_history
+    from bench.growth import RUN_DATE as BENCH_DATE
+    from bench.growth import bulk_history, land_day
     from leadflow import config as cfg
     from leadflow import demo, ingest, pipeline
     from leadflow.context import RunContext, make_run_id
     from leadflow.store import db
 
     tmp.mkdir(parents=True, exist_ok=True)
+    assert BENCH_DATE == RUN_DATE
     settings = cfg.load(demo_config(tmp, url, mp))
     eng = db.engine(url)
     yesterday = RUN_DATE - timedelta(days=1)
@@ -153,12 +154,7 @@ def day_reads(tmp: Path, url: str, existing: int, mp: pytest.MonkeyPatch) -> Cou
     bulk_history(hctx)
     _reject_pairs(eng)
     pipeline.run_steps(hctx, pipeline.steps_named(["score", "queue"]))   # history scored and handed off
-    demo.generate(tmp / "day", leads=LEADS, seed=202, days=1, end_date=RUN_DATE)
-    for f in (tmp / "day" / "landing").rglob("*"):
-        if f.is_file():
-            target = tmp / "data" / "landing" / f.relative_to(tmp / "day" / "landing")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(f), target)
+    land_day(tmp, LEADS)
     reads = Reads()
     with mp.context() as m:
         reads.patch(m)
