@@ -244,8 +244,10 @@ def _review_held(conn: Any, ctx: RunContext, proposed: pd.DataFrame, done: pd.Da
     if not len(held):
         return 0
     a, b = held["survivor_id"].astype(int), held["merged_id"].astype(int)
+    # no score: joined through exact evidence (an address, a source id), no scored edge
     rv = pd.DataFrame({"person_a": np.minimum(a, b), "person_b": np.maximum(a, b),
-                       "score": held["score"].astype(float).to_numpy(), "status": "open", "created_at": ctx.as_of})
+                       "score": held["score"].astype(float).fillna(1.0).to_numpy(), "status": "open",
+                       "created_at": ctx.as_of})
     rv["evidence"] = [{"rule": "bridged", "held": "both handed off in the same cycle"}] * len(rv)
     return db.insert_ignore(conn, match_reviews, db.records(rv, ["person_a", "person_b", "score", "evidence",
                                                                  "status", "created_at"]), ["person_a", "person_b"])
