@@ -1,8 +1,9 @@
 """The daily run's cost follows the day's batch, not the warehouse (issue 17).
 
 Two warehouses that differ only in how many people they already hold (``SMALL`` and ``BIG``, ten
-times more, built by bench.growth's bulk path: no identity resolution, no scoring of history)
-run the same day of ``LEADS`` new leads through the daily steps. Every row a warehouse read
+times more history leads, built by bench.growth's bulk path: no identity resolution; then one
+pair in ten of the people kept apart by a reviewer, and the history scored and queued once) run
+the same day of ``LEADS`` new leads through the daily steps. Every row a warehouse read
 returns is counted per call site (the first ``leadflow`` frame outside the store's reader):
 SQLAlchemy result fetches, plus the store's columnar reads (SQLite JSON lines, PostgreSQL COPY
 TO), which bypass the result objects. A call site passes when the big warehouse returns no
