@@ -349,3 +349,20 @@ def test_a_batch_reads_only_the_people_it_shares_a_blocking_key_with(engine, mak
                          .where(person_keys.c.person_id == ids["Zed"])).scalar_one() > 0
     assert before["person_id"].tolist() == [ids["Zed"]]
     assert after.empty
+
+
+def test_a_held_bridged_merge_joined_by_exact_evidence_still_goes_to_review(engine) -> None:
+    """A bridged merge reached through exact evidence (an address, a source id) has no scored
+    edge, so no score; held back (both people handed off in the same cycle) it must still become
+    an open review, not fail the load on the review's NOT NULL score."""
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from leadflow.identity.load import _review_held
+    from leadflow.store.schema import match_reviews
+    proposed = pd.DataFrame({"survivor_id": [1], "merged_id": [2], "score": [float("nan")]})
+    with engine.begin() as c:
+        n = _review_held(c, SimpleNamespace(as_of=datetime(2026, 11, 26, 6)), proposed, proposed.iloc[:0])
+    rv = db.read_df(engine, sa.select(match_reviews.c.person_a, match_reviews.c.person_b,
+                                      match_reviews.c.score, match_reviews.c.status))
+    assert n == 1 and rv.to_dict("records") == [{"person_a": 1, "person_b": 2, "score": 1.0, "status": "open"}]

@@ -221,16 +221,18 @@ def _insert_handoffs(conn: Connection, rows: pd.DataFrame) -> set[int]:
 
 
 def _stick_owners(conn: Connection, done: pd.DataFrame, fallback: str) -> None:
-    """First handoff of an owner-less account makes its rep the account owner (sticky)."""
+    """First handoff of an owner-less account makes its rep the account owner (sticky); one
+    statement for all accounts (staged by COPY on PostgreSQL, then ``UPDATE ... FROM``), and an
+    account another run gave an owner meanwhile keeps it."""
     m = done["account_id"].notna() & done["account_owner"].isna() & (done["owner_rep"] != fallback)
     firsts = (done[m].sort_values(["priority", "person_id"], ascending=[False, True])
               .drop_duplicates("account_id").sort_values("account_id"))
     if firsts.empty:
         return
-    stmt = (sa.update(accounts)
-            .where(accounts.c.account_id == sa.bindparam("aid"), accounts.c.owner_rep.is_(None))
-            .values(owner_rep=sa.bindparam("rep")))
-    conn.execute(stmt, [{"aid": int(a), "rep": r} for a, r in zip(firsts["account_id"], firsts["owner_rep"])])
+    rows = pd.DataFrame({"account_id": firsts["account_id"].astype("int64").to_numpy(),
+                         "owner_rep": firsts["owner_rep"].astype(object).to_numpy()})
+    db.copy_update(conn, accounts, rows, key=["account_id"], columns=["owner_rep"],
+                   where="accounts.owner_rep IS NULL")
 
 
 def reason_text(route_reason: Any) -> str:

@@ -134,7 +134,8 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
     also = [*known["person_id"].tolist(), *pre.dropna().tolist(),
             *store.lookup_ids(conn, "email_norm", st["email_norm"].dropna().unique().tolist()).values()]
     existing = store.read_people_sharing_keys(conn, st, also)
-    res = resolve_people(st, existing, known, th, preassigned=pre.to_numpy(), apart=merging.read_apart(conn))
+    apart = merging.read_apart(conn, existing["person_id"])    # pairs among these people only
+    res = resolve_people(st, existing, known, th, preassigned=pre.to_numpy(), apart=apart)
     assign, reviews = res.assign, res.reviews
     # existing people this batch's records joined (as one file would have): one person now,
     # before golden records are computed from all of the survivor's records
@@ -243,8 +244,10 @@ def _review_held(conn: Any, ctx: RunContext, proposed: pd.DataFrame, done: pd.Da
     if not len(held):
         return 0
     a, b = held["survivor_id"].astype(int), held["merged_id"].astype(int)
+    # no score: joined through exact evidence (an address, a source id), no scored edge
     rv = pd.DataFrame({"person_a": np.minimum(a, b), "person_b": np.maximum(a, b),
-                       "score": held["score"].astype(float).to_numpy(), "status": "open", "created_at": ctx.as_of})
+                       "score": held["score"].astype(float).fillna(1.0).to_numpy(), "status": "open",
+                       "created_at": ctx.as_of})
     rv["evidence"] = [{"rule": "bridged", "held": "both handed off in the same cycle"}] * len(rv)
     return db.insert_ignore(conn, match_reviews, db.records(rv, ["person_a", "person_b", "score", "evidence",
                                                                  "status", "created_at"]), ["person_a", "person_b"])

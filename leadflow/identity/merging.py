@@ -11,6 +11,7 @@ merge, so ``people unmerge`` can restore the records. Golden values are the call
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -34,10 +35,17 @@ from leadflow.store.schema import (
 )
 
 
-def read_apart(conn: Connection) -> pd.DataFrame:
-    """(person_a, person_b) pairs a reviewer kept apart (rejected reviews, unmerges)."""
-    return db.read_df(conn, sa.select(match_reviews.c.person_a, match_reviews.c.person_b)
-                      .where(match_reviews.c.status == "rejected"))
+def read_apart(conn: Connection, person_ids: Iterable[Any] | None = None) -> pd.DataFrame:
+    """(person_a, person_b) pairs a reviewer kept apart (rejected reviews, unmerges); with
+    ``person_ids``, only the pairs of two of those people (a batch's candidates: a pair with
+    anyone else cannot meet in its resolution), read through the pair's index, not the table."""
+    q = (sa.select(match_reviews.c.person_a, match_reviews.c.person_b)
+         .where(match_reviews.c.status == "rejected"))
+    if person_ids is None:
+        return db.read_df(conn, q)
+    ids = sorted({int(x) for x in person_ids})
+    df = db.read_ids(conn, q, match_reviews.c.person_a, ids)
+    return df[df["person_b"].astype("int64").isin(ids)].reset_index(drop=True) if len(df) else df
 
 
 def mergeable_at_load(conn: Connection, pairs: pd.DataFrame) -> pd.DataFrame:

@@ -26,19 +26,22 @@ WITH hr AS (
     SELECT t.person_id, MAX(t.occurred_at) AS hand_raised_at
     FROM touches t
     JOIN people p ON p.person_id = t.person_id
-    LEFT JOIN (SELECT person_id, cycle, MIN(occurred_at) AS cycle_start
-               FROM lifecycle_events GROUP BY person_id, cycle) cs
-           ON cs.person_id = p.person_id AND cs.cycle = p.cycle AND p.cycle > 1
-    LEFT JOIN (SELECT person_id, cycle, MAX(occurred_at) AS recycled_at
-               FROM lifecycle_events WHERE to_stage = 'recycled' GROUP BY person_id, cycle) rc
-           ON rc.person_id = p.person_id AND rc.cycle = p.cycle AND p.lifecycle_stage = 'recycled'
     WHERE t.touch_type IN ({types}) AND t.occurred_at <= :as_of{only_t}
-      AND (rc.recycled_at IS NULL OR t.occurred_at > rc.recycled_at)
-      AND (cs.cycle_start IS NULL OR t.occurred_at > cs.cycle_start)
+{fresh_t}
+      AND NOT EXISTS (SELECT 1 FROM lifecycle_events le
+                      WHERE le.person_id = p.person_id AND le.cycle = p.cycle
+                        AND p.lifecycle_stage = 'recycled' AND le.to_stage = 'recycled'
+                        AND le.occurred_at >= t.occurred_at)
+      AND (p.cycle <= 1
+           OR NOT EXISTS (SELECT 1 FROM lifecycle_events le
+                          WHERE le.person_id = p.person_id AND le.cycle = p.cycle)
+           OR EXISTS (SELECT 1 FROM lifecycle_events le
+                      WHERE le.person_id = p.person_id AND le.cycle = p.cycle
+                        AND le.occurred_at < t.occurred_at))
     GROUP BY t.person_id
 ),
 ids AS (
-    SELECT person_id FROM scores WHERE score_date = :d AND ({worth}){only_s}
+    SELECT person_id FROM scores WHERE score_date = :d AND ({worth}){only_s}{fresh_s}
     UNION
     SELECT person_id FROM hr
 )
@@ -61,6 +64,20 @@ LEFT JOIN hr ON hr.person_id = p.person_id
 """
 
 
+# hr: a hand-raise touch counts when it came after the person was recycled in this cycle and
+# after the cycle began (cycles > 1). Hand-raise touches are found through ix_touches_type
+# (migration 0013), lifecycle events through uq_lifecycle_step (person first).
+#
+# _STALE (the daily run; ``{who}``: the person column): people handed off for their target cycle
+# on an earlier day are left out, by hand-raise and by score alike. They could only be
+# ``already_queued`` (nothing is written for them), and there are as many of them as the
+# warehouse has handoffs: the daily queue reads the day's possible MQLs, not the warehouse's.
+_STALE = """
+      AND NOT EXISTS (SELECT 1 FROM handoffs h JOIN people hp ON hp.person_id = h.person_id
+                      WHERE h.person_id = {who} AND h.run_date < :d
+                        AND h.cycle = hp.cycle + CASE WHEN hp.lifecycle_stage = 'recycled' THEN 1 ELSE 0 END)"""
+
+
 def _worth(q: Any, params: dict[str, Any]) -> str:
     """SQL over today's ``scores`` row: the score alone could qualify (``qualify``'s threshold
     or probability rule). People it leaves out would be ``not_qualified`` whatever else holds,
@@ -77,21 +94,24 @@ def _worth(q: Any, params: dict[str, Any]) -> str:
 
 def candidates(conn: Connection | sa.Engine, ctx: Any, person_ids: list[int] | None = None) -> pd.DataFrame:
     """Everyone scored today whose score could qualify them, or with a hand-raise in their
-    cycle, with what the rules need; with ``person_ids`` only those people (the intraday path
-    reads just its new records)."""
+    cycle, with what the rules need, except people handed off for their target cycle on an
+    earlier day (``_STALE``); with ``person_ids`` only those people, stale or not (the intraday
+    path reads just its new records)."""
     q = ctx.settings.qualification
     types = list(q.hand_raiser_touches) or ["__none__"]
     names = ", ".join(f":t{i}" for i in range(len(types)))
     params: dict[str, Any] = {"d": ctx.run_date, "as_of": ctx.as_of}
     params.update({f"t{i}": t for i, t in enumerate(types)})
     worth = _worth(q, params)
-    only = {"only_t": "", "only_s": ""}
+    only = {"only_t": "", "only_s": "", "fresh_t": _STALE.format(who="t.person_id"),
+            "fresh_s": _STALE.format(who="scores.person_id")}
     binds: list[sa.BindParameter[Any]] = [sa.bindparam("d", type_=sa.Date),
                                           sa.bindparam("as_of", type_=sa.DateTime)]
     if person_ids is not None:
         if not person_ids:
             return pd.DataFrame()
-        only = {"only_t": " AND t.person_id IN :ids", "only_s": " AND person_id IN :ids"}
+        only = {"only_t": " AND t.person_id IN :ids", "only_s": " AND person_id IN :ids",
+                "fresh_t": "", "fresh_s": ""}   # the intraday path: its few people, as they are
         params["ids"] = sorted({int(i) for i in person_ids})
         binds.append(sa.bindparam("ids", expanding=True))
     stmt = sa.text(_CANDIDATES.format(types=names, worth=worth, **only)).bindparams(*binds)

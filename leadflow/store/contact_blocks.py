@@ -37,15 +37,27 @@ def record(conn: Connection, source: str, kind: str, batch_id: int, signals: pd.
     return db.insert_ignore(conn, contact_blocks, rows, ["kind", "batch_id", "row_number", "signal"])
 
 
-def active(conn: Connection | Engine) -> pd.DataFrame:
-    """Unreleased blocks: email_hash -> the flags they set (opt_out, do_not_contact)."""
-    df = db.read_df(conn, sa.select(contact_blocks.c.email_hash, contact_blocks.c.signal)
-                    .where(contact_blocks.c.released_at.is_(None)).distinct())
+def active(conn: Connection | Engine, hashes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Unreleased blocks: email_hash -> the flags they set (opt_out, do_not_contact); with
+    ``hashes``, only the blocks of those addresses (read through ix_contact_blocks_hash)."""
+    q = (sa.select(contact_blocks.c.email_hash, contact_blocks.c.signal)
+         .where(contact_blocks.c.released_at.is_(None)).distinct())
+    df = db.read_df(conn, q) if hashes is None else db.read_values(conn, q, contact_blocks.c.email_hash,
+                                                                   list(hashes))
     if df.empty:
         return pd.DataFrame({"opt_out": pd.Series(dtype=bool), "do_not_contact": pd.Series(dtype=bool)})
     flag = df["signal"].map(FLAG_OF).fillna("do_not_contact")
     return pd.DataFrame({"email_hash": df["email_hash"], "opt_out": flag == "opt_out",
                          "do_not_contact": flag == "do_not_contact"}).groupby("email_hash").any()
+
+
+def any_active(conn: Connection | Engine) -> bool:
+    """Whether any block is unreleased (one indexed row at most, not the blocks)."""
+    q = sa.select(contact_blocks.c.block_id).where(contact_blocks.c.released_at.is_(None)).limit(1)
+    if isinstance(conn, Engine):
+        with conn.connect() as c:
+            return c.execute(q).first() is not None
+    return conn.execute(q).first() is not None
 
 
 def _addresses(conn: Connection | Engine, ids: Sequence[int]) -> pd.DataFrame:
@@ -70,13 +82,13 @@ def blocked_people(conn: Connection | Engine, person_ids: Sequence[Any]) -> pd.D
     ids = sorted({int(x) for x in person_ids if pd.notna(x)})
     if not ids:
         return empty
-    blocks = active(conn)
-    if blocks.empty:
+    if not any_active(conn):
         return empty
     addr = _addresses(conn, ids)
     if addr.empty:
         return empty
     addr["email_hash"] = email_hash(addr["email_norm"].astype(object))
+    blocks = active(conn, addr["email_hash"].dropna().unique().tolist())   # these addresses' blocks only
     hit = addr.join(blocks, on="email_hash", how="inner")
     if hit.empty:
         return empty

@@ -282,6 +282,7 @@ touches = sa.Table(
     sa.Column("row_number", sa.Integer),
     sa.UniqueConstraint("source", "source_touch_id", name="uq_touch_source_id"),
     sa.Index("ix_touches_person", "person_id", "occurred_at"),
+    sa.Index("ix_touches_type", "touch_type", "occurred_at"),   # the queue's hand-raisers
 )
 
 scores = sa.Table(
