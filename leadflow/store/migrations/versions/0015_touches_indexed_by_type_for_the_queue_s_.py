@@ -1,15 +1,15 @@
 """touches indexed by type for the queue's hand-raisers
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-11-30 15:24:34.466104
 
 Frozen once merged: later schema changes get a new revision, never an edit of this one.
 """
 from alembic import op
 
-revision = '0013'
-down_revision = '0012'
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
