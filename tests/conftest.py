@@ -60,6 +60,7 @@ def _warehouse_url(request: pytest.FixtureRequest, tmp_path: Path, init: bool) -
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'warehouse.db'}"
         if init:
+            tmp_path.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(_sqlite_template(), tmp_path / "warehouse.db")
         yield url
         _forget(url)
@@ -68,7 +69,7 @@ def _warehouse_url(request: pytest.FixtureRequest, tmp_path: Path, init: bool) -
         if os.environ.get("CI"):
             pytest.fail(_PG_REASON)
         pytest.skip(_PG_REASON)
-    if init:
+    if init and not _TEMPLATE.get("pg_busy"):          # one test at a time may hold it
         yield from _pg_reused_schema()
         return
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -76,6 +77,8 @@ def _warehouse_url(request: pytest.FixtureRequest, tmp_path: Path, init: bool) -
     with admin.begin() as c:
         c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     url = _schema_url(schema)
+    if init:
+        db.init(db.engine(url))
     yield url
     _forget(url)
     with admin.begin() as c:
@@ -132,7 +135,11 @@ def _pg_reused_schema() -> Any:
             _TEMPLATE["pg_shape"] = _pg_shape(c, schema)
         _TEMPLATE["pg_schema"] = schema
     url = _schema_url(schema)
-    yield url
+    _TEMPLATE["pg_busy"] = True
+    try:
+        yield url
+    finally:
+        _TEMPLATE["pg_busy"] = False
     _forget(url)
     try:
         with admin.begin() as c:
