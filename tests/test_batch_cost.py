@@ -38,8 +38,6 @@ _SKIP = ("leadflow.store.frames", "leadflow.store.db")
 
 # call site -> why it still reads the whole warehouse (strict xfail: remove when fixed)
 KNOWN_OFFENDERS: dict[str, str] = {
-    "leadflow.quality.params:<setcomp>":
-        "quality.params.loaded_keys reads every loaded key of the warehouse (leadflow/quality: h16)",
     "leadflow.score.warehouse:_read":
         "scoring rescores everyone every day (time decay; the fingerprint keeps a scores row per "
         "day for every handed-off person), so it reads every active person's inputs",

@@ -32,23 +32,38 @@ def known_campaign_ids(conn: Connection) -> set[str]:
     return {str(x) for x in ids}
 
 
-def known_handoffs(conn: Connection) -> tuple[set[int], set[str]]:
-    """Handoff ids, and the normalised emails of people who were handed off."""
-    ids = {int(x) for x in _col(conn, sa.select(s.handoffs.c.handoff_id))}
-    emails = _col(conn, sa.select(s.people.c.email_norm)
-                  .join(s.handoffs, s.handoffs.c.person_id == s.people.c.person_id).distinct())
+def _cited(kind: str, column: str, batch_ids: list[int]) -> sa.Select:
+    """The values of ``column`` in the batches being validated: the only ones a check of them
+    needs to look up, so the lookup follows the batch, not the warehouse."""
+    st = s.STAGING[kind]
+    return sa.select(st.c[column]).where(st.c.batch_id.in_(batch_ids or [-1]))
+
+
+def known_handoffs(conn: Connection, batch_ids: list[int]) -> tuple[set[int], set[str]]:
+    """Of the handoff ids the batches' outcomes cite, those in handoffs; of their emails, those of
+    people who were handed off (normalised)."""
+    ids = {int(x) for x in _col(conn, sa.select(s.handoffs.c.handoff_id).where(
+        s.handoffs.c.handoff_id.in_(_cited("crm_outcomes", "handoff_id", batch_ids))))}
+    cited = sorted({str(e).strip().lower() for e in _col(conn, _cited("crm_outcomes", "email", batch_ids))})
+    emails: set[Any] = set()
+    for i in range(0, len(cited), 10_000):             # bound parameters per statement
+        emails |= _col(conn, sa.select(s.people.c.email_norm)
+                       .join(s.handoffs, s.handoffs.c.person_id == s.people.c.person_id)
+                       .where(s.people.c.email_norm.in_(cited[i:i + 10_000])).distinct())
     return ids, {str(e).strip().lower() for e in emails}
 
 
-def loaded_keys(conn: Connection, kind: str, source: str) -> set[str]:
-    """Keys of this source's rows already accepted in earlier batches (and the core table)."""
+def loaded_keys(conn: Connection, kind: str, source: str, batch_ids: list[int]) -> set[str]:
+    """Of the keys in the batches being validated, those of this source's rows already accepted
+    in earlier batches (and in the core table); looked up by key (indexed), not read whole."""
     key = KEYS[kind][0]
     st = s.STAGING[kind]
-    keys = _col(conn, sa.select(st.c[key]).where(st.c.source == source,
-                                                  sa.or_(st.c.state == "loaded", rowstate.passed(st))))
+    cited = _cited(kind, key, batch_ids)
+    keys = _col(conn, sa.select(st.c[key]).where(
+        st.c.source == source, st.c[key].in_(cited), sa.or_(st.c.state == "loaded", rowstate.passed(st))))
     core = {"touches": s.touches, "crm_outcomes": s.outcomes}.get(kind)
     if core is not None:
-        keys |= _col(conn, sa.select(core.c[key]).where(core.c.source == source))
+        keys |= _col(conn, sa.select(core.c[key]).where(core.c.source == source, core.c[key].in_(cited)))
     return {str(k) for k in keys}
 
 
@@ -69,11 +84,11 @@ def for_source(conn: Connection, suite: Suite, kind: str, source: str, batch_ids
     p: dict[str, Any] = {"min_rows": min_rows(conn, suite, source, batch_ids)}
     if kind == "touches":
         p["known_campaign_ids"] = known_campaign_ids(conn)
-        p["loaded_keys"] = loaded_keys(conn, kind, source)
+        p["loaded_keys"] = loaded_keys(conn, kind, source, batch_ids)
     elif kind == "crm_outcomes":
-        ids, emails = known_handoffs(conn)
+        ids, emails = known_handoffs(conn, batch_ids)
         p["known_handoff_ids"], p["known_handoff_emails"] = ids, emails
-        p["loaded_keys"] = loaded_keys(conn, kind, source)
+        p["loaded_keys"] = loaded_keys(conn, kind, source, batch_ids)
     return p
 
 

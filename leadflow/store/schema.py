@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from leadflow.canonical import FIELDS
+from leadflow.canonical import FIELDS, KEYS
 
 metadata = sa.MetaData()
 # Money is exact in the warehouse (sums of spend and revenue add up to the cent); Python reads
@@ -74,7 +74,12 @@ def _staging(kind: str) -> sa.Table:
         sa.Column("state_reason", sa.Text),                   # why suppressed / quarantined later
         sa.PrimaryKeyConstraint("batch_id", "row_number", name=f"pk_stg_{kind}"),
         sa.Index(f"ix_stg_{kind}_state", "state"),
+        # quality's "already accepted" lookup of a batch's keys (quality/params.loaded_keys)
+        *([sa.Index(f"ix_stg_{kind}_key", "source", KEYS[kind][0])] if kind in KEYED_STAGING else []),
     )
+
+
+KEYED_STAGING = ("touches", "crm_outcomes")
 
 
 stg_inbound_leads = _staging("inbound_leads")
