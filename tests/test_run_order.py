@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import sqlalchemy as sa
 from leadflow import config as cfg
 from leadflow import pipeline
 from leadflow.context import RunContext, make_run_id
-from leadflow.store import db
+from leadflow.store import db, locks
 from leadflow.store.schema import STAGING, ingest_batches, quarantine
 from tests.conftest import ROOT, demo_config
 from tests.test_pipeline import _accounting
@@ -95,7 +97,13 @@ def test_quality_for_a_day_leaves_later_batches_landed(two_days) -> None:
 def _run_cli(cfg_path: Path, d: date, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "leadflow", "run", "-c", str(cfg_path), "--date",
                              d.isoformat(), "--steps", DAILY], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _drain(p: subprocess.Popen, out: list[str]) -> None:
+    """Collect a process's stderr as it comes (it is read while the process runs)."""
+    assert p.stderr is not None
+    out.extend(iter(p.stderr.readline, ""))
 
 
 @pytest.mark.slow
@@ -104,11 +112,24 @@ def test_two_dates_at_once_in_two_processes_leave_accounting_exact(two_days) -> 
     eng = db.engine(url)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "LEADFLOW_DATABASE_URL": url, "LEADFLOW_DATA_DOCS": "0",
            "LEADFLOW_LOG_LEVEL": "WARNING"}
-    procs = [_run_cli(cfg_path, D, env), _run_cli(cfg_path, D1, env)]
-    outs = [p.communicate(timeout=300) for p in procs]
-    for p, (_, err) in zip(procs, outs):
-        assert p.returncode == 0, err[-2000:]
-    assert any("waiting for run" in err for _out, err in outs), "the second run should say whom it waits for"
+    # the test holds the run lock until a run says whom it waits for, so the two runs surely
+    # meet the lock (not only when their start-ups happen to overlap), then lets them race
+    outs: list[list[str]] = [[], []]
+    with locks.run_lock(eng, "holder:both-dates", "hold"):
+        procs = [_run_cli(cfg_path, D, env), _run_cli(cfg_path, D1, env)]
+        readers = [threading.Thread(target=_drain, args=(p, out), daemon=True) for p, out in zip(procs, outs)]
+        for r in readers:
+            r.start()
+        deadline = time.monotonic() + 180
+        while (not any("waiting for run" in "".join(out) for out in outs)
+               and time.monotonic() < deadline and all(p.poll() is None for p in procs)):
+            time.sleep(0.2)
+    for p, r in zip(procs, readers):
+        p.wait(timeout=300)
+        r.join(timeout=30)
+    for p, out in zip(procs, outs):
+        assert p.returncode == 0, "".join(out)[-2000:]
+    assert any("waiting for run" in "".join(out) for out in outs), "a run should say whom it waits for"
     # whichever order they ran in, a last run of D finishes what waited
     pipeline.run_daily(_ctx(settings, url, D))
     _accounting(eng)
