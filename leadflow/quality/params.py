@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from leadflow.canonical import KEYS
 from leadflow.config import Settings
 from leadflow.quality.suites import Suite
-from leadflow.store import rowstate
+from leadflow.store import db, rowstate
 from leadflow.store import schema as s
 
 
@@ -44,13 +44,10 @@ def known_handoffs(conn: Connection, batch_ids: list[int]) -> tuple[set[int], se
     people who were handed off (normalised)."""
     ids = {int(x) for x in _col(conn, sa.select(s.handoffs.c.handoff_id).where(
         s.handoffs.c.handoff_id.in_(_cited("crm_outcomes", "handoff_id", batch_ids))))}
-    cited = sorted({str(e).strip().lower() for e in _col(conn, _cited("crm_outcomes", "email", batch_ids))})
-    emails: set[Any] = set()
-    for i in range(0, len(cited), 10_000):             # bound parameters per statement
-        emails |= _col(conn, sa.select(s.people.c.email_norm)
-                       .join(s.handoffs, s.handoffs.c.person_id == s.people.c.person_id)
-                       .where(s.people.c.email_norm.in_(cited[i:i + 10_000])).distinct())
-    return ids, {str(e).strip().lower() for e in emails}
+    cited = {str(e).strip().lower() for e in _col(conn, _cited("crm_outcomes", "email", batch_ids))}
+    emails = db.read_values(conn, sa.select(s.people.c.email_norm).join(
+        s.handoffs, s.handoffs.c.person_id == s.people.c.person_id).distinct(), s.people.c.email_norm, cited)
+    return ids, {str(e).strip().lower() for e in emails["email_norm"].dropna()}
 
 
 def loaded_keys(conn: Connection, kind: str, source: str, batch_ids: list[int]) -> set[str]:
