@@ -66,7 +66,7 @@ LEFT JOIN hr ON hr.person_id = p.person_id
 
 # hr: a hand-raise touch counts when it came after the person was recycled in this cycle and
 # after the cycle began (cycles > 1). Hand-raise touches are found through ix_touches_type
-# (migration 0013), lifecycle events through uq_lifecycle_step (person first).
+# (migration 0015), lifecycle events through uq_lifecycle_step (person first).
 #
 # _STALE (the daily run; ``{who}``: the person column): people handed off for their target cycle
 # on an earlier day are left out, by hand-raise and by score alike. They could only be
