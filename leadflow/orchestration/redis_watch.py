@@ -8,7 +8,7 @@ second message already waiting when the first was taken, is dropped and waits fo
 (minutes). This trigger keeps one subscription for its whole life and blocks on the socket
 (``poll_seconds`` at most) instead of sleeping between polls, so an event becomes an asset
 event in well under a second and a burst becomes one asset event per message.
-(tests/test_intraday.py shows both against a real Redis.)
+(tests/test_intraday_watch.py shows both against a real Redis.)
 
 The triggerer imports it by its class path; it needs the Redis provider (for the Airflow
 connection) and nothing of leadflow's stages.
