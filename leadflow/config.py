@@ -170,6 +170,9 @@ class Scoring(Strict):
         DecayStep(max_age_days=90, factor=0.25)])         # older than the last step: 0
     score_from: Literal["fit_plus_engagement", "engagement"] = "fit_plus_engagement"
     max_score: float = 100.0
+    # people within this much of qualification.min_probability are rescored daily even without
+    # new input (the model's probability drifts with lead age and recency; leadflow/score/due.py)
+    rescore_probability_margin: float = Field(default=0.05, ge=0, le=1)
 
     @field_validator("engagement")
     @classmethod

@@ -73,6 +73,14 @@ def snapshot(engine: sa.Engine) -> dict[str, Any]:
                 "quarantine": _rows(c, _QUARANTINE), "people": _rows(c, _PEOPLE)}
 
 
+def scores_at_handoff(snap: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot with only each handed-off person's score of the handoff's own day. Since the
+    daily step scores only the day's due people (issue 17), a person already handed off gets a
+    new score row only when their inputs change; what sales received is the score at handoff."""
+    when = {(h[0], h[5]) for h in snap["handoffs"]}
+    return {**snap, "scores_of_handed_off": [r for r in snap["scores_of_handed_off"] if (r[0], r[1]) in when]}
+
+
 def _config(tmp: Path) -> Path:
     """The project's leadflow.yaml with its folders inside ``tmp`` (as tests.conftest.demo_config)."""
     import yaml

@@ -75,6 +75,7 @@ def plan(ctx: RunContext, person_ids: list[int] | None = None) -> pd.DataFrame:
     df = candidates(ctx.engine, ctx, person_ids)
     if df.empty:
         return df
+    df = _with_todays_scores(ctx, df)
     df["has_handoff"] = existing_handoffs(ctx.engine, df)
     df = qualify(df, s.qualification, ctx.as_of)
     df["priority"] = priority(df)
@@ -90,6 +91,23 @@ def plan(ctx: RunContext, person_ids: list[int] | None = None) -> pd.DataFrame:
     counts = today_counts(ctx.engine, ctx.run_date)
     df.attrs["today_counts"] = counts
     return _set_routes(df, route(df[go], s.routing, ctx.run_date, counts))
+
+
+def _with_todays_scores(ctx: RunContext, df: pd.DataFrame) -> pd.DataFrame:
+    """Candidates without a score today (hand-raisers whose inputs did not change, so the daily
+    step did not rescore them) get one now, written like the step's, so the handoff carries the
+    score of its day."""
+    gap = df["score"].isna()
+    if not gap.any():
+        return df
+    got = score.score_missing(ctx, df.loc[gap, "person_id"].tolist())
+    if got.empty:
+        return df
+    got = got.set_index(got["person_id"].astype("int64"))
+    pid = df["person_id"].astype("int64")
+    for c in ("score", "grade", "probability", "model_version"):
+        df[c] = df[c].where(~gap, pid.map(got[c]))
+    return df
 
 
 def _set_routes(df: pd.DataFrame, routed: pd.DataFrame) -> pd.DataFrame:

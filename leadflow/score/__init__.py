@@ -1,8 +1,11 @@
 """Lead scoring: rule grades and scores, a predictive model, and reasons a rep can read.
 
 Entry points (see docs/scoring.md):
-- ``score_people(ctx)`` — the daily step: scores every active person as of ``ctx.as_of``
-  (reasons left NULL);
+- ``score_people(ctx)`` — the daily step: scores the day's due people as of ``ctx.as_of``
+  (everyone on a first run; else those whose inputs changed and those who could still qualify,
+  see ``score.due``; reasons left NULL);
+- ``score_missing(ctx, person_ids)`` — today's scores for queue candidates the step did not
+  rescore (a hand-raiser whose inputs did not change);
 - ``fill_reasons(conn, ctx, person_ids)`` / ``reasons_for(conn, ctx, person_ids)`` — reasons for
   just the people a rep sees (handed off, explained), stored on the day's scores / returned;
 - ``train_model(ctx, allow_leaky=False)`` — train on outcomes, register, promote if better;
@@ -14,12 +17,17 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["score_people", "fill_reasons", "reasons_for", "train_model", "evaluate_file"]
+__all__ = ["score_people", "score_missing", "fill_reasons", "reasons_for", "train_model", "evaluate_file"]
 
 
 def score_people(ctx: Any) -> dict[str, Any]:
     from leadflow.score.step import score_people as _run
     return _run(ctx)
+
+
+def score_missing(ctx: Any, person_ids: Any) -> Any:
+    from leadflow.score.step import score_missing as _missing
+    return _missing(ctx, person_ids)
 
 
 def fill_reasons(conn: Any, ctx: Any, person_ids: Any) -> int:

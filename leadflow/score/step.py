@@ -1,8 +1,9 @@
-"""The daily scoring step: every active person scored as of ``ctx.as_of``, written once per day.
+"""The daily scoring step: the day's due people scored as of ``ctx.as_of``, written once per day.
 
 Pure logic (``score_frame``) takes people and touches DataFrames and returns the scores frame;
-``score_people`` reads the warehouse, calls it and upserts ``scores`` on (person_id, score_date),
-so re-running a day rewrites the same rows and adds none.
+``score_people`` reads the due people (``due``: everyone on a first run, else those whose inputs
+changed plus those who could still qualify), calls it and upserts ``scores`` on
+(person_id, score_date), so re-running a day rewrites the same rows and adds none.
 
 Reasons are words for a rep, so only people a rep sees need them: the daily step stores scores
 with ``reasons`` NULL, and ``fill_reasons`` (called by the queue for the people it hands off)
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 
 from leadflow.config import Settings
 from leadflow.context import RunContext
-from leadflow.score import partition, registry, rules, train, warehouse
+from leadflow.score import due, partition, registry, rules, train, warehouse
 from leadflow.score import reasons as rs
 from leadflow.store import db
 from leadflow.store.schema import scores
@@ -72,6 +73,7 @@ def score_frame(people: pd.DataFrame, touches: pd.DataFrame, settings: Settings,
             cands.append(rs.model_candidates(attr, X.reset_index(drop=True), labels, topics,
                                              names=list(bundle.explainer.features)))
     out["reasons"] = rs.top_reasons(len(people), *cands) if reasons else None
+    out["ceiling"] = due.ceiling(fit, econ, len(people), settings)   # not stored in scores
     return out
 
 
@@ -104,33 +106,81 @@ def load_live(ctx: RunContext) -> tuple[registry.Bundle | None, str]:
 
 
 def score_people(ctx: RunContext, part: partition.Part | None = None) -> dict[str, Any]:
-    """Score every active person as of the run (``part``: only partition k of n, by a hash of
+    """Score the day's due people as of the run (``part``: only partition k of n, by a hash of
     the person id, see ``partition``); upsert ``scores`` for ``ctx.run_date``.
 
-    The result's ``seconds`` splits the time into reading, scoring and writing (the log line
-    carries it too), so a slow run shows at once whether the warehouse or the scoring is slow."""
+    Due (``due``): everyone on the first run or when what a score means changed (config,
+    model, code); else the people whose inputs changed since the previous run plus those whose
+    score could still qualify (``score_watch``). The result's ``seconds`` splits the time into
+    reading, scoring and writing, so a slow run shows at once where the time goes."""
     clock = _Clock()
-    ppl = warehouse.read_people(ctx.engine, active_as_of=ctx.as_of)
-    ppl = ppl[partition.mask(ppl["person_id"], part)] if part else ppl
-    clock.lap("read_people")
-    tch = warehouse.read_touches(ctx.engine, ctx.as_of)
-    clock.lap("read_touches")
+    name = partition.name("score", part)
     bundle, model_note = load_live(ctx)
+    fp = due.fingerprint(ctx.settings, warehouse.declared_attributes(ctx.settings),
+                         bundle.version if bundle is not None else None)
+    prev = due.previous_run(ctx.engine, ctx.run_date, name)
+    seen_touch = due.max_touch_id(ctx.engine)      # before reading: later touches are new tomorrow
+    incremental = prev is not None and prev.fingerprint == fp
     clock.lap("load_model")
-    if ppl.empty:
-        return {"scored": 0, "by_grade": {}, "model": model_note, "seconds": clock.laps}
-    out = score_frame(ppl, tch, ctx.settings, ctx.as_of, bundle, reasons=False)
+    if incremental:
+        assert prev is not None
+        considered = due.due_ids(ctx.engine, prev, ctx.as_of)
+        ppl = warehouse.read_people(ctx.engine, active_as_of=ctx.as_of, ids=considered)
+    else:
+        ppl = warehouse.read_people(ctx.engine, active_as_of=ctx.as_of)
+        considered = sorted(set(ppl["person_id"].astype("int64").tolist()) | set(due.watch_ids(ctx.engine)))
+    ppl = ppl[partition.mask(ppl["person_id"], part)] if part else ppl
+    considered = [i for i, keep in zip(considered, partition.mask(considered, part)) if keep]
+    clock.lap("read_people")
+    ids = ppl["person_id"].tolist() if incremental else None
+    tch = warehouse.read_touches(ctx.engine, ctx.as_of, ids=ids)
+    clock.lap("read_touches")
+    out = score_frame(ppl, tch, ctx.settings, ctx.as_of, bundle, reasons=False) if len(ppl) \
+        else pd.DataFrame(columns=[*SCORE_COLUMNS, "ceiling"])
     clock.lap("score")
+    out["score_date"] = ctx.run_date
+    out["run_id"] = ctx.run_id
+    open_ = due.open_to_marketing(ppl.reset_index(drop=True))
+    watched = out[due.could_qualify(out, out["ceiling"].to_numpy(dtype=float), open_, ctx.settings)]
+    with db.transaction(ctx.engine) as c:
+        if len(out):
+            write_scores(c, out)
+        due.update_watch(c, ctx.run_date, considered, watched[["person_id", "ceiling", "probability"]])
+        due.record_run(c, {"run_date": ctx.run_date, "part": name, "as_of": ctx.as_of,
+                           "max_touch_id": seen_touch, "fingerprint": fp,
+                           "mode": "incremental" if incremental else "full",
+                           "scored": int(len(out)), "run_id": ctx.run_id})
+    clock.lap("write")
+    mode = "incremental" if incremental else "full"
+    log.info("scored %d people (%s, %s); seconds %s", len(out), mode, model_note, clock.laps)
+    by_grade = out["grade"].value_counts().reindex(list(rules.GRADES), fill_value=0)
+    res: dict[str, Any] = {"scored": int(len(out)), "mode": mode, "watched": int(len(watched)),
+                           "by_grade": {k: int(v) for k, v in by_grade.items()}, "model": model_note,
+                           "seconds": clock.laps}
+    if len(out):
+        res["mean_score"] = round(float(out["score"].mean()), 1)
+    return res
+
+
+def score_missing(ctx: RunContext, person_ids: Any) -> pd.DataFrame:
+    """Today's scores for the active people among these who have none for the run date yet, written
+    as the daily step would have (a hand-raiser whose inputs did not change since an earlier day).
+    Returns ``person_id, score, grade, probability, model_version`` of the rows written."""
+    cols = ["person_id", "score", "grade", "probability", "model_version"]
+    ids = sorted({int(i) for i in person_ids})
+    have = db.read_ids(ctx.engine, sa.select(scores.c.person_id).where(scores.c.score_date == ctx.run_date),
+                       scores.c.person_id, ids)
+    need = sorted(set(ids) - set(have["person_id"].astype("int64").tolist()))
+    ppl = warehouse.read_people(ctx.engine, active_as_of=ctx.as_of, ids=need) if need else pd.DataFrame()
+    if ppl.empty:
+        return pd.DataFrame(columns=cols)
+    tch = warehouse.read_touches(ctx.engine, ctx.as_of, ids=need)
+    out = score_frame(ppl, tch, ctx.settings, ctx.as_of, load_live(ctx)[0], reasons=False)
     out["score_date"] = ctx.run_date
     out["run_id"] = ctx.run_id
     with db.transaction(ctx.engine) as c:
         write_scores(c, out)
-    clock.lap("write")
-    log.info("scored %d people (%s); seconds %s", len(out), model_note, clock.laps)
-    by_grade = out["grade"].value_counts().reindex(list(rules.GRADES), fill_value=0)
-    return {"scored": int(len(out)), "by_grade": {k: int(v) for k, v in by_grade.items()},
-            "model": model_note,
-            "mean_score": round(float(out["score"].mean()), 1), "seconds": clock.laps}
+    return out[cols]
 
 
 class _Clock:

@@ -35,7 +35,14 @@ PURPOSE = {
     "tombstones": "Right to erasure: keyed SHA-256 hashes of erased people's address, phone and record ids "
                   "(no clear text); matching rows are suppressed at landing and load.",
     "touches": "Engagement events attached to the resolved person.",
-    "scores": "Fit grade, engagement and rule score, model probability and reasons, per person per day.",
+    "scores": ("Fit grade, engagement and rule score, model probability and reasons, per person and day the "
+               "person was scored: the day's new or changed people, plus those who could still qualify "
+               "(`score_watch`); a person's current score is their latest row."),
+    "score_watch": ("People whose score could still qualify them without new input (`ceiling`: the best rule "
+                    "score their touches can give as they age): rescored every day until it cannot."),
+    "score_runs": ("One row per scoring run and partition: its `as_of`, the touches it had seen "
+                   "(`max_touch_id`) and the `fingerprint` of what a score meant (config, model, code); a new "
+                   "fingerprint rescores everyone once."),
     "lifecycle_events": "Every lifecycle transition with time, reason and run id.",
     "suppressions": "Qualified people who were not handed off, and why.",
     "handoffs": "The sales queue: one row per person per cycle, owner, why, SLA.",

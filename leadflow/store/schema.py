@@ -182,6 +182,8 @@ people = sa.Table(
     sa.Column("attributes", sa.JSON),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Index("ix_people_updated", "updated_at"),   # scoring: people whose inputs changed
+    sa.Index("ix_people_created", "created_at"),   # scoring: people who became active (future-dated)
 )
 
 # Each landed lead record and the person it resolved to: the merge history's basis.
@@ -288,6 +290,7 @@ touches = sa.Table(
     sa.UniqueConstraint("source", "source_touch_id", name="uq_touch_source_id"),
     sa.Index("ix_touches_person", "person_id", "occurred_at"),
     sa.Index("ix_touches_type", "touch_type", "occurred_at"),   # the queue's hand-raisers
+    sa.Index("ix_touches_occurred", "occurred_at"),   # scoring: touches that became visible today
 )
 
 scores = sa.Table(
@@ -303,6 +306,31 @@ scores = sa.Table(
     sa.Column("reasons", sa.JSON),                         # top reasons, in a rep's words
     sa.Column("run_id", sa.Text),
     sa.PrimaryKeyConstraint("person_id", "score_date", name="pk_scores"),
+)
+
+# People whose rule score (or probability) could still qualify them with no new input: the
+# daily scoring step rescores them beside the people whose inputs changed (issue 17). ``ceiling``
+# is the highest rule score their current touches can give as they age (negative points fade).
+score_watch = sa.Table(
+    "score_watch", metadata,
+    sa.Column("person_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("score_date", sa.Date, nullable=False),
+    sa.Column("ceiling", sa.Float, nullable=False),
+    sa.Column("probability", sa.Float),
+)
+
+# One row per scoring run (date and partition): what the next day's run starts from.
+score_runs = sa.Table(
+    "score_runs", metadata,
+    sa.Column("run_date", sa.Date, nullable=False),
+    sa.Column("part", sa.Text, nullable=False),             # "score" or "score:k/n"
+    sa.Column("as_of", sa.DateTime, nullable=False),
+    sa.Column("max_touch_id", sa.BigInteger, nullable=False),   # touches inserted before the run
+    sa.Column("fingerprint", sa.Text, nullable=False),      # scoring config + model: what a score means
+    sa.Column("mode", sa.Text, nullable=False),             # full | incremental
+    sa.Column("scored", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.Text),
+    sa.PrimaryKeyConstraint("run_date", "part", name="pk_score_runs"),
 )
 
 lifecycle_events = sa.Table(
