@@ -38,14 +38,6 @@ _SKIP = ("leadflow.store.frames", "leadflow.store.db")
 
 # call site -> why it still reads the whole warehouse (strict xfail: remove when fixed)
 KNOWN_OFFENDERS: dict[str, str] = {
-    # Scoring reads only the day's due people (leadflow/score/due.py; due_ids itself stays flat),
-    # but all of their history: in the bigger warehouse more of the same 100 leads join people
-    # who already have touches (measured: 73 -> 80 changed people, 156 -> 205 touches read).
-    "leadflow.score.warehouse:read_people":
-        "scores the day's changed people and the watch list; more of the day's leads join "
-        "existing people in a bigger warehouse",
-    "leadflow.score.warehouse:read_touches":
-        "reads every touch of the day's due people: people the day's leads joined bring their history",
     "leadflow.handoff.withdraw:withdraw_blocked":
         "re-checks every open handoff of other run dates once any contact block exists: blocks "
         "are keyed by SHA-256 of an address, which people do not store, so the addresses of all "
