@@ -36,15 +36,9 @@ LEADS = 100                 # the day's new leads, the same in both
 HIST_DAYS = 5
 _SKIP = ("leadflow.store.frames", "leadflow.store.db")
 
-# call site -> why it still reads the whole warehouse (strict xfail: remove when fixed)
-KNOWN_OFFENDERS: dict[str, str] = {
-    "leadflow.handoff.withdraw:withdraw_blocked":
-        "re-checks every open handoff of other run dates once any contact block exists: blocks "
-        "are keyed by SHA-256 of an address, which people do not store, so the addresses of all "
-        "open handoffs' people are hashed in Python to find the blocked ones",
-    "leadflow.store.contact_blocks:_addresses":
-        "the addresses of every open handoff's person, for withdraw_blocked (above)",
-}
+# call site -> why it still reads the whole warehouse (strict xfail: remove when fixed). Empty
+# since issue 17's scoring (leadflow/score/due.py) and contact-block (stored address hashes) work.
+KNOWN_OFFENDERS: dict[str, str] = {}
 
 
 class Reads:

@@ -19,7 +19,9 @@ from leadflow.ingest import land
 from leadflow.quality import validate_all
 from leadflow.store import contact_blocks, db
 from leadflow.store.schema import contact_blocks as blocks_t
-from leadflow.store.schema import handoffs, people, quarantine, scores, stg_inbound_leads, suppressions
+from leadflow.store.schema import (handoffs, people, person_records, quarantine, scores, stg_inbound_leads,
+                                   suppressions)
+from leadflow.vocab.emails import email_hash_of
 from tests.ingest_helpers import HEADER, lead_source, write
 
 D1 = date(2026, 11, 26)
@@ -171,3 +173,27 @@ def test_signals_of_rows_staged_before_blocks_existed_are_captured_once(engine, 
     assert load_leads(ctx)["opt_out_signals"] == 0
     b = _rows(engine, blocks_t)
     assert b[["row_number", "signal"]].values.tolist() == [[1, "opt_out"]]
+
+
+def test_a_later_block_on_a_records_other_address_withdraws_only_that_persons_handoff(engine, make_ctx,
+                                                                                      tmp_path) -> None:
+    """The block matches through the stored address hashes (people and person_records), by an
+    indexed join: her record's other address counts, a stranger's block withdraws nothing, and a
+    released block stops counting (issue 17: no open handoff's address is hashed in Python)."""
+    _day(make_ctx, engine, tmp_path, D1, [f"1,{ANNA},120,2026-11-25T10:00:00Z,No,google,",
+                                          "2,tom.lee@globex.com,120,2026-11-25T10:00:00Z,No,google,"])
+    pid = _anna_id(engine)
+    with engine.begin() as c:        # a record of hers that came with another address
+        db.bulk_insert(c, person_records, pd.DataFrame({
+            "batch_id": [999], "row_number": [1], "source": ["crm"], "person_id": [pid],
+            "match_rule": ["phone"], "created_at": [pd.Timestamp(D1)], "email_norm": ["anna@berg.example"]}))
+    stored = _rows(engine, person_records).set_index("email_norm")["email_hash"]
+    assert stored["anna@berg.example"] == email_hash_of("anna@berg.example")   # derived by the writer
+    d2 = D1 + timedelta(days=1)
+    _, q, _ = _day(make_ctx, engine, tmp_path, d2, ["7,someone@else.example,120,not a time,Yes,google,"])
+    assert q["withdrawn_open"] == 0                                  # a stranger's block
+    _, q, _ = _day(make_ctx, engine, tmp_path, d2, ["8, Anna@Berg.example ,120,not a time,Yes,google,"])
+    assert q["withdrawn_open"] == 1
+    h = _rows(engine, handoffs).set_index("person_id")["status"]
+    assert h[pid] == "withdrawn" and (h.drop(pid) == "queued").all()
+    assert contact_blocks.blocked_people(engine, [pid]).loc[pid, "opt_out"]

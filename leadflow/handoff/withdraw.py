@@ -48,11 +48,13 @@ def withdraw_blocked(conn: Connection, ctx: RunContext) -> int:
     q = (sa.select(h.handoff_id, h.person_id, h.cycle, p.opt_out, p.do_not_contact, p.erased_at)
          .select_from(handoffs.join(people, people.c.person_id == h.person_id))
          .where(h.status.in_(OPEN_STATUSES), h.run_date != ctx.run_date))
-    if not contact_blocks.any_active(conn):
-        # no block to look up: only people flagged themselves can be withdrawn, so the read is
-        # the flagged open handoffs, not every open handoff of the warehouse
-        q = q.where(sa.or_(p.opt_out.is_(True), p.do_not_contact.is_(True), p.erased_at.is_not(None)))
-    df = db.read_df(conn, q)
+    # only the open handoffs a reason now applies to: people flagged themselves, or blocked on
+    # one of their addresses (an indexed join on the stored hashes, when any block exists)
+    reasons: list[sa.ColumnElement[bool]] = [p.opt_out.is_(True), p.do_not_contact.is_(True),
+                                             p.erased_at.is_not(None)]
+    if contact_blocks.any_active(conn):
+        reasons.append(contact_blocks.blocked_clause(h.person_id))
+    df = db.read_df(conn, q.where(sa.or_(*reasons)))
     if df.empty:
         return 0
     df = contact_blocks.apply(conn, df)

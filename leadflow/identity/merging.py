@@ -33,6 +33,7 @@ from leadflow.store.schema import (
     suppressions,
     touches,
 )
+from leadflow.vocab.emails import email_hash_of
 
 
 def read_apart(conn: Connection, person_ids: Iterable[Any] | None = None) -> pd.DataFrame:
@@ -106,11 +107,15 @@ def _keep_flags(conn: Connection, pairs: pd.DataFrame, flags: pd.DataFrame, at: 
                            "email": f["email_norm"].to_numpy()})
     per = merged.groupby("sid").agg(opt_out=("opt_out", "max"), dnc=("dnc", "max"), email=("email", "first"))
     rows = [{"sid": int(s), "oo": bool(r.opt_out), "dn": bool(r.dnc),
-             "em": None if pd.isna(r.email) else str(r.email), "at_": at} for s, r in per.iterrows()]
+             "em": None if pd.isna(r.email) else str(r.email),
+             "eh": email_hash_of(None if pd.isna(r.email) else str(r.email)), "at_": at}
+            for s, r in per.iterrows()]
     conn.execute(sa.update(people).where(people.c.person_id == sa.bindparam("sid")).values(
         opt_out=sa.or_(people.c.opt_out, sa.bindparam("oo", type_=sa.Boolean)),
         do_not_contact=sa.or_(people.c.do_not_contact, sa.bindparam("dn", type_=sa.Boolean)),
         email_norm=sa.func.coalesce(people.c.email_norm, sa.bindparam("em", type_=sa.Text)),
+        email_hash=sa.case((people.c.email_norm.is_(None), sa.bindparam("eh", type_=sa.Text)),
+                           else_=people.c.email_hash),
         updated_at=sa.bindparam("at_", type_=sa.DateTime)), rows)
 
 

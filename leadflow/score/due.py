@@ -32,7 +32,6 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-import leadflow
 from leadflow.config import Settings
 from leadflow.score import rules
 from leadflow.store import db
@@ -52,13 +51,22 @@ class PreviousRun:
     fingerprint: str
 
 
+def _code_version() -> str:
+    """The installed leadflow's version (a release may change what a score means)."""
+    from importlib import metadata
+    try:
+        return metadata.version("leadflow")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def fingerprint(settings: Settings, declared: dict[str, str], model_version: str | None) -> str:
     """What a stored score means: the scoring and qualification thresholds, declared attributes,
     the live model and the code version. A change rescores everyone once."""
     q = settings.qualification
     doc = {"scoring": settings.scoring.model_dump(mode="json"), "attributes": declared,
            "qualify": [q.min_grade, q.min_score, q.min_probability], "model": model_version,
-           "code": leadflow.__version__}
+           "code": _code_version()}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

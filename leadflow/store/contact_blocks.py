@@ -1,9 +1,10 @@
 """Opt-out signals (``contact_blocks``): written at ingest, read by qualification and delivery.
 
 A block is keyed by the SHA-256 of a normalised address. It matches a person whose current
-address, or the address on any record that formed them, hashes the same. Only the people a
-decision is about are hashed (today's qualified candidates, the day's list, open handoffs), and
-nothing is read at all while no block is active.
+address, or the address on any record that formed them, hashes the same: people and records
+store that hash (``email_hash``, derived by the store's writers), so the match is an indexed
+join in SQL, for just the people a decision is about, and nothing is read at all while no block
+is active.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from leadflow.store import db
 from leadflow.store.schema import ROW_STATES, contact_blocks, people, person_records, stg_inbound_leads, stg_touches
 from leadflow.vocab.emails import email_hash, normalise_address
 
-_CHUNK = 5000
 _NOT_LOADED = tuple(s for s in ROW_STATES if s != "loaded")
 # The people column a signal sets when applied: unsubscribe touches are opt-outs.
 FLAG_OF = {"opt_out": "opt_out", "unsubscribe": "opt_out", "do_not_contact": "do_not_contact"}
@@ -60,39 +60,44 @@ def any_active(conn: Connection | Engine) -> bool:
     return conn.execute(q).first() is not None
 
 
-def _addresses(conn: Connection | Engine, ids: Sequence[int]) -> pd.DataFrame:
-    """(person_id, email_norm) for the people's current addresses and their records' addresses."""
+def _blocked_rows(conn: Connection | Engine, ids: Sequence[int]) -> pd.DataFrame:
+    """(person_id, signal) of the active blocks on these people's current or records' addresses,
+    joined in SQL through the stored ``email_hash`` (both sides indexed): no address is read."""
+    b = contact_blocks.c
     frames = []
-    for i in range(0, len(ids), _CHUNK):
-        chunk = [int(x) for x in ids[i:i + _CHUNK]]
-        frames.append(db.read_df(conn, sa.select(people.c.person_id, people.c.email_norm)
-                                 .where(people.c.person_id.in_(chunk), people.c.email_norm.is_not(None))))
-        frames.append(db.read_df(conn, sa.select(person_records.c.person_id, person_records.c.email_norm)
-                                 .where(person_records.c.person_id.in_(chunk),
-                                        person_records.c.email_norm.is_not(None)).distinct()))
+    for t in (people, person_records):
+        q = (sa.select(t.c.person_id, b.signal).distinct()
+             .select_from(t.join(contact_blocks, b.email_hash == t.c.email_hash))
+             .where(b.released_at.is_(None)))
+        frames.append(db.read_ids(conn, q, t.c.person_id, ids))
     frames = [f for f in frames if not f.empty]
-    if not frames:
-        return pd.DataFrame({"person_id": pd.Series(dtype="int64"), "email_norm": pd.Series(dtype=object)})
-    return pd.concat(frames, ignore_index=True).drop_duplicates()
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def blocked_people(conn: Connection | Engine, person_ids: Sequence[Any]) -> pd.DataFrame:
     """person_id -> (opt_out, do_not_contact) from active blocks, only for blocked people."""
     empty = pd.DataFrame({"opt_out": pd.Series(dtype=bool), "do_not_contact": pd.Series(dtype=bool)})
     ids = sorted({int(x) for x in person_ids if pd.notna(x)})
-    if not ids:
+    if not ids or not any_active(conn):
         return empty
-    if not any_active(conn):
-        return empty
-    addr = _addresses(conn, ids)
-    if addr.empty:
-        return empty
-    addr["email_hash"] = email_hash(addr["email_norm"].astype(object))
-    blocks = active(conn, addr["email_hash"].dropna().unique().tolist())   # these addresses' blocks only
-    hit = addr.join(blocks, on="email_hash", how="inner")
+    hit = _blocked_rows(conn, ids)
     if hit.empty:
         return empty
-    return hit.groupby(hit["person_id"].astype("int64"))[["opt_out", "do_not_contact"]].any()
+    flag = hit["signal"].map(FLAG_OF).fillna("do_not_contact")
+    return pd.DataFrame({"opt_out": (flag == "opt_out").to_numpy(),
+                         "do_not_contact": (flag == "do_not_contact").to_numpy()},
+                        index=hit["person_id"].astype("int64").to_numpy()).groupby(level=0).any()
+
+
+def blocked_clause(person_id: Any) -> sa.ColumnElement[bool]:
+    """SQL: the person (a column or value) has an active block on their address or on the
+    address of any of their records, through the indexed ``email_hash`` columns."""
+    b = contact_blocks.c
+    live = sa.select(b.email_hash).where(b.released_at.is_(None))
+    bp, br = people.alias("blocked_p"), person_records.alias("blocked_r")   # never correlated away
+    return sa.or_(
+        sa.exists().where(bp.c.person_id == person_id, bp.c.email_hash.in_(live)),
+        sa.exists().where(br.c.person_id == person_id, br.c.email_hash.in_(live)))
 
 
 def apply(conn: Connection | Engine, df: pd.DataFrame) -> pd.DataFrame:

@@ -214,6 +214,8 @@ def insert_ignore_any(conn: Connection, table: sa.Table, rows: list[dict[str, An
     DO NOTHING without a target, on both backends). Returns rows inserted."""
     if not rows:
         return 0
+    if table.name in ("people", "person_records"):      # derived columns (frames.derived)
+        rows = records(frames.derived(table, pd.DataFrame(rows)))
     pk = list(table.primary_key.columns)[:1]
     if is_postgres(conn):
         from sqlalchemy.dialects.postgresql import insert as pg_insert

@@ -28,7 +28,7 @@ import gc
 import io
 import itertools
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +38,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
+
+from leadflow.vocab.emails import email_hash
 
 TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"   # SQLAlchemy's SQLite DateTime text; PostgreSQL parses it too
 _CHUNK = 5000                        # ids per IN list on SQLite
@@ -419,6 +421,24 @@ def drop(conn: Connection, *names: str) -> None:
 
 
 # ----------------------------------------------------------------------------- writing
+# Columns the store derives on every write from another column of the same row, so no writer
+# can forget them: the SHA-256 of a person's or a record's address, the key contact blocks are
+# stored under (a new block finds its people by index; leadflow/store/contact_blocks.py).
+_DERIVED: dict[str, dict[str, tuple[str, Callable[[pd.Series], pd.Series]]]] = {
+    "people": {"email_hash": ("email_norm", email_hash)},
+    "person_records": {"email_hash": ("email_norm", email_hash)},
+}
+
+
+def derived(table: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the table's derived columns (``_DERIVED``) computed from their source."""
+    todo = {d: (src, fn) for d, (src, fn) in _DERIVED.get(table.name, {}).items() if src in frame.columns}
+    if not todo:
+        return frame
+    return frame.assign(**{d: fn(frame[src].astype(object).where(frame[src].notna(), None))
+                           for d, (src, fn) in todo.items()})
+
+
 def copy_upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame, *,
                 conflict: Sequence[str] | None = None, update: Sequence[str] | None = None,
                 returning: str | None = None, json_text: Iterable[str] = ()) -> Any:
@@ -436,6 +456,7 @@ def copy_upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame, *,
     """
     if frame.empty:
         return [] if returning else 0
+    frame = derived(table, frame)
     df = _with_defaults(table, frame[[c for c in frame.columns if c in table.c]])
     if conflict and update:
         df = df.drop_duplicates(list(conflict), keep="last")
@@ -475,6 +496,9 @@ def copy_update(conn: Connection, table: sa.Table, frame: pd.DataFrame, *, key: 
     """
     if frame.empty:
         return 0
+    frame = derived(table, frame)
+    derive = _DERIVED.get(table.name, {})
+    columns = [*columns, *(d for d, (src, _) in derive.items() if src in columns and d not in columns)]
     tmp = stage(conn, frame[list(key) + [c for c in columns if c not in key]], table, key=key)
     t = _q(table.name)
     sets = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in columns)

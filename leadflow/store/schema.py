@@ -153,6 +153,7 @@ people = sa.Table(
     "people", metadata,
     sa.Column("person_id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("email_norm", sa.Text, unique=True),         # NULL when no usable email
+    sa.Column("email_hash", sa.Text, index=True),          # sha256(email_norm): the contact-block key
     sa.Column("source_key", sa.Text, unique=True),         # source:record id, for email-less sources
     sa.Column("first_name", sa.Text),
     sa.Column("last_name", sa.Text),
@@ -199,6 +200,7 @@ person_records = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("source_record_id", sa.Text),                # the source's own id (touches link by it)
     sa.Column("email_norm", sa.Text),                      # the record's address (aliases match exactly)
+    sa.Column("email_hash", sa.Text, index=True),          # sha256(email_norm): the contact-block key
     # hash of the landed values: the same source record re-delivered unchanged is loaded once
     sa.Column("record_hash", sa.Text),
     sa.UniqueConstraint("batch_id", "row_number", name="uq_person_record_row"),

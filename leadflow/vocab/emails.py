@@ -49,6 +49,11 @@ def normalise_address(email: pd.Series) -> pd.Series:
     return norm.astype("str")
 
 
+def email_hash_of(value: str | None) -> str | None:
+    """``email_hash`` of one normalised address (None stays None)."""
+    return None if value is None or pd.isna(value) else hashlib.sha256(str(value).encode()).hexdigest()
+
+
 def email_hash(values: pd.Series) -> pd.Series:
     """sha256 of normalised addresses (NA stays NA): what the opt-out and erasure lists keep,
     never the address itself. Hashed once per distinct address."""
