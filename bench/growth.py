@@ -73,11 +73,14 @@ def bulk_history(ctx: Any) -> dict[str, int]:
         ids = db.read_df(conn, sa.select(people.c.person_id, people.c.email_norm, people.c.source_key))
         ids["pkey"] = ids["email_norm"].where(ids["email_norm"].notna(), ids["source_key"])
         pid = st["pkey"].map(ids.set_index("pkey")["person_id"])
-        db.copy_upsert(conn, person_records, pd.DataFrame({
+        recs = pd.DataFrame({
             "batch_id": st["batch_id"], "row_number": st["row_number"], "source": st["source"],
             "person_id": pid, "match_rule": "email", "match_score": 1.0, "created_at": ctx.as_of,
             "source_record_id": st["source_record_id"], "email_norm": st["email_norm"],
-            "record_hash": st["record_hash"]}), conflict=["batch_id", "row_number"])
+            "record_hash": st["record_hash"]})
+        # an exact re-delivery (same source id and content) is one record, as the load keeps it
+        again = recs["source_record_id"].notna() & recs.duplicated(["source", "source_record_id", "record_hash"])
+        db.copy_upsert(conn, person_records, recs[~again.to_numpy()], conflict=["batch_id", "row_number"])
         keys = L.store.build_keys(conn)
         db.copy_upsert(conn, lifecycle_events, pd.DataFrame({
             "person_id": ids["person_id"], "cycle": 1, "from_stage": None, "to_stage": "lead",

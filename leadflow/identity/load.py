@@ -212,7 +212,7 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
         "created_at": ctx.as_of, "source_record_id": st["source_record_id"],
         "email_norm": st["email_norm"], "record_hash": st["record_hash"],
     })
-    db.insert_ignore_any(conn, person_records, db.records(recs))
+    db.insert_ignore_any(conn, person_records, recs)
 
     # uncertain pairs -> review list (never merged); a pair rejected before stays rejected
     n = len(st)

@@ -165,11 +165,10 @@ def person_ids_by_email(conn: Connection, emails: Sequence[Any]) -> dict[Any, in
     """Address -> person id for these addresses only: a person's current address wins over
     one seen on an earlier record of theirs."""
     wanted = [e for e in pd.unique(pd.Series(list(emails), dtype=object).dropna())]
-    out: dict[Any, int] = {}
     pr = person_records
-    for chunk in chunks(wanted):
-        q = sa.select(pr.c.email_norm, pr.c.person_id).where(pr.c.email_norm.in_(chunk)).distinct()
-        out.update({e: int(p) for e, p in conn.execute(q)})
+    seen = db.read_values(conn, sa.select(pr.c.email_norm, pr.c.person_id).distinct(), pr.c.email_norm, wanted)
+    out: dict[Any, int] = dict(zip(seen["email_norm"], seen["person_id"].astype("int64").tolist())) \
+        if not seen.empty else {}
     out.update(lookup_ids(conn, "email_norm", wanted))
     return out
 
@@ -180,13 +179,11 @@ def read_erased_people(conn: Connection) -> set[int]:
 
 
 def lookup_ids(conn: Connection, column: str, values: Sequence[Any]) -> dict[Any, int]:
-    """people.<column> value -> person_id, chunked IN lists."""
-    out: dict[Any, int] = {}
+    """people.<column> value -> person_id, read through the column's index (one array
+    parameter on PostgreSQL, IN chunks on SQLite: ``db.read_values``)."""
     col = people.c[column]
-    for chunk in chunks(list(values)):
-        for v, pid in conn.execute(sa.select(col, people.c.person_id).where(col.in_(chunk))):
-            out[v] = int(pid)
-    return out
+    df = db.read_values(conn, sa.select(col, people.c.person_id), col, list(values))
+    return dict(zip(df[column], df["person_id"].astype("int64").tolist())) if not df.empty else {}
 
 
 def insert_people(conn: Connection, rows: pd.DataFrame) -> int:

@@ -209,24 +209,14 @@ def insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]],
     return int(frames.copy_upsert(conn, table, pd.DataFrame(rows), conflict=list(conflict)))
 
 
-def insert_ignore_any(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int:
+def insert_ignore_any(conn: Connection, table: sa.Table, rows: list[dict[str, Any]] | pd.DataFrame) -> int:
     """Insert rows, skipping those that collide with ANY unique key of the table (ON CONFLICT
-    DO NOTHING without a target, on both backends). Returns rows inserted."""
-    if not rows:
+    DO NOTHING without a target, on both backends): one staged ``INSERT ... SELECT``, whatever
+    the number of rows. Returns rows inserted."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    if frame.empty:
         return 0
-    if table.name in ("people", "person_records"):      # derived columns (frames.derived)
-        rows = records(frames.derived(table, pd.DataFrame(rows)))
-    pk = list(table.primary_key.columns)[:1]
-    if is_postgres(conn):
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-        stmt = pg_insert(table).on_conflict_do_nothing().returning(*pk)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-        stmt = sqlite_insert(table).on_conflict_do_nothing().returning(*pk)
-    total = 0
-    for i in range(0, len(rows), 5000):
-        total += len(conn.execute(stmt, rows[i:i + 5000]).all())
-    return total
+    return int(frames.copy_upsert(conn, table, frame, conflict=frames.ANY_KEY))
 
 
 def upsert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]],

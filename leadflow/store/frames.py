@@ -421,6 +421,8 @@ def drop(conn: Connection, *names: str) -> None:
 
 
 # ----------------------------------------------------------------------------- writing
+ANY_KEY = ("*",)     # copy_upsert(conflict=ANY_KEY): skip rows colliding with any unique key
+
 # Columns the store derives on every write from another column of the same row, so no writer
 # can forget them: the SHA-256 of a person's or a record's address, the key contact blocks are
 # stored under (a new block finds its people by index; leadflow/store/contact_blocks.py).
@@ -449,6 +451,7 @@ def copy_upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame, *,
     - ``conflict`` (unique key columns): rows whose key exists are skipped, so re-runs, retries
       and concurrent runs insert nothing twice; with ``update`` (columns) those rows are updated
       instead (a key repeated in the frame: its last row wins);
+    - ``conflict=ANY_KEY``: rows colliding with any unique key of the table are skipped;
     - ``json_text``: JSON columns that already hold JSON text (written as is).
 
     Frame columns the table does not have are ignored. Rows go in frame order, so sorting by
@@ -463,7 +466,9 @@ def copy_upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame, *,
     cols = list(df.columns)
     col_sql = ", ".join(_q(c) for c in cols)
     tail = ""
-    if conflict:
+    if tuple(conflict or ()) == ANY_KEY:
+        tail = " ON CONFLICT DO NOTHING"
+    elif conflict:
         action = ("DO UPDATE SET " + ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in update)
                   if update else "DO NOTHING")
         tail = f" ON CONFLICT ({', '.join(_q(c) for c in conflict)}) {action}"
