@@ -42,7 +42,6 @@ from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from leadflow.vocab.emails import email_hash
 
 TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"   # SQLAlchemy's SQLite DateTime text; PostgreSQL parses it too
-_CHUNK = 5000                        # ids per IN list on SQLite
 _COPY_ROWS = 50_000                  # rows per CSV slice sent to COPY
 _seq = itertools.count()
 
@@ -180,15 +179,23 @@ def _copy_out(conn: Connection, inner: str, table: sa.Table, cols: list[str]) ->
 
 def id_filters(conn: Connection | Engine, col: sa.ColumnElement[Any],
                ids: Sequence[Any]) -> Iterator[sa.ColumnElement[bool]]:
-    """WHERE clauses covering ``ids``: one ``= ANY(array)`` on PostgreSQL, IN chunks on SQLite."""
+    """WHERE clauses covering ``ids``: one ``= ANY(array)`` on PostgreSQL, one ``IN json_each``
+    on SQLite (``_json_in``)."""
     ids = [int(x) for x in ids]
     if not ids:
         return
     if _pg(conn):
         yield col == sa.any_(sa.bindparam(f"ids_{next(_seq)}", ids, type_=postgresql.ARRAY(sa.BigInteger)))
         return
-    for i in range(0, len(ids), _CHUNK):
-        yield col.in_(ids[i:i + _CHUNK])
+    yield _json_in(col, ids)
+
+
+def _json_in(col: sa.ColumnElement[Any], values: list[Any]) -> sa.ColumnElement[bool]:
+    """SQLite: ``col IN (SELECT value FROM json_each(?))`` with the values as one JSON text
+    parameter, so any number of them costs one bound value (no statement with thousands of
+    placeholders to compile, no chunks), and the index on ``col`` is still searched per value."""
+    vals = sa.func.json_each(sa.bindparam(f"json_{next(_seq)}", json.dumps(values), type_=sa.Text))
+    return col.in_(sa.select(vals.table_valued("value").c.value))
 
 
 def read_ids(conn: Connection | Engine, query: sa.Select, col: sa.ColumnElement[Any],
@@ -205,17 +212,14 @@ def read_values(conn: Connection | Engine, query: sa.Select, col: sa.ColumnEleme
                 values: Iterable[Any]) -> pd.DataFrame:
     """``query`` restricted to ``col`` in ``values`` (text keys: addresses, record ids, domains),
     so a step reads the warehouse rows its batch needs through the column's index, not the
-    table. One ``= ANY(text[])`` parameter on PostgreSQL, IN chunks on SQLite."""
+    table. One ``= ANY(text[])`` parameter on PostgreSQL, one JSON parameter on SQLite."""
     vals = [str(v) for v in pd.unique(pd.Series(list(values), dtype=object).dropna())]
     if not vals:
         return read_frame(conn, query.where(sa.false()))
     if _pg(conn):
         return read_frame(conn, query.where(col == sa.any_(sa.bindparam(
             f"vals_{next(_seq)}", vals, type_=postgresql.ARRAY(sa.Text)))))
-    frames = [read_frame(conn, query.where(col.in_(vals[i:i + _CHUNK])))
-              for i in range(0, len(vals), _CHUNK)]
-    frames = [f for f in frames if not f.empty] or frames[:1]
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return read_frame(conn, query.where(_json_in(col, vals)))
 
 
 # ----------------------------------------------------------------------------- converting
