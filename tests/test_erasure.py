@@ -26,6 +26,7 @@ from leadflow.store import db
 from leadflow.store.schema import (
     metadata,
     people,
+    person_records,
     quarantine,
     stg_inbound_leads,
     stg_touches,
@@ -74,6 +75,11 @@ def test_erase_does_not_touch_a_neighbour_person(engine, make_ctx) -> None:
     assert len(out["person_ids"]) == 1
     p = db.read_df(engine, sa.select(people).where(people.c.erased_at.is_(None)))
     assert p["email_norm"].tolist() == ["bobs@example.com"] and p["first_name"].tolist() == ["Bob"]
+    # the address hashes (the contact-block key) go with the address; the neighbour keeps his
+    hashes = db.read_df(engine, sa.select(people.c.email_hash, people.c.erased_at))
+    assert len(hashes) == 2 and (hashes["email_hash"].notna() == hashes["erased_at"].isna()).all()
+    recs = db.read_df(engine, sa.select(person_records.c.email_norm, person_records.c.email_hash))
+    assert (recs["email_hash"].isna() == recs["email_norm"].isna()).all() and recs["email_hash"].notna().sum() == 1
     stg = db.read_df(engine, sa.select(stg_inbound_leads).order_by(stg_inbound_leads.c.row_number))
     assert stg["email"].tolist()[1] == "bobs@example.com" and pd.isna(stg["email"].iloc[0])
 
