@@ -19,8 +19,7 @@ from leadflow.ingest import land
 from leadflow.quality import validate_all
 from leadflow.store import contact_blocks, db
 from leadflow.store.schema import contact_blocks as blocks_t
-from leadflow.store.schema import (handoffs, people, person_records, quarantine, scores, stg_inbound_leads,
-                                   suppressions)
+from leadflow.store.schema import handoffs, people, person_records, quarantine, scores, stg_inbound_leads, suppressions
 from leadflow.vocab.emails import email_hash_of
 from tests.ingest_helpers import HEADER, lead_source, write
 
