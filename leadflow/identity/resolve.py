@@ -25,7 +25,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
 
 from leadflow.clean.names import fold
-from leadflow.identity import evidence, guards, review
+from leadflow.identity import evidence, guards, rarity, review
 from leadflow.identity.nicknames import equivalent_pairs, nickname_map
 from leadflow.vocab.mailboxes import normalise_emails
 
@@ -46,8 +46,12 @@ PTS = {
     "local_eq": 4.0, "local_close": 2.0,
     # jsmith@ vs jsmith2@ at one company: how mail admins number a second person of that name
     "numbered_mailbox": -8.0,
+    # a name only one person in the data can be (``rarity``): full name / given or family
+    # name at the same organisation with the other name missing
+    "rare_name": 4.0, "rare_given_org": 5.0, "rare_family_org": 3.0,
 }
 OFFSET = 10.0   # points at which the score is 0.5
+RARE_BELOW = 14.0   # rare-name points only for pairs short of the default merge threshold
 
 
 def points_to_score(points: np.ndarray) -> np.ndarray:
@@ -269,8 +273,14 @@ def score_pairs(keys: pd.DataFrame | Encoded, pairs: pd.DataFrame) -> pd.DataFra
 
     pts = name_pts + phone_pts + org_pts + local_pts + np.where(email, PTS["email_alias"], 0.0)
     pts = pts + evidence.address_points(enc, a, b, PTS)       # the address stands in for junk fields
+    one_name = (la == "") | (lb == ""), (fa == "") | (fb == "")
+    facts = {"name_eq": name_pts == PTS["first_eq"] + PTS["last_eq"],
+             "first_eq": (p1f == PTS["first_eq"]) & one_name[0], "last_eq": (p1l == PTS["last_eq"]) & one_name[1],
+             "clean": (phone_pts >= 0) & (org_pts >= 0) & (local_pts >= 0) & (pts < RARE_BELOW)}
+    rare_pts, rare = rarity.points(enc, a, b, facts, PTS)
+    pts = pts + rare_pts
     parts = [("email_alias", email), ("name" , name_full), ("swapped", swapped & name_full),
-             ("phone", phone_same), ("org", org_pts > 0), ("local", local_pts > 0)]
+             ("phone", phone_same), ("org", org_pts > 0), ("local", local_pts > 0), ("rare", rare)]
     bits = np.zeros(len(a), dtype=np.int64)
     for i, (_, mask) in enumerate(parts):
         bits |= mask.astype(np.int64) << i

@@ -1,0 +1,151 @@
+"""Rare names: a name that only one person in the data can be is evidence of that person.
+
+A pair tied by nothing but a full name (a CRM row with a junk company against a mailbox
+record) scores 10 points, short of the 14 that merge; so does a given name at the same company
+when the other record's family name is junk. Fellegi-Sunter's term-frequency idea says such
+agreement is strong when the value is rare. Here "rare" is stricter than "seldom": every record
+and person bearing the name (the *group*) must be consistent with a single person, i.e. show at
+most one organisation and at most one phone. Then
+
+- a full name (given and family equal, either order)              gets ``rare_name`` points,
+- a given name at the same organisation, family name missing       gets ``rare_given_org``,
+- a family name at the same organisation, given name missing       gets ``rare_family_org``,
+
+provided nothing in the pair contradicts it (no different phones, organisations, numbered
+mailbox). Groups: the unordered full name; (given name, organisation); (family name,
+organisation).
+
+Rarity depends on what has arrived: a namesake at another company may come in a later file.
+It only ever goes one way (more rows can only add organisations and phones), so a merge made
+on a rare name is marked (``+rare`` on the records' rule, ``bridged+rare`` on merges) and
+reopened when a later batch makes its group no longer rare (``broken``): the load then splits
+the person back into its address groups and resolves them again with the batch, as if all the
+rows had come in one file (``leadflow.identity.load``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+GROUP_CAP = 8      # a name borne by more nodes than this is not rare, whatever they show
+
+
+def org_stems(enc: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per node two organisation codes (-1: none): the first word of the company name and the
+    first word of the business domain (``umbrella-corp.de`` -> umbrella, "Stark Industries" ->
+    stark), in one code space, so a CRM row's company and a mailbox's domain compare."""
+    def stem(col: str) -> pd.Series:
+        codes = enc.codes[col]
+        uniq = pd.Series(np.asarray(enc.uniques[col], dtype=object), dtype="str")
+        first = uniq.str.split(r"[\s.\-_]+", regex=True).str[0]
+        first = first.where(first.str.len() >= 3)
+        out = pd.Series(pd.NA, index=range(len(codes)), dtype="str")
+        ok = codes >= 0
+        if ok.any() and len(uniq):
+            out[ok] = first.to_numpy(dtype=object, na_value=None)[codes[ok]]
+        return out
+    co, dom = stem("co_k"), stem("dom_k")
+    codes, _ = pd.factorize(pd.concat([co, dom], ignore_index=True), use_na_sentinel=True)
+    n = len(co)
+    return np.asarray(codes[:n], dtype=np.int64), np.asarray(codes[n:], dtype=np.int64)
+
+
+def _groups(enc: Any) -> dict[str, np.ndarray]:
+    """Per node its group code for each kind of rare evidence (-1: not in such a group)."""
+    c = enc.codes
+    f, la = c["first_k"], c["last_k"]
+    co, dom = org_stems(enc)
+    org = np.where(dom >= 0, dom, co)
+    big = np.int64(max(int(f.max(initial=0)), int(la.max(initial=0)), int(org.max(initial=0))) + 1)
+    full = np.where((f >= 0) & (la >= 0), np.minimum(f, la) * big + np.maximum(f, la), -1)
+    given = np.where((f >= 0) & (org >= 0), f * big + org, -1)
+    family = np.where((la >= 0) & (org >= 0), la * big + org, -1)
+    return {"full": full, "given": given, "family": family, "org": org, "co": co, "dom": dom}
+
+
+def _rare(key: np.ndarray, values: list[list[np.ndarray]], nodes: np.ndarray | None = None) -> np.ndarray:
+    """Per node: its group (``key``, restricted to ``nodes`` when given) is consistent with one
+    person: at most GROUP_CAP members, and at most one distinct value in each entry of
+    ``values`` (an entry pools several columns: a company word and a domain word are one
+    organisation only when they are the same word)."""
+    sel = np.flatnonzero(key >= 0) if nodes is None else nodes[key[nodes] >= 0]
+    out = np.zeros(len(key), dtype=bool)
+    if not len(sel):
+        return out
+    g = key[sel]
+    size = pd.Series(g).value_counts()
+    ok = size <= GROUP_CAP
+    for cols in values:
+        v = pd.DataFrame({"g": np.concatenate([g] * len(cols)), "v": np.concatenate([c[sel] for c in cols])})
+        v = v[v["v"] >= 0]
+        ok &= v.groupby("g")["v"].nunique().reindex(size.index).fillna(0) <= 1
+    out[sel] = np.isin(g, ok[ok].index.to_numpy())
+    return out
+
+
+def _addresses(enc: Any, multi: np.ndarray | None) -> list[np.ndarray]:
+    """The address columns a group counts: each node's alias-folded address, and for existing
+    people whose records carry more than one address (``multi``) a second, distinct one (their
+    golden record shows only one)."""
+    e = enc.codes["email_key"]
+    if multi is None or not multi.any():
+        return [e]
+    extra = np.where(multi, np.int64(e.max(initial=0)) + 1 + np.arange(len(e)), -1)
+    return [e, extra]
+
+
+def rare_masks(enc: Any, nodes: np.ndarray | None = None,
+               multi: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per node and kind (full, given, family): is its group rare among ``nodes`` (default all):
+    one organisation (company or domain word) and one phone among all bearers, and for a full
+    name one address; for a given (family) name at an organisation, one family (given) name."""
+    g = _groups(enc)
+    c = enc.codes
+    one = [[g["co"], g["dom"]], [c["phone_k"]]]
+    # a full name alone must also show one address; a given or family name is already tied
+    # to one organisation, and there two addresses are a business and a personal one
+    return {"full": _rare(g["full"], [*one, _addresses(enc, multi)], nodes),
+            "given": _rare(g["given"], [[c["last_k"]], *one], nodes),
+            "family": _rare(g["family"], [[c["first_k"]], *one], nodes)}
+
+
+def points(enc: Any, a: np.ndarray, b: np.ndarray, facts: dict[str, np.ndarray],
+           pts: dict[str, float], multi: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Extra evidence points for each pair (a, b) from a rare name, and which pairs got them.
+
+    ``facts`` (per pair, from ``resolve.score_pairs``): ``name_eq`` both names equal (either
+    order), ``first_eq`` / ``last_eq`` given / family name equal with the other missing on a
+    side, ``clean`` nothing contradicts the pair (phones, organisations, numbered mailbox) and
+    it is short of a merge without the rare name. ``multi``: per node, an existing person
+    whose records carry more than one address."""
+    out = np.zeros(len(a))
+    if not len(a) or not facts["clean"].any():
+        return out, np.zeros(len(a), dtype=bool)
+    g = _groups(enc)
+    rare = rare_masks(enc, multi=multi)
+    same = {k: (g[k][a] >= 0) & (g[k][a] == g[k][b]) for k in ("full", "given", "family")}
+    full = facts["clean"] & facts["name_eq"] & same["full"] & rare["full"][a]
+    given = facts["clean"] & facts["first_eq"] & same["given"] & rare["given"][a]
+    family = facts["clean"] & facts["last_eq"] & same["family"] & rare["family"][a]
+    out += np.where(full, pts["rare_name"], 0.0)
+    out += np.where(~full & given, pts["rare_given_org"], 0.0)
+    out += np.where(~full & ~given & family, pts["rare_family_org"], 0.0)
+    return out, full | given | family
+
+
+def broken(enc: Any, n_new: int, marked: np.ndarray, multi: np.ndarray | None = None) -> np.ndarray:
+    """Existing nodes among ``marked`` (people holding a rare-name merge) whose rare group, rare
+    among the existing people alone, is no longer rare once the batch's records count: the
+    batch brought a namesake, so the merge is reopened."""
+    if not marked.any():
+        return np.zeros(len(marked), dtype=bool)
+    existing = np.arange(n_new, len(marked))
+    before = rare_masks(enc, existing, multi)
+    now = rare_masks(enc, multi=multi)
+    out = np.zeros(len(marked), dtype=bool)
+    for k in before:
+        out |= before[k] & ~now[k]
+    return out & marked
