@@ -86,6 +86,64 @@ def _rare(key: np.ndarray, values: list[list[np.ndarray]], nodes: np.ndarray | N
     return out
 
 
+KINDS = {1: ("full", "rare_name"), 2: ("given", "rare_given_org"), 3: ("family", "rare_family_org")}
+
+
+def kinds(enc: Any, a: np.ndarray, b: np.ndarray, clean: np.ndarray, name_eq: np.ndarray,
+          first_eq: np.ndarray, last_eq: np.ndarray) -> np.ndarray:
+    """Per pair, which rare-name evidence it could take (0: none; ``KINDS``): ``clean`` nothing
+    contradicts it, ``name_eq`` both names equal (either order), ``first_eq`` / ``last_eq``
+    given / family name equal with the other missing on a side; and both sides in one group."""
+    out = np.zeros(len(a), dtype=np.int8)
+    if not len(a) or not clean.any():
+        return out
+    g = _groups(enc)
+    for k, cond in ((3, last_eq), (2, first_eq), (1, name_eq)):    # the stronger kind wins
+        key = g[KINDS[k][0]]
+        out[clean & cond & (key[a] >= 0) & (key[a] == key[b])] = k
+    return out
+
+
+def apply(enc: Any, scored: pd.DataFrame, identity: np.ndarray, pts: dict[str, float]) -> pd.DataFrame:
+    """``scored`` with the rare-name points added where the pair's group is rare (``rare``
+    True, rule ``+rare``). ``identity``: per node, its cluster before rare names count (the
+    records and people one address-holding identity spans)."""
+    kind = scored["rare_kind"].to_numpy()
+    if not (kind > 0).any():
+        return scored
+    rare = rare_masks(enc, identity=identity)
+    a = scored["a"].to_numpy()
+    hit = np.zeros(len(kind), dtype=bool)
+    add = np.zeros(len(kind))
+    for k, (group, name) in KINDS.items():
+        m = (kind == k) & rare[group][a]
+        hit |= m
+        add[m] = pts[name]
+    out = scored.assign(points=scored["points"].to_numpy() + add, rare=hit)
+    out.loc[hit, "rule"] = out.loc[hit, "rule"].astype(str) + "+rare"
+    return out
+
+
+def _rare(key: np.ndarray, values: list[list[np.ndarray]], nodes: np.ndarray | None = None) -> np.ndarray:
+    """Per node: its group (``key``, restricted to ``nodes`` when given) is consistent with one
+    person: at most GROUP_CAP members, and at most one distinct value in each entry of
+    ``values`` (an entry pools several columns: a company word and a domain word are one
+    organisation only when they are the same word)."""
+    sel = np.flatnonzero(key >= 0) if nodes is None else nodes[key[nodes] >= 0]
+    out = np.zeros(len(key), dtype=bool)
+    if not len(sel):
+        return out
+    g = key[sel]
+    size = pd.Series(g).value_counts()
+    ok = size <= GROUP_CAP
+    for cols in values:
+        v = pd.DataFrame({"g": np.concatenate([g] * len(cols)), "v": np.concatenate([c[sel] for c in cols])})
+        v = v[v["v"] >= 0]
+        ok &= v.groupby("g")["v"].nunique().reindex(size.index).fillna(0) <= 1
+    out[sel] = np.isin(g, ok[ok].index.to_numpy())
+    return out
+
+
 def _addresses(enc: Any, multi: np.ndarray | None) -> list[np.ndarray]:
     """The address columns a group counts: each node's alias-folded address, and for existing
     people whose records carry more than one address (``multi``) a second, distinct one (their
@@ -98,54 +156,33 @@ def _addresses(enc: Any, multi: np.ndarray | None) -> list[np.ndarray]:
 
 
 def rare_masks(enc: Any, nodes: np.ndarray | None = None,
-               multi: np.ndarray | None = None) -> dict[str, np.ndarray]:
+               identity: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per node and kind (full, given, family): is its group rare among ``nodes`` (default all):
-    one organisation (company or domain word) and one phone among all bearers, and for a full
-    name one address; for a given (family) name at an organisation, one family (given) name."""
+    one organisation (company or domain word) and one phone among all bearers; for a full name
+    also one identity holding an address (``identity``: cluster per node, default each node
+    itself: a person's business and personal address are one identity once something other
+    than the name joined them); for a given (family) name at an organisation, one family
+    (given) name."""
     g = _groups(enc)
     c = enc.codes
+    ident = np.arange(len(c["email_key"])) if identity is None else np.asarray(identity, dtype=np.int64)
+    holder = np.where(c["email_key"] >= 0, ident, -1)
     one = [[g["co"], g["dom"]], [c["phone_k"]]]
-    # a full name alone must also show one address; a given or family name is already tied
-    # to one organisation, and there two addresses are a business and a personal one
-    return {"full": _rare(g["full"], [*one, _addresses(enc, multi)], nodes),
+    return {"full": _rare(g["full"], [*one, [holder]], nodes),
             "given": _rare(g["given"], [[c["last_k"]], *one], nodes),
             "family": _rare(g["family"], [[c["first_k"]], *one], nodes)}
 
 
-def points(enc: Any, a: np.ndarray, b: np.ndarray, facts: dict[str, np.ndarray],
-           pts: dict[str, float], multi: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Extra evidence points for each pair (a, b) from a rare name, and which pairs got them.
-
-    ``facts`` (per pair, from ``resolve.score_pairs``): ``name_eq`` both names equal (either
-    order), ``first_eq`` / ``last_eq`` given / family name equal with the other missing on a
-    side, ``clean`` nothing contradicts the pair (phones, organisations, numbered mailbox) and
-    it is short of a merge without the rare name. ``multi``: per node, an existing person
-    whose records carry more than one address."""
-    out = np.zeros(len(a))
-    if not len(a) or not facts["clean"].any():
-        return out, np.zeros(len(a), dtype=bool)
-    g = _groups(enc)
-    rare = rare_masks(enc, multi=multi)
-    same = {k: (g[k][a] >= 0) & (g[k][a] == g[k][b]) for k in ("full", "given", "family")}
-    full = facts["clean"] & facts["name_eq"] & same["full"] & rare["full"][a]
-    given = facts["clean"] & facts["first_eq"] & same["given"] & rare["given"][a]
-    family = facts["clean"] & facts["last_eq"] & same["family"] & rare["family"][a]
-    out += np.where(full, pts["rare_name"], 0.0)
-    out += np.where(~full & given, pts["rare_given_org"], 0.0)
-    out += np.where(~full & ~given & family, pts["rare_family_org"], 0.0)
-    return out, full | given | family
-
-
-def broken(enc: Any, n_new: int, marked: np.ndarray, multi: np.ndarray | None = None) -> np.ndarray:
-    """Existing nodes among ``marked`` (people holding a rare-name merge) whose rare group, rare
+def broken(enc: Any, n_new: int, marked: np.ndarray, identity: np.ndarray) -> np.ndarray:
+    """Existing nodes among ``marked`` (people holding a rare-name merge) whose group, rare
     among the existing people alone, is no longer rare once the batch's records count: the
-    batch brought a namesake, so the merge is reopened."""
-    if not marked.any():
-        return np.zeros(len(marked), dtype=bool)
-    existing = np.arange(n_new, len(marked))
-    before = rare_masks(enc, existing, multi)
-    now = rare_masks(enc, multi=multi)
+    batch brought a namesake (another organisation, phone or address), so the merge is
+    reopened. ``identity`` as in ``rare_masks``, for all nodes."""
     out = np.zeros(len(marked), dtype=bool)
+    if not marked.any():
+        return out
+    before = rare_masks(enc, np.arange(n_new, len(marked)))
+    now = rare_masks(enc, identity=identity)
     for k in before:
         out |= before[k] & ~now[k]
     return out & marked

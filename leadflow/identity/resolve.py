@@ -228,9 +228,10 @@ def _name_points(fa, fb, la, lb, ra=None, rb=None) -> tuple[np.ndarray, np.ndarr
     return np.where(hf, pf, 0.0), np.where(hl, pl, 0.0)
 
 
-def score_pairs(keys: pd.DataFrame | Encoded, pairs: pd.DataFrame, multi: np.ndarray | None = None) -> pd.DataFrame:
-    """Evidence points, score and a readable rule for each candidate pair (``rare`` marks the
-    pairs a rare name carried; ``multi``: nodes that are existing people with several addresses)."""
+def score_pairs(keys: pd.DataFrame | Encoded, pairs: pd.DataFrame) -> pd.DataFrame:
+    """Evidence points, score and a readable rule for each candidate pair; ``rare_kind``: which
+    rare-name evidence the pair could take (``rarity.KINDS``; added by ``rarity.apply`` once
+    the records are clustered without it)."""
     a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
     # factorised columns: same-column equality is an integer comparison, and only the
     # strings the pairs use are materialised for rapidfuzz
@@ -279,17 +280,16 @@ def score_pairs(keys: pd.DataFrame | Encoded, pairs: pd.DataFrame, multi: np.nda
 
     pts = name_pts + phone_pts + org_pts + local_pts + np.where(email, PTS["email_alias"], 0.0)
     pts = pts + evidence.address_points(enc, a, b, PTS)       # the address stands in for junk fields
-    one_name = (la == "") | (lb == ""), (fa == "") | (fb == "")
+    # what a rare name could add (``rarity``): nothing contradicts the pair, it is short of a
+    # merge, and two different addresses are two identities a name never ties on its own
     ka = enc.codes["email_key"]
-    two_addresses = (ka[a] >= 0) & (ka[b] >= 0) & ~email
-    facts = {"name_eq": name_pts == PTS["first_eq"] + PTS["last_eq"],
-             "first_eq": (p1f == PTS["first_eq"]) & one_name[0], "last_eq": (p1l == PTS["last_eq"]) & one_name[1],
-             # two different mailboxes are two identities: a name never ties them on its own
-             "clean": (phone_pts >= 0) & (org_pts >= 0) & (local_pts >= 0) & (pts < RARE_BELOW) & ~two_addresses}
-    rare_pts, rare = rarity.points(enc, a, b, facts, PTS, multi)
-    pts = pts + rare_pts
+    clean = (phone_pts >= 0) & (org_pts >= 0) & (local_pts >= 0) & (pts < RARE_BELOW) \
+        & ~((ka[a] >= 0) & (ka[b] >= 0) & ~email)
+    rare_kind = rarity.kinds(enc, a, b, clean, name_pts == PTS["first_eq"] + PTS["last_eq"],
+                             (p1f == PTS["first_eq"]) & ((la == "") | (lb == "")),
+                             (p1l == PTS["last_eq"]) & ((fa == "") | (fb == "")))
     parts = [("email_alias", email), ("name" , name_full), ("swapped", swapped & name_full),
-             ("phone", phone_same), ("org", org_pts > 0), ("local", local_pts > 0), ("rare", rare)]
+             ("phone", phone_same), ("org", org_pts > 0), ("local", local_pts > 0)]
     bits = np.zeros(len(a), dtype=np.int64)
     for i, (_, mask) in enumerate(parts):
         bits |= mask.astype(np.int64) << i
@@ -297,7 +297,8 @@ def score_pairs(keys: pd.DataFrame | Encoded, pairs: pd.DataFrame, multi: np.nda
     labels = np.array(["fuzzy:" + "+".join(lbl for i, (lbl, _) in enumerate(parts) if u >> i & 1)
                        for u in uniq], dtype=object)
     rule = labels[inv] if len(bits) else np.array([], dtype=object)
-    return pairs.assign(points=pts, score=points_to_score(pts), rule=rule, rare=rare)
+    return pairs.assign(points=pts, score=points_to_score(pts), rule=rule, rare_kind=rare_kind,
+                        rare=np.zeros(len(a), dtype=bool))
 
 
 @dataclass(frozen=True)
@@ -334,9 +335,8 @@ def resolve_people(records: pd.DataFrame, people: pd.DataFrame | None = None,
     seen on an older record still matches exactly. preassigned: person ids (Int64, NA where
     unknown) per record, e.g. from a source record id seen before (rule 'source_key').
     apart: (person_a, person_b) pairs of existing people that must never join (rejected reviews).
-    Optional bool columns of ``people``: ``rare_linked`` (holds a rare-name merge), ``multi``
-    (its records carry more than one address), ``fresh`` (reopened: compared with everyone as
-    if its records came in this batch).
+    Optional bool columns of ``people``: ``rare_linked`` (holds a rare-name merge), ``fresh``
+    (reopened: compared with everyone as if its records came in this batch).
 
     assign, one row per record in order: person_id (existing, or NA), cluster (label shared by
     records forming one new person), match_rule, match_score. reviews: node pairs (a, b) whose
@@ -354,16 +354,22 @@ def resolve_people(records: pd.DataFrame, people: pd.DataFrame | None = None,
     exact_nodes = _known_nodes(exact_person, g)
     flag = {c: np.concatenate([np.zeros(g.n, dtype=bool), people[c].fillna(False).to_numpy(dtype=bool)])
             if c in people.columns and len(people) else np.zeros(g.total, dtype=bool)
-            for c in ("rare_linked", "multi", "fresh")}
-    scored = score_pairs(enc, candidate_pairs(enc, g.n, th.block_cap, flag["fresh"]), flag["multi"])
-    reopen = g.person_ids[rarity.broken(enc, g.n, flag["rare_linked"], flag["multi"])[g.n:]].astype(np.int64)
-    scored["reviewable"] = review.reviewable(enc, scored)      # a review queue worth a person's time
+            for c in ("rare_linked", "fresh")}
+    scored = score_pairs(enc, candidate_pairs(enc, g.n, th.block_cap, flag["fresh"]))
     labels = _Labels(guards.business_labels(enc.codes["email_key"], enc.codes["mdom_k"] >= 0),
                      enc.uniques["email_key"])
+    same_address, apart_nodes = _same_address_edges(rk["email_norm"]), _apart_nodes(g, apart)
+    reopen = np.array([], dtype=np.int64)
+    if (scored["rare_kind"] > 0).any() or flag["rare_linked"].any():
+        # rarity counts the identities (clusters) holding an address, so cluster once without it
+        plain, _ = _components(g, same_address, exact_nodes, scored[scored["score"] >= th.auto], labels, apart_nodes)
+        scored = rarity.apply(enc, scored, plain, PTS)
+        scored["score"] = points_to_score(scored["points"].to_numpy())
+        reopen = g.person_ids[rarity.broken(enc, g.n, flag["rare_linked"], plain)[g.n:]].astype(np.int64)
+    scored["reviewable"] = review.reviewable(enc, scored)      # a review queue worth a person's time
     del enc
     auto = scored[scored["score"] >= th.auto]
-    comp, guard_reviews = _components(g, _same_address_edges(rk["email_norm"]), exact_nodes, auto, labels,
-                                      _apart_nodes(g, apart))
+    comp, guard_reviews = _components(g, same_address, exact_nodes, auto, labels, apart_nodes)
     assign_node, merged = _attach(g, comp, auto, flag["fresh"])
     bridge_reviews = [(a, b, th.auto, "bridged") for a, b in guard_reviews]
     cluster = pd.Series(comp[:g.n], index=rk.index)
