@@ -229,9 +229,6 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
             "people_reopened": n_reopened}
 
 
-MAX_REOPEN_ROUNDS = 3
-
-
 def _candidates(conn: Any, ctx: RunContext, st: pd.DataFrame,
                 fresh: set[int]) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     """What the batch is resolved against: the people it can meet (sharing a blocking key, or
@@ -264,7 +261,7 @@ def _resolve_reopening(conn: Any, ctx: RunContext, st: pd.DataFrame,
     groups compared with everyone as if their rows had come in this file (rarity only ever
     shrinks, so this settles in a round or two). Returns (people read, resolution, number of
     people reopened)."""
-    from leadflow.identity import ops      # ops builds on this module
+    from leadflow.identity import ops  # ops builds on this module
     fresh: set[int] = set()
     n_reopened = 0
     for round_ in range(MAX_REOPEN_ROUNDS + 1):

@@ -4,23 +4,26 @@ A pair tied by nothing but a full name (a CRM row with a junk company against a 
 record) scores 10 points, short of the 14 that merge; so does a given name at the same company
 when the other record's family name is junk. Fellegi-Sunter's term-frequency idea says such
 agreement is strong when the value is rare. Here "rare" is stricter than "seldom": every record
-and person bearing the name (the *group*) must be consistent with a single person, i.e. show at
-most one organisation and at most one phone. Then
+and person bearing the name (the *group*) must be consistent with a single person: at most one
+organisation (first word of the company name or of the business domain) and one phone, and for
+a full name at most one identity holding an address (the cluster the records form without rare
+names: a business and a personal address already joined by other evidence are one identity).
+Then
 
 - a full name (given and family equal, either order)              gets ``rare_name`` points,
 - a given name at the same organisation, family name missing       gets ``rare_given_org``,
 - a family name at the same organisation, given name missing       gets ``rare_family_org``,
 
-provided nothing in the pair contradicts it (no different phones, organisations, numbered
-mailbox). Groups: the unordered full name; (given name, organisation); (family name,
-organisation).
+provided nothing in the pair contradicts it (different phones or organisations, a numbered
+mailbox) and the two do not hold two different addresses (a personal address without an
+organisation is as likely a namesake as the same person: a name never ties two mailboxes).
 
 Rarity depends on what has arrived: a namesake at another company may come in a later file.
-It only ever goes one way (more rows can only add organisations and phones), so a merge made
-on a rare name is marked (``+rare`` on the records' rule, ``bridged+rare`` on merges) and
-reopened when a later batch makes its group no longer rare (``broken``): the load then splits
-the person back into its address groups and resolves them again with the batch, as if all the
-rows had come in one file (``leadflow.identity.load``).
+It only ever goes one way (more rows can only add organisations, phones and addresses), so a
+link made on a rare name is marked (``+rare`` on the records' rule, ``<rule>+rare`` on
+merges) and reopened when a later batch makes its group no longer rare (``broken``): the load
+then splits the person back into its address groups and resolves them again with the batch, as
+if all the rows had come in one file (``leadflow.identity.load``, ``ops.reopen``).
 """
 
 from __future__ import annotations
@@ -54,7 +57,11 @@ def org_stems(enc: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _groups(enc: Any) -> dict[str, np.ndarray]:
-    """Per node its group code for each kind of rare evidence (-1: not in such a group)."""
+    """Per node its group code for each kind of rare evidence (-1: not in such a group);
+    computed once per encoding."""
+    cached = getattr(enc, "_rare_groups", None)
+    if cached is not None:
+        return cached
     c = enc.codes
     f, la = c["first_k"], c["last_k"]
     co, dom = org_stems(enc)
@@ -63,7 +70,9 @@ def _groups(enc: Any) -> dict[str, np.ndarray]:
     full = np.where((f >= 0) & (la >= 0), np.minimum(f, la) * big + np.maximum(f, la), -1)
     given = np.where((f >= 0) & (org >= 0), f * big + org, -1)
     family = np.where((la >= 0) & (org >= 0), la * big + org, -1)
-    return {"full": full, "given": given, "family": family, "org": org, "co": co, "dom": dom}
+    out = {"full": full, "given": given, "family": family, "org": org, "co": co, "dom": dom}
+    enc._rare_groups = out
+    return out
 
 
 def _rare(key: np.ndarray, values: list[list[np.ndarray]], nodes: np.ndarray | None = None) -> np.ndarray:
@@ -122,37 +131,6 @@ def apply(enc: Any, scored: pd.DataFrame, identity: np.ndarray, pts: dict[str, f
     out = scored.assign(points=scored["points"].to_numpy() + add, rare=hit)
     out.loc[hit, "rule"] = out.loc[hit, "rule"].astype(str) + "+rare"
     return out
-
-
-def _rare(key: np.ndarray, values: list[list[np.ndarray]], nodes: np.ndarray | None = None) -> np.ndarray:
-    """Per node: its group (``key``, restricted to ``nodes`` when given) is consistent with one
-    person: at most GROUP_CAP members, and at most one distinct value in each entry of
-    ``values`` (an entry pools several columns: a company word and a domain word are one
-    organisation only when they are the same word)."""
-    sel = np.flatnonzero(key >= 0) if nodes is None else nodes[key[nodes] >= 0]
-    out = np.zeros(len(key), dtype=bool)
-    if not len(sel):
-        return out
-    g = key[sel]
-    size = pd.Series(g).value_counts()
-    ok = size <= GROUP_CAP
-    for cols in values:
-        v = pd.DataFrame({"g": np.concatenate([g] * len(cols)), "v": np.concatenate([c[sel] for c in cols])})
-        v = v[v["v"] >= 0]
-        ok &= v.groupby("g")["v"].nunique().reindex(size.index).fillna(0) <= 1
-    out[sel] = np.isin(g, ok[ok].index.to_numpy())
-    return out
-
-
-def _addresses(enc: Any, multi: np.ndarray | None) -> list[np.ndarray]:
-    """The address columns a group counts: each node's alias-folded address, and for existing
-    people whose records carry more than one address (``multi``) a second, distinct one (their
-    golden record shows only one)."""
-    e = enc.codes["email_key"]
-    if multi is None or not multi.any():
-        return [e]
-    extra = np.where(multi, np.int64(e.max(initial=0)) + 1 + np.arange(len(e)), -1)
-    return [e, extra]
 
 
 def rare_masks(enc: Any, nodes: np.ndarray | None = None,

@@ -219,17 +219,13 @@ def insert_lifecycle_start(conn: Connection, person_ids: Sequence[int], stage: s
 
 
 def read_rare_flags(conn: Connection, person_ids: Iterable[Any]) -> pd.DataFrame:
-    """Per person among ``person_ids``: ``multi`` (its records carry more than one address: the
-    golden record shows one, a rare name must see them all) and ``rare_linked`` (it holds a
-    link only a rare name made: a record whose rule is marked ``+rare``), read through the
+    """``rare_linked`` per person among ``person_ids``: it holds a link only a rare name made (a
+    record whose rule is marked ``+rare``), so a later namesake may reopen it; read through the
     person index of person_records."""
     ids = sorted({int(x) for x in person_ids})
-    pr = person_records
-    q = (sa.select(pr.c.person_id, sa.func.count(sa.distinct(pr.c.email_norm)).label("n_emails"),
-                   sa.func.max(sa.case((pr.c.match_rule.like("%rare%"), 1), else_=0)).label("rare"))
-         .group_by(pr.c.person_id))
-    got = db.read_ids(conn, q, pr.c.person_id, ids) if ids else pd.DataFrame(columns=["person_id", "n_emails", "rare"])
-    got = got.set_index(got["person_id"].astype("int64")).reindex(ids)
-    return pd.DataFrame({"person_id": pd.Series(ids, dtype="int64"),
-                         "multi": got["n_emails"].fillna(0).astype(int).to_numpy() > 1,
-                         "rare_linked": got["rare"].fillna(0).astype(int).to_numpy() > 0})
+    q = (sa.select(person_records.c.person_id).distinct()
+         .where(person_records.c.match_rule.like("%rare%")))
+    got = db.read_ids(conn, q, person_records.c.person_id, ids) if ids else pd.DataFrame({"person_id": []})
+    out = pd.DataFrame({"person_id": pd.Series(ids, dtype="int64")})
+    out["rare_linked"] = out["person_id"].isin(got["person_id"].astype("int64"))
+    return out
