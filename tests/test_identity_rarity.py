@@ -111,3 +111,23 @@ def test_another_record_of_the_person_reopens_nothing(engine, make_ctx) -> None:
     again, = _load(ctx, [{**ACME, "source_record_id": "a2", "job_title": "CFO"}])
     assert again["people_reopened"] == 0
     assert _partition(engine) == {frozenset({"a1", "a2", "c1"})}
+
+
+UNREADABLE = {**NAME, "email": "zq@@mail,com", "source_record_id": "u1"}     # typed, but no address
+
+
+def test_an_unreadable_address_is_someone_too() -> None:
+    """An address typed but unreadable is an identity of its own (a namesake who mistyped), not
+    a blank: the rare name does not tie it."""
+    groups, _ = _clusters([ACME, UNREADABLE])
+    assert groups == [0, 1]
+
+
+@pytest.mark.parametrize("order", [[[ACME, UNREADABLE]], [[UNREADABLE], [ACME]], [[ACME], [UNREADABLE]]],
+                         ids=["one-file", "unreadable-first", "unreadable-later"])
+def test_an_unreadable_address_stays_someone_in_the_warehouse(engine, make_ctx, order) -> None:
+    """A person whose record had an unreadable address has no address in the warehouse; the
+    load reads the flag from their landed rows, so the split does not matter."""
+    ctx = make_ctx(CONFIG, engine)
+    _load(ctx, *order)
+    assert _partition(engine) == {frozenset({"a1"}), frozenset({"u1"})}

@@ -144,7 +144,7 @@ def rare_masks(enc: Any, nodes: np.ndarray | None = None,
     g = _groups(enc)
     c = enc.codes
     ident = np.arange(len(c["email_key"])) if identity is None else np.asarray(identity, dtype=np.int64)
-    holder = np.where(c["email_key"] >= 0, ident, -1)
+    holder = np.where(enc.address_holder, ident, -1)
     one = [[g["co"], g["dom"]], [c["phone_k"]]]
     return {"full": _rare(g["full"], [*one, [holder]], nodes),
             "given": _rare(g["given"], [[c["last_k"]], *one], nodes),

@@ -126,6 +126,9 @@ class Encoded:
                 codes, uniq = pd.factorize(keys[c].astype("str"), use_na_sentinel=True)
                 self.codes[c] = np.asarray(codes, dtype=np.int64)
                 self.uniques[c] = uniq
+        # who holds an address of their own: a readable one, or (``resolve_people`` adds them)
+        # one typed but unreadable (``jane@@acme.com``): still someone's identity, not a blank
+        self.address_holder = self.codes["email_key"] >= 0
 
     def strings(self, c: str, *rows: np.ndarray) -> list[np.ndarray]:
         """The values of column c at each rows array as object arrays ('' where missing);
@@ -282,9 +285,8 @@ def score_pairs(keys: pd.DataFrame | Encoded, pairs: pd.DataFrame) -> pd.DataFra
     pts = pts + evidence.address_points(enc, a, b, PTS)       # the address stands in for junk fields
     # what a rare name could add (``rarity``): nothing contradicts the pair, it is short of a
     # merge, and two different addresses are two identities a name never ties on its own
-    ka = enc.codes["email_key"]
-    clean = (phone_pts >= 0) & (org_pts >= 0) & (local_pts >= 0) & (pts < RARE_BELOW) \
-        & ~((ka[a] >= 0) & (ka[b] >= 0) & ~email)
+    held = enc.address_holder
+    clean = (phone_pts >= 0) & (org_pts >= 0) & (local_pts >= 0) & (pts < RARE_BELOW) & ~(held[a] & held[b] & ~email)
     rare_kind = rarity.kinds(enc, a, b, clean, name_pts == PTS["first_eq"] + PTS["last_eq"],
                              (p1f == PTS["first_eq"]) & ((la == "") | (lb == "")),
                              (p1l == PTS["last_eq"]) & ((fa == "") | (fb == "")))
@@ -336,7 +338,8 @@ def resolve_people(records: pd.DataFrame, people: pd.DataFrame | None = None,
     unknown) per record, e.g. from a source record id seen before (rule 'source_key').
     apart: (person_a, person_b) pairs of existing people that must never join (rejected reviews).
     Optional bool columns of ``people``: ``rare_linked`` (holds a rare-name merge), ``fresh``
-    (reopened: compared with everyone as if its records came in this batch).
+    (reopened: compared with everyone as if its records came in this batch),
+    ``unreadable_address`` (a record typed an address that could not be read).
 
     assign, one row per record in order: person_id (existing, or NA), cluster (label shared by
     records forming one new person), match_rule, match_score. reviews: node pairs (a, b) whose
@@ -350,6 +353,7 @@ def resolve_people(records: pd.DataFrame, people: pd.DataFrame | None = None,
                people["person_id"].to_numpy() if len(people) else np.array([], dtype=np.int64))
     rk = match_keys(records.reset_index(drop=True))
     enc = _encode(rk, records, people, g.n)
+    enc.address_holder = enc.address_holder | _unreadable_addresses(records, people)
     exact_person, is_pre = _exact_people(rk["email_norm"], people, known_emails, preassigned)
     exact_nodes = _known_nodes(exact_person, g)
     flag = {c: np.concatenate([np.zeros(g.n, dtype=bool), people[c].fillna(False).to_numpy(dtype=bool)])
@@ -426,6 +430,19 @@ def _encode(rk: pd.DataFrame, records: pd.DataFrame, people: pd.DataFrame, n: in
     pk = match_keys(people.reset_index(drop=True))
     pk.index = pk.index + n
     return Encoded(evidence.clean_keys(pd.concat([rk, pk]), records, people))
+
+
+def _unreadable_addresses(records: pd.DataFrame, people: pd.DataFrame) -> np.ndarray:
+    """Per node: an address was typed but could not be read (records: the raw ``email`` is
+    there, ``email_norm`` is not; existing people: their ``unreadable_address`` flag)."""
+    if "email" in records.columns:
+        raw = records["email"].astype("str").str.strip()
+        rec = (raw.notna() & (raw != "") & records["email_norm"].isna()).to_numpy(dtype=bool)
+    else:
+        rec = np.zeros(len(records), dtype=bool)
+    ex = people["unreadable_address"].fillna(False).to_numpy(dtype=bool) \
+        if "unreadable_address" in people.columns and len(people) else np.zeros(len(people), dtype=bool)
+    return np.concatenate([rec, ex])
 
 
 @dataclass(frozen=True)
