@@ -12,7 +12,9 @@ Then
 
 - a full name (given and family equal, either order)              gets ``rare_name`` points,
 - a given name at the same organisation, family name missing       gets ``rare_given_org``,
-- a family name at the same organisation, given name missing       gets ``rare_family_org``,
+- a family name at the same organisation, given name missing       gets ``rare_family_org``
+  (the record missing the name must hold no address or phone of its own: a bare name at the
+  company, not a colleague we cannot place),
 
 provided nothing in the pair contradicts it (different phones or organisations, a numbered
 mailbox) and the two do not hold two different addresses (a personal address without an

@@ -287,9 +287,13 @@ def score_pairs(keys: pd.DataFrame | Encoded, pairs: pd.DataFrame) -> pd.DataFra
     # merge, and two different addresses are two identities a name never ties on its own
     held = enc.address_holder
     clean = (phone_pts >= 0) & (org_pts >= 0) & (local_pts >= 0) & (pts < RARE_BELOW) & ~(held[a] & held[b] & ~email)
+    # a given (family) name at the company ties only a record that has nothing else of its
+    # own: a record missing the other name but holding an address or a phone is someone we
+    # cannot place (its mailbox would have spelled the name, and the address evidence counted it)
+    own = held | (enc.codes["phone_k"] >= 0)
+    bare = lambda xa_, xb_: ((xa_ == "") & ~own[a]) | ((xb_ == "") & ~own[b])  # noqa: E731
     rare_kind = rarity.kinds(enc, a, b, clean, name_pts == PTS["first_eq"] + PTS["last_eq"],
-                             (p1f == PTS["first_eq"]) & ((la == "") | (lb == "")),
-                             (p1l == PTS["last_eq"]) & ((fa == "") | (fb == "")))
+                             (p1f == PTS["first_eq"]) & bare(la, lb), (p1l == PTS["last_eq"]) & bare(fa, fb))
     parts = [("email_alias", email), ("name" , name_full), ("swapped", swapped & name_full),
              ("phone", phone_same), ("org", org_pts > 0), ("local", local_pts > 0)]
     bits = np.zeros(len(a), dtype=np.int64)
