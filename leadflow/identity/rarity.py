@@ -131,7 +131,8 @@ def apply(enc: Any, scored: pd.DataFrame, identity: np.ndarray, pts: dict[str, f
         hit |= m
         add[m] = pts[name]
     out = scored.assign(points=scored["points"].to_numpy() + add, rare=hit)
-    out.loc[hit, "rule"] = out.loc[hit, "rule"].astype(str) + "+rare"
+    rule = out.loc[hit, "rule"].astype(str)
+    out.loc[hit, "rule"] = rule + np.where(rule.str.endswith(":"), "rare", "+rare")
     return out
 
 
