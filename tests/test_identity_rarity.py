@@ -15,6 +15,7 @@ from leadflow.identity import evidence, load_leads
 from leadflow.identity.resolve import resolve
 from leadflow.store import db
 from leadflow.store.schema import handoffs, match_reviews, merges, people, person_records
+from leadflow.vocab.emails import email_hash_of
 from tests.identity_helpers import CONFIG, land
 
 NAME = {"first_name": "Zacharias", "last_name": "Quennell", "country": "DE"}
@@ -80,6 +81,8 @@ def test_later_namesake_reopens_the_rare_merge(engine, make_ctx) -> None:
     assert h["person_id"].tolist() == [pid]                          # and its handoff
     rv = db.read_df(engine, sa.select(match_reviews))
     assert not (rv["status"] == "rejected").any()                    # reopening decides nothing for good
+    p = db.read_df(engine, sa.select(people.c.email_norm, people.c.email_hash))
+    assert p["email_hash"].tolist() == [email_hash_of(e) for e in p["email_norm"]]
 
 
 def test_reopened_groups_join_again_on_other_evidence(engine, make_ctx) -> None:
