@@ -169,9 +169,13 @@ def scale_child(tmp: str) -> dict[str, Any]:
     existing_rec = pd.read_parquet(Path(tmp) / "existing.parquet")
     truth_ex = existing_rec.pop("truth_person_id").to_numpy()
     ex = standardise_leads(existing_rec)
+    raw_email = existing_rec["email"].astype("str").str.strip()
     del existing_rec
+    # as the load reads them (store.read_rare_flags): people whose record typed an unreadable address
     people = ex[["email_norm", "first_name", "last_name", "phone_e164", "company_norm",
-                 "is_free_mail"]].assign(person_id=np.arange(1, len(ex) + 1))
+                 "is_free_mail"]].assign(person_id=np.arange(1, len(ex) + 1),
+                                         unreadable_address=(raw_email.notna() & (raw_email != "")
+                                                             & ex["email_norm"].isna()).to_numpy(dtype=bool))
     known = people[["email_norm", "person_id"]].dropna()
     del ex
     incoming = pd.read_parquet(Path(tmp) / "incoming.parquet")

@@ -123,19 +123,7 @@ def load_leads(ctx: RunContext, thresholds: Thresholds | None = None) -> dict[st
 
 
 def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresholds) -> dict[str, int]:
-    known = store.read_known_emails(conn, st["email_norm"])
-    src_ids = store.read_source_ids(conn, derived.identity_sources(ctx.settings, st["source"].unique()),
-                                    st["source_record_id"])
-    pre = (st[["source", "source_record_id"]].astype(object)
-           .merge(src_ids.astype({"source": object, "source_record_id": object})
-                  .drop_duplicates(["source", "source_record_id"]),
-                  how="left", on=["source", "source_record_id"])["person_id"])
-    # only the people the batch can meet: sharing a blocking key, or known by address or id
-    also = [*known["person_id"].tolist(), *pre.dropna().tolist(),
-            *store.lookup_ids(conn, "email_norm", st["email_norm"].dropna().unique().tolist()).values()]
-    existing = store.read_people_sharing_keys(conn, st, also)
-    apart = merging.read_apart(conn, existing["person_id"])    # pairs among these people only
-    res = resolve_people(st, existing, known, th, preassigned=pre.to_numpy(), apart=apart)
+    existing, res, n_reopened = _resolve_reopening(conn, ctx, st, th)
     assign, reviews = res.assign, res.reviews
     # existing people this batch's records joined (as one file would have): one person now,
     # before golden records are computed from all of the survivor's records
@@ -147,7 +135,7 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
     st["pkey"] = np.where(is_new, "n" + st["cluster"].astype(str), "p" + st["person_id"].astype(str))
 
     # golden records: this batch's rows plus the older rows of the existing people they joined
-    touched = st.loc[~is_new, "person_id"].astype(int).unique().tolist()
+    touched = sorted({*st.loc[~is_new, "person_id"].astype(int).tolist(), *merged["survivor_id"].astype(int).tolist()})
     old = store.read_records_of(conn, stg_inbound_leads, touched)
     if len(old):
         old = prepare_records(old.drop(columns=["record_id"]), source_priority(ctx))
@@ -206,9 +194,11 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
 
     # the merge history: one person_records row per landed row
     pid = st["person_id"].astype("Int64").fillna(st["pkey"].map(new_pid))
+    rule = st["match_rule"].astype(str)
+    rule = rule.where(~(st["rare"].to_numpy(dtype=bool) & (rule != "new") & ~rule.str.contains("rare")), rule + "+rare")
     recs = pd.DataFrame({
         "batch_id": st["batch_id"], "row_number": st["row_number"], "source": st["source"],
-        "person_id": pid, "match_rule": st["match_rule"], "match_score": st["match_score"],
+        "person_id": pid, "match_rule": rule, "match_score": st["match_score"],
         "created_at": ctx.as_of, "source_record_id": st["source_record_id"],
         "email_norm": st["email_norm"], "record_hash": st["record_hash"],
     })
@@ -235,7 +225,56 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
                                     ["person_a", "person_b"])
     n_review += _review_held(conn, ctx, res.merged, merged)
     return {"created": int(created), "merged": int(len(st) - new_pid.notna().sum()),
-            "review": int(n_review), "accounts_created": int(created_acc), "people_joined": n_joined}
+            "review": int(n_review), "accounts_created": int(created_acc), "people_joined": n_joined,
+            "people_reopened": n_reopened}
+
+
+def _candidates(conn: Any, ctx: RunContext, st: pd.DataFrame,
+                fresh: set[int]) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """What the batch is resolved against: the people it can meet (sharing a blocking key, or
+    known by address or source id, or ``fresh``: just reopened), with their rare-name flags;
+    the known addresses; the person each record's source id already names."""
+    known = store.read_known_emails(conn, st["email_norm"])
+    src_ids = store.read_source_ids(conn, derived.identity_sources(ctx.settings, st["source"].unique()),
+                                    st["source_record_id"])
+    pre = (st[["source", "source_record_id"]].astype(object)
+           .merge(src_ids.astype({"source": object, "source_record_id": object})
+                  .drop_duplicates(["source", "source_record_id"]),
+                  how="left", on=["source", "source_record_id"])["person_id"])
+    # only the people the batch can meet: sharing a blocking key, or known by address or id
+    also = [*known["person_id"].tolist(), *pre.dropna().tolist(), *fresh,
+            *store.lookup_ids(conn, "email_norm", st["email_norm"].dropna().unique().tolist()).values()]
+    existing = store.read_people_sharing_keys(conn, st, also)
+    existing = existing.merge(store.read_rare_flags(conn, existing["person_id"]), on="person_id", how="left")
+    existing["fresh"] = existing["person_id"].isin(fresh)
+    return existing, known, pre
+
+
+MAX_REOPEN_ROUNDS = 3
+
+
+def _resolve_reopening(conn: Any, ctx: RunContext, st: pd.DataFrame,
+                       th: Thresholds) -> tuple[pd.DataFrame, Any, int]:
+    """Resolve the batch against the people it can meet. When the batch brings a namesake that
+    makes a rare name common, the people holding a merge only that rare name made are split
+    back into their address groups (``ops.reopen``) and the batch is resolved again, those
+    groups compared with everyone as if their rows had come in this file (rarity only ever
+    shrinks, so this settles in a round or two). Returns (people read, resolution, number of
+    people reopened)."""
+    from leadflow.identity import ops  # ops builds on this module
+    fresh: set[int] = set()
+    n_reopened = 0
+    for round_ in range(MAX_REOPEN_ROUNDS + 1):
+        existing, known, pre = _candidates(conn, ctx, st, fresh)
+        apart = merging.read_apart(conn, existing["person_id"])    # pairs among these people only
+        res = resolve_people(st, existing, known, th, preassigned=pre.to_numpy(), apart=apart)
+        if not len(res.reopen) or round_ == MAX_REOPEN_ROUNDS:
+            break
+        ids = [int(x) for x in res.reopen]
+        fresh |= set(ids) | set(ops.reopen(conn, ctx, ids, ctx.as_of))
+        n_reopened += len(ids)
+        log.info("reopened %d rare-name merges", len(ids))
+    return existing, res, n_reopened
 
 
 def _review_held(conn: Any, ctx: RunContext, proposed: pd.DataFrame, done: pd.DataFrame) -> int:

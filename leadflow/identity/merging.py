@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -68,13 +69,21 @@ def mergeable_at_load(conn: Connection, pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def absorb(conn: Connection, pairs: pd.DataFrame, rule: str, run_id: str | None, at: datetime) -> int:
-    """Merge each ``merged_id`` into its ``survivor_id`` (columns of ``pairs``, plus ``score``);
-    one statement per table for all pairs. Returns the number of people merged."""
+    """Merge each ``merged_id`` into its ``survivor_id`` (columns of ``pairs``, plus ``score``
+    and optionally ``rare``: only a rare name joined them, so the merged person's records are
+    marked ``+rare`` and the merge is ``<rule>+rare``); one statement per table for all pairs.
+    Returns the number of people merged."""
     if not len(pairs):
         return 0
     rows = [{"a_new": int(a), "b_old": int(b)} for a, b in zip(pairs["survivor_id"], pairs["merged_id"])]
     old: Any = sa.bindparam("b_old")
     new: Any = sa.bindparam("a_new")
+    rare = pairs["rare"].fillna(False).to_numpy(dtype=bool) if "rare" in pairs.columns else \
+        np.zeros(len(pairs), dtype=bool)
+    if rare.any():      # only a rare name joined them: a later namesake may reopen the survivor
+        conn.execute(sa.update(person_records).where(
+            person_records.c.person_id.in_([int(x) for x in pairs.loc[rare, "merged_id"]]),
+            person_records.c.match_rule.not_like("%rare%")).values(match_rule=person_records.c.match_rule + "+rare"))
     for t in (person_records, touches, outcomes):
         conn.execute(sa.update(t).where(t.c.person_id == old).values(person_id=new), rows)
     h2 = handoffs.alias("h2")
@@ -91,9 +100,9 @@ def absorb(conn: Connection, pairs: pd.DataFrame, rule: str, run_id: str | None,
     _keep_flags(conn, pairs, flags, at)
     refresh_keys(conn, pairs["merged_id"])      # a merged person keeps no blocking keys (hashes of its values)
     conn.execute(merges.insert(), [
-        {"survivor_id": int(a), "merged_id": int(b), "rule": rule, "run_id": run_id, "merged_at": at,
-         "score": None if pd.isna(s) else float(s)}
-        for a, b, s in zip(pairs["survivor_id"], pairs["merged_id"], pairs["score"])])
+        {"survivor_id": int(a), "merged_id": int(b), "rule": rule + ("+rare" if r else ""), "run_id": run_id,
+         "merged_at": at, "score": None if pd.isna(s) else float(s)}
+        for a, b, s, r in zip(pairs["survivor_id"], pairs["merged_id"], pairs["score"], rare)])
     return len(pairs)
 
 

@@ -81,12 +81,13 @@ def refresh(conn: Connection, ctx: RunContext, person_ids: list[int], at: dateti
     st = prepare_records(raw.drop(columns=["record_id"]), source_priority(ctx))
     st["pkey"] = st["person_id"].astype(int)
     gold = golden(st, "pkey")
-    acc = store.read_accounts(conn)
+    domains, names = business_domain(gold).dropna(), gold["company_norm"].dropna()
+    acc = store.read_accounts(conn, domains, names)      # only the accounts matching looks up
     fresh = new_accounts(gold, acc)
     if len(fresh):
         db.insert_ignore(conn, accounts, db.records(fresh.assign(created_at=at, is_customer=False,
                                                                  has_open_deal=False)), ["domain"])
-        acc = store.read_accounts(conn)
+        acc = store.read_accounts(conn, domains, names)
     gold = gold.join(match_accounts(gold, acc))
     comp = {d.lower() for d in ctx.settings.qualification.competitor_domains}
     gold["is_competitor"] = business_domain(gold).isin(comp)
@@ -117,11 +118,9 @@ def unmerge(ctx: RunContext, person_id: int, record_id: int | None = None,
         orig = _person(conn, person_id)
         if orig.get("erased_at"):
             raise IdentityError(f"person {person_id} is erased")
-        recs = db.read_df(conn, sa.select(person_records).where(person_records.c.person_id == person_id)
-                          .order_by(person_records.c.record_id))
+        recs = _units(conn, person_id)
         if recs.empty:
             raise IdentityError(f"person {person_id} has no records to unmerge")
-        recs["unit"] = recs["email_norm"].fillna("#" + recs["record_id"].astype(str))
         keep_unit = recs["unit"].iloc[0]
         if record_id is not None:
             if record_id not in set(recs["record_id"]):
@@ -135,37 +134,79 @@ def unmerge(ctx: RunContext, person_id: int, record_id: int | None = None,
             moving = [u for u in recs["unit"].unique() if u != keep_unit]
         if not moving:
             raise IdentityError(f"person {person_id} has a single identity (one address); nothing to unmerge")
-        # the original person gives up an address it no longer holds (unique key)
-        keep_units = set(recs["unit"]) - set(moving)
-        keep_email = next((u for u in recs.loc[recs["unit"].isin(keep_units), "email_norm"].dropna()), None)
-        conn.execute(sa.update(people).where(people.c.person_id == person_id)
-                     .values(email_norm=keep_email, email_hash=email_hash_of(keep_email), updated_at=at))
-        new_ids = []
-        for u in moving:
-            rr = recs[recs["unit"] == u]
-            email = rr["email_norm"].dropna().iloc[0] if rr["email_norm"].notna().any() else None
-            key = None if email else f"unmerge:{int(rr['record_id'].iloc[0])}"
-            new_key = conn.execute(people.insert().values(
-                email_norm=email, email_hash=email_hash_of(email), source_key=key, lifecycle_stage="lead", cycle=1,
-                opt_out=bool(orig["opt_out"]), do_not_contact=bool(orig["do_not_contact"]),
-                is_competitor=bool(orig["is_competitor"]), first_source=rr["source"].iloc[0],
-                created_at=at, updated_at=at)).inserted_primary_key
-            assert new_key is not None, "a single-row INSERT reports its key"
-            pid = new_key[0]
-            new_ids.append(int(pid))
-            conn.execute(sa.update(person_records)
-                         .where(person_records.c.record_id.in_([int(x) for x in rr["record_id"]]))
-                         .values(person_id=pid))
-            store.insert_lifecycle_start(conn, [pid], "lead", f"unmerged from person {person_id}",
-                                         at, ctx.run_id)
-        _move_touches(conn, person_id, recs, moving, new_ids)
+        new_ids = _split(conn, ctx, orig, recs, moving, at, f"unmerged from person {person_id}")
         refresh(conn, ctx, [person_id, *new_ids], at)
         _reject_pairs(conn, [person_id, *new_ids], at, "unmerged")
-        conn.execute(sa.update(merges).where(sa.or_(merges.c.survivor_id == person_id,
-                                                    merges.c.merged_id == person_id),
-                                             merges.c.undone_at.is_(None)).values(undone_at=at))
     return {"person_id": person_id, "new_person_ids": new_ids, "records_moved":
             int(recs["unit"].isin(moving).sum())}
+
+
+def reopen(conn: Connection, ctx: RunContext, person_ids: list[int], at: datetime) -> list[int]:
+    """Split people holding a rare-name merge that a new namesake made doubtful back into their
+    address groups (the unit of ``unmerge``), so that the load can resolve them again with the
+    batch as if all the rows had come in one file. Unlike ``unmerge`` no pair is rejected: the
+    groups may well join again on other evidence. The group of the earliest record keeps the
+    person (and its handoffs); touches follow their records; rare marks are cleared (the
+    records say ``reopened``). Returns the new people's ids."""
+    new_ids: list[int] = []
+    for pid in sorted({int(x) for x in person_ids}):
+        orig = _person(conn, pid)
+        recs = _units(conn, pid)
+        if orig.get("erased_at") or recs.empty:
+            continue
+        moving = [u for u in recs["unit"].unique() if u != recs["unit"].iloc[0]]
+        if moving:
+            new_ids += _split(conn, ctx, orig, recs, moving, at, f"reopened from person {pid}")
+        rare = recs.loc[recs["match_rule"].str.contains("rare", regex=False), "record_id"]
+        if len(rare):
+            conn.execute(sa.update(person_records).where(person_records.c.record_id.in_([int(x) for x in rare]))
+                         .values(match_rule="reopened", match_score=None))
+    refresh(conn, ctx, sorted({int(x) for x in person_ids} | set(new_ids)), at)
+    return new_ids
+
+
+def _units(conn: Connection, person_id: int) -> pd.DataFrame:
+    """The person's records in order, each with its unmerge ``unit`` (address, else itself)."""
+    recs = db.read_df(conn, sa.select(person_records).where(person_records.c.person_id == person_id)
+                      .order_by(person_records.c.record_id))
+    if len(recs):
+        recs["unit"] = recs["email_norm"].fillna("#" + recs["record_id"].astype(str))
+    return recs
+
+
+def _split(conn: Connection, ctx: RunContext, orig: dict[str, Any], recs: pd.DataFrame, moving: list[str],
+           at: datetime, why: str) -> list[int]:
+    """Move the ``moving`` units of a person's records to new people (stage 'lead', sticky flags
+    inherited), with their touches; the person's merges are marked undone. Golden values are
+    the caller's job (``refresh``). Returns the new people's ids."""
+    person_id = int(orig["person_id"])
+    # the original person gives up an address it no longer holds (unique key)
+    keep_units = set(recs["unit"]) - set(moving)
+    keep_email = next((u for u in recs.loc[recs["unit"].isin(keep_units), "email_norm"].dropna()), None)
+    conn.execute(sa.update(people).where(people.c.person_id == person_id)
+                 .values(email_norm=keep_email, email_hash=email_hash_of(keep_email), updated_at=at))
+    new_ids = []
+    for u in moving:
+        rr = recs[recs["unit"] == u]
+        email = rr["email_norm"].dropna().iloc[0] if rr["email_norm"].notna().any() else None
+        key = None if email else f"unmerge:{int(rr['record_id'].iloc[0])}"
+        new_key = conn.execute(people.insert().values(
+            email_norm=email, email_hash=email_hash_of(email), source_key=key, lifecycle_stage="lead", cycle=1,
+            opt_out=bool(orig["opt_out"]), do_not_contact=bool(orig["do_not_contact"]),
+            is_competitor=bool(orig["is_competitor"]), first_source=rr["source"].iloc[0],
+            created_at=at, updated_at=at)).inserted_primary_key
+        assert new_key is not None, "a single-row INSERT reports its key"
+        pid = new_key[0]
+        new_ids.append(int(pid))
+        conn.execute(sa.update(person_records)
+                     .where(person_records.c.record_id.in_([int(x) for x in rr["record_id"]]))
+                     .values(person_id=pid))
+        store.insert_lifecycle_start(conn, [pid], "lead", why, at, ctx.run_id)
+    _move_touches(conn, person_id, recs, moving, new_ids)
+    conn.execute(sa.update(merges).where(sa.or_(merges.c.survivor_id == person_id,
+                                                merges.c.merged_id == person_id),
+                                         merges.c.undone_at.is_(None)).values(undone_at=at))
+    return new_ids
 
 
 def _move_touches(conn: Connection, person_id: int, recs: pd.DataFrame, moving: list[str],

@@ -16,7 +16,7 @@ Nodes: incoming records are nodes 0..n-1, existing people n..n+m-1.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
 
 from leadflow.clean.names import fold
-from leadflow.identity import evidence, guards, review
+from leadflow.identity import evidence, guards, rarity, review
 from leadflow.identity.nicknames import equivalent_pairs, nickname_map
 from leadflow.vocab.mailboxes import normalise_emails
 
@@ -46,8 +46,12 @@ PTS = {
     "local_eq": 4.0, "local_close": 2.0,
     # jsmith@ vs jsmith2@ at one company: how mail admins number a second person of that name
     "numbered_mailbox": -8.0,
+    # a name only one person in the data can be (``rarity``): full name / given or family
+    # name at the same organisation with the other name missing
+    "rare_name": 4.0, "rare_given_org": 5.0, "rare_family_org": 3.0,
 }
 OFFSET = 10.0   # points at which the score is 0.5
+RARE_BELOW = 14.0   # rare-name points only for pairs short of the default merge threshold
 
 
 def points_to_score(points: np.ndarray) -> np.ndarray:
@@ -122,6 +126,9 @@ class Encoded:
                 codes, uniq = pd.factorize(keys[c].astype("str"), use_na_sentinel=True)
                 self.codes[c] = np.asarray(codes, dtype=np.int64)
                 self.uniques[c] = uniq
+        # who holds an address of their own: a readable one, or (``resolve_people`` adds them)
+        # one typed but unreadable (``jane@@acme.com``): still someone's identity, not a blank
+        self.address_holder = self.codes["email_key"] >= 0
 
     def strings(self, c: str, *rows: np.ndarray) -> list[np.ndarray]:
         """The values of column c at each rows array as object arrays ('' where missing);
@@ -163,11 +170,16 @@ def _blocks(enc: Encoded) -> Iterator[tuple[np.ndarray, int | None]]:
     yield ns, weak
 
 
-def candidate_pairs(keys: pd.DataFrame | Encoded, n_new: int, cap: int) -> pd.DataFrame:
-    """Unique (a, b) node pairs sharing a block, a < b, at least one of them incoming."""
+def candidate_pairs(keys: pd.DataFrame | Encoded, n_new: int, cap: int,
+                    fresh: np.ndarray | None = None) -> pd.DataFrame:
+    """Unique (a, b) node pairs sharing a block, a < b, at least one of them incoming (or
+    ``fresh``: existing people reopened by this batch, compared as if their records came now)."""
     enc = keys if isinstance(keys, Encoded) else Encoded(keys)
     out = []
     total = np.int64(enc.n)
+    is_new = np.arange(enc.n) < n_new
+    if fresh is not None:
+        is_new |= fresh
     for key, own_cap in _blocks(enc):
         limit = min(cap, own_cap) if own_cap else cap
         ok = key >= 0
@@ -176,13 +188,13 @@ def candidate_pairs(keys: pd.DataFrame | Encoded, n_new: int, cap: int) -> pd.Da
         nodes = np.flatnonzero(ok)
         c = pd.factorize(key[ok])[0]
         size = np.bincount(c)
-        new_in = np.bincount(c, weights=(nodes < n_new).astype(float))
+        new_in = np.bincount(c, weights=is_new[nodes].astype(float))
         keep = (size[c] >= 2) & (size[c] <= limit) & (new_in[c] > 0)
         nodes, c = nodes[keep], c[keep]
         if not len(nodes):
             continue
         blk = pd.DataFrame({"node": nodes, "c": c})
-        left = blk[blk["node"] < n_new]
+        left = blk[is_new[blk["node"].to_numpy()]]
         m = left.merge(blk, on="c", suffixes=("_a", "_b"))
         m = m[m["node_a"] != m["node_b"]]
         a = np.minimum(m["node_a"].to_numpy(), m["node_b"].to_numpy())
@@ -220,7 +232,9 @@ def _name_points(fa, fb, la, lb, ra=None, rb=None) -> tuple[np.ndarray, np.ndarr
 
 
 def score_pairs(keys: pd.DataFrame | Encoded, pairs: pd.DataFrame) -> pd.DataFrame:
-    """Evidence points, score and a readable rule for each candidate pair."""
+    """Evidence points, score and a readable rule for each candidate pair; ``rare_kind``: which
+    rare-name evidence the pair could take (``rarity.KINDS``; added by ``rarity.apply`` once
+    the records are clustered without it)."""
     a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
     # factorised columns: same-column equality is an integer comparison, and only the
     # strings the pairs use are materialised for rapidfuzz
@@ -269,6 +283,17 @@ def score_pairs(keys: pd.DataFrame | Encoded, pairs: pd.DataFrame) -> pd.DataFra
 
     pts = name_pts + phone_pts + org_pts + local_pts + np.where(email, PTS["email_alias"], 0.0)
     pts = pts + evidence.address_points(enc, a, b, PTS)       # the address stands in for junk fields
+    # what a rare name could add (``rarity``): nothing contradicts the pair, it is short of a
+    # merge, and two different addresses are two identities a name never ties on its own
+    held = enc.address_holder
+    clean = (phone_pts >= 0) & (org_pts >= 0) & (local_pts >= 0) & (pts < RARE_BELOW) & ~(held[a] & held[b] & ~email)
+    # a given (family) name at the company ties only a record that has nothing else of its
+    # own: a record missing the other name but holding an address or a phone is someone we
+    # cannot place (its mailbox would have spelled the name, and the address evidence counted it)
+    own = held | (enc.codes["phone_k"] >= 0)
+    bare = lambda xa_, xb_: ((xa_ == "") & ~own[a]) | ((xb_ == "") & ~own[b])  # noqa: E731
+    rare_kind = rarity.kinds(enc, a, b, clean, name_pts == PTS["first_eq"] + PTS["last_eq"],
+                             (p1f == PTS["first_eq"]) & bare(la, lb), (p1l == PTS["last_eq"]) & bare(fa, fb))
     parts = [("email_alias", email), ("name" , name_full), ("swapped", swapped & name_full),
              ("phone", phone_same), ("org", org_pts > 0), ("local", local_pts > 0)]
     bits = np.zeros(len(a), dtype=np.int64)
@@ -278,17 +303,21 @@ def score_pairs(keys: pd.DataFrame | Encoded, pairs: pd.DataFrame) -> pd.DataFra
     labels = np.array(["fuzzy:" + "+".join(lbl for i, (lbl, _) in enumerate(parts) if u >> i & 1)
                        for u in uniq], dtype=object)
     rule = labels[inv] if len(bits) else np.array([], dtype=object)
-    return pairs.assign(points=pts, score=points_to_score(pts), rule=rule)
+    return pairs.assign(points=pts, score=points_to_score(pts), rule=rule, rare_kind=rare_kind,
+                        rare=np.zeros(len(a), dtype=bool))
 
 
 @dataclass(frozen=True)
 class Resolved:
-    """What resolution decided: per record (``assign``), the uncertain pairs (``reviews``), and
-    existing people that records of the batch joined (``merged``: survivor_id, merged_id, score;
-    the older person, lower id, survives)."""
+    """What resolution decided: per record (``assign``, with ``rare``: its person holds a link
+    only a rare name made), the uncertain pairs (``reviews``), existing people that records of
+    the batch joined (``merged``: survivor_id, merged_id, score, rare; the older person, lower
+    id, survives), and existing people whose rare-name merge this batch breaks (``reopen``:
+    person ids; the load splits them and resolves again)."""
     assign: pd.DataFrame
     reviews: pd.DataFrame
     merged: pd.DataFrame
+    reopen: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
 
 
 def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
@@ -312,6 +341,9 @@ def resolve_people(records: pd.DataFrame, people: pd.DataFrame | None = None,
     seen on an older record still matches exactly. preassigned: person ids (Int64, NA where
     unknown) per record, e.g. from a source record id seen before (rule 'source_key').
     apart: (person_a, person_b) pairs of existing people that must never join (rejected reviews).
+    Optional bool columns of ``people``: ``rare_linked`` (holds a rare-name merge), ``fresh``
+    (reopened: compared with everyone as if its records came in this batch),
+    ``unreadable_address`` (a record typed an address that could not be read).
 
     assign, one row per record in order: person_id (existing, or NA), cluster (label shared by
     records forming one new person), match_rule, match_score. reviews: node pairs (a, b) whose
@@ -325,26 +357,52 @@ def resolve_people(records: pd.DataFrame, people: pd.DataFrame | None = None,
                people["person_id"].to_numpy() if len(people) else np.array([], dtype=np.int64))
     rk = match_keys(records.reset_index(drop=True))
     enc = _encode(rk, records, people, g.n)
+    enc.address_holder = enc.address_holder | _unreadable_addresses(records, people)
     exact_person, is_pre = _exact_people(rk["email_norm"], people, known_emails, preassigned)
     exact_nodes = _known_nodes(exact_person, g)
-    scored = score_pairs(enc, candidate_pairs(enc, g.n, th.block_cap))
-    scored["reviewable"] = review.reviewable(enc, scored)      # a review queue worth a person's time
+    flag = {c: np.concatenate([np.zeros(g.n, dtype=bool), people[c].fillna(False).to_numpy(dtype=bool)])
+            if c in people.columns and len(people) else np.zeros(g.total, dtype=bool)
+            for c in ("rare_linked", "fresh")}
+    scored = score_pairs(enc, candidate_pairs(enc, g.n, th.block_cap, flag["fresh"]))
     labels = _Labels(guards.business_labels(enc.codes["email_key"], enc.codes["mdom_k"] >= 0),
                      enc.uniques["email_key"])
+    same_address, apart_nodes = _same_address_edges(rk["email_norm"]), _apart_nodes(g, apart)
+    reopen = np.array([], dtype=np.int64)
+    if (scored["rare_kind"] > 0).any() or flag["rare_linked"].any():
+        # rarity counts the identities (clusters) holding an address, so cluster once without it
+        plain, _ = _components(g, same_address, exact_nodes, scored[scored["score"] >= th.auto], labels, apart_nodes)
+        scored = rarity.apply(enc, scored, plain, PTS)
+        scored["score"] = points_to_score(scored["points"].to_numpy())
+        reopen = g.person_ids[rarity.broken(enc, g.n, flag["rare_linked"], plain)[g.n:]].astype(np.int64)
+    scored["reviewable"] = review.reviewable(enc, scored)      # a review queue worth a person's time
     del enc
     auto = scored[scored["score"] >= th.auto]
-    comp, guard_reviews = _components(g, _same_address_edges(rk["email_norm"]), exact_nodes, auto, labels,
-                                      _apart_nodes(g, apart))
-    assign_node, merged = _attach(g, comp, auto)
+    comp, guard_reviews = _components(g, same_address, exact_nodes, auto, labels, apart_nodes)
+    assign_node, merged = _attach(g, comp, auto, flag["fresh"])
     bridge_reviews = [(a, b, th.auto, "bridged") for a, b in guard_reviews]
     cluster = pd.Series(comp[:g.n], index=rk.index)
     rule, score = _match_rules(g, rk, auto, exact_person, is_pre, assign_node, cluster)
+    rare_comp = _rare_components(comp, auto)
+    merged = merged.assign(rare=np.isin(comp[g.node_of(merged["merged_id"].to_numpy()).astype(np.int64)], rare_comp)
+                           if len(merged) else np.zeros(0, dtype=bool))
     assign = pd.DataFrame({
         "person_id": _person_ids(g, assign_node),
         "cluster": cluster.to_numpy(),
         "match_rule": rule.to_numpy(), "match_score": score.to_numpy(),
+        "rare": np.isin(comp[:g.n], rare_comp),
     })
-    return Resolved(assign, _review_pairs(g, scored, assign_node, cluster, bridge_reviews, th, merged), merged)
+    return Resolved(assign, _review_pairs(g, scored, assign_node, cluster, bridge_reviews, th, merged), merged,
+                    reopen)
+
+
+def _rare_components(comp: np.ndarray, auto: pd.DataFrame) -> np.ndarray:
+    """Components held together by at least one edge only a rare name made (``rarity``): the
+    people a later namesake may reopen."""
+    if not len(auto) or not auto["rare"].any():
+        return np.array([], dtype=np.int64)
+    r = auto[auto["rare"].to_numpy(dtype=bool)]
+    ca, cb = comp[r["a"].to_numpy()], comp[r["b"].to_numpy()]
+    return np.unique(ca[ca == cb])
 
 
 @dataclass(frozen=True)
@@ -376,6 +434,19 @@ def _encode(rk: pd.DataFrame, records: pd.DataFrame, people: pd.DataFrame, n: in
     pk = match_keys(people.reset_index(drop=True))
     pk.index = pk.index + n
     return Encoded(evidence.clean_keys(pd.concat([rk, pk]), records, people))
+
+
+def _unreadable_addresses(records: pd.DataFrame, people: pd.DataFrame) -> np.ndarray:
+    """Per node: an address was typed but could not be read (records: the raw ``email`` is
+    there, ``email_norm`` is not; existing people: their ``unreadable_address`` flag)."""
+    if "email" in records.columns:
+        raw = records["email"].astype("str").str.strip()
+        rec = (raw.notna() & (raw != "") & records["email_norm"].isna()).to_numpy(dtype=bool)
+    else:
+        rec = np.zeros(len(records), dtype=bool)
+    ex = people["unreadable_address"].fillna(False).to_numpy(dtype=bool) \
+        if "unreadable_address" in people.columns and len(people) else np.zeros(len(people), dtype=bool)
+    return np.concatenate([rec, ex])
 
 
 @dataclass(frozen=True)
@@ -444,13 +515,15 @@ def _components(g: _Graph, same_address: tuple[np.ndarray, np.ndarray], exact_no
                              labels.uniques, apart)
 
 
-def _attach(g: _Graph, comp: np.ndarray, auto: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+def _attach(g: _Graph, comp: np.ndarray, auto: pd.DataFrame,
+            fresh: np.ndarray | None = None) -> tuple[np.ndarray, pd.DataFrame]:
     """Each record's existing person node (NaN: a new person), and the existing people merged.
 
     A component reaching one existing person joins it. A component reaching several (the guards
     let them join: the same rows in one file would have been one person) joins the oldest of
     them (lowest person id); the others are merged into it, with the weakest automatic score
-    of an edge between the batch and those people.
+    of an edge between the batch and those people. Components of ``fresh`` (reopened) people
+    count even without a record of the batch: their rows are resolved again now.
     """
     n = g.n
     comp_new = comp[:n]
@@ -459,7 +532,8 @@ def _attach(g: _Graph, comp: np.ndarray, auto: pd.DataFrame) -> tuple[np.ndarray
     if not g.m:
         return np.full(n, np.nan), empty
     ex = pd.DataFrame({"c": comp[n:], "node": np.arange(n, g.total), "pid": g.person_ids})
-    ex = ex[ex["c"].isin(np.unique(comp_new))].sort_values(["c", "pid"], kind="stable")
+    live = np.unique(comp_new) if fresh is None else np.union1d(comp_new, comp[n:][fresh[n:]])
+    ex = ex[ex["c"].isin(live)].sort_values(["c", "pid"], kind="stable")
     survivor = ex.drop_duplicates("c").set_index("c")["node"]
     assign_node = pd.Series(comp_new).map(survivor).to_numpy().astype(float)
     gone = ex[ex.duplicated("c")]

@@ -216,3 +216,24 @@ def insert_lifecycle_start(conn: Connection, person_ids: Sequence[int], stage: s
                          "from_stage": None, "to_stage": stage, "occurred_at": at, "reason": reason,
                          "run_id": run_id})
     return int(db.copy_upsert(conn, lifecycle_events, rows, conflict=["person_id", "cycle", "to_stage"]))
+
+
+def read_rare_flags(conn: Connection, person_ids: Iterable[Any]) -> pd.DataFrame:
+    """Per person among ``person_ids``: ``rare_linked``, it holds a link only a rare name made
+    (a record whose rule is marked ``+rare``), so a later namesake may reopen it; and
+    ``unreadable_address``, a record of theirs typed an address that could not be read (an
+    identity of its own for the rare-name rule, as it is for a record of the batch). Read
+    through the person index of person_records."""
+    from leadflow.store.schema import stg_inbound_leads as stg
+    ids = sorted({int(x) for x in person_ids})
+    pr = person_records
+    out = pd.DataFrame({"person_id": pd.Series(ids, dtype="int64")})
+    q = sa.select(pr.c.person_id).distinct().where(pr.c.match_rule.like("%rare%"))
+    rare = db.read_ids(conn, q, pr.c.person_id, ids) if ids else pd.DataFrame({"person_id": []})
+    q = (sa.select(pr.c.person_id).distinct()
+         .select_from(pr.join(stg, sa.and_(stg.c.batch_id == pr.c.batch_id, stg.c.row_number == pr.c.row_number)))
+         .where(pr.c.email_norm.is_(None), stg.c.email.is_not(None), sa.func.trim(stg.c.email) != ""))
+    bad = db.read_ids(conn, q, pr.c.person_id, ids) if ids else pd.DataFrame({"person_id": []})
+    out["rare_linked"] = out["person_id"].isin(rare["person_id"].astype("int64"))
+    out["unreadable_address"] = out["person_id"].isin(bad["person_id"].astype("int64"))
+    return out
