@@ -15,7 +15,9 @@ bench/results/growth_<backend>.json. The build's own time is printed but is not 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import shutil
 import tempfile
 from datetime import date, timedelta
@@ -132,7 +134,8 @@ def _new_ids(f: Path) -> None:
         f.write_text(text.replace('"WL-', '"WLD-').replace('"EV-', '"EVD-'), encoding="utf-8")
 
 
-def run_size(backend: str, size: int, leads: int, hist_days: int) -> dict[str, Any]:
+def run_size(backend: str, size: int, leads: int, hist_days: int,
+             profile: Path | None = None) -> dict[str, Any]:
     from leadflow import config as cfg
     from leadflow import demo, ingest, pipeline
     from leadflow.context import RunContext, make_run_id
@@ -162,11 +165,18 @@ def run_size(backend: str, size: int, leads: int, hist_days: int) -> dict[str, A
             land_day(tmp, leads)
             ctx = RunContext(settings, eng, RUN_DATE, make_run_id("bench", RUN_DATE), "bench")
             for name, fn in pipeline.DAILY_STEPS:
+                prof = cProfile.Profile() if profile else None
                 with measure(name, rows):
+                    if prof:
+                        prof.enable()
                     counts = run_step(ctx, name, fn)
+                    if prof:
+                        prof.disable()
                 rows[name]["counts"] = {k: v for k, v in counts.items() if isinstance(v, (int, float))}
                 print(f"    {name:<10} {rows[name]['seconds']:8.2f} s  cpu {rows[name]['cpu_seconds']:8.2f} s"
                       f"  peak {rows[name]['peak_mib']:7.0f} MiB", flush=True)
+                if prof and profile:
+                    print_profile(prof, profile / f"growth_{backend}_{size}_{name}.prof")
             day = [v for k, v in rows.items() if k != "build"]
             rows["day total"] = {"seconds": round(sum(v["seconds"] for v in day), 3),
                                  "cpu_seconds": round(sum(v["cpu_seconds"] for v in day), 3),
@@ -174,6 +184,18 @@ def run_size(backend: str, size: int, leads: int, hist_days: int) -> dict[str, A
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return rows
+
+
+def print_profile(prof: cProfile.Profile, path: Path) -> None:
+    """Save a step's profile and print its five most expensive leadflow functions (cumulative
+    seconds), so a step that grows with the warehouse says where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    prof.dump_stats(str(path))
+    stats = pstats.Stats(str(path)).stats   # type: ignore[attr-defined]
+    own = sorted(((v[3], f"{Path(k[0]).name}:{k[1]}({k[2]})") for k, v in stats.items()
+                  if "/leadflow/" in k[0] and not k[0].endswith(("monitor.py", "pipeline.py", "locks.py"))),
+                 reverse=True)
+    print("      " + "; ".join(f"{name} {secs:.2f}" for secs, name in own[:6]), flush=True)
 
 
 def print_growth(backend: str, leads: int, by_size: dict[int, dict[str, Any]]) -> None:
@@ -195,10 +217,12 @@ def main() -> None:
     ap.add_argument("--leads", type=int, default=14_000, help="new leads in the timed day")
     ap.add_argument("--backend", default="sqlite", help="sqlite, postgresql or both (comma-separated)")
     ap.add_argument("--history-days", type=int, default=30)
+    ap.add_argument("--profile", type=Path, default=None,
+                    help="folder: cProfile each timed step, save it there and print its costliest functions")
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
     for backend in a.backend.split(","):
-        by_size = {n: run_size(backend, n, a.leads, a.history_days) for n in sizes}
+        by_size = {n: run_size(backend, n, a.leads, a.history_days, a.profile) for n in sizes}
         print_growth(backend, a.leads, by_size)
         p = write_result(f"growth_{backend}", {"backend": backend, "leads": a.leads,
                                                "sizes": {str(k): v for k, v in by_size.items()}})
