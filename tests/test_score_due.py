@@ -184,3 +184,23 @@ def test_a_candidate_without_a_score_today_gets_the_score_the_step_would_give(en
     pd.testing.assert_frame_equal(rows[FIGURES], ref.loc[rows.index, FIGURES], check_dtype=False)
     assert step.score_missing(ctx, [1, 3]).empty                  # already scored today: nothing written
 
+
+
+def test_a_run_for_an_earlier_date_makes_the_next_run_score_everyone(engine, make_ctx) -> None:
+    """Out-of-order dates: a backfill's changes carry its own (older) logical time and its watch
+    verdicts see only the touches up to its date, so the run after it cannot trust either and
+    scores everyone once; the backfill itself is scored as of its own date."""
+    _warehouse(engine, n=150)
+    for k in (0, 1, 2):
+        step.score_people(make_ctx(_config(), engine, DAY0 + timedelta(days=k)))
+    back = make_ctx(_config(), engine, DAY0 + timedelta(days=1))        # day 1 again, after day 2
+    with engine.begin() as c:        # the backfill's load changed someone, at its own logical time
+        c.execute(sa.update(people).where(people.c.person_id == 3)
+                  .values(seniority="c_level", updated_at=back.as_of))
+    assert step.score_people(back)["mode"] == "incremental"
+    nxt = make_ctx(_config(), engine, DAY0 + timedelta(days=3))
+    ref = _full_reference(nxt)
+    res = step.score_people(nxt)
+    assert res["mode"] == "full" and res["scored"] == len(ref)
+    after = step.score_people(make_ctx(_config(), engine, DAY0 + timedelta(days=4)))
+    assert after["mode"] == "incremental"                           # once only

@@ -4,7 +4,9 @@ A person's rule score moves for three reasons only: their inputs change (a new r
 attribute, lifecycle move or touch), scoring itself changes (config, model, code), or time
 passes and their touches decay. So a day scores:
 
-- everyone, when there is no earlier run or its ``fingerprint`` (what a score means) differs;
+- everyone, when there is no earlier run or its ``fingerprint`` (what a score means) differs,
+  and on the run after a backfill (a run for a date earlier than one already scored: its
+  changes carry the older logical time, so the next run cannot tell them by ``updated_at``);
 - else the people whose inputs changed since the previous run (``people.updated_at`` after its
   ``as_of``; touches inserted after it, by ``touch_id``, or that became visible since, by
   ``occurred_at``), people who became active since (``created_at``: a record dated after the
@@ -82,6 +84,25 @@ def previous_run(conn: Connection | Engine, run_date: date, part: str) -> Previo
     row = df.iloc[0]
     return PreviousRun(pd.Timestamp(row["run_date"]).date(), pd.Timestamp(row["as_of"]).to_pydatetime(),
                        int(row["max_touch_id"]), str(row["fingerprint"]))
+
+
+STALE = "stale:"     # a fingerprint prefix that no run matches: the next run scores everyone
+
+
+def later_runs(conn: Connection | Engine, run_date: date, part: str) -> bool:
+    """Whether this partition was already scored for a later date (this run is a backfill)."""
+    q = sa.select(score_runs.c.run_date).where(score_runs.c.part == part, score_runs.c.run_date > run_date).limit(1)
+    return not db.read_frame(conn, q).empty
+
+
+def mark_later_runs_stale(conn: Connection, run_date: date, part: str) -> None:
+    """After a backfill, the runs of later dates no longer describe the warehouse (the backfill's
+    changes carry its older logical time, its watch verdicts see only touches up to its date):
+    whichever run comes next scores everyone once."""
+    r = score_runs.c
+    conn.execute(sa.update(score_runs).where(r.part == part, r.run_date > run_date,
+                                             ~r.fingerprint.startswith(STALE))
+                 .values(fingerprint=STALE + r.fingerprint))
 
 
 def max_touch_id(conn: Connection | Engine) -> int:

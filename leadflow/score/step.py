@@ -119,6 +119,7 @@ def score_people(ctx: RunContext, part: partition.Part | None = None) -> dict[st
     fp = due.fingerprint(ctx.settings, warehouse.declared_attributes(ctx.settings),
                          bundle.version if bundle is not None else None)
     prev = due.previous_run(ctx.engine, ctx.run_date, name)
+    backfill = due.later_runs(ctx.engine, ctx.run_date, name)
     seen_touch = due.max_touch_id(ctx.engine)      # before reading: later touches are new tomorrow
     incremental = prev is not None and prev.fingerprint == fp
     clock.lap("load_model")
@@ -146,8 +147,10 @@ def score_people(ctx: RunContext, part: partition.Part | None = None) -> dict[st
         if len(out):
             write_scores(c, out)
         due.update_watch(c, ctx.run_date, considered, watched[["person_id", "ceiling", "probability"]])
+        if backfill:
+            due.mark_later_runs_stale(c, ctx.run_date, name)
         due.record_run(c, {"run_date": ctx.run_date, "part": name, "as_of": ctx.as_of,
-                           "max_touch_id": seen_touch, "fingerprint": fp,
+                           "max_touch_id": seen_touch, "fingerprint": due.STALE + fp if backfill else fp,
                            "mode": "incremental" if incremental else "full",
                            "scored": int(len(out)), "run_id": ctx.run_id})
     clock.lap("write")
