@@ -175,7 +175,8 @@ def run_size(backend: str, size: int, leads: int, hist_days: int,
                 rows[name]["counts"] = {k: v for k, v in counts.items() if isinstance(v, (int, float))}
                 print(f"    {name:<10} {rows[name]['seconds']:8.2f} s  cpu {rows[name]['cpu_seconds']:8.2f} s"
                       f"  peak {rows[name]['peak_mib']:7.0f} MiB", flush=True)
-                if prof and profile:
+                if prof:
+                    assert profile is not None
                     print_profile(prof, profile / f"growth_{backend}_{size}_{name}.prof")
             day = [v for k, v in rows.items() if k != "build"]
             rows["day total"] = {"seconds": round(sum(v["seconds"] for v in day), 3),
@@ -187,8 +188,8 @@ def run_size(backend: str, size: int, leads: int, hist_days: int,
 
 
 def print_profile(prof: cProfile.Profile, path: Path) -> None:
-    """Save a step's profile and print its five most expensive leadflow functions (cumulative
-    seconds), so a step that grows with the warehouse says where."""
+    """Save a step's profile and print its six most expensive leadflow functions (cumulative
+    seconds, the step wrappers left out), so a step that grows with the warehouse says where."""
     path.parent.mkdir(parents=True, exist_ok=True)
     prof.dump_stats(str(path))
     stats = pstats.Stats(str(path)).stats   # type: ignore[attr-defined]

@@ -34,7 +34,7 @@ from leadflow.store.schema import (
     suppressions,
     touches,
 )
-from leadflow.vocab.emails import email_hash_of
+from leadflow.vocab.emails import email_hash
 
 
 def read_apart(conn: Connection, person_ids: Iterable[Any] | None = None) -> pd.DataFrame:
@@ -115,10 +115,10 @@ def _keep_flags(conn: Connection, pairs: pd.DataFrame, flags: pd.DataFrame, at: 
                            "dnc": f["do_not_contact"].fillna(False).astype(bool).to_numpy(),
                            "email": f["email_norm"].to_numpy()})
     per = merged.groupby("sid").agg(opt_out=("opt_out", "max"), dnc=("dnc", "max"), email=("email", "first"))
-    rows = [{"sid": int(s), "oo": bool(r.opt_out), "dn": bool(r.dnc),
-             "em": None if pd.isna(r.email) else str(r.email),
-             "eh": email_hash_of(None if pd.isna(r.email) else str(r.email)), "at_": at}
-            for s, r in per.iterrows()]
+    email = per["email"].astype(object).where(per["email"].notna(), None)
+    rows = [{"sid": int(s), "oo": bool(o), "dn": bool(d), "em": e, "eh": h, "at_": at}
+            for s, o, d, e, h in zip(per.index, per["opt_out"], per["dnc"], email,
+                                     email_hash(email).astype(object).where(email.notna(), None))]
     conn.execute(sa.update(people).where(people.c.person_id == sa.bindparam("sid")).values(
         opt_out=sa.or_(people.c.opt_out, sa.bindparam("oo", type_=sa.Boolean)),
         do_not_contact=sa.or_(people.c.do_not_contact, sa.bindparam("dn", type_=sa.Boolean)),

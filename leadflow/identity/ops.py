@@ -39,7 +39,6 @@ from leadflow.store.schema import (
     stg_touches,
     touches,
 )
-from leadflow.vocab.emails import email_hash_of
 
 
 class IdentityError(LeadflowError):
@@ -184,17 +183,17 @@ def _split(conn: Connection, ctx: RunContext, orig: dict[str, Any], recs: pd.Dat
     keep_units = set(recs["unit"]) - set(moving)
     keep_email = next((u for u in recs.loc[recs["unit"].isin(keep_units), "email_norm"].dropna()), None)
     conn.execute(sa.update(people).where(people.c.person_id == person_id)
-                 .values(email_norm=keep_email, email_hash=email_hash_of(keep_email), updated_at=at))
+                 .values(**db.with_derived(people, email_norm=keep_email, updated_at=at)))
     new_ids = []
     for u in moving:
         rr = recs[recs["unit"] == u]
         email = rr["email_norm"].dropna().iloc[0] if rr["email_norm"].notna().any() else None
         key = None if email else f"unmerge:{int(rr['record_id'].iloc[0])}"
-        new_key = conn.execute(people.insert().values(
-            email_norm=email, email_hash=email_hash_of(email), source_key=key, lifecycle_stage="lead", cycle=1,
+        new_key = conn.execute(people.insert().values(**db.with_derived(
+            people, email_norm=email, source_key=key, lifecycle_stage="lead", cycle=1,
             opt_out=bool(orig["opt_out"]), do_not_contact=bool(orig["do_not_contact"]),
             is_competitor=bool(orig["is_competitor"]), first_source=rr["source"].iloc[0],
-            created_at=at, updated_at=at)).inserted_primary_key
+            created_at=at, updated_at=at))).inserted_primary_key
         assert new_key is not None, "a single-row INSERT reports its key"
         pid = new_key[0]
         new_ids.append(int(pid))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadflow.store import db, rowstate
-from leadflow.store.schema import accounts, lifecycle_events, people, person_keys, person_records
+from leadflow.store.schema import accounts, lifecycle_events, people, person_keys, person_records, stg_inbound_leads
 
 CHUNK = 5000
 
@@ -179,8 +179,8 @@ def read_erased_people(conn: Connection) -> set[int]:
 
 
 def lookup_ids(conn: Connection, column: str, values: Sequence[Any]) -> dict[Any, int]:
-    """people.<column> value -> person_id, read through the column's index (one array
-    parameter on PostgreSQL, IN chunks on SQLite: ``db.read_values``)."""
+    """people.<column> value -> person_id, read through the column's index (``db.read_values``:
+    one array parameter on PostgreSQL, one JSON parameter on SQLite)."""
     col = people.c[column]
     df = db.read_values(conn, sa.select(col, people.c.person_id), col, list(values))
     return dict(zip(df[column], df["person_id"].astype("int64").tolist())) if not df.empty else {}
@@ -224,7 +224,7 @@ def read_rare_flags(conn: Connection, person_ids: Iterable[Any]) -> pd.DataFrame
     ``unreadable_address``, a record of theirs typed an address that could not be read (an
     identity of its own for the rare-name rule, as it is for a record of the batch). Read
     through the person index of person_records."""
-    from leadflow.store.schema import stg_inbound_leads as stg
+    stg = stg_inbound_leads
     ids = sorted({int(x) for x in person_ids})
     pr = person_records
     out = pd.DataFrame({"person_id": pd.Series(ids, dtype="int64")})

@@ -25,7 +25,7 @@ from leadflow.privacy.hashing import hash_key
 from leadflow.store import db
 from leadflow.store.schema import STAGING, people, person_keys, person_records, quarantine, scores, touches
 
-PEOPLE_BLANK = {c: None for c in ("email_norm", "email_hash", "source_key", "first_name", "last_name", "phone_e164",
+PEOPLE_BLANK = {c: None for c in ("email_norm", "source_key", "first_name", "last_name", "phone_e164",
                                    "company", "company_norm", "job_title", "city", "attributes")}
 
 
@@ -66,10 +66,11 @@ def erase(ctx: RunContext, email: str, at: datetime | None = None) -> dict[str, 
         counts["quarantine"] = len(q)
         if ids:
             counts["people"] = conn.execute(sa.update(people).where(people.c.person_id.in_(ids)).values(
-                **PEOPLE_BLANK, opt_out=True, do_not_contact=True, erased_at=at, updated_at=at)).rowcount
+                **db.with_derived(people, **PEOPLE_BLANK, opt_out=True, do_not_contact=True, erased_at=at,
+                                  updated_at=at))).rowcount
             counts["person_records"] = conn.execute(
                 sa.update(person_records).where(person_records.c.person_id.in_(ids))
-                .values(email_norm=None, email_hash=None, source_record_id=None)).rowcount
+                .values(**db.with_derived(person_records, email_norm=None, source_record_id=None))).rowcount
             counts["touches"] = conn.execute(sa.update(touches).where(touches.c.person_id.in_(ids))
                                              .values(url=None)).rowcount
             counts["scores"] = conn.execute(sa.update(scores).where(scores.c.person_id.in_(ids))

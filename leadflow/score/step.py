@@ -121,40 +121,26 @@ def score_people(ctx: RunContext, part: partition.Part | None = None) -> dict[st
     prev = due.previous_run(ctx.engine, ctx.run_date, name)
     backfill = due.later_runs(ctx.engine, ctx.run_date, name)
     seen_touch = due.max_touch_id(ctx.engine)      # before reading: later touches are new tomorrow
-    incremental = prev is not None and prev.fingerprint == fp
+    mode = "incremental" if prev is not None and prev.fingerprint == fp else "full"
     clock.lap("load_model")
-    if incremental:
-        assert prev is not None
-        considered = due.due_ids(ctx.engine, prev, ctx.as_of)
-        ppl = warehouse.read_people(ctx.engine, active_as_of=ctx.as_of, ids=considered)
-    else:
-        ppl = warehouse.read_people(ctx.engine, active_as_of=ctx.as_of)
-        considered = sorted(set(ppl["person_id"].astype("int64").tolist()) | set(due.watch_ids(ctx.engine)))
-    ppl = ppl[partition.mask(ppl["person_id"], part)] if part else ppl
-    considered = [i for i, keep in zip(considered, partition.mask(considered, part)) if keep]
+    ppl, considered = _due_people(ctx, prev if mode == "incremental" else None, part)
     clock.lap("read_people")
-    ids = ppl["person_id"].tolist() if incremental else None
+    ids = ppl["person_id"].tolist() if mode == "incremental" else None
     tch = warehouse.read_touches(ctx.engine, ctx.as_of, ids=ids)
     clock.lap("read_touches")
-    out = score_frame(ppl, tch, ctx.settings, ctx.as_of, bundle, reasons=False) if len(ppl) \
-        else pd.DataFrame(columns=[*SCORE_COLUMNS, "ceiling"])
+    out = _scored_today(ctx, ppl, tch, bundle)
     clock.lap("score")
-    out["score_date"] = ctx.run_date
-    out["run_id"] = ctx.run_id
-    open_ = due.open_to_marketing(ppl.reset_index(drop=True))
-    watched = out[due.could_qualify(out, out["ceiling"].to_numpy(dtype=float), open_, ctx.settings)]
+    watched = out[due.could_qualify(out, out["ceiling"].to_numpy(dtype=float),
+                                    due.open_to_marketing(ppl.reset_index(drop=True)), ctx.settings)]
     with db.transaction(ctx.engine) as c:
-        if len(out):
-            write_scores(c, out)
+        write_scores(c, out)
         due.update_watch(c, ctx.run_date, considered, watched[["person_id", "ceiling", "probability"]])
         if backfill:
             due.mark_later_runs_stale(c, ctx.run_date, name)
         due.record_run(c, {"run_date": ctx.run_date, "part": name, "as_of": ctx.as_of,
                            "max_touch_id": seen_touch, "fingerprint": due.STALE + fp if backfill else fp,
-                           "mode": "incremental" if incremental else "full",
-                           "scored": int(len(out)), "run_id": ctx.run_id})
+                           "mode": mode, "scored": int(len(out)), "run_id": ctx.run_id})
     clock.lap("write")
-    mode = "incremental" if incremental else "full"
     log.info("scored %d people (%s, %s); seconds %s", len(out), mode, model_note, clock.laps)
     by_grade = out["grade"].value_counts().reindex(list(rules.GRADES), fill_value=0)
     res: dict[str, Any] = {"scored": int(len(out)), "mode": mode, "watched": int(len(watched)),
@@ -163,6 +149,32 @@ def score_people(ctx: RunContext, part: partition.Part | None = None) -> dict[st
     if len(out):
         res["mean_score"] = round(float(out["score"].mean()), 1)
     return res
+
+
+def _due_people(ctx: RunContext, prev: due.PreviousRun | None,
+                part: partition.Part | None) -> tuple[pd.DataFrame, list[int]]:
+    """The active people to score (``prev`` None: everyone) and every id whose watch row today's
+    verdict replaces (the due ids, or in a full run everyone plus the watch list), of ``part``."""
+    if prev is not None:
+        considered = due.due_ids(ctx.engine, prev, ctx.as_of)
+        ppl = warehouse.read_people(ctx.engine, active_as_of=ctx.as_of, ids=considered)
+    else:
+        ppl = warehouse.read_people(ctx.engine, active_as_of=ctx.as_of)
+        considered = sorted(set(ppl["person_id"].astype("int64").tolist()) | set(due.watch_ids(ctx.engine)))
+    if part is None:
+        return ppl, considered
+    return (ppl[partition.mask(ppl["person_id"], part)],
+            [i for i, keep in zip(considered, partition.mask(considered, part)) if keep])
+
+
+def _scored_today(ctx: RunContext, ppl: pd.DataFrame, tch: pd.DataFrame,
+                  bundle: registry.Bundle | None) -> pd.DataFrame:
+    """``score_frame`` of these people stamped with the run date and id (no reasons), ready for
+    ``write_scores``; an empty frame with the same columns when there is nobody."""
+    if ppl.empty:
+        return pd.DataFrame(columns=[*SCORE_COLUMNS, "ceiling"])
+    out = score_frame(ppl, tch, ctx.settings, ctx.as_of, bundle, reasons=False)
+    return out.assign(score_date=ctx.run_date, run_id=ctx.run_id)
 
 
 def score_missing(ctx: RunContext, person_ids: Any) -> pd.DataFrame:
@@ -177,10 +189,7 @@ def score_missing(ctx: RunContext, person_ids: Any) -> pd.DataFrame:
     ppl = warehouse.read_people(ctx.engine, active_as_of=ctx.as_of, ids=need) if need else pd.DataFrame()
     if ppl.empty:
         return pd.DataFrame(columns=cols)
-    tch = warehouse.read_touches(ctx.engine, ctx.as_of, ids=need)
-    out = score_frame(ppl, tch, ctx.settings, ctx.as_of, load_live(ctx)[0], reasons=False)
-    out["score_date"] = ctx.run_date
-    out["run_id"] = ctx.run_id
+    out = _scored_today(ctx, ppl, warehouse.read_touches(ctx.engine, ctx.as_of, ids=need), load_live(ctx)[0])
     with db.transaction(ctx.engine) as c:
         write_scores(c, out)
     return out[cols]

@@ -37,20 +37,6 @@ def record(conn: Connection, source: str, kind: str, batch_id: int, signals: pd.
     return db.insert_ignore(conn, contact_blocks, rows, ["kind", "batch_id", "row_number", "signal"])
 
 
-def active(conn: Connection | Engine, hashes: Sequence[str] | None = None) -> pd.DataFrame:
-    """Unreleased blocks: email_hash -> the flags they set (opt_out, do_not_contact); with
-    ``hashes``, only the blocks of those addresses (read through ix_contact_blocks_hash)."""
-    q = (sa.select(contact_blocks.c.email_hash, contact_blocks.c.signal)
-         .where(contact_blocks.c.released_at.is_(None)).distinct())
-    df = db.read_df(conn, q) if hashes is None else db.read_values(conn, q, contact_blocks.c.email_hash,
-                                                                   list(hashes))
-    if df.empty:
-        return pd.DataFrame({"opt_out": pd.Series(dtype=bool), "do_not_contact": pd.Series(dtype=bool)})
-    flag = df["signal"].map(FLAG_OF).fillna("do_not_contact")
-    return pd.DataFrame({"email_hash": df["email_hash"], "opt_out": flag == "opt_out",
-                         "do_not_contact": flag == "do_not_contact"}).groupby("email_hash").any()
-
-
 def any_active(conn: Connection | Engine) -> bool:
     """Whether any block is unreleased (one indexed row at most, not the blocks)."""
     q = sa.select(contact_blocks.c.block_id).where(contact_blocks.c.released_at.is_(None)).limit(1)

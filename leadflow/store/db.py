@@ -21,7 +21,16 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 
 from leadflow.errors import InfrastructureError, StoreError
 from leadflow.store import frames, migrations
-from leadflow.store.frames import copy_update, copy_upsert, id_filters, read_frame, read_ids, read_values, stage  # noqa: F401
+from leadflow.store.frames import (  # noqa: F401
+    copy_update,
+    copy_upsert,
+    id_filters,
+    read_frame,
+    read_ids,
+    read_values,
+    stage,
+    with_derived,
+)
 from leadflow.store.schema import metadata
 
 _ENGINES: dict[str, Engine] = {}

@@ -436,6 +436,17 @@ _DERIVED: dict[str, dict[str, tuple[str, Callable[[pd.Series], pd.Series]]]] = {
 }
 
 
+def with_derived(table: sa.Table, **values: Any) -> dict[str, Any]:
+    """``values`` for a single-row ``INSERT`` / ``UPDATE ... VALUES`` with the table's derived
+    columns added (``_DERIVED``): the raw statements keep the same columns as the bulk writers."""
+    out = dict(values)
+    for d, (src, fn) in _DERIVED.get(table.name, {}).items():
+        if src in values and d not in values:
+            v = fn(pd.Series([values[src]], dtype=object)).iloc[0]
+            out[d] = None if pd.isna(v) else v
+    return out
+
+
 def derived(table: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with the table's derived columns (``_DERIVED``) computed from their source."""
     todo = {d: (src, fn) for d, (src, fn) in _DERIVED.get(table.name, {}).items() if src in frame.columns}

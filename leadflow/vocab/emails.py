@@ -57,5 +57,4 @@ def email_hash_of(value: str | None) -> str | None:
 def email_hash(values: pd.Series) -> pd.Series:
     """sha256 of normalised addresses (NA stays NA): what the opt-out and erasure lists keep,
     never the address itself. Hashed once per distinct address."""
-    uniq = values.dropna().unique()
-    return values.map({v: hashlib.sha256(str(v).encode()).hexdigest() for v in uniq})
+    return values.map({v: email_hash_of(v) for v in values.dropna().unique()})
