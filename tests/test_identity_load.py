@@ -336,15 +336,15 @@ def test_a_batch_reads_only_the_people_it_shares_a_blocking_key_with(engine, mak
     rec = pd.DataFrame([{**ANNA, "email": "a.berg@acme-mail.de", "phone": None, "source": "web",
                          "batch_id": 99, "row_number": 1, "loaded_at": "2026-11-21 10:00"}])
     with engine.connect() as c:
-        got = store.read_people_sharing_keys(c, prepare_records(rec, source_priority(ctx)))
+        got, _ = store.read_people_sharing_keys(c, prepare_records(rec, source_priority(ctx)))
     assert got["person_id"].tolist() == [ids["Anna"]]
     # keys follow the golden record: a Quinn at Globex meets Zed until his company changes
     quinn = rec.assign(email="y.quinn@else.org", first_name="Yan", last_name="Quinn", company="Globex Corp")
     with engine.begin() as c:
-        before = store.read_people_sharing_keys(c, prepare_records(quinn, source_priority(ctx)))
+        before, _ = store.read_people_sharing_keys(c, prepare_records(quinn, source_priority(ctx)))
         store.update_people(c, pd.DataFrame({"person_id": [ids["Zed"]], "company_norm": ["acme"]}),
                             ["company_norm"])
-        after = store.read_people_sharing_keys(c, prepare_records(quinn, source_priority(ctx)))
+        after, _ = store.read_people_sharing_keys(c, prepare_records(quinn, source_priority(ctx)))
         assert c.execute(sa.select(sa.func.count()).select_from(person_keys)
                          .where(person_keys.c.person_id == ids["Zed"])).scalar_one() > 0
     assert before["person_id"].tolist() == [ids["Zed"]]

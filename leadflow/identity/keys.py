@@ -29,7 +29,9 @@ def _s(x: pd.Series) -> pd.Series:
 
 
 def key_values(df: pd.DataFrame) -> pd.DataFrame:
-    """``row`` (position in ``df``) and ``key`` (text) for every block value of every row."""
+    """``row`` (position in ``df``), ``kind`` (the block: ``e``, ``p``, ``l``, ``sd``, ``sc``,
+    ``fd``, ``fc``, ``n``, ``nd``, ``nc``) and ``key`` (``kind:value`` text) for every block
+    value of every row."""
     df = df.reset_index(drop=True)
     k = match_keys(df)
     imp_first, imp_last = names_from_address(k["email_norm"].astype(object))
@@ -51,14 +53,18 @@ def key_values(df: pd.DataFrame) -> pd.DataFrame:
     for name, v in parts:
         v = v.dropna()
         kind = name.rstrip("0123456789")
-        frames.append(pd.DataFrame({"row": v.index.to_numpy(), "key": (kind + ":" + v).to_numpy()}))
+        frames.append(pd.DataFrame({"row": v.index.to_numpy(), "kind": kind, "key": (kind + ":" + v).to_numpy()}))
     out = pd.concat(frames, ignore_index=True)
-    return out.drop_duplicates(ignore_index=True)
+    return out.drop_duplicates(["row", "key"], ignore_index=True)
+
+
+def key_table(df: pd.DataFrame) -> pd.DataFrame:
+    """``key_values`` with ``key_hash`` (signed 64-bit): what ``person_keys`` stores."""
+    kv = key_values(df)
+    h = pd.util.hash_pandas_object(kv["key"], index=False, categorize=True).to_numpy()
+    return kv.assign(key_hash=h.view(np.int64))
 
 
 def key_hashes(df: pd.DataFrame) -> pd.DataFrame:
-    """``row`` and ``key_hash`` (signed 64-bit) per distinct block value of each row."""
-    kv = key_values(df)
-    h = pd.util.hash_pandas_object(kv["key"], index=False, categorize=True).to_numpy()
-    out = pd.DataFrame({"row": kv["row"].to_numpy(), "key_hash": h.view(np.int64)})
-    return out.drop_duplicates(ignore_index=True)
+    """``row`` and ``key_hash`` per distinct block value of each row."""
+    return key_table(df)[["row", "key_hash"]].drop_duplicates(ignore_index=True)

@@ -17,7 +17,7 @@ import pandas as pd
 from leadflow.canonical import FIELDS
 from leadflow.clean import standardise_leads
 from leadflow.context import RunContext
-from leadflow.identity import derived, evidence, merging, store
+from leadflow.identity import crowding, derived, evidence, merging, store
 from leadflow.identity.accounts import business_domain, match_accounts, new_accounts
 from leadflow.identity.golden import golden
 from leadflow.identity.resolve import Thresholds, resolve_people
@@ -229,11 +229,12 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
             "people_reopened": n_reopened}
 
 
-def _candidates(conn: Any, ctx: RunContext, st: pd.DataFrame,
-                fresh: set[int]) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
-    """What the batch is resolved against: the people it can meet (sharing a blocking key, or
-    known by address or source id, or ``fresh``: just reopened), with their rare-name flags;
-    the known addresses; the person each record's source id already names."""
+def _candidates(conn: Any, ctx: RunContext, st: pd.DataFrame, fresh: set[int],
+                th: Thresholds) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, dict[str, list[str]]]:
+    """What the batch is resolved against: the people it can meet (sharing a blocking key no
+    more people hold than its block's cap, or known by address or source id, or ``fresh``: just
+    reopened), with their rare-name flags; the known addresses; the person each record's
+    source id already names; the crowded key values whose holders were not read."""
     known = store.read_known_emails(conn, st["email_norm"])
     src_ids = store.read_source_ids(conn, derived.identity_sources(ctx.settings, st["source"].unique()),
                                     st["source_record_id"])
@@ -244,10 +245,10 @@ def _candidates(conn: Any, ctx: RunContext, st: pd.DataFrame,
     # only the people the batch can meet: sharing a blocking key, or known by address or id
     also = [*known["person_id"].tolist(), *pre.dropna().tolist(), *fresh,
             *store.lookup_ids(conn, "email_norm", st["email_norm"].dropna().unique().tolist()).values()]
-    existing = store.read_people_sharing_keys(conn, st, also)
+    existing, crowded = store.read_people_sharing_keys(conn, st, also, crowding.caps(th.block_cap))
     existing = existing.merge(store.read_rare_flags(conn, existing["person_id"]), on="person_id", how="left")
     existing["fresh"] = existing["person_id"].isin(fresh)
-    return existing, known, pre
+    return existing, known, pre, crowded
 
 
 MAX_REOPEN_ROUNDS = 3
@@ -265,9 +266,10 @@ def _resolve_reopening(conn: Any, ctx: RunContext, st: pd.DataFrame,
     fresh: set[int] = set()
     n_reopened = 0
     for round_ in range(MAX_REOPEN_ROUNDS + 1):
-        existing, known, pre = _candidates(conn, ctx, st, fresh)
+        existing, known, pre, crowded = _candidates(conn, ctx, st, fresh, th)
         apart = merging.read_apart(conn, existing["person_id"])    # pairs among these people only
-        res = resolve_people(st, existing, known, th, preassigned=pre.to_numpy(), apart=apart)
+        res = resolve_people(st, existing, known, th, preassigned=pre.to_numpy(), apart=apart,
+                             crowded=crowded)
         if not len(res.reopen) or round_ == MAX_REOPEN_ROUNDS:
             break
         ids = [int(x) for x in res.reopen]

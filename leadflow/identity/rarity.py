@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leadflow.identity import crowding
+
 GROUP_CAP = 8      # a name borne by more nodes than this is not rare, whatever they show
 
 
@@ -149,9 +151,12 @@ def rare_masks(enc: Any, nodes: np.ndarray | None = None,
     ident = np.arange(len(c["email_key"])) if identity is None else np.asarray(identity, dtype=np.int64)
     holder = np.where(enc.address_holder, ident, -1)
     one = [[g["co"], g["dom"]], [c["phone_k"]]]
-    return {"full": _rare(g["full"], [*one, [holder]], nodes),
-            "given": _rare(g["given"], [[c["last_k"]], *one], nodes),
-            "family": _rare(g["family"], [[c["first_k"]], *one], nodes)}
+    out = {"full": _rare(g["full"], [*one, [holder]], nodes),
+           "given": _rare(g["given"], [[c["last_k"]], *one], nodes),
+           "family": _rare(g["family"], [[c["first_k"]], *one], nodes)}
+    # a name crowded in the warehouse is borne by more people than were read: not rare
+    crowded = crowding.not_rare(getattr(enc, "crowded", {}), len(ident))
+    return {k: v & ~crowded[k] for k, v in out.items()}
 
 
 def broken(enc: Any, n_new: int, marked: np.ndarray, identity: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ Nodes: incoming records are nodes 0..n-1, existing people n..n+m-1.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
 
 from leadflow.clean.names import fold
-from leadflow.identity import evidence, guards, rarity, review
+from leadflow.identity import crowding, evidence, guards, rarity, review
 from leadflow.identity.nicknames import equivalent_pairs, nickname_map
 from leadflow.vocab.mailboxes import normalise_emails
 
@@ -129,6 +129,8 @@ class Encoded:
         # who holds an address of their own: a readable one, or (``resolve_people`` adds them)
         # one typed but unreadable (``jane@@acme.com``): still someone's identity, not a blank
         self.address_holder = self.codes["email_key"] >= 0
+        # per key kind, nodes holding a value crowded in the warehouse (``crowding``)
+        self.crowded: dict[str, np.ndarray] = {}
 
     def strings(self, c: str, *rows: np.ndarray) -> list[np.ndarray]:
         """The values of column c at each rows array as object arrays ('' where missing);
@@ -160,14 +162,18 @@ def _blocks(enc: Encoded) -> Iterator[tuple[np.ndarray, int | None]]:
     ns = _combine(np.minimum(f, la), np.maximum(f, la))        # the unordered name pair
     ns = np.where((f >= 0) & (la >= 0), ns, -1)
     ns = np.where(ns >= 0, pd.factorize(ns)[0], -1)             # dense, so combining cannot overflow
-    weak = 20     # keys that are evidence only in small groups: local part alone, name alone
-    yield c["email_key"], None
-    yield c["phone_k"], None
-    yield c["local_k"], weak
-    for x in (la, f, ns):
-        yield _combine(x, dom), None
-        yield _combine(x, co), None
-    yield ns, weak
+    crowded = enc.crowded      # values crowded in the warehouse: their blocks are skipped
+
+    def cut(key: np.ndarray, kind: str) -> np.ndarray:
+        return np.where(crowded[kind], -1, key) if kind in crowded else key
+    weak = crowding.WEAK_CAP     # keys that are evidence only in small groups: local part alone, name alone
+    yield cut(c["email_key"], "e"), None
+    yield c["phone_k"], None      # a crowded phone is junk already (``resolve_people``)
+    yield cut(c["local_k"], "l"), weak
+    for x, kind in ((la, "s"), (f, "f"), (ns, "n")):
+        yield cut(_combine(x, dom), kind + "d"), None
+        yield cut(_combine(x, co), kind + "c"), None
+    yield cut(ns, "n"), weak
 
 
 def candidate_pairs(keys: pd.DataFrame | Encoded, n_new: int, cap: int,
@@ -332,7 +338,8 @@ def resolve(records: pd.DataFrame, people: pd.DataFrame | None = None,
 def resolve_people(records: pd.DataFrame, people: pd.DataFrame | None = None,
                    known_emails: pd.DataFrame | None = None, th: Thresholds = Thresholds(),
                    preassigned: pd.Series | None = None,
-                   apart: pd.DataFrame | None = None) -> Resolved:
+                   apart: pd.DataFrame | None = None,
+                   crowded: Mapping[str, Iterable[str]] | None = None) -> Resolved:
     """Resolve incoming standardised records against each other and existing people.
 
     records: standardised leads (index ignored; positional). people: existing golden records
@@ -341,6 +348,8 @@ def resolve_people(records: pd.DataFrame, people: pd.DataFrame | None = None,
     seen on an older record still matches exactly. preassigned: person ids (Int64, NA where
     unknown) per record, e.g. from a source record id seen before (rule 'source_key').
     apart: (person_a, person_b) pairs of existing people that must never join (rejected reviews).
+    crowded: block values (per key kind) held by more people in the warehouse than their cap,
+    whose holders were not read (``crowding``): their blocks are skipped as the full read would.
     Optional bool columns of ``people``: ``rare_linked`` (holds a rare-name merge), ``fresh``
     (reopened: compared with everyone as if its records came in this batch),
     ``unreadable_address`` (a record typed an address that could not be read).
@@ -358,6 +367,9 @@ def resolve_people(records: pd.DataFrame, people: pd.DataFrame | None = None,
     rk = match_keys(records.reset_index(drop=True))
     enc = _encode(rk, records, people, g.n)
     enc.address_holder = enc.address_holder | _unreadable_addresses(records, people)
+    enc.crowded = crowding.node_masks(enc, crowded or {})
+    if "p" in enc.crowded:      # a phone more people hold than a block may: junk, like a spread one
+        enc.codes["phone_k"] = np.where(enc.crowded["p"], -1, enc.codes["phone_k"])
     exact_person, is_pre = _exact_people(rk["email_norm"], people, known_emails, preassigned)
     exact_nodes = _known_nodes(exact_person, g)
     flag = {c: np.concatenate([np.zeros(g.n, dtype=bool), people[c].fillna(False).to_numpy(dtype=bool)])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,22 +36,32 @@ def _only(conn: Connection, q: sa.Select, col: sa.ColumnElement[Any],
     return db.read_df(conn, q) if values is None else db.read_values(conn, q, col, values)
 
 
-def read_people_sharing_keys(conn: Connection, records: pd.DataFrame,
-                             also: Iterable[Any] = ()) -> pd.DataFrame:
+def read_people_sharing_keys(conn: Connection, records: pd.DataFrame, also: Iterable[Any] = (),
+                             caps: Mapping[str, int] | None = None) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """The people (matching columns, not erased, by id) who share a blocking key with one of
     ``records`` (``person_keys``), plus the people ``also`` names (known by address or source
-    id): everyone resolution can compare the batch with, read through the key index."""
-    from leadflow.identity.keys import key_hashes
+    id): everyone resolution can compare the batch with, read through the key index.
+
+    With ``caps`` (per key kind, ``crowding.caps``), people are read only through keys no more
+    people hold than the cap; the crowded values are returned too, per kind, for resolution
+    to skip (``crowding``): a batch reads what it can match, not every namesake in the warehouse."""
+    from leadflow.identity import crowding
+    from leadflow.identity.keys import key_table
     if conn.execute(sa.select(person_keys.c.person_id).limit(1)).first() is None:
         build_keys(conn)     # the first load after migration 0010 (or people written around the store)
-    hashes = key_hashes(records)["key_hash"].unique().tolist()
-    ids = db.read_ids(conn, sa.select(person_keys.c.person_id).distinct(), person_keys.c.key_hash, hashes)
-    wanted = sorted(set(ids["person_id"].astype("int64").tolist()) | {int(x) for x in also})
+    keys = key_table(records).drop_duplicates("key_hash")
+    held = db.read_ids(conn, sa.select(person_keys.c.key_hash, person_keys.c.person_id),
+                       person_keys.c.key_hash, keys["key_hash"].tolist())
+    crowded = keys.iloc[:0]
+    if caps is not None and len(held):
+        crowded = crowding.crowded_keys(keys, held.groupby("key_hash").size(), caps)
+        held = held[~held["key_hash"].isin(crowded["key_hash"])]
+    wanted = sorted(set(held["person_id"].astype("int64").tolist()) | {int(x) for x in also})
     cols = [people.c[c] for c in PEOPLE_MATCH_COLS]
     df = db.read_ids(conn, sa.select(*cols).where(people.c.erased_at.is_(None)), people.c.person_id, wanted)
     if df.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in PEOPLE_MATCH_COLS})
-    return df.sort_values("person_id", ignore_index=True)
+        df = pd.DataFrame({c: pd.Series(dtype="object") for c in PEOPLE_MATCH_COLS})
+    return df.sort_values("person_id", ignore_index=True), crowding.by_kind(crowded)
 
 
 def refresh_keys(conn: Connection, person_ids: Iterable[Any]) -> int:
