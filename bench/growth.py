@@ -112,6 +112,22 @@ def bulk_history(ctx: Any) -> dict[str, int]:
     return n
 
 
+def settle_history(ctx: Any) -> None:
+    """The history scored and queued as the days before would have left it: the timed day then
+    hands off its own MQLs, not the whole unscored backlog of the warehouse. The bulk path
+    hands the history off in one day, so every handed-off person sits in ``contact_changes``
+    (the withdrawal's queue: a day's handoffs are checked by the next day's run); the history's
+    own daily runs would have checked all but the last day's, so the queue is emptied here and
+    the timed day checks the changes of its own day."""
+    import sqlalchemy as sa
+
+    from leadflow import pipeline
+    from leadflow.store.schema import contact_changes
+    pipeline.run_steps(ctx, pipeline.steps_named(["score", "queue"]))
+    with ctx.engine.begin() as conn:
+        conn.execute(sa.delete(contact_changes))
+
+
 def land_day(tmp: Path, leads: int) -> None:
     """Generate the timed day's ``leads`` new leads (another seed than the history) and put its
     files in the landing folder under ``tmp / "data"``, beside the history's."""
@@ -156,9 +172,7 @@ def run_size(backend: str, size: int, leads: int, hist_days: int,
                 hctx = RunContext(settings, eng, yesterday, make_run_id("history", yesterday), "bench")
                 ingest.land(hctx)
                 built = bulk_history(hctx)
-                # history scored and queued as the days before would have left it: the timed day
-                # then hands off its own MQLs, not the whole unscored backlog of the warehouse
-                pipeline.run_steps(hctx, pipeline.steps_named(["score", "queue"]))
+                settle_history(hctx)
             rows["build"]["counts"] = built
             print(f"  {backend} N={size}: build {rows['build']['seconds']:.1f} s {rows['build']['counts']}",
                   flush=True)

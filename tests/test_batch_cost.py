@@ -127,7 +127,7 @@ def day_reads(tmp: Path, url: str, existing: int, mp: pytest.MonkeyPatch) -> Cou
     """Build a warehouse of ``existing`` people, run one day of ``LEADS`` new leads, and return
     the rows each call site read during the day (not during the build)."""
     from bench.growth import RUN_DATE as BENCH_DATE
-    from bench.growth import bulk_history, land_day
+    from bench.growth import bulk_history, land_day, settle_history
     from leadflow import config as cfg
     from leadflow import demo, ingest, pipeline
     from leadflow.context import RunContext, make_run_id
@@ -143,7 +143,7 @@ def day_reads(tmp: Path, url: str, existing: int, mp: pytest.MonkeyPatch) -> Cou
     ingest.land(hctx)
     bulk_history(hctx)
     _reject_pairs(eng)
-    pipeline.run_steps(hctx, pipeline.steps_named(["score", "queue"]))   # history scored and handed off
+    settle_history(hctx)      # history scored and handed off, as its own daily runs would have left it
     land_day(tmp, LEADS)
     reads = Reads()
     with mp.context() as m:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from leadflow.context import RunContext
 from leadflow.store import contact_blocks, db
-from leadflow.store.schema import handoffs, people, suppressions
+from leadflow.store.schema import contact_changes, handoffs, people, suppressions
 
 log = logging.getLogger("leadflow.handoff")
 
@@ -43,18 +43,35 @@ def contact_reason(df: pd.DataFrame) -> pd.Series:
 def withdraw_blocked(conn: Connection, ctx: RunContext) -> int:
     """Withdraw open handoffs of other run dates (earlier or later) of people who must not be
     contacted; returns how many. The run date's own handoffs are taken out by that date's
-    ``deliver`` (``withdrawn_late``, with every suppression reason)."""
+    ``deliver`` (``withdrawn_late``, with every suppression reason).
+
+    Only the people ``contact_changes`` lists are checked: database triggers queue everyone
+    whose flags, addresses, blocks, records or handoffs changed (migration 0019), so the check
+    follows the day's changes, not the warehouse's open handoffs. A change is settled (deleted)
+    once its person holds no open handoff of this run date: such a handoff is the date's own
+    ``deliver``'s to take out, and a later run of another date checks the person again."""
+    ch = contact_changes.c
+    changes = db.read_df(conn, sa.select(ch.change_id, ch.person_id))
+    if changes.empty:
+        return 0
+    pids = changes["person_id"].astype("int64").unique().tolist()
+    n = _withdraw(conn, ctx, pids)
+    h = handoffs.c
+    today = db.read_ids(conn, sa.select(h.person_id).where(h.status.in_(OPEN_STATUSES), h.run_date == ctx.run_date),
+                        h.person_id, pids)
+    done = changes.loc[~changes["person_id"].isin(today["person_id"]), "change_id"].astype("int64").tolist()
+    for flt in db.id_filters(conn, ch.change_id, done):
+        conn.execute(sa.delete(contact_changes).where(flt))
+    return n
+
+
+def _withdraw(conn: Connection, ctx: RunContext, person_ids: list[int]) -> int:
+    """Withdraw the open handoffs (of other run dates) of these people who must not be contacted."""
     h, p = handoffs.c, people.c
     q = (sa.select(h.handoff_id, h.person_id, h.cycle, p.opt_out, p.do_not_contact, p.erased_at)
          .select_from(handoffs.join(people, people.c.person_id == h.person_id))
          .where(h.status.in_(OPEN_STATUSES), h.run_date != ctx.run_date))
-    # only the open handoffs a reason now applies to: people flagged themselves, or blocked on
-    # one of their addresses (an indexed join on the stored hashes, when any block exists)
-    reasons: list[sa.ColumnElement[bool]] = [p.opt_out.is_(True), p.do_not_contact.is_(True),
-                                             p.erased_at.is_not(None)]
-    if contact_blocks.any_active(conn):
-        reasons.append(contact_blocks.blocked_clause(h.person_id))
-    df = db.read_df(conn, q.where(sa.or_(*reasons)))
+    df = db.read_ids(conn, q, h.person_id, person_ids)
     if df.empty:
         return 0
     df = contact_blocks.apply(conn, df)
@@ -64,9 +81,8 @@ def withdraw_blocked(conn: Connection, ctx: RunContext) -> int:
         return 0
     ids = late["handoff_id"].astype(int).tolist()
     n = 0
-    for i in range(0, len(ids), 5000):
-        n += int(conn.execute(sa.update(handoffs).where(h.handoff_id.in_(ids[i:i + 5000]),
-                                                        h.status.in_(OPEN_STATUSES))
+    for flt in db.id_filters(conn, h.handoff_id, ids):
+        n += int(conn.execute(sa.update(handoffs).where(flt, h.status.in_(OPEN_STATUSES))
                               .values(status="withdrawn")).rowcount or 0)
     rows: list[dict[str, Any]] = db.records(pd.DataFrame({
         "person_id": late["person_id"].astype("int64"), "cycle": late["cycle"].astype("int64"),

@@ -38,6 +38,10 @@ PURPOSE = {
     "scores": ("Fit grade, engagement and rule score, model probability and reasons, per person and day the "
                "person was scored: the day's new or changed people, plus those who could still qualify "
                "(`score_watch`); a person's current score is their latest row."),
+    "contact_changes": ("People whose contact standing may have changed since a run last looked, queued by "
+                        "database triggers (migration 0019): a flag or address of theirs changed, a block on "
+                        "one of their addresses, a record or handoff came to them. `withdraw_blocked` checks "
+                        "only these people's open handoffs and deletes what it settled."),
     "score_watch": ("People whose score could still qualify them without new input (`ceiling`: the best rule "
                     "score their touches can give as they age): rescored every day until it cannot."),
     "score_runs": ("One row per scoring run and partition: its `as_of`, the touches it had seen "

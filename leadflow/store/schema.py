@@ -360,6 +360,18 @@ suppressions = sa.Table(
     sa.UniqueConstraint("person_id", "cycle", "run_date", name="uq_suppression"),
 )
 
+# People whose contact standing may have changed since a run last looked: a flag set (opt-out,
+# do not contact, erasure), a new address, a block on one of their addresses, a record joining
+# them, a handoff created or moved to them. Filled by database triggers (migration 0019), so no
+# writer can forget it; ``handoff.withdraw.withdraw_blocked`` checks just these people's open
+# handoffs and deletes the rows it settled: the withdrawal follows the day's changes, not the
+# warehouse's open handoffs.
+contact_changes = sa.Table(
+    "contact_changes", metadata,
+    sa.Column("change_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("person_id", sa.Integer, nullable=False),
+)
+
 handoffs = sa.Table(
     "handoffs", metadata,
     sa.Column("handoff_id", sa.Integer, primary_key=True, autoincrement=True),

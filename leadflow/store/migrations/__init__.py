@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from leadflow.errors import StoreError
+from leadflow.store import triggers
 from leadflow.store.schema import metadata
 
 HERE = Path(__file__).resolve().parent
@@ -160,10 +161,14 @@ def _run(conn: Connection, revision: str, stamp: bool = False) -> None:
         return sd._stamp_revs((revision,), rev) if stamp else sd._upgrade_revs(revision, rev)
 
     try:
+        if not stamp:      # SQLite rebuilds a table to alter it: triggers naming it would break that
+            triggers.drop(conn)
         with EnvironmentContext(config(conn), sd, fn=steps, destination_rev=revision) as env:
             env.configure(connection=conn, **context_options())
             with env.begin_transaction():
                 env.run_migrations()
+        if not stamp and sa.inspect(conn).has_table("contact_changes"):
+            triggers.create(conn)     # from revision 0019 on (``triggers``)
     except CommandError as e:
         raise StoreError(f"schema migration failed ({_where(conn)}): {str(e).splitlines()[0]}") from None
 
@@ -205,6 +210,7 @@ def upgrade(eng: Engine) -> str:
                     _run(conn, BASELINE, stamp=True)
                 else:                   # new: build head directly, as `airflow db migrate` does
                     metadata.create_all(conn)
+                    triggers.create(conn)       # not in the metadata: migration 0019 makes them too
                     _run(conn, want, stamp=True)
                     return want
             elif cur != want and not _known(cur):
