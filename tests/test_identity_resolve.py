@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from leadflow.clean import standardise_leads
+from leadflow.identity import evidence
 from leadflow.identity.resolve import Thresholds, candidate_pairs, match_keys, resolve, resolve_people
 from leadflow.identity.synth import generate, pair_metrics
 
@@ -154,3 +155,17 @@ def test_precision_recall_on_the_demo_generator(tmp_path: Path) -> None:
     m = pair_metrics(df["truth_person_id"].to_numpy(), pred)
     assert m["true_pairs"] > 800
     assert m["precision"] >= 0.99 and m["recall"] >= 0.95, m
+
+
+def test_a_company_known_by_its_domain_meets_one_known_by_its_name() -> None:
+    """Björn at "Stark Industries" (a CRM row, family name junk) and Björn Dubois whose only
+    organisation is his ``stark.com`` mailbox share no company name and no domain: a block on the
+    organisation's first word brings them together, and the rare given name joins them."""
+    rows = [{"first_name": "Björn", "last_name": "+cmd|' /C calc'!A0", "company": "Stark Industries Ltd",
+             "source_record_id": "c1"},
+            {"first_name": "Björn", "last_name": "Dubois", "email": "bjorn.dubois@stark.com"}]
+    raw = pd.DataFrame(rows)
+    st = evidence.add_junk_flags(standardise_leads(raw), raw)
+    assert len(candidate_pairs(evidence.clean_keys(match_keys(st), st), 2, 60)) == 1
+    assign, _ = resolve(st)
+    assert _same(assign, 0, 1)

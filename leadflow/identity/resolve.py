@@ -2,7 +2,7 @@
 
 Why this design (figures in docs/identity.md): records are compared only inside small blocks
 (same alias-folded email, same phone, same surname or given name at the same company domain or
-name, same name tokens in either order, same email local part); blocks larger than
+name or organisation word, same name tokens in either order, same email local part); blocks larger than
 ``block_cap`` are skipped, and only pairs with at least one *incoming* record are formed, so cost
 grows with the size of the batch, not with the square of the warehouse. Pairs are scored with
 rapidfuzz (Jaro-Winkler, token-sort ratio; vectorised through ``process.cpdist``) into
@@ -167,6 +167,9 @@ def _blocks(enc: Encoded) -> Iterator[tuple[np.ndarray, int | None]]:
     for x in (la, f, ns):
         yield _combine(x, dom), None
         yield _combine(x, co), None
+    org = rarity.org_of(enc)      # the organisation's word: a company name meets the domain it names
+    for x in (la, f):
+        yield _combine(x, org), None
     yield ns, weak
 
 
