@@ -19,3 +19,10 @@ def test_a_company_name_meets_the_domain_it_names() -> None:
     mailbox = {"first_name": "Björn", "last_name": "Dubois", "email": "bjorn.dubois@stark.com"}
     assert _shared(crm, mailbox)
     assert not _shared(crm, {**mailbox, "email": "bjorn.dubois@globex.com"})
+
+
+def test_a_name_spelled_by_the_local_part_meets_the_typed_name() -> None:
+    """A person whose family name is only in ``martamartinez@`` meets a later "Marta Martínez"."""
+    mailbox = {"first_name": "Marta", "last_name": "xxx", "company": "Cyberdyne", "email": "martamartinez@cyberdyne.se"}
+    crm = {"first_name": "marta", "last_name": "Martínez", "company": None}
+    assert _shared(mailbox, crm)

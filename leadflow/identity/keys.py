@@ -9,7 +9,8 @@ person in the warehouse. (Keys added later, such as the organisation word, reach
 before only when their keys are rewritten: ``store.refresh_keys`` / ``build_keys``.)
 
 The keys are a superset of the blocks: both the typed names and the names read from the
-address (which resolution uses where a typed name is missing or junk) are keyed, and junk
+address (``given.family@``, or ``givenfamily@`` cut where a typed name ends; resolution uses
+them where a typed name is missing or junk) are keyed, and junk
 values are not removed (they only make more people read). Only hashes are stored: no address,
 name or phone in clear text.
 """
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from leadflow.identity import rarity
-from leadflow.identity.evidence import names_from_address
+from leadflow.identity.evidence import names_from_address, names_from_own
 from leadflow.identity.nicknames import nickname_map
 from leadflow.identity.resolve import match_keys
 
@@ -37,8 +38,10 @@ def key_values(df: pd.DataFrame) -> pd.DataFrame:
     k = match_keys(df)
     imp_first, imp_last = names_from_address(k["email_norm"].astype(object))
     imp_first = imp_first.map(nickname_map()).fillna(imp_first)
-    firsts = [_s(k["first_k"]), _s(imp_first.reindex(k.index))]
-    lasts = [_s(k["last_k"]), _s(imp_last.reindex(k.index))]
+    own_first, own_last = names_from_own(k["local_nd"], k["first_raw"], k["last_k"])   # martamartinez@
+    own_first = own_first.map(nickname_map()).fillna(own_first)
+    firsts = [_s(k["first_k"]), _s(imp_first.reindex(k.index)), _s(own_first)]
+    lasts = [_s(k["last_k"]), _s(imp_last.reindex(k.index)), _s(own_last)]
     dom, co = _s(k["dom_k"]), _s(k["co_k"])
     org = _s(rarity.stem_words(k["dom_k"]).fillna(rarity.stem_words(k["co_k"])))   # resolve._blocks' org word
     parts: list[tuple[str, pd.Series]] = [("e", _s(k["email_key"])), ("p", _s(k["phone_k"])),
