@@ -378,6 +378,8 @@ def resolve_people(records: pd.DataFrame, people: pd.DataFrame | None = None,
         scored["score"] = points_to_score(scored["points"].to_numpy())
         reopen = g.person_ids[rarity.broken(enc, g.n, flag["rare_linked"], plain)[g.n:]].astype(np.int64)
     scored["reviewable"] = review.reviewable(enc, scored)      # a review queue worth a person's time
+    first, _ = _components(g, same_address, exact_nodes, scored[scored["score"] >= th.auto], labels, apart_nodes)
+    scored = _with_completed(enc, scored, first, g.n, th, flag["fresh"])
     del enc
     auto = scored[scored["score"] >= th.auto]
     comp, guard_reviews = _components(g, same_address, exact_nodes, auto, labels, apart_nodes)
@@ -396,6 +398,62 @@ def resolve_people(records: pd.DataFrame, people: pd.DataFrame | None = None,
     })
     return Resolved(assign, _review_pairs(g, scored, assign_node, cluster, bridge_reviews, th, merged), merged,
                     reopen)
+
+
+#: what a person's other records may fill in where a record lacks it (missing or junk)
+COMPLETED = ("first_k", "first_raw", "last_k", "co_k")
+
+
+def completed(enc: Encoded, comp: np.ndarray) -> tuple[Encoded, np.ndarray]:
+    """``enc`` with each node's missing name and company codes taken from its component where
+    the component holds exactly one value, and which nodes were filled. A CRM row "Oliver" at
+    Acme that a phone ties to a personal ``oliver.brandt54@`` record is Oliver Brandt at Acme:
+    the person, not each record, is compared with the rest (as a later file compares a record
+    with a person's golden record). The business domain is not filled: it says whose mailbox
+    a record holds (numbered mailboxes, the address standing in for a company)."""
+    out = Encoded.__new__(Encoded)
+    out.__dict__.update({k: v for k, v in enc.__dict__.items() if not k.startswith("_")})
+    out.codes = dict(enc.codes)
+    filled = np.zeros(len(comp), dtype=bool)
+    for col in COMPLETED:
+        x = enc.codes[col]
+        ok = x >= 0
+        if not ok.any() or ok.all():
+            continue
+        d = pd.DataFrame({"c": comp[ok], "v": x[ok]}).drop_duplicates()
+        n = d.groupby("c")["v"].agg(["nunique", "first"])
+        one = n.loc[n["nunique"] == 1, "first"]
+        fill = pd.Series(comp).map(one).to_numpy(dtype=float)
+        need = ~ok & ~np.isnan(fill)
+        if need.any():
+            y = x.copy()
+            y[need] = fill[need].astype(np.int64)
+            out.codes[col] = y
+            filled |= need
+    return out, filled
+
+
+def _with_completed(enc: Encoded, scored: pd.DataFrame, comp: np.ndarray, n_new: int, th: Thresholds,
+                    fresh: np.ndarray) -> pd.DataFrame:
+    """``scored`` plus the merges completed records make (``completed``): pairs of two
+    components, one side a record of the batch (or a reopened person) that took a name or
+    company from its component, reaching the merge threshold; rule ending ``+person``. Review
+    pairs come from the records alone."""
+    full, filled = completed(enc, comp)
+    filled &= (np.arange(len(comp)) < n_new) | fresh
+    if not filled.any():
+        return scored
+    pairs = candidate_pairs(full, 0, th.block_cap, filled)
+    pairs = pairs[comp[pairs["a"].to_numpy()] != comp[pairs["b"].to_numpy()]]
+    if not len(pairs):
+        return scored
+    more = score_pairs(full, pairs.reset_index(drop=True))
+    more = more[more["score"] >= th.auto]
+    if not len(more):
+        return scored
+    more = more.assign(rule=more["rule"].astype(str) + "+person", reviewable=False)
+    out = pd.concat([scored, more], ignore_index=True)
+    return out.sort_values("points", ascending=False, kind="stable").drop_duplicates(["a", "b"])
 
 
 def _rare_components(comp: np.ndarray, auto: pd.DataFrame) -> np.ndarray:
