@@ -153,17 +153,19 @@ def _combine(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where((x >= 0) & (y >= 0), k, -1)
 
 
-def _blocks(enc: Encoded) -> Iterator[tuple[np.ndarray, int | None]]:
-    """The blocking keys (codes, -1 where the rule does not apply), one rule at a time."""
+def _blocks(enc: Encoded, names_only: bool = False) -> Iterator[tuple[np.ndarray, int | None]]:
+    """The blocking keys (codes, -1 where the rule does not apply), one rule at a time;
+    ``names_only``: the rules on names and organisations alone (what ``completed`` changes)."""
     c = enc.codes
     f, la, dom, co = c["first_k"], c["last_k"], c["dom_k"], c["co_k"]
     ns = _combine(np.minimum(f, la), np.maximum(f, la))        # the unordered name pair
     ns = np.where((f >= 0) & (la >= 0), ns, -1)
     ns = np.where(ns >= 0, pd.factorize(ns)[0], -1)             # dense, so combining cannot overflow
     weak = 20     # keys that are evidence only in small groups: local part alone, name alone
-    yield c["email_key"], None
-    yield c["phone_k"], None
-    yield c["local_k"], weak
+    if not names_only:
+        yield c["email_key"], None
+        yield c["phone_k"], None
+        yield c["local_k"], weak
     for x in (la, f, ns):
         yield _combine(x, dom), None
         yield _combine(x, co), None
@@ -174,16 +176,17 @@ def _blocks(enc: Encoded) -> Iterator[tuple[np.ndarray, int | None]]:
 
 
 def candidate_pairs(keys: pd.DataFrame | Encoded, n_new: int, cap: int,
-                    fresh: np.ndarray | None = None) -> pd.DataFrame:
+                    fresh: np.ndarray | None = None, names_only: bool = False) -> pd.DataFrame:
     """Unique (a, b) node pairs sharing a block, a < b, at least one of them incoming (or
-    ``fresh``: existing people reopened by this batch, compared as if their records came now)."""
+    ``fresh``: existing people reopened by this batch, compared as if their records came now);
+    ``names_only``: name and organisation blocks only."""
     enc = keys if isinstance(keys, Encoded) else Encoded(keys)
     out = []
     total = np.int64(enc.n)
     is_new = np.arange(enc.n) < n_new
     if fresh is not None:
         is_new |= fresh
-    for key, own_cap in _blocks(enc):
+    for key, own_cap in _blocks(enc, names_only):
         limit = min(cap, own_cap) if own_cap else cap
         ok = key >= 0
         if not ok.any():
@@ -371,15 +374,15 @@ def resolve_people(records: pd.DataFrame, people: pd.DataFrame | None = None,
                      enc.uniques["email_key"])
     same_address, apart_nodes = _same_address_edges(rk["email_norm"]), _apart_nodes(g, apart)
     reopen = np.array([], dtype=np.int64)
+    # the clusters the records form on their own evidence (no rare name, no completion)
+    plain, _ = _components(g, same_address, exact_nodes, scored[scored["score"] >= th.auto], labels, apart_nodes)
     if (scored["rare_kind"] > 0).any() or flag["rare_linked"].any():
-        # rarity counts the identities (clusters) holding an address, so cluster once without it
-        plain, _ = _components(g, same_address, exact_nodes, scored[scored["score"] >= th.auto], labels, apart_nodes)
+        # rarity counts the identities (clusters) holding an address
         scored = rarity.apply(enc, scored, plain, PTS)
         scored["score"] = points_to_score(scored["points"].to_numpy())
         reopen = g.person_ids[rarity.broken(enc, g.n, flag["rare_linked"], plain)[g.n:]].astype(np.int64)
     scored["reviewable"] = review.reviewable(enc, scored)      # a review queue worth a person's time
-    first, _ = _components(g, same_address, exact_nodes, scored[scored["score"] >= th.auto], labels, apart_nodes)
-    scored = _with_completed(enc, scored, first, g.n, th, flag["fresh"])
+    scored = _with_completed(enc, scored, plain, g.n, th, flag["fresh"])   # a person's records complete each other
     del enc
     auto = scored[scored["score"] >= th.auto]
     comp, guard_reviews = _components(g, same_address, exact_nodes, auto, labels, apart_nodes)
@@ -433,6 +436,16 @@ def completed(enc: Encoded, comp: np.ndarray) -> tuple[Encoded, np.ndarray]:
     return out, filled
 
 
+def _subset(enc: Encoded, nodes: np.ndarray) -> Encoded:
+    """``enc`` restricted to ``nodes`` (renumbered 0..len-1; same code spaces)."""
+    out = Encoded.__new__(Encoded)
+    out.__dict__.update({k: v for k, v in enc.__dict__.items() if not k.startswith("_")})
+    out.n = len(nodes)
+    out.codes = {c: v[nodes] for c, v in enc.codes.items()}
+    out.address_holder = enc.address_holder[nodes]
+    return out
+
+
 def _with_completed(enc: Encoded, scored: pd.DataFrame, comp: np.ndarray, n_new: int, th: Thresholds,
                     fresh: np.ndarray) -> pd.DataFrame:
     """``scored`` plus the merges completed records make (``completed``): pairs of two
@@ -443,7 +456,14 @@ def _with_completed(enc: Encoded, scored: pd.DataFrame, comp: np.ndarray, n_new:
     filled &= (np.arange(len(comp)) < n_new) | fresh
     if not filled.any():
         return scored
-    pairs = candidate_pairs(full, 0, th.block_cap, filled)
+    # every name / organisation block holds a name: only nodes sharing one with a filled node
+    # can pair with it
+    f, la = full.codes["first_k"], full.codes["last_k"]
+    names = np.union1d(f[filled], la[filled])
+    near = np.flatnonzero(np.isin(f, names[names >= 0]) | np.isin(la, names[names >= 0]))
+    sub = _subset(full, near)
+    pairs = candidate_pairs(sub, 0, th.block_cap, filled[near], names_only=True)
+    pairs = pd.DataFrame({"a": near[pairs["a"].to_numpy()], "b": near[pairs["b"].to_numpy()]})
     pairs = pairs[comp[pairs["a"].to_numpy()] != comp[pairs["b"].to_numpy()]]
     if not len(pairs):
         return scored
