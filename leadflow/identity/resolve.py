@@ -380,7 +380,10 @@ def resolve_people(records: pd.DataFrame, people: pd.DataFrame | None = None,
         # rarity counts the identities (clusters) holding an address
         scored = rarity.apply(enc, scored, plain, PTS)
         scored["score"] = points_to_score(scored["points"].to_numpy())
-        reopen = g.person_ids[rarity.broken(enc, g.n, flag["rare_linked"], plain)[g.n:]].astype(np.int64)
+        reopen = g.person_ids[rarity.broken(enc, g.n, flag["rare_linked"],
+                                            _apart_from_rare(g, same_address, exact_nodes, scored, labels,
+                                                             apart_nodes, flag["rare_linked"], th, plain))[g.n:]]
+        reopen = reopen.astype(np.int64)
     scored["reviewable"] = review.reviewable(enc, scored)      # a review queue worth a person's time
     scored = _with_completed(enc, scored, plain, g.n, th, flag["fresh"])   # a person's records complete each other
     del enc
@@ -474,6 +477,25 @@ def _with_completed(enc: Encoded, scored: pd.DataFrame, comp: np.ndarray, n_new:
     more = more.assign(rule=more["rule"].astype(str) + "+person", reviewable=False)
     out = pd.concat([scored, more], ignore_index=True)
     return out.sort_values("points", ascending=False, kind="stable").drop_duplicates(["a", "b"])
+
+
+def _apart_from_rare(g: _Graph, same_address: tuple[np.ndarray, np.ndarray], exact_nodes: pd.Series,
+                     scored: pd.DataFrame, labels: _Labels, apart: frozenset[tuple[int, int]],
+                     rare_linked: np.ndarray, th: Thresholds, plain: np.ndarray) -> np.ndarray:
+    """The identities (clusters) by which a later namesake is judged (``rarity.broken``): as
+    ``plain``, but a record of the batch joins a person holding a rare-name link only by exact
+    evidence (its address, its source id). The person's golden record carries values of the
+    records the rare name tied to it (a company, say); had all the rows come in one file, those
+    records would not have lent them to the rest, so what they let a new record match decides
+    nothing about whether the name is still rare."""
+    if not rare_linked.any():
+        return plain
+    auto = scored[scored["score"] >= th.auto]
+    touch = rare_linked[auto["a"].to_numpy()] | rare_linked[auto["b"].to_numpy()]
+    if not touch.any():
+        return plain
+    comp, _ = _components(g, same_address, exact_nodes, auto[~touch], labels, apart)
+    return comp
 
 
 def _rare_components(comp: np.ndarray, auto: pd.DataFrame) -> np.ndarray:
