@@ -210,3 +210,18 @@ def test_a_component_with_two_family_names_completes_nothing() -> None:
     assert not filled[0]
     full, filled = completed(enc, np.array([0, 0, 1]))
     assert filled[0] and full.strings("last_k", np.array([0]))[0][0] == "brandt"
+
+
+def test_an_existing_person_resembling_two_mailbox_holders_alike_joins_neither() -> None:
+    """Ruth Okafor with a personal address at Nakatomi resembles ruthokafor@ and its numbered
+    colleague ruthokafor2@ alike. As a record of the same file she joins neither (step 4);
+    as a person already in the warehouse she follows the same rule, so the split does not
+    decide whom she joins."""
+    ruth = {"first_name": "Ruth", "last_name": "Okafor", "company": "Nakatomi GmbH",
+            "email": "ruth.okafor10@yahoo.com", "phone": "(030) 473-7917", "country": "DE"}
+    boxes = [{**ruth, "email": "ruthokafor2@nakatomi.nl", "phone": None},
+             {**ruth, "email": "ruthokafor@nakatomi.nl", "phone": None}]
+    one_file, _ = resolve(_frame([ruth, *boxes]))
+    assert one_file["cluster"].nunique() == 3
+    r = resolve_people(_frame(boxes), _frame([ruth]).assign(person_id=[7]))
+    assert r.assign["person_id"].isna().all() and r.assign["cluster"].nunique() == 2
