@@ -9,7 +9,10 @@ missing name is read from a ``given.family@`` or ``givenfamily@`` address), and 
 
 - *knowable*: its person is the only one in the whole export with a record that agrees with it
   on a name-bearing set of fields (full name; given or family name plus organisation; phone;
-  address) and contradicts it on nothing known on both sides;
+  address) and contradicts it on nothing known on both sides, *and* a record of the rest of
+  its person that it agrees with fits only that person too (judged from both sides: a CRM row
+  "Olga" at Wayne that two Olgas there fit cannot be tied to Olga Petrov's mailbox, however
+  well the mailbox fits it);
 - *ambiguous*: another person fits as well (a namesake elsewhere, a colleague with the same
   given name), or nothing name-bearing is left (a CRM row with a given name and junk).
 
@@ -71,6 +74,16 @@ def fitting_people(r: pd.Series, k: pd.DataFrame) -> set[int]:
     return {int(t) for t in k.loc[ok & pos, "truth"]}
 
 
+def _fits_back(r: pd.Series, rest: pd.DataFrame, k: pd.DataFrame, t: int) -> bool:
+    """Some record of ``rest`` that r agrees with fits only person t itself (the other side of
+    the lost pair is no more ambiguous than r)."""
+    for j, s in rest.iterrows():
+        if fitting_people(r, rest.loc[[j]]) and \
+                fitting_people(s, k.drop(index=k.index[k["cl"] == s["cl"]])) == {t}:
+            return True
+    return False
+
+
 def shared_class(r: pd.Series, rest: pd.DataFrame) -> str:
     """The strongest evidence record r shares with the other records of its person."""
     def has(c: str) -> np.ndarray:
@@ -101,7 +114,7 @@ def diagnose(seed: int, verbose: bool = False) -> dict[str, object]:
             r = k.loc[i]
             rest = g[rank < rank[i]]       # pairs with earlier fragments: each lost pair once
             fits = fitting_people(r, k.drop(index=g.index[g["cl"] == r["cl"]]))
-            verdict = "knowable" if fits == {int(t)} else "ambiguous"
+            verdict = "knowable" if fits == {int(t)} and _fits_back(r, rest, k, int(t)) else "ambiguous"
             knowable += len(rest) if verdict == "knowable" else 0
             ambiguous += len(rest) if verdict == "ambiguous" else 0
             classes[f"{verdict}: {shared_class(r, rest)}"] += len(rest)

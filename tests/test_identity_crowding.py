@@ -77,6 +77,11 @@ def test_node_masks_mark_every_holder_of_a_crowded_value() -> None:
     assert m["n"].tolist() == [True, True, False, False]
     assert m["fc"].tolist() == [True, False, True, False]
     assert m["p"].tolist() == [True, False, False, True]
+    # the organisation word: a company name's first word, or the business domain's
+    org = _encoded([{"first_name": "John", "last_name": "Smith", "company": "Acme Industries"},
+                    {"first_name": "John", "last_name": "Doe", "email": "jd@acme-corp.com"},
+                    {"first_name": "John", "last_name": "Roe", "company": "Other Acme"}])
+    assert crowding.node_masks(org, {"fo": ["john|acme"]})["fo"].tolist() == [True, True, False]
     other = crowding.node_masks(enc, {"sc": ["nobody|acme"], "zz": ["x"]})
     assert not other["sc"].any() and "zz" not in other
 

@@ -6,7 +6,7 @@ import pandas as pd
 
 from leadflow.clean import standardise_leads
 from leadflow.identity import evidence
-from leadflow.identity.resolve import resolve
+from leadflow.identity.resolve import match_keys, resolve
 
 JUNK = ['=HYPERLINK("http://x","Bob")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3", "'; DROP TABLE leads;--",
         "1' OR '1'='1", "SELECT * FROM users", "😀😀", "???", "Select", "N/A", "n/a", "test", "TEST",
@@ -57,3 +57,28 @@ def test_the_address_stands_in_for_a_junk_name() -> None:
     assign, _ = resolve(evidence.add_junk_flags(standardise_leads(raw), raw))
     c = assign["cluster"].tolist()
     assert c[0] == c[1] and c[2] == c[3] and c[0] != c[2]
+
+
+MARTA = {"first_name": "Marta", "last_name": "xxx", "company": "Cyberdyne Inc.", "email": "martamartinez@cyberdyne.se"}
+
+
+def test_a_local_part_without_separator_gives_the_name_the_typed_one_starts() -> None:
+    """``martamartinez@`` with the given name Marta typed and the family name junk: the rest of
+    the local part is the family name (and the other way round); nothing is read when the
+    local part does not start or end with the typed name, or the rest is too short to be one."""
+    rows = [MARTA, {**MARTA, "first_name": "N/A", "last_name": "Martínez"},
+            {**MARTA, "email": "mmartinez@cyberdyne.se"}, {**MARTA, "email": "martab@cyberdyne.se"}]
+    raw = pd.DataFrame(rows)
+    st = evidence.add_junk_flags(standardise_leads(raw), raw)
+    k = evidence.clean_keys(match_keys(st), st)
+    assert k["last_k"].tolist()[:2] == ["martinez", "martinez"]
+    assert k["first_raw"].tolist()[:2] == ["marta", "marta"]
+    assert k["last_k"].isna().tolist()[2:] == [True, True]
+
+
+def test_the_name_read_from_a_local_part_ties_a_rare_name() -> None:
+    rows = [MARTA, {"first_name": "marta", "last_name": "Martínez", "company": '=HYPERLINK("http://x","y")',
+                    "source_record_id": "c1"}]
+    raw = pd.DataFrame(rows)
+    assign, _ = resolve(evidence.add_junk_flags(standardise_leads(raw), raw))
+    assert assign["cluster"].nunique() == 1

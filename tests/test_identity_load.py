@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from leadflow.identity import load_leads, load_touches
@@ -366,3 +367,29 @@ def test_a_held_bridged_merge_joined_by_exact_evidence_still_goes_to_review(engi
     rv = db.read_df(engine, sa.select(match_reviews.c.person_a, match_reviews.c.person_b,
                                       match_reviews.c.score, match_reviews.c.status))
     assert n == 1 and rv.to_dict("records") == [{"person_a": 1, "person_b": 2, "score": 1.0, "status": "open"}]
+
+
+OLIVER = [{"first_name": "Oliver", "last_name": "Brandt", "company": "Acme Inc.", "email": "oliver.brandt@acme.io",
+           "country": "DE", "source_record_id": "o1"},
+          {"first_name": "Oliver", "last_name": "+cmd|' /C calc'!A0", "company": "ACME LLC", "phone": "+49 30 1062599",
+           "country": "DE", "source_record_id": "o2"},
+          {"first_name": "asdf", "last_name": "Brandt", "email": "oliver.brandt54@yahoo.com", "phone": "0049 301062599",
+           "country": "DE", "source_record_id": "o3"},
+          {"first_name": "Oliver", "last_name": "Moreau", "company": "Acme", "email": "o.moreau@acme.io",
+           "country": "DE", "source_record_id": "m1"}]
+
+
+@pytest.mark.parametrize("files", [[[0, 1, 2, 3]], [[1, 3], [0, 2]], [[0, 2], [1, 3]], [[2], [1], [0], [3]],
+                                   [[0], [3], [1], [2]]], ids=["one-file", "crm-first", "mailbox-first",
+                                                               "one-by-one", "crm-last"])
+def test_records_completing_each_other_join_in_any_split(engine, make_ctx, files) -> None:
+    """A CRM row "Oliver" at Acme and a personal oliver.brandt54@ record sharing a phone are
+    together Oliver Brandt at Acme (resolve step 3c) whichever file brings which: a person of the
+    warehouse is completed by a record of the batch as the record would be in one file."""
+    ctx = make_ctx(CONFIG, engine)
+    for f in files:
+        land(ctx.engine, [OLIVER[i] for i in f], "crm")
+        load_leads(ctx)
+    pr = db.read_df(engine, sa.select(person_records.c.source_record_id, person_records.c.person_id))
+    got = {frozenset(g["source_record_id"]) for _, g in pr.groupby("person_id")}
+    assert got == {frozenset({"o1", "o2", "o3"}), frozenset({"m1"})}

@@ -117,6 +117,25 @@ def test_another_record_of_the_person_reopens_nothing(engine, make_ctx) -> None:
     assert _partition(engine) == {frozenset({"a1", "a2", "c1"})}
 
 
+BARE = {**NAME, "source_record_id": "b1"}
+JUNK_PERSONAL = {**NAME, "company": "😀😀😀", "email": "zacharias.quennell96@yahoo.com", "source_record_id": "p9"}
+CRM_ACME = {**NAME, "company": "Acme, Inc", "source_record_id": "c2"}
+
+
+@pytest.mark.parametrize("order", [[[BARE, JUNK_PERSONAL, CRM_ACME], [ACME]], [[ACME], [BARE, JUNK_PERSONAL, CRM_ACME]],
+                                   [[BARE, JUNK_PERSONAL, CRM_ACME, ACME]]], ids=["mailbox-later", "mailbox-first",
+                                                                               "one-file"])
+def test_a_golden_record_lends_nothing_a_rare_name_tied(engine, make_ctx, order) -> None:
+    """A bare name, a personal address with junk for a company and a CRM row at Acme are one
+    person by the rare name; the person's golden record then shows the personal address with
+    Acme. When the Acme mailbox comes, the name has two identities holding an address (in one
+    file the personal record shows no company, so nothing joins it to the mailbox): the rare
+    link is reopened, as one file would have it."""
+    ctx = make_ctx(CONFIG, engine)
+    _load(ctx, *order)
+    assert _partition(engine) == {frozenset({"b1"}), frozenset({"p9"}), frozenset({"c2", "a1"})}
+
+
 UNREADABLE = {**NAME, "email": "zq@@mail,com", "source_record_id": "u1"}     # typed, but no address
 
 

@@ -9,7 +9,16 @@ import pandas as pd
 import pytest
 
 from leadflow.clean import standardise_leads
-from leadflow.identity.resolve import Thresholds, candidate_pairs, match_keys, resolve, resolve_people
+from leadflow.identity import evidence
+from leadflow.identity.resolve import (
+    Encoded,
+    Thresholds,
+    candidate_pairs,
+    completed,
+    match_keys,
+    resolve,
+    resolve_people,
+)
 from leadflow.identity.synth import generate, pair_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,3 +163,65 @@ def test_precision_recall_on_the_demo_generator(tmp_path: Path) -> None:
     m = pair_metrics(df["truth_person_id"].to_numpy(), pred)
     assert m["true_pairs"] > 800
     assert m["precision"] >= 0.99 and m["recall"] >= 0.95, m
+
+
+def test_a_company_known_by_its_domain_meets_one_known_by_its_name() -> None:
+    """Björn at "Stark Industries" (a CRM row, family name junk) and Björn Dubois whose only
+    organisation is his ``stark.com`` mailbox share no company name and no domain: a block on the
+    organisation's first word brings them together, and the rare given name joins them."""
+    rows = [{"first_name": "Björn", "last_name": "+cmd|' /C calc'!A0", "company": "Stark Industries Ltd",
+             "source_record_id": "c1"},
+            {"first_name": "Björn", "last_name": "Dubois", "email": "bjorn.dubois@stark.com"}]
+    raw = pd.DataFrame(rows)
+    st = evidence.add_junk_flags(standardise_leads(raw), raw)
+    assert len(candidate_pairs(evidence.clean_keys(match_keys(st), st), 2, 60)) == 1
+    assign, _ = resolve(st)
+    assert _same(assign, 0, 1)
+
+
+def test_a_person_completed_from_its_records_meets_its_mailbox() -> None:
+    """A CRM row "Oliver" at Acme (family name junk) and a personal ``oliver.brandt54@`` record
+    share a phone: together they are Oliver Brandt at Acme, and join his Acme mailbox, although
+    neither record alone could (a colleague Oliver Moreau at Acme makes the bare given name
+    common; the personal record shows no organisation)."""
+    rows = [{"first_name": "Oliver", "last_name": "Brandt", "company": "Acme Inc.", "email": "oliver.brandt@acme.io"},
+            {"first_name": "Oliver", "last_name": "+cmd|' /C calc'!A0", "company": "ACME LLC",
+             "phone": "+49 30 1062599", "source_record_id": "c1"},
+            {"first_name": "asdf", "last_name": "Brandt", "email": "oliver.brandt54@yahoo.com",
+             "phone": "0049 301062599"},
+            {"first_name": "Oliver", "last_name": "Moreau", "company": "Acme", "email": "o.moreau@acme.io"}]
+    raw = pd.DataFrame(rows)
+    assign, _ = resolve(evidence.add_junk_flags(standardise_leads(raw), raw))
+    assert _same(assign, 0, 1) and _same(assign, 0, 2) and not _same(assign, 0, 3)
+    assert assign["match_rule"].str.endswith("+person").any()
+
+
+def test_a_component_with_two_family_names_completes_nothing() -> None:
+    """The CRM row "Oliver" at Acme tied by a phone to records of two family names (a shared
+    line) takes neither name: it stays ambiguous between the two Olivers."""
+    rows = [{"first_name": "Oliver", "last_name": "-", "company": "Acme", "phone": "+49 30 1062599",
+             "source_record_id": "c1"},
+            {"first_name": "Oliver", "last_name": "Brandt", "company": "Acme", "email": "oliver.brandt@acme.io"},
+            {"first_name": "Oliver", "last_name": "Moreau", "company": "Acme", "email": "o.moreau@acme.io"}]
+    raw = pd.DataFrame(rows)
+    st = evidence.add_junk_flags(standardise_leads(raw), raw)
+    enc = Encoded(evidence.clean_keys(match_keys(st), st))
+    full, filled = completed(enc, np.array([0, 0, 0]))
+    assert not filled[0]
+    full, filled = completed(enc, np.array([0, 0, 1]))
+    assert filled[0] and full.strings("last_k", np.array([0]))[0][0] == "brandt"
+
+
+def test_an_existing_person_resembling_two_mailbox_holders_alike_joins_neither() -> None:
+    """Ruth Okafor with a personal address at Nakatomi resembles ruthokafor@ and its numbered
+    colleague ruthokafor2@ alike. As a record of the same file she joins neither (step 4);
+    as a person already in the warehouse she follows the same rule, so the split does not
+    decide whom she joins."""
+    ruth = {"first_name": "Ruth", "last_name": "Okafor", "company": "Nakatomi GmbH",
+            "email": "ruth.okafor10@yahoo.com", "phone": "(030) 473-7917", "country": "DE"}
+    boxes = [{**ruth, "email": "ruthokafor2@nakatomi.nl", "phone": None},
+             {**ruth, "email": "ruthokafor@nakatomi.nl", "phone": None}]
+    one_file, _ = resolve(_frame([ruth, *boxes]))
+    assert one_file["cluster"].nunique() == 3
+    r = resolve_people(_frame(boxes), _frame([ruth]).assign(person_id=[7]))
+    assert r.assign["person_id"].isna().all() and r.assign["cluster"].nunique() == 2

@@ -31,8 +31,9 @@ WEAK_CAP = 20      # keys that are evidence only in small groups: a local part o
 WEAK_KINDS = ("l", "n")
 SINGLE = {"e": "email_key", "p": "phone_k", "l": "local_k"}
 # composite kinds: (name part, other column); name part "first_k", "last_k" or the unordered pair
-COMPOSITE = {"sd": ("last_k", "dom_k"), "sc": ("last_k", "co_k"), "fd": ("first_k", "dom_k"),
-             "fc": ("first_k", "co_k"), "nd": ("pair", "dom_k"), "nc": ("pair", "co_k"), "n": ("pair", None)}
+COMPOSITE = {"sd": ("last_k", "dom_k"), "sc": ("last_k", "co_k"), "so": ("last_k", "org"),
+             "fd": ("first_k", "dom_k"), "fc": ("first_k", "co_k"), "fo": ("first_k", "org"),
+             "nd": ("pair", "dom_k"), "nc": ("pair", "co_k"), "n": ("pair", None)}
 
 
 def caps(block_cap: int) -> dict[str, int]:
@@ -77,6 +78,17 @@ def _name_part(enc: Any, part: str, texts: pd.Series) -> tuple[np.ndarray, np.nd
     return node_pair, text_pair, split.str[2]
 
 
+def _texts(enc: Any, col: str, nodes: np.ndarray) -> np.ndarray:
+    """The nodes' values of ``col`` as text ("" where missing); ``org``: the organisation word
+    blocking uses (``rarity.org_of``: the business domain's first word, else the company's)."""
+    if col != "org":
+        return np.asarray(enc.strings(col, nodes)[0], dtype=object)
+    from leadflow.identity.rarity import stem_words
+    dom = stem_words(pd.Series(enc.strings("dom_k", nodes)[0], dtype="str").replace("", pd.NA))
+    co = stem_words(pd.Series(enc.strings("co_k", nodes)[0], dtype="str").replace("", pd.NA))
+    return dom.fillna(co).fillna("").to_numpy(dtype=object)
+
+
 def node_masks(enc: Any, crowded: Mapping[str, Iterable[str]]) -> dict[str, np.ndarray]:
     """Per kind, which nodes hold a crowded value of it (their block for that value is skipped)."""
     out: dict[str, np.ndarray] = {}
@@ -95,12 +107,13 @@ def node_masks(enc: Any, crowded: Mapping[str, Iterable[str]]) -> dict[str, np.n
         if other is None:
             out[kind] = np.isin(node_x, text_x[text_x >= 0]) & (node_x >= 0)
             continue
-        text_y = _codes(enc, other, rest.fillna(""))
-        node_y = enc.codes[other]
-        ok = (text_x >= 0) & (text_y >= 0)
-        want = pd.MultiIndex.from_arrays([text_x[ok], text_y[ok]])
-        have = pd.MultiIndex.from_arrays([node_x, node_y])
-        out[kind] = np.asarray(have.isin(want)) & (node_x >= 0) & (node_y >= 0)
+        # the other part compared as text, for the nodes whose name part is crowded only
+        near = np.flatnonzero(np.isin(node_x, text_x[text_x >= 0]) & (node_x >= 0))
+        want = pd.MultiIndex.from_arrays([text_x, rest.fillna("").to_numpy(dtype=object)])
+        have = pd.MultiIndex.from_arrays([node_x[near], _texts(enc, other, near)])
+        mask = np.zeros(len(node_x), dtype=bool)
+        mask[near] = np.asarray(have.isin(want))
+        out[kind] = mask
     return out
 
 
@@ -113,4 +126,5 @@ def not_rare(masks: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
             if k in masks:
                 out |= masks[k]
         return out
-    return {"full": any_of("n", "nd", "nc"), "given": any_of("fd", "fc"), "family": any_of("sd", "sc")}
+    return {"full": any_of("n", "nd", "nc"), "given": any_of("fd", "fc", "fo"),
+            "family": any_of("sd", "sc", "so")}

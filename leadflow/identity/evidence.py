@@ -196,6 +196,34 @@ def names_from_address(email_norm: pd.Series) -> tuple[pd.Series, pd.Series]:
     return out[0], out[1]
 
 
+def names_from_own(local: pd.Series, first: pd.Series, last: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Given and family name read from a local part without separators (``martamartinez@``)
+    that starts or ends with the typed given (family) name: the rest, at least 2 letters, is the
+    other name. ``local``: local part with separators and digits removed; ``first``/``last``:
+    folded typed names. Returns (given, family) where the other typed name spells part of the
+    local part, else NA; callers use them only where a typed name is missing or junk (or as
+    extra blocking keys). Vectorised (numpy string functions), no name list needed: the
+    person's own typed name says where to cut."""
+    def arr(x: pd.Series) -> np.ndarray:
+        return x.astype("string").fillna("").to_numpy(dtype=str)
+    loc, f, la = arr(local), arr(first), arr(last)
+
+    def rest(name: np.ndarray) -> np.ndarray:
+        ok = (name != "") & (loc != "") & (np.strings.str_len(name) >= 2)
+        sep = np.where(ok, name, "\x01")            # no empty separator; never in a local part
+        head = np.strings.partition(loc, sep)         # (before, name, after): name at the start
+        tail = np.strings.rpartition(loc, sep)        # (before, name, after): name at the end
+        got = np.where(ok & (head[0] == "") & (head[1] != ""), head[2],
+                       np.where(ok & (tail[2] == "") & (tail[1] != ""), tail[0], ""))
+        return np.where(np.strings.str_len(got) >= 2, got, "")
+    out = []
+    for got in (rest(la), rest(f)):             # given from the family name, family from the given
+        vals = got.astype(object)
+        vals[got == ""] = None
+        out.append(pd.Series(vals, index=local.index, dtype="str"))
+    return out[0], out[1]
+
+
 def clean_keys(keys: pd.DataFrame, *frames: pd.DataFrame) -> pd.DataFrame:
     """Match keys (of ``frames`` stacked in order) with junk values set to missing: junk by
     shape in each frame (its ``junk_*`` flags, or its cleaned values), or by spread."""
@@ -215,6 +243,14 @@ def clean_keys(keys: pd.DataFrame, *frames: pd.DataFrame) -> pd.DataFrame:
         imp_k = imp_first.map(nickname_map()).fillna(imp_first).astype("str")
         out["first_k"] = out["first_k"].fillna(imp_k.reindex(out.index))
         out["last_k"] = out["last_k"].fillna(imp_last.reindex(out.index))
+    one = (out["first_k"].isna() != out["last_k"].isna()) & out["local_nd"].notna()
+    if one.any():             # ``martamartinez@`` and one typed name: the rest is the other name
+        o = out.loc[one]
+        own_first, own_last = names_from_own(o["local_nd"], o["first_raw"], o["last_k"])
+        out["first_raw"] = out["first_raw"].fillna(own_first.reindex(out.index))
+        own_k = own_first.map(nickname_map()).fillna(own_first).astype("str")
+        out["first_k"] = out["first_k"].fillna(own_k.reindex(out.index))
+        out["last_k"] = out["last_k"].fillna(own_last.reindex(out.index))
     out["co_k"] = out["co_k"].mask(shape["company"] | spread["co_k"])
     out["phone_k"] = out["phone_k"].mask(shape["phone"] | spread["phone_k"])
     # dom_k stays: it comes from the address or a website field, not from typed free text

@@ -155,9 +155,10 @@ def _recluster(nodes: np.ndarray, xa: np.ndarray, xb: np.ndarray, fa: np.ndarray
                held: set[int], apart: frozenset[tuple[int, int]] = frozenset()) -> tuple[_Sets, set[int]]:
     """Greedy clustering of conflicting components; ``held`` nodes take no fuzzy edge.
 
-    Returns the sets and the nodes found ambiguous: a record without a business address of its
-    own whose edge to a mailbox holder was refused while about as strong (within one point) as
-    the edge it joined by."""
+    Returns the sets and the nodes found ambiguous: a record (or existing person: the same rule
+    as its records would meet in one file) without a business address of its own whose edge to
+    a mailbox holder was refused while about as strong (within one point) as the edge it joined
+    by."""
     sets = _Sets(nodes, email_label, person_label, apart)
     for a, b in zip(xa, xb):
         sets.union(int(a), int(b), forced=True)
@@ -173,7 +174,7 @@ def _recluster(nodes: np.ndarray, xa: np.ndarray, xb: np.ndarray, fa: np.ndarray
                 joined.setdefault(x, float(s))
             continue
         for x in (a, b):
-            if email_label[x] < 0 and person_label[x] < 0 and x in joined \
+            if email_label[x] < 0 and x in joined \
                     and _points(float(s)) >= _points(joined[x]) - 1.0:
                 found.add(x)
     return sets, found

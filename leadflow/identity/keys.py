@@ -2,12 +2,15 @@
 
 Resolution compares a record only with people sharing one of its blocks (``resolve._blocks``:
 alias-folded address, phone, local part, and a given / family / both names with the company
-domain or name, or both names alone). Each person's block values are kept hashed in
-``person_keys``; a batch looks up its own hashes there and reads just those people, so the
-load reads what the day's records can match, not every person in the warehouse.
+domain or name, a given / family name with the organisation word, or both names alone). Each
+person's block values are kept hashed in ``person_keys``; a batch looks up its own hashes there
+and reads just those people, so the load reads what the day's records can match, not every
+person in the warehouse. (Keys added later, such as the organisation word, reach people written
+before only when their keys are rewritten: ``store.refresh_keys`` / ``build_keys``.)
 
 The keys are a superset of the blocks: both the typed names and the names read from the
-address (which resolution uses where a typed name is missing or junk) are keyed, and junk
+address (``given.family@``, or ``givenfamily@`` cut where a typed name ends; resolution uses
+them where a typed name is missing or junk) are keyed, and junk
 values are not removed (they only make more people read). Only hashes are stored: no address,
 name or phone in clear text.
 """
@@ -17,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from leadflow.identity.evidence import names_from_address
+from leadflow.identity import rarity
+from leadflow.identity.evidence import names_from_address, names_from_own
 from leadflow.identity.nicknames import nickname_map
 from leadflow.identity.resolve import match_keys
 
@@ -36,15 +40,18 @@ def key_values(df: pd.DataFrame) -> pd.DataFrame:
     k = match_keys(df)
     imp_first, imp_last = names_from_address(k["email_norm"].astype(object))
     imp_first = imp_first.map(nickname_map()).fillna(imp_first)
-    firsts = [_s(k["first_k"]), _s(imp_first.reindex(k.index))]
-    lasts = [_s(k["last_k"]), _s(imp_last.reindex(k.index))]
+    own_first, own_last = names_from_own(k["local_nd"], k["first_raw"], k["last_k"])   # martamartinez@
+    own_first = own_first.map(nickname_map()).fillna(own_first)
+    firsts = [_s(k["first_k"]), _s(imp_first.reindex(k.index)), _s(own_first)]
+    lasts = [_s(k["last_k"]), _s(imp_last.reindex(k.index)), _s(own_last)]
     dom, co = _s(k["dom_k"]), _s(k["co_k"])
+    org = _s(rarity.stem_words(k["dom_k"]).fillna(rarity.stem_words(k["co_k"])))   # resolve._blocks' org word
     parts: list[tuple[str, pd.Series]] = [("e", _s(k["email_key"])), ("p", _s(k["phone_k"])),
                                           ("l", _s(k["local_k"]))]
     for i, la in enumerate(lasts):
-        parts += [(f"sd{i}", la + "|" + dom), (f"sc{i}", la + "|" + co)]
+        parts += [(f"sd{i}", la + "|" + dom), (f"sc{i}", la + "|" + co), (f"so{i}", la + "|" + org)]
     for i, f in enumerate(firsts):
-        parts += [(f"fd{i}", f + "|" + dom), (f"fc{i}", f + "|" + co)]
+        parts += [(f"fd{i}", f + "|" + dom), (f"fc{i}", f + "|" + co), (f"fo{i}", f + "|" + org)]
         for j, la in enumerate(lasts):
             first_lower = (f <= la).fillna(False).astype(bool)
             ns = f.where(first_lower, la) + "|" + la.where(first_lower, f)   # the unordered pair

@@ -40,24 +40,42 @@ from leadflow.identity import crowding
 GROUP_CAP = 8      # a name borne by more nodes than this is not rare, whatever they show
 
 
+def stem_words(values: pd.Series) -> pd.Series:
+    """The organisation a company name or a domain names: its first word, at least 3 letters
+    (``umbrella-corp.de`` -> umbrella, "Stark Industries" -> stark; NA otherwise)."""
+    first = values.astype("string").str.split(r"[\s.\-_]+", regex=True).str[0]
+    return first.where(first.str.len() >= 3)
+
+
 def org_stems(enc: Any) -> tuple[np.ndarray, np.ndarray]:
     """Per node two organisation codes (-1: none): the first word of the company name and the
-    first word of the business domain (``umbrella-corp.de`` -> umbrella, "Stark Industries" ->
-    stark), in one code space, so a CRM row's company and a mailbox's domain compare."""
+    first word of the business domain (``stem_words``), in one code space, so a CRM row's
+    company and a mailbox's domain compare."""
     def stem(col: str) -> pd.Series:
         codes = enc.codes[col]
         uniq = pd.Series(np.asarray(enc.uniques[col], dtype=object), dtype="str")
-        first = uniq.str.split(r"[\s.\-_]+", regex=True).str[0]
-        first = first.where(first.str.len() >= 3)
+        first = stem_words(uniq)
         out = pd.Series(pd.NA, index=range(len(codes)), dtype="str")
         ok = codes >= 0
         if ok.any() and len(uniq):
             out[ok] = first.to_numpy(dtype=object, na_value=None)[codes[ok]]
         return out
+    cached = getattr(enc, "_org_stems", None)
+    if cached is not None:
+        return cached
     co, dom = stem("co_k"), stem("dom_k")
     codes, _ = pd.factorize(pd.concat([co, dom], ignore_index=True), use_na_sentinel=True)
     n = len(co)
-    return np.asarray(codes[:n], dtype=np.int64), np.asarray(codes[n:], dtype=np.int64)
+    out = np.asarray(codes[:n], dtype=np.int64), np.asarray(codes[n:], dtype=np.int64)
+    enc._org_stems = out
+    return out
+
+
+def org_of(enc: Any) -> np.ndarray:
+    """Per node one organisation code (-1: none): the domain's word where there is a business
+    domain, else the company name's (the organisation rare names and blocking go by)."""
+    co, dom = org_stems(enc)
+    return np.where(dom >= 0, dom, co)
 
 
 def _groups(enc: Any) -> dict[str, np.ndarray]:
@@ -69,7 +87,7 @@ def _groups(enc: Any) -> dict[str, np.ndarray]:
     c = enc.codes
     f, la = c["first_k"], c["last_k"]
     co, dom = org_stems(enc)
-    org = np.where(dom >= 0, dom, co)
+    org = org_of(enc)
     big = np.int64(max(int(f.max(initial=0)), int(la.max(initial=0)), int(org.max(initial=0))) + 1)
     full = np.where((f >= 0) & (la >= 0), np.minimum(f, la) * big + np.maximum(f, la), -1)
     given = np.where((f >= 0) & (org >= 0), f * big + org, -1)

@@ -2,7 +2,7 @@
 
 Why this design (figures in docs/identity.md): records are compared only inside small blocks
 (same alias-folded email, same phone, same surname or given name at the same company domain or
-name, same name tokens in either order, same email local part); blocks larger than
+name or organisation word, same name tokens in either order, same email local part); blocks larger than
 ``block_cap`` are skipped, and only pairs with at least one *incoming* record are formed, so cost
 grows with the size of the batch, not with the square of the warehouse. Pairs are scored with
 rapidfuzz (Jaro-Winkler, token-sort ratio; vectorised through ``process.cpdist``) into
@@ -155,8 +155,9 @@ def _combine(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where((x >= 0) & (y >= 0), k, -1)
 
 
-def _blocks(enc: Encoded) -> Iterator[tuple[np.ndarray, int | None]]:
-    """The blocking keys (codes, -1 where the rule does not apply), one rule at a time."""
+def _blocks(enc: Encoded, names_only: bool = False) -> Iterator[tuple[np.ndarray, int | None]]:
+    """The blocking keys (codes, -1 where the rule does not apply), one rule at a time;
+    ``names_only``: the rules on names and organisations alone (what ``completed`` changes)."""
     c = enc.codes
     f, la, dom, co = c["first_k"], c["last_k"], c["dom_k"], c["co_k"]
     ns = _combine(np.minimum(f, la), np.maximum(f, la))        # the unordered name pair
@@ -167,26 +168,31 @@ def _blocks(enc: Encoded) -> Iterator[tuple[np.ndarray, int | None]]:
     def cut(key: np.ndarray, kind: str) -> np.ndarray:
         return np.where(crowded[kind], -1, key) if kind in crowded else key
     weak = crowding.WEAK_CAP     # keys that are evidence only in small groups: local part alone, name alone
-    yield cut(c["email_key"], "e"), None
-    yield c["phone_k"], None      # a crowded phone is junk already (``resolve_people``)
-    yield cut(c["local_k"], "l"), weak
+    if not names_only:
+        yield cut(c["email_key"], "e"), None
+        yield c["phone_k"], None      # a crowded phone is junk already (``resolve_people``)
+        yield cut(c["local_k"], "l"), weak
     for x, kind in ((la, "s"), (f, "f"), (ns, "n")):
         yield cut(_combine(x, dom), kind + "d"), None
         yield cut(_combine(x, co), kind + "c"), None
+    org = rarity.org_of(enc)      # the organisation's word: a company name meets the domain it names
+    for x, kind in ((la, "s"), (f, "f")):
+        yield cut(_combine(x, org), kind + "o"), None
     yield cut(ns, "n"), weak
 
 
 def candidate_pairs(keys: pd.DataFrame | Encoded, n_new: int, cap: int,
-                    fresh: np.ndarray | None = None) -> pd.DataFrame:
+                    fresh: np.ndarray | None = None, names_only: bool = False) -> pd.DataFrame:
     """Unique (a, b) node pairs sharing a block, a < b, at least one of them incoming (or
-    ``fresh``: existing people reopened by this batch, compared as if their records came now)."""
+    ``fresh``: existing people reopened by this batch, compared as if their records came now);
+    ``names_only``: name and organisation blocks only."""
     enc = keys if isinstance(keys, Encoded) else Encoded(keys)
     out = []
     total = np.int64(enc.n)
     is_new = np.arange(enc.n) < n_new
     if fresh is not None:
         is_new |= fresh
-    for key, own_cap in _blocks(enc):
+    for key, own_cap in _blocks(enc, names_only):
         limit = min(cap, own_cap) if own_cap else cap
         ok = key >= 0
         if not ok.any():
@@ -380,13 +386,18 @@ def resolve_people(records: pd.DataFrame, people: pd.DataFrame | None = None,
                      enc.uniques["email_key"])
     same_address, apart_nodes = _same_address_edges(rk["email_norm"]), _apart_nodes(g, apart)
     reopen = np.array([], dtype=np.int64)
+    # the clusters the records form on their own evidence (no rare name, no completion)
+    plain, _ = _components(g, same_address, exact_nodes, scored[scored["score"] >= th.auto], labels, apart_nodes)
     if (scored["rare_kind"] > 0).any() or flag["rare_linked"].any():
-        # rarity counts the identities (clusters) holding an address, so cluster once without it
-        plain, _ = _components(g, same_address, exact_nodes, scored[scored["score"] >= th.auto], labels, apart_nodes)
+        # rarity counts the identities (clusters) holding an address
         scored = rarity.apply(enc, scored, plain, PTS)
         scored["score"] = points_to_score(scored["points"].to_numpy())
-        reopen = g.person_ids[rarity.broken(enc, g.n, flag["rare_linked"], plain)[g.n:]].astype(np.int64)
+        reopen = g.person_ids[rarity.broken(enc, g.n, flag["rare_linked"],
+                                            _apart_from_rare(g, same_address, exact_nodes, scored, labels,
+                                                             apart_nodes, flag["rare_linked"], th, plain))[g.n:]]
+        reopen = reopen.astype(np.int64)
     scored["reviewable"] = review.reviewable(enc, scored)      # a review queue worth a person's time
+    scored = _with_completed(enc, scored, plain, g.n, th, flag["fresh"])   # a person's records complete each other
     del enc
     auto = scored[scored["score"] >= th.auto]
     comp, guard_reviews = _components(g, same_address, exact_nodes, auto, labels, apart_nodes)
@@ -405,6 +416,99 @@ def resolve_people(records: pd.DataFrame, people: pd.DataFrame | None = None,
     })
     return Resolved(assign, _review_pairs(g, scored, assign_node, cluster, bridge_reviews, th, merged), merged,
                     reopen)
+
+
+#: what a person's other records may fill in where a record lacks it (missing or junk)
+COMPLETED = ("first_k", "first_raw", "last_k", "co_k")
+
+
+def completed(enc: Encoded, comp: np.ndarray) -> tuple[Encoded, np.ndarray]:
+    """``enc`` with each node's missing name and company codes taken from its component where
+    the component holds exactly one value, and which nodes were filled. A CRM row "Oliver" at
+    Acme that a phone ties to a personal ``oliver.brandt54@`` record is Oliver Brandt at Acme:
+    the person, not each record, is compared with the rest (as a later file compares a record
+    with a person's golden record). The business domain is not filled: it says whose mailbox
+    a record holds (numbered mailboxes, the address standing in for a company)."""
+    out = Encoded.__new__(Encoded)
+    out.__dict__.update({k: v for k, v in enc.__dict__.items() if not k.startswith("_")})
+    out.codes = dict(enc.codes)
+    filled = np.zeros(len(comp), dtype=bool)
+    for col in COMPLETED:
+        x = enc.codes[col]
+        ok = x >= 0
+        if not ok.any() or ok.all():
+            continue
+        d = pd.DataFrame({"c": comp[ok], "v": x[ok]}).drop_duplicates()
+        n = d.groupby("c")["v"].agg(["nunique", "first"])
+        one = n.loc[n["nunique"] == 1, "first"]
+        fill = pd.Series(comp).map(one).to_numpy(dtype=float)
+        need = ~ok & ~np.isnan(fill)
+        if need.any():
+            y = x.copy()
+            y[need] = fill[need].astype(np.int64)
+            out.codes[col] = y
+            filled |= need
+    return out, filled
+
+
+def _subset(enc: Encoded, nodes: np.ndarray) -> Encoded:
+    """``enc`` restricted to ``nodes`` (renumbered 0..len-1; same code spaces)."""
+    out = Encoded.__new__(Encoded)
+    out.__dict__.update({k: v for k, v in enc.__dict__.items() if not k.startswith("_")})
+    out.n = len(nodes)
+    out.codes = {c: v[nodes] for c, v in enc.codes.items()}
+    out.address_holder = enc.address_holder[nodes]
+    out.crowded = {k: v[nodes] for k, v in enc.crowded.items()}
+    return out
+
+
+def _with_completed(enc: Encoded, scored: pd.DataFrame, comp: np.ndarray, n_new: int, th: Thresholds,
+                    fresh: np.ndarray) -> pd.DataFrame:
+    """``scored`` plus the merges completed records make (``completed``): pairs of two
+    components, one side a record of the batch (or a reopened person) that took a name or
+    company from its component, reaching the merge threshold; rule ending ``+person``. Review
+    pairs come from the records alone."""
+    full, filled = completed(enc, comp)
+    filled &= (np.arange(len(comp)) < n_new) | fresh
+    if not filled.any():
+        return scored
+    # every name / organisation block holds a name: only nodes sharing one with a filled node
+    # can pair with it
+    f, la = full.codes["first_k"], full.codes["last_k"]
+    names = np.union1d(f[filled], la[filled])
+    near = np.flatnonzero(np.isin(f, names[names >= 0]) | np.isin(la, names[names >= 0]))
+    sub = _subset(full, near)
+    pairs = candidate_pairs(sub, 0, th.block_cap, filled[near], names_only=True)
+    pairs = pd.DataFrame({"a": near[pairs["a"].to_numpy()], "b": near[pairs["b"].to_numpy()]})
+    pairs = pairs[comp[pairs["a"].to_numpy()] != comp[pairs["b"].to_numpy()]]
+    if not len(pairs):
+        return scored
+    more = score_pairs(full, pairs.reset_index(drop=True))
+    more = more[more["score"] >= th.auto]
+    if not len(more):
+        return scored
+    more = more.assign(rule=more["rule"].astype(str) + "+person", reviewable=False)
+    out = pd.concat([scored, more], ignore_index=True)
+    return out.sort_values("points", ascending=False, kind="stable").drop_duplicates(["a", "b"])
+
+
+def _apart_from_rare(g: _Graph, same_address: tuple[np.ndarray, np.ndarray], exact_nodes: pd.Series,
+                     scored: pd.DataFrame, labels: _Labels, apart: frozenset[tuple[int, int]],
+                     rare_linked: np.ndarray, th: Thresholds, plain: np.ndarray) -> np.ndarray:
+    """The identities (clusters) by which a later namesake is judged (``rarity.broken``): as
+    ``plain``, but a record of the batch joins a person holding a rare-name link only by exact
+    evidence (its address, its source id). The person's golden record carries values of the
+    records the rare name tied to it (a company, say); had all the rows come in one file, those
+    records would not have lent them to the rest, so what they let a new record match decides
+    nothing about whether the name is still rare."""
+    if not rare_linked.any():
+        return plain
+    auto = scored[scored["score"] >= th.auto]
+    touch = rare_linked[auto["a"].to_numpy()] | rare_linked[auto["b"].to_numpy()]
+    if not touch.any():
+        return plain
+    comp, _ = _components(g, same_address, exact_nodes, auto[~touch], labels, apart)
+    return comp
 
 
 def _rare_components(comp: np.ndarray, auto: pd.DataFrame) -> np.ndarray:
