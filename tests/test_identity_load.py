@@ -393,3 +393,24 @@ def test_records_completing_each_other_join_in_any_split(engine, make_ctx, files
     pr = db.read_df(engine, sa.select(person_records.c.source_record_id, person_records.c.person_id))
     got = {frozenset(g["source_record_id"]) for _, g in pr.groupby("person_id")}
     assert got == {frozenset({"o1", "o2", "o3"}), frozenset({"m1"})}
+
+
+def test_a_load_after_the_keys_were_emptied_rebuilds_them_first(engine, make_ctx) -> None:
+    """Migration 0021 empties person_keys (new kinds of keys): the next load rebuilds every
+    person's keys before it reads, so an older person is still met through them."""
+    from leadflow.store.schema import person_keys
+    ctx = make_ctx(CONFIG, engine)
+    land(engine, [{**ANNA, "source_record_id": "w1"}], "web")
+    load_leads(ctx)
+    anna = int(people_df(engine)["person_id"].iloc[0])
+    with engine.begin() as c:
+        before = c.execute(sa.select(sa.func.count()).select_from(person_keys)).scalar_one()
+        c.execute(sa.delete(person_keys))
+    # her name and company only (another address): found through the rebuilt name keys
+    land(engine, [{**ANNA, "source_record_id": "c1", "email": None, "phone": "030 1234567"}], "crm")
+    out = load_leads(ctx)
+    assert out["created"] == 0
+    with engine.connect() as c:
+        got = c.execute(sa.select(sa.func.count()).select_from(person_keys)
+                        .where(person_keys.c.person_id == anna)).scalar_one()
+    assert got == before > 0

@@ -114,8 +114,17 @@ def read_source_ids(conn: Connection, sources: list[str],
     if not sources:
         return pd.DataFrame(columns=["source", "source_record_id", "person_id"])
     q = sa.select(person_records.c.source, person_records.c.source_record_id, person_records.c.person_id) \
-        .where(person_records.c.source.in_(sources), person_records.c.source_record_id.is_not(None)).distinct()
+        .where(_with_source_id(sources, record_ids)).distinct()
     return _only(conn, q, person_records.c.source_record_id, record_ids)
+
+
+def _with_source_id(sources: list[str], record_ids: Iterable[Any] | None) -> sa.ColumnElement[bool]:
+    """Records of these sources holding a source id. With ``record_ids`` the id list alone
+    excludes missing ids: SQLite reads a ``source_record_id IS NOT NULL`` beside it as a range
+    over the (source, source_record_id) index, i.e. every record of the source, not the ids."""
+    pr = person_records.c
+    return pr.source.in_(sources) if record_ids is not None else \
+        sa.and_(pr.source.in_(sources), pr.source_record_id.is_not(None))
 
 
 def read_record_hashes(conn: Connection, sources: list[str],
@@ -125,8 +134,7 @@ def read_record_hashes(conn: Connection, sources: list[str],
     if not sources:
         return pd.DataFrame(columns=cols)
     q = sa.select(*(person_records.c[c] for c in cols)) \
-        .where(person_records.c.source.in_(sources), person_records.c.source_record_id.is_not(None),
-               person_records.c.record_hash.is_not(None))
+        .where(_with_source_id(sources, record_ids), person_records.c.record_hash.is_not(None))
     df = _only(conn, q, person_records.c.source_record_id, record_ids)
     return df if len(df) else pd.DataFrame(columns=cols)
 
@@ -183,9 +191,12 @@ def person_ids_by_email(conn: Connection, emails: Sequence[Any]) -> dict[Any, in
     return out
 
 
-def read_erased_people(conn: Connection) -> set[int]:
-    return {int(p) for p, in conn.execute(sa.select(people.c.person_id)
-                                           .where(people.c.erased_at.is_not(None)))}
+def read_erased_people(conn: Connection, person_ids: Iterable[Any]) -> set[int]:
+    """The erased people among ``person_ids`` (read by id: not every erased person there is)."""
+    ids = sorted({int(x) for x in person_ids})
+    got = db.read_ids(conn, sa.select(people.c.person_id).where(people.c.erased_at.is_not(None)),
+                      people.c.person_id, ids)
+    return set(got["person_id"].astype("int64").tolist())
 
 
 def lookup_ids(conn: Connection, column: str, values: Sequence[Any]) -> dict[Any, int]:

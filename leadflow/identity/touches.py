@@ -77,7 +77,7 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
         by_crm = crm_outbox.links(conn, crm).set_index("crm_id")["person_id"].to_dict() if crm else {}
         pid = attach(tch, src_ids, by_email, by_crm)
         # A touch that reaches an erased person through a record id is suppressed too.
-        gone = pid.isin(store.read_erased_people(conn)).to_numpy() & ~erased
+        gone = pid.isin(store.read_erased_people(conn, pid.dropna())).to_numpy() & ~erased
         states.loc[gone, ["state", "state_reason"]] = ["suppressed", "erased"]
         erased = erased | gone
 

@@ -41,16 +41,21 @@ WITH hr AS (
     GROUP BY t.person_id
 ),
 ids AS (
-    SELECT person_id FROM scores WHERE score_date = :d AND ({worth}){only_s}{fresh_s}
-    UNION
-    SELECT person_id FROM hr
+    -- the hand-raise time travels with the id: a LEFT JOIN of the materialised hr has no index
+    -- to use (SQLite scans it once per candidate: quadratic in the day's candidates)
+    SELECT person_id, MAX(hand_raised_at) AS hand_raised_at FROM (
+        SELECT person_id, CAST(NULL AS TIMESTAMP) AS hand_raised_at FROM scores
+        WHERE score_date = :d AND ({worth}){only_s}{fresh_s}
+        UNION ALL
+        SELECT person_id, hand_raised_at FROM hr
+    ) both_ GROUP BY person_id
 )
 SELECT p.person_id, p.lifecycle_stage, p.cycle, p.email_norm, p.country, p.company_size,
        p.account_id, p.opt_out, p.do_not_contact, p.is_competitor, p.erased_at,
        a.domain AS account_domain, a.owner_rep AS account_owner, a.is_customer, a.has_open_deal,
        a.country AS account_country, a.company_size AS account_size,
        s.score, s.grade, s.probability, s.model_version,
-       hr.hand_raised_at, p.created_at AS lead_created_at,
+       ids.hand_raised_at, p.created_at AS lead_created_at,
        (SELECT MAX(t2.occurred_at) FROM touches t2
          WHERE t2.person_id = p.person_id AND t2.occurred_at <= :as_of) AS last_touch_at,
        (SELECT MAX(le.occurred_at) FROM lifecycle_events le
@@ -60,7 +65,6 @@ FROM ids
 JOIN people p ON p.person_id = ids.person_id
 LEFT JOIN scores s ON s.person_id = p.person_id AND s.score_date = :d
 LEFT JOIN accounts a ON a.account_id = p.account_id
-LEFT JOIN hr ON hr.person_id = p.person_id
 """
 
 

@@ -126,8 +126,9 @@ def due_ids(conn: Connection | Engine, prev: PreviousRun, as_of: datetime) -> li
         sa.select(t.person_id).where(t.touch_id > prev.max_touch_id, t.person_id.is_not(None)),
         sa.select(t.person_id).where(t.occurred_at > prev.as_of, t.occurred_at <= as_of,
                                      t.person_id.is_not(None)),
-        sa.select(score_watch.c.person_id).join(people, people.c.person_id == score_watch.c.person_id)
-        .where(people.c.lifecycle_stage.in_(MARKETING_STAGES)))
+        # from the (short) watch list, each looked up by id: a join lets SQLite scan people instead
+        sa.select(score_watch.c.person_id).where(sa.exists().where(
+            people.c.person_id == score_watch.c.person_id, people.c.lifecycle_stage.in_(MARKETING_STAGES))))
     df = db.read_frame(conn, q)
     return sorted(int(i) for i in df.iloc[:, 0].dropna()) if not df.empty else []
 
