@@ -5,8 +5,9 @@ alias-folded address, phone, local part, and a given / family / both names with 
 domain or name, a given / family name with the organisation word, or both names alone). Each
 person's block values are kept hashed in ``person_keys``; a batch looks up its own hashes there
 and reads just those people, so the load reads what the day's records can match, not every
-person in the warehouse. (Keys added later, such as the organisation word, reach people written
-before only when their keys are rewritten: ``store.refresh_keys`` / ``build_keys``.)
+person in the warehouse. (A change of the key kinds needs a migration that empties
+``person_keys``, as 0021 did for the organisation word: the next load rebuilds every person's
+keys with ``store.build_keys`` before it reads.)
 
 The keys are a superset of the blocks: both the typed names and the names read from the
 address (``given.family@``, or ``givenfamily@`` cut where a typed name ends; resolution uses
