@@ -43,8 +43,11 @@ GROUP_CAP = 8      # a name borne by more nodes than this is not rare, whatever 
 def stem_words(values: pd.Series) -> pd.Series:
     """The organisation a company name or a domain names: its first word, at least 3 letters
     (``umbrella-corp.de`` -> umbrella, "Stark Industries" -> stark; NA otherwise)."""
-    first = values.astype("string").str.split(r"[\s.\-_]+", regex=True).str[0]
-    return first.where(first.str.len() >= 3)
+    codes, uniq = pd.factorize(values.astype("string"), use_na_sentinel=True)   # once per distinct value
+    first = pd.Series(uniq, dtype="string").str.split(r"[\s.\-_]+", regex=True).str[0]
+    first = first.where(first.str.len() >= 3).to_numpy(dtype=object, na_value=None)
+    out = np.where(codes >= 0, first[np.maximum(codes, 0)] if len(first) else None, None)
+    return pd.Series(out, index=values.index, dtype="string")
 
 
 def org_stems(enc: Any) -> tuple[np.ndarray, np.ndarray]:
