@@ -48,7 +48,9 @@ def read_people_sharing_keys(conn: Connection, records: pd.DataFrame, also: Iter
     from leadflow.identity import crowding
     from leadflow.identity.keys import key_table
     if conn.execute(sa.select(person_keys.c.person_id).limit(1)).first() is None:
-        build_keys(conn)     # the first load after migration 0010 (or people written around the store)
+        if conn.execute(sa.select(people.c.person_id).limit(1)).first() is None:
+            return _people_by_id(conn, sorted({int(x) for x in also})), {}   # empty: no key meets anyone
+        build_keys(conn)     # the first load after migration 0010/0021 (or people written around the store)
     keys = key_table(records).drop_duplicates("key_hash")
     held = db.read_ids(conn, sa.select(person_keys.c.key_hash, person_keys.c.person_id),
                        person_keys.c.key_hash, keys["key_hash"].tolist())
@@ -57,11 +59,16 @@ def read_people_sharing_keys(conn: Connection, records: pd.DataFrame, also: Iter
         crowded = crowding.crowded_keys(keys, held.groupby("key_hash").size(), caps)
         held = held[~held["key_hash"].isin(crowded["key_hash"])]
     wanted = sorted(set(held["person_id"].astype("int64").tolist()) | {int(x) for x in also})
+    return _people_by_id(conn, wanted), crowding.by_kind(crowded)
+
+
+def _people_by_id(conn: Connection, ids: list[int]) -> pd.DataFrame:
+    """The matching columns of these people (not erased), by id."""
     cols = [people.c[c] for c in PEOPLE_MATCH_COLS]
-    df = db.read_ids(conn, sa.select(*cols).where(people.c.erased_at.is_(None)), people.c.person_id, wanted)
+    df = db.read_ids(conn, sa.select(*cols).where(people.c.erased_at.is_(None)), people.c.person_id, ids)
     if df.empty:
         df = pd.DataFrame({c: pd.Series(dtype="object") for c in PEOPLE_MATCH_COLS})
-    return df.sort_values("person_id", ignore_index=True), crowding.by_kind(crowded)
+    return df.sort_values("person_id", ignore_index=True)
 
 
 def refresh_keys(conn: Connection, person_ids: Iterable[Any]) -> int:
