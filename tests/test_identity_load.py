@@ -396,7 +396,7 @@ def test_records_completing_each_other_join_in_any_split(engine, make_ctx, files
 
 
 def test_a_load_after_the_keys_were_emptied_rebuilds_them_first(engine, make_ctx) -> None:
-    """Migration 0021 empties person_keys (new kinds of keys): the next load rebuilds every
+    """Migration 0020 empties person_keys (new kinds of keys): the next load rebuilds every
     person's keys before it reads, so an older person is still met through them."""
     from leadflow.store.schema import person_keys
     ctx = make_ctx(CONFIG, engine)

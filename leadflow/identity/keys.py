@@ -6,7 +6,7 @@ domain or name, a given / family name with the organisation word, or both names 
 person's block values are kept hashed in ``person_keys``; a batch looks up its own hashes there
 and reads just those people, so the load reads what the day's records can match, not every
 person in the warehouse. (A change of the key kinds needs a migration that empties
-``person_keys``, as 0021 did for the organisation word: the next load rebuilds every person's
+``person_keys``, as 0020 did for the organisation word: the next load rebuilds every person's
 keys with ``store.build_keys`` before it reads.)
 
 The keys are a superset of the blocks: both the typed names and the names read from the

@@ -50,7 +50,7 @@ def read_people_sharing_keys(conn: Connection, records: pd.DataFrame, also: Iter
     if conn.execute(sa.select(person_keys.c.person_id).limit(1)).first() is None:
         if conn.execute(sa.select(people.c.person_id).limit(1)).first() is None:
             return _people_by_id(conn, sorted({int(x) for x in also})), {}   # empty: no key meets anyone
-        build_keys(conn)     # the first load after migration 0010/0021 (or people written around the store)
+        build_keys(conn)     # the first load after migration 0010/0020 (or people written around the store)
     keys = key_table(records).drop_duplicates("key_hash")
     held = db.read_ids(conn, sa.select(person_keys.c.key_hash, person_keys.c.person_id),
                        person_keys.c.key_hash, keys["key_hash"].tolist())

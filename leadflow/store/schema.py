@@ -308,8 +308,6 @@ scores = sa.Table(
     sa.Column("reasons", sa.JSON),                         # top reasons, in a rep's words
     sa.Column("run_id", sa.Text),
     sa.PrimaryKeyConstraint("person_id", "score_date", name="pk_scores"),
-    # the day's scores (the queue's candidates, reports): one date, not the table's history
-    sa.Index("ix_scores_date", "score_date"),
 )
 
 # People whose rule score (or probability) could still qualify them with no new input: the

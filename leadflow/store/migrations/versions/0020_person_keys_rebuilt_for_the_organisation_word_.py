@@ -7,16 +7,16 @@ resolve differently from a new one. Emptying ``person_keys`` makes the next load
 person's keys first (``leadflow.identity.store.read_people_sharing_keys`` -> ``build_keys``,
 in chunks, as after revision 0010).
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-11-30 22:40:00
 
 Frozen once merged: later schema changes get a new revision, never an edit of this one.
 """
 from alembic import op
 
-revision = '0021'
-down_revision = '0020'
+revision = '0020'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
