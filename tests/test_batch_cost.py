@@ -205,3 +205,30 @@ def test_known_offender_no_longer_grows(cost: Any, site: str) -> None:
     failure) says it was fixed and must leave KNOWN_OFFENDERS."""
     small, big = cost
     assert site not in growing(small, big), (small.get(site), big.get(site))
+
+
+def _plan(conn: Any, run: Any) -> list[str]:
+    """SQLite's query plan of every statement ``run(conn)`` sends (traced on its connection)."""
+    sent: list[str] = []
+    raw = conn.connection.driver_connection
+    raw.set_trace_callback(sent.append)
+    try:
+        run(conn)
+    finally:
+        raw.set_trace_callback(None)
+    return [row[3] for s in sent if s.lstrip().upper().startswith(("SELECT", "WITH"))
+            for row in raw.execute("EXPLAIN QUERY PLAN " + s).fetchall()]
+
+
+def test_a_source_id_lookup_searches_the_index_per_id(tmp_path) -> None:
+    """A source-id lookup with ``IS NOT NULL`` beside the id list ran, on SQLite, as a range
+    over every record of the source (``source_record_id>?``) instead of one search per id.
+    (Row counts cannot see this: the scan happens in the database.)"""
+    from leadflow.identity import store
+    from leadflow.store import db
+    eng = db.engine(f"sqlite:///{tmp_path / 'w.db'}")
+    db.init(eng)
+    with eng.connect() as c:
+        plan = _plan(c, lambda c: store.read_source_ids(c, ["web"], ["w1", "w2"]))
+    assert any("source_record_id=?" in p for p in plan), plan
+    assert not any("source_record_id>?" in p for p in plan), plan

@@ -57,7 +57,7 @@ def _queued(engine: sa.Engine) -> list[int]:
         return sorted({int(x) for x, in c.execute(sa.select(contact_changes.c.person_id))})
 
 
-def _ctx(engine: sa.Engine, d: date) -> Any:
+def _ctx(d: date) -> Any:
     from types import SimpleNamespace
     return SimpleNamespace(run_date=d, run_id=f"test-{d}", as_of=datetime.combine(d, datetime.min.time()))
 
@@ -114,7 +114,7 @@ def test_a_run_checks_only_the_queued_people_and_settles_them(warehouse) -> None
         # still withdraw 9; one that follows the queue checks 7 only
         c.execute(sa.delete(contact_changes).where(contact_changes.c.person_id == 9))
     with warehouse.begin() as c:
-        assert withdraw_blocked(c, _ctx(warehouse, D1 + timedelta(days=1))) == 1
+        assert withdraw_blocked(c, _ctx(D1 + timedelta(days=1))) == 1
     with warehouse.connect() as c:
         st = dict(c.execute(sa.select(handoffs.c.person_id, handoffs.c.status)).all())
         sup = c.execute(sa.select(suppressions.c.person_id, suppressions.c.reason)).all()
@@ -122,7 +122,7 @@ def test_a_run_checks_only_the_queued_people_and_settles_them(warehouse) -> None
     assert [tuple(r) for r in sup] == [(7, "opt_out")]
     assert _queued(warehouse) == []
     with warehouse.begin() as c:             # again: nothing queued, nothing withdrawn or logged twice
-        assert withdraw_blocked(c, _ctx(warehouse, D1 + timedelta(days=2))) == 0
+        assert withdraw_blocked(c, _ctx(D1 + timedelta(days=2))) == 0
     assert len(db.read_df(warehouse, sa.select(suppressions))) == 1
 
 
@@ -134,10 +134,10 @@ def test_a_handoff_of_the_run_date_keeps_its_change_for_a_later_date(warehouse) 
         _handoff(c, 30, d2, cycle=2)                 # person 30: an open handoff of d2 as well
         c.execute(sa.update(people).where(people.c.person_id == 30).values(opt_out=True))
     with warehouse.begin() as c:
-        assert withdraw_blocked(c, _ctx(warehouse, d2)) == 1          # the D1 handoff only
+        assert withdraw_blocked(c, _ctx(d2)) == 1          # the D1 handoff only
     assert _queued(warehouse) == [30]
     with warehouse.begin() as c:
-        assert withdraw_blocked(c, _ctx(warehouse, d2 + timedelta(days=1))) == 1   # now the d2 one
+        assert withdraw_blocked(c, _ctx(d2 + timedelta(days=1))) == 1   # now the d2 one
     assert _queued(warehouse) == []
 
 

@@ -83,10 +83,11 @@ def _texts(enc: Any, col: str, nodes: np.ndarray) -> np.ndarray:
     blocking uses (``rarity.org_of``: the business domain's first word, else the company's)."""
     if col != "org":
         return np.asarray(enc.strings(col, nodes)[0], dtype=object)
-    from leadflow.identity.rarity import stem_words
-    dom = stem_words(pd.Series(enc.strings("dom_k", nodes)[0], dtype="str").replace("", pd.NA))
-    co = stem_words(pd.Series(enc.strings("co_k", nodes)[0], dtype="str").replace("", pd.NA))
-    return dom.fillna(co).fillna("").to_numpy(dtype=object)
+    from leadflow.identity.rarity import org_words
+
+    def text(c: str) -> pd.Series:
+        return pd.Series(enc.strings(c, nodes)[0], dtype="str").replace("", pd.NA)
+    return org_words(text("dom_k"), text("co_k")).fillna("").to_numpy(dtype=object)
 
 
 def node_masks(enc: Any, crowded: Mapping[str, Iterable[str]]) -> dict[str, np.ndarray]:

@@ -35,8 +35,8 @@ def _s(x: pd.Series) -> pd.Series:
 
 def key_values(df: pd.DataFrame) -> pd.DataFrame:
     """``row`` (position in ``df``), ``kind`` (the block: ``e``, ``p``, ``l``, ``sd``, ``sc``,
-    ``fd``, ``fc``, ``n``, ``nd``, ``nc``) and ``key`` (``kind:value`` text) for every block
-    value of every row."""
+    ``so``, ``fd``, ``fc``, ``fo``, ``n``, ``nd``, ``nc``) and ``key`` (``kind:value`` text) for
+    every block value of every row."""
     df = df.reset_index(drop=True)
     k = match_keys(df)
     imp_first, imp_last = names_from_address(k["email_norm"].astype(object))
@@ -46,7 +46,7 @@ def key_values(df: pd.DataFrame) -> pd.DataFrame:
     firsts = [_s(k["first_k"]), _s(imp_first.reindex(k.index)), _s(own_first)]
     lasts = [_s(k["last_k"]), _s(imp_last.reindex(k.index)), _s(own_last)]
     dom, co = _s(k["dom_k"]), _s(k["co_k"])
-    org = _s(rarity.stem_words(k["dom_k"]).fillna(rarity.stem_words(k["co_k"])))   # resolve._blocks' org word
+    org = _s(rarity.org_words(k["dom_k"], k["co_k"]))   # resolve._blocks' organisation word
     parts: list[tuple[str, pd.Series]] = [("e", _s(k["email_key"])), ("p", _s(k["phone_k"])),
                                           ("l", _s(k["local_k"]))]
     for i, la in enumerate(lasts):

@@ -50,6 +50,12 @@ def stem_words(values: pd.Series) -> pd.Series:
     return pd.Series(out, index=values.index, dtype="string")
 
 
+def org_words(dom: pd.Series, co: pd.Series) -> pd.Series:
+    """Per row the organisation word blocking and rare names go by (``org_of`` as text): the
+    business domain's first word, else the company name's."""
+    return stem_words(dom).fillna(stem_words(co))
+
+
 def org_stems(enc: Any) -> tuple[np.ndarray, np.ndarray]:
     """Per node two organisation codes (-1: none): the first word of the company name and the
     first word of the business domain (``stem_words``), in one code space, so a CRM row's

@@ -429,9 +429,7 @@ def completed(enc: Encoded, comp: np.ndarray) -> tuple[Encoded, np.ndarray]:
     the person, not each record, is compared with the rest (as a later file compares a record
     with a person's golden record). The business domain is not filled: it says whose mailbox
     a record holds (numbered mailboxes, the address standing in for a company)."""
-    out = Encoded.__new__(Encoded)
-    out.__dict__.update({k: v for k, v in enc.__dict__.items() if not k.startswith("_")})
-    out.codes = dict(enc.codes)
+    out = _subset(enc)
     filled = np.zeros(len(comp), dtype=bool)
     for col in COMPLETED:
         x = enc.codes[col]
@@ -451,14 +449,16 @@ def completed(enc: Encoded, comp: np.ndarray) -> tuple[Encoded, np.ndarray]:
     return out, filled
 
 
-def _subset(enc: Encoded, nodes: np.ndarray) -> Encoded:
-    """``enc`` restricted to ``nodes`` (renumbered 0..len-1; same code spaces)."""
+def _subset(enc: Encoded, nodes: np.ndarray | None = None) -> Encoded:
+    """A copy of ``enc`` whose codes may be replaced without touching it (cached groups left
+    behind), restricted to ``nodes`` when given (renumbered 0..len-1; same code spaces)."""
     out = Encoded.__new__(Encoded)
     out.__dict__.update({k: v for k, v in enc.__dict__.items() if not k.startswith("_")})
-    out.n = len(nodes)
-    out.codes = {c: v[nodes] for c, v in enc.codes.items()}
-    out.address_holder = enc.address_holder[nodes]
-    out.crowded = {k: v[nodes] for k, v in enc.crowded.items()}
+    at: slice | np.ndarray = slice(None) if nodes is None else nodes
+    out.n = enc.n if nodes is None else len(nodes)
+    out.codes = {c: v[at] for c, v in enc.codes.items()}
+    out.address_holder = enc.address_holder[at]
+    out.crowded = {k: v[at] for k, v in enc.crowded.items()}
     return out
 
 

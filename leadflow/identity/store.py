@@ -51,13 +51,15 @@ def read_people_sharing_keys(conn: Connection, records: pd.DataFrame, also: Iter
         if conn.execute(sa.select(people.c.person_id).limit(1)).first() is None:
             return _people_by_id(conn, sorted({int(x) for x in also})), {}   # empty: no key meets anyone
         build_keys(conn)     # the first load after migration 0010/0020 (or people written around the store)
+    pk = person_keys.c
     keys = key_table(records).drop_duplicates("key_hash")
-    held = db.read_ids(conn, sa.select(person_keys.c.key_hash, person_keys.c.person_id),
-                       person_keys.c.key_hash, keys["key_hash"].tolist())
     crowded = keys.iloc[:0]
-    if caps is not None and len(held):
-        crowded = crowding.crowded_keys(keys, held.groupby("key_hash").size(), caps)
-        held = held[~held["key_hash"].isin(crowded["key_hash"])]
+    if caps is not None:      # holders counted on the server: one row per key, not per holder
+        n = db.read_ids(conn, sa.select(pk.key_hash, sa.func.count().label("n")).group_by(pk.key_hash),
+                        pk.key_hash, keys["key_hash"].tolist())
+        crowded = crowding.crowded_keys(keys, n.set_index("key_hash")["n"], caps)
+    wanted_keys = keys.loc[~keys["key_hash"].isin(crowded["key_hash"]), "key_hash"].tolist()
+    held = db.read_ids(conn, sa.select(pk.person_id).distinct(), pk.key_hash, wanted_keys)
     wanted = sorted(set(held["person_id"].astype("int64").tolist()) | {int(x) for x in also})
     return _people_by_id(conn, wanted), crowding.by_kind(crowded)
 

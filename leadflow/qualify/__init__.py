@@ -42,7 +42,7 @@ WITH hr AS (
 ),
 ids AS (
     -- the hand-raise time travels with the id: a LEFT JOIN of the materialised hr has no index
-    -- to use (SQLite scans it once per candidate: quadratic in the day's candidates)
+    -- (SQLite builds one every run, or scans hr once per candidate when the plan changes)
     SELECT person_id, MAX(hand_raised_at) AS hand_raised_at FROM (
         SELECT person_id, CAST(NULL AS TIMESTAMP) AS hand_raised_at FROM scores
         WHERE score_date = :d AND ({worth}){only_s}{fresh_s}

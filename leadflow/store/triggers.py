@@ -26,50 +26,55 @@ BLOCKED = ("NEW.email_hash IS NOT NULL AND EXISTS (SELECT 1 FROM contact_blocks 
 BY_ADDRESS = (f"{QUEUE} SELECT person_id FROM people WHERE email_hash = NEW.email_hash; "
               f"{QUEUE} SELECT person_id FROM person_records WHERE email_hash = NEW.email_hash;")
 
-SQLITE = {
-    "tr_people_contact": "AFTER UPDATE OF opt_out, do_not_contact, erased_at, email_hash ON people "
-                         "WHEN NEW.opt_out IS NOT OLD.opt_out OR NEW.do_not_contact IS NOT OLD.do_not_contact "
-                         "OR NEW.erased_at IS NOT OLD.erased_at OR NEW.email_hash IS NOT OLD.email_hash "
-                         f"BEGIN {QUEUE} VALUES (NEW.person_id); END",
-    "tr_records_contact_ins": f"AFTER INSERT ON person_records WHEN {BLOCKED} "
-                              f"BEGIN {QUEUE} VALUES (NEW.person_id); END",
-    "tr_records_contact_upd": f"AFTER UPDATE OF person_id, email_hash ON person_records WHEN {BLOCKED} "
-                              f"BEGIN {QUEUE} VALUES (NEW.person_id); END",
-    "tr_blocks_contact_ins": f"AFTER INSERT ON contact_blocks WHEN NEW.released_at IS NULL BEGIN {BY_ADDRESS} END",
-    "tr_blocks_contact_upd": f"AFTER UPDATE OF released_at, email_hash ON contact_blocks WHEN NEW.released_at IS NULL "
-                             f"BEGIN {BY_ADDRESS} END",
-    "tr_handoffs_contact_ins": f"AFTER INSERT ON handoffs BEGIN {QUEUE} VALUES (NEW.person_id); END",
-    "tr_handoffs_contact_upd": f"AFTER UPDATE OF person_id, status ON handoffs WHEN NEW.status IN {OPEN} "
-                               "AND (NEW.person_id IS NOT OLD.person_id OR NEW.status IS NOT OLD.status) "
-                               f"BEGIN {QUEUE} VALUES (NEW.person_id); END",
+# SQLite row triggers: name -> (table, event, WHEN condition or None, body)
+SQLITE: dict[str, tuple[str, str, str | None, str]] = {
+    "tr_people_contact": ("people", "AFTER UPDATE OF opt_out, do_not_contact, erased_at, email_hash",
+                          "NEW.opt_out IS NOT OLD.opt_out OR NEW.do_not_contact IS NOT OLD.do_not_contact "
+                          "OR NEW.erased_at IS NOT OLD.erased_at OR NEW.email_hash IS NOT OLD.email_hash",
+                          f"{QUEUE} VALUES (NEW.person_id);"),
+    "tr_records_contact_ins": ("person_records", "AFTER INSERT", BLOCKED, f"{QUEUE} VALUES (NEW.person_id);"),
+    "tr_records_contact_upd": ("person_records", "AFTER UPDATE OF person_id, email_hash", BLOCKED,
+                               f"{QUEUE} VALUES (NEW.person_id);"),
+    "tr_blocks_contact_ins": ("contact_blocks", "AFTER INSERT", "NEW.released_at IS NULL", BY_ADDRESS),
+    "tr_blocks_contact_upd": ("contact_blocks", "AFTER UPDATE OF released_at, email_hash", "NEW.released_at IS NULL",
+                              BY_ADDRESS),
+    "tr_handoffs_contact_ins": ("handoffs", "AFTER INSERT", None, f"{QUEUE} VALUES (NEW.person_id);"),
+    "tr_handoffs_contact_upd": ("handoffs", "AFTER UPDATE OF person_id, status",
+                                f"NEW.status IN {OPEN} AND (NEW.person_id IS NOT OLD.person_id "
+                                "OR NEW.status IS NOT OLD.status)", f"{QUEUE} VALUES (NEW.person_id);"),
 }
 
-# PostgreSQL: (function body, [(trigger, timing and table, transition tables)])
-PG = {
+# PostgreSQL statement triggers: function -> (body, [(trigger, event, transition tables)]); each
+# trigger is on its SQLite namesake's table
+PG: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
     "lf_contact_people": (
         f"{QUEUE} SELECT n.person_id FROM lf_new n JOIN lf_old o ON o.person_id = n.person_id "
         "WHERE n.opt_out IS DISTINCT FROM o.opt_out OR n.do_not_contact IS DISTINCT FROM o.do_not_contact "
         "OR n.erased_at IS DISTINCT FROM o.erased_at OR n.email_hash IS DISTINCT FROM o.email_hash",
-        [("tr_people_contact", "AFTER UPDATE ON people", "OLD TABLE AS lf_old NEW TABLE AS lf_new")]),
+        [("tr_people_contact", "AFTER UPDATE", "OLD TABLE AS lf_old NEW TABLE AS lf_new")]),
     "lf_contact_records": (
         f"{QUEUE} SELECT DISTINCT n.person_id FROM lf_new n WHERE n.email_hash IS NOT NULL AND EXISTS "
         "(SELECT 1 FROM contact_blocks b WHERE b.email_hash = n.email_hash AND b.released_at IS NULL)",
-        [("tr_records_contact_ins", "AFTER INSERT ON person_records", "NEW TABLE AS lf_new"),
-         ("tr_records_contact_upd", "AFTER UPDATE ON person_records", "NEW TABLE AS lf_new")]),
+        [("tr_records_contact_ins", "AFTER INSERT", "NEW TABLE AS lf_new"),
+         ("tr_records_contact_upd", "AFTER UPDATE", "NEW TABLE AS lf_new")]),
     "lf_contact_blocks": (
         f"{QUEUE} SELECT p.person_id FROM lf_new n JOIN people p ON p.email_hash = n.email_hash "
         "WHERE n.released_at IS NULL UNION SELECT r.person_id FROM lf_new n "
         "JOIN person_records r ON r.email_hash = n.email_hash WHERE n.released_at IS NULL",
-        [("tr_blocks_contact_ins", "AFTER INSERT ON contact_blocks", "NEW TABLE AS lf_new"),
-         ("tr_blocks_contact_upd", "AFTER UPDATE ON contact_blocks", "NEW TABLE AS lf_new")]),
+        [("tr_blocks_contact_ins", "AFTER INSERT", "NEW TABLE AS lf_new"),
+         ("tr_blocks_contact_upd", "AFTER UPDATE", "NEW TABLE AS lf_new")]),
     "lf_contact_handoffs_ins": (
         f"{QUEUE} SELECT DISTINCT person_id FROM lf_new",
-        [("tr_handoffs_contact_ins", "AFTER INSERT ON handoffs", "NEW TABLE AS lf_new")]),
+        [("tr_handoffs_contact_ins", "AFTER INSERT", "NEW TABLE AS lf_new")]),
     "lf_contact_handoffs_upd": (
         f"{QUEUE} SELECT DISTINCT n.person_id FROM lf_new n JOIN lf_old o ON o.handoff_id = n.handoff_id "
         f"WHERE n.status IN {OPEN} AND (n.person_id <> o.person_id OR n.status IS DISTINCT FROM o.status)",
-        [("tr_handoffs_contact_upd", "AFTER UPDATE ON handoffs", "OLD TABLE AS lf_old NEW TABLE AS lf_new")]),
+        [("tr_handoffs_contact_upd", "AFTER UPDATE", "OLD TABLE AS lf_old NEW TABLE AS lf_new")]),
 }
+
+
+def _table(name: str) -> str:
+    return SQLITE[name][0]
 
 
 def create(conn: Connection) -> None:
@@ -78,19 +83,20 @@ def create(conn: Connection) -> None:
         for fn, (body, triggers) in PG.items():
             conn.execute(text(f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS "
                               f"$$ BEGIN {body}; RETURN NULL; END $$"))
-            for name, on, transition in triggers:
-                conn.execute(text(f"CREATE TRIGGER {name} {on} REFERENCING {transition} "
+            for name, event, transition in triggers:
+                conn.execute(text(f"CREATE TRIGGER {name} {event} ON {_table(name)} REFERENCING {transition} "
                                   f"FOR EACH STATEMENT EXECUTE FUNCTION {fn}()"))
         return
-    for name, body in SQLITE.items():
-        conn.execute(text(f"CREATE TRIGGER {name} {body}"))
+    for name, (table, event, when, body) in SQLITE.items():
+        conn.execute(text(f"CREATE TRIGGER {name} {event} ON {table}" + (f" WHEN {when}" if when else "")
+                          + f" BEGIN {body} END"))
 
 
 def drop(conn: Connection) -> None:
+    """Drop the contact-change triggers (and their PostgreSQL functions), where present."""
     pg = conn.dialect.name == "postgresql"
-    for name, body in SQLITE.items():
-        table = body.split(" ON ", 1)[1].split(" ", 1)[0]
-        conn.execute(text(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if pg else "")))
+    for name in SQLITE:
+        conn.execute(text(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {_table(name)}" if pg else "")))
     if pg:
         for fn in PG:
             conn.execute(text(f"DROP FUNCTION IF EXISTS {fn}()"))
