@@ -174,7 +174,7 @@ def test_touches_attach_by_record_id_then_email_else_suspect_or_quarantine(engin
         {"source_touch_id": "t3", "touch_type": "page_view", "occurred_at": "2026-11-25 12:00",
          "email": "new.person@initech.com"},              # unknown address -> suspect
         {"source_touch_id": "t4", "touch_type": "page_view", "occurred_at": "2026-11-25 12:00",
-         "email": "not an email"},                        # nothing to go on -> quarantine
+         "email": "not an email", "attributes": {"utm_term": "=cmd"}},   # nothing to go on -> quarantine
         {"source_touch_id": "t5", "touch_type": "unsubscribe", "occurred_at": "2026-11-25 13:00",
          "email": "anna.berg@acme.io"},
     ], "events", kind="touches")
@@ -188,6 +188,9 @@ def test_touches_attach_by_record_id_then_email_else_suspect_or_quarantine(engin
     assert p.loc[p["email_norm"] == "new.person@initech.com", "lifecycle_stage"].tolist() == ["suspect"]
     q = db.read_df(engine, sa.select(quarantine))
     assert q["reasons"].tolist() == [["no_identity"]] and q["stage"].tolist() == ["identity"]
+    # the quarantined row keeps what was delivered, attributes too (read for the bad rows only)
+    assert q["record"].iloc[0]["attributes"] == {"utm_term": "=cmd"}
+    assert q["record"].iloc[0]["source_touch_id"] == "t4"
     st = db.read_df(engine, sa.select(stg_touches.c.state))["state"].value_counts().to_dict()
     assert st == {"loaded": 4, "quarantined": 1}
     # idempotent

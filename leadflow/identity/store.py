@@ -24,9 +24,27 @@ def chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield seq[i:i + n]
 
 
-def read_passed(conn: Connection, table: sa.Table) -> pd.DataFrame:
-    return db.read_df(conn, sa.select(table).where(rowstate.passed(table))
+def read_passed(conn: Connection, table: sa.Table, without: Sequence[str] = ()) -> pd.DataFrame:
+    """The staged rows in state 'passed', in landing order; ``without``: columns left unread
+    (a step that needs the delivered ``attributes`` of a few rows only reads them for those,
+    ``read_staged``, instead of decoding every row's JSON)."""
+    cols = [c for c in table.c if c.name not in without]
+    return db.read_df(conn, sa.select(*cols).where(rowstate.passed(table))
                       .order_by(table.c.batch_id, table.c.row_number))
+
+
+def read_staged(conn: Connection, table: sa.Table, rows: pd.DataFrame, column: str) -> pd.Series:
+    """``column`` of these staged rows (``batch_id``, ``row_number``), aligned with ``rows``."""
+    t = table.c
+    got = [db.read_ids(conn, sa.select(t.batch_id, t.row_number, t[column]).where(t.batch_id == int(b)),
+                       t.row_number, sorted({int(r) for r in part["row_number"]}))
+           for b, part in rows.groupby("batch_id")]
+    if not got:
+        return pd.Series([], dtype=object, index=rows.index)
+    found = pd.concat(got, ignore_index=True).astype({"batch_id": "int64", "row_number": "int64"})
+    key = pd.MultiIndex.from_frame(rows[["batch_id", "row_number"]].astype("int64"))
+    return pd.Series(found.set_index(["batch_id", "row_number"])[column].reindex(key).to_numpy(),
+                     index=rows.index, dtype=object)
 
 
 def _only(conn: Connection, q: sa.Select, col: sa.ColumnElement[Any],

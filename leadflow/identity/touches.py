@@ -60,7 +60,7 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
     counts = {"rows": 0, "loaded": 0, "suspects_created": 0, "suppressed": 0, "quarantined": 0,
               "unsubscribes": 0}
     with ctx.engine.begin() as conn:
-        tch = store.read_passed(conn, stg_touches)
+        tch = store.read_passed(conn, stg_touches, without=("attributes",))   # JSON: bad rows only
         if tch.empty:
             return counts
         counts["rows"] = len(tch)
@@ -101,7 +101,7 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
         states.loc[bad, "state"] = "quarantined"
         states.loc[bad, "state_reason"] = why[bad]
         if bad.any():
-            q = tch[bad]
+            q = tch[bad].assign(attributes=lambda d: store.read_staged(conn, stg_touches, d, "attributes"))
             recs = json.loads(q.drop(columns=["email_norm", "state", "state_reason"], errors="ignore")
                               .to_json(orient="records", date_format="iso"))
             rows = [{"source": s, "kind": "touches", "batch_id": int(b), "row_number": int(r),
