@@ -216,7 +216,7 @@ def _plan(conn: Any, run: Any) -> list[str]:
         run(conn)
     finally:
         raw.set_trace_callback(None)
-    return [row[3] for s in sent if s.lstrip().upper().startswith(("SELECT", "WITH"))
+    return [row[3] for s in sent if s.lstrip().upper().startswith(("SELECT", "WITH", "UPDATE", "DELETE"))
             for row in raw.execute("EXPLAIN QUERY PLAN " + s).fetchall()]
 
 
@@ -232,3 +232,19 @@ def test_a_source_id_lookup_searches_the_index_per_id(tmp_path) -> None:
         plan = _plan(c, lambda c: store.read_source_ids(c, ["web"], ["w1", "w2"]))
     assert any("source_record_id=?" in p for p in plan), plan
     assert not any("source_record_id>?" in p for p in plan), plan
+
+
+def test_the_sla_breach_flags_search_only_the_handoffs_still_open(tmp_path) -> None:
+    """``flag_breaches`` scanned every handoff ever made, a table that only grows; its two
+    statements now search partial indexes that hold the handoffs which can still breach."""
+    from types import SimpleNamespace
+
+    from leadflow.handoff import enqueue
+    from leadflow.store import db
+    eng = db.engine(f"sqlite:///{tmp_path / 'w.db'}")
+    db.init(eng)
+    with eng.begin() as c:
+        plan = _plan(c, lambda c: enqueue.flag_breaches(c, SimpleNamespace(as_of=RUN_DATE)))
+    assert len(plan) == 2, plan
+    assert "USING INDEX ix_handoffs_sla_late" in plan[0], plan
+    assert "USING INDEX ix_handoffs_sla_waiting (sla_due_at<?)" in plan[1], plan

@@ -216,11 +216,18 @@ def test_breached_slas_are_flagged_by_later_runs(engine, make_ctx, tmp_path) -> 
     with engine.begin() as c:   # sales acted on person 11 in time
         c.execute(sa.update(handoffs).where(handoffs.c.person_id == 11)
                   .values(first_action_at=datetime(2026, 11, 27, 10)))
+        # ... and on person 12 a day after the due time: a late action breaches too
+        due = pd.Timestamp(c.execute(sa.select(handoffs.c.sla_due_at).where(handoffs.c.person_id == 12)).scalar())
+        c.execute(sa.update(handoffs).where(handoffs.c.person_id == 12)
+                  .values(first_action_at=(due + pd.Timedelta(days=1)).to_pydatetime()))
     out = queue(make_ctx(config(tmp_path), engine, date(2026, 12, 10)))
     open_h = count(engine, handoffs, handoffs.c.first_action_at.is_(None))
-    assert out["sla_breached"] == open_h
-    assert count(engine, handoffs, handoffs.c.sla_breached.is_(True)) == open_h
+    assert out["sla_breached"] == open_h + 1
+    assert count(engine, handoffs, handoffs.c.sla_breached.is_(True)) == open_h + 1
     assert count(engine, handoffs, handoffs.c.person_id == 11, handoffs.c.sla_breached.is_(True)) == 0
+    assert count(engine, handoffs, handoffs.c.person_id == 12, handoffs.c.sla_breached.is_(True)) == 1
+    # flagged once: a later run flags nothing again
+    assert queue(make_ctx(config(tmp_path), engine, date(2026, 12, 11)))["sla_breached"] == 0
 
 
 def test_first_handoff_makes_account_ownership_sticky(engine, make_ctx, tmp_path) -> None:

@@ -30,7 +30,7 @@ from leadflow.qualify import candidates, existing_handoffs, priority, qualify, s
 from leadflow.route import ROUTE_COLUMNS, route
 from leadflow.route.sla import due_times
 from leadflow.store import contact_blocks, db
-from leadflow.store.schema import accounts, handoffs, people, suppressions
+from leadflow.store.schema import SLA_LATE, SLA_WAITING, accounts, handoffs, people, suppressions
 
 log = logging.getLogger("leadflow.handoff")
 
@@ -48,14 +48,15 @@ def today_counts(conn: Connection | sa.Engine, run_date: Any) -> dict[str, int]:
 
 
 def flag_breaches(conn: Connection, ctx: RunContext) -> int:
-    """Mark handoffs past their SLA as of the run's logical time (no first action, or a late one)."""
-    h = handoffs.c
-    stmt = (sa.update(handoffs)
-            .where(h.sla_breached.is_(False), h.sla_due_at.is_not(None),
-                   sa.or_(sa.and_(h.first_action_at.is_(None), h.sla_due_at < ctx.as_of),
-                          h.first_action_at > h.sla_due_at))
-            .values(sla_breached=True))
-    return int(conn.execute(stmt).rowcount or 0)
+    """Mark handoffs past their SLA as of the run's logical time (no first action, or a late one).
+    Two statements, each searching its partial index (``schema.SLA_WAITING`` / ``SLA_LATE``),
+    so the cost follows the handoffs still open to a breach, not every handoff ever made."""
+    yes = sa.bindparam("yes", True, type_=sa.Boolean)
+    flag = "UPDATE handoffs SET sla_breached = :yes WHERE "
+    late = conn.execute(sa.text(flag + SLA_LATE).bindparams(yes)).rowcount
+    waiting = conn.execute(sa.text(f"{flag}{SLA_WAITING} AND sla_due_at < :as_of")
+                           .bindparams(yes, sa.bindparam("as_of", ctx.as_of, type_=sa.DateTime))).rowcount
+    return int(late or 0) + int(waiting or 0)
 
 
 def _recheck(conn: Connection, ids: list[int]) -> pd.DataFrame:

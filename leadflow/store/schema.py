@@ -372,6 +372,13 @@ contact_changes = sa.Table(
     sa.Column("person_id", sa.Integer, nullable=False),
 )
 
+# The SLA breach flag's two searches (``handoff.enqueue.flag_breaches``), as partial indexes: each
+# holds only the handoffs that can still breach (unflagged, no first action yet / acted late), not
+# the history, so the daily flagging reads what is open. The statements repeat these predicates
+# word for word (SQLite uses a partial index only when the query names its terms).
+SLA_WAITING = "NOT sla_breached AND first_action_at IS NULL"
+SLA_LATE = "NOT sla_breached AND first_action_at > sla_due_at"
+
 handoffs = sa.Table(
     "handoffs", metadata,
     sa.Column("handoff_id", sa.Integer, primary_key=True, autoincrement=True),
@@ -394,6 +401,10 @@ handoffs = sa.Table(
     sa.Column("status", sa.Text, nullable=False, default="queued"),
     sa.UniqueConstraint("person_id", "cycle", name="uq_handoff_person_cycle"),
     sa.Index("ix_handoffs_owner", "owner_rep", "run_date"),
+    sa.Index("ix_handoffs_sla_waiting", "sla_due_at", sqlite_where=sa.text(SLA_WAITING),
+             postgresql_where=sa.text(SLA_WAITING)),
+    sa.Index("ix_handoffs_sla_late", "handoff_id", sqlite_where=sa.text(SLA_LATE),
+             postgresql_where=sa.text(SLA_LATE)),
 )
 
 email_outbox = sa.Table(
