@@ -230,6 +230,26 @@ def test_breached_slas_are_flagged_by_later_runs(engine, make_ctx, tmp_path) -> 
     assert queue(make_ctx(config(tmp_path), engine, date(2026, 12, 11)))["sla_breached"] == 0
 
 
+def test_only_hand_raisers_to_hand_off_are_rescored_on_a_day_without_their_score(engine, make_ctx,
+                                                                                 tmp_path) -> None:
+    """A hand-raiser the daily step did not rescore gets today's score before the handoff; a
+    suppressed one (opted out, a customer: as many as the warehouse holds) is not rescored
+    every day for nothing, since a hand-raiser qualifies whatever the score."""
+    from leadflow.store.schema import scores
+    seed(engine)
+    queue(make_ctx(config(tmp_path), engine, D))
+    d2 = date(2026, 11, 27)
+    with engine.begin() as c:      # 7 (never an MQL) and 2 (opted out) ask for a demo on day 2
+        syn.add_touches(c, pd.DataFrame({"person_id": [7, 2], "touch_type": "demo_request",
+                                         "occurred_at": datetime(2026, 11, 27, 8), "channel": "organic"}))
+    out = queue(make_ctx(config(tmp_path), engine, d2))
+    assert out["handed_off"] == 1 and out["suppressed_by_reason"] == {"opt_out": 1}
+    h = db.read_df(engine, sa.select(handoffs).where(handoffs.c.run_date == d2))
+    assert h["person_id"].tolist() == [7] and h["score"].notna().all()
+    day2 = db.read_df(engine, sa.select(scores.c.person_id).where(scores.c.score_date == d2))
+    assert day2["person_id"].tolist() == [7]
+
+
 def test_first_handoff_makes_account_ownership_sticky(engine, make_ctx, tmp_path) -> None:
     seed(engine)
     with engine.begin() as c:

@@ -76,10 +76,8 @@ def plan(ctx: RunContext, person_ids: list[int] | None = None) -> pd.DataFrame:
     df = candidates(ctx.engine, ctx, person_ids)
     if df.empty:
         return df
-    df = _with_todays_scores(ctx, df)
     df["has_handoff"] = existing_handoffs(ctx.engine, df)
     df = qualify(df, s.qualification, ctx.as_of)
-    df["priority"] = priority(df)
     q = df["status"] == "qualified"
     df["suppressed"] = None
     if q.any():   # opt-out signals on any record of the person (contact_blocks) count too
@@ -89,16 +87,20 @@ def plan(ctx: RunContext, person_ids: list[int] | None = None) -> pd.DataFrame:
             df[c] = df[c].fillna(False).astype(bool) | extra
     df.loc[q, "suppressed"] = suppression_reason(df[q], s.qualification)
     go = q & df["suppressed"].isna()
+    df = _with_todays_scores(ctx, df, go)
+    df["priority"] = priority(df)
     counts = today_counts(ctx.engine, ctx.run_date)
     df.attrs["today_counts"] = counts
     return _set_routes(df, route(df[go], s.routing, ctx.run_date, counts))
 
 
-def _with_todays_scores(ctx: RunContext, df: pd.DataFrame) -> pd.DataFrame:
-    """Candidates without a score today (hand-raisers whose inputs did not change, so the daily
-    step did not rescore them) get one now, written like the step's, so the handoff carries the
-    score of its day."""
-    gap = df["score"].isna()
+def _with_todays_scores(ctx: RunContext, df: pd.DataFrame, go: pd.Series) -> pd.DataFrame:
+    """Candidates to hand off (``go``) without a score today (hand-raisers whose inputs did not
+    change, so the daily step did not rescore them) get one now, written like the step's, so the
+    handoff carries the score of its day. Only they: a candidate without a score is a hand-raiser,
+    qualified whatever the score, so the score changes no status; a suppressed or already queued
+    hand-raiser (as many as the warehouse holds) is not rescored every day for nothing."""
+    gap = df["score"].isna() & go
     if not gap.any():
         return df
     got = score.score_missing(ctx, df.loc[gap, "person_id"].tolist())
