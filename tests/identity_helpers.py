@@ -53,3 +53,14 @@ def land(engine: sa.Engine, rows: list[dict[str, Any]] | pd.DataFrame, source: s
 def count(engine: sa.Engine, table: sa.Table, *where: Any) -> int:
     with engine.connect() as c:
         return int(c.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar())
+
+
+def key_rows(conn: Any, person_id: int | None = None) -> dict[str, int]:
+    """Blocking-key rows (of one person, or all) per key table: ``person_keys`` and
+    ``person_keys_recent`` (identity.store.KEY_TABLES)."""
+    from leadflow.identity.store import KEY_TABLES
+    out = {}
+    for t in KEY_TABLES:
+        q = sa.select(sa.func.count()).select_from(t)
+        out[t.name] = int(conn.execute(q if person_id is None else q.where(t.c.person_id == person_id)).scalar_one())
+    return out

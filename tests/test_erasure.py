@@ -33,7 +33,7 @@ from leadflow.store.schema import (
     tombstones,
     touches,
 )
-from tests.identity_helpers import CONFIG, count, land
+from tests.identity_helpers import CONFIG, count, key_rows, land
 from tests.ingest_helpers import write
 
 SUBJECT = {"source_record_id": "w1", "email": "S@Example.com", "first_name": "Saoirse",
@@ -82,6 +82,23 @@ def test_erase_does_not_touch_a_neighbour_person(engine, make_ctx) -> None:
     assert (recs["email_hash"].isna() == recs["email_norm"].isna()).all() and recs["email_hash"].notna().sum() == 1
     stg = db.read_df(engine, sa.select(stg_inbound_leads).order_by(stg_inbound_leads.c.row_number))
     assert stg["email"].tolist()[1] == "bobs@example.com" and pd.isna(stg["email"].iloc[0])
+
+
+@pytest.mark.parametrize("per_person", [10**6, 0], ids=["recent-keys", "main-keys"])
+def test_erasure_removes_the_blocking_keys_from_both_key_tables(engine, make_ctx, monkeypatch, per_person) -> None:
+    """Blocking keys are hashes of the subject's name, company, phone and address: erasure removes
+    them wherever they live (person_keys or person_keys_recent), and only the subject's."""
+    from leadflow.identity import store
+    monkeypatch.setattr(store, "RECENT_PER_PERSON", per_person)
+    ctx = make_ctx(CONFIG, engine)
+    land(engine, [SUBJECT, {**SUBJECT, "source_record_id": "w2", "email": "bobs@example.com",
+                            "first_name": "Bob", "last_name": "Neighbour", "phone": None}])
+    load_leads(ctx)
+    ids = db.read_df(engine, sa.select(people.c.person_id, people.c.first_name)).set_index("first_name")["person_id"]
+    erase(ctx, "s@example.com")
+    with engine.connect() as c:
+        assert sum(key_rows(c, int(ids["Saoirse"])).values()) == 0
+        assert sum(key_rows(c, int(ids["Bob"])).values()) > 0
 
 
 @pytest.mark.parametrize("variant", ["tagged", "phone", "record_id"])

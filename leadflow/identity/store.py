@@ -11,9 +11,20 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadflow.store import db, rowstate
-from leadflow.store.schema import accounts, lifecycle_events, people, person_keys, person_records, stg_inbound_leads
+from leadflow.store.schema import (
+    accounts,
+    lifecycle_events,
+    people,
+    person_keys,
+    person_keys_recent,
+    person_records,
+    stg_inbound_leads,
+)
 
 CHUNK = 5000
+#: Blocking keys live in two tables with the same columns: ``person_keys`` and the keys written
+#: since the last merge (``person_keys_recent``, see ``write_keys``). Every lookup reads both.
+KEY_TABLES = (person_keys, person_keys_recent)
 
 PEOPLE_MATCH_COLS = ("person_id", "email_norm", "first_name", "last_name", "phone_e164",
                      "company_norm", "is_free_mail", "lifecycle_stage", "opt_out", "do_not_contact")
@@ -65,19 +76,19 @@ def read_people_sharing_keys(conn: Connection, records: pd.DataFrame, also: Iter
     to skip (``crowding``): a batch reads what it can match, not every namesake in the warehouse."""
     from leadflow.identity import crowding
     from leadflow.identity.keys import key_table
-    if conn.execute(sa.select(person_keys.c.person_id).limit(1)).first() is None:
+    if not any(conn.execute(sa.select(t.c.person_id).limit(1)).first() for t in KEY_TABLES):
         if conn.execute(sa.select(people.c.person_id).limit(1)).first() is None:
             return _people_by_id(conn, sorted({int(x) for x in also})), {}   # empty: no key meets anyone
         build_keys(conn)     # the first load after migration 0010/0020 (or people written around the store)
-    pk = person_keys.c
     keys = key_table(records).drop_duplicates("key_hash")
     crowded = keys.iloc[:0]
     if caps is not None:      # holders counted on the server: one row per key, not per holder
-        n = db.read_ids(conn, sa.select(pk.key_hash, sa.func.count().label("n")).group_by(pk.key_hash),
-                        pk.key_hash, keys["key_hash"].tolist())
-        crowded = crowding.crowded_keys(keys, n.set_index("key_hash")["n"], caps)
+        n = pd.concat([db.read_ids(conn, sa.select(t.c.key_hash, sa.func.count().label("n")).group_by(t.c.key_hash),
+                                   t.c.key_hash, keys["key_hash"].tolist()) for t in KEY_TABLES])
+        crowded = crowding.crowded_keys(keys, n.groupby("key_hash")["n"].sum(), caps)
     wanted_keys = keys.loc[~keys["key_hash"].isin(crowded["key_hash"]), "key_hash"].tolist()
-    held = db.read_ids(conn, sa.select(pk.person_id).distinct(), pk.key_hash, wanted_keys)
+    held = pd.concat([db.read_ids(conn, sa.select(t.c.person_id).distinct(), t.c.key_hash, wanted_keys)
+                      for t in KEY_TABLES])
     wanted = sorted(set(held["person_id"].astype("int64").tolist()) | {int(x) for x in also})
     return _people_by_id(conn, wanted), crowding.by_kind(crowded)
 
@@ -98,8 +109,7 @@ def refresh_keys(conn: Connection, person_ids: Iterable[Any]) -> int:
     ids = sorted({int(x) for x in person_ids})
     if not ids:
         return 0
-    for flt in db.id_filters(conn, person_keys.c.person_id, ids):
-        conn.execute(sa.delete(person_keys).where(flt))
+    delete_keys(conn, ids)
     cur = db.read_ids(conn, sa.select(people.c.person_id, *(people.c[c] for c in MATCH_INPUT))
                       .where(people.c.erased_at.is_(None)), people.c.person_id, ids)
     return write_keys(conn, cur)
@@ -115,8 +125,23 @@ def build_keys(conn: Connection, chunk: int = 200_000) -> int:
     return sum(write_keys(conn, db.read_ids(conn, q, people.c.person_id, part)) for part in chunks(ids, chunk))
 
 
+def delete_keys(conn: Connection, person_ids: Sequence[int]) -> None:
+    """Remove these people's blocking keys from both key tables (a refresh, a merge, erasure)."""
+    for t in KEY_TABLES:
+        for flt in db.id_filters(conn, t.c.person_id, person_ids):
+            conn.execute(sa.delete(t).where(flt))
+
+
 def write_keys(conn: Connection, ppl: pd.DataFrame) -> int:
-    """Insert the blocking keys of these people rows (person_id + ``keys.MATCH_INPUT``)."""
+    """Insert the blocking keys of these people rows (person_id + ``keys.MATCH_INPUT``).
+
+    Why two tables: a day's keys are random 64-bit hashes, so inserting them into the large
+    ``person_keys`` index dirtied most of its pages every day (the load's cost grew with the
+    warehouse). They go to ``person_keys_recent`` instead while it holds no more rows than the
+    warehouse has people (about a tenth of ``person_keys``); the write that would pass that
+    goes to ``person_keys`` and moves the recent keys there too, one sorted insert that rewrites
+    the large index once every several days instead of daily. A first load (or a rebuild) is
+    such a write: it goes straight to ``person_keys``."""
     from leadflow.identity.keys import key_hashes
     if ppl.empty:
         return 0
@@ -125,7 +150,33 @@ def write_keys(conn: Connection, ppl: pd.DataFrame) -> int:
     rows = pd.DataFrame({"key_hash": kh["key_hash"].to_numpy(),
                          "person_id": ppl["person_id"].to_numpy()[kh["row"].to_numpy()]})
     rows = rows.sort_values(["key_hash", "person_id"], ignore_index=True)
-    return int(db.copy_upsert(conn, person_keys, rows, conflict=["key_hash", "person_id"]))
+    recent = int(conn.execute(sa.select(sa.func.count()).select_from(person_keys_recent)).scalar_one())
+    room = int(conn.execute(sa.select(sa.func.max(people.c.person_id))).scalar() or 0) * RECENT_PER_PERSON
+    if recent + len(rows) <= room:
+        return int(db.copy_upsert(conn, person_keys_recent, rows, conflict=["key_hash", "person_id"]))
+    n = int(db.copy_upsert(conn, person_keys, rows, conflict=["key_hash", "person_id"]))
+    if recent:
+        merge_recent_keys(conn)
+    return n
+
+
+#: Rows ``person_keys_recent`` may hold per person of the warehouse before it is merged.
+RECENT_PER_PERSON = 1
+
+
+def merge_recent_keys(conn: Connection) -> int:
+    """Move every key of ``person_keys_recent`` into ``person_keys`` in key order; rows moved.
+    On PostgreSQL the rows deleted are the rows inserted (one statement), so a concurrent
+    writer's keys are never dropped unmoved; SQLite has one writer at a time."""
+    cols = "key_hash, person_id"
+    if db.is_postgres(conn):
+        sql = (f"WITH moved AS (DELETE FROM person_keys_recent RETURNING {cols}) INSERT INTO person_keys "
+               f"({cols}) SELECT {cols} FROM moved ORDER BY {cols} ON CONFLICT DO NOTHING")
+        return int(conn.exec_driver_sql(sql).rowcount or 0)
+    n = conn.exec_driver_sql(f"INSERT INTO person_keys ({cols}) SELECT {cols} FROM person_keys_recent "
+                             f"WHERE true ORDER BY {cols} ON CONFLICT DO NOTHING").rowcount
+    conn.exec_driver_sql("DELETE FROM person_keys_recent")
+    return int(n or 0)
 
 
 def read_known_emails(conn: Connection, emails: Iterable[Any] | None = None) -> pd.DataFrame:

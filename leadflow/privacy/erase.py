@@ -23,7 +23,16 @@ from leadflow.privacy import files, subject, tombstones
 from leadflow.privacy.guard import PII_COLUMNS
 from leadflow.privacy.hashing import hash_key
 from leadflow.store import db
-from leadflow.store.schema import STAGING, people, person_keys, person_records, quarantine, scores, touches
+from leadflow.store.schema import (
+    STAGING,
+    people,
+    person_keys,
+    person_keys_recent,
+    person_records,
+    quarantine,
+    scores,
+    touches,
+)
 
 PEOPLE_BLANK = {c: None for c in ("email_norm", "source_key", "first_name", "last_name", "phone_e164",
                                    "company", "company_norm", "job_title", "city", "attributes")}
@@ -75,7 +84,8 @@ def erase(ctx: RunContext, email: str, at: datetime | None = None) -> dict[str, 
                                              .values(url=None)).rowcount
             counts["scores"] = conn.execute(sa.update(scores).where(scores.c.person_id.in_(ids))
                                             .values(reasons=None)).rowcount
-            conn.execute(sa.delete(person_keys).where(person_keys.c.person_id.in_(ids)))  # hashed PII
+            for keys in (person_keys, person_keys_recent):       # hashed PII, in both key tables
+                conn.execute(sa.delete(keys).where(keys.c.person_id.in_(ids)))
         counts["tombstones"] = tombstones.add(conn, {
             "email_norm_untagged": sub.email_keys, "phone_e164": sub.phones,
             "source_record_id": sub.record_keys}, key, at)

@@ -23,6 +23,9 @@ PURPOSE = {
     "campaigns": "Campaign master: id, name, channel.",
     "person_keys": "Each person's blocking keys as 64-bit hashes (no clear text), so a day's load reads only the "
                    "people its records can meet; rewritten with every people insert or update, deleted on erasure.",
+    "person_keys_recent": "Blocking keys written since they were last merged into `person_keys` (the same columns): "
+                          "a day's keys go here and move there in one sorted insert once they outnumber the people, "
+                          "so a load does not rewrite the large key index every day. Read with it; deleted on erasure.",
     "campaign_spend": "Spend per campaign per day (later deliveries correct earlier ones).",
     "accounts": "Companies, keyed by business domain; carry the owning rep for routing.",
     "people": "One golden record per person (lead/contact) with lifecycle stage and cycle.",

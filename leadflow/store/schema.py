@@ -210,15 +210,24 @@ person_records = sa.Table(
     sa.Index("ix_person_records_source_id", "source", "source_record_id"),
 )
 
+def _keys(name: str) -> sa.Table:
+    return sa.Table(
+        name, metadata,
+        sa.Column("key_hash", sa.BigInteger, nullable=False),
+        sa.Column("person_id", sa.Integer, nullable=False),
+        sa.PrimaryKeyConstraint("key_hash", "person_id", name=f"pk_{name}"),
+        sa.Index(f"ix_{name}_person", "person_id"),
+    )
+
+
 # Blocking keys of each person as 64-bit hashes (leadflow.identity.keys): a day's load reads only
 # the people its records share a block with, through this index, instead of every person.
-person_keys = sa.Table(
-    "person_keys", metadata,
-    sa.Column("key_hash", sa.BigInteger, nullable=False),
-    sa.Column("person_id", sa.Integer, nullable=False),
-    sa.PrimaryKeyConstraint("key_hash", "person_id", name="pk_person_keys"),
-    sa.Index("ix_person_keys_person", "person_id"),
-)
+person_keys = _keys("person_keys")
+# The keys written since ``person_keys`` was last merged with them (identity.store.write_keys):
+# a day's new keys land in this small table instead of scattering over the large one's index
+# (which rewrote most of its pages every day), and move there in one sorted insert once they
+# number more rows than the warehouse has people. Lookups read both tables.
+person_keys_recent = _keys("person_keys_recent")
 
 # Right to erasure: keyed SHA-256 hashes (key from $LEADFLOW_HASH_KEY) of an erased
 # person's identifiers, by kind: email_norm_untagged (the address without +tags, Gmail dots),

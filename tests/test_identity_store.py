@@ -1,0 +1,81 @@
+"""Warehouse I/O of the identity stage (leadflow/identity/store.py): the two key tables.
+
+A day's blocking keys land in ``person_keys_recent`` while it has room and move to
+``person_keys`` in one sorted insert when a write would pass it (issue 17: random inserts into
+the large index rewrote most of its pages every day). Where a key lives must change nothing
+that resolution decides, and no key may be lost or doubled by the move.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from leadflow.identity import load_leads, store
+from leadflow.store import db
+from leadflow.store.schema import person_keys, person_keys_recent, person_records
+from tests.identity_helpers import CONFIG, key_rows, land
+from tests.test_identity_load import OLIVER
+
+ALWAYS_RECENT, NEVER_RECENT = 10**6, 0
+FILES = [[1, 3], [0], [2]]      # OLIVER's rows, one file a day: later files meet earlier people
+
+
+def _load_days(engine, make_ctx, monkeypatch, per_person: int) -> set[frozenset[str]]:
+    monkeypatch.setattr(store, "RECENT_PER_PERSON", per_person)
+    ctx = make_ctx(CONFIG, engine)
+    for f in FILES:
+        land(engine, [OLIVER[i] for i in f], "crm")
+        load_leads(ctx)
+    pr = db.read_df(engine, sa.select(person_records.c.source_record_id, person_records.c.person_id))
+    return {frozenset(g["source_record_id"]) for _, g in pr.groupby("person_id")}
+
+
+@pytest.mark.parametrize("per_person", [ALWAYS_RECENT, NEVER_RECENT], ids=["recent", "main"])
+def test_where_the_keys_live_changes_no_decision(engine, make_ctx, monkeypatch, per_person) -> None:
+    """Later files meet earlier people through keys in either table: the same people form."""
+    got = _load_days(engine, make_ctx, monkeypatch, per_person)
+    assert got == {frozenset({"o1", "o2", "o3"}), frozenset({"m1"})}
+    with engine.connect() as c:
+        rows = key_rows(c)
+    assert rows["person_keys_recent" if per_person else "person_keys"] > 0
+    assert rows["person_keys" if per_person else "person_keys_recent"] == 0
+
+
+def test_a_write_past_the_room_moves_every_recent_key_once(engine, make_ctx, monkeypatch) -> None:
+    _load_days(engine, make_ctx, monkeypatch, ALWAYS_RECENT)
+    with engine.connect() as c:
+        before = db.read_df(c, sa.select(person_keys_recent))
+    assert len(before) > 0
+    monkeypatch.setattr(store, "RECENT_PER_PERSON", NEVER_RECENT)
+    extra = {"first_name": "Nia", "last_name": "Park", "company": "Initech", "email": "nia.park@initech.com",
+             "source_record_id": "n1"}
+    land(engine, [extra], "crm")
+    load_leads(make_ctx(CONFIG, engine))
+    with engine.connect() as c:
+        rows = key_rows(c)
+        main = db.read_df(c, sa.select(person_keys))
+    assert rows["person_keys_recent"] == 0
+    assert not main.duplicated().any()
+    moved = pd.MultiIndex.from_frame(before[["key_hash", "person_id"]].astype("int64"))
+    assert moved.isin(pd.MultiIndex.from_frame(main[["key_hash", "person_id"]].astype("int64"))).all()
+    assert len(main) > len(before)          # Nia's keys went to person_keys with them
+
+
+def test_a_refresh_replaces_a_persons_keys_in_both_tables(engine, make_ctx, monkeypatch) -> None:
+    """Keys written to person_keys, then the person's golden record changes while the recent
+    table has room: the old keys go from person_keys, the new ones land in the recent table."""
+    monkeypatch.setattr(store, "RECENT_PER_PERSON", NEVER_RECENT)
+    ctx = make_ctx(CONFIG, engine)
+    land(engine, [OLIVER[0]], "crm")
+    load_leads(ctx)
+    with engine.connect() as c:
+        pid = int(c.execute(sa.select(person_records.c.person_id)).scalar_one())
+        first = key_rows(c, pid)
+    assert first["person_keys"] > 0 and first["person_keys_recent"] == 0
+    monkeypatch.setattr(store, "RECENT_PER_PERSON", ALWAYS_RECENT)
+    with engine.begin() as c:
+        store.update_people(c, pd.DataFrame({"person_id": [pid], "company_norm": ["globex"]}), ["company_norm"])
+        after = key_rows(c, pid)
+    assert after["person_keys"] == 0 and after["person_keys_recent"] > 0
