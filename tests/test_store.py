@@ -228,6 +228,25 @@ def test_copy_upsert_large_frame_goes_in_slices(engine: sa.Engine, monkeypatch: 
                                         if i < n + 5 or 100_000 <= i < 100_000 + n + 5]
 
 
+NASTY_KEYS = ['plain', 'with "quotes"', "back\\slash\\", "comma,brace}{", " spaced ", "", "NULL", "null",
+              "emoji \U0001F680", "=HYPERLINK(\"x\")", "'; DROP TABLE people; --", "tab\tnew\nline", "ä ß 字"]
+
+
+def test_read_values_finds_exactly_the_keys_asked_for_whatever_they_hold(engine: sa.Engine) -> None:
+    """Text keys go to PostgreSQL as one array literal (escaped by leadflow, not the driver):
+    quotes, backslashes, commas, braces, "NULL", blanks and emoji each find their own row only."""
+    rows = [{"reason": k, "person_id": i, "cycle": 1, "to_stage": "lead",
+             "occurred_at": datetime(2026, 11, 26)} for i, k in enumerate([*NASTY_KEYS, "other"])]
+    with engine.begin() as c:
+        frames.copy_upsert(c, lifecycle_events, pd.DataFrame(rows))
+    q = sa.select(lifecycle_events.c.reason, lifecycle_events.c.person_id)
+    got = frames.read_values(engine, q, lifecycle_events.c.reason, NASTY_KEYS)
+    assert sorted(got["reason"]) == sorted(NASTY_KEYS)
+    assert sorted(got["person_id"]) == list(range(len(NASTY_KEYS)))
+    one = frames.read_values(engine, q, lifecycle_events.c.reason, ['with "quotes"', "absent"])
+    assert one["reason"].tolist() == ['with "quotes"']
+
+
 def test_copy_update_sets_columns_by_key_with_a_guard(engine: sa.Engine) -> None:
     with engine.begin() as c:
         frames.copy_upsert(c, lifecycle_events, _events(4))
