@@ -29,50 +29,82 @@ from leadflow.identity.resolve import match_keys
 MATCH_INPUT = ("email_norm", "first_name", "last_name", "phone_e164", "company_norm", "is_free_mail")
 
 
-def _s(x: pd.Series) -> pd.Series:
-    return x.astype("string")
+def _texts(x: pd.Series) -> np.ndarray:
+    """Values as an object array, None where missing (what the key strings are built from)."""
+    return x.astype(object).where(x.notna(), None).to_numpy()
 
 
-def key_values(df: pd.DataFrame) -> pd.DataFrame:
+def _joined(kind: str, *columns: np.ndarray) -> tuple[np.ndarray, str, list[str]]:
+    """Rows where every column has a value, and their ``kind:a|b|...`` key texts. Built per
+    row in plain Python over the rows that have the values: cheaper than a dozen whole-column
+    string concatenations per block kind (a first load keys every person of the warehouse)."""
+    ok = np.ones(len(columns[0]), dtype=bool)
+    for c in columns:
+        ok &= np.not_equal(c, None)
+    rows = np.flatnonzero(ok)
+    return rows, kind, [kind + ":" + "|".join(v) for v in zip(*(c[rows] for c in columns))]
+
+
+def _distinct(variants: list[np.ndarray]) -> list[np.ndarray]:
+    """The variants of a name (typed, read from the address, cut from the local part) with a
+    value left out where an earlier variant of the same row holds it: it would only repeat
+    that variant's keys (most rows' address repeats the typed name)."""
+    out = [variants[0]]
+    for i, v in enumerate(variants[1:], start=1):
+        same = np.zeros(len(v), dtype=bool)
+        for prev in variants[:i]:
+            same |= np.asarray(v == prev, dtype=bool)
+        out.append(np.where(same, None, v))
+    return out
+
+
+def _pair(first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """The unordered name pair ``a|b`` (a <= b), None where either is missing."""
+    ok = np.not_equal(first, None) & np.not_equal(last, None)
+    out = np.full(len(first), None, dtype=object)
+    rows = np.flatnonzero(ok)
+    out[rows] = [a + "|" + b if a <= b else b + "|" + a for a, b in zip(first[rows], last[rows])]
+    return out
+
+
+def key_values(df: pd.DataFrame, distinct: bool = True) -> pd.DataFrame:
     """``row`` (position in ``df``), ``kind`` (the block: ``e``, ``p``, ``l``, ``sd``, ``sc``,
     ``so``, ``fd``, ``fc``, ``fo``, ``n``, ``nd``, ``nc``) and ``key`` (``kind:value`` text) for
-    every block value of every row."""
+    every block value of every row (``distinct=False``: repeats within a row kept)."""
     df = df.reset_index(drop=True)
     k = match_keys(df)
     imp_first, imp_last = names_from_address(k["email_norm"].astype(object))
     imp_first = imp_first.map(nickname_map()).fillna(imp_first)
     own_first, own_last = names_from_own(k["local_nd"], k["first_raw"], k["last_k"])   # martamartinez@
     own_first = own_first.map(nickname_map()).fillna(own_first)
-    firsts = [_s(k["first_k"]), _s(imp_first.reindex(k.index)), _s(own_first)]
-    lasts = [_s(k["last_k"]), _s(imp_last.reindex(k.index)), _s(own_last)]
-    dom, co = _s(k["dom_k"]), _s(k["co_k"])
-    org = _s(rarity.org_words(k["dom_k"], k["co_k"]))   # resolve._blocks' organisation word
-    parts: list[tuple[str, pd.Series]] = [("e", _s(k["email_key"])), ("p", _s(k["phone_k"])),
-                                          ("l", _s(k["local_k"]))]
-    for i, la in enumerate(lasts):
-        parts += [(f"sd{i}", la + "|" + dom), (f"sc{i}", la + "|" + co), (f"so{i}", la + "|" + org)]
-    for i, f in enumerate(firsts):
-        parts += [(f"fd{i}", f + "|" + dom), (f"fc{i}", f + "|" + co), (f"fo{i}", f + "|" + org)]
-        for j, la in enumerate(lasts):
-            first_lower = (f <= la).fillna(False).astype(bool)
-            ns = f.where(first_lower, la) + "|" + la.where(first_lower, f)   # the unordered pair
-            parts += [(f"n{i}{j}", ns), (f"nd{i}{j}", ns + "|" + dom), (f"nc{i}{j}", ns + "|" + co)]
-    frames = []
-    for name, v in parts:
-        v = v.dropna()
-        kind = name.rstrip("0123456789")
-        frames.append(pd.DataFrame({"row": v.index.to_numpy(), "kind": kind, "key": (kind + ":" + v).to_numpy()}))
-    out = pd.concat(frames, ignore_index=True)
-    return out.drop_duplicates(["row", "key"], ignore_index=True)
+    firsts = _distinct([_texts(k["first_k"]), _texts(imp_first.reindex(k.index)), _texts(own_first)])
+    lasts = _distinct([_texts(k["last_k"]), _texts(imp_last.reindex(k.index)), _texts(own_last)])
+    dom, co = _texts(k["dom_k"]), _texts(k["co_k"])
+    org = _texts(rarity.org_words(k["dom_k"], k["co_k"]))   # resolve._blocks' organisation word
+    parts = [_joined("e", _texts(k["email_key"])), _joined("p", _texts(k["phone_k"])),
+             _joined("l", _texts(k["local_k"]))]
+    for la in lasts:
+        parts += [_joined("sd", la, dom), _joined("sc", la, co), _joined("so", la, org)]
+    for f in firsts:
+        parts += [_joined("fd", f, dom), _joined("fc", f, co), _joined("fo", f, org)]
+        for la in lasts:
+            ns = _pair(f, la)
+            parts += [_joined("n", ns), _joined("nd", ns, dom), _joined("nc", ns, co)]
+    out = pd.DataFrame({"row": np.concatenate([r for r, _, _ in parts]),
+                        "kind": np.repeat([kind for _, kind, _ in parts], [len(r) for r, _, _ in parts]),
+                        "key": [key for _, _, keys in parts for key in keys]})
+    return out.drop_duplicates(["row", "key"], ignore_index=True) if distinct else out
 
 
 def key_table(df: pd.DataFrame) -> pd.DataFrame:
-    """``key_values`` with ``key_hash`` (signed 64-bit): what ``person_keys`` stores."""
-    kv = key_values(df)
+    """``key_values`` with ``key_hash`` (signed 64-bit): what ``person_keys`` stores; one row
+    per row and hash (deduplicated on the 64-bit hashes, cheaper than on the key texts)."""
+    kv = key_values(df, distinct=False)
     h = pd.util.hash_pandas_object(kv["key"], index=False, categorize=True).to_numpy()
-    return kv.assign(key_hash=h.view(np.int64))
+    kv["key_hash"] = h.view(np.int64)
+    return kv.drop_duplicates(["row", "key_hash"], ignore_index=True)
 
 
 def key_hashes(df: pd.DataFrame) -> pd.DataFrame:
     """``row`` and ``key_hash`` per distinct block value of each row."""
-    return key_table(df)[["row", "key_hash"]].drop_duplicates(ignore_index=True)
+    return key_table(df)[["row", "key_hash"]]
