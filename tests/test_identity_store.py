@@ -79,3 +79,25 @@ def test_a_refresh_replaces_a_persons_keys_in_both_tables(engine, make_ctx, monk
         store.update_people(c, pd.DataFrame({"person_id": [pid], "company_norm": ["globex"]}), ["company_norm"])
         after = key_rows(c, pid)
     assert after["person_keys"] == 0 and after["person_keys_recent"] > 0
+
+
+def test_insert_people_returns_every_rows_id_also_for_people_another_writer_inserted(engine) -> None:
+    """The ids come back from the insert; a row whose address (or source key) another writer
+    inserted first is skipped and its id looked up, so every row gets the person it belongs to."""
+    from leadflow.store.schema import people
+
+    def person(**kw: object) -> dict:
+        return {"lifecycle_stage": "lead", "cycle": 1, "opt_out": False, "do_not_contact": False,
+                "is_competitor": False, "account_match": "none", "created_at": pd.Timestamp("2026-11-26"),
+                "updated_at": pd.Timestamp("2026-11-26"), "email_norm": None, "source_key": None, **kw}
+    with engine.begin() as c:
+        first = db.copy_upsert(c, people, pd.DataFrame([person(email_norm="x@acme.io"), person(source_key="crm:7")]),
+                               returning="person_id")
+        n, by_email, by_key = store.insert_people(c, pd.DataFrame([
+            person(email_norm="x@acme.io"), person(email_norm="y@acme.io"),
+            person(source_key="crm:7"), person(source_key="crm:8")]))
+        all_ids = dict(c.execute(sa.select(people.c.person_id, sa.func.coalesce(people.c.email_norm,
+                                                                                people.c.source_key))).all())
+    assert n == 2
+    assert by_email["x@acme.io"] == first[0] and by_key["crm:7"] == first[1]
+    assert {all_ids[by_email["y@acme.io"]], all_ids[by_key["crm:8"]]} == {"y@acme.io", "crm:8"}

@@ -168,9 +168,7 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
     rows = new_g.assign(lifecycle_stage="lead", cycle=1, created_at=born.to_numpy(), updated_at=ctx.as_of)
     people_cols = ["email_norm", "source_key", *PEOPLE_VALUE_COLS, "first_source", "first_campaign_id",
                    "first_channel", "lifecycle_stage", "cycle", "created_at", "updated_at"]
-    created = store.insert_people(conn, rows[people_cols])
-    by_email = store.lookup_ids(conn, "email_norm", new_g["email_norm"].dropna().tolist())
-    by_key = store.lookup_ids(conn, "source_key", new_g["source_key"].dropna().tolist())
+    created, by_email, by_key = store.insert_people(conn, rows[people_cols])
     new_pid = new_g["email_norm"].map(by_email).fillna(new_g["source_key"].map(by_key)).astype("Int64")
     has = new_pid.notna()
     store.insert_lifecycle_start(conn, new_pid[has].tolist(), "lead", "new lead record",

@@ -285,11 +285,21 @@ def lookup_ids(conn: Connection, column: str, values: Sequence[Any]) -> dict[Any
     return dict(zip(df[column], df["person_id"].astype("int64").tolist())) if not df.empty else {}
 
 
-def insert_people(conn: Connection, rows: pd.DataFrame) -> int:
-    """Insert new people idempotently (unique email_norm, else unique source_key)."""
+def insert_people(conn: Connection, rows: pd.DataFrame) -> tuple[int, dict[Any, int], dict[Any, int]]:
+    """Insert new people idempotently (unique email_norm, else unique source_key); returns the
+    rows inserted and person_id by address and by source key for every row. The ids come back
+    from the insert itself; only rows another writer inserted first are looked up."""
     has_email = rows["email_norm"].notna()
-    return (int(db.copy_upsert(conn, people, rows[has_email], conflict=["email_norm"]))
-            + int(db.copy_upsert(conn, people, rows[~has_email], conflict=["source_key"])))
+    ids: list[dict[Any, int]] = []
+    n = 0
+    for col, part in (("email_norm", rows[has_email]), ("source_key", rows[~has_email])):
+        got = db.copy_upsert(conn, people, part, conflict=[col], returning=(col, "person_id")) if len(part) else []
+        found = {k: int(v) for k, v in got}
+        n += len(found)
+        missing = [v for v in part[col].dropna().unique().tolist() if v not in found]
+        found.update(lookup_ids(conn, col, missing) if missing else {})
+        ids.append(found)
+    return n, ids[0], ids[1]
 
 
 def update_people(conn: Connection, rows: pd.DataFrame, columns: Sequence[str]) -> None:

@@ -475,9 +475,9 @@ def derived(table: sa.Table, frame: pd.DataFrame) -> pd.DataFrame:
 
 def copy_upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame, *,
                 conflict: Sequence[str] | None = None, update: Sequence[str] | None = None,
-                returning: str | None = None, json_text: Iterable[str] = ()) -> Any:
+                returning: str | tuple[str, ...] | None = None, json_text: Iterable[str] = ()) -> Any:
     """Write a frame into ``table`` in one statement; returns the rows written (or their
-    ``returning`` values, a list, in frame order).
+    ``returning`` values, a list, in frame order; a tuple of columns gives tuples).
 
     - no ``conflict``: append;
     - ``conflict`` (unique key columns): rows whose key exists are skipped, so re-runs, retries
@@ -504,7 +504,9 @@ def copy_upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame, *,
         action = ("DO UPDATE SET " + ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in update)
                   if update else "DO NOTHING")
         tail = f" ON CONFLICT ({', '.join(_q(c) for c in conflict)}) {action}"
-    ret = f" RETURNING {_q(returning)}" if returning else ""
+    several = isinstance(returning, tuple)     # a tuple of columns: tuples come back
+    ret = f" RETURNING {', '.join(_q(c) for c in ((returning,) if isinstance(returning, str) else returning or ()))}" \
+        if returning else ""
     pg = _pg(conn)
     if not ret and not (pg and tail):
         plain = _storage_frame(df, {c: table.c[c].type for c in cols}, json_text, copy=pg)
@@ -518,7 +520,7 @@ def copy_upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame, *,
     # "WHERE 1 = 1" keeps SQLite's parser from reading ON CONFLICT as a join constraint.
     res = conn.exec_driver_sql(f"INSERT INTO {_q(table.name)} ({col_sql}) SELECT {col_sql} FROM {_q(tmp)} "
                                f"WHERE 1 = 1 ORDER BY _ord{tail}{ret}")
-    out = [r[0] for r in res] if ret else int(res.rowcount)
+    out = ([tuple(r) if several else r[0] for r in res]) if ret else int(res.rowcount)
     drop(conn, tmp)
     return out
 
