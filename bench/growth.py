@@ -10,6 +10,10 @@ once, as of the day before), then lands one day of K new leads
 (another seed) and runs the daily steps (``leadflow.pipeline.DAILY_STEPS``), timing each.
 Prints seconds per step per size and the ratio of the largest size to the smallest, and writes
 bench/results/growth_<backend>.json. The build's own time is printed but is not the day's.
+
+``--keep-builds DIR`` keeps each SQLite build (warehouse file and landing folder, the day's
+files included) and reuses it on later runs, so two code versions time the same day against
+the same warehouse: run the bench of each version (a git worktree) with the same folder.
 """
 
 from __future__ import annotations
@@ -150,8 +154,30 @@ def _new_ids(f: Path) -> None:
         f.write_text(text.replace('"WL-', '"WLD-').replace('"EV-', '"EVD-'), encoding="utf-8")
 
 
+def _reuse(kept: Path | None, tmp: Path) -> bool:
+    """Copy a kept SQLite build (``--keep-builds``: warehouse file and landing folder with the
+    day's files) into ``tmp``; False when there is none yet."""
+    if kept is None or not (kept / "warehouse.db").exists():
+        return False
+    shutil.copy(kept / "warehouse.db", tmp / "warehouse.db")
+    shutil.copytree(kept / "data", tmp / "data")
+    return True
+
+
+def _keep(eng: Any, kept: Path | None, tmp: Path) -> None:
+    """Save the build (checkpointed into its one file) and its landing folder for later runs."""
+    if kept is None:
+        return
+    with eng.connect() as c:
+        c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    kept.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp / "warehouse.db", kept / "warehouse.db")
+    shutil.rmtree(kept / "data", ignore_errors=True)
+    shutil.copytree(tmp / "data", kept / "data")
+
+
 def run_size(backend: str, size: int, leads: int, hist_days: int,
-             profile: Path | None = None) -> dict[str, Any]:
+             profile: Path | None = None, keep: Path | None = None) -> dict[str, Any]:
     from leadflow import config as cfg
     from leadflow import demo, ingest, pipeline
     from leadflow.context import RunContext, make_run_id
@@ -159,24 +185,30 @@ def run_size(backend: str, size: int, leads: int, hist_days: int,
     from leadflow.store import db
 
     tmp = Path(tempfile.mkdtemp(prefix="leadflow-growth-"))
+    kept = keep / f"sqlite_{size}_{leads}" if keep is not None and backend == "sqlite" else None
     rows: dict[str, Any] = {}
     try:
         with scratch_warehouse(backend == "postgresql", tmp) as url:
             os.environ["LEADFLOW_DATABASE_URL"] = url
+            reused = _reuse(kept, tmp)
             settings = cfg.load(demo_config(tmp))
             eng = db.engine(url)
             db.init(eng)
             yesterday = RUN_DATE - timedelta(days=1)
-            with measure("build", rows):
-                demo.generate(tmp / "data", leads=size, seed=101, days=hist_days, end_date=yesterday)
-                hctx = RunContext(settings, eng, yesterday, make_run_id("history", yesterday), "bench")
-                ingest.land(hctx)
-                built = bulk_history(hctx)
-                settle_history(hctx)
-            rows["build"]["counts"] = built
+            if reused:
+                rows["build"] = {"seconds": 0.0, "counts": {"reused": str(kept)}}
+            else:
+                with measure("build", rows):
+                    demo.generate(tmp / "data", leads=size, seed=101, days=hist_days, end_date=yesterday)
+                    hctx = RunContext(settings, eng, yesterday, make_run_id("history", yesterday), "bench")
+                    ingest.land(hctx)
+                    built = bulk_history(hctx)
+                    settle_history(hctx)
+                rows["build"]["counts"] = built
+                land_day(tmp, leads)
+                _keep(eng, kept, tmp)
             print(f"  {backend} N={size}: build {rows['build']['seconds']:.1f} s {rows['build']['counts']}",
                   flush=True)
-            land_day(tmp, leads)
             ctx = RunContext(settings, eng, RUN_DATE, make_run_id("bench", RUN_DATE), "bench")
             for name, fn in pipeline.DAILY_STEPS:
                 prof = cProfile.Profile() if profile else None
@@ -232,12 +264,15 @@ def main() -> None:
     ap.add_argument("--leads", type=int, default=14_000, help="new leads in the timed day")
     ap.add_argument("--backend", default="sqlite", help="sqlite, postgresql or both (comma-separated)")
     ap.add_argument("--history-days", type=int, default=30)
+    ap.add_argument("--keep-builds", type=Path, default=None,
+                    help="folder: keep each SQLite build there and reuse it on later runs (compare code "
+                         "versions on the same warehouse: run each version's bench with the same folder)")
     ap.add_argument("--profile", type=Path, default=None,
                     help="folder: cProfile each timed step, save it there and print its costliest functions")
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
     for backend in a.backend.split(","):
-        by_size = {n: run_size(backend, n, a.leads, a.history_days, a.profile) for n in sizes}
+        by_size = {n: run_size(backend, n, a.leads, a.history_days, a.profile, a.keep_builds) for n in sizes}
         print_growth(backend, a.leads, by_size)
         p = write_result(f"growth_{backend}", {"backend": backend, "leads": a.leads,
                                                "sizes": {str(k): v for k, v in by_size.items()}})
