@@ -40,7 +40,7 @@ def _joined(kind: str, *columns: np.ndarray) -> tuple[np.ndarray, str, list[str]
     string concatenations per block kind (a first load keys every person of the warehouse)."""
     ok = np.ones(len(columns[0]), dtype=bool)
     for c in columns:
-        ok &= np.not_equal(c, None)
+        ok &= pd.notna(c)
     rows = np.flatnonzero(ok)
     return rows, kind, [kind + ":" + "|".join(v) for v in zip(*(c[rows] for c in columns))]
 
@@ -54,13 +54,15 @@ def _distinct(variants: list[np.ndarray]) -> list[np.ndarray]:
         same = np.zeros(len(v), dtype=bool)
         for prev in variants[:i]:
             same |= np.asarray(v == prev, dtype=bool)
-        out.append(np.where(same, None, v))
+        kept = v.copy()
+        kept[same] = None
+        out.append(kept)
     return out
 
 
 def _pair(first: np.ndarray, last: np.ndarray) -> np.ndarray:
     """The unordered name pair ``a|b`` (a <= b), None where either is missing."""
-    ok = np.not_equal(first, None) & np.not_equal(last, None)
+    ok = pd.notna(first) & pd.notna(last)
     out = np.full(len(first), None, dtype=object)
     rows = np.flatnonzero(ok)
     out[rows] = [a + "|" + b if a <= b else b + "|" + a for a, b in zip(first[rows], last[rows])]
