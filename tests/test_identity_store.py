@@ -101,3 +101,16 @@ def test_insert_people_returns_every_rows_id_also_for_people_another_writer_inse
     assert n == 2
     assert by_email["x@acme.io"] == first[0] and by_key["crm:7"] == first[1]
     assert {all_ids[by_email["y@acme.io"]], all_ids[by_key["crm:8"]]} == {"y@acme.io", "crm:8"}
+
+
+def test_a_rebuild_writes_every_chunk_to_the_main_table(engine, make_ctx, monkeypatch) -> None:
+    """``build_keys`` (a warehouse whose keys were emptied, or written around the store) writes
+    in chunks; a chunk that fit the recent table's room would fill it at once, and the next
+    day's load would pay the whole merge. Every chunk goes to person_keys."""
+    _load_days(engine, make_ctx, monkeypatch, ALWAYS_RECENT)
+    with engine.begin() as c:
+        before = sum(key_rows(c).values())
+        for t in store.KEY_TABLES:
+            c.execute(sa.delete(t))
+        assert store.build_keys(c, chunk=1) == before
+        assert key_rows(c) == {"person_keys": before, "person_keys_recent": 0}

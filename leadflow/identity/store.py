@@ -122,7 +122,8 @@ def build_keys(conn: Connection, chunk: int = 200_000) -> int:
     ids = [int(p) for p, in conn.execute(sa.select(people.c.person_id).where(people.c.erased_at.is_(None))
                                          .order_by(people.c.person_id))]
     q = sa.select(people.c.person_id, *(people.c[c] for c in MATCH_INPUT))
-    return sum(write_keys(conn, db.read_ids(conn, q, people.c.person_id, part)) for part in chunks(ids, chunk))
+    return sum(write_keys(conn, db.read_ids(conn, q, people.c.person_id, part), bulk=True)
+               for part in chunks(ids, chunk))
 
 
 def delete_keys(conn: Connection, person_ids: Sequence[int]) -> None:
@@ -132,7 +133,7 @@ def delete_keys(conn: Connection, person_ids: Sequence[int]) -> None:
             conn.execute(sa.delete(t).where(flt))
 
 
-def write_keys(conn: Connection, ppl: pd.DataFrame) -> int:
+def write_keys(conn: Connection, ppl: pd.DataFrame, bulk: bool = False) -> int:
     """Insert the blocking keys of these people rows (person_id + ``keys.MATCH_INPUT``).
 
     Why two tables: a day's keys are random 64-bit hashes, so inserting them into the large
@@ -141,7 +142,8 @@ def write_keys(conn: Connection, ppl: pd.DataFrame) -> int:
     warehouse has people (about a tenth of ``person_keys``); the write that would pass that
     goes to ``person_keys`` and moves the recent keys there too, one sorted insert that rewrites
     the large index once every several days instead of daily. A first load (or a rebuild) is
-    such a write: it goes straight to ``person_keys``."""
+    such a write: it goes straight to ``person_keys``, and so does every chunk of a rebuild
+    (``bulk``): a chunk that happened to fit would fill the recent table at once."""
     from leadflow.identity.keys import key_hashes
     if ppl.empty:
         return 0
@@ -152,7 +154,7 @@ def write_keys(conn: Connection, ppl: pd.DataFrame) -> int:
     rows = rows.sort_values(["key_hash", "person_id"], ignore_index=True)
     recent = int(conn.execute(sa.select(sa.func.count()).select_from(person_keys_recent)).scalar_one())
     room = int(conn.execute(sa.select(sa.func.max(people.c.person_id))).scalar() or 0) * RECENT_PER_PERSON
-    if recent + len(rows) <= room:
+    if not bulk and recent + len(rows) <= room:
         return int(db.copy_upsert(conn, person_keys_recent, rows, conflict=["key_hash", "person_id"]))
     n = int(db.copy_upsert(conn, person_keys, rows, conflict=["key_hash", "person_id"]))
     if recent:
