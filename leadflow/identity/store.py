@@ -25,6 +25,8 @@ CHUNK = 5000
 #: Blocking keys live in two tables with the same columns: ``person_keys`` and the keys written
 #: since the last merge (``person_keys_recent``, see ``write_keys``). Every lookup reads both.
 KEY_TABLES = (person_keys, person_keys_recent)
+#: Rows ``person_keys_recent`` may hold per person of the warehouse before it is merged.
+RECENT_PER_PERSON = 1
 
 PEOPLE_MATCH_COLS = ("person_id", "email_norm", "first_name", "last_name", "phone_e164",
                      "company_norm", "is_free_mail", "lifecycle_stage", "opt_out", "do_not_contact")
@@ -38,24 +40,10 @@ def chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
 def read_passed(conn: Connection, table: sa.Table, without: Sequence[str] = ()) -> pd.DataFrame:
     """The staged rows in state 'passed', in landing order; ``without``: columns left unread
     (a step that needs the delivered ``attributes`` of a few rows only reads them for those,
-    ``read_staged``, instead of decoding every row's JSON)."""
+    ``quality.run.fetch_rows``, instead of decoding every row's JSON)."""
     cols = [c for c in table.c if c.name not in without]
     return db.read_df(conn, sa.select(*cols).where(rowstate.passed(table))
                       .order_by(table.c.batch_id, table.c.row_number))
-
-
-def read_staged(conn: Connection, table: sa.Table, rows: pd.DataFrame, column: str) -> pd.Series:
-    """``column`` of these staged rows (``batch_id``, ``row_number``), aligned with ``rows``."""
-    t = table.c
-    got = [db.read_ids(conn, sa.select(t.batch_id, t.row_number, t[column]).where(t.batch_id == int(b)),
-                       t.row_number, sorted({int(r) for r in part["row_number"]}))
-           for b, part in rows.groupby("batch_id")]
-    if not got:
-        return pd.Series([], dtype=object, index=rows.index)
-    found = pd.concat(got, ignore_index=True).astype({"batch_id": "int64", "row_number": "int64"})
-    key = pd.MultiIndex.from_frame(rows[["batch_id", "row_number"]].astype("int64"))
-    return pd.Series(found.set_index(["batch_id", "row_number"])[column].reindex(key).to_numpy(),
-                     index=rows.index, dtype=object)
 
 
 def _only(conn: Connection, q: sa.Select, col: sa.ColumnElement[Any],
@@ -160,10 +148,6 @@ def write_keys(conn: Connection, ppl: pd.DataFrame, bulk: bool = False) -> int:
     if recent:
         merge_recent_keys(conn)
     return n
-
-
-#: Rows ``person_keys_recent`` may hold per person of the warehouse before it is merged.
-RECENT_PER_PERSON = 1
 
 
 def merge_recent_keys(conn: Connection) -> int:
@@ -296,9 +280,10 @@ def insert_people(conn: Connection, rows: pd.DataFrame) -> tuple[int, dict[Any, 
     n = 0
     for col, part in (("email_norm", rows[has_email]), ("source_key", rows[~has_email])):
         got = db.copy_upsert(conn, people, part, conflict=[col], returning=(col, "person_id")) if len(part) else []
-        found = {k: int(v) for k, v in got}
+        found = dict(got)
         n += len(found)
-        missing = [v for v in part[col].dropna().unique().tolist() if v not in found]
+        values = part[col].dropna().drop_duplicates()
+        missing = values[~values.isin(list(found))].tolist()
         found.update(lookup_ids(conn, col, missing) if missing else {})
         ids.append(found)
     return n, ids[0], ids[1]

@@ -29,6 +29,7 @@ from leadflow.context import RunContext
 from leadflow.identity import store
 from leadflow.privacy.hashing import hash_key
 from leadflow.privacy.urls import strip_pii
+from leadflow.quality.run import fetch_rows, record_json
 from leadflow.store import crm_outbox, db
 from leadflow.store.schema import people, quarantine, stg_touches, touches
 
@@ -53,6 +54,13 @@ def attach(tch: pd.DataFrame, src_ids: pd.DataFrame, by_email: dict[str, int],
     if by_crm and "crm_id" in tch:
         pid = pid.fillna(tch["crm_id"].astype(object).map(by_crm).astype("Int64"))
     return pid.fillna(tch["email_norm"].map(by_email).astype("Int64"))
+
+
+def _delivered_attributes(conn: Any, rows: pd.DataFrame) -> list[Any]:
+    """The ``attributes`` of these staged rows as delivered (the load reads the rest without
+    them; only rows set aside need them): quality's staged-row reader and record parser."""
+    staged = fetch_rows(conn, "touches", rows[["batch_id", "row_number"]])
+    return [r.get("attributes") for r in record_json(staged[["attributes"]])]
 
 
 def load_touches(ctx: RunContext) -> dict[str, Any]:
@@ -101,7 +109,7 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
         states.loc[bad, "state"] = "quarantined"
         states.loc[bad, "state_reason"] = why[bad]
         if bad.any():
-            q = tch[bad].assign(attributes=lambda d: store.read_staged(conn, stg_touches, d, "attributes"))
+            q = tch[bad].assign(attributes=_delivered_attributes(conn, tch[bad]))
             recs = json.loads(q.drop(columns=["email_norm", "state", "state_reason"], errors="ignore")
                               .to_json(orient="records", date_format="iso"))
             rows = [{"source": s, "kind": "touches", "batch_id": int(b), "row_number": int(r),

@@ -19,20 +19,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadflow.context import RunContext
+from leadflow.identity.store import delete_keys
 from leadflow.privacy import files, subject, tombstones
 from leadflow.privacy.guard import PII_COLUMNS
 from leadflow.privacy.hashing import hash_key
 from leadflow.store import db
-from leadflow.store.schema import (
-    STAGING,
-    people,
-    person_keys,
-    person_keys_recent,
-    person_records,
-    quarantine,
-    scores,
-    touches,
-)
+from leadflow.store.schema import STAGING, people, person_records, quarantine, scores, touches
 
 PEOPLE_BLANK = {c: None for c in ("email_norm", "source_key", "first_name", "last_name", "phone_e164",
                                    "company", "company_norm", "job_title", "city", "attributes")}
@@ -84,8 +76,7 @@ def erase(ctx: RunContext, email: str, at: datetime | None = None) -> dict[str, 
                                              .values(url=None)).rowcount
             counts["scores"] = conn.execute(sa.update(scores).where(scores.c.person_id.in_(ids))
                                             .values(reasons=None)).rowcount
-            for keys in (person_keys, person_keys_recent):       # hashed PII, in both key tables
-                conn.execute(sa.delete(keys).where(keys.c.person_id.in_(ids)))
+            delete_keys(conn, ids)                               # hashed PII, in both key tables
         counts["tombstones"] = tombstones.add(conn, {
             "email_norm_untagged": sub.email_keys, "phone_e164": sub.phones,
             "source_record_id": sub.record_keys}, key, at)

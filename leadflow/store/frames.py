@@ -205,7 +205,8 @@ def _pg_array(name: str, literal: str, element: type[sa.types.TypeEngine[Any]]) 
 def _text_array_literal(values: list[str]) -> str:
     """``{"a","b"}``: every element quoted, backslash and double quote escaped (PostgreSQL's
     array input syntax), so commas, braces, quotes and spaces in a value stay that value."""
-    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+    quoted = pd.Series(values, dtype=object).str.replace("\\", "\\\\", regex=False).str.replace('"', '\\"', regex=False)
+    return '{"' + '","'.join(quoted) + '"}' if len(quoted) else "{}"
 
 
 def _json_in(col: sa.ColumnElement[Any], values: list[Any]) -> sa.ColumnElement[bool]:
@@ -505,8 +506,8 @@ def copy_upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame, *,
                   if update else "DO NOTHING")
         tail = f" ON CONFLICT ({', '.join(_q(c) for c in conflict)}) {action}"
     several = isinstance(returning, tuple)     # a tuple of columns: tuples come back
-    ret = f" RETURNING {', '.join(_q(c) for c in ((returning,) if isinstance(returning, str) else returning or ()))}" \
-        if returning else ""
+    ret_cols = [returning] if isinstance(returning, str) else list(returning or ())
+    ret = f" RETURNING {', '.join(_q(c) for c in ret_cols)}" if ret_cols else ""
     pg = _pg(conn)
     if not ret and not (pg and tail):
         plain = _storage_frame(df, {c: table.c[c].type for c in cols}, json_text, copy=pg)
@@ -520,7 +521,7 @@ def copy_upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame, *,
     # "WHERE 1 = 1" keeps SQLite's parser from reading ON CONFLICT as a join constraint.
     res = conn.exec_driver_sql(f"INSERT INTO {_q(table.name)} ({col_sql}) SELECT {col_sql} FROM {_q(tmp)} "
                                f"WHERE 1 = 1 ORDER BY _ord{tail}{ret}")
-    out = ([tuple(r) if several else r[0] for r in res]) if ret else int(res.rowcount)
+    out = [tuple(r) if several else r[0] for r in res] if ret else int(res.rowcount)
     drop(conn, tmp)
     return out
 
