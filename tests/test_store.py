@@ -341,3 +341,108 @@ def test_read_columns_equals_read_frame_text_escapes_nulls_and_odd_types(engine:
                       .values(company_size=sa.literal_column("'lots'")))
         fast, slow = both(fallback=True)
         assert fast == slow and fast[1][4] == "lots"
+
+
+def _index_shape(engine: sa.Engine, table: str) -> tuple:
+    ins = sa.inspect(engine)
+    pk = ins.get_pk_constraint(table)
+    ix = sorted((i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in ins.get_indexes(table))
+    return tuple(pk["constrained_columns"]), ix
+
+
+def _keys(pairs: list[tuple[int, int]]) -> pd.DataFrame:
+    return pd.DataFrame(pairs, columns=["key_hash", "person_id"])
+
+
+def test_fill_empty_writes_each_key_once_and_rebuilds_the_indexes(engine: sa.Engine) -> None:
+    """A first load into an empty table: rows in, indexes built after, shaped as before."""
+    from leadflow.store.schema import person_keys
+    before = _index_shape(engine, "person_keys")
+    with engine.begin() as c:
+        n = frames.fill_empty(c, person_keys, _keys([(5, 1), (-3, 2), (5, 1), (2**62, 3)]))
+    assert n == 3
+    assert _index_shape(engine, "person_keys") == before
+    got = frames.read_frame(engine, sa.select(person_keys).order_by(person_keys.c.key_hash))
+    assert list(got.itertuples(index=False, name=None)) == [(-3, 2), (5, 1), (2**62, 3)]
+    with engine.begin() as c:    # the primary key is back: a repeated pair is refused
+        with pytest.raises(sa.exc.IntegrityError):
+            c.execute(person_keys.insert().values(key_hash=5, person_id=1))
+
+
+def test_fill_empty_leaves_a_table_with_rows_to_the_upsert(engine: sa.Engine) -> None:
+    from leadflow.store.schema import person_keys
+    with engine.begin() as c:
+        frames.copy_upsert(c, person_keys, _keys([(1, 1)]))
+    with engine.begin() as c:
+        assert frames.fill_empty(c, person_keys, _keys([(1, 1), (2, 2)])) is None
+    assert _count(engine, person_keys) == 1
+
+
+def test_a_failed_fill_leaves_the_indexes_in_place(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One transaction: a write that fails midway rolls back the dropped indexes too."""
+    from leadflow.store.schema import person_keys
+    before = _index_shape(engine, "person_keys")
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(frames, "copy_upsert", boom)
+    with pytest.raises(RuntimeError), engine.begin() as c:
+        frames.fill_empty(c, person_keys, _keys([(1, 1)]))
+    assert _index_shape(engine, "person_keys") == before
+    assert _count(engine, person_keys) == 0
+
+
+def _records(rng, n: int) -> pd.DataFrame:
+    """person_records rows repeating their keys at random (missing ids too)."""
+    import numpy as np
+    ids = rng.choice(["a", "b", "c", None], n)
+    return pd.DataFrame({"batch_id": 1, "row_number": rng.integers(0, n, n), "source": "crm", "person_id": 1,
+                         "match_rule": "new", "created_at": T0, "source_record_id": ids,
+                         "record_hash": np.where(rng.random(n) < 0.5, "h1", "h2")})
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fill_empty_keeps_what_an_in_order_upsert_keeps(engine: sa.Engine, seed: int) -> None:
+    """Against ``ON CONFLICT DO NOTHING`` on any key, row for row; a frame the one pass cannot
+    settle (rows repeating two keys) is left to the upsert."""
+    import numpy as np
+
+    from leadflow.store.schema import person_records
+    rng = np.random.default_rng(seed)
+    frame = _records(rng, 12)
+    if seed % 2:       # rows repeating only the source key: settled in one pass
+        frame["row_number"] = range(len(frame))
+    cols = ["row_number", "source_record_id", "record_hash"]
+    with engine.begin() as c:       # the person the records point to (a foreign key on PostgreSQL)
+        c.execute(people.insert().values(person_id=1, email_norm="p@acme.test", lifecycle_stage="lead", cycle=1,
+                                         opt_out=False, do_not_contact=False, is_competitor=False,
+                                         created_at=T0, updated_at=T0))
+    with engine.begin() as c:
+        filled = frames.fill_empty(c, person_records, frame)
+    got = frames.read_frame(engine, sa.select(*(person_records.c[k] for k in cols)).order_by("record_id"))
+    with engine.begin() as c:
+        c.execute(person_records.delete())
+        frames.copy_upsert(c, person_records, frame, conflict=frames.ANY_KEY)
+    want = frames.read_frame(engine, sa.select(*(person_records.c[k] for k in cols)).order_by("record_id"))
+    repeats = sum(frame[k].duplicated().any() for k in (["row_number"], ["source_record_id", "record_hash"]))
+    if seed % 2:
+        assert repeats == 1 and filled == len(want) < len(frame) and got.equals(want)
+    else:
+        assert repeats == 2 and filled is None and got.empty
+
+
+def test_fill_empty_leaves_the_schema_definition_as_it_was(engine: sa.Engine) -> None:
+    """Dropping and re-adding constraints must not touch the shared table definitions: a
+    warehouse created later in the same process still gets every key (SQLAlchemy's
+    ``DropConstraint`` would have stopped ``CREATE TABLE`` from rendering them)."""
+    from sqlalchemy.schema import CreateTable
+
+    from leadflow.store.schema import person_keys, person_records
+    before = {t.name: str(CreateTable(t).compile(engine)) for t in (person_keys, person_records)}
+    with engine.begin() as c:
+        frames.fill_empty(c, person_keys, _keys([(1, 1)]))
+        c.execute(people.insert().values(person_id=1, email_norm="p@acme.test", lifecycle_stage="lead", cycle=1,
+                                         opt_out=False, do_not_contact=False, is_competitor=False,
+                                         created_at=T0, updated_at=T0))
+        frames.fill_empty(c, person_records, _records(__import__("numpy").random.default_rng(1), 1))
+    assert {t.name: str(CreateTable(t).compile(engine)) for t in (person_keys, person_records)} == before

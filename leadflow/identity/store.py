@@ -131,7 +131,8 @@ def write_keys(conn: Connection, ppl: pd.DataFrame, bulk: bool = False) -> int:
     goes to ``person_keys`` and moves the recent keys there too, one sorted insert that rewrites
     the large index once every several days instead of daily. A first load (or a rebuild) is
     such a write: it goes straight to ``person_keys``, and so does every chunk of a rebuild
-    (``bulk``): a chunk that happened to fit would fill the recent table at once."""
+    (``bulk``): a chunk that happened to fit would fill the recent table at once. Into an empty
+    ``person_keys`` the rows go before its indexes are built (``db.insert_new``)."""
     from leadflow.identity.keys import key_hashes
     if ppl.empty:
         return 0
@@ -144,7 +145,7 @@ def write_keys(conn: Connection, ppl: pd.DataFrame, bulk: bool = False) -> int:
     room = int(conn.execute(sa.select(sa.func.max(people.c.person_id))).scalar() or 0) * RECENT_PER_PERSON
     if not bulk and recent + len(rows) <= room:
         return int(db.copy_upsert(conn, person_keys_recent, rows, conflict=["key_hash", "person_id"]))
-    n = int(db.copy_upsert(conn, person_keys, rows, conflict=["key_hash", "person_id"]))
+    n = db.insert_new(conn, person_keys, rows, conflict=["key_hash", "person_id"])
     if recent:
         merge_recent_keys(conn)
     return n

@@ -128,7 +128,7 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
             "channel": t["channel"], "url": strip_pii(t["url"]),   # rows landed before stripping too
             "batch_id": t["batch_id"], "row_number": t["row_number"],
         })
-        db.copy_upsert(conn, touches, out, conflict=["source", "source_touch_id"])
+        db.insert_new(conn, touches, out, conflict=["source", "source_touch_id"])   # empty: indexes after
         unsub = out.loc[out["touch_type"] == "unsubscribe", "person_id"].dropna().astype(int).unique().tolist()
         for chunk in store.chunks(unsub):
             conn.execute(sa.update(people).where(people.c.person_id.in_(list(chunk)))

@@ -24,7 +24,9 @@ from leadflow.store import frames, migrations
 from leadflow.store.frames import (  # noqa: F401
     copy_update,
     copy_upsert,
+    fill_empty,
     id_filters,
+    insert_new,
     read_frame,
     read_ids,
     read_values,
