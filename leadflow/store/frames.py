@@ -598,7 +598,7 @@ def fill_empty(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int | 
     rows = _first_of_each_key(table, frame)
     if rows is None:
         return None
-    cons: list[sa.ColumnCollectionConstraint] = [c for c in table.constraints
+    cons: list[sa.schema.ColumnCollectionConstraint] = [c for c in table.constraints
                                                  if isinstance(c, sa.UniqueConstraint) and c.name]
     if table.primary_key.name and {c.name for c in table.primary_key.columns} <= set(frame.columns):
         cons.append(table.primary_key)
