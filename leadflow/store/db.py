@@ -29,6 +29,7 @@ from leadflow.store.frames import (  # noqa: F401
     insert_new,
     read_frame,
     read_ids,
+    read_table,
     read_values,
     stage,
     with_derived,
