@@ -140,7 +140,7 @@ def _sources() -> dict[str, str]:
 ])
 def test_one_implementation_of_each_reader(pattern: str) -> None:
     hits = [name for name, text in _sources().items() if re.search(pattern, text)]
-    allowed = {"report/marts.py", "score/warehouse.py"}  # warehouse text the store wrote, not input
+    allowed = {"report/marts.py", "score/warehouse.py", "store/frames.py"}  # warehouse text the store wrote, not input
     assert [h for h in hits if h not in allowed] == []
 
 

@@ -46,6 +46,15 @@ def read_passed(conn: Connection, table: sa.Table, without: Sequence[str] = ()) 
     return db.read_table(conn, table, rowstate.passed_sql(table.name), ["batch_id", "row_number"], cols)
 
 
+
+def read_waiting_leads(conn: Connection) -> pd.DataFrame:
+    """(source, source_record_id, email) of the lead rows still waiting for the quality step
+    (landed in a batch not validated yet: e.g. a source its gate held back); what the backlog
+    holds, through the state index, not the warehouse's records."""
+    t = stg_inbound_leads
+    return db.read_df(conn, sa.select(t.c.source, t.c.source_record_id, t.c.email).where(rowstate.unvalidated(t)))
+
+
 def _only(conn: Connection, q: sa.Select, col: sa.ColumnElement[Any],
           values: Iterable[Any] | None) -> pd.DataFrame:
     """The query's rows, or (``values`` given) only those whose ``col`` is one of them: what a

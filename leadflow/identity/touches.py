@@ -63,10 +63,25 @@ def _delivered_attributes(conn: Any, rows: pd.DataFrame) -> list[Any]:
     return [r.get("attributes") for r in record_json(staged[["attributes"]])]
 
 
+def _lead_still_waiting(conn: Any, tch: pd.DataFrame) -> np.ndarray:
+    """Touches naming (by record id or address) a lead row still waiting for the quality step.
+    Such a touch stays staged until its lead loads (or is discarded): a suspect made from it
+    would hand off a person whose lead record its source's gate holds back."""
+    w = store.read_waiting_leads(conn)
+    if w.empty:
+        return np.zeros(len(tch), dtype=bool)
+    keys = ["source", "source_record_id"]
+    held_ids = pd.MultiIndex.from_frame(w.loc[w["source_record_id"].notna(), keys].astype(object))
+    ids = pd.MultiIndex.from_frame(tch[["id_source", "source_record_id"]].astype(object))
+    by_id = tch["source_record_id"].notna().to_numpy() & ids.isin(held_ids)
+    held_emails = normalise_emails(w["email"])["email_norm"].dropna()
+    return by_id | tch["email_norm"].isin(set(held_emails)).to_numpy()
+
+
 def load_touches(ctx: RunContext) -> dict[str, Any]:
     """stg_touches 'passed' -> touches (+ suspect people); states loaded / suppressed / quarantined."""
     counts = {"rows": 0, "loaded": 0, "suspects_created": 0, "suppressed": 0, "quarantined": 0,
-              "unsubscribes": 0}
+              "unsubscribes": 0, "waiting": 0}
     with ctx.engine.begin() as conn:
         tch = store.read_passed(conn, stg_touches, without=("attributes",))   # JSON: bad rows only
         if tch.empty:
@@ -91,6 +106,8 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
 
         incomplete = (tch["touch_type"].isna() | tch["occurred_at"].isna()).to_numpy() & ~erased
         need = pid.isna().to_numpy() & ~erased & ~incomplete
+        waiting = need & _lead_still_waiting(conn, tch)   # no suspect of a lead its gate holds back
+        need &= ~waiting
         suspect_emails = tch.loc[need & tch["email_norm"].notna().to_numpy(), "email_norm"].unique().tolist()
         if suspect_emails:
             rows = [{"email_norm": e, "lifecycle_stage": "suspect", "cycle": 1, "opt_out": False,
@@ -103,7 +120,7 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
                                          ctx.as_of, ctx.run_id)
             store.refresh_keys(conn, list(ids.values()))
             pid = pid.fillna(tch["email_norm"].map(ids).astype("Int64"))
-        no_id = pid.isna().to_numpy() & ~erased & ~incomplete
+        no_id = pid.isna().to_numpy() & ~erased & ~incomplete & ~waiting
         bad = no_id | incomplete
         why = np.where(incomplete, "missing touch_type or occurred_at", "no_identity")
         states.loc[bad, "state"] = "quarantined"
@@ -118,7 +135,7 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
                     for s, b, r, rec, w in zip(q["source"], q["batch_id"], q["row_number"], recs, why[bad])]
             db.insert_ignore(conn, quarantine, rows, ["kind", "batch_id", "row_number"])
 
-        ok = ~erased & ~bad
+        ok = ~erased & ~bad & ~waiting
         t = tch[ok]
         touch_id = t["source_touch_id"].astype("str").fillna(
             t["batch_id"].astype(str) + ":" + t["row_number"].astype(str))
@@ -133,8 +150,8 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
         for chunk in store.chunks(unsub):
             conn.execute(sa.update(people).where(people.c.person_id.in_(list(chunk)))
                          .values(opt_out=True, updated_at=ctx.as_of))
-        store.set_states(conn, stg_touches, states)
+        store.set_states(conn, stg_touches, states[~waiting])     # waiting rows stay passed
         counts.update(loaded=int(ok.sum()), suppressed=int(erased.sum()), quarantined=int(bad.sum()),
-                      unsubscribes=len(unsub))
+                      unsubscribes=len(unsub), waiting=int(waiting.sum()))
     log.info("touches loaded: %s", counts)
     return counts
