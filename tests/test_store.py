@@ -432,6 +432,7 @@ def test_fill_empty_keeps_what_an_in_order_upsert_keeps(engine: sa.Engine, seed:
 
 
 def test_fill_empty_leaves_the_schema_definition_as_it_was(engine: sa.Engine) -> None:
+    import numpy as np
     """Dropping and re-adding constraints must not touch the shared table definitions: a
     warehouse created later in the same process still gets every key (SQLAlchemy's
     ``DropConstraint`` would have stopped ``CREATE TABLE`` from rendering them)."""
@@ -444,7 +445,7 @@ def test_fill_empty_leaves_the_schema_definition_as_it_was(engine: sa.Engine) ->
         c.execute(people.insert().values(person_id=1, email_norm="p@acme.test", lifecycle_stage="lead", cycle=1,
                                          opt_out=False, do_not_contact=False, is_competitor=False,
                                          created_at=T0, updated_at=T0))
-        frames.fill_empty(c, person_records, _records(__import__("numpy").random.default_rng(1), 1))
+        frames.fill_empty(c, person_records, _records(np.random.default_rng(1), 1))
     assert {t.name: str(CreateTable(t).compile(engine)) for t in (person_keys, person_records)} == before
 
 
@@ -496,3 +497,25 @@ def test_read_table_of_no_rows_keeps_the_columns(engine: sa.Engine) -> None:
     with engine.connect() as c:
         got = frames.read_table(c, stg_inbound_leads, "batch_id = -1")
     assert got.empty and list(got.columns) == [k.name for k in stg_inbound_leads.c]
+
+
+def test_insert_new_into_a_table_with_rows_takes_no_table_lock(engine: sa.Engine) -> None:
+    """Only a first load locks the table it fills: a daily insert into a table that already
+    holds rows must not block the warehouse's readers (PostgreSQL: no ACCESS EXCLUSIVE lock)."""
+    from leadflow.store.schema import person_keys
+    with engine.begin() as c:
+        frames.insert_new(c, person_keys, _keys([(1, 1)]), conflict=["key_hash", "person_id"])
+    with engine.begin() as c:
+        assert frames.insert_new(c, person_keys, _keys([(1, 1), (2, 2)]), conflict=["key_hash", "person_id"]) == 1
+        if engine.dialect.name == "postgresql":
+            held = c.exec_driver_sql(
+                "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND mode = 'AccessExclusiveLock' "
+                "AND relation = 'person_keys'::regclass").scalar()
+            assert held == 0
+
+
+def test_fill_empty_with_no_rows_leaves_the_indexes_alone(engine: sa.Engine, monkeypatch) -> None:
+    from leadflow.store.schema import person_keys
+    monkeypatch.setattr(sa.Index, "drop", lambda *a, **k: pytest.fail("an index dropped for nothing"))
+    with engine.begin() as c:
+        assert frames.fill_empty(c, person_keys, _keys([])) == 0

@@ -200,7 +200,7 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
         "created_at": ctx.as_of, "source_record_id": st["source_record_id"],
         "email_norm": st["email_norm"], "record_hash": st["record_hash"],
     })
-    db.insert_new(conn, person_records, recs, conflict=db.frames.ANY_KEY)   # a first load: indexes after
+    db.insert_new(conn, person_records, recs, conflict=db.ANY_KEY)   # a first load: indexes after
 
     # uncertain pairs -> review list (never merged); a pair rejected before stays rejected
     n = len(st)

@@ -46,7 +46,6 @@ def read_passed(conn: Connection, table: sa.Table, without: Sequence[str] = ()) 
     return db.read_table(conn, table, rowstate.passed_sql(table.name), ["batch_id", "row_number"], cols)
 
 
-
 def read_waiting_leads(conn: Connection) -> pd.DataFrame:
     """(source, source_record_id, email) of the lead rows still waiting for the quality step
     (landed in a batch not validated yet: e.g. a source its gate held back); what the backlog

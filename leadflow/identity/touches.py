@@ -106,7 +106,7 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
 
         incomplete = (tch["touch_type"].isna() | tch["occurred_at"].isna()).to_numpy() & ~erased
         need = pid.isna().to_numpy() & ~erased & ~incomplete
-        waiting = need & _lead_still_waiting(conn, tch)   # no suspect of a lead its gate holds back
+        waiting = need & _lead_still_waiting(conn, tch) if need.any() else need   # no suspect of a held lead
         need &= ~waiting
         suspect_emails = tch.loc[need & tch["email_norm"].notna().to_numpy(), "email_norm"].unique().tolist()
         if suspect_emails:

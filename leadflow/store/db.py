@@ -22,6 +22,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 from leadflow.errors import InfrastructureError, StoreError
 from leadflow.store import frames, migrations
 from leadflow.store.frames import (  # noqa: F401
+    ANY_KEY,
     copy_update,
     copy_upsert,
     fill_empty,
@@ -228,7 +229,7 @@ def insert_ignore_any(conn: Connection, table: sa.Table, rows: list[dict[str, An
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
     if frame.empty:
         return 0
-    return int(frames.copy_upsert(conn, table, frame, conflict=frames.ANY_KEY))
+    return int(frames.copy_upsert(conn, table, frame, conflict=ANY_KEY))
 
 
 def upsert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]],

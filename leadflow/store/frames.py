@@ -72,8 +72,13 @@ def read_frame(conn: Connection | Engine, query: str | sa.Executable,
     rows = res.fetchall()
     if not rows:
         return pd.DataFrame({k: pd.Series(dtype=object) for k in keys}, columns=keys)
-    cols = list(zip(*rows))
-    data = {i: _column(c) for i, c in enumerate(cols)}
+    return _frame_of(list(zip(*rows)), keys)
+
+
+def _frame_of(columns: Sequence[Sequence[Any]], keys: list[str]) -> pd.DataFrame:
+    """A frame from per-column Python values, typed as ``_column`` decides (JSON kept as
+    objects, Decimal as float): one construction for the row and the columnar readers."""
+    data = {i: _column(tuple(c)) for i, c in enumerate(columns)}
     return pd.DataFrame(data).set_axis(keys, axis=1)
 
 
@@ -110,7 +115,6 @@ def read_columns(conn: Connection, table: sa.Table, columns: Sequence[str], wher
     return df
 
 
-
 def read_table(conn: Connection, table: sa.Table, where: str = "", order_by: Sequence[str] = (),
                columns: Sequence[str] | None = None, chunk: int = 200_000) -> pd.DataFrame:
     """What ``read_frame`` gives for ``SELECT columns FROM table WHERE where ORDER BY order_by``,
@@ -129,11 +133,10 @@ def read_table(conn: Connection, table: sa.Table, where: str = "", order_by: Seq
     if df.empty:
         return read_frame(conn, rows.limit(0))
     try:
-        data = {i: _column(tuple(_python_values(df[c], table.c[c].type))) for i, c in enumerate(cols)}
+        values = [_python_values(df[c], table.c[c].type) for c in cols]
     except (ValueError, TypeError):          # a value SQLite kept though it does not fit its type
         return read_frame(conn, rows)
-    return pd.DataFrame(data).set_axis(cols, axis=1)
-
+    return _frame_of(values, cols)
 
 
 def _read_in_chunks(conn: Connection, table: sa.Table, cols: list[str], where: str, order_by: list[str],
@@ -170,8 +173,7 @@ def _python_values(s: pd.Series, t: sa.types.TypeEngine) -> list[Any]:
         vals = s.astype("Int64").astype(object).tolist()
     elif isinstance(t, (sa.DateTime, sa.Date)):
         ts = pd.to_datetime(s, format="ISO8601") if s.dtype.kind != "M" else s
-        vals = list(ts.dt.date if isinstance(t, sa.Date) and not isinstance(t, sa.DateTime)
-                    else ts.dt.to_pydatetime())
+        vals = list(ts.dt.date if isinstance(t, sa.Date) else ts.dt.to_pydatetime())
     elif isinstance(t, (sa.Float, sa.Numeric)):
         vals = s.astype("float64").tolist()
     else:
@@ -647,9 +649,13 @@ def _first_of_each_key(table: sa.Table, frame: pd.DataFrame) -> pd.DataFrame | N
     return frame[~dups[0]] if dups else frame
 
 
+def _has_rows(conn: Connection, table: sa.Table) -> bool:
+    return conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is not None
+
+
 def fill_empty(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int | None:
     """Write ``frame`` into ``table`` if the table holds no rows, building its indexes after the
-    rows; None when it already holds rows (the caller upserts instead).
+    rows; None when it already holds rows (the caller upserts instead: no lock is taken then).
 
     Why: a first load (or a rebuild) writes millions of rows into empty tables, and inserting
     them one B-tree entry at a time costs 3-4x a sorted index build afterwards (1M key rows:
@@ -660,6 +666,10 @@ def fill_empty(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int | 
     ``ON CONFLICT DO NOTHING`` would skip are left out the same way. PostgreSQL rebuilds its
     primary key (where the frame carries it) and unique constraints too; SQLite cannot drop
     those and keeps them."""
+    if frame.empty:
+        return 0
+    if _has_rows(conn, table):          # the daily case: no lock, the caller upserts
+        return None
     pg = _pg(conn)
     if pg:
         conn.exec_driver_sql(f"LOCK TABLE {_q(table.name)} IN ACCESS EXCLUSIVE MODE")
@@ -667,7 +677,7 @@ def fill_empty(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int | 
         # pysqlite opens its transaction at the first INSERT/UPDATE/DELETE only: a DROP INDEX
         # before one would commit on its own, and a failure after it would lose the index
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-    if conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is not None:
+    if _has_rows(conn, table):          # another writer filled it before the lock
         return None
     rows = _first_of_each_key(table, frame)
     if rows is None:
