@@ -144,3 +144,29 @@ def test_brief_fits_a_laptop_screen_in_headless_chromium(engine, make_ctx, tmp_p
     cells = df.to_html(index=False).replace("<td>", "<td style='white-space:nowrap'>")
     table = "<html><body><table class='why'>" + cells + "</table></body></html>"
     assert not _probe(tmp_path, table, "table")["ok"]
+
+
+def _sla_one(v: object) -> str:
+    """The brief's SLA text for one value, written out per value (the reference)."""
+    if not isinstance(v, str) or not v:
+        return "not set"
+    day, _, zone = v.rpartition(" ")
+    try:
+        t = datetime.strptime(day, "%Y-%m-%d %H:%M")
+    except ValueError:
+        return v
+    return f"{t.strftime('%a %d %b, %H:%M')} ({zone})"
+
+
+def test_sla_texts_of_a_whole_list_match_the_text_of_each_value() -> None:
+    """Parsed once per list, shown as each value alone would be, junk and gaps included."""
+    from leadflow.handoff import lists
+    vals = ["2026-11-27 13:00 Europe/Berlin", "2026-02-01 08:05 America/New_York", None, "", float("nan"),
+            "2026-11-27 13:00", "not a date UTC", "=HYPERLINK(\"x\") UTC", "2026-13-40 99:99 UTC", "😀",
+            " ", "2026-11-27 13:00 ", 42]
+    got = lists.sla_texts(pd.Series(vals, dtype=object))
+    assert got.tolist() == [_sla_one(v) for v in vals]
+    assert got.iloc[0] == "Fri 27 Nov, 13:00 (Europe/Berlin)"
+    cs = lists.cards(pd.DataFrame({"sla_due": vals, "name": ["x"] * len(vals)}))
+    assert [c["sla"] for c in cs] == [_sla_one(v) for v in vals]
+    assert [c["sla"] for c in lists.cards(pd.DataFrame({"name": ["x"]}))] == ["not set"]

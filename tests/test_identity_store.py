@@ -114,3 +114,29 @@ def test_a_rebuild_writes_every_chunk_to_the_main_table(engine, make_ctx, monkey
             c.execute(sa.delete(t))
         assert store.build_keys(c, chunk=1) == before
         assert key_rows(c) == {"person_keys": before, "person_keys_recent": 0}
+
+
+def test_insert_people_into_an_empty_warehouse_returns_every_rows_id(engine) -> None:
+    """A first load fills the empty table and reads the ids back: each address and source key
+    names the person holding it, a repeated address one person, and a second batch (a table
+    with rows: the upsert) gets its own new ids."""
+    from leadflow.store.schema import people
+
+    def person(**kw: object) -> dict:
+        return {"lifecycle_stage": "lead", "cycle": 1, "opt_out": False, "do_not_contact": False,
+                "is_competitor": False, "account_match": "none", "created_at": pd.Timestamp("2026-11-26"),
+                "updated_at": pd.Timestamp("2026-11-26"), "email_norm": None, "source_key": None, **kw}
+    with engine.begin() as c:
+        n, by_email, by_key = store.insert_people(c, pd.DataFrame([
+            person(email_norm="x@acme.io"), person(source_key="crm:7"), person(email_norm="x@acme.io"),
+            person(email_norm="y@acme.io")]))
+        n2, by_email2, _ = store.insert_people(c, pd.DataFrame([person(email_norm="z@acme.io"),
+                                                               person(email_norm="x@acme.io")]))
+        held = dict(c.execute(sa.select(people.c.person_id, sa.func.coalesce(people.c.email_norm,
+                                                                              people.c.source_key))).all())
+    assert (n, n2) == (3, 1) and len(held) == 4
+    assert {held[i] for i in by_email.values()} == {"x@acme.io", "y@acme.io"}
+    assert all(held[i] == e for e, i in {**by_email, **by_email2}.items()) and held[by_key["crm:7"]] == "crm:7"
+    assert by_email2["x@acme.io"] == by_email["x@acme.io"]
+    with engine.begin() as c:
+        assert store.insert_people(c, pd.DataFrame(columns=["email_norm", "source_key"])) == (0, {}, {})

@@ -519,3 +519,47 @@ def test_fill_empty_with_no_rows_leaves_the_indexes_alone(engine: sa.Engine, mon
     monkeypatch.setattr(sa.Index, "drop", lambda *a, **k: pytest.fail("an index dropped for nothing"))
     with engine.begin() as c:
         assert frames.fill_empty(c, person_keys, _keys([])) == 0
+
+
+def _person(**kw: object) -> dict:
+    return {"lifecycle_stage": "lead", "cycle": 1, "opt_out": False, "do_not_contact": False,
+            "is_competitor": False, "created_at": T0, "updated_at": T0, "email_norm": None, "source_key": None, **kw}
+
+
+def test_fill_empty_rebuilds_unique_keys_the_definition_does_not_name(engine: sa.Engine) -> None:
+    """``people.email_norm`` is ``unique=True``: a constraint with the database's own name. A
+    first load drops and rebuilds it too, and it still refuses a repeated address afterwards."""
+    before = _index_shape(engine, "people")
+    uniques = sorted(map(str, (u["column_names"] for u in sa.inspect(engine).get_unique_constraints("people"))))
+    seen: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda conn, cur, stmt, *a: seen.append(stmt))
+    with engine.begin() as c:
+        assert frames.fill_empty(c, people, pd.DataFrame([_person(email_norm="a@x.io"), _person(source_key="crm:1"),
+                                                          _person(email_norm="a@x.io")])) == 2
+    if engine.dialect.name == "postgresql":    # SQLite cannot drop a unique constraint: it keeps it
+        dropped = [s for s in seen if "DROP CONSTRAINT" in s]
+        assert len(dropped) == 2 and len([s for s in seen if "ADD CONSTRAINT" in s and "UNIQUE" in s]) == 2
+    assert _index_shape(engine, "people") == before
+    assert sorted(map(str, (u["column_names"] for u in sa.inspect(engine).get_unique_constraints("people")))) == uniques
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as c:
+        c.execute(people.insert().values(**_person(email_norm="a@x.io")))
+
+
+def test_upsert_rows_into_an_empty_table_gives_what_the_upsert_gives(engine: sa.Engine) -> None:
+    """Scores of a first day are filled (no key repeated) or upserted (a repeated key: the last
+    row wins, as ``ON CONFLICT DO UPDATE`` in order); a re-run rewrites them either way."""
+    def day(values: list[tuple[int, float]]) -> pd.DataFrame:
+        return pd.DataFrame({"person_id": [p for p, _ in values], "score_date": date(2026, 11, 26),
+                             "fit_points": 1.0, "grade": "B", "engagement_points": 2.0,
+                             "score": [s for _, s in values], "reasons": [["why"]] * len(values), "run_id": "r"})
+    cols = ["fit_points", "grade", "engagement_points", "score", "reasons", "run_id"]
+    got = []
+    for rows in ([(1, 10.0), (2, 20.0)], [(1, 10.0), (2, 20.0), (1, 11.0)]):
+        with engine.begin() as c:
+            c.execute(scores.delete())
+            n = frames.upsert_rows(c, scores, day(rows), conflict=["person_id", "score_date"], update=cols)
+            frames.upsert_rows(c, scores, day([(2, 25.0)]), conflict=["person_id", "score_date"], update=cols)
+        got.append((n, frames.read_frame(engine, sa.select(scores.c.person_id, scores.c.score, scores.c.reasons)
+                                         .order_by(scores.c.person_id)).values.tolist()))
+    assert got[0] == (2, [[1, 10.0, ["why"]], [2, 25.0, ["why"]]])
+    assert got[1] == (2, [[1, 11.0, ["why"]], [2, 25.0, ["why"]]])

@@ -259,7 +259,8 @@ def _render(df: pd.DataFrame, ctx: RunContext) -> list[_RepList]:
         base = lists.safe_name(str(owner))
         title = f"Lead list {ctx.run_date.isoformat()} for {names.get(owner, owner)}"
         csv = lists.csv_bytes(g)
-        html = lists.to_html_text(g, title)
+        cards = lists.cards(g)
+        html = lists.html_of(cards, title)
         blobs: dict[str, bytes] = {}
         if "csv" in d.formats:
             blobs[f"{base}.csv"] = csv
@@ -267,7 +268,7 @@ def _render(df: pd.DataFrame, ctx: RunContext) -> list[_RepList]:
             blobs[f"{base}.xlsx"] = lists.xlsx_bytes(g, title)
         if "html" in d.formats:
             blobs[f"{base}.html"] = html.encode("utf-8")
-        out.append(_RepList(str(owner), len(g), title, html, blobs, text=lists.to_plain_text(g, title),
+        out.append(_RepList(str(owner), len(g), title, html, blobs, text=lists.plain_text_of(cards, title),
                             content_hash=hashlib.sha256(csv).hexdigest()))
     return out
 

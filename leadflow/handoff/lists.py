@@ -169,13 +169,15 @@ ul{margin:0;padding-left:1.1rem}
 _env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
 
 
-def _sla_text(v: object) -> str:
-    """'2026-11-27 13:00 Europe/Berlin' → 'Fri 27 Nov, 13:00 (Europe/Berlin)'."""
-    if not isinstance(v, str) or not v:
-        return "not set"
-    day, _, zone = v.rpartition(" ")
-    t = pd.to_datetime(day, format="%Y-%m-%d %H:%M", errors="coerce")
-    return v if pd.isna(t) else f"{t.strftime('%a %d %b, %H:%M')} ({zone})"
+def sla_texts(s: pd.Series) -> pd.Series:
+    """'2026-11-27 13:00 Europe/Berlin' → 'Fri 27 Nov, 13:00 (Europe/Berlin)', for a whole list
+    at once (parsed in one call, not one per lead); a value that does not parse is shown as
+    delivered, a missing one as 'not set'."""
+    text = s.where(s.map(lambda v: isinstance(v, str) and v != ""), None).astype(object)
+    parts = text.fillna("").astype(str).str.rpartition(" ")
+    t = pd.to_datetime(parts[0], format="%Y-%m-%d %H:%M", errors="coerce")
+    shown = t.dt.strftime("%a %d %b, %H:%M") + " (" + parts[2] + ")"
+    return shown.where(t.notna(), text).where(text.notna(), "not set").astype(object)
 
 
 def _split(v: object, k: int | None = None) -> list[str]:
@@ -184,11 +186,13 @@ def _split(v: object, k: int | None = None) -> list[str]:
 
 
 def cards(df: pd.DataFrame) -> list[dict[str, object]]:
-    """One dict per lead for the brief (HTML cards, plain-text email)."""
+    """One dict per lead for the brief (HTML cards, plain-text email); build them once per list
+    and pass them to ``html_of`` and ``plain_text_of``."""
+    sla = sla_texts(df["sla_due"]) if "sla_due" in df else pd.Series("not set", index=df.index, dtype=object)
     rows = df.astype(object).where(df.notna(), None).to_dict("records")
     out = []
-    for r in rows:
-        out.append({**r, "sla": _sla_text(r.get("sla_due")), "why": _split(r.get("top_reasons")),
+    for r, due in zip(rows, sla.tolist()):
+        out.append({**r, "sla": due, "why": _split(r.get("top_reasons")),
                     "touches": _split(r.get("recent_touches"), 3),
                     "phone": r.get("phone") if isinstance(r.get("phone"), str) and PHONE.match(r["phone"]) else None,
                     "email": r.get("email") if isinstance(r.get("email"), str) and "@" in r["email"] else None})
@@ -197,14 +201,23 @@ def cards(df: pd.DataFrame) -> list[dict[str, object]]:
 
 def to_html_text(df: pd.DataFrame, title: str) -> str:
     """The pre-approach brief: one card per lead, readable at a laptop's width."""
-    cs = cards(df)
+    return html_of(cards(df), title)
+
+
+def html_of(cs: list[dict[str, object]], title: str) -> str:
+    """The brief's HTML from the list's ``cards``."""
     return _env.from_string(_HTML).render(title=title, cards=cs, n=len(cs))
 
 
 def to_plain_text(df: pd.DataFrame, title: str) -> str:
     """The brief as the email's plain-text part: every lead, most important first."""
+    return plain_text_of(cards(df), title)
+
+
+def plain_text_of(cs: list[dict[str, object]], title: str) -> str:
+    """The plain-text brief from the list's ``cards``."""
     lines = [title, ""]
-    for i, c in enumerate(cards(df), start=1):
+    for i, c in enumerate(cs, start=1):
         who = ", ".join(str(x) for x in (c.get("job_title"), c.get("company")) if x)
         lines.append(f"{i}. {c.get('name') or '(no name)'}" + (f" - {who}" if who else ""))
         lines.append(f"   SLA due {c['sla']}; score {c.get('score')}, grade {c.get('grade')}")

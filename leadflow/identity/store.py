@@ -280,10 +280,23 @@ def lookup_ids(conn: Connection, column: str, values: Sequence[Any]) -> dict[Any
     return dict(zip(df[column], df["person_id"].astype("int64").tolist())) if not df.empty else {}
 
 
+def _ids_by(got: pd.DataFrame, col: str) -> dict[Any, int]:
+    held = got[got[col].notna()]
+    return dict(zip(held[col], held["person_id"].astype("int64").tolist()))
+
+
 def insert_people(conn: Connection, rows: pd.DataFrame) -> tuple[int, dict[Any, int], dict[Any, int]]:
     """Insert new people idempotently (unique email_norm, else unique source_key); returns the
     rows inserted and person_id by address and by source key for every row. The ids come back
-    from the insert itself; only rows another writer inserted first are looked up."""
+    from the insert itself; only rows another writer inserted first are looked up. Into an
+    empty table (a first load) the rows go in before the indexes (``db.fill_empty``) and the
+    ids are read back: the table holds only this batch's people then, under the fill's lock."""
+    if rows.empty:
+        return 0, {}, {}
+    filled = db.fill_empty(conn, people, rows)
+    if filled is not None:
+        got = db.read_df(conn, sa.select(people.c.email_norm, people.c.source_key, people.c.person_id))
+        return filled, _ids_by(got, "email_norm"), _ids_by(got, "source_key")
     has_email = rows["email_norm"].notna()
     ids: list[dict[Any, int]] = []
     n = 0
@@ -320,7 +333,7 @@ def insert_lifecycle_start(conn: Connection, person_ids: Sequence[int], stage: s
     rows = pd.DataFrame({"person_id": pd.Series(list(person_ids), dtype="int64"), "cycle": 1,
                          "from_stage": None, "to_stage": stage, "occurred_at": at, "reason": reason,
                          "run_id": run_id})
-    return int(db.copy_upsert(conn, lifecycle_events, rows, conflict=["person_id", "cycle", "to_stage"]))
+    return db.insert_new(conn, lifecycle_events, rows, conflict=["person_id", "cycle", "to_stage"])
 
 
 def read_rare_flags(conn: Connection, person_ids: Iterable[Any]) -> pd.DataFrame:

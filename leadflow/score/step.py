@@ -210,7 +210,7 @@ class _Clock:
 
 def write_scores(conn: Any, out: pd.DataFrame) -> None:
     """Upsert the day's scores on (person_id, score_date): re-running a day rewrites its rows."""
-    db.copy_upsert(conn, scores, out[SCORE_COLUMNS], conflict=["person_id", "score_date"],
+    db.upsert_rows(conn, scores, out[SCORE_COLUMNS], conflict=["person_id", "score_date"],
                    update=[c for c in SCORE_COLUMNS if c not in ("person_id", "score_date")])
 
 

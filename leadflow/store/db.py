@@ -33,6 +33,7 @@ from leadflow.store.frames import (  # noqa: F401
     read_table,
     read_values,
     stage,
+    upsert_rows,
     with_derived,
 )
 from leadflow.store.schema import metadata

@@ -653,6 +653,21 @@ def _has_rows(conn: Connection, table: sa.Table) -> bool:
     return conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is not None
 
 
+def _droppable_keys(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """PostgreSQL: (name, definition) of the table's unique constraints, and of its primary key
+    when the frame carries its columns, that no foreign key depends on, read from the catalog
+    (a column's ``unique=True`` makes a constraint the table definition does not name)."""
+    rows = conn.execute(sa.text(
+        "SELECT c.conname, c.contype, pg_get_constraintdef(c.oid), "
+        "ARRAY(SELECT a.attname::text FROM unnest(c.conkey) k "
+        "      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k) "
+        "FROM pg_constraint c WHERE c.conrelid = to_regclass(:t) AND c.contype IN ('p', 'u') "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid) "
+        "ORDER BY c.conname"), {"t": _q(table.name)}).all()
+    return [(str(name), str(definition)) for name, kind, definition, cols in rows
+            if kind == "u" or set(cols) <= set(frame.columns)]
+
+
 def fill_empty(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int | None:
     """Write ``frame`` into ``table`` if the table holds no rows, building its indexes after the
     rows; None when it already holds rows (the caller upserts instead: no lock is taken then).
@@ -682,23 +697,17 @@ def fill_empty(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int | 
     rows = _first_of_each_key(table, frame)
     if rows is None:
         return None
-    cons: list[sa.schema.ColumnCollectionConstraint] = [c for c in table.constraints
-                                                 if isinstance(c, sa.UniqueConstraint) and c.name]
-    if table.primary_key.name and {c.name for c in table.primary_key.columns} <= set(frame.columns):
-        cons.append(table.primary_key)
-    cons = cons if pg else []
+    cons = _droppable_keys(conn, table, frame) if pg else []
     t = _q(table.name)
     for ix in table.indexes:
         ix.drop(conn)
-    for con in cons:     # plain SQL: SQLAlchemy's DropConstraint would mark the shared definition
-        conn.exec_driver_sql(f"ALTER TABLE {t} DROP CONSTRAINT {_q(str(con.name))}")
+    for name, _ in cons:    # plain SQL: SQLAlchemy's DropConstraint would mark the shared definition
+        conn.exec_driver_sql(f"ALTER TABLE {t} DROP CONSTRAINT {_q(name)}")
     if pg:
         conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
     n = copy_upsert(conn, table, rows)
-    for con in cons:
-        kind = "PRIMARY KEY" if isinstance(con, sa.PrimaryKeyConstraint) else "UNIQUE"
-        cols = ", ".join(_q(c.name) for c in con.columns)
-        conn.exec_driver_sql(f"ALTER TABLE {t} ADD CONSTRAINT {_q(str(con.name))} {kind} ({cols})")
+    for name, definition in cons:
+        conn.exec_driver_sql(f"ALTER TABLE {t} ADD CONSTRAINT {_q(name)} {definition}")
     for ix in table.indexes:
         ix.create(conn)
     return int(n)
@@ -710,3 +719,12 @@ def insert_new(conn: Connection, table: sa.Table, frame: pd.DataFrame, conflict:
     indexes once, after the rows. Rows written."""
     n = fill_empty(conn, table, frame)
     return int(copy_upsert(conn, table, frame, conflict=conflict)) if n is None else n
+
+
+def upsert_rows(conn: Connection, table: sa.Table, frame: pd.DataFrame, conflict: Sequence[str],
+                update: Sequence[str]) -> int:
+    """``copy_upsert`` with ``update`` (a re-run rewrites its rows); into an empty table by
+    ``fill_empty`` when the frame repeats no key (an in-order upsert would keep a repeated
+    key's last row, ``fill_empty`` its first). Rows written."""
+    n = None if frame[list(conflict)].duplicated().any() else fill_empty(conn, table, frame)
+    return int(copy_upsert(conn, table, frame, conflict=conflict, update=update)) if n is None else n
