@@ -26,3 +26,17 @@ def test_a_name_spelled_by_the_local_part_meets_the_typed_name() -> None:
     mailbox = {"first_name": "Marta", "last_name": "xxx", "company": "Cyberdyne", "email": "martamartinez@cyberdyne.se"}
     crm = {"first_name": "marta", "last_name": "Martínez", "company": None}
     assert _shared(mailbox, crm)
+
+
+def test_keys_built_in_chunks_are_the_keys_of_the_whole() -> None:
+    """A row's keys depend on that row alone, so building them a chunk at a time (what bounds
+    the first load's memory) gives the same (row, key) pairs as one pass, junk rows included."""
+    from tests.identity_messy import messy_export
+    raw = messy_export(60, seed=5).drop(columns=["truth"])
+    st = standardise_leads(raw).set_axis(range(100, 100 + len(raw)))      # an index not from 0
+    whole = key_hashes(st, chunk=len(st) + 1)
+    assert len(whole) > 5 * len(st)
+    for chunk in (13, 40, len(st) - 1):
+        got = key_hashes(st, chunk=chunk)
+        pd.testing.assert_frame_equal(got.sort_values(["row", "key_hash"], ignore_index=True),
+                                      whole.sort_values(["row", "key_hash"], ignore_index=True))

@@ -563,3 +563,19 @@ def test_upsert_rows_into_an_empty_table_gives_what_the_upsert_gives(engine: sa.
                                          .order_by(scores.c.person_id)).values.tolist()))
     assert got[0] == (2, [[1, 10.0, ["why"]], [2, 25.0, ["why"]]])
     assert got[1] == (2, [[1, 11.0, ["why"]], [2, 25.0, ["why"]]])
+
+
+def test_writes_in_parts_count_and_skip_as_one_write(engine: sa.Engine, monkeypatch) -> None:
+    """SQLite writes ``EXECUTEMANY_ROWS`` rows at a time (the tuples of a first load's key rows
+    would otherwise all be built at once): the rows written and the repeats skipped are what one
+    write gives, a repeat in a later part included, and a failure in a later part undoes all."""
+    from leadflow.store.schema import person_keys
+    monkeypatch.setattr(frames, "EXECUTEMANY_ROWS", 3)
+    pairs = [(i % 7, 1) for i in range(10)]            # 7 keys, 3 of them repeated in later parts
+    with engine.begin() as c:
+        assert frames.copy_upsert(c, person_keys, _keys(pairs), conflict=["key_hash", "person_id"]) == 7
+        assert frames.copy_upsert(c, person_keys, _keys([(100 + i, 2) for i in range(8)])) == 8
+    assert _count(engine, person_keys) == 15
+    with pytest.raises(Exception, match="(?i)unique"), engine.begin() as c:     # the driver's own error
+        frames.copy_upsert(c, person_keys, _keys([(200 + i, 3) for i in range(7)] + [(0, 1)]))
+    assert _count(engine, person_keys) == 15

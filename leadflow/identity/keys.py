@@ -104,6 +104,18 @@ def key_table(df: pd.DataFrame) -> pd.DataFrame:
     return kv.drop_duplicates(["row", "key_hash"], ignore_index=True)
 
 
-def key_hashes(df: pd.DataFrame) -> pd.DataFrame:
-    """``row`` and ``key_hash`` per distinct block value of each row."""
-    return key_table(df)[["row", "key_hash"]]
+KEY_CHUNK = 100_000
+
+
+def key_hashes(df: pd.DataFrame, chunk: int = KEY_CHUNK) -> pd.DataFrame:
+    """``row`` and ``key_hash`` per distinct block value of each row, built ``chunk`` rows at a
+    time: a row's keys depend on that row alone, and the key texts (a dozen strings per row)
+    then exist for one chunk at a time, not for a whole first load (the load's peak memory
+    was in here: 2.5 GiB at 300k leads)."""
+    df = df.reset_index(drop=True)
+    parts = [key_table(df.iloc[start:start + chunk])[["row", "key_hash"]] for start in range(0, len(df), chunk)]
+    if len(parts) < 2:
+        return parts[0] if parts else key_table(df)[["row", "key_hash"]]
+    for start, part in zip(range(0, len(df), chunk), parts):
+        part["row"] += start
+    return pd.concat(parts, ignore_index=True)
