@@ -81,21 +81,24 @@ def test_a_refresh_replaces_a_persons_keys_in_both_tables(engine, make_ctx, monk
     assert after["person_keys"] == 0 and after["person_keys_recent"] > 0
 
 
+def _person(**kw: object) -> dict:
+    """A people row as the load writes it (``kw``: its address or source key)."""
+    return {"lifecycle_stage": "lead", "cycle": 1, "opt_out": False, "do_not_contact": False,
+            "is_competitor": False, "account_match": "none", "created_at": pd.Timestamp("2026-11-26"),
+            "updated_at": pd.Timestamp("2026-11-26"), "email_norm": None, "source_key": None, **kw}
+
+
 def test_insert_people_returns_every_rows_id_also_for_people_another_writer_inserted(engine) -> None:
     """The ids come back from the insert; a row whose address (or source key) another writer
     inserted first is skipped and its id looked up, so every row gets the person it belongs to."""
     from leadflow.store.schema import people
 
-    def person(**kw: object) -> dict:
-        return {"lifecycle_stage": "lead", "cycle": 1, "opt_out": False, "do_not_contact": False,
-                "is_competitor": False, "account_match": "none", "created_at": pd.Timestamp("2026-11-26"),
-                "updated_at": pd.Timestamp("2026-11-26"), "email_norm": None, "source_key": None, **kw}
     with engine.begin() as c:
-        first = db.copy_upsert(c, people, pd.DataFrame([person(email_norm="x@acme.io"), person(source_key="crm:7")]),
+        first = db.copy_upsert(c, people, pd.DataFrame([_person(email_norm="x@acme.io"), _person(source_key="crm:7")]),
                                returning="person_id")
         n, by_email, by_key = store.insert_people(c, pd.DataFrame([
-            person(email_norm="x@acme.io"), person(email_norm="y@acme.io"),
-            person(source_key="crm:7"), person(source_key="crm:8")]))
+            _person(email_norm="x@acme.io"), _person(email_norm="y@acme.io"),
+            _person(source_key="crm:7"), _person(source_key="crm:8")]))
         all_ids = dict(c.execute(sa.select(people.c.person_id, sa.func.coalesce(people.c.email_norm,
                                                                                 people.c.source_key))).all())
     assert n == 2
@@ -122,16 +125,12 @@ def test_insert_people_into_an_empty_warehouse_returns_every_rows_id(engine) -> 
     with rows: the upsert) gets its own new ids."""
     from leadflow.store.schema import people
 
-    def person(**kw: object) -> dict:
-        return {"lifecycle_stage": "lead", "cycle": 1, "opt_out": False, "do_not_contact": False,
-                "is_competitor": False, "account_match": "none", "created_at": pd.Timestamp("2026-11-26"),
-                "updated_at": pd.Timestamp("2026-11-26"), "email_norm": None, "source_key": None, **kw}
     with engine.begin() as c:
         n, by_email, by_key = store.insert_people(c, pd.DataFrame([
-            person(email_norm="x@acme.io"), person(source_key="crm:7"), person(email_norm="x@acme.io"),
-            person(email_norm="y@acme.io")]))
-        n2, by_email2, _ = store.insert_people(c, pd.DataFrame([person(email_norm="z@acme.io"),
-                                                               person(email_norm="x@acme.io")]))
+            _person(email_norm="x@acme.io"), _person(source_key="crm:7"), _person(email_norm="x@acme.io"),
+            _person(email_norm="y@acme.io")]))
+        n2, by_email2, _ = store.insert_people(c, pd.DataFrame([_person(email_norm="z@acme.io"),
+                                                               _person(email_norm="x@acme.io")]))
         held = dict(c.execute(sa.select(people.c.person_id, sa.func.coalesce(people.c.email_norm,
                                                                               people.c.source_key))).all())
     assert (n, n2) == (3, 1) and len(held) == 4

@@ -532,10 +532,17 @@ def test_fill_empty_rebuilds_unique_keys_the_definition_does_not_name(engine: sa
     before = _index_shape(engine, "people")
     uniques = sorted(map(str, (u["column_names"] for u in sa.inspect(engine).get_unique_constraints("people"))))
     seen: list[str] = []
-    sa.event.listen(engine, "before_cursor_execute", lambda conn, cur, stmt, *a: seen.append(stmt))
-    with engine.begin() as c:
-        assert frames.fill_empty(c, people, pd.DataFrame([_person(email_norm="a@x.io"), _person(source_key="crm:1"),
-                                                          _person(email_norm="a@x.io")])) == 2
+
+    def note(conn, cur, stmt, *a) -> None:
+        seen.append(stmt)
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:           # the engine is cached per URL: the listener must not outlive the test
+        with engine.begin() as c:
+            assert frames.fill_empty(c, people, pd.DataFrame([_person(email_norm="a@x.io"),
+                                                              _person(source_key="crm:1"),
+                                                              _person(email_norm="a@x.io")])) == 2
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
     if engine.dialect.name == "postgresql":    # SQLite cannot drop a unique constraint: it keeps it
         dropped = [s for s in seen if "DROP CONSTRAINT" in s]
         assert len(dropped) == 2 and len([s for s in seen if "ADD CONSTRAINT" in s and "UNIQUE" in s]) == 2

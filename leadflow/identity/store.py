@@ -258,8 +258,7 @@ def person_ids_by_email(conn: Connection, emails: Sequence[Any]) -> dict[Any, in
     wanted = [e for e in pd.unique(pd.Series(list(emails), dtype=object).dropna())]
     pr = person_records
     seen = db.read_values(conn, sa.select(pr.c.email_norm, pr.c.person_id).distinct(), pr.c.email_norm, wanted)
-    out: dict[Any, int] = dict(zip(seen["email_norm"], seen["person_id"].astype("int64").tolist())) \
-        if not seen.empty else {}
+    out = _ids_by(seen, "email_norm")
     out.update(lookup_ids(conn, "email_norm", wanted))
     return out
 
@@ -276,11 +275,13 @@ def lookup_ids(conn: Connection, column: str, values: Sequence[Any]) -> dict[Any
     """people.<column> value -> person_id, read through the column's index (``db.read_values``:
     one array parameter on PostgreSQL, one JSON parameter on SQLite)."""
     col = people.c[column]
-    df = db.read_values(conn, sa.select(col, people.c.person_id), col, list(values))
-    return dict(zip(df[column], df["person_id"].astype("int64").tolist())) if not df.empty else {}
+    return _ids_by(db.read_values(conn, sa.select(col, people.c.person_id), col, list(values)), column)
 
 
 def _ids_by(got: pd.DataFrame, col: str) -> dict[Any, int]:
+    """``col`` value -> person_id of the rows read (rows without a value left out)."""
+    if got.empty:
+        return {}
     held = got[got[col].notna()]
     return dict(zip(held[col], held["person_id"].astype("int64").tolist()))
 
