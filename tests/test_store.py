@@ -586,3 +586,34 @@ def test_writes_in_parts_count_and_skip_as_one_write(engine: sa.Engine, monkeypa
     with pytest.raises(Exception, match="(?i)unique"), engine.begin() as c:     # the driver's own error
         frames.copy_upsert(c, person_keys, _keys([(200 + i, 3) for i in range(7)] + [(0, 1)]))
     assert _count(engine, person_keys) == 15
+
+
+def test_values_converted_in_parts_read_back_as_one_write_gives(engine: sa.Engine, monkeypatch) -> None:
+    """SQLite turns each part's values into what the driver stores (timestamps as text, JSON,
+    integer gaps, missing values) only when it sends that part, so a first load never holds every
+    row's Python values at once: what reads back equals what one write stored."""
+    md = sa.MetaData()
+    t = sa.Table("parts_probe", md, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("at", sa.DateTime), sa.Column("doc", sa.JSON), sa.Column("n", sa.Integer),
+                 sa.Column("ok", sa.Boolean), sa.Column("txt", sa.Text))
+    md.create_all(engine)
+    try:
+        df = pd.DataFrame({
+            "id": range(10),
+            "at": pd.to_datetime(["2026-11-26 08:00:01.5", None, *(f"2026-11-{d:02d} 09:30:00" for d in range(1, 9))],
+                                 format="mixed"),
+            "doc": [{"k": i, "l": [i, None]} if i % 3 else None for i in range(10)],
+            "n": pd.array([1, None, 3, 4, None, 6, 7, 8, 9, None], dtype="Int64"),
+            "ok": [True, False, None, True, True, False, None, True, False, True],
+            "txt": ["a", None, "=cmd", "😀", "", "b", None, "c", "d", "e"]})
+        got = []
+        for rows in (10**6, 3):
+            monkeypatch.setattr(frames, "EXECUTEMANY_ROWS", rows)
+            with engine.begin() as c:
+                c.execute(sa.delete(t))
+                assert frames.copy_upsert(c, t, df) == 10
+            got.append(frames.read_frame(engine, sa.select(t).order_by(t.c.id)))
+        pd.testing.assert_frame_equal(got[0], got[1])
+        assert got[1]["doc"].iloc[1] == {"k": 1, "l": [1, None]} and got[1]["n"].isna().sum() == 3
+    finally:
+        md.drop_all(engine)

@@ -104,7 +104,7 @@ def key_table(df: pd.DataFrame) -> pd.DataFrame:
     return kv.drop_duplicates(["row", "key_hash"], ignore_index=True)
 
 
-KEY_CHUNK = 100_000
+KEY_CHUNK = 25_000
 
 
 def key_hashes(df: pd.DataFrame, chunk: int = KEY_CHUNK) -> pd.DataFrame:

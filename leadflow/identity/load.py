@@ -110,6 +110,7 @@ def load_leads(ctx: RunContext, thresholds: Thresholds | None = None) -> dict[st
         counts["rows"] = len(raw)
         st = prepare_records(raw, source_priority(ctx))
         st["record_hash"] = record_hash(raw).to_numpy()
+        del raw     # the landed values live on in ``st``; a first load's peak is what stays alive
         states, erased = store.initial_states(conn, st, hash_key(ctx.settings))
         again = redelivered(conn, st) & ~erased
         states.loc[again, ["state", "state_reason"]] = ["suppressed", "redelivered"]

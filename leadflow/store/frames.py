@@ -430,15 +430,17 @@ def _copy(conn: Connection, table_name: str, plain: pd.DataFrame) -> None:
                 cp.write(part)
 
 
-EXECUTEMANY_ROWS = 200_000
+EXECUTEMANY_ROWS = 50_000
 
 
-def _executemany(conn: Connection, sql: str, plain: pd.DataFrame) -> int:
-    """Driver-level executemany of plain tuples, ``EXECUTEMANY_ROWS`` at a time (in the caller's
-    transaction): the row tuples of a first load's ten million key rows would otherwise all be
-    built at once (about 120 bytes a row). The cyclic garbage collector is paused meanwhile: a
-    million row tuples (which can form no cycles) would otherwise trigger collection after
-    collection, about half the time of the write."""
+def _executemany(conn: Connection, sql: str, df: pd.DataFrame,
+                 types: Mapping[str, sa.types.TypeEngine | None], json_text: Iterable[str] = ()) -> int:
+    """Driver-level executemany of the frame's rows as stored values (``_storage_frame``),
+    ``EXECUTEMANY_ROWS`` at a time (in the caller's transaction): the Python values and row
+    tuples of a first load's ten million key rows would otherwise all be built at once (the
+    load's peak memory at 300k leads was there). The cyclic garbage collector is paused
+    meanwhile: a million row tuples (which can form no cycles) would otherwise trigger
+    collection after collection, about half the time of the write."""
     was_on = gc.isenabled()
     gc.disable()
     raw = conn.connection.driver_connection
@@ -446,8 +448,9 @@ def _executemany(conn: Connection, sql: str, plain: pd.DataFrame) -> int:
     cur = raw.cursor()
     try:
         n = 0
-        for start in range(0, len(plain), EXECUTEMANY_ROWS):
-            part = plain.iloc[start:start + EXECUTEMANY_ROWS]
+        jt = list(json_text)
+        for start in range(0, len(df), EXECUTEMANY_ROWS):
+            part = _storage_frame(df.iloc[start:start + EXECUTEMANY_ROWS], types, jt)
             cur.executemany(sql, list(zip(*(part[c].tolist() for c in part.columns))))
             n += int(cur.rowcount)
         return n
@@ -489,12 +492,12 @@ def stage(conn: Connection, df: pd.DataFrame, like: sa.Table | Mapping[str, str]
         types["_ord"] = sa.BigInteger()
     cols = list(types)
     if len(df):
-        plain = _storage_frame(df, types, json_text, copy=pg)
         if pg:
-            _copy(conn, name, plain)
+            _copy(conn, name, _storage_frame(df, types, json_text, copy=True))
         else:
             marks = ", ".join("?" for _ in cols)
-            _executemany(conn, f"INSERT INTO {t} ({', '.join(_q(c) for c in cols)}) VALUES ({marks})", plain)
+            _executemany(conn, f"INSERT INTO {t} ({', '.join(_q(c) for c in cols)}) VALUES ({marks})",
+                         df, types, json_text)
     if key:
         conn.exec_driver_sql(f"CREATE INDEX {_q('ix_' + name)} ON {t} ({', '.join(_q(k) for k in key)})")
     if pg and analyze:
@@ -592,13 +595,14 @@ def copy_upsert(conn: Connection, table: sa.Table, frame: pd.DataFrame, *,
     ret = f" RETURNING {', '.join(_q(c) for c in ret_cols)}" if ret_cols else ""
     pg = _pg(conn)
     if not ret and not (pg and tail):
-        plain = _storage_frame(df, {c: table.c[c].type for c in cols}, json_text, copy=pg)
+        types = {c: table.c[c].type for c in cols}
         if pg:                                   # plain append: straight into the table
-            _copy(conn, table.name, plain)
-            return len(plain)
+            _copy(conn, table.name, _storage_frame(df, types, json_text, copy=True))
+            return len(df)
         marks = ", ".join("?" for _ in cols)
-        n = _executemany(conn, f"INSERT INTO {_q(table.name)} ({col_sql}) VALUES ({marks}){tail}", plain)
-        return n if tail else len(plain)
+        n = _executemany(conn, f"INSERT INTO {_q(table.name)} ({col_sql}) VALUES ({marks}){tail}",
+                         df, types, json_text)
+        return n if tail else len(df)
     tmp = stage(conn, df, table, analyze=False, json_text=json_text, ordered=True)
     # "WHERE 1 = 1" keeps SQLite's parser from reading ON CONFLICT as a join constraint.
     res = conn.exec_driver_sql(f"INSERT INTO {_q(table.name)} ({col_sql}) SELECT {col_sql} FROM {_q(tmp)} "
