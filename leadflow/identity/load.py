@@ -160,21 +160,8 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
     comp = {d.lower() for d in ctx.settings.qualification.competitor_domains}
     gold["is_competitor"] = business_domain(gold).isin(comp)
 
-    # new people
-    new_g = gold[gold.index.str.startswith("n")].copy()
-    founders = st[is_new.to_numpy()].drop_duplicates("pkey").set_index("pkey")
-    founders = derived.without_derived_ids(founders, ctx.settings)    # derived ids are not identity
-    new_g["source_key"] = _source_key(founders).reindex(new_g.index).where(new_g["email_norm"].isna())
-    born = first_seen(st[is_new.to_numpy()], ctx.as_of).reindex(new_g.index)
-    rows = new_g.assign(lifecycle_stage="lead", cycle=1, created_at=born.to_numpy(), updated_at=ctx.as_of)
-    people_cols = ["email_norm", "source_key", *PEOPLE_VALUE_COLS, "first_source", "first_campaign_id",
-                   "first_channel", "lifecycle_stage", "cycle", "created_at", "updated_at"]
-    created, by_email, by_key = store.insert_people(conn, rows[people_cols])
-    new_pid = new_g["email_norm"].map(by_email).fillna(new_g["source_key"].map(by_key)).astype("Int64")
-    has = new_pid.notna()
-    store.insert_lifecycle_start(conn, new_pid[has].tolist(), "lead", "new lead record",
-                                 born[has.to_numpy()].tolist(), ctx.run_id)
-    store.refresh_keys(conn, new_pid.dropna().tolist())
+    created, new_pid = _insert_new_people(conn, ctx, gold, st[is_new.to_numpy()])
+    store.refresh_keys(conn, new_pid.dropna().tolist())   # the new people's frames are gone by now
 
     # existing people: refresh their golden values; sticky flags; keep their address
     ex_g = gold[gold.index.str.startswith("p")].copy()
@@ -226,6 +213,27 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
     return {"created": int(created), "merged": int(len(st) - new_pid.notna().sum()),
             "review": int(n_review), "accounts_created": int(created_acc), "people_joined": n_joined,
             "people_reopened": n_reopened}
+
+
+def _insert_new_people(conn: Any, ctx: RunContext, gold: pd.DataFrame,
+                       fresh: pd.DataFrame) -> tuple[int, pd.Series]:
+    """Insert the golden records of new people (``pkey`` n...) with their first lifecycle
+    event; returns (people inserted, person id per new ``pkey``). A function of its own so its
+    frames are freed before the keys are built: a first load's peak memory is there."""
+    new_g = gold[gold.index.str.startswith("n")].copy()
+    founders = fresh.drop_duplicates("pkey").set_index("pkey")
+    founders = derived.without_derived_ids(founders, ctx.settings)    # derived ids are not identity
+    new_g["source_key"] = _source_key(founders).reindex(new_g.index).where(new_g["email_norm"].isna())
+    born = first_seen(fresh, ctx.as_of).reindex(new_g.index)
+    rows = new_g.assign(lifecycle_stage="lead", cycle=1, created_at=born.to_numpy(), updated_at=ctx.as_of)
+    people_cols = ["email_norm", "source_key", *PEOPLE_VALUE_COLS, "first_source", "first_campaign_id",
+                   "first_channel", "lifecycle_stage", "cycle", "created_at", "updated_at"]
+    created, by_email, by_key = store.insert_people(conn, rows[people_cols])
+    new_pid = new_g["email_norm"].map(by_email).fillna(new_g["source_key"].map(by_key)).astype("Int64")
+    has = new_pid.notna()
+    store.insert_lifecycle_start(conn, new_pid[has].tolist(), "lead", "new lead record",
+                                 born[has.to_numpy()].tolist(), ctx.run_id)
+    return created, new_pid
 
 
 def _candidates(conn: Any, ctx: RunContext, st: pd.DataFrame, fresh: set[int],

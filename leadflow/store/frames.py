@@ -43,6 +43,7 @@ from leadflow.vocab.emails import email_hash
 
 TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"   # SQLAlchemy's SQLite DateTime text; PostgreSQL parses it too
 _COPY_ROWS = 50_000                  # rows per CSV slice sent to COPY
+READ_ROWS = 50_000                   # rows fetched at a time by read_frame (a first load reads 1M people back)
 _seq = itertools.count()
 
 
@@ -69,26 +70,29 @@ def read_frame(conn: Connection | Engine, query: str | sa.Executable,
             return read_frame(c, query, params)
     res = conn.execute(query, dict(params or {}))
     keys = list(res.keys())
-    rows = res.fetchall()
-    if not rows:
+    columns: list[list[Any]] = [[] for _ in keys]
+    for part in res.partitions(READ_ROWS):     # row objects for one part at a time, not all
+        for col, values in zip(columns, zip(*part)):
+            col.extend(values)
+    if not keys or not columns[0]:
         return pd.DataFrame({k: pd.Series(dtype=object) for k in keys}, columns=keys)
-    return _frame_of(list(zip(*rows)), keys)
+    return _frame_of(columns, keys)
 
 
 def _frame_of(columns: Sequence[Sequence[Any]], keys: list[str]) -> pd.DataFrame:
     """A frame from per-column Python values, typed as ``_column`` decides (JSON kept as
     objects, Decimal as float): one construction for the row and the columnar readers."""
-    data = {i: _column(tuple(c)) for i, c in enumerate(columns)}
+    data = {i: _column(c) for i, c in enumerate(columns)}
     return pd.DataFrame(data).set_axis(keys, axis=1)
 
 
-def _column(values: tuple[Any, ...]) -> Any:
+def _column(values: Sequence[Any]) -> Any:
     sample = [v for v in values[:50] if v is not None]
     if any(isinstance(v, (dict, list)) for v in sample):
         return pd.Series(values, dtype=object)       # JSON: keep objects, never expand them
     if sample and all(isinstance(v, Decimal) for v in sample):
         return pd.Series([None if v is None else float(v) for v in values], dtype="float64")
-    return list(values)
+    return values if isinstance(values, list) else list(values)
 
 
 def read_columns(conn: Connection, table: sa.Table, columns: Sequence[str], where: str = "",
