@@ -591,7 +591,8 @@ def test_writes_in_parts_count_and_skip_as_one_write(engine: sa.Engine, monkeypa
 def test_values_converted_in_parts_read_back_as_one_write_gives(engine: sa.Engine, monkeypatch) -> None:
     """SQLite turns each part's values into what the driver stores (timestamps as text, JSON,
     integer gaps, missing values) only when it sends that part, so a first load never holds every
-    row's Python values at once: what reads back equals what one write stored."""
+    row's Python values at once: what reads back equals what one write stored; ``read_frame``
+    fetching a few rows at a time gives the frame of one fetch."""
     md = sa.MetaData()
     t = sa.Table("parts_probe", md, sa.Column("id", sa.Integer, primary_key=True),
                  sa.Column("at", sa.DateTime), sa.Column("doc", sa.JSON), sa.Column("n", sa.Integer),
@@ -615,5 +616,8 @@ def test_values_converted_in_parts_read_back_as_one_write_gives(engine: sa.Engin
             got.append(frames.read_frame(engine, sa.select(t).order_by(t.c.id)))
         pd.testing.assert_frame_equal(got[0], got[1])
         assert got[1]["doc"].iloc[1] == {"k": 1, "l": [1, None]} and got[1]["n"].isna().sum() == 3
+        monkeypatch.setattr(frames, "READ_ROWS", 3)      # read back in parts too: the same frame
+        pd.testing.assert_frame_equal(frames.read_frame(engine, sa.select(t).order_by(t.c.id)), got[0])
+        assert frames.read_frame(engine, sa.select(t).where(sa.false())).columns.tolist() == list(df.columns)
     finally:
         md.drop_all(engine)
