@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from leadflow.identity import survivorship
+from leadflow.identity.evidence import JUNK_COLS
 from leadflow.vocab.mailboxes import normalise_emails
 
 SURVIVING = ("email_norm", "first_name", "last_name", "phone_e164", "company", "company_norm",
@@ -27,7 +28,7 @@ def golden(records: pd.DataFrame, key: str = "pkey") -> pd.DataFrame:
     # only the columns read here are sorted: a sorted copy of every column of a first load's
     # records was the load step's largest allocation (about 400 MiB at 300k leads)
     voting = [key, "priority", "record_time", "opt_out", "do_not_call", *cols,
-              *(c for c in records.columns if str(c).startswith("junk_"))]
+              *(c for c in JUNK_COLS if c in records.columns)]
     r = records[list(dict.fromkeys(voting))].sort_values([key, "priority", "record_time"],
                                                          ascending=[True, True, False], kind="stable")
     g = r.groupby(key, sort=False)
@@ -38,8 +39,8 @@ def golden(records: pd.DataFrame, key: str = "pkey") -> pd.DataFrame:
     early = records[[key, "record_time", *first]].sort_values([key, "record_time"], kind="stable") \
         .groupby(key, sort=False)
     out["first_source"] = early["source"].first()
-    out["first_campaign_id"] = early["campaign_id"].first() if "campaign_id" in records else None
-    out["first_channel"] = early["channel"].first() if "channel" in records else None
+    out["first_campaign_id"] = early["campaign_id"].first() if "campaign_id" in first else None
+    out["first_channel"] = early["channel"].first() if "channel" in first else None
     out["n_records"] = g.size()
     em = normalise_emails(out["email_norm"])
     out["email_domain"] = em["email_domain"]
