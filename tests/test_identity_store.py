@@ -139,3 +139,21 @@ def test_insert_people_into_an_empty_warehouse_returns_every_rows_id(engine) -> 
     assert by_email2["x@acme.io"] == by_email["x@acme.io"]
     with engine.begin() as c:
         assert store.insert_people(c, pd.DataFrame(columns=["email_norm", "source_key"])) == (0, {}, {})
+
+
+def test_keys_built_from_people_read_in_parts_are_the_keys_of_one_read(engine, make_ctx, monkeypatch) -> None:
+    """A first load builds its new people's keys from their values read in parts (issue 17: the
+    read-back of a million people at once was the load's peak memory); reading one person at a
+    time gives the very key rows of one read, and they are the rows the load stored."""
+    _load_days(engine, make_ctx, monkeypatch, ALWAYS_RECENT)
+    with engine.connect() as c:
+        ids = [int(p) for p, in c.execute(sa.select(person_records.c.person_id).distinct())]
+        whole = store.keys_of(c, ids, chunk=len(ids))
+        parts = store.keys_of(c, ids, chunk=1)
+        held = pd.concat([db.read_df(c, sa.select(t.c.key_hash, t.c.person_id)) for t in store.KEY_TABLES])
+    assert len(ids) == 2 and len(whole) > len(ids)
+    order = ["key_hash", "person_id"]
+    as_rows = lambda f: f[order].astype("int64").sort_values(order, ignore_index=True)  # noqa: E731
+    pd.testing.assert_frame_equal(as_rows(parts), as_rows(whole))
+    pd.testing.assert_frame_equal(as_rows(held).drop_duplicates(ignore_index=True),
+                                  as_rows(whole).drop_duplicates(ignore_index=True))

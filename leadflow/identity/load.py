@@ -33,6 +33,10 @@ PEOPLE_VALUE_COLS = ("first_name", "last_name", "phone_e164", "company", "compan
                      "do_not_contact", "is_competitor", "attributes")
 
 
+# what a new person's first record tells beyond its golden values (source key, first seen)
+FOUNDER_COLS = ("pkey", "source", "source_record_id", "batch_id", "row_number", "record_time")
+
+
 def source_priority(ctx: RunContext) -> dict[str, int]:
     return {s.name: s.priority for s in ctx.settings.sources}
 
@@ -160,11 +164,16 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
     comp = {d.lower() for d in ctx.settings.qualification.competitor_domains}
     gold["is_competitor"] = business_domain(gold).isin(comp)
 
-    created, new_pid = _insert_new_people(conn, ctx, gold, st[is_new.to_numpy()])
+    # new and existing people's golden records apart, and the whole frame freed: a first
+    # load's peak memory is in writing the new people and building their keys
+    is_new_g = gold.index.str.startswith("n")
+    new_g, ex_g = gold[is_new_g], gold[~is_new_g]
+    del gold
+    created, new_pid = _insert_new_people(conn, ctx, new_g, st.loc[is_new.to_numpy(), list(FOUNDER_COLS)])
+    del new_g
     store.refresh_keys(conn, new_pid.dropna().tolist())   # the new people's frames are gone by now
 
     # existing people: refresh their golden values; sticky flags; keep their address
-    ex_g = gold[gold.index.str.startswith("p")].copy()
     if len(ex_g):
         ex_g["person_id"] = ex_g.index.str[1:].astype(int)
         cur = existing.set_index("person_id").reindex(ex_g["person_id"])
@@ -215,21 +224,22 @@ def _resolve_and_write(conn: Any, ctx: RunContext, st: pd.DataFrame, th: Thresho
             "people_reopened": n_reopened}
 
 
-def _insert_new_people(conn: Any, ctx: RunContext, gold: pd.DataFrame,
+def _insert_new_people(conn: Any, ctx: RunContext, new_g: pd.DataFrame,
                        fresh: pd.DataFrame) -> tuple[int, pd.Series]:
-    """Insert the golden records of new people (``pkey`` n...) with their first lifecycle
-    event; returns (people inserted, person id per new ``pkey``). A function of its own so its
-    frames are freed before the keys are built: a first load's peak memory is there."""
-    new_g = gold[gold.index.str.startswith("n")].copy()
+    """Insert the golden records of new people (``new_g``, ``pkey`` n...; ``fresh``: their
+    records' ``FOUNDER_COLS``) with their first lifecycle event; returns (people inserted,
+    person id per new ``pkey``). A function of its own so its frames are freed before the keys
+    are built: a first load's peak memory is there."""
     founders = fresh.drop_duplicates("pkey").set_index("pkey")
     founders = derived.without_derived_ids(founders, ctx.settings)    # derived ids are not identity
-    new_g["source_key"] = _source_key(founders).reindex(new_g.index).where(new_g["email_norm"].isna())
+    source_key = _source_key(founders).reindex(new_g.index).where(new_g["email_norm"].isna())
     born = first_seen(fresh, ctx.as_of).reindex(new_g.index)
-    rows = new_g.assign(lifecycle_stage="lead", cycle=1, created_at=born.to_numpy(), updated_at=ctx.as_of)
+    rows = new_g.assign(source_key=source_key, lifecycle_stage="lead", cycle=1, created_at=born.to_numpy(),
+                        updated_at=ctx.as_of)
     people_cols = ["email_norm", "source_key", *PEOPLE_VALUE_COLS, "first_source", "first_campaign_id",
                    "first_channel", "lifecycle_stage", "cycle", "created_at", "updated_at"]
     created, by_email, by_key = store.insert_people(conn, rows[people_cols])
-    new_pid = new_g["email_norm"].map(by_email).fillna(new_g["source_key"].map(by_key)).astype("Int64")
+    new_pid = new_g["email_norm"].map(by_email).fillna(source_key.map(by_key)).astype("Int64")
     has = new_pid.notna()
     store.insert_lifecycle_start(conn, new_pid[has].tolist(), "lead", "new lead record",
                                  born[has.to_numpy()].tolist(), ctx.run_id)

@@ -27,6 +27,8 @@ CHUNK = 5000
 KEY_TABLES = (person_keys, person_keys_recent)
 #: Rows ``person_keys_recent`` may hold per person of the warehouse before it is merged.
 RECENT_PER_PERSON = 1
+#: People whose golden values are read at once to build their keys (``keys_of``).
+KEY_READ_CHUNK = 100_000
 
 PEOPLE_MATCH_COLS = ("person_id", "email_norm", "first_name", "last_name", "phone_e164",
                      "company_norm", "is_free_mail", "lifecycle_stage", "opt_out", "do_not_contact")
@@ -101,25 +103,38 @@ def _people_by_id(conn: Connection, ids: list[int]) -> pd.DataFrame:
 def refresh_keys(conn: Connection, person_ids: Iterable[Any]) -> int:
     """Rewrite these people's blocking keys from their current golden values (erased people
     keep none); rows written."""
-    from leadflow.identity.keys import MATCH_INPUT
     ids = sorted({int(x) for x in person_ids})
     if not ids:
         return 0
     delete_keys(conn, ids)
-    cur = db.read_ids(conn, sa.select(people.c.person_id, *(people.c[c] for c in MATCH_INPUT))
-                      .where(people.c.erased_at.is_(None)), people.c.person_id, ids)
-    return write_keys(conn, cur)
+    return write_keys(conn, keys_of(conn, ids))
 
 
-def build_keys(conn: Connection, chunk: int = 200_000) -> int:
-    """Blocking keys of every person not erased, in chunks (memory bounded by ``chunk``): for
-    a warehouse whose people were written before ``person_keys`` existed; rows written."""
-    from leadflow.identity.keys import MATCH_INPUT
+def build_keys(conn: Connection, chunk: int = KEY_READ_CHUNK) -> int:
+    """Blocking keys of every person not erased: for a warehouse whose people were written
+    before ``person_keys`` existed; rows written."""
     ids = [int(p) for p, in conn.execute(sa.select(people.c.person_id).where(people.c.erased_at.is_(None))
                                          .order_by(people.c.person_id))]
-    q = sa.select(people.c.person_id, *(people.c[c] for c in MATCH_INPUT))
-    return sum(write_keys(conn, db.read_ids(conn, q, people.c.person_id, part), bulk=True)
-               for part in chunks(ids, chunk))
+    return write_keys(conn, keys_of(conn, ids, chunk), bulk=True)
+
+
+def keys_of(conn: Connection, person_ids: Sequence[int], chunk: int = KEY_READ_CHUNK) -> pd.DataFrame:
+    """The blocking-key rows (key_hash, person_id) of these people not erased, their golden
+    values read ``chunk`` people at a time: only the two integer columns of every person stay,
+    so a first load's million new people are never all in memory as text (its peak was there)."""
+    from leadflow.identity.keys import MATCH_INPUT, key_hashes
+    q = sa.select(people.c.person_id, *(people.c[c] for c in MATCH_INPUT)).where(people.c.erased_at.is_(None))
+    parts = []
+    for part in chunks(person_ids, chunk):
+        ppl = db.read_ids(conn, q, people.c.person_id, part).reset_index(drop=True)
+        if ppl.empty:       # all of them erased
+            continue
+        kh = key_hashes(ppl)
+        parts.append(pd.DataFrame({"key_hash": kh["key_hash"].to_numpy(),
+                                   "person_id": ppl["person_id"].to_numpy()[kh["row"].to_numpy()]}))
+    if not parts:
+        return pd.DataFrame({"key_hash": pd.Series(dtype="int64"), "person_id": pd.Series(dtype="int64")})
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
 def delete_keys(conn: Connection, person_ids: Sequence[int]) -> None:
@@ -129,8 +144,8 @@ def delete_keys(conn: Connection, person_ids: Sequence[int]) -> None:
             conn.execute(sa.delete(t).where(flt))
 
 
-def write_keys(conn: Connection, ppl: pd.DataFrame, bulk: bool = False) -> int:
-    """Insert the blocking keys of these people rows (person_id + ``keys.MATCH_INPUT``).
+def write_keys(conn: Connection, rows: pd.DataFrame, bulk: bool = False) -> int:
+    """Insert these blocking-key rows (``keys_of``: key_hash, person_id).
 
     Why two tables: a day's keys are random 64-bit hashes, so inserting them into the large
     ``person_keys`` index dirtied most of its pages every day (the load's cost grew with the
@@ -138,16 +153,11 @@ def write_keys(conn: Connection, ppl: pd.DataFrame, bulk: bool = False) -> int:
     warehouse has people (about a tenth of ``person_keys``); the write that would pass that
     goes to ``person_keys`` and moves the recent keys there too, one sorted insert that rewrites
     the large index once every several days instead of daily. A first load (or a rebuild) is
-    such a write: it goes straight to ``person_keys``, and so does every chunk of a rebuild
-    (``bulk``): a chunk that happened to fit would fill the recent table at once. Into an empty
+    such a write: it goes straight to ``person_keys``, and so does a rebuild (``bulk``), even
+    of a warehouse small enough to fit the recent table. Into an empty
     ``person_keys`` the rows go before its indexes are built (``db.insert_new``)."""
-    from leadflow.identity.keys import key_hashes
-    if ppl.empty:
+    if rows.empty:
         return 0
-    ppl = ppl.reset_index(drop=True)
-    kh = key_hashes(ppl)
-    rows = pd.DataFrame({"key_hash": kh["key_hash"].to_numpy(),
-                         "person_id": ppl["person_id"].to_numpy()[kh["row"].to_numpy()]})
     rows = rows.sort_values(["key_hash", "person_id"], ignore_index=True)
     recent = int(conn.execute(sa.select(sa.func.count()).select_from(person_keys_recent)).scalar_one())
     room = int(conn.execute(sa.select(sa.func.max(people.c.person_id))).scalar() or 0) * RECENT_PER_PERSON
