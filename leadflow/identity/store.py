@@ -111,11 +111,12 @@ def refresh_keys(conn: Connection, person_ids: Iterable[Any]) -> int:
 
 
 def build_keys(conn: Connection, chunk: int = KEY_READ_CHUNK) -> int:
-    """Blocking keys of every person not erased: for a warehouse whose people were written
-    before ``person_keys`` existed; rows written."""
+    """Blocking keys of every person not erased, written ``chunk`` people at a time (memory
+    bounded by the chunk, whatever the warehouse holds): for a warehouse whose people were
+    written before ``person_keys`` existed; rows written."""
     ids = [int(p) for p, in conn.execute(sa.select(people.c.person_id).where(people.c.erased_at.is_(None))
                                          .order_by(people.c.person_id))]
-    return write_keys(conn, keys_of(conn, ids, chunk), bulk=True)
+    return sum(write_keys(conn, keys_of(conn, part, chunk), bulk=True) for part in chunks(ids, chunk))
 
 
 def keys_of(conn: Connection, person_ids: Sequence[int], chunk: int = KEY_READ_CHUNK) -> pd.DataFrame:
@@ -153,8 +154,8 @@ def write_keys(conn: Connection, rows: pd.DataFrame, bulk: bool = False) -> int:
     warehouse has people (about a tenth of ``person_keys``); the write that would pass that
     goes to ``person_keys`` and moves the recent keys there too, one sorted insert that rewrites
     the large index once every several days instead of daily. A first load (or a rebuild) is
-    such a write: it goes straight to ``person_keys``, and so does a rebuild (``bulk``), even
-    of a warehouse small enough to fit the recent table. Into an empty
+    such a write: it goes straight to ``person_keys``, and so does every chunk of a rebuild
+    (``bulk``): a chunk that happened to fit would fill the recent table at once. Into an empty
     ``person_keys`` the rows go before its indexes are built (``db.insert_new``)."""
     if rows.empty:
         return 0
