@@ -160,3 +160,22 @@ def test_channel_is_an_open_vocabulary_with_the_raw_value_kept() -> None:
     assert m.attrs["channel_raw"].tolist() == ["social", "Paid Search", "organic_search", "unknown", None]
     assert m.attrs["origin"].tolist()[:3] == ["social", "Paid Search", "organic_search"]
     assert "channel_raw" in m.attribute_columns and "origin" in m.attribute_columns
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.none(), st.just(np.nan), st.sampled_from(["a@x.io", "b@y.io", "=cmd@z.io", "é@ü.de"]),
+                          st.text(min_size=0, max_size=12)), max_size=40))
+def test_email_hash_is_each_values_own_sha256_and_keeps_na(values: list) -> None:
+    """``email_hash`` hashes each distinct address once and spreads the hashes back by position
+    (issue 17: a first load's million addresses): every row still gets the SHA-256 of its own
+    value, a missing value stays missing, and the index is kept."""
+    import hashlib
+
+    from leadflow.vocab.emails import email_hash
+
+    s = pd.Series(values, dtype=object, index=[f"r{i}" for i in range(len(values))])
+    got = email_hash(s)
+    assert list(got.index) == list(s.index)
+    want = [None if pd.isna(v) else hashlib.sha256(str(v).encode()).hexdigest() for v in values]
+    assert [None if pd.isna(v) else v for v in got] == want
+    assert email_hash(s.astype("str")).isna().tolist() == s.isna().tolist()
