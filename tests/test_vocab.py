@@ -23,6 +23,7 @@ from leadflow.quality.prepare import prepare
 from leadflow.quality.suites import load_suite
 from leadflow.vocab import booleans, datetimes
 from leadflow.vocab.connections import airflow_connection
+from leadflow.vocab.emails import email_hash, email_hash_of
 
 PKG = Path(__file__).resolve().parents[1] / "leadflow"
 WORDS = sorted(booleans.TRUE_WORDS | booleans.FALSE_WORDS)
@@ -169,13 +170,9 @@ def test_email_hash_is_each_values_own_sha256_and_keeps_na(values: list) -> None
     """``email_hash`` hashes each distinct address once and spreads the hashes back by position
     (issue 17: a first load's million addresses): every row still gets the SHA-256 of its own
     value, a missing value stays missing, and the index is kept."""
-    import hashlib
-
-    from leadflow.vocab.emails import email_hash
-
     s = pd.Series(values, dtype=object, index=[f"r{i}" for i in range(len(values))])
     got = email_hash(s)
     assert list(got.index) == list(s.index)
-    want = [None if pd.isna(v) else hashlib.sha256(str(v).encode()).hexdigest() for v in values]
+    want = [email_hash_of(v) for v in values]      # the single-row path (``frames.with_derived``)
     assert [None if pd.isna(v) else v for v in got] == want
     assert email_hash(s.astype("str")).isna().tolist() == s.isna().tolist()

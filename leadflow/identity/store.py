@@ -133,9 +133,7 @@ def keys_of(conn: Connection, person_ids: Sequence[int], chunk: int = KEY_READ_C
         kh = key_hashes(ppl)
         parts.append(pd.DataFrame({"key_hash": kh["key_hash"].to_numpy(),
                                    "person_id": ppl["person_id"].to_numpy()[kh["row"].to_numpy()]}))
-    if not parts:
-        return pd.DataFrame({"key_hash": pd.Series(dtype="int64"), "person_id": pd.Series(dtype="int64")})
-    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["key_hash", "person_id"])
 
 
 def delete_keys(conn: Connection, person_ids: Sequence[int]) -> None:
