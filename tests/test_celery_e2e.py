@@ -1,7 +1,8 @@
 """lead_handoff_daily on Airflow's CeleryExecutor, as `make airflow-celery` runs it (slow tier):
 Redis as the broker, PostgreSQL as Airflow's metadata database and as the warehouse, two Celery
-workers. A three-day backfill gives the same queue, scores, people and marts as three dag.test()
-runs on their own PostgreSQL warehouse, and the mapped ingest tasks ran on both workers.
+workers. A two-day backfill gives the same queue, scores, people and marts as two dag.test()
+runs on their own PostgreSQL warehouse, and the mapped ingest tasks ran on both workers (days in
+order over three days: tests/test_dags_e2e.py and tests/test_airflow_ops_e2e.py).
 
 Everything this test creates is its own: two databases (dropped afterwards), a Redis database
 number, an AIRFLOW_HOME; the components are stopped by their process group.
@@ -175,12 +176,12 @@ def test_celery_backfill_matches_dag_test(tmp_path: Path) -> None:
                 "SELECT next_dagrun FROM dag WHERE dag_id=:d AND next_dagrun IS NOT NULL", d=DAG_ID),
                 180, home)[0][0]
             d3 = nxt.date() if isinstance(nxt, datetime) else datetime.fromisoformat(str(nxt)).date()
-            days = [d3 - timedelta(days=2), d3 - timedelta(days=1), d3]
+            days = [d3 - timedelta(days=1), d3]
             config, _ = make_project(proj, end_date=days[0] - timedelta(days=1))
             assert config == cfg
             from leadflow.store import db
             db.init(db.engine(wh))
-            # the same three days by dag.test() on their own project and warehouse, meanwhile
+            # the same two days by dag.test() on their own project and warehouse, meanwhile
             single_cfg, _ = make_project(tmp_path / "single", end_date=days[0] - timedelta(days=1))
             db.init(db.engine(wh_single))
             (tmp_path / "dagtest_home").mkdir()
@@ -190,7 +191,7 @@ def test_celery_backfill_matches_dag_test(tmp_path: Path) -> None:
                  "--from-date", f"{days[0]}T05:00:00+00:00", "--to-date", f"{days[-1]}T05:00:00+00:00",
                  "--max-active-runs", "1")
             _cli(cli_env, "dags", "unpause", DAG_ID)
-            states = _wait("the backfill on Celery", lambda: (lambda rows: rows if len(rows) == 3 and all(
+            states = _wait("the backfill on Celery", lambda: (lambda rows: rows if len(rows) == len(days) and all(
                 s in ("success", "failed") for _, s in rows) else None)(q(
                     "SELECT logical_date, state FROM dag_run WHERE dag_id=:d AND run_type='backfill'",
                     d=DAG_ID)), 900, home)
@@ -202,9 +203,9 @@ def test_celery_backfill_matches_dag_test(tmp_path: Path) -> None:
         meta.dispose()
         import redis
         redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()     # this test's database number only
-        runs = finish_dagtest(single, 3, timeout=600)
-        assert [r["state"] for r in runs] == ["success"] * 3, runs
-        print(f"celery: 3-day backfill on 2 workers {t_celery:.0f} s; task hosts {hosts}")
+        runs = finish_dagtest(single, len(days), timeout=600)
+        assert [r["state"] for r in runs] == ["success"] * len(days), runs
+        print(f"celery: {len(days)}-day backfill on 2 workers {t_celery:.0f} s; task hosts {hosts}")
         ingest_hosts = {h for t, h, _n in hosts if t == "ingest"}
         assert ingest_hosts == {"worker1", "worker2"}, hosts      # mapped ingest on both workers
         # every task that ran, ran on a worker (tasks mapped over nothing never run: no host)
