@@ -8,8 +8,12 @@ record joining a person (a blocked address among its records), a handoff created
 them or reopened. ``handoff.withdraw.withdraw_blocked`` checks only those people.
 
 SQLite: row triggers. PostgreSQL: statement triggers over transition tables (set-based; a
-PostgreSQL trigger's WHEN cannot hold a subquery). Created once revision 0019 is in and, for a new
-warehouse built in one step, right after ``create_all``; tests/test_migrations.py checks both
+PostgreSQL trigger's WHEN cannot hold a subquery). Their functions run the statement through
+``EXECUTE``, so each firing is planned for the size of its transition tables: PL/pgSQL keeps a
+plain statement's first plan for the session, and a join of the tables planned when they held
+one row (a nested loop) turned a later 125k-row update into minutes (tests/test_store_triggers.py;
+revision 0023 gives existing warehouses these bodies). Created once revision 0019 is in and, for
+a new warehouse built in one step, right after ``create_all``; tests/test_migrations.py checks both
 roads end with the same triggers. The migration runner drops them before an upgrade and creates
 them after it (SQLite rebuilds a table to alter it, which triggers naming the table would break).
 """
@@ -82,7 +86,7 @@ def create(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         for fn, (body, triggers) in PG.items():
             conn.execute(text(f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS "
-                              f"$$ BEGIN {body}; RETURN NULL; END $$"))
+                              f"$$ BEGIN EXECUTE $q${body}$q$; RETURN NULL; END $$"))
             for name, event, transition in triggers:
                 conn.execute(text(f"CREATE TRIGGER {name} {event} ON {_table(name)} REFERENCING {transition} "
                                   f"FOR EACH STATEMENT EXECUTE FUNCTION {fn}()"))
