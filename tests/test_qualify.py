@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -104,3 +105,56 @@ def test_candidates_find_hand_raisers_only_in_the_current_cycle(engine: sa.Engin
     cand = candidates(engine, ctx).set_index("person_id")
     assert cand.loc[2, "hand_raiser"] and cand.loc[2, "target_cycle"] == 2
     assert pd.notna(cand.loc[2, "recycled_at"])
+
+
+def _candidate_plan(engine: sa.Engine, ctx: Any) -> tuple[pd.DataFrame, str]:
+    """The daily candidates and the database's plan of the query that read them."""
+    import leadflow.qualify as q
+    sent: list[Any] = []
+    real = q.db.read_df
+
+    def read_df(conn: Any, stmt: Any, params: Any = None) -> pd.DataFrame:
+        sent.append((stmt, params))
+        return real(conn, stmt, params)
+    q.db.read_df = read_df
+    try:
+        with engine.connect() as c:
+            cand = candidates(c, ctx)
+            stmt, params = sent[-1]
+            pg = engine.dialect.name == "postgresql"
+            ex = sa.text(("EXPLAIN " if pg else "EXPLAIN QUERY PLAN ") + stmt.text).bindparams(
+                *stmt._bindparams.values())
+            plan = "\n".join(str(r[0] if pg else r[3]) for r in c.execute(ex, params))
+    finally:
+        q.db.read_df = real
+    return cand, plan
+
+
+def test_the_daily_candidates_read_todays_scores_by_date(engine: sa.Engine, make_ctx) -> None:
+    """``scores`` keeps every earlier day; the queue's score branch read them all (a scan of the
+    table) to find today's possible MQLs. It searches ``ix_scores_date`` and judges each by its
+    handoff (``uq_handoff_person_cycle``) for the person it joined once."""
+    d = date(2026, 11, 26)
+    ctx = make_ctx({}, engine, d)
+    n, days = 2000, 30
+    ids = list(range(1, n + 1))
+    with engine.begin() as c:
+        syn.add_people(c, pd.DataFrame({"person_id": ids, "lifecycle_stage": ["lead"] * n}))
+        for k in range(days, -1, -1):       # today last; every 7th person scores A today
+            grade = ["A" if k == 0 and i % 7 == 0 else "C" for i in ids]
+            syn.add_scores(c, pd.DataFrame({"person_id": ids, "score": [90.0] * n, "grade": grade}),
+                           d - pd.Timedelta(days=k))
+        handed = [i for i in ids if i % 14 == 0]          # half of today's A were handed off before
+        from leadflow.store import db
+        from leadflow.store.schema import handoffs
+        db.bulk_insert(c, handoffs, pd.DataFrame({
+            "person_id": handed, "cycle": 1, "owner_rep": "r1", "route_rule": "fallback",
+            "qualified_by": "threshold", "run_date": date(2026, 11, 1),
+            "handed_off_at": datetime(2026, 11, 1, 9), "sla_breached": False, "status": "queued"}))
+        if engine.dialect.name == "postgresql":
+            c.exec_driver_sql("ANALYZE")
+    cand, plan = _candidate_plan(engine, ctx)
+    assert sorted(cand["person_id"]) == [i for i in ids if i % 7 == 0 and i % 14 != 0]
+    assert "ix_scores_date" in plan, plan
+    assert "Seq Scan on scores" not in plan and "SCAN sc" not in plan, plan
+    assert "uq_handoff_person_cycle" in plan or "sqlite_autoindex_handoffs_1" in plan, plan

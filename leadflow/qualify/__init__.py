@@ -44,8 +44,9 @@ ids AS (
     -- the hand-raise time travels with the id: a LEFT JOIN of the materialised hr has no index
     -- (SQLite builds one every run, or scans hr once per candidate when the plan changes)
     SELECT person_id, MAX(hand_raised_at) AS hand_raised_at FROM (
-        SELECT person_id, CAST(NULL AS TIMESTAMP) AS hand_raised_at FROM scores
-        WHERE score_date = :d AND ({worth}){only_s}{fresh_s}
+        SELECT sc.person_id, CAST(NULL AS TIMESTAMP) AS hand_raised_at
+        FROM scores sc JOIN people sp ON sp.person_id = sc.person_id
+        WHERE sc.score_date = :d AND ({worth}){only_s}{fresh_s}
         UNION ALL
         SELECT person_id, hand_raised_at FROM hr
     ) both_ GROUP BY person_id
@@ -72,14 +73,17 @@ LEFT JOIN accounts a ON a.account_id = p.account_id
 # after the cycle began (cycles > 1). Hand-raise touches are found through ix_touches_type
 # (migration 0015), lifecycle events through uq_lifecycle_step (person first).
 #
-# _STALE (the daily run; ``{who}``: the person column): people handed off for their target cycle
-# on an earlier day are left out, by hand-raise and by score alike. They could only be
-# ``already_queued`` (nothing is written for them), and there are as many of them as the
+# _STALE (the daily run; ``{p}``: the person, joined in the branch): people handed off for their
+# target cycle on an earlier day are left out, by hand-raise and by score alike. They could only
+# be ``already_queued`` (nothing is written for them), and there are as many of them as the
 # warehouse has handoffs: the daily queue reads the day's possible MQLs, not the warehouse's.
+# The handoff is looked up by ``uq_handoff_person_cycle`` for the person already joined: a second
+# join of ``people`` inside the test made PostgreSQL expect 130 handoffs where 31,263 stood (442k
+# people) and hash every person and every earlier handoff each day.
 _STALE = """
-      AND NOT EXISTS (SELECT 1 FROM handoffs h JOIN people hp ON hp.person_id = h.person_id
-                      WHERE h.person_id = {who} AND h.run_date < :d
-                        AND h.cycle = hp.cycle + CASE WHEN hp.lifecycle_stage = 'recycled' THEN 1 ELSE 0 END)"""
+      AND NOT EXISTS (SELECT 1 FROM handoffs h
+                      WHERE h.person_id = {p}.person_id AND h.run_date < :d
+                        AND h.cycle = {p}.cycle + CASE WHEN {p}.lifecycle_stage = 'recycled' THEN 1 ELSE 0 END)"""
 
 
 def _worth(q: Any, params: dict[str, Any]) -> str:
@@ -89,10 +93,10 @@ def _worth(q: Any, params: dict[str, Any]) -> str:
     hand-raisers), not every scored person of the warehouse."""
     grades = [g for g, r in GRADE_RANK.items() if r <= GRADE_RANK[q.min_grade]]
     params.update({f"g{i}": g for i, g in enumerate(grades)}, min_score=float(q.min_score))
-    sql = f"(grade IN ({', '.join(f':g{i}' for i in range(len(grades)))}) AND score >= :min_score)"
+    sql = f"(sc.grade IN ({', '.join(f':g{i}' for i in range(len(grades)))}) AND sc.score >= :min_score)"
     if q.min_probability is not None:
         params["min_prob"] = float(q.min_probability)
-        sql += " OR probability >= :min_prob"
+        sql += " OR sc.probability >= :min_prob"
     return sql
 
 
@@ -107,14 +111,13 @@ def candidates(conn: Connection | sa.Engine, ctx: Any, person_ids: list[int] | N
     params: dict[str, Any] = {"d": ctx.run_date, "as_of": ctx.as_of}
     params.update({f"t{i}": t for i, t in enumerate(types)})
     worth = _worth(q, params)
-    only = {"only_t": "", "only_s": "", "fresh_t": _STALE.format(who="t.person_id"),
-            "fresh_s": _STALE.format(who="scores.person_id")}
+    only = {"only_t": "", "only_s": "", "fresh_t": _STALE.format(p="p"), "fresh_s": _STALE.format(p="sp")}
     binds: list[sa.BindParameter[Any]] = [sa.bindparam("d", type_=sa.Date),
                                           sa.bindparam("as_of", type_=sa.DateTime)]
     if person_ids is not None:
         if not person_ids:
             return pd.DataFrame()
-        only = {"only_t": " AND t.person_id IN :ids", "only_s": " AND person_id IN :ids",
+        only = {"only_t": " AND t.person_id IN :ids", "only_s": " AND sc.person_id IN :ids",
                 "fresh_t": "", "fresh_s": ""}   # the intraday path: its few people, as they are
         params["ids"] = sorted({int(i) for i in person_ids})
         binds.append(sa.bindparam("ids", expanding=True))

@@ -317,6 +317,7 @@ scores = sa.Table(
     sa.Column("reasons", sa.JSON),                         # top reasons, in a rep's words
     sa.Column("run_id", sa.Text),
     sa.PrimaryKeyConstraint("person_id", "score_date", name="pk_scores"),
+    sa.Index("ix_scores_date", "score_date"),    # the queue: today's scores, not every day's
 )
 
 # People whose rule score (or probability) could still qualify them with no new input: the
