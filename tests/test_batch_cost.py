@@ -29,6 +29,7 @@ import pytest
 from sqlalchemy.engine.cursor import CursorResult
 
 from tests.conftest import demo_config
+from tests.plans import plans_of
 
 RUN_DATE = date(2026, 11, 26)
 SMALL, BIG = 100, 1000      # existing people: the only difference between the two warehouses
@@ -208,16 +209,8 @@ def test_known_offender_no_longer_grows(cost: Any, site: str) -> None:
 
 
 def _plan(conn: Any, run: Any) -> list[str]:
-    """SQLite's query plan of every statement ``run(conn)`` sends (traced on its connection)."""
-    sent: list[str] = []
-    raw = conn.connection.driver_connection
-    raw.set_trace_callback(sent.append)
-    try:
-        run(conn)
-    finally:
-        raw.set_trace_callback(None)
-    return [row[3] for s in sent if s.lstrip().upper().startswith(("SELECT", "WITH", "UPDATE", "DELETE"))
-            for row in raw.execute("EXPLAIN QUERY PLAN " + s).fetchall()]
+    """SQLite's query plan lines of every statement ``run(conn)`` sends."""
+    return [line for plan in plans_of(conn, run) for line in plan]
 
 
 def test_a_source_id_lookup_searches_the_index_per_id(tmp_path) -> None:

@@ -12,6 +12,7 @@ from leadflow import lifecycle
 from leadflow.config import Qualification
 from leadflow.handoff import synthetic as syn
 from leadflow.qualify import candidates, priority, qualify, suppression_reason
+from tests.plans import plans_of
 
 AS_OF = datetime(2026, 11, 26, 23, 59, 59)
 
@@ -109,25 +110,10 @@ def test_candidates_find_hand_raisers_only_in_the_current_cycle(engine: sa.Engin
 
 def _candidate_plan(engine: sa.Engine, ctx: Any) -> tuple[pd.DataFrame, str]:
     """The daily candidates and the database's plan of the query that read them."""
-    import leadflow.qualify as q
-    sent: list[Any] = []
-    real = q.db.read_df
-
-    def read_df(conn: Any, stmt: Any, params: Any = None) -> pd.DataFrame:
-        sent.append((stmt, params))
-        return real(conn, stmt, params)
-    q.db.read_df = read_df
-    try:
-        with engine.connect() as c:
-            cand = candidates(c, ctx)
-            stmt, params = sent[-1]
-            pg = engine.dialect.name == "postgresql"
-            ex = sa.text(("EXPLAIN " if pg else "EXPLAIN QUERY PLAN ") + stmt.text).bindparams(
-                *stmt._bindparams.values())
-            plan = "\n".join(str(r[0] if pg else r[3]) for r in c.execute(ex, params))
-    finally:
-        q.db.read_df = real
-    return cand, plan
+    got: list[pd.DataFrame] = []
+    with engine.connect() as c:
+        plans = plans_of(c, lambda c: got.append(candidates(c, ctx)))
+    return got[0], "\n".join(line for plan in plans for line in plan)
 
 
 def test_the_daily_candidates_read_todays_scores_by_date(engine: sa.Engine, make_ctx) -> None:

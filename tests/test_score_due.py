@@ -22,6 +22,7 @@ from leadflow.score import due, step, warehouse
 from leadflow.store import db
 from leadflow.store.schema import people, score_runs, score_watch, scores, touches
 from tests import score_helpers as H
+from tests.plans import plans_of
 
 DAY0 = date(2026, 11, 20)
 QUAL = {"min_grade": "C", "min_score": 45}
@@ -209,34 +210,21 @@ def test_a_run_for_an_earlier_date_makes_the_next_run_score_everyone(engine, mak
 
 
 def _scans_of_people_without_a_key(engine: sa.Engine, run: Any) -> list[str]:
-    """PostgreSQL's plans of the statements ``run(conn)`` sends: each scan of ``people`` that
-    looks up no key (a sequential scan, or an index walked whole with a filter)."""
+    """PostgreSQL's plans of the statements ``run(conn)`` sends that scan ``people`` looking up
+    no key (a sequential scan, or an index walked whole with a filter)."""
     import re
-    sent: list[tuple[str, Any]] = []
-
-    def grab(conn: Any, cursor: Any, stmt: str, params: Any, context: Any, many: bool) -> None:
-        if not many and stmt.lstrip().upper().startswith(("SELECT", "DELETE", "WITH")):
-            sent.append((stmt, params))
     with engine.begin() as c:
-        sa.event.listen(c, "before_cursor_execute", grab)
-        run(c)
-        sa.event.remove(c, "before_cursor_execute", grab)
-        cur = c.connection.dbapi_connection.cursor()
-        bad = []
-        for stmt, params in sent:
-            cur.execute("EXPLAIN " + stmt, params)
-            plan = [r[0] for r in cur.fetchall()]
-            for i, line in enumerate(plan):
-                if not re.search(r"Scan .*\bon people\b", line):
-                    continue
-                detail = []
-                for nxt in plan[i + 1:]:
-                    if "->" in nxt:
-                        break
-                    detail.append(nxt)
-                if "Seq Scan" in line or not any("Index Cond" in d or "Recheck Cond" in d for d in detail):
-                    bad.append("\n".join(plan))
-                    break
+        plans = plans_of(c, run)
+    bad = []
+    for plan in plans:
+        for i, line in enumerate(plan):
+            if not re.search(r"Scan .*\bon people\b", line):
+                continue
+            rest = plan[i + 1:]
+            detail = rest[:next((k for k, nxt in enumerate(rest) if "->" in nxt), len(rest))]
+            if "Seq Scan" in line or not any("Index Cond" in d or "Recheck Cond" in d for d in detail):
+                bad.append("\n".join(plan))
+                break
     return bad
 
 
