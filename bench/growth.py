@@ -110,9 +110,8 @@ def bulk_history(ctx: Any) -> dict[str, int]:
             conn.execute(sa.update(table).where(table.c.state == "landed").values(state=to))
         n = {"people": len(ids), "person_keys": keys, "touches": int(ok.sum())}
     campaigns.load_spend(ctx)
-    if ctx.engine.dialect.name == "postgresql":
-        with ctx.engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
+    with ctx.engine.begin() as conn:
+        db.analyze(conn)
     return n
 
 

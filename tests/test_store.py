@@ -621,3 +621,35 @@ def test_values_converted_in_parts_read_back_as_one_write_gives(engine: sa.Engin
         assert frames.read_frame(engine, sa.select(t).where(sa.false())).columns.tolist() == list(df.columns)
     finally:
         md.drop_all(engine)
+
+
+def test_analyze_refreshes_this_warehouse_only_and_waits_for_no_other_schema(engine: sa.Engine) -> None:
+    """A bare ``ANALYZE`` locks every table of the database: with another session holding a lock
+    in its own schema (a parallel test dropping it), CI deadlocked. ``db.analyze`` refreshes the
+    warehouse's tables and waits for nobody else's."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("ANALYZE is PostgreSQL's; SQLite plans without it")
+    import uuid
+
+    from leadflow.handoff import synthetic as syn
+    from tests.conftest import PG_URL
+    other = f"t_other_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as c:
+        c.execute(sa.text(f'CREATE SCHEMA "{other}"'))
+        c.execute(sa.text(f'CREATE TABLE "{other}".held (x int)'))
+    try:
+        with admin.connect() as holder:
+            holder.begin()
+            holder.execute(sa.text(f'LOCK TABLE "{other}".held IN ACCESS EXCLUSIVE MODE'))
+            with engine.begin() as c:
+                syn.add_people(c, pd.DataFrame({"person_id": [1, 2, 3], "lifecycle_stage": "lead"}))
+                c.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+                db.analyze(c)
+                seen = c.execute(sa.text("SELECT reltuples FROM pg_class WHERE oid = 'people'::regclass")).scalar()
+            holder.rollback()
+        assert seen == 3
+    finally:
+        with admin.begin() as c:
+            c.execute(sa.text(f'DROP SCHEMA "{other}" CASCADE'))
+        admin.dispose()

@@ -158,6 +158,19 @@ def is_postgres(conn_or_engine: Connection | Engine) -> bool:
     return conn_or_engine.dialect.name == "postgresql"
 
 
+def analyze(conn: Connection) -> None:
+    """Refresh PostgreSQL's statistics for the warehouse's own tables, after a bulk load.
+
+    Only the tables of the connection's schema: a bare ``ANALYZE`` locks every table in the
+    database, other schemas' included, and deadlocks with a session dropping its schema."""
+    if not is_postgres(conn):
+        return
+    names = conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                                 " ORDER BY tablename")).scalars().all()
+    for name in names:
+        conn.exec_driver_sql(f'ANALYZE "{name}"')
+
+
 def _py(v: Any) -> Any:
     """numpy / pandas scalars to plain Python, NaN/NaT to None."""
     if v is None:
