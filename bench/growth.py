@@ -121,14 +121,24 @@ def settle_history(ctx: Any) -> None:
     hands the history off in one day, so every handed-off person sits in ``contact_changes``
     (the withdrawal's queue: a day's handoffs are checked by the next day's run); the history's
     own daily runs would have checked all but the last day's, so the queue is emptied here and
-    the timed day checks the changes of its own day."""
+    the timed day checks the changes of its own day. For the same reason the scoring watch
+    list is cleared of the people handed off (the next day's scoring drops them; here they are
+    the whole history's MQLs, not a day's), and PostgreSQL's tables are vacuumed, as autovacuum
+    would have done over the history's days, of the dead row versions the bulk path's mass
+    updates left (a day's run then met every history row's old version in its indexes)."""
+    import pandas as pd
     import sqlalchemy as sa
 
     from leadflow import pipeline
+    from leadflow.score import due
+    from leadflow.store import db
     from leadflow.store.schema import contact_changes
     pipeline.run_steps(ctx, pipeline.steps_named(["score", "queue"]))
     with ctx.engine.begin() as conn:
         conn.execute(sa.delete(contact_changes))
+        due.update_watch(conn, ctx.run_date, [], pd.DataFrame())
+    with ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        db.analyze(conn, vacuum=True)
 
 
 def land_day(tmp: Path, leads: int) -> None:

@@ -653,3 +653,20 @@ def test_analyze_refreshes_this_warehouse_only_and_waits_for_no_other_schema(eng
         with admin.begin() as c:
             c.execute(sa.text(f'DROP SCHEMA "{other}" CASCADE'))
         admin.dispose()
+
+
+def test_analyze_with_vacuum_clears_what_a_mass_update_left(engine: sa.Engine) -> None:
+    """``vacuum=True`` vacuums too (the growth bench's history, as autovacuum would leave it):
+    the table's pages become all-visible, which ``ANALYZE`` alone never marks."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("VACUUM is PostgreSQL's")
+    from leadflow.handoff import synthetic as syn
+    with engine.begin() as c:
+        syn.add_people(c, pd.DataFrame({"person_id": [1, 2, 3], "lifecycle_stage": "lead"}))
+        c.execute(sa.update(people).values(lifecycle_stage="mql"))      # every row leaves a dead version
+    visible = "SELECT relallvisible FROM pg_class WHERE oid = 'people'::regclass"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        db.analyze(c)
+        assert c.execute(sa.text(visible)).scalar() == 0
+        db.analyze(c, vacuum=True)
+        assert c.execute(sa.text(visible)).scalar() == 1

@@ -158,8 +158,10 @@ def is_postgres(conn_or_engine: Connection | Engine) -> bool:
     return conn_or_engine.dialect.name == "postgresql"
 
 
-def analyze(conn: Connection) -> None:
-    """Refresh PostgreSQL's statistics for the warehouse's own tables, after a bulk load.
+def analyze(conn: Connection, vacuum: bool = False) -> None:
+    """Refresh PostgreSQL's statistics for the warehouse's own tables, after a bulk load;
+    with ``vacuum``, ``VACUUM (ANALYZE)``, which also clears the dead row versions a mass update
+    leaves behind (as autovacuum would; the connection must be in autocommit mode).
 
     Only the tables of the connection's schema: a bare ``ANALYZE`` locks every table in the
     database, other schemas' included, and deadlocks with a session dropping its schema."""
@@ -168,7 +170,7 @@ def analyze(conn: Connection) -> None:
     names = conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
                                  " ORDER BY tablename")).scalars().all()
     for name in names:
-        conn.exec_driver_sql(f'ANALYZE "{name}"')
+        conn.exec_driver_sql(f'{"VACUUM (ANALYZE)" if vacuum else "ANALYZE"} "{name}"')
 
 
 def _py(v: Any) -> Any:
