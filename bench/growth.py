@@ -126,7 +126,6 @@ def settle_history(ctx: Any) -> None:
     the whole history's MQLs, not a day's), and PostgreSQL's tables are vacuumed, as autovacuum
     would have done over the history's days, of the dead row versions the bulk path's mass
     updates left (a day's run then met every history row's old version in its indexes)."""
-    import pandas as pd
     import sqlalchemy as sa
 
     from leadflow import pipeline
@@ -136,7 +135,7 @@ def settle_history(ctx: Any) -> None:
     pipeline.run_steps(ctx, pipeline.steps_named(["score", "queue"]))
     with ctx.engine.begin() as conn:
         conn.execute(sa.delete(contact_changes))
-        due.update_watch(conn, ctx.run_date, [], pd.DataFrame())
+        due.drop_handed_off(conn)
     with ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         db.analyze(conn, vacuum=True)
 

@@ -242,7 +242,7 @@ def test_the_watch_list_is_read_person_by_person_however_stale_the_statistics(en
                                         "lifecycle_stage": ["mql" if i % 10 == 0 else "lead" for i in ids]}))
         db.bulk_insert(c, score_watch, pd.DataFrame({"person_id": ids[:12000], "score_date": DAY0,
                                                      "ceiling": 80.0, "probability": None}))
-        db.analyze(c)   # this schema only: a bare ANALYZE deadlocked with a parallel test (CI, stop 34)
+        db.analyze(c)
         c.execute(sa.delete(score_watch).where(score_watch.c.person_id > 60))    # stats still say 12,000
     prev = due.PreviousRun(DAY0, datetime(2026, 11, 20, 23, 59, 59), 0, "x")
     with engine.connect() as c:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 
 import pandas as pd
@@ -9,8 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from leadflow.errors import StoreError
+from leadflow.handoff import synthetic as syn
 from leadflow.store import db
 from leadflow.store.schema import ingest_batches, metadata, people, stg_inbound_leads
+from tests.conftest import PG_URL
 
 
 def test_init_creates_every_table_and_is_idempotent(engine: sa.Engine) -> None:
@@ -629,10 +632,6 @@ def test_analyze_refreshes_this_warehouse_only_and_waits_for_no_other_schema(eng
     warehouse's tables and waits for nobody else's."""
     if engine.dialect.name != "postgresql":
         pytest.skip("ANALYZE is PostgreSQL's; SQLite plans without it")
-    import uuid
-
-    from leadflow.handoff import synthetic as syn
-    from tests.conftest import PG_URL
     other = f"t_other_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(PG_URL)
     with admin.begin() as c:
@@ -660,7 +659,6 @@ def test_analyze_with_vacuum_clears_what_a_mass_update_left(engine: sa.Engine) -
     the table's pages become all-visible, which ``ANALYZE`` alone never marks."""
     if engine.dialect.name != "postgresql":
         pytest.skip("VACUUM is PostgreSQL's")
-    from leadflow.handoff import synthetic as syn
     with engine.begin() as c:
         syn.add_people(c, pd.DataFrame({"person_id": [1, 2, 3], "lifecycle_stage": "lead"}))
         c.execute(sa.update(people).values(lifecycle_stage="mql"))      # every row leaves a dead version

@@ -180,10 +180,15 @@ def could_qualify(out: pd.DataFrame, ceil: np.ndarray, open_: np.ndarray, settin
     return watch & open_
 
 
+def drop_handed_off(conn: Connection) -> None:
+    """Drop from the watch list the people handed to sales (or gone) since they were watched."""
+    conn.execute(sa.delete(score_watch).where(sa.func.coalesce(_stage_of_watched(), "").not_in(MARKETING_STAGES)))
+
+
 def update_watch(conn: Connection, run_date: date, considered: list[int], watched: pd.DataFrame) -> None:
     """Replace the watch rows of everyone considered today by today's verdict (``watched``:
     person_id, ceiling, probability), and drop people handed to sales since they were watched."""
-    conn.execute(sa.delete(score_watch).where(sa.func.coalesce(_stage_of_watched(), "").not_in(MARKETING_STAGES)))
+    drop_handed_off(conn)
     for flt in db.id_filters(conn, score_watch.c.person_id, considered):
         conn.execute(sa.delete(score_watch).where(flt))
     if not watched.empty:
