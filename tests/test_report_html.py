@@ -19,6 +19,9 @@ from leadflow.store import db
 from leadflow.store.schema import campaigns
 
 CHROMIUM = Path("/usr/bin/chromium")
+# on each screenshot test: where .ci/run could not install Chromium, they skip and say why
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed "
+                                    "(/usr/bin/chromium; Debian package 'chromium', installed by .ci/run)")
 EVIL = '=HYPERLINK("http://x","y")'
 SCRIPT = "<script>alert(1)</script>"
 RUN_ID = "test:2026-11-30&<b>"     # markup in a run id is shown, escaped once
@@ -79,8 +82,6 @@ def _distinct_colours(png: Path) -> int:
     return len(saturated)
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed (/usr/bin/chromium; "
-                                                  "Debian package 'chromium', installed by .ci/run)")
 def _screenshot(page: Path, shot: Path, tmp_path: Path) -> None:
     cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -89,6 +90,7 @@ def _screenshot(page: Path, shot: Path, tmp_path: Path) -> None:
     subprocess.run(cmd, capture_output=True, timeout=120, check=False)
 
 
+@needs_chromium
 def test_report_renders_in_headless_chromium(report, tmp_path) -> None:
     out, _ = report
     shot = tmp_path / "shot.png"
@@ -103,8 +105,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path) -> None:
     assert _distinct_colours(shot2) == 0
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed (/usr/bin/chromium; "
-                                                  "Debian package 'chromium', installed by .ci/run)")
+@needs_chromium
 def test_weekly_trend_chart_is_drawn_in_headless_chromium(report, tmp_path) -> None:
     """Only the trend section is shown (the others hidden by a style): its chart must be drawn."""
     out, _ = report
