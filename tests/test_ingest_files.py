@@ -150,6 +150,40 @@ def test_missing_mapped_column_rejects_file_with_named_field(tmp_path, make_ctx,
     assert failed.exists() and "Do Not Email" in failed.with_name("a.csv.why.txt").read_text()
 
 
+def test_mapped_column_named_twice_rejects_file_naming_both(tmp_path, make_ctx, engine):
+    """A header naming a mapped column twice (an export that appended a second "Email") is
+    ambiguous: leadflow cannot tell which column holds the email, so it refuses the delivery with
+    a clear reason instead of quietly using the first and keeping the second as an attribute."""
+    write(_landing(tmp_path) / "a.csv", "\n".join([HEADER + ",Email", *[r + ",other@y.com" for r in ROWS]]) + "\n")
+    write(_landing(tmp_path) / "b.csv", "\n".join([HEADER + ",Notes", *[r + ",more" for r in ROWS]]) + "\n")
+    ctx = _ctx(make_ctx, engine, lead_source())
+    by_file = {Path(r["uri"]).name: r for r in land(ctx)}
+    a = by_file["a.csv"]
+    assert a["status"] == "failed" and a["rows_in"] == 3 and a["rows_rejected"] == 3 and a["rows_landed"] == 0
+    for part in ("source web", "file a.csv", "row 1", "field email", "'Email'", "2 columns", "'Email.1'"):
+        assert part in a["error"], a["error"]
+    assert "other@y.com" not in a["error"]
+    # an unmapped column named twice is no ambiguity: both kept as attributes, the file lands
+    b = by_file["b.csv"]
+    assert b["status"] == "landed" and b["rows_landed"] == 3
+    landed = rows(engine)
+    assert len(landed) == 3 and {r["email"] for r in landed} == {"a@x.com", "b@x.com", "c@x.com"}
+    assert landed[0]["attributes"] == {"Notes": "hello", "Notes.1": "more"}
+    q = quarantined(engine)          # a.csv's rows, each with the reason
+    assert len(q) == 3 and {x["batch_id"] for x in q} == {a["batch_id"]}
+    assert all("named more than once" in " ".join(x["reasons"]) for x in q)
+
+
+def test_a_mapping_that_names_the_repeat_has_chosen(tmp_path, make_ctx, engine):
+    write(_landing(tmp_path) / "a.csv", "\n".join([HEADER + ",Email", *[r + ",Buyer" for r in ROWS]]) + "\n")
+    src = lead_source()
+    src["mapping"] = {**src["mapping"], "Email.1": "job_title"}
+    r = land(_ctx(make_ctx, engine, src))[0]
+    assert r["status"] == "landed" and r["rows_landed"] == 3, r.get("error")
+    assert [(x["email"], x["job_title"]) for x in rows(engine)] == [
+        ("a@x.com", "Buyer"), ("b@x.com", "Buyer"), ("c@x.com", "Buyer")]
+
+
 @pytest.mark.parametrize("case", ["empty", "header_only", "utf16", "declared_utf8_but_latin1"])
 def test_bad_files(tmp_path, make_ctx, engine, case):
     data = {

@@ -63,6 +63,13 @@ def test_sources_check_reports_coverage_and_missing_columns(tmp_path, capsys):
     assert "web" in out.out and "error: source partial" in out.err
 
 
+def test_sources_check_flags_a_mapped_column_named_twice(tmp_path):
+    write(tmp_path / "landing" / "a.csv", "\n".join([HEADER + ",Email", *[r + ",z@y.com" for r in ROWS]]) + "\n")
+    check = registry.check(cfg.load(_config(tmp_path, lead_source())), datetime(2026, 11, 26, 7, 0))[0]
+    assert check.columns_present == "6/6"
+    assert check.problems == ["mapped column(s) named more than once in landing: 'Email' (2 columns)"]
+
+
 def test_ingest_cli_lands_and_prints_counts(tmp_path, monkeypatch, capsys):
     write(tmp_path / "landing" / "a.csv", "\n".join([HEADER, *ROWS]) + "\n")
     p = _config(tmp_path, lead_source())

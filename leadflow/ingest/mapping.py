@@ -28,6 +28,17 @@ class MissingColumns(Exception):
         super().__init__(f"mapped column(s) missing from the delivery: {pairs}")
 
 
+class RepeatedColumns(MissingColumns):
+    """Mapped source columns the header names more than once (whole delivery rejected): which
+    of them holds the field is anyone's guess, and guessing would load the wrong email."""
+
+    def __init__(self, repeats: dict[str, int], fields: list[str]) -> None:
+        pairs = ", ".join(f"{f} <- {c!r} ({n} columns)" for (c, n), f in zip(repeats.items(), fields))
+        Exception.__init__(self, f"mapped column(s) named more than once in the header: {pairs}; rename or "
+                                 f"drop the extra column, or map the repeat by name ({next(iter(repeats)) + '.1'!r})")
+        self.columns, self.fields = list(repeats), fields
+
+
 @dataclass
 class Mapped:
     """The typed rows of one chunk and its rejects (row_number, record, reasons)."""
@@ -49,6 +60,21 @@ def key_field(kind: str) -> str | None:
 def missing_columns(source: Source, columns: list[str]) -> list[str]:
     present = set(columns)
     return [c for c in source.mapping if c not in present]
+
+
+def repeated_columns(source: Source, columns: list[str]) -> dict[str, int]:
+    """Mapped columns the header names more than once, with how many times. Readers name
+    repeats as pandas does ('Email', 'Email.1': ``formats._dedupe``); a mapping that names the
+    repeat itself has chosen, so that column is not ambiguous."""
+    present = set(columns)
+    out: dict[str, int] = {}
+    for c in source.mapping:
+        n = 1
+        while f"{c}.{n}" in present:
+            n += 1
+        if n > 1 and c in present and f"{c}.1" not in source.mapping:
+            out[c] = n
+    return out
 
 
 def _value_map(source: Source, fld: str | None, col: str) -> dict[Any, Any]:
@@ -98,7 +124,8 @@ def derive_record_id(source: Source, raw: pd.DataFrame, rows: np.ndarray, delive
 
 def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str = "",
               attributes: str = "all", keep_bad: bool = False) -> Mapped:
-    """Map, value-map and type one chunk. Raises MissingColumns when mapped columns are absent.
+    """Map, value-map and type one chunk. Raises MissingColumns when mapped columns are absent
+    (RepeatedColumns, a kind of it, when the header names one twice).
 
     ``attributes``: "all" keeps every unmapped column, "declared" only the declared ones.
     ``keep_bad``: keep rejected rows in ``frame`` too (their bad values missing).
@@ -108,6 +135,9 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
     miss = missing_columns(source, list(raw.columns))
     if miss:
         raise MissingColumns(miss, [source.mapping[c] for c in miss])
+    repeats = repeated_columns(source, list(raw.columns))
+    if repeats:
+        raise RepeatedColumns(repeats, [source.mapping[c] for c in repeats])
     raw = raw.reset_index(drop=True)
     n = len(raw)
     by_field: dict[str, str] = {}

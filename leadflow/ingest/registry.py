@@ -118,9 +118,14 @@ def check(settings: Settings, now: datetime) -> list[SourceCheck]:
             have = [c for c in wanted if c in cols]
             present = f"{len(have)}/{len(wanted)}"
             missing = [c for c in wanted if c not in cols]
+            where = Path(str(getattr(s.connector, 'path', ''))).name
             if missing:
-                probs.append(f"mapped column(s) not in {Path(str(getattr(s.connector, 'path', ''))).name}: "
-                             + ", ".join(repr(m) for m in missing))
+                probs.append(f"mapped column(s) not in {where}: " + ", ".join(repr(m) for m in missing))
+            from leadflow.ingest.mapping import repeated_columns
+            twice = repeated_columns(s, cols)
+            if twice:
+                probs.append(f"mapped column(s) named more than once in {where}: "
+                             + ", ".join(f"{c!r} ({n} columns)" for c, n in twice.items()))
         if isinstance(s.connector, SqlConnector) and ":watermark" in s.connector.query \
                 and not s.connector.watermark_column:
             probs.append("query uses :watermark but no watermark_column is set")
