@@ -174,6 +174,34 @@ def test_mapped_column_named_twice_rejects_file_naming_both(tmp_path, make_ctx, 
     assert all("named more than once" in " ".join(x["reasons"]) for x in q)
 
 
+def _xlsx(path: Path, header: list, *rows_: list) -> None:
+    import openpyxl
+    wb = openpyxl.Workbook()
+    for r in (header, *rows_):
+        wb.active.append(r)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    write(path, path.read_bytes())
+
+
+def test_xlsx_header_is_named_as_csv_names_it(tmp_path, make_ctx, engine):
+    """A workbook's header gets the CSV reader's names: a repeated mapped column refuses the
+    delivery with the clear reason (it was an 'unexpected AttributeError' counting no rows), and a
+    blank header cell over values is kept as 'Unnamed: i'."""
+    base = ["Id", "Email", "Employees", "Created", "Do Not Email", "Source", "Notes"]
+    row = ["1", "a@x.com", "10", "2026-11-01", "No", "google", "hello"]
+    _xlsx(_landing(tmp_path) / "a.xlsx", [*base, "Email"], [*row, "z@y.com"],
+          [row[0], "b@x.com", *row[2:], "z@y.com"])
+    _xlsx(_landing(tmp_path) / "b.xlsx", [*base, None], [*row, "kept"])
+    by_file = {Path(r["uri"]).name: r for r in land(_ctx(make_ctx, engine, lead_source()))}
+    a, b = by_file["a.xlsx"], by_file["b.xlsx"]
+    assert (a["status"], a["rows_in"], a["rows_rejected"]) == ("failed", 2, 2), a
+    assert "field email" in a["error"] and "named more than once" in a["error"]
+    assert len(quarantined(engine)) == 2
+    assert (b["status"], b["rows_landed"]) == ("landed", 1), b
+    assert rows(engine)[0]["attributes"] == {"Notes": "hello", "Unnamed: 7": "kept"}
+
+
 def test_a_mapping_that_names_the_repeat_has_chosen(tmp_path, make_ctx, engine):
     write(_landing(tmp_path) / "a.csv", "\n".join([HEADER + ",Email", *[r + ",Buyer" for r in ROWS]]) + "\n")
     src = lead_source()

@@ -529,7 +529,7 @@ def read_xlsx(path: Any, conn: FileConnector,
         if len(header) > lim.max_columns:
             raise FileProblem(f"header has {len(header):,} columns, more than max_columns ({lim.max_columns})",
                               row=1)
-        cols = ["" if h is None else str(h).strip() for h in header]
+        cols = _dedupe(["" if h is None else str(h) for h in header])   # as CSV names them
         buf: list[tuple[Any, ...]] = []
         nums: list[int] = []
         for n, row in enumerate(it, start=1):
