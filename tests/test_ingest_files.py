@@ -202,6 +202,41 @@ def test_xlsx_header_is_named_as_csv_names_it(tmp_path, make_ctx, engine):
     assert rows(engine)[0]["attributes"] == {"Notes": "hello", "Unnamed: 7": "kept"}
 
 
+def _parquet(path: Path, extra: dict) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    base = {"Id": ["1", "2"], "Email": ["a@x.com", "b@x.com"], "Employees": [10, None],
+            "Created": ["2026-11-01", None], "Do Not Email": ["No", "Yes"], "Source": ["google", None]}
+    cols = {**base, **extra}
+    names = [*base, *[k.split("#")[0] for k in extra]]   # "Email#2": a second column named Email
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_arrays([pa.array(v) for v in cols.values()], names=names), path)
+    write(path, path.read_bytes())
+
+
+def test_parquet_columns_are_named_as_csv_names_them(tmp_path, make_ctx, engine):
+    """Parquet (and JSON, SQL, API) frames go through the same naming: a mapped column named twice
+    is refused with the reason (it was an 'unexpected AttributeError'); an unmapped one named
+    twice lands as two attributes; a list value is kept as JSON text."""
+    _parquet(_landing(tmp_path) / "a.parquet", {"Email#2": ["z@y.com", None]})
+    _parquet(_landing(tmp_path) / "b.parquet", {"Notes": ["n", None], "Notes#2": ["m", "o"],
+                                                "Tags": [[1, 2], None]})
+    src = lead_source(connector={"pattern": "*.parquet", "format": "parquet"})
+    by_file = {Path(r["uri"]).name: r for r in land(_ctx(make_ctx, engine, src))}
+    a, b = by_file["a.parquet"], by_file["b.parquet"]
+    assert (a["status"], a["rows_in"], a["rows_rejected"]) == ("failed", 2, 2), a
+    assert "field email" in a["error"] and "named more than once" in a["error"]
+    assert (b["status"], b["rows_landed"]) == ("landed", 2), b
+    assert [r["attributes"] for r in rows(engine)] == [{"Notes": "n", "Notes.1": "m", "Tags": "[1, 2]"},
+                                                       {"Notes": None, "Notes.1": "o", "Tags": None}]
+
+
+def test_a_repeat_never_takes_a_name_the_header_already_holds():
+    from leadflow.ingest.formats import _dedupe
+    assert _dedupe(["Email", "Email.1", "Email", " ", " a ", "a", "Email"]) == [
+        "Email", "Email.1", "Email.2", "Unnamed: 3", "a", "a.1", "Email.3"]
+
+
 def test_a_mapping_that_names_the_repeat_has_chosen(tmp_path, make_ctx, engine):
     write(_landing(tmp_path) / "a.csv", "\n".join([HEADER + ",Email", *[r + ",Buyer" for r in ROWS]]) + "\n")
     src = lead_source()

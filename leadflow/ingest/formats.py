@@ -159,22 +159,29 @@ def sniff_delimiter(path: Path, encoding: str, declared: str | None) -> str:
 _to_str = np.frompyfunc(lambda v: v if isinstance(v, str) else str(v), 1, 1)
 
 
+def _json_default(v: Any) -> Any:
+    """JSON for what Arrow hands pandas inside nested values: arrays as lists, else text."""
+    return v.tolist() if isinstance(v, np.ndarray) else str(v)
+
+
 def as_text(df: pd.DataFrame) -> pd.DataFrame:
-    """All columns as object-dtype text (str or None); nested values as JSON text."""
+    """All columns as object-dtype text (str or None); nested values (lists, arrays, structs)
+    as JSON text. Columns are named as the CSV reader names them (``_dedupe``): a repeated name
+    becomes 'x.1', so mapping can refuse an ambiguous delivery instead of failing on it."""
     out = {}
-    for c in df.columns:
-        s = df[c]
+    for i, name in enumerate(_dedupe([str(c) for c in df.columns])):
+        s = df.iloc[:, i]
         if s.dtype == object:
-            nested = s.map(lambda v: isinstance(v, (dict, list)))
+            nested = s.map(lambda v: isinstance(v, (dict, list, np.ndarray)))
             if nested.any():
-                s = s.where(~nested, s[nested].map(lambda v: json.dumps(v, default=str)))
+                s = s.where(~nested, s[nested].map(lambda v: json.dumps(v, default=_json_default)))
             notna = s.notna()
             if len(s):   # frompyfunc keeps object dtype (a str inference would refuse a lone surrogate)
                 vals = _to_str(s.to_numpy(dtype=object))
                 s = pd.Series(vals, index=s.index, dtype=object).where(notna, None)
         else:
             s = s.astype(str).astype(object).where(s.notna(), None)
-        out[str(c).strip()] = s.where(s != "", None)
+        out[name] = s.where(s != "", None)
     return pd.DataFrame(out, index=df.index)
 
 
@@ -189,16 +196,19 @@ def _limits(limits: IngestLimits | None) -> IngestLimits:
 
 
 def _dedupe(names: list[str]) -> list[str]:
-    """Header names as pandas names them: stripped, blanks 'Unnamed: i', repeats 'x.1'."""
+    """Header names as pandas names them: stripped, blanks 'Unnamed: i', repeats 'x.1', 'x.2'
+    (skipping a name the header already holds)."""
     out: list[str] = []
-    seen: dict[str, int] = {}
+    used: set[str] = set()
+    repeats: dict[str, int] = {}
     for i, n in enumerate(names):
         n = n.strip() or f"Unnamed: {i}"
-        if n in seen:
-            seen[n] += 1
-            n = f"{n}.{seen[n]}"
-        seen.setdefault(n, 0)
-        out.append(n)
+        name = n
+        while name in used:
+            repeats[n] = repeats.get(n, 0) + 1
+            name = f"{n}.{repeats[n]}"
+        used.add(name)
+        out.append(name)
     return out
 
 
@@ -529,7 +539,7 @@ def read_xlsx(path: Any, conn: FileConnector,
         if len(header) > lim.max_columns:
             raise FileProblem(f"header has {len(header):,} columns, more than max_columns ({lim.max_columns})",
                               row=1)
-        cols = _dedupe(["" if h is None else str(h) for h in header])   # as CSV names them
+        cols = ["" if h is None else str(h).strip() for h in header]
         buf: list[tuple[Any, ...]] = []
         nums: list[int] = []
         for n, row in enumerate(it, start=1):
@@ -606,8 +616,7 @@ def _long_cells(frame: pd.DataFrame, rows: np.ndarray, cap: int, rejects: list,
 def _xlsx_frame(rows: list[tuple[Any, ...]], cols: list[str]) -> pd.DataFrame:
     width = len(cols)
     data = [tuple(r[:width]) + (None,) * (width - len(r)) for r in rows]
-    names = [c or f"Unnamed: {i}" for i, c in enumerate(cols)]
-    df = pd.DataFrame.from_records(data, columns=names)
+    df = pd.DataFrame.from_records(data, columns=_dedupe(cols))   # as the CSV reader names them
     for c in df.columns:   # whole-number floats from Excel read back as integers
         if df[c].dtype.kind == "f" and df[c].dropna().mod(1).eq(0).all():
             df[c] = df[c].astype("Int64")
