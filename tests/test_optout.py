@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from leadflow.cli import main
@@ -35,11 +36,11 @@ def _config(**extra: Any) -> dict[str, Any]:
 
 
 def _day(make_ctx, engine, tmp_path: Path, d: date, lines: list[str], doc: dict[str, Any] | None = None,
-         name: str | None = None) -> Any:
+         name: str | None = None, header: str = HEADER) -> Any:
     """One day: land the file, check, load, score everyone A/80, queue and deliver."""
     ctx = make_ctx(doc or _config(), engine, run_date=d)
     if lines:
-        write(tmp_path / "landing" / (name or f"leads_{d.isoformat()}.csv"), "\n".join([HEADER, *lines]) + "\n")
+        write(tmp_path / "landing" / (name or f"leads_{d.isoformat()}.csv"), "\n".join([header, *lines]) + "\n")
         land(ctx)
         validate_all(ctx)
         load_leads(ctx)
@@ -94,6 +95,28 @@ def test_opt_out_on_a_row_rejected_at_ingest_withdraws_the_earlier_handoff(engin
         assert ANNA not in _listed(tmp_path, d)
     assert len(_rows(engine, suppressions)) == 1 and len(_rows(engine, handoffs)) == 1
     assert len(_rows(engine, blocks_t)) == 1
+
+
+@pytest.mark.parametrize("case", ["missing_column", "repeated_column", "repeated_email"])
+def test_opt_out_in_a_refused_delivery_is_still_honoured(engine, make_ctx, tmp_path, case) -> None:
+    """A delivery refused for its header (a mapped column missing or named twice) still stops
+    contact with the people its rows opt out: the refusal must not hide their opt-out (with the
+    email column named twice, the first column's address, as when such a delivery landed)."""
+    _day(make_ctx, engine, tmp_path, D1, [f"1,{ANNA},120,2026-11-25T10:00:00Z,No,google,"])
+    assert ANNA in _listed(tmp_path, D1)
+    d2 = D1 + timedelta(days=1)
+    header, line = {
+        "missing_column": (HEADER.replace("Employees", "Staff"), f"2,{ANNA},120,2026-11-26,Yes,google,"),
+        "repeated_column": (HEADER + ",Source", f"2,{ANNA},120,2026-11-26,Yes,google,,web"),
+        "repeated_email": (HEADER + ",Email", f"2,{ANNA},120,2026-11-26,Yes,google,,other@elsewhere.test"),
+    }[case]
+    _, q, out = _day(make_ctx, engine, tmp_path, d2, [line], header=header)
+    qr = _rows(engine, quarantine)
+    assert len(qr) == 1 and qr["stage"].tolist() == ["ingest"]          # the refused row, with its reason
+    assert q["withdrawn_open"] == 1
+    assert _rows(engine, handoffs)["status"].tolist() == ["withdrawn"]
+    assert ANNA not in _listed(tmp_path, d2) and out["leads"] == 0
+    assert _rows(engine, blocks_t)["email_hash"].tolist() == [email_hash_of(ANNA)]
 
 
 def test_opt_out_on_a_row_quarantined_by_quality_suppresses_before_any_handoff(engine, make_ctx, tmp_path) -> None:

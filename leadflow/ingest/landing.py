@@ -30,7 +30,15 @@ from leadflow.canonical import FIELDS
 from leadflow.config import Source
 from leadflow.context import RunContext
 from leadflow.ingest.formats import FileProblem, RowReject
-from leadflow.ingest.mapping import MissingColumns, attributes_json, map_frame, missing_columns, records_of, reject_all
+from leadflow.ingest.mapping import (
+    MissingColumns,
+    attributes_json,
+    map_frame,
+    missing_columns,
+    records_of,
+    refused_signals,
+    reject_all,
+)
 from leadflow.privacy import guard
 from leadflow.store import contact_blocks, db
 from leadflow.store.schema import STAGING, ingest_batches, quarantine
@@ -184,9 +192,11 @@ def _land(ctx: RunContext, conn: Connection, d: Delivery, progress: Callable[[in
             m = map_frame(src, raw, rows, delivery=d.name)
         except MissingColumns as e:
             failure = f"{where(src, d.uri, 1, e.fields[0])}: {e} (row 1 is the header)"
+            contact_blocks.record(conn, src.name, kind, batch_id, refused_signals(src, raw, rows), ctx.as_of)
             rejected += _quarantine(conn, ctx, src, batch_id, reject_all(raw, rows, str(e)), seen)
             continue
         if failure:   # a later chunk of a delivery already refused for a missing column
+            contact_blocks.record(conn, src.name, kind, batch_id, refused_signals(src, raw, rows), ctx.as_of)
             rejected += _quarantine(conn, ctx, src, batch_id, reject_all(raw, rows, failure), seen)
             continue
         rejected += _quarantine(conn, ctx, src, batch_id, m.rejects, seen)

@@ -239,6 +239,28 @@ def records_of(raw: pd.DataFrame) -> list[dict[str, Any]]:
     return obj.to_dict("records")
 
 
+def refused_signals(source: Source, raw: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """Opt-out signals of a chunk whose delivery is refused for its header (``MissingColumns``),
+    read from whichever signal columns it has: a refusal never hides an opt-out. Each repeat of a
+    flag column counts on its own. A block is one per row and signal (``uq_contact_block_row``),
+    so with the email column repeated the first column's address is blocked, as it was when such
+    a delivery landed; the row, with every address, waits in quarantine."""
+    raw = raw.reset_index(drop=True)
+    present: dict[str, list[pd.Series]] = {}
+    for col, fld in source.mapping.items():
+        if fld in signals.FIELDS:
+            repeats = [c for c in raw.columns if c == col or (c.startswith(f"{col}.") and c[len(col) + 1:].isdigit()
+                                                                 and c not in source.mapping)]
+            present.setdefault(fld, []).extend(apply_value_map(raw[c], _value_map(source, fld, col)) for c in repeats)
+    flags = [(f, s) for f, ss in present.items() if f != "email" for s in ss]
+    parts = [signals.contact_signals(source.kind, {"email": e, f: s}, np.asarray(rows))
+             for e in present.get("email", []) for f, s in flags]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return signals.empty()
+    return pd.concat(parts, ignore_index=True).drop_duplicates(["row_number", "signal"]).reset_index(drop=True)
+
+
 def reject_all(raw: pd.DataFrame, rows: np.ndarray, reason: str) -> pd.DataFrame:
     return pd.DataFrame({"row_number": np.asarray(rows, dtype="int64"),
                          "record": records_of(raw.reset_index(drop=True)),

@@ -18,6 +18,7 @@ from leadflow.vocab.emails import email_hash, normalise_address
 FLAG_SIGNALS = {"opt_out": "opt_out", "do_not_call": "do_not_contact"}
 
 COLUMNS = ("row_number", "email_hash", "signal")
+FIELDS = ("email", *FLAG_SIGNALS, "touch_type")   # the canonical fields signals are read from
 
 
 def empty() -> pd.DataFrame:
