@@ -31,7 +31,7 @@ from leadflow.config import Source
 from leadflow.context import RunContext
 from leadflow.ingest.formats import FileProblem, RowReject
 from leadflow.ingest.mapping import (
-    MissingColumns,
+    HeaderProblem,
     attributes_json,
     map_frame,
     missing_columns,
@@ -190,14 +190,12 @@ def _land(ctx: RunContext, conn: Connection, d: Delivery, progress: Callable[[in
         first_chunk = False
         try:
             m = map_frame(src, raw, rows, delivery=d.name)
-        except MissingColumns as e:
+        except HeaderProblem as e:
             failure = f"{where(src, d.uri, 1, e.fields[0])}: {e} (row 1 is the header)"
-            contact_blocks.record(conn, src.name, kind, batch_id, refused_signals(src, raw, rows), ctx.as_of)
-            rejected += _quarantine(conn, ctx, src, batch_id, reject_all(raw, rows, str(e)), seen)
+            rejected += _refuse(conn, ctx, src, batch_id, raw, rows, str(e), seen)
             continue
-        if failure:   # a later chunk of a delivery already refused for a missing column
-            contact_blocks.record(conn, src.name, kind, batch_id, refused_signals(src, raw, rows), ctx.as_of)
-            rejected += _quarantine(conn, ctx, src, batch_id, reject_all(raw, rows, failure), seen)
+        if failure:   # a later chunk of a delivery already refused for its header
+            rejected += _refuse(conn, ctx, src, batch_id, raw, rows, failure, seen)
             continue
         rejected += _quarantine(conn, ctx, src, batch_id, m.rejects, seen)
         # opt-out signals of every row, landed or rejected: a rejected row still stops contact
@@ -372,6 +370,14 @@ def _stg_frame(m: Any, src: Source, batch_id: int, ctx: RunContext) -> pd.DataFr
     attrs = attributes_json(m.attrs, m.attribute_columns) if len(m.attrs.columns) else None
     out["attributes"] = attrs.to_numpy() if attrs is not None else None
     return out
+
+
+def _refuse(conn: Connection, ctx: RunContext, src: Source, batch_id: int, raw: pd.DataFrame, rows: np.ndarray,
+            reason: str, seen: dict[str, Any]) -> int:
+    """Refuse a chunk of a delivery whose header cannot be mapped: every row to quarantine with
+    ``reason``, and the opt-outs its rows carry kept as contact blocks all the same."""
+    contact_blocks.record(conn, src.name, src.kind, batch_id, refused_signals(src, raw, rows), ctx.as_of)
+    return _quarantine(conn, ctx, src, batch_id, reject_all(raw, rows, reason), seen)
 
 
 def _quarantine(conn: Connection, ctx: RunContext, src: Source, batch_id: int, rejects: pd.DataFrame,

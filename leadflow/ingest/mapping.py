@@ -19,24 +19,32 @@ from leadflow.ingest import signals
 from leadflow.ingest.coerce import CONVERTERS, WHY
 
 
-class MissingColumns(Exception):
-    """Mapped source columns absent from a delivery (whole delivery rejected)."""
+class HeaderProblem(Exception):
+    """A delivery whose header cannot be mapped (whole delivery rejected): ``columns`` are the
+    source columns at fault, ``fields`` the canonical fields they feed."""
+
+    def __init__(self, message: str, columns: list[str], fields: list[str]) -> None:
+        super().__init__(message)
+        self.columns, self.fields = columns, fields
+
+
+class MissingColumns(HeaderProblem):
+    """Mapped source columns absent from a delivery."""
 
     def __init__(self, columns: list[str], fields: list[str]) -> None:
-        self.columns, self.fields = columns, fields
         pairs = ", ".join(f"{f} <- {c!r}" for c, f in zip(columns, fields))
-        super().__init__(f"mapped column(s) missing from the delivery: {pairs}")
+        super().__init__(f"mapped column(s) missing from the delivery: {pairs}", columns, fields)
 
 
-class RepeatedColumns(MissingColumns):
-    """Mapped source columns the header names more than once (whole delivery rejected): which
-    of them holds the field is anyone's guess, and guessing would load the wrong email."""
+class RepeatedColumns(HeaderProblem):
+    """Mapped source columns the header names more than once: which of them holds the field is
+    anyone's guess, and guessing would load the wrong email."""
 
     def __init__(self, repeats: dict[str, int], fields: list[str]) -> None:
         pairs = ", ".join(f"{f} <- {c!r} ({n} columns)" for (c, n), f in zip(repeats.items(), fields))
-        Exception.__init__(self, f"mapped column(s) named more than once in the header: {pairs}; rename or "
-                                 f"drop the extra column, or map the repeat by name ({next(iter(repeats)) + '.1'!r})")
-        self.columns, self.fields = list(repeats), fields
+        super().__init__(f"mapped column(s) named more than once in the header: {pairs}; rename or drop the "
+                         f"extra column, or map the repeat by name ({next(iter(repeats)) + '.1'!r})",
+                         list(repeats), fields)
 
 
 @dataclass
@@ -62,19 +70,22 @@ def missing_columns(source: Source, columns: list[str]) -> list[str]:
     return [c for c in source.mapping if c not in present]
 
 
-def repeated_columns(source: Source, columns: list[str]) -> dict[str, int]:
-    """Mapped columns the header names more than once, with how many times. Readers name
-    repeats as pandas does ('Email', 'Email.1': ``formats._dedupe``); a mapping that names the
-    repeat itself has chosen, so that column is not ambiguous."""
-    present = set(columns)
-    out: dict[str, int] = {}
-    for c in source.mapping:
-        n = 1
-        while f"{c}.{n}" in present:
-            n += 1
-        if n > 1 and c in present and f"{c}.1" not in source.mapping:
-            out[c] = n
+def _repeats(source: Source, col: str, present: set[str]) -> list[str]:
+    """The columns a header gave ``col``'s name again ('Email.1', 'Email.2': ``formats._dedupe``),
+    unless the mapping names the first repeat itself (then it has chosen)."""
+    if col not in present or f"{col}.1" in source.mapping:
+        return []
+    out, n = [], 1
+    while f"{col}.{n}" in present:
+        out.append(f"{col}.{n}")
+        n += 1
     return out
+
+
+def repeated_columns(source: Source, columns: list[str]) -> dict[str, int]:
+    """Mapped columns the header names more than once, with how many times."""
+    present = set(columns)
+    return {c: 1 + len(r) for c in source.mapping if (r := _repeats(source, c, present))}
 
 
 def _value_map(source: Source, fld: str | None, col: str) -> dict[Any, Any]:
@@ -124,8 +135,8 @@ def derive_record_id(source: Source, raw: pd.DataFrame, rows: np.ndarray, delive
 
 def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str = "",
               attributes: str = "all", keep_bad: bool = False) -> Mapped:
-    """Map, value-map and type one chunk. Raises MissingColumns when mapped columns are absent
-    (RepeatedColumns, a kind of it, when the header names one twice).
+    """Map, value-map and type one chunk. Raises a ``HeaderProblem`` when mapped columns are
+    absent (MissingColumns) or named twice (RepeatedColumns).
 
     ``attributes``: "all" keeps every unmapped column, "declared" only the declared ones.
     ``keep_bad``: keep rejected rows in ``frame`` too (their bad values missing).
@@ -156,7 +167,7 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
             const = source.constants[fld]
             s = s.where(s.notna(), None if const is None else str(const)) if col else \
                 pd.Series([None if const is None else str(const)] * n, dtype=object, index=raw.index)
-        if fld in ("email", "opt_out", "do_not_call", "touch_type"):
+        if fld in signals.FIELDS:
             before[fld] = s
         typed, bad = CONVERTERS[typ](s)
         if fld in CLOSED_LISTS:
@@ -240,21 +251,21 @@ def records_of(raw: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def refused_signals(source: Source, raw: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
-    """Opt-out signals of a chunk whose delivery is refused for its header (``MissingColumns``),
+    """Opt-out signals of a chunk whose delivery is refused for its header (``HeaderProblem``),
     read from whichever signal columns it has: a refusal never hides an opt-out. Each repeat of a
     flag column counts on its own. A block is one per row and signal (``uq_contact_block_row``),
     so with the email column repeated the first column's address is blocked, as it was when such
     a delivery landed; the row, with every address, waits in quarantine."""
     raw = raw.reset_index(drop=True)
-    present: dict[str, list[pd.Series]] = {}
+    present = set(raw.columns)
+    values: dict[str, list[pd.Series]] = {}
     for col, fld in source.mapping.items():
-        if fld in signals.FIELDS:
-            repeats = [c for c in raw.columns if c == col or (c.startswith(f"{col}.") and c[len(col) + 1:].isdigit()
-                                                                 and c not in source.mapping)]
-            present.setdefault(fld, []).extend(apply_value_map(raw[c], _value_map(source, fld, col)) for c in repeats)
-    flags = [(f, s) for f, ss in present.items() if f != "email" for s in ss]
+        if fld in signals.FIELDS and col in present:
+            values.setdefault(fld, []).extend(apply_value_map(raw[c], _value_map(source, fld, col))
+                                              for c in [col, *_repeats(source, col, present)])
+    flags = [(f, s) for f, ss in values.items() if f != "email" for s in ss]
     parts = [signals.contact_signals(source.kind, {"email": e, f: s}, np.asarray(rows))
-             for e in present.get("email", []) for f, s in flags]
+             for e in values.get("email", []) for f, s in flags]
     parts = [p for p in parts if len(p)]
     if not parts:
         return signals.empty()

@@ -15,7 +15,7 @@ from leadflow.errors import InputError
 from leadflow.ingest import files
 from leadflow.ingest.coerce import numeric_if_clean
 from leadflow.ingest.formats import FileProblem, RowReject
-from leadflow.ingest.mapping import MissingColumns, map_frame
+from leadflow.ingest.mapping import HeaderProblem, map_frame
 
 
 def read_mapped(source: Source, path: Path | None = None, base_dir: Path | None = None) -> pd.DataFrame:
@@ -61,7 +61,7 @@ def _read_one(source: Source, conn: FileConnector, p: Path):
                 try:
                     m = map_frame(source, raw, rows, delivery=p.name, attributes="declared",
                                   keep_bad=True)
-                except MissingColumns as e:
+                except HeaderProblem as e:
                     raise InputError(f"{where}, row 1 (header), field {e.fields[0]}: {e}") from None
                 rs = dict(zip(m.rejects["row_number"].tolist(), m.rejects["reasons"].tolist()))
                 frame = m.frame

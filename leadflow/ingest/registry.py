@@ -10,6 +10,7 @@ from typing import Any
 from leadflow.canonical import FIELDS
 from leadflow.config import FileConnector, HttpConnector, Settings, Source, SqlConnector, is_local
 from leadflow.errors import ConfigError
+from leadflow.ingest.mapping import key_field, missing_columns, repeated_columns
 
 CRON_ALIASES = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
                 "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *",
@@ -90,6 +91,20 @@ class SourceCheck:
         return self.__dict__.copy()
 
 
+def _header_problems(s: Source, cols: list[str]) -> list[str]:
+    """What a peeked header would make landing refuse: mapped columns missing or named twice."""
+    where = Path(str(getattr(s.connector, "path", ""))).name
+    probs = []
+    missing = missing_columns(s, cols)
+    if missing:
+        probs.append(f"mapped column(s) not in {where}: " + ", ".join(repr(m) for m in missing))
+    twice = repeated_columns(s, cols)
+    if twice:
+        probs.append(f"mapped column(s) named more than once in {where}: "
+                     + ", ".join(f"{c!r} ({n} columns)" for c, n in twice.items()))
+    return probs
+
+
 def check(settings: Settings, now: datetime) -> list[SourceCheck]:
     """Per source: connector, mapping coverage, whether mapped columns are present, next run."""
     out = []
@@ -103,7 +118,6 @@ def check(settings: Settings, now: datetime) -> list[SourceCheck]:
         fields = FIELDS[s.kind]
         mapped = len(set(s.mapping.values()) | set(s.constants))
         if s.record_id:
-            from leadflow.ingest.mapping import key_field
             kf = key_field(s.kind)
             if kf and kf not in s.mapping.values():
                 mapped += 1
@@ -114,18 +128,8 @@ def check(settings: Settings, now: datetime) -> list[SourceCheck]:
         if cols is None:
             present = "n/a (no file to peek)" if isinstance(s.connector, FileConnector) else "n/a"
         else:
-            wanted = list(s.mapping)
-            have = [c for c in wanted if c in cols]
-            present = f"{len(have)}/{len(wanted)}"
-            missing = [c for c in wanted if c not in cols]
-            where = Path(str(getattr(s.connector, 'path', ''))).name
-            if missing:
-                probs.append(f"mapped column(s) not in {where}: " + ", ".join(repr(m) for m in missing))
-            from leadflow.ingest.mapping import repeated_columns
-            twice = repeated_columns(s, cols)
-            if twice:
-                probs.append(f"mapped column(s) named more than once in {where}: "
-                             + ", ".join(f"{c!r} ({n} columns)" for c, n in twice.items()))
+            present = f"{sum(c in cols for c in s.mapping)}/{len(s.mapping)}"
+            probs.extend(_header_problems(s, cols))
         if isinstance(s.connector, SqlConnector) and ":watermark" in s.connector.query \
                 and not s.connector.watermark_column:
             probs.append("query uses :watermark but no watermark_column is set")
