@@ -97,11 +97,12 @@ def test_opt_out_on_a_row_rejected_at_ingest_withdraws_the_earlier_handoff(engin
     assert len(_rows(engine, blocks_t)) == 1
 
 
-@pytest.mark.parametrize("case", ["missing_column", "repeated_column", "repeated_email"])
+@pytest.mark.parametrize("case", ["missing_column", "repeated_column", "repeated_email", "constant_opt_out"])
 def test_opt_out_in_a_refused_delivery_is_still_honoured(engine, make_ctx, tmp_path, case) -> None:
     """A delivery refused for its header (a mapped column missing or named twice) still stops
     contact with the people its rows opt out: the refusal must not hide their opt-out (with the
-    email column named twice, the first column's address, as when such a delivery landed)."""
+    email column named twice, the first column's address, as when such a delivery landed). A
+    suppression-list source that sets ``opt_out`` as a constant opts out every row it refuses."""
     _day(make_ctx, engine, tmp_path, D1, [f"1,{ANNA},120,2026-11-25T10:00:00Z,No,google,"])
     assert ANNA in _listed(tmp_path, D1)
     d2 = D1 + timedelta(days=1)
@@ -109,8 +110,15 @@ def test_opt_out_in_a_refused_delivery_is_still_honoured(engine, make_ctx, tmp_p
         "missing_column": (HEADER.replace("Employees", "Staff"), f"2,{ANNA},120,2026-11-26,Yes,google,"),
         "repeated_column": (HEADER + ",Source", f"2,{ANNA},120,2026-11-26,Yes,google,,web"),
         "repeated_email": (HEADER + ",Email", f"2,{ANNA},120,2026-11-26,Yes,google,,other@elsewhere.test"),
+        "constant_opt_out": (HEADER.replace("Do Not Email", "Listed").replace("Employees", "Staff"),
+                             f"2,{ANNA},120,2026-11-26,x,google,"),
     }[case]
-    _, q, out = _day(make_ctx, engine, tmp_path, d2, [line], header=header)
+    doc = _config()
+    if case == "constant_opt_out":
+        src = doc["sources"][0]
+        src["mapping"] = {k: v for k, v in src["mapping"].items() if v != "opt_out"}
+        src["constants"] = {"opt_out": True}
+    _, q, out = _day(make_ctx, engine, tmp_path, d2, [line], doc=doc, header=header)
     qr = _rows(engine, quarantine)
     assert len(qr) == 1 and qr["stage"].tolist() == ["ingest"]          # the refused row, with its reason
     assert q["withdrawn_open"] == 1

@@ -133,6 +133,15 @@ def derive_record_id(source: Source, raw: pd.DataFrame, rows: np.ndarray, delive
     return pd.Series(np.char.mod("%016x", h), index=raw.index).astype(object)
 
 
+def _with_constant(s: pd.Series | None, const: Any, index: pd.Index) -> pd.Series:
+    """A field's values with its configured constant: filling the column's gaps, or the whole
+    field when no column feeds it."""
+    v = None if const is None else str(const)
+    if s is None:
+        return pd.Series([v] * len(index), dtype=object, index=index)
+    return s.where(s.notna(), v)
+
+
 def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str = "",
               attributes: str = "all", keep_bad: bool = False) -> Mapped:
     """Map, value-map and type one chunk. Raises a ``HeaderProblem`` when mapped columns are
@@ -164,9 +173,7 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
         else:
             s = pd.Series([None] * n, dtype=object, index=raw.index)
         if fld in source.constants:
-            const = source.constants[fld]
-            s = s.where(s.notna(), None if const is None else str(const)) if col else \
-                pd.Series([None if const is None else str(const)] * n, dtype=object, index=raw.index)
+            s = _with_constant(s if col else None, source.constants[fld], raw.index)
         if fld in signals.FIELDS:
             before[fld] = s
         typed, bad = CONVERTERS[typ](s)
@@ -252,10 +259,11 @@ def records_of(raw: pd.DataFrame) -> list[dict[str, Any]]:
 
 def refused_signals(source: Source, raw: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     """Opt-out signals of a chunk whose delivery is refused for its header (``HeaderProblem``),
-    read from whichever signal columns it has: a refusal never hides an opt-out. Each repeat of a
-    flag column counts on its own. A block is one per row and signal (``uq_contact_block_row``),
-    so with the email column repeated the first column's address is blocked, as it was when such
-    a delivery landed; the row, with every address, waits in quarantine."""
+    read from whichever signal columns it has and the source's constants: a refusal never hides
+    an opt-out. Each repeat of a flag column counts on its own. A block is one per row and signal
+    (``uq_contact_block_row``), so with the email column repeated the first column's address is
+    blocked, as it was when such a delivery landed; the row, with every address, waits in
+    quarantine."""
     raw = raw.reset_index(drop=True)
     present = set(raw.columns)
     values: dict[str, list[pd.Series]] = {}
@@ -263,6 +271,10 @@ def refused_signals(source: Source, raw: pd.DataFrame, rows: np.ndarray) -> pd.D
         if fld in signals.FIELDS and col in present:
             values.setdefault(fld, []).extend(apply_value_map(raw[c], _value_map(source, fld, col))
                                               for c in [col, *_repeats(source, col, present)])
+    for fld in signals.FIELDS:          # a constant (a suppression list's opt_out: true) counts too
+        if fld in source.constants:
+            const = source.constants[fld]
+            values[fld] = [_with_constant(v, const, raw.index) for v in values.get(fld, [None])]
     flags = [(f, s) for f, ss in values.items() if f != "email" for s in ss]
     parts = [signals.contact_signals(source.kind, {"email": e, f: s}, np.asarray(rows))
              for e in values.get("email", []) for f, s in flags]
