@@ -113,6 +113,12 @@ CLOSED_LISTS: Final[dict[str, tuple[tuple[str, ...], str]]] = {
     "channel": (CHANNELS, "other"),
 }
 
+# Fields whose values are codes: a delivered value is read in the codes' spelling (trimmed,
+# lower case, underscores: "Step Reached" -> step_reached) before it is checked against its list.
+CODE_FIELDS: Final = ("status", "reason_code", "selling_step", "touch_type")
+# What separates a code's words as typed; each run becomes one underscore.
+CODE_SEPARATORS: Final = r"[\s\-/]+"
+
 # Fields that identify a row within its source (used for unique-key checks).
 KEYS: Final[dict[str, tuple[str, ...]]] = {
     "inbound_leads": ("source_record_id",),

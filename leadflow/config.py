@@ -7,6 +7,7 @@ gets a one-line error naming the file and the field, never a traceback.
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -14,7 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from leadflow.canonical import FIELDS, KINDS, TOUCH_TYPES
+from leadflow.canonical import CODE_SEPARATORS, FIELDS, KINDS, TOUCH_TYPES
 from leadflow.errors import ConfigError
 
 DEFAULT_CONFIG = "leadflow.yaml"
@@ -411,11 +412,27 @@ class Crm(Strict):
         return self
 
 
+def _code(text: str) -> str:
+    """A code's spelling (as ``ingest.mapping.spelled_as_code`` writes it)."""
+    return re.sub(CODE_SEPARATORS, "_", text.strip().lower())
+
+
 class Feedback(Strict):
     recycle_reasons: list[str] = Field(default_factory=lambda: ["bad_timing", "no_budget", "not_reachable"])
     disqualify_reasons: list[str] = Field(default_factory=lambda: ["wrong_person", "competitor", "duplicate"])
     # Wins-only CRMs: no win within this many days of the MQL = lost (inferred); None: never
     aging_days: int | None = Field(default=None, ge=1)
+
+    @field_validator("recycle_reasons", "disqualify_reasons")
+    @classmethod
+    def _spelled_as_codes(cls, v: list[str]) -> list[str]:
+        """Outcomes' reasons are read as codes (ingest spells them so): a reason written
+        otherwise here could never match one."""
+        bad = [r for r in v if r != _code(r)]
+        if bad:
+            raise ValueError("write reasons as codes (lower case, underscores): "
+                             + ", ".join(f"{r!r} -> {_code(r)!r}" for r in bad))
+        return v
 
 
 class Alerts(Strict):

@@ -67,3 +67,14 @@ def test_database_url_from_environment(tmp_path: Path, monkeypatch: pytest.Monke
     assert s.database_url.startswith("sqlite:///")
     monkeypatch.setenv("LEADFLOW_DATABASE_URL", "postgresql+psycopg://u@h/db")
     assert s.database_url == "postgresql+psycopg://u@h/db"
+
+
+@pytest.mark.parametrize("field, value", [("recycle_reasons", "No Budget"),
+                                          ("disqualify_reasons", "student ")])
+def test_a_reason_not_spelled_as_a_code_is_named(field: str, value: str) -> None:
+    """Outcomes' reasons are read as codes (lower case, underscores); a configured reason spelled
+    otherwise could never match one, so it is refused with the spelling to use."""
+    with pytest.raises(ConfigError) as e:
+        cfg.parse({"feedback": {field: ["bad_timing", value]}}, "leadflow.yaml")
+    msg = str(e.value)
+    assert f"feedback.{field}" in msg and repr(value.strip().lower().replace(" ", "_")) in msg

@@ -352,3 +352,51 @@ def test_a_touch_naming_only_a_crm_id_passes_quality_one_naming_nothing_does_not
     assert states(engine, "touches").to_dict() == {"passed": 2, "quarantined": 1}
     reasons = db.read_df(engine, sa.select(quarantine.c.reasons))["reasons"].iloc[0]
     assert "identity_required" in reasons
+
+
+CRM_SOURCE = {
+    "name": "crm", "owner": "sales-ops", "kind": "crm_outcomes",
+    "connector": {"type": "file", "path": "crm", "min_age_seconds": 0},
+    "mapping": {"Outcome ID": "source_outcome_id", "Handoff ID": "handoff_id", "Status": "status",
+                "Reason": "reason_code", "Stage Reached": "selling_step", "Amount": "amount",
+                "Date": "occurred_at"},
+    "value_maps": {"status": {"Closed Won": "won", "Stage Update": "step_reached"},
+                   "selling_step": {"Presentation": "presentation"}},
+}
+
+
+def test_messy_codes_and_configured_reasons_load_through_ingest_and_quality(engine, make_ctx,
+                                                                             tmp_path) -> None:
+    """A CRM export spells its codes as people type them: value maps match whatever the case
+    and surrounding or doubled spaces, a code without a map is read in its canonical spelling
+    (as the feedback step reads it), and a rejection reason the configuration names is allowed
+    (it was quarantined by quality as unknown, so the configured disqualification never
+    happened). A code that is not known after all that is still quarantined."""
+    from leadflow.ingest import land
+    from leadflow.quality import validate_all
+    _people_and_handoffs(engine)
+    (tmp_path / "crm").mkdir()
+    (tmp_path / "crm" / "outcomes.csv").write_text(
+        "Outcome ID,Handoff ID,Status,Reason,Stage Reached,Amount,Date\n"
+        "m1,101,closed  won ,,,100,2026-11-05\n"          # value map, case and spaces
+        "m2,102,Won,,,50,2026-11-05\n"                     # no map: canonical spelling
+        "m3,103,Rejected,Student,,,2026-11-05\n"           # a configured reason, typed capitalised
+        "m4,104,STAGE UPDATE,,presentation ,,2026-11-05\n"  # both codes through their maps
+        "m5,105,rejected, no budget,,,2026-11-05\n"        # canonical spelling of a known reason
+        "m6,106,rejected,no such reason,,,2026-11-05\n",   # still unknown: quarantined
+        encoding="utf-8")
+    ctx = make_ctx({"sources": [CRM_SOURCE], "feedback": {
+        "disqualify_reasons": ["wrong_person", "competitor", "duplicate", "student"]}},
+        engine, run_date=date(2026, 11, 10))
+    land(ctx)
+    validate_all(ctx, docs=False)
+    apply_outcomes(ctx)
+    st = _state(engine)
+    got = st["outcomes"].set_index("source_outcome_id")
+    assert got["status"].to_dict() == {"m1": "won", "m2": "won", "m3": "rejected",
+                                       "m4": "step_reached", "m5": "rejected"}
+    assert got.loc["m3", "reason_code"] == "student" and got.loc["m5", "reason_code"] == "no_budget"
+    assert got.loc["m4", "selling_step"] == "presentation"
+    assert st["quarantine"]["reasons"].tolist() == [["reason_code_allowed"]]
+    stage = st["people"].set_index("person_id")["lifecycle_stage"]
+    assert stage[3] == "disqualified" and stage[5] == "recycled" and stage[1] == "customer"

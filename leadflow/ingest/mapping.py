@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadflow.canonical import CLOSED_LISTS, FIELDS, KEYS
+from leadflow.canonical import CLOSED_LISTS, CODE_FIELDS, CODE_SEPARATORS, FIELDS, KEYS
 from leadflow.config import Source
 from leadflow.ingest import signals
 from leadflow.ingest.coerce import CONVERTERS, WHY
@@ -91,23 +91,69 @@ def repeated_columns(source: Source, columns: list[str]) -> dict[str, int]:
 def _value_map(source: Source, fld: str | None, col: str) -> dict[Any, Any]:
     vm: dict[Any, Any] = {}
     vm.update(source.value_maps.get("*", {}))
-    vm.update(source.value_maps.get(col, {}))
+    vm.update(_own_map(source, fld, col))
+    return vm
+
+
+def _own_map(source: Source, fld: str | None, col: str) -> dict[Any, Any]:
+    """The value maps written for this field or column (not ``"*"``)."""
+    vm: dict[Any, Any] = dict(source.value_maps.get(col, {}))
     if fld:
         vm.update(source.value_maps.get(fld, {}))
     return vm
 
 
-def apply_value_map(s: pd.Series, vm: dict[Any, Any]) -> pd.Series:
-    """Replace exact matches; a null target means missing. Values stay text."""
+def apply_value_map(s: pd.Series, vm: dict[Any, Any], loose: dict[Any, Any] | None = None) -> pd.Series:
+    """Replace matches of ``vm``; a null target means missing. Values stay text.
+
+    Keys also in ``loose`` (a field's or a column's own map) match a value typed loosely too:
+    ignoring case and the spaces around it or doubled inside it (``" closed  WON"`` is
+    ``Closed Won``), unless two keys spelled that way map to different values (then only exact
+    matches count for them). ``"*"`` keys match exactly: they apply to every column, and reading
+    every value of every column loosely would cost each delivery a pass over all its text."""
     if not vm:
         return s
     keys = {str(k): (None if v is None else str(v)) for k, v in vm.items()}
     hit = s.isin(list(keys))
-    if not hit.any():
+    near = _loose_hits(s, hit, {str(k): keys[str(k)] for k in (loose or {})})
+    if not hit.any() and near.empty:
         return s
     out = s.astype(object).copy()
     out[hit] = s[hit].map(keys)
+    out[near.index] = near
     return out.where(out.notna(), None)
+
+
+def _loose(s: pd.Series) -> pd.Series:
+    """How a value reads ignoring case and spacing: trimmed, case-folded, spaces as one."""
+    return s.astype("string").str.casefold().str.split().str.join(" ")
+
+
+def _loose_hits(s: pd.Series, exact: pd.Series, keys: dict[str, str | None]) -> pd.Series:
+    """Target per value (indexed like ``s``) of the values that match a key only loosely.
+    Each distinct value is spelled once (a field's own map is for a field of few values)."""
+    if not keys:
+        return pd.Series(dtype=object)
+    spelled = _loose(pd.Series(list(keys), dtype=object))
+    target = pd.Series(list(keys.values()), index=spelled.to_numpy(), dtype=object)
+    agreed = target.groupby(level=0, dropna=False).nunique(dropna=False) == 1
+    target = target[agreed.reindex(target.index).to_numpy()]
+    target = target[~target.index.duplicated()]
+    todo = s.notna().to_numpy() & ~exact.to_numpy(dtype=bool)
+    if target.empty or not todo.any():
+        return pd.Series(dtype=object)
+    codes, uniq = pd.factorize(s[todo])
+    spelled_uniq = _loose(pd.Series(uniq, dtype=object)).to_numpy(dtype=object)
+    at = pd.Series(spelled_uniq).isin(target.index).to_numpy()[codes]
+    return pd.Series(target.reindex(spelled_uniq[codes[at]]).to_numpy(dtype=object),
+                     index=s.index[todo][at], dtype=object)
+
+
+def spelled_as_code(s: pd.Series) -> pd.Series:
+    """A code as leadflow writes it: trimmed, lower case, each run of spaces, hyphens or
+    slashes one underscore (``"Step Reached"`` -> ``step_reached``); blank is missing."""
+    norm = s.astype("string").str.strip().str.lower().str.replace(CODE_SEPARATORS, "_", regex=True)
+    return norm.astype(object).where(norm.notna() & (norm != ""), None)
 
 
 def derived_id_field(source: Source) -> str | None:
@@ -169,7 +215,7 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
     for fld, typ in fields.items():
         col = by_field.get(fld)
         if col is not None:
-            s = apply_value_map(raw[col], _value_map(source, fld, col))
+            s = apply_value_map(raw[col], _value_map(source, fld, col), _own_map(source, fld, col))
         else:
             s = pd.Series([None] * n, dtype=object, index=raw.index)
         if fld in source.constants:
@@ -179,6 +225,8 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
         typed, bad = CONVERTERS[typ](s)
         if fld in CLOSED_LISTS:
             typed = onto_closed_list(typed, fld)
+        elif fld in CODE_FIELDS:
+            typed = spelled_as_code(typed)
         out[fld] = typed
         if bad.any():
             bad_masks.append((fld, col or "(constant)", bad, s))
@@ -195,7 +243,8 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
         attr_cols = [c for c in source.attributes if c in raw.columns and c not in mapped_cols]
     else:
         attr_cols = [c for c in raw.columns if c not in mapped_cols]
-    attrs = pd.DataFrame({c: apply_value_map(raw[c], _value_map(source, None, c)) for c in attr_cols},
+    attrs = pd.DataFrame({c: apply_value_map(raw[c], _value_map(source, None, c), _own_map(source, None, c))
+                          for c in attr_cols},
                          index=raw.index)
     for fld, col in raw_values(source, raw).items():     # the delivered value of a closed-list field
         attrs[f"{fld}_raw"] = col
@@ -216,7 +265,7 @@ def onto_closed_list(s: pd.Series, fld: str) -> pd.Series:
     allowed, fallback = CLOSED_LISTS[fld]
     if s.isna().all():
         return s
-    norm = s.astype("string").str.strip().str.lower().str.replace(r"[\s\-/]+", "_", regex=True)
+    norm = spelled_as_code(s)
     out = norm.where(norm.isin(allowed), fallback)
     return out.astype(object).where(s.notna(), None)
 
@@ -269,7 +318,8 @@ def refused_signals(source: Source, raw: pd.DataFrame, rows: np.ndarray) -> pd.D
     values: dict[str, list[pd.Series]] = {}
     for col, fld in source.mapping.items():
         if fld in signals.FIELDS and col in present:
-            values.setdefault(fld, []).extend(apply_value_map(raw[c], _value_map(source, fld, col))
+            values.setdefault(fld, []).extend(apply_value_map(raw[c], _value_map(source, fld, col),
+                                                                 _own_map(source, fld, col))
                                               for c in [col, *_repeats(source, col, present)])
     for fld in signals.FIELDS:          # a constant (a suppression list's opt_out: true) counts too
         if fld in source.constants:

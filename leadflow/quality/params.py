@@ -76,7 +76,15 @@ def min_rows(conn: Connection, suite: Suite, source: str, current: list[int]) ->
     return int(ratio * median(hist)) if hist else None
 
 
-def for_source(conn: Connection, suite: Suite, kind: str, source: str, batch_ids: list[int]) -> dict[str, Any]:
+def reason_codes(suite: Suite, settings: Settings) -> list[str]:
+    """Rejection reasons an outcome may carry: the suite's list and every reason leadflow.yaml
+    gives a meaning to (a configured disqualification must be able to arrive)."""
+    fb = settings.feedback
+    return sorted({*suite.parameters.get("reason_codes", ()), *fb.recycle_reasons, *fb.disqualify_reasons})
+
+
+def for_source(conn: Connection, suite: Suite, kind: str, source: str, batch_ids: list[int],
+               settings: Settings) -> dict[str, Any]:
     """Every runtime parameter the kind's suite uses, for one source's landed rows."""
     p: dict[str, Any] = {"min_rows": min_rows(conn, suite, source, batch_ids)}
     if kind == "touches":
@@ -85,6 +93,7 @@ def for_source(conn: Connection, suite: Suite, kind: str, source: str, batch_ids
     elif kind == "crm_outcomes":
         ids, emails = known_handoffs(conn, batch_ids)
         p["known_handoff_ids"], p["known_handoff_emails"] = ids, emails
+        p["reason_codes"] = reason_codes(suite, settings)
         p["loaded_keys"] = loaded_keys(conn, kind, source, batch_ids)
     return p
 

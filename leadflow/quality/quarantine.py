@@ -198,7 +198,7 @@ def release(engine: Engine, settings: Settings, ids: list[int], by: str,
             keys = [(e["batch_id"], e["row_number"]) for e in es]
             frame = db.read_df(conn, sa.select(t).where(sa.tuple_(t.c.batch_id, t.c.row_number).in_(keys)))
             frame = frame.set_index(["batch_id", "row_number"]).loc[keys].reset_index()
-            p = qparams.for_source(conn, suite, kind, source, sorted({k[0] for k in keys}))
+            p = qparams.for_source(conn, suite, kind, source, sorted({k[0] for k in keys}), settings)
             ev = evaluate(kind, frame, as_of, p, suite=suite)
             fail_at = {keys[i]: r for i, r in zip(np.flatnonzero(ev.failed), ev.reasons)}
             now = _now()

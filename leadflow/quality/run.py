@@ -401,7 +401,7 @@ def _check_chunks(ctx: RunContext, conn: Connection, suite: Suite, kind: str, so
     """GX on each chunk (the next one read meanwhile); quarantine its failing rows."""
     batch_ids = [int(b) for b in batches["batch_id"]]
     t = time.perf_counter()
-    p = qparams.for_source(conn, suite, kind, source, batch_ids)
+    p = qparams.for_source(conn, suite, kind, source, batch_ids, ctx.settings)
     timings["params"] = timings.get("params", 0.0) + time.perf_counter() - t
     pp = parameters(suite, ctx.as_of, p)
     sc = SourceCheck(kind, source, suite, p, qparams.mapped_fields(ctx.settings, source),

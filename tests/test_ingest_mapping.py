@@ -1,0 +1,67 @@
+"""Value maps and coded fields: values as people type them reach their canonical spelling."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from leadflow.ingest.mapping import apply_value_map, spelled_as_code
+
+
+def test_a_value_map_matches_whatever_the_case_and_spacing() -> None:
+    vm = {"Closed Won": "won", "N/A": None, "Select": None}
+    s = pd.Series(["Closed Won", "closed  won ", " CLOSED WON", "n/a", "SELECT", "Closed-Won", None])
+    assert apply_value_map(s, vm, vm).tolist() == ["won", "won", "won", None, None, "Closed-Won", None]
+
+
+def test_keys_that_differ_only_in_case_match_exactly_only() -> None:
+    """Two keys one spelling apart map to different values: only an exact match decides."""
+    vm = {"US": "us_dollars", "us": "pronoun", "Yes": "true"}
+    s = pd.Series(["US", "us", "Us", "YES "])
+    assert apply_value_map(s, vm, vm).tolist() == ["us_dollars", "pronoun", "Us", "true"]
+
+
+def test_keys_that_agree_are_not_ambiguous_and_exact_wins_over_loose() -> None:
+    vm = {"N/A": None, "n/a": None, "won": "won", "WON ": "lost"}
+    s = pd.Series([" N/a", "WON ", "Won"])
+    assert apply_value_map(s, vm, vm).tolist() == [None, "lost", "Won"]
+
+
+def test_codes_are_spelled_canonically_and_missing_stays_missing() -> None:
+    s = pd.Series(["Step Reached", " no  budget ", "Follow-Up", "won", None, "  "])
+    assert spelled_as_code(s).tolist() == ["step_reached", "no_budget", "follow_up", "won", None, None]
+
+
+def test_a_mapped_code_field_is_read_in_the_codes_spelling() -> None:
+    """A touch type typed as a person would ("Demo Request") is the code ``demo_request``: the
+    quality check and the hand-raiser rule read the same value the feedback step would."""
+    import numpy as np
+
+    from leadflow.config import Source
+    from leadflow.ingest.mapping import map_frame
+    src = Source.model_validate({"name": "web", "owner": "ops", "kind": "touches",
+                                 "connector": {"type": "file", "path": "x"},
+                                 "mapping": {"Id": "source_touch_id", "Email": "email", "Type": "touch_type"}})
+    raw = pd.DataFrame({"Id": ["t1", "t2", "t3"], "Email": ["a@x.com"] * 3,
+                        "Type": ["Demo Request", " form-fill", "Telepathy"]}, dtype=object)
+    assert map_frame(src, raw, np.array([1, 2, 3])).frame["touch_type"].tolist() == [
+        "demo_request", "form_fill", "telepathy"]
+
+
+def test_a_fields_own_map_matches_loosely_and_the_every_column_map_exactly() -> None:
+    """``"*"`` keys apply to every column, so they match exactly (cost); a field's or a
+    column's own keys also match the value typed in another case or spacing."""
+    import numpy as np
+
+    from leadflow.config import Source
+    from leadflow.ingest.mapping import map_frame
+    src = Source.model_validate({"name": "web", "owner": "ops", "kind": "inbound_leads",
+                                 "connector": {"type": "file", "path": "x"},
+                                 "mapping": {"Email": "email", "Source": "lead_source"},
+                                 "value_maps": {"*": {"Select": None}, "lead_source": {"google ads": "Google"},
+                                                "Colour": {"Dark Red": "red"}}})
+    raw = pd.DataFrame({"Email": ["a@x.com", "b@x.com", "c@x.com"],
+                        "Source": [" GOOGLE  Ads", "select", "Select"],
+                        "Colour": ["dark red ", "SELECT", "Select"]}, dtype=object)
+    m = map_frame(src, raw, np.array([1, 2, 3]))
+    assert m.frame["lead_source"].tolist() == ["Google", "select", None]
+    assert m.attrs["Colour"].tolist() == ["red", "SELECT", None]
