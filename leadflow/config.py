@@ -105,6 +105,9 @@ class Source(Strict):
     # How to derive the record id (source_record_id / source_touch_id / source_outcome_id)
     # when the source has no id column: "row_number" (<file>:<row>) or "hash" (of the row).
     record_id: Literal["row_number", "hash"] | None = None
+    # Numeric dates (03/11/2026): true = day first, false = month first, null = the order each
+    # delivery's column shows (a day above 12 tells; with nothing to tell, month first)
+    day_first: bool | None = None
     schedule: str | None = "@daily"
     quality: QualityThresholds = Field(default_factory=QualityThresholds)
     enabled: bool = True

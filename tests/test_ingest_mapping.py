@@ -65,3 +65,28 @@ def test_a_fields_own_map_matches_loosely_and_the_every_column_map_exactly() -> 
     m = map_frame(src, raw, np.array([1, 2, 3]))
     assert m.frame["lead_source"].tolist() == ["Google", "select", None]
     assert m.attrs["Colour"].tolist() == ["red", "SELECT", None]
+
+
+def test_a_source_declares_its_day_month_order_and_an_open_one_is_rejected_by_name() -> None:
+    """A daily export whose dates are all the 3rd shows no order: ``day_first`` settles it. A
+    delivery mixing both orders rejects only the value that could be either, saying why."""
+    import numpy as np
+
+    from leadflow.config import Source
+    from leadflow.ingest.mapping import map_frame
+
+    def source(**over: object) -> Source:
+        return Source.model_validate({"name": "web", "owner": "ops", "kind": "inbound_leads",
+                                      "connector": {"type": "file", "path": "x"},
+                                      "mapping": {"Email": "email", "Created": "created_at"}, **over})
+    raw = pd.DataFrame({"Email": ["a@x.com", "b@x.com"], "Created": ["03/11/2026", "03/11/2026 10:00"]},
+                       dtype=object)
+    rows = np.array([1, 2])
+    assert map_frame(source(day_first=True), raw, rows).frame["created_at"].dt.month.tolist() == [11, 11]
+    assert map_frame(source(), raw, rows).frame["created_at"].dt.month.tolist() == [3, 3]
+    mixed = pd.DataFrame({"Email": ["a@x.com", "b@x.com", "c@x.com"],
+                          "Created": ["28/11/2026", "11/28/2026", "03/04/2026"]}, dtype=object)
+    m = map_frame(source(), mixed, np.array([1, 2, 3]))
+    assert m.frame["row_number"].tolist() == [1, 2]
+    assert m.rejects["row_number"].tolist() == [3]
+    assert "day_first" in " ".join(m.rejects["reasons"].iloc[0])

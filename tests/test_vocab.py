@@ -176,3 +176,22 @@ def test_email_hash_is_each_values_own_sha256_and_keeps_na(values: list) -> None
     want = [email_hash_of(v) for v in values]      # the single-row path (``frames.with_derived``)
     assert [None if pd.isna(v) else v for v in got] == want
     assert email_hash(s.astype("str")).isna().tolist() == s.isna().tolist()
+
+
+@pytest.mark.parametrize("values, expected", [
+    # a day above 12 says the column is written day first: 03/11 is the 3rd of November
+    (["28/11/2026", "03/11/2026 09:15", "05.11.2026"], ["2026-11-28", "2026-11-03 09:15", "2026-11-05"]),
+    # a second number above 12 says month first: 11/03 is the 3rd of November
+    (["11/28/2026", "11/03/2026", "12-01-2026"], ["2026-11-28", "2026-11-03", "2026-12-01"]),
+    # nothing to go on: month first (pandas' and most US exports' order), as before
+    (["11/03/2026", "05/05/2026"], ["2026-11-03", "2026-05-05"]),
+    # both orders in one column: the ambiguous value cannot be read; the others can
+    (["28/11/2026", "11/28/2026", "03/04/2026", "05/05/2026"], ["2026-11-28", "2026-11-28", None, "2026-05-05"]),
+])
+def test_day_and_month_order_is_read_from_the_column(values: list[str], expected: list[str | None]) -> None:
+    """Numeric dates (28/11/2026) are read in the order the column itself shows: a day-first
+    export must not have every date up to the 12th of the month silently swapped."""
+    got, bad = datetimes.parse_datetimes(pd.Series(values, dtype=object))
+    want = pd.Series([pd.Timestamp(v) if v else pd.NaT for v in expected]).astype("datetime64[us]")
+    pd.testing.assert_series_equal(got, want, check_names=False)
+    assert bad.tolist() == [v is None for v in expected]

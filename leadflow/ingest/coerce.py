@@ -49,21 +49,35 @@ def to_bool(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return parse_bools(text(s))
 
 
-def to_datetime(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Timestamps to naive UTC through the shared reader (``leadflow.vocab.datetimes``)."""
-    return parse_datetimes(text(s))
+def to_datetime(s: pd.Series, day_first: bool | None = None) -> tuple[pd.Series, pd.Series]:
+    """Timestamps to naive UTC through the shared reader (``leadflow.vocab.datetimes``);
+    ``day_first``: the source's order of numeric dates (None: read from the column)."""
+    return parse_datetimes(text(s), day_first)
 
 
-def to_date(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    out, bad = to_datetime(s)
+def to_date(s: pd.Series, day_first: bool | None = None) -> tuple[pd.Series, pd.Series]:
+    out, bad = to_datetime(s, day_first)
     return out.dt.normalize(), bad
 
 
 CONVERTERS = {"str": to_str, "int": to_int, "float": to_float, "bool": to_bool,
               "datetime": to_datetime, "date": to_date}
 
+
+def convert(typ: str, s: pd.Series, day_first: bool | None = None) -> tuple[pd.Series, pd.Series]:
+    """(typed values, unreadable mask) for a field of type ``typ``; ``day_first`` is the
+    source's order of numeric dates (date types only)."""
+    if typ == "datetime":
+        return to_datetime(s, day_first)
+    if typ == "date":
+        return to_date(s, day_first)
+    return CONVERTERS[typ](s)
+
 WHY = {"int": "not a whole number (or out of range)", "float": "not a number", "bool": "not a yes/no value",
-       "datetime": "not a date-time", "date": "not a date"}
+       "datetime": "not a date-time (or a numeric date whose day/month order the delivery leaves open: "
+                   "set the source's day_first)",
+       "date": "not a date (or a numeric date whose day/month order the delivery leaves open: "
+               "set the source's day_first)"}
 
 
 def numeric_if_clean(s: pd.Series) -> pd.Series:

@@ -16,7 +16,7 @@ import pandas as pd
 from leadflow.canonical import CLOSED_LISTS, CODE_FIELDS, CODE_SEPARATORS, FIELDS, KEYS
 from leadflow.config import Source
 from leadflow.ingest import signals
-from leadflow.ingest.coerce import CONVERTERS, WHY
+from leadflow.ingest.coerce import WHY, convert
 
 
 class HeaderProblem(Exception):
@@ -222,7 +222,7 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
             s = _with_constant(s if col else None, source.constants[fld], raw.index)
         if fld in signals.FIELDS:
             before[fld] = s
-        typed, bad = CONVERTERS[typ](s)
+        typed, bad = convert(typ, s, source.day_first)
         if fld in CLOSED_LISTS:
             typed = onto_closed_list(typed, fld)
         elif fld in CODE_FIELDS:

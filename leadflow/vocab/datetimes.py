@@ -2,7 +2,8 @@
 datetime columns) -> naive UTC ``datetime64[us]``, with a mask of values that could not be read.
 
 ISO 8601 text is parsed in one vectorised pass; only what fails is retried with pandas'
-per-value ``format="mixed"`` parser. Naive values are taken as UTC. Blank text is missing.
+per-value ``format="mixed"`` parser, in the day/month order the column itself shows
+(``day_order``). Naive values are taken as UTC. Blank text is missing.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from datetime import date, datetime
 import pandas as pd
 
 
-def parse_datetimes(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(naive UTC datetime64[us], unreadable mask) for any delivered timestamps."""
+def parse_datetimes(s: pd.Series, day_first: bool | None = None) -> tuple[pd.Series, pd.Series]:
+    """(naive UTC datetime64[us], unreadable mask) for any delivered timestamps. ``day_first``:
+    the order of numeric dates (03/11/2026) when the source declares it; None reads it from
+    the column (``day_order``)."""
     none_bad = pd.Series(False, index=s.index)
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         return s.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]"), none_bad
@@ -30,10 +33,33 @@ def parse_datetimes(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     out = pd.to_datetime(txt, errors="coerce", format="ISO8601", utc=True)
     retry = present & out.isna()
     if retry.any():
-        again = pd.to_datetime(txt[retry], errors="coerce", format="mixed", utc=True)
-        out = out.where(~retry, again)
+        if day_first is None:
+            day_first, ambiguous = day_order(txt[retry])
+        else:
+            ambiguous = pd.Series(False, index=txt[retry].index)
+        again = pd.to_datetime(txt[retry], errors="coerce", format="mixed", dayfirst=day_first, utc=True)
+        out = out.where(~retry, again.where(~ambiguous))
     out = out.dt.tz_convert(None).astype("datetime64[us]")
     return out, present & out.isna()
+
+
+# A numeric date: two numbers of one or two digits, then a year (28/11/2026, 11-28-26, 3.4.2026).
+NUMERIC_DATE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}(?:\D|$)"
+
+
+def day_order(txt: pd.Series) -> tuple[bool, pd.Series]:
+    """(read day first?, values whose order cannot be told) for the numeric dates of a column.
+
+    The column shows its order: a first number above 12 is a day (28/11/2026), a second one
+    above 12 is a day too (11/28/2026). With only one kind, every value is read that way; with
+    none, month first (pandas' default, as most US exports). With both, the column mixes two
+    orders and a value whose numbers could be either (03/04/2026) cannot be read."""
+    parts = txt.astype("str").str.extract(NUMERIC_DATE).astype("float64")
+    first, second = parts[0], parts[1]
+    day_first = bool(((first > 12) & (second <= 12)).any())
+    month_first = bool(((second > 12) & (first <= 12)).any())
+    ambiguous = (first <= 12) & (second <= 12) & (first != second) if day_first and month_first else first < 0
+    return day_first and not month_first, ambiguous.fillna(False).astype(bool)
 
 
 def to_utc(s: pd.Series) -> pd.Series:
