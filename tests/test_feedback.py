@@ -400,3 +400,26 @@ def test_messy_codes_and_configured_reasons_load_through_ingest_and_quality(engi
     assert st["quarantine"]["reasons"].tolist() == [["reason_code_allowed"]]
     stage = st["people"].set_index("person_id")["lifecycle_stage"]
     assert stage[3] == "disqualified" and stage[5] == "recycled" and stage[1] == "customer"
+
+
+def test_an_outcome_cites_an_address_as_a_mail_client_writes_it(engine, make_ctx, tmp_path) -> None:
+    """'Name <address>' (or a trailing zero-width space) in a CRM export is the person's address
+    to quality and feedback alike, as it is to identity: the outcome loads, matched by email."""
+    from leadflow.ingest import land
+    from leadflow.quality import validate_all
+    _people_and_handoffs(engine)
+    (tmp_path / "crm").mkdir()
+    (tmp_path / "crm" / "outcomes.csv").write_text(
+        "Outcome ID,Email,Status,Date\n"
+        "e1,\"Lee, Ann <P2@Acme.test>\",accepted,2026-11-05\n"
+        "e2,p3@acme.test\u200b,accepted,2026-11-05\n"
+        "e3,Someone <nobody@acme.test>,accepted,2026-11-05\n", encoding="utf-8")
+    src = {**CRM_SOURCE, "mapping": {"Outcome ID": "source_outcome_id", "Email": "email", "Status": "status",
+                                     "Date": "occurred_at"}}
+    ctx = make_ctx({"sources": [src]}, engine, run_date=date(2026, 11, 10))
+    land(ctx)
+    validate_all(ctx, docs=False)
+    apply_outcomes(ctx)
+    st = _state(engine)
+    assert st["outcomes"].set_index("source_outcome_id")["handoff_id"].to_dict() == {"e1": 102, "e2": 103}
+    assert st["quarantine"]["reasons"].tolist() == [["unmatched: no handed-off lead found by email (keys tried)"]]

@@ -23,7 +23,7 @@ from leadflow.quality.prepare import prepare
 from leadflow.quality.suites import load_suite
 from leadflow.vocab import booleans, datetimes
 from leadflow.vocab.connections import airflow_connection
-from leadflow.vocab.emails import email_hash, email_hash_of
+from leadflow.vocab.emails import email_hash, email_hash_of, normalise_address
 
 PKG = Path(__file__).resolve().parents[1] / "leadflow"
 WORDS = sorted(booleans.TRUE_WORDS | booleans.FALSE_WORDS)
@@ -195,3 +195,36 @@ def test_day_and_month_order_is_read_from_the_column(values: list[str], expected
     want = pd.Series([pd.Timestamp(v) if v else pd.NaT for v in expected]).astype("datetime64[us]")
     pd.testing.assert_series_equal(got, want, check_names=False)
     assert bad.tolist() == [v is None for v in expected]
+
+
+EMAILS = {
+    "Ann@Example.COM": "ann@example.com",
+    "Ann Lee <ann@example.com>": "ann@example.com",          # a mail client's "Name <address>"
+    "\"Lee, Ann\" <ann@example.com>": "ann@example.com",
+    "ann@example.com\u200b": "ann@example.com",               # zero-width space from copy-paste
+    "\ufeffann@example.com": "ann@example.com",               # a byte-order mark
+    "\u00a0ann@example.com\u00a0": "ann@example.com",         # no-break spaces around
+    "ＡＮＮ@ｅｘａｍｐｌｅ.com": "ann@example.com",             # full-width forms
+    "ann@example.com.": "ann@example.com",                    # the sentence's full stop
+    "ann@exämple.com": "ann@exämple.com",                     # an internationalised domain
+    "ann@@example.com": None, "ann@example.com;bob@example.com": None,
+    "ann@example.com, bob@example.com": None, "Ann <ann@example.com> <bob@example.com>": None,
+    "=HYPERLINK(\"x\")@a.com": None, "ann\u00a0@example.com": None, "ann@localhost": None,
+}
+
+
+def test_every_stage_reads_an_address_the_same_way() -> None:
+    """What identity keys a person on (``normalise_address``) is what quality lets through: an
+    address quality quarantines is unusable to identity, and one identity can read is not
+    quarantined (an internationalised domain was; 'Name <address>' was unreadable to both)."""
+    s = pd.Series(list(EMAILS), dtype=object)
+    norm = normalise_address(s)
+    assert [None if pd.isna(v) else v for v in norm] == list(EMAILS.values())
+    suite = load_suite("inbound_leads")
+    frame = pd.DataFrame({"email": s, "source_record_id": [f"r{i}" for i in range(len(s))]})
+    from leadflow.quality.frame import evaluate
+    ev = evaluate("inbound_leads", frame, datetime(2026, 11, 26), {}, suite=suite, dataset=False,
+                  scopes=("chunk",))
+    why = dict(zip(np.flatnonzero(ev.failed), ev.reasons))
+    bad_syntax = ["email_syntax" in why.get(i, []) for i in range(len(s))]
+    assert bad_syntax == [v is None for v in EMAILS.values()]

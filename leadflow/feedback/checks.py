@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from leadflow.canonical import MATCH_KEYS, OUTCOME_STATUSES, REJECTION_REASONS, SELLING_STEPS
+from leadflow.vocab.emails import normalise_address
 
 # An outcome belongs to one "family" per handoff; a family holds one fact, so a second row in
 # the same family is a duplicate (same status) or a contradiction (different status).
@@ -27,7 +28,7 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
     out["amount"] = pd.to_numeric(out["amount"], errors="coerce")
     out["occurred_at"] = pd.to_datetime(out["occurred_at"], errors="coerce")
     out["handoff_id"] = pd.to_numeric(out["handoff_id"], errors="coerce").astype("Int64")
-    out["email_norm"] = out["email"].astype("string").str.strip().str.lower().replace("", pd.NA)
+    out["email_norm"] = normalise_address(out["email"]).astype("string")    # as identity reads it
     for c in ("source_record_id", "crm_id"):
         if c in out:
             out[c] = out[c].astype("string").str.strip().replace("", pd.NA)

@@ -11,7 +11,6 @@ suite is read, so a suite can name them like any built-in type.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -27,11 +26,7 @@ from great_expectations.expectations.metrics.map_metric_provider import (
 from great_expectations.render import LegacyRendererType, RenderedStringTemplateContent
 from great_expectations.render.renderer.renderer import renderer
 
-#: Deliverable address syntax (RFC 5321 dot-atom local part, a dotted domain, a letter TLD),
-#: on the trimmed, lower-cased value; at most 254 characters in all (RFC 5321 path limit is
-#: checked by the suites' own length expectation, so it is not repeated here).
-EMAIL_RE = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-                      r"@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")
+from leadflow.vocab.emails import normalise_address
 
 
 def _render(template: str, configuration: Any, keys: tuple[str, ...]) -> list[RenderedStringTemplateContent]:
@@ -50,13 +45,15 @@ def _render(template: str, configuration: Any, keys: tuple[str, ...]) -> list[Re
 
 # ----------------------------------------------------------------------------- deliverable email
 class ColumnValuesDeliverableEmail(ColumnMapMetricProvider):
-    """True where a value is a deliverable address (vectorised regex over the column)."""
+    """True where a value is an address identity can read (``vocab.emails.normalise_address``:
+    deliverable syntax, an internationalised domain, "Name <address>"): quality passes exactly
+    the addresses people are keyed on."""
 
     condition_metric_name = "column_values.deliverable_email"
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
-        return column.astype(str).str.contains(EMAIL_RE.pattern)
+        return normalise_address(column).notna()
 
 
 class ExpectColumnValuesToBeDeliverableEmail(ColumnMapExpectation):

@@ -35,13 +35,43 @@ def _validate_non_ascii(values: pd.Series) -> pd.Series:
     return values.map(dict(zip(uniq, (one(v) for v in uniq))))
 
 
+# Characters copy-paste leaves in an address that no one can see: zero-width spaces and joiners,
+# the word joiner, a byte-order mark.
+_INVISIBLE = "[\u200b\u200c\u200d\u2060\ufeff]"
+# A mail client's "Name <address>": the address in the one pair of angle brackets, at the end.
+_ANGLED = r"^[^<>]*<([^<>]*)>\s*$"
+
+
+def _tidy(s: pd.Series) -> pd.Series:
+    return (s.str.strip().str.lower().str.strip("<> \t\"'")
+            .str.replace(r"^mailto:", "", regex=True).str.strip())
+
+
+def _repaired(s: pd.Series) -> pd.Series:
+    """What a person would read as the address: compatibility forms folded (full-width
+    letters, no-break spaces as spaces), invisible characters dropped, the address out of
+    "Name <address>", a sentence's full stop after it dropped."""
+    s = s.str.normalize("NFKC").str.replace(_INVISIBLE, "", regex=True)
+    angled = s.str.extract(_ANGLED, expand=False)
+    return _tidy(angled.where(angled.notna(), s)).str.rstrip(".")
+
+
 def normalise_address(email: pd.Series) -> pd.Series:
-    """Addresses as delivered -> the lower-cased address (``str`` dtype), NA when unusable."""
-    s = email.astype("str")
-    s = (s.str.strip().str.lower().str.strip("<> \t\"'")
-         .str.replace(r"^mailto:", "", regex=True).str.strip())
+    """Addresses as delivered -> the lower-cased address (``str`` dtype), NA when unusable.
+
+    The one reader of addresses: identity keys people on it and quality's ``email_syntax``
+    passes exactly what it can read. Values that fail the plain reading get a second one
+    (``_repaired``), so the common case costs one vectorised pass."""
+    raw = email.astype("str")
+    s = _tidy(raw)
     s = s.where(s.str.len() > 0)
     ascii_ok = s.str.fullmatch(EMAIL_RE).fillna(False).astype(bool)
+    retry = s.notna() & ~ascii_ok
+    if retry.any():
+        s = s.astype(object)
+        s[retry] = _repaired(raw[retry]).astype(object)
+        s = s.astype("str").where(lambda x: x.str.len() > 0)
+        ascii_ok = s.str.fullmatch(EMAIL_RE).fillna(False).astype(bool)
     norm = s.where(ascii_ok)
     non_ascii = s.notna() & ~ascii_ok & ~s.str.isascii().fillna(True).astype(bool)
     if non_ascii.any():
