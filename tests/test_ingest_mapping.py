@@ -90,3 +90,19 @@ def test_a_source_declares_its_day_month_order_and_an_open_one_is_rejected_by_na
     assert m.frame["row_number"].tolist() == [1, 2]
     assert m.rejects["row_number"].tolist() == [3]
     assert "day_first" in " ".join(m.rejects["reasons"].iloc[0])
+
+
+def test_numbers_with_thousands_grouping_are_read() -> None:
+    """'1,000' employees or a '12,500.50' deal, as spreadsheets format them, are numbers; a
+    column that writes decimals with a comma ('12,5') keeps its commas unread (quarantined as
+    before), because there '1,000' could be one."""
+    from leadflow.ingest.coerce import to_float, to_int
+    s = pd.Series(["1,000", "12,500", "1,234,567", "-2,000", "1000", None, "1,00,000", ",100", "1,000.5"],
+                  dtype=object)
+    got, bad = to_int(s)
+    assert got.astype(object).where(got.notna(), None).tolist() == [1000, 12500, 1234567, -2000, 1000] + [None] * 4
+    assert bad.tolist() == [False] * 6 + [True] * 3
+    amount, bad = to_float(pd.Series(["12,500.50", "0.5", "3,000"], dtype=object))
+    assert amount.tolist() == [12500.5, 0.5, 3000.0] and not bad.any()
+    european = pd.Series(["1,000", "12,5"], dtype=object)
+    assert to_float(european)[1].tolist() == [True, True]
