@@ -228,3 +228,13 @@ def test_every_stage_reads_an_address_the_same_way() -> None:
     why = dict(zip(np.flatnonzero(ev.failed), ev.reasons))
     bad_syntax = ["email_syntax" in why.get(i, []) for i in range(len(s))]
     assert bad_syntax == [v is None for v in EMAILS.values()]
+
+
+def test_unix_epoch_times_are_read_in_seconds_or_milliseconds() -> None:
+    """APIs and their JSON exports (HubSpot, Marketo) send times as epoch seconds or
+    milliseconds; 8 digits stay a compact date (20261103), other digit runs stay unreadable."""
+    s = pd.Series(["1762164000", "1762164000000", "1762164000.5", "20261103", "12345", "17621640000"], dtype=object)
+    got, bad = datetimes.parse_datetimes(s)
+    assert got.tolist()[:4] == [pd.Timestamp("2025-11-03 10:00"), pd.Timestamp("2025-11-03 10:00"),
+                                pd.Timestamp("2025-11-03 10:00:00.5"), pd.Timestamp("2026-11-03")]
+    assert bad.tolist() == [False, False, False, False, True, True]

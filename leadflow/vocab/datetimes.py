@@ -33,6 +33,10 @@ def parse_datetimes(s: pd.Series, day_first: bool | None = None) -> tuple[pd.Ser
     out = pd.to_datetime(txt, errors="coerce", format="ISO8601", utc=True)
     retry = present & out.isna()
     if retry.any():
+        epoch = from_epoch(txt[retry])
+        out = out.where(~retry, epoch)
+        retry = retry & out.isna()
+    if retry.any():
         if day_first is None:
             day_first, ambiguous = day_order(txt[retry])
         else:
@@ -60,6 +64,20 @@ def day_order(txt: pd.Series) -> tuple[bool, pd.Series]:
     month_first = bool(((second > 12) & (first <= 12)).any())
     ambiguous = (first <= 12) & (second <= 12) & (first != second) if day_first and month_first else first < 0
     return day_first and not month_first, ambiguous.fillna(False).astype(bool)
+
+
+# Unix time as APIs send it: seconds (9-10 digits, a fraction allowed) or milliseconds (12-13).
+EPOCH_SECONDS = r"\s*\d{9,10}(?:\.\d+)?\s*"
+EPOCH_MILLISECONDS = r"\s*\d{12,13}\s*"
+
+
+def from_epoch(txt: pd.Series) -> pd.Series:
+    """UTC times of the values written as Unix time (NaT for the rest). Other digit runs are not
+    times: 8 digits are a compact date (20261103, read by the date parser), the rest unreadable."""
+    t = txt.astype("str")
+    seconds = pd.to_numeric(t.where(t.str.fullmatch(EPOCH_SECONDS)), errors="coerce")
+    millis = pd.to_numeric(t.where(t.str.fullmatch(EPOCH_MILLISECONDS)), errors="coerce") / 1000
+    return pd.to_datetime(seconds.fillna(millis), unit="s", utc=True, errors="coerce")
 
 
 def to_utc(s: pd.Series) -> pd.Series:
