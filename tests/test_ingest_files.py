@@ -372,3 +372,20 @@ def test_file_dated_after_the_run_date_waits_for_its_day(tmp_path, engine, make_
     assert (landing / "leads_2026-11-27.csv").exists()
     later = make_ctx(doc, engine, run_date=date(2026, 11, 27))
     assert {r["uri"]: r["status"] for r in land(later)} == {"leads_2026-11-27.csv": "landed"}
+
+
+def test_a_header_spelled_in_another_case_or_spacing_is_mapped(tmp_path, make_ctx, engine):
+    """An export that writes 'EMAIL' or 'do not  email' for the mapped 'Email' / 'Do Not Email'
+    (another tool, another version) lands instead of being refused for a missing column. Where
+    two header columns read alike, neither is guessed: the delivery is refused as before."""
+    header = HEADER.replace("Email,", "EMAIL,").replace("Do Not Email", "do not  email")
+    write(_landing(tmp_path) / "a.csv", "\n".join([header, *ROWS]) + "\n")
+    write(_landing(tmp_path) / "b.csv", "Id,EMAIL,email,Employees,Created,Do Not Email,Source,Notes\n"
+                                        "9,z@x.com,y@x.com,10,2026-11-01,No,google,\n")
+    ctx = _ctx(make_ctx, engine, lead_source())
+    by_file = {Path(r["uri"]).name: r for r in land(ctx)}
+    assert by_file["a.csv"]["status"] == "landed" and by_file["a.csv"]["rows_landed"] == 3
+    landed = rows(engine)
+    assert [r["email"] for r in landed] == ["a@x.com", "b@x.com", "c@x.com"]
+    assert [r["opt_out"] for r in landed] == [False, True, False]
+    assert by_file["b.csv"]["status"] == "failed" and "'Email'" in by_file["b.csv"]["error"]

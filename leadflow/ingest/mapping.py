@@ -65,8 +65,34 @@ def key_field(kind: str) -> str | None:
     return keys[0] if len(keys) == 1 and FIELDS[kind][keys[0]] == "str" else None
 
 
+def header_names(source: Source, columns: list[str]) -> list[str]:
+    """The delivered header, with each mapped or declared column the header lacks as written
+    but holds once in another case or spacing ('EMAIL', 'do not  email') given the name the
+    source uses. Two header columns that read alike are not guessed between (the mapped
+    column stays missing)."""
+    def spelled(name: str) -> str:
+        return " ".join(str(name).split()).casefold()
+    out = [str(c) for c in columns]
+    present = set(out)
+    taken = set(source.mapping) | set(source.attributes)
+    for want in dict.fromkeys([*source.mapping, *source.attributes]):
+        if want in present:
+            continue
+        hits = [i for i, c in enumerate(out) if c not in taken and spelled(c) == spelled(want)]
+        if len(hits) == 1:
+            out[hits[0]] = want
+            taken.add(want)
+    return out
+
+
+def with_header_names(source: Source, raw: pd.DataFrame) -> pd.DataFrame:
+    """``raw`` with its columns named as the source names them (``header_names``)."""
+    names = header_names(source, list(raw.columns))
+    return raw if names == list(raw.columns) else raw.set_axis(names, axis=1)
+
+
 def missing_columns(source: Source, columns: list[str]) -> list[str]:
-    present = set(columns)
+    present = set(header_names(source, columns))
     return [c for c in source.mapping if c not in present]
 
 
@@ -84,7 +110,7 @@ def _repeats(source: Source, col: str, present: set[str]) -> list[str]:
 
 def repeated_columns(source: Source, columns: list[str]) -> dict[str, int]:
     """Mapped columns the header names more than once, with how many times."""
-    present = set(columns)
+    present = set(header_names(source, columns))
     return {c: 1 + len(r) for c in source.mapping if (r := _repeats(source, c, present))}
 
 
@@ -198,6 +224,7 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
     """
     kind = source.kind
     fields = FIELDS[kind]
+    raw = with_header_names(source, raw)
     miss = missing_columns(source, list(raw.columns))
     if miss:
         raise MissingColumns(miss, [source.mapping[c] for c in miss])
@@ -313,7 +340,7 @@ def refused_signals(source: Source, raw: pd.DataFrame, rows: np.ndarray) -> pd.D
     (``uq_contact_block_row``), so with the email column repeated the first column's address is
     blocked, as it was when such a delivery landed; the row, with every address, waits in
     quarantine."""
-    raw = raw.reset_index(drop=True)
+    raw = with_header_names(source, raw).reset_index(drop=True)
     present = set(raw.columns)
     values: dict[str, list[pd.Series]] = {}
     for col, fld in source.mapping.items():
