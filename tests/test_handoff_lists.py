@@ -170,3 +170,16 @@ def test_sla_texts_of_a_whole_list_match_the_text_of_each_value() -> None:
     cs = lists.cards(pd.DataFrame({"sla_due": vals, "name": ["x"] * len(vals)}))
     assert [c["sla"] for c in cs] == [_sla_one(v) for v in vals]
     assert [c["sla"] for c in lists.cards(pd.DataFrame({"name": ["x"]}))] == ["not set"]
+
+
+def test_a_mailto_link_carries_only_the_address() -> None:
+    """'?cc=' and '&' are legal in an address's local part; unencoded in a mailto: link they
+    would add a recipient or a body the rep did not write. The link encodes the address; the
+    text shows it as it is."""
+    from leadflow.handoff.lists import to_html_text
+    df = pd.DataFrame({"handoff_id": [1], "person_id": [1], "name": ["Ann"], "sla_due": [None],
+                       "email": ["ann?cc=spy@evil.test&body=hi@example.com"]})
+    html = to_html_text(df, "t")
+    href = re.search(r'href="mailto:([^"]*)"', html).group(1)
+    assert "?" not in href and "&" not in href and "=" not in href
+    assert "ann?cc=spy@evil.test&amp;body=hi@example.com</a>" in html

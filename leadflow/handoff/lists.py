@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+from urllib.parse import quote
 
 import pandas as pd
 from jinja2 import Environment, select_autoescape
@@ -160,7 +161,7 @@ ul{margin:0;padding-left:1.1rem}
 <h3>Why you</h3>
 <p class="small">{{ c.route }}</p>
 <p class="contact">{% if c.phone %}<a href="tel:{{ c.phone }}">{{ c.phone }}</a>{% endif %}
-{%- if c.email %}<a href="mailto:{{ c.email }}">{{ c.email }}</a>{% endif %}</p>
+{%- if c.email %}<a href="mailto:{{ c.mailto }}">{{ c.email }}</a>{% endif %}</p>
 <p class="small">Handoff {{ c.handoff_id }} · person {{ c.person_id }}</p>
 </article>
 {% endfor %}</main></body></html>
@@ -192,10 +193,12 @@ def cards(df: pd.DataFrame) -> list[dict[str, object]]:
     rows = df.astype(object).where(df.notna(), None).to_dict("records")
     out = []
     for r, due in zip(rows, sla.tolist()):
+        email = r.get("email") if isinstance(r.get("email"), str) and "@" in r["email"] else None
         out.append({**r, "sla": due, "why": _split(r.get("top_reasons")),
                     "touches": _split(r.get("recent_touches"), 3),
                     "phone": r.get("phone") if isinstance(r.get("phone"), str) and PHONE.match(r["phone"]) else None,
-                    "email": r.get("email") if isinstance(r.get("email"), str) and "@" in r["email"] else None})
+                    # '?', '&', '=' are legal in an address; in a mailto: link they start headers
+                    "email": email, "mailto": quote(email, safe="@") if email else None})
     return out
 
 
