@@ -152,3 +152,16 @@ def test_phone_fast_path_equals_phonenumbers_on_random_numbers() -> None:
     assert same.all(), pd.DataFrame({"n": nums, "r": region, "got": got, "want": want})[~same].head()
     assert want.notna().sum() > n // 3          # the sample exercises real numbers
     assert phonenumbers.is_possible_number(phonenumbers.parse(got.dropna().iloc[0]))
+
+
+def test_company_domain_is_read_from_what_people_type_in_a_website_field() -> None:
+    """A website field holds URLs with ports, e-mail addresses and a trailing dot as often as
+    bare domains; each names the company's domain. Junk stays missing."""
+    from leadflow.clean import _domain
+    typed = ["https://www.Acme.com/about", "WWW.ACME.COM", "http://acme.co.uk:8080/x", "acme.com:443",
+             "@acme.com", "ann@acme.com", "mailto:ann@acme.com", "//acme.com", "acme.com.", "www2.acme.com",
+             "acme", "=HYPERLINK(\"x\")", "N/A", "http://", None]
+    want = ["acme.com", "acme.com", "acme.co.uk", "acme.com", "acme.com", "acme.com", "acme.com", "acme.com",
+            "acme.com", "acme.com", None, None, None, None, None]
+    got = _domain(pd.Series(typed, dtype=object))
+    assert [None if pd.isna(v) else v for v in got] == want

@@ -34,8 +34,13 @@ def _col(df: pd.DataFrame, name: str) -> pd.Series:
     return df[name] if name in df.columns else pd.Series(pd.NA, index=df.index, dtype="object")
 
 
+# The host of what a website field holds: a URL (any scheme, a port), '//host', an address or
+# '@domain' (the part after '@'), a bare domain; 'www.' / 'www2.' and a trailing dot dropped.
+_HOST = r"^(?:[a-z][a-z0-9+-]*:)?(?://)?(?:[^@/?#\s]*@)?(?:www\d*\.)?([^/?#:@\s]+?)\.?(?::\d+)?(?:[/?#].*)?$"
+
+
 def _domain(u: pd.Series) -> pd.Series:
-    dom = u.str.strip().str.lower().str.extract(r"^(?:https?://)?(?:www\.)?([^/?#]+)", expand=False)
+    dom = u.str.strip().str.lower().str.extract(_HOST, expand=False)
     return dom.where(dom.str.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}").fillna(False).astype(bool))
 
 
