@@ -94,6 +94,8 @@ def for_source(conn: Connection, suite: Suite, kind: str, source: str, batch_ids
         ids, emails = known_handoffs(conn, batch_ids)
         p["known_handoff_ids"], p["known_handoff_emails"] = ids, emails
         p["reason_codes"] = reason_codes(suite, settings)
+    elif kind == "campaign_spend":     # None (no report currency): the check is skipped
+        p["report_currencies"] = [settings.report.currency] if settings.report.currency else None
         p["loaded_keys"] = loaded_keys(conn, kind, source, batch_ids)
     return p
 

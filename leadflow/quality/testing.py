@@ -50,7 +50,7 @@ def states(engine: Engine, kind: str) -> pd.Series:
 T0 = datetime(2026, 11, 20, 10, 0)
 CRAFT_PARAMS = {"known_campaign_ids": {"c1"}, "known_handoff_ids": {1},
                 "known_handoff_emails": {"person1@example.com"}, "loaded_keys": {"loaded-key"},
-                "owner_reps": {"rep1", "unassigned"}}
+                "owner_reps": {"rep1", "unassigned"}, "report_currencies": ["EUR"]}
 
 
 def good_row(kind: str, i: int, source: str = "src") -> dict[str, Any]:
@@ -80,7 +80,7 @@ def good_row(kind: str, i: int, source: str = "src") -> dict[str, Any]:
 
 
 # Checks whose crafted break also (unavoidably) breaks another check.
-SIDE_EFFECTS = {"email_no_control_chars": {"email_syntax"}}
+SIDE_EFFECTS = {"email_no_control_chars": {"email_syntax"}, "currency_code": {"currency_is_report_currency"}}
 
 
 def break_row(check: Any, row: dict[str, Any], other: dict[str, Any]) -> list[dict[str, Any]]:
@@ -113,6 +113,8 @@ def break_row(check: Any, row: dict[str, Any], other: dict[str, Any]) -> list[di
             r[col] = 999999
         elif col == "email":
             r[col] = "nobody@example.com"
+        elif col == "currency":
+            r[col] = "USD"            # a well-formed code, not the report's
         else:
             r[col] = "bogus"
     elif t == "expect_column_values_to_not_be_in_set":
