@@ -106,3 +106,18 @@ def test_numbers_with_thousands_grouping_are_read() -> None:
     assert amount.tolist() == [12500.5, 0.5, 3000.0] and not bad.any()
     european = pd.Series(["1,000", "12,5"], dtype=object)
     assert to_float(european)[1].tolist() == [True, True]
+
+
+def test_a_currency_code_is_read_in_capitals() -> None:
+    """'usd' or ' Eur ' is the ISO code USD / EUR (quality checks the code's form and that it is
+    the report's); a value that is no code stays as delivered and fails there."""
+    import numpy as np
+
+    from leadflow.config import Source
+    from leadflow.ingest.mapping import map_frame
+    src = Source.model_validate({"name": "ads", "owner": "ops", "kind": "campaign_spend",
+                                 "connector": {"type": "file", "path": "x"},
+                                 "mapping": {"Campaign": "campaign_id", "Cur": "currency"}})
+    raw = pd.DataFrame({"Campaign": ["c1", "c2", "c3", "c4"], "Cur": ["usd", " Eur ", "US Dollar", None]},
+                       dtype=object)
+    assert map_frame(src, raw, np.array([1, 2, 3, 4])).frame["currency"].tolist() == ["USD", "EUR", "US Dollar", None]

@@ -175,6 +175,13 @@ def _loose_hits(s: pd.Series, exact: pd.Series, keys: dict[str, str | None]) -> 
                      index=s.index[todo][at], dtype=object)
 
 
+def _iso_code(s: pd.Series) -> pd.Series:
+    """Three letters in any case and spacing as the capitals of an ISO code; else as delivered."""
+    t = s.astype("string").str.strip().str.upper()
+    code = t.str.fullmatch(r"[A-Z]{3}").fillna(False).astype(bool)
+    return s.astype(object).where(~code, t.astype(object))
+
+
 def spelled_as_code(s: pd.Series) -> pd.Series:
     """A code as leadflow writes it: trimmed, lower case, each run of spaces, hyphens or
     slashes one underscore (``"Step Reached"`` -> ``step_reached``); blank is missing."""
@@ -254,6 +261,8 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
             typed = onto_closed_list(typed, fld)
         elif fld in CODE_FIELDS:
             typed = spelled_as_code(typed)
+        elif fld == "currency":        # ISO 4217: 'usd' is USD
+            typed = _iso_code(typed)
         out[fld] = typed
         if bad.any():
             bad_masks.append((fld, col or "(constant)", bad, s))
