@@ -116,6 +116,10 @@ CLOSED_LISTS: Final[dict[str, tuple[tuple[str, ...], str]]] = {
 # Fields whose values are codes: a delivered value is read in the codes' spelling (trimmed,
 # lower case, underscores: "Step Reached" -> step_reached) before it is checked against its list.
 CODE_FIELDS: Final = ("status", "reason_code", "selling_step", "touch_type")
+# Mapping targets that are not stored themselves but fill canonical fields: a full name in one
+# column fills the given and family name (where the source does not deliver those apart).
+SPLIT_FIELDS: Final[dict[str, tuple[str, ...]]] = {"full_name": ("first_name", "last_name")}
+
 # What separates a code's words as typed; each run becomes one underscore.
 CODE_SEPARATORS: Final = r"[\s\-/]+"
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from leadflow.canonical import CODE_SEPARATORS, FIELDS, KINDS, TOUCH_TYPES
+from leadflow.canonical import CODE_SEPARATORS, FIELDS, KINDS, SPLIT_FIELDS, TOUCH_TYPES
 from leadflow.errors import ConfigError
 
 DEFAULT_CONFIG = "leadflow.yaml"
@@ -124,7 +124,8 @@ class Source(Strict):
     def _targets_are_canonical(cls, v: dict[str, str], info: Any) -> dict[str, str]:
         kind = info.data.get("kind")
         if kind:
-            bad = sorted(t for t in v.values() if t not in FIELDS[kind])
+            bad = sorted(t for t in v.values() if t not in FIELDS[kind] and not (
+                t in SPLIT_FIELDS and set(SPLIT_FIELDS[t]) <= set(FIELDS[kind])))
             if bad:
                 raise ValueError(f"unknown canonical field(s) for {kind}: {', '.join(bad)}")
         return v

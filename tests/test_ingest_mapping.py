@@ -121,3 +121,21 @@ def test_a_currency_code_is_read_in_capitals() -> None:
     raw = pd.DataFrame({"Campaign": ["c1", "c2", "c3", "c4"], "Cur": ["usd", " Eur ", "US Dollar", None]},
                        dtype=object)
     assert map_frame(src, raw, np.array([1, 2, 3, 4])).frame["currency"].tolist() == ["USD", "EUR", "US Dollar", None]
+
+
+def test_a_full_name_column_fills_given_and_family_name() -> None:
+    """An export with one 'Name' column maps it to ``full_name``: each row gets its given and
+    family name from it, unless the row delivers them apart (those win)."""
+    import numpy as np
+
+    from leadflow.config import Source
+    from leadflow.ingest.mapping import map_frame
+    src = Source.model_validate({"name": "web", "owner": "ops", "kind": "inbound_leads",
+                                 "connector": {"type": "file", "path": "x"},
+                                 "mapping": {"Email": "email", "Name": "full_name", "Last": "last_name"}})
+    raw = pd.DataFrame({"Email": ["a@x.com", "b@x.com", "c@x.com"],
+                        "Name": ["Dr. Ann Lee", "Lee, Bob", None], "Last": [None, "Leigh", "Cole"]}, dtype=object)
+    f = map_frame(src, raw, np.array([1, 2, 3])).frame
+    assert f["first_name"].tolist() == ["Ann", "Bob", None]
+    assert f["last_name"].tolist() == ["Lee", "Leigh", "Cole"]
+    assert "full_name" not in f.columns

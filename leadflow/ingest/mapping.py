@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadflow.canonical import CLOSED_LISTS, CODE_FIELDS, CODE_SEPARATORS, FIELDS, KEYS
+from leadflow.canonical import CLOSED_LISTS, CODE_FIELDS, CODE_SEPARATORS, FIELDS, KEYS, SPLIT_FIELDS
 from leadflow.config import Source
 from leadflow.ingest import signals
 from leadflow.ingest.coerce import WHY, convert
+from leadflow.vocab.names import split_full_name
 
 
 class HeaderProblem(Exception):
@@ -266,6 +267,7 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
         out[fld] = typed
         if bad.any():
             bad_masks.append((fld, col or "(constant)", bad, s))
+    _fill_from_full_name(out, source, raw, by_field)
     kf = key_field(kind)
     if kf and kf not in by_field:
         derived = derive_record_id(source, raw, rows, delivery)
@@ -292,6 +294,20 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
         attrs = attrs[keep].reset_index(drop=True)
     sig = signals.contact_signals(kind, before, np.asarray(rows))
     return Mapped(frame, attr_cols, rejects, attrs, signals=sig)
+
+
+def _fill_from_full_name(out: dict[str, Any], source: Source, raw: pd.DataFrame, by_field: dict[str, str]) -> None:
+    """Given and family names from a column mapped to ``full_name`` where the row has none of
+    its own (``vocab.names.split_full_name``)."""
+    for split, targets in SPLIT_FIELDS.items():
+        col = by_field.get(split)
+        if col is None:
+            continue
+        parts = split_full_name(apply_value_map(raw[col], _value_map(source, split, col), _own_map(source, split, col)))
+        for fld in targets:
+            own = out[fld]
+            out[fld] = pd.Series(np.where(own.notna().to_numpy(), own.to_numpy(dtype=object),
+                                          parts[fld].to_numpy(dtype=object)), index=own.index, dtype=object)
 
 
 def onto_closed_list(s: pd.Series, fld: str) -> pd.Series:

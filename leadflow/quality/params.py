@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from leadflow.canonical import KEYS
+from leadflow.canonical import KEYS, SPLIT_FIELDS
 from leadflow.config import Settings
 from leadflow.quality.suites import Suite
 from leadflow.store import db, rowstate
@@ -112,6 +112,7 @@ def mapped_fields(settings: Settings, source: str) -> set[str] | None:
     except Exception:  # noqa: BLE001 - a source removed from the config: check everything
         return None
     fields = set(src.mapping.values()) | set(src.constants)
+    fields |= {f for s in fields & set(SPLIT_FIELDS) for f in SPLIT_FIELDS[s]}
     if getattr(src, "record_id", None):
         fields |= {KEYS[src.kind][0]}
     return fields
