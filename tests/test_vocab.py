@@ -238,3 +238,13 @@ def test_unix_epoch_times_are_read_in_seconds_or_milliseconds() -> None:
     assert got.tolist()[:4] == [pd.Timestamp("2025-11-03 10:00"), pd.Timestamp("2025-11-03 10:00"),
                                 pd.Timestamp("2025-11-03 10:00:00.5"), pd.Timestamp("2026-11-03")]
     assert bad.tolist() == [False, False, False, False, True, True]
+
+
+@pytest.mark.parametrize("word, value", [("checked", True), ("Unchecked", False), ("✓", True), ("✔", True),
+                                         ("☑", True), ("✅", True), ("☐", False)])
+def test_a_form_tools_checkbox_is_a_yes_no_value(word: str, value: bool) -> None:
+    """Form and survey tools export a ticked box as 'checked' or a check mark: read as yes (an
+    empty box as no) by every stage, instead of an unreadable flag that rejects the row."""
+    got, bad = booleans.parse_bools(pd.Series([word], dtype=object))
+    assert got.tolist() == [value] and not bad.any()
+    assert _ingest([word])[0].tolist() == [value] and _clean([word]).tolist() == [value]
