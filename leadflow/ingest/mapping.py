@@ -17,6 +17,7 @@ from leadflow.canonical import CLOSED_LISTS, CODE_FIELDS, CODE_SEPARATORS, FIELD
 from leadflow.config import Source
 from leadflow.ingest import signals
 from leadflow.ingest.coerce import WHY, convert
+from leadflow.vocab._unique import per_unique
 from leadflow.vocab.names import split_full_name
 
 
@@ -71,15 +72,15 @@ def header_names(source: Source, columns: list[str]) -> list[str]:
     but holds once in another case or spacing ('EMAIL', 'do not  email') given the name the
     source uses. Two header columns that read alike are not guessed between (the mapped
     column stays missing)."""
-    def spelled(name: str) -> str:
-        return " ".join(str(name).split()).casefold()
     out = [str(c) for c in columns]
     present = set(out)
     taken = set(source.mapping) | set(source.attributes)
+    heard = _loose(pd.Series(out, dtype=object)).tolist()
     for want in dict.fromkeys([*source.mapping, *source.attributes]):
         if want in present:
             continue
-        hits = [i for i, c in enumerate(out) if c not in taken and spelled(c) == spelled(want)]
+        spelled = _loose(pd.Series([want], dtype=object)).iloc[0]
+        hits = [i for i, c in enumerate(out) if c not in taken and heard[i] == spelled]
         if len(hits) == 1:
             out[hits[0]] = want
             taken.add(want)
@@ -169,11 +170,9 @@ def _loose_hits(s: pd.Series, exact: pd.Series, keys: dict[str, str | None]) -> 
     todo = s.notna().to_numpy() & ~exact.to_numpy(dtype=bool)
     if target.empty or not todo.any():
         return pd.Series(dtype=object)
-    codes, uniq = pd.factorize(s[todo])
-    spelled_uniq = _loose(pd.Series(uniq, dtype=object)).to_numpy(dtype=object)
-    at = pd.Series(spelled_uniq).isin(target.index).to_numpy()[codes]
-    return pd.Series(target.reindex(spelled_uniq[codes[at]]).to_numpy(dtype=object),
-                     index=s.index[todo][at], dtype=object)
+    spelled_vals = per_unique(s[todo], _loose)
+    near = spelled_vals[spelled_vals.isin(target.index).to_numpy(dtype=bool)]
+    return pd.Series(target.reindex(near.to_numpy(dtype=object)).to_numpy(dtype=object), index=near.index, dtype=object)
 
 
 def _iso_code(s: pd.Series) -> pd.Series:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from leadflow.canonical import KEYS, SPLIT_FIELDS
 from leadflow.config import Settings
 from leadflow.quality.suites import Suite
-from leadflow.store import db, rowstate
+from leadflow.store import rowstate
 from leadflow.store import schema as s
 
 
@@ -39,15 +39,11 @@ def _cited(kind: str, column: str, batch_ids: list[int]) -> sa.Select:
     return sa.select(st.c[column]).where(st.c.batch_id.in_(batch_ids or [-1]))
 
 
-def known_handoffs(conn: Connection, batch_ids: list[int]) -> tuple[set[int], set[str]]:
-    """Of the handoff ids the batches' outcomes cite, those in handoffs; of their emails, those of
-    people who were handed off (normalised)."""
-    ids = {int(x) for x in _col(conn, sa.select(s.handoffs.c.handoff_id).where(
+def known_handoffs(conn: Connection, batch_ids: list[int]) -> set[int]:
+    """Of the handoff ids the batches' outcomes cite, those in handoffs (an outcome without a
+    handoff id is matched by its other keys at feedback)."""
+    return {int(x) for x in _col(conn, sa.select(s.handoffs.c.handoff_id).where(
         s.handoffs.c.handoff_id.in_(_cited("crm_outcomes", "handoff_id", batch_ids))))}
-    cited = {str(e).strip().lower() for e in _col(conn, _cited("crm_outcomes", "email", batch_ids))}
-    emails = db.read_values(conn, sa.select(s.people.c.email_norm).join(
-        s.handoffs, s.handoffs.c.person_id == s.people.c.person_id).distinct(), s.people.c.email_norm, cited)
-    return ids, {str(e).strip().lower() for e in emails["email_norm"].dropna()}
 
 
 def loaded_keys(conn: Connection, kind: str, source: str, batch_ids: list[int]) -> set[str]:
@@ -91,8 +87,7 @@ def for_source(conn: Connection, suite: Suite, kind: str, source: str, batch_ids
         p["known_campaign_ids"] = known_campaign_ids(conn)
         p["loaded_keys"] = loaded_keys(conn, kind, source, batch_ids)
     elif kind == "crm_outcomes":
-        ids, emails = known_handoffs(conn, batch_ids)
-        p["known_handoff_ids"], p["known_handoff_emails"] = ids, emails
+        p["known_handoff_ids"] = known_handoffs(conn, batch_ids)
         p["reason_codes"] = reason_codes(suite, settings)
     elif kind == "campaign_spend":     # None (no report currency): the check is skipped
         p["report_currencies"] = [settings.report.currency] if settings.report.currency else None

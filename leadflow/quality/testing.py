@@ -48,8 +48,7 @@ def states(engine: Engine, kind: str) -> pd.Series:
 
 # ----------------------------------------------------------------------------- crafted rows
 T0 = datetime(2026, 11, 20, 10, 0)
-CRAFT_PARAMS = {"known_campaign_ids": {"c1"}, "known_handoff_ids": {1},
-                "known_handoff_emails": {"person1@example.com"}, "loaded_keys": {"loaded-key"},
+CRAFT_PARAMS = {"known_campaign_ids": {"c1"}, "known_handoff_ids": {1}, "loaded_keys": {"loaded-key"},
                 "owner_reps": {"rep1", "unassigned"}, "report_currencies": ["EUR"]}
 
 
