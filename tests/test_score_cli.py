@@ -36,8 +36,10 @@ def test_model_evaluate_writes_html_report(tmp_path, capsys):
     notes = np.where(y, "signed", "no answer")        # recorded after the call: leaky
     land = tmp_path / "landing"
     land.mkdir()
+    won = np.where(y, "yes", "no").astype(object)
+    won[:7] = ""                                      # still open
     pd.DataFrame({"id": range(n), "Plan": plan, "Visits": visits, "Notes": notes,
-                  "Won": np.where(y, "yes", "no")}).to_csv(land / "leads.csv", index=False)
+                  "Won": won}).to_csv(land / "leads.csv", index=False)
     doc = {"paths": {"reports_dir": "reports"}, "sources": [{
         "name": "trial", "owner": "ops", "kind": "inbound_leads",
         "connector": {"type": "file", "path": "landing", "min_age_seconds": 0, "archive": False},
@@ -48,6 +50,7 @@ def test_model_evaluate_writes_html_report(tmp_path, capsys):
                  str(land / "leads.csv"), "--algorithm", "logistic"]) == 0
     out = capsys.readouterr().out
     assert "excluded (known only after sales contact): Notes" in out
+    assert "left out: 7 rows without an outcome yet, 0 with an unreadable one" in out
     html = next((tmp_path / "reports").glob("model-evaluation-trial-*.html")).read_text()
     assert "data:image/png;base64," in html and "Calibration" in html and "Lift" in html
     assert main(["model", "evaluate", "-c", p, "--source", "trial", "--data",

@@ -99,6 +99,10 @@ def cmd_evaluate(data: Annotated[Path, typer.Option("--data", help="Lead file wi
     if res["excluded_after_contact"]:
         console.print("excluded (known only after sales contact): "
                       + ", ".join(res["excluded_after_contact"]))
+    left = res["left_out"]
+    if left["outcome_missing"] or left["outcome_unreadable"]:
+        console.print(f"left out: {left['outcome_missing']} rows without an outcome yet, "
+                      f"{left['outcome_unreadable']} with an unreadable one")
     rows = {a + (" *" if a == res["best"] else ""): r for a, r in res["results"].items()}
     console.print(_metrics_table(
         f"{source}: {res['rows']} rows, {res['conversions']} conversions, {res['split']} holdout "

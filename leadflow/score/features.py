@@ -20,7 +20,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from leadflow.errors import LeadflowError
-from leadflow.vocab.booleans import parse_bools
+from leadflow.vocab.booleans import FALSE_WORDS, TRUE_WORDS, parse_bools
+from leadflow.vocab.lists import NO_VALUE_WORDS
 
 log = logging.getLogger("leadflow.score")
 
@@ -106,15 +107,24 @@ def capture_time_features(created_at: pd.Series) -> dict[str, np.ndarray]:
 
 
 def infer_kind(s: pd.Series) -> Kind:
-    """Numeric, boolean or categorical, from the values (works on raw text columns too)."""
+    """Numeric, boolean or categorical, from the values (works on raw text columns too): numbers
+    when 98% of the answered values are."""
     if pd.api.types.is_bool_dtype(s):
         return "boolean"
     if pd.api.types.is_numeric_dtype(s):
         return "numeric"
-    nonnull = s.dropna()
-    if len(nonnull) and pd.to_numeric(nonnull, errors="coerce").notna().mean() >= 0.98:
-        return "numeric"
-    return "categorical"
+    codes, uniq = pd.factorize(s.dropna())
+    if not len(uniq):
+        return "categorical"
+    # judged once per distinct value; placeholders ("?", "n/a") are unanswered, not text
+    words = pd.Series(uniq, dtype=object).astype(str).str.strip().str.casefold()
+    answered = ~(words.isin(NO_VALUE_WORDS) | (words == "")).to_numpy()
+    is_num = pd.to_numeric(pd.Series(uniq, dtype=object), errors="coerce").notna().to_numpy()
+    counts = np.bincount(codes, minlength=len(uniq))
+    n_answered = counts[answered].sum()
+    if not n_answered:
+        return "categorical"
+    return "numeric" if counts[answered & is_num].sum() >= 0.98 * n_answered else "categorical"
 
 
 def is_identifier(s: pd.Series) -> bool:
@@ -173,12 +183,17 @@ def _to_bool(s: pd.Series) -> pd.Series:
     return pd.Series(val.astype("Float64").to_numpy(dtype=float, na_value=np.nan), index=s.index)
 
 
-def text_codes(col: pd.Series) -> tuple[np.ndarray, pd.Series]:
+def text_codes(col: pd.Series, fold: bool = False) -> tuple[np.ndarray, pd.Series]:
     """(codes, texts): each row's position in ``texts``, the column's distinct values as
-    stripped text with blanks and nulls as "(missing)" (last entry). Text work is done once per
-    distinct value, not per row: leads share few titles, industries and countries."""
+    stripped text with blanks and nulls as "(missing)" (last entry); ``fold`` also reads case
+    and inner spacing as one ("SaaS", "saas ", "SAAS" -> "saas") and a yes/no word as "yes" or
+    "no" ("TRUE", "y" -> "yes"): exports type one category many ways. Text work is done once
+    per distinct value, not per row: leads share few titles, industries and countries."""
     codes, uniq = pd.factorize(col, use_na_sentinel=True)
     t = pd.Series(uniq, dtype=object).astype("string").str.strip()
+    if fold:
+        t = t.str.casefold().str.replace(r"\s+", " ", regex=True)
+        t = t.mask(t.isin(TRUE_WORDS), "yes").mask(t.isin(FALSE_WORDS), "no")
     t = t.mask(t == "", pd.NA).fillna(MISSING).astype(object)
     texts = pd.Series(np.append(t.to_numpy(dtype=object), MISSING), dtype=object)
     return np.where(codes < 0, len(texts) - 1, codes), texts
@@ -196,11 +211,17 @@ class FramePrep(BaseEstimator, TransformerMixin):
     """
 
     def __init__(self, specs: list[dict[str, Any]], min_frequency: float = 0.005,
-                 max_levels: int = 60, as_array: bool = False) -> None:
+                 max_levels: int = 60, as_array: bool = False, fold_case: bool = True) -> None:
         self.specs = specs
         self.min_frequency = min_frequency
         self.max_levels = max_levels
         self.as_array = as_array
+        self.fold_case = fold_case
+
+    @property
+    def _fold(self) -> bool:
+        """Bundles pickled before case folding keep the levels they learned, as spelled."""
+        return bool(self.__dict__.get("fold_case", False))
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> FramePrep:
         self.log_cols_: list[str] = []
@@ -221,7 +242,7 @@ class FramePrep(BaseEstimator, TransformerMixin):
                     if v.min() >= 0 and q[2] > 10 * max(q[1], 1.0):
                         self.log_cols_.append(name)
             elif kind == "categorical":
-                codes, texts = text_codes(col)
+                codes, texts = text_codes(col, self._fold)
                 counts = np.bincount(codes, minlength=len(texts))
                 # distinct raw values may share a text ("B" and "B "): add them up, keeping
                 # first-seen order for ties, then most frequent first
@@ -233,14 +254,14 @@ class FramePrep(BaseEstimator, TransformerMixin):
 
     @staticmethod
     def _text(col: pd.Series) -> pd.Series:
-        codes, texts = text_codes(col)
+        codes, texts = text_codes(col, fold=True)
         return pd.Series(texts.to_numpy(dtype=object)[codes], index=col.index, dtype=object)
 
     def level_codes(self, name: str, col: pd.Series) -> np.ndarray:
         """Each row's position in ``levels_[name]`` (rare and unseen values -> "(other)")."""
         levels = self.levels_[name]
         pos = {v: i for i, v in enumerate(levels)}
-        codes, texts = text_codes(col)
+        codes, texts = text_codes(col, self._fold)
         lut = np.array([pos.get(str(t), pos[RARE]) for t in texts], dtype=np.int32)
         return lut[codes]
 

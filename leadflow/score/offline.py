@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from leadflow.config import Settings
+from leadflow.config import Settings, Source
 from leadflow.errors import InputError
 from leadflow.score import evaluate as ev
 from leadflow.score import leakage
@@ -32,13 +32,42 @@ log = logging.getLogger("leadflow.score")
 TARGET = "converted"
 
 
-def _label(df: pd.DataFrame, source: str) -> tuple[np.ndarray, np.ndarray]:
-    if TARGET not in df.columns or df[TARGET].isna().all():
-        raise InputError(f"source {source}: no outcome column mapped to canonical '{TARGET}'")
+def _label(df: pd.DataFrame, source: Source) -> tuple[np.ndarray, np.ndarray, dict[str, int], list[str]]:
+    """(converted, known, counts of rows left out, warnings): a row whose outcome is blank is
+    still open, one whose outcome reads neither yes nor no is named (rows, column, the fix)."""
+    column = next((k for k, v in source.mapping.items() if v == TARGET), TARGET)
+    unreadable = np.zeros(len(df), dtype=bool)
+    reasons = df.attrs.get("reasons", {})
+    if TARGET in df.columns and reasons:
+        marker = f"{TARGET} ("
+        bad = {r for r, rs in reasons.items() if any(str(x).startswith(marker) for x in rs)}
+        unreadable = df["row_number"].isin(bad).to_numpy() if "row_number" in df.columns else unreadable
+    if TARGET not in df.columns:
+        raise InputError(f"source {source.name}: no outcome column mapped to canonical '{TARGET}'")
     y = df[TARGET]
     if not pd.api.types.is_bool_dtype(y):
-        y = parse_bools(y)[0]      # the shared yes/no vocabulary; unreadable -> unknown
-    return y.astype("boolean").to_numpy(dtype=bool, na_value=False), y.notna().to_numpy()
+        y, bad_words = parse_bools(y)      # the shared yes/no vocabulary; unreadable -> unknown
+        unreadable |= bad_words.to_numpy()
+    known = y.notna().to_numpy()
+    fix = (f"map them to yes or no under value_maps: {TARGET} (or value_maps: '{column}') in the "
+           "source definition")
+    if not known.any():
+        if unreadable.any():
+            raise InputError(f"source {source.name}: outcome column '{column}': none of its "
+                             f"{int(unreadable.sum())} values reads as yes or no; {fix}")
+        raise InputError(f"source {source.name}: no outcome column mapped to canonical '{TARGET}' "
+                         f"(column '{column}' is empty)")
+    left = {"outcome_unreadable": int(unreadable.sum()), "outcome_missing": int((~known & ~unreadable).sum())}
+    warnings = []
+    if left["outcome_unreadable"]:
+        rows = df["row_number"].to_numpy()[unreadable] if "row_number" in df.columns \
+            else np.flatnonzero(unreadable) + 1
+        shown = ", ".join(str(int(r)) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+        warnings.append(f"{left['outcome_unreadable']} rows left out: their outcome (column '{column}') "
+                        f"reads neither yes nor no (data row {shown}); {fix}")
+    if left["outcome_missing"]:
+        log.info("%d rows without an outcome yet (column '%s' blank) left out", left["outcome_missing"], column)
+    return y.astype("boolean").to_numpy(dtype=bool, na_value=False), known, left, warnings
 
 
 def split(df: pd.DataFrame, y: np.ndarray, share: float, seed: int,
@@ -82,7 +111,7 @@ def evaluate_file(settings: Settings, source_name: str, path: Path | None = None
     from leadflow.ingest import read_mapped
     source = settings.source(source_name)
     df = read_mapped(source, path, settings.base_dir)
-    y, known = _label(df, source_name)
+    y, known, left_out, warnings = _label(df, source)
     df, y = df[known].reset_index(drop=True), y[known]
     specs = specs_for_frame(df, source.attributes, TARGET)
     if features is not None:
@@ -99,7 +128,6 @@ def evaluate_file(settings: Settings, source_name: str, path: Path | None = None
     guard(specs, allow_leaky)
     if not specs:
         raise InputError(f"source {source_name}: no usable features (declare attributes with known_at)")
-    warnings: list[str] = []
     if leaky and allow_leaky:
         warnings.append("diagnostic run: after-contact feature(s) included: " + ", ".join(leaky)
                         + " - these are unknown at handoff, so the figures overstate a real score")
@@ -132,7 +160,7 @@ def evaluate_file(settings: Settings, source_name: str, path: Path | None = None
             warnings.append("leakage: " + f.message)
             log.warning("leakage: %s", f.message)
     return {
-        "source": source_name, "rows": int(len(df)), "conversions": int(y.sum()),
+        "source": source_name, "rows": int(len(df)), "left_out": left_out, "conversions": int(y.sum()),
         "split": how, "seed": seed, "train_rows": int(len(fit_pos)),
         "calibration_rows": int(len(cal_pos)) if cal is not None else "out-of-fold",
         "holdout_rows": int(len(te)),

@@ -70,3 +70,12 @@ COUNTRY_ALIASES: Final[dict[str, str]] = {
     "the bahamas": "BS", "the gambia": "GM", "east timor": "TL", "brunei": "BN",
     "singapore": "SG", "india": "IN", "nippon": "JP", "prc": "CN", "mainland china": "CN",
 }
+
+# What exports write in a number field that was not answered: read as missing, never as a
+# category of its own (so "visits: ?" does not turn a count into text). Matched trimmed and
+# case-folded.
+NO_VALUE_WORDS: Final = frozenset({
+    "?", "??", "-", "--", "---", ".", "n/a", "na", "n.a.", "nan", "none", "null", "nil",
+    "unknown", "not known", "not available", "not provided", "undefined", "missing", "select",
+    "#n/a", "#value!", "#div/0!", "#null!", "#num!", "#ref!", "#name?",
+})
