@@ -12,13 +12,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from leadflow.store.schema import (
+    STAGING,
     handoffs,
     ingest_batches,
     lifecycle_events,
     person_records,
     pipeline_runs,
     quarantine,
-    stg_inbound_leads,
     suppressions,
 )
 
@@ -40,9 +40,10 @@ def run_summary(eng: sa.Engine, settings: Any, run_date: date) -> dict[str, Any]
         q_status: dict[str, int] = dict(c.execute(sa.select(quarantine.c.status, sa.func.count())
                                   .where(quarantine.c.batch_id.in_(day_batches))
                                   .group_by(quarantine.c.status)).all())
-        rows_suppressed = _scalar(c, sa.select(sa.func.count()).select_from(stg_inbound_leads)
-                                  .where(stg_inbound_leads.c.batch_id.in_(day_batches),
-                                         stg_inbound_leads.c.state == "suppressed"))
+        # leads already loaded unchanged, events repeated unchanged, records of erased people
+        rows_suppressed = sum(_scalar(c, sa.select(sa.func.count()).select_from(t)
+                                      .where(t.c.batch_id.in_(day_batches), t.c.state == "suppressed"))
+                              for t in STAGING.values())
         pr = person_records
         created = _scalar(c, sa.select(sa.func.count()).select_from(pr)
                           .where(pr.c.batch_id.in_(day_batches), pr.c.match_rule == "new"))

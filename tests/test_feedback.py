@@ -423,3 +423,24 @@ def test_an_outcome_cites_an_address_as_a_mail_client_writes_it(engine, make_ctx
     st = _state(engine)
     assert st["outcomes"].set_index("source_outcome_id")["handoff_id"].to_dict() == {"e1": 102, "e2": 103}
     assert st["quarantine"]["reasons"].tolist() == [["unmatched: no handed-off lead found by email (keys tried)"]]
+
+
+def test_an_outcome_repeated_unchanged_in_one_export_loads_once(engine, ctx) -> None:
+    """A CRM export that writes an outcome twice (a report joined to a second table) is not an
+    error: quality suppresses the unchanged repeat ('redelivered') and the outcome loads once;
+    a repeat with another status is still quarantined, both rows."""
+    from leadflow.quality import validate_all
+    from leadflow.quality.testing import stage
+    rows = [_o("o1", "accepted", 3, handoff_id=101), _o("o1", "accepted", 3, handoff_id=101),
+            _o("o2", "accepted", 3, handoff_id=102), _o("o2", "rejected", 3, handoff_id=102, reason="no_budget"),
+            _o("o3", "accepted", 3, handoff_id=103)]
+    bid = stage(engine, "crm_outcomes", "crm", pd.DataFrame(rows), loaded_at=datetime(2026, 11, 9, 8))
+    res = validate_all(ctx, docs=False)
+    assert (res.get("redelivered"), res["quarantined"], res["passed"]) == (1, 2, 2)
+    out = apply_outcomes(ctx)
+    assert out["loaded"] == 2
+    st = _state(engine)
+    assert sorted(st["outcomes"]["source_outcome_id"]) == ["o1", "o3"]
+    states = db.read_df(engine, sa.select(stg_crm_outcomes.c.row_number, stg_crm_outcomes.c.state)
+                        .where(stg_crm_outcomes.c.batch_id == bid).order_by(stg_crm_outcomes.c.row_number))
+    assert states["state"].tolist() == ["loaded", "suppressed", "quarantined", "quarantined", "loaded"]

@@ -95,20 +95,55 @@ def test_duplicate_keys_across_chunks_and_batches(engine, make_ctx) -> None:
     assert (st.get("quarantined"), st.get("passed"), st.get("landed", 0)) == (3, 13, 0)
 
 
-def test_touch_already_loaded_in_an_earlier_batch_is_quarantined(engine, make_ctx) -> None:
+def test_touch_already_loaded_with_other_content_is_quarantined(engine, make_ctx) -> None:
     ctx = make_ctx(_config(), engine)
     stage(engine, "campaign_spend", "ads", pd.DataFrame([good_row("campaign_spend", 1) | {"campaign_id": "c1"}]))
     first = pd.DataFrame([good_row("touches", i) for i in range(3)]).drop(columns=["source"])
     stage(engine, "touches", "clicks", first)
     assert validate_all(ctx, docs=False)["quarantined"] == 0
-    second = pd.concat([first.iloc[[0]], pd.DataFrame([good_row("touches", i) for i in (7, 8)])
-                        .drop(columns=["source"])], ignore_index=True)
-    b2 = stage(engine, "touches", "clicks", second)                   # t0 delivered again
+    second = pd.concat([first.iloc[[0]].assign(touch_type="demo_request"),
+                        pd.DataFrame([good_row("touches", i) for i in (7, 8)]).drop(columns=["source"])],
+                       ignore_index=True)
+    b2 = stage(engine, "touches", "clicks", second)                   # t0 again, another type
     res = validate_all(ctx, docs=False)
     assert res["quarantined"] == 1
     q = _quarantine(engine)
     assert q[["batch_id", "row_number"]].values.tolist() == [[b2, 1]]
     assert q["reasons"].iloc[0] == ["source_touch_id_not_loaded"]
+
+
+def _staged_states(engine, table) -> dict[tuple[int, int], tuple[str, str | None]]:
+    df = db.read_df(engine, sa.select(table.c.batch_id, table.c.row_number, rowstate.state_of(table).label("s"),
+                                      table.c.state_reason))
+    return {(int(b), int(r)): (s, w) for b, r, s, w in df.itertuples(index=False)}
+
+
+def test_an_overlapping_event_feed_is_not_an_error(engine, make_ctx) -> None:
+    """Event exports overlap (today's file repeats yesterday's last hour) and at-least-once
+    trackers write a line twice: a row repeating, unchanged, a touch already accepted or an
+    earlier row of the run is suppressed ('redelivered'), not quarantined; it does not count
+    against the gate, and a changed repeat is still quarantined."""
+    ctx = make_ctx(_config(fail_share=0.7), engine)        # 2 of 3 checked rows fail; 7 of 8 landed
+    stage(engine, "campaign_spend", "ads", pd.DataFrame([good_row("campaign_spend", 1) | {"campaign_id": "c1"}]))
+    day1 = pd.DataFrame([good_row("touches", i) for i in range(6)]).drop(columns=["source"])
+    stage(engine, "touches", "clicks", day1)
+    assert validate_all(ctx, docs=False)["quarantined"] == 0
+    again = day1.iloc[2:6]                                             # yesterday's last four
+    new = pd.DataFrame([good_row("touches", i) for i in (7, 8)]).drop(columns=["source"])
+    day2 = pd.concat([again, new, new.iloc[[0]], new.iloc[[1]].assign(touch_type="webinar")],
+                     ignore_index=True)
+    b2 = stage(engine, "touches", "clicks", day2)
+    res = validate_all(ctx, docs=False)
+    assert res["held"] == [] and res["redelivered"] == 5
+    assert (res["rows"], res["passed"], res["quarantined"]) == (3, 1, 2)
+    got = {r: v for (b, r), v in _staged_states(engine, stg_touches).items() if b == b2}
+    assert [got[r] for r in (1, 2, 3, 4, 7)] == [("suppressed", "redelivered")] * 5
+    assert got[5][0] == "passed"                                       # t7: its first row
+    assert got[6][0] == got[8][0] == "quarantined"                     # t8 twice, different types
+    assert len(got) == 8                                               # every row in one place
+    again = validate_all(ctx, docs=False)                              # re-running changes nothing
+    assert (again["rows"], again.get("redelivered", 0)) == (0, 0)
+    assert {r: v for (b, r), v in _staged_states(engine, stg_touches).items() if b == b2} == got
 
 
 def test_source_over_fail_share_is_held_the_others_pass(engine, make_ctx) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadflow.canonical import FIELDS
 from leadflow.clean import standardise_leads
 from leadflow.context import RunContext
 from leadflow.identity import crowding, derived, evidence, merging, store
@@ -22,6 +21,7 @@ from leadflow.identity.accounts import business_domain, match_accounts, new_acco
 from leadflow.identity.golden import golden
 from leadflow.identity.resolve import Thresholds, resolve_people
 from leadflow.privacy.hashing import hash_key
+from leadflow.quality.redelivery import record_hash
 from leadflow.store import contact_blocks, db
 from leadflow.store.schema import accounts, match_reviews, person_records, stg_inbound_leads
 
@@ -61,30 +61,6 @@ def _source_key(st: pd.DataFrame) -> pd.Series:
     rid = st["source_record_id"].astype("str")
     fallback = st["batch_id"].astype(str) + ":" + st["row_number"].astype(str)
     return st["source"].astype(str) + ":" + rid.fillna(fallback)
-
-
-def record_hash(raw: pd.DataFrame) -> pd.Series:
-    """A hash of a landed row's delivered values (canonical fields and attributes, not its
-    batch or row): the same source record re-delivered unchanged hashes the same."""
-    # One dtype per canonical type, whatever pandas inferred for this particular read (a column
-    # of ints with a gap reads back as float, an all-empty one as object), so equal values hash
-    # equal in every load.
-    vals = {}
-    for c, typ in FIELDS["inbound_leads"].items():
-        if c not in raw.columns:
-            continue
-        s = raw[c]
-        if typ in ("int", "float", "bool"):
-            vals[c] = pd.to_numeric(s.astype(object).where(s.notna(), None), errors="coerce").astype("float64")
-        elif typ in ("datetime", "date"):
-            vals[c] = pd.to_datetime(s, errors="coerce").astype("datetime64[us]")
-        else:
-            vals[c] = s.astype(object).where(s.notna(), None)
-    if "attributes" in raw.columns:     # JSON objects are not hashable: their text is
-        vals["attributes"] = raw["attributes"].astype(object).where(raw["attributes"].notna(), None).astype(str)
-    frame = pd.DataFrame(vals, index=raw.index)
-    h = pd.util.hash_pandas_object(frame, index=False, categorize=False).to_numpy()   # no factorize: ~2x faster
-    return pd.Series(np.char.mod("%016x", h), index=raw.index).astype(object)
 
 
 def redelivered(conn: Any, st: pd.DataFrame) -> np.ndarray:

@@ -45,6 +45,7 @@ from leadflow.context import RunContext
 from leadflow.faults import checkpoint
 from leadflow.ingest.mapping import derived_id_field
 from leadflow.quality import params as qparams
+from leadflow.quality import redelivery
 from leadflow.quality.frame import (
     _has_unknown_parameter,
     dataset_checks,
@@ -280,6 +281,7 @@ class SourceCheck:
         self.counts: dict[str, int] = {}
         self.skipped: list[str] = []
         self.held = False
+        self.redelivered = 0        # unchanged repeats suppressed before the checks
         self.ds_checks = dataset_checks(suite, p, mapped, self.skipped)
         self.ds: dict[str, dict[str, Any]] = {}
         # The dataset checks' frame: the columns they read, in full; the others as placeholders.
@@ -366,6 +368,9 @@ def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame,
     its batches are not marked validated (held)."""
     batch_ids = [int(b) for b in batches["batch_id"]]
     with ctx.engine.begin() as conn:
+        t = time.perf_counter()
+        again = redelivery.suppress(conn, kind, source, batch_ids)    # unchanged repeats: not errors
+        timings["redelivered"] = timings.get("redelivered", 0.0) + time.perf_counter() - t
         chunks = Prefetch(read_chunks(conn, kind, batch_ids, chunk_rows, checked_columns(kind)))
         try:
             chunks.start()
@@ -374,6 +379,7 @@ def check_source(ctx: RunContext, kind: str, source: str, batches: pd.DataFrame,
             timings["load_suites"] = timings.get("load_suites", 0.0) + time.perf_counter() - t
             chunks.wait()                 # the connection is free again
             sc = _check_chunks(ctx, conn, suite, kind, source, batches, chunks, timings)
+            sc.redelivered = again
         finally:
             chunks.close()
             timings["read"] += chunks.seconds
@@ -493,6 +499,8 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
     with GX; quarantine failures; hold sources over their fail threshold while the others flow on.
 
     Returns ``rows`` (= passed + quarantined + held_rows), ``passed``, ``quarantined``,
+    ``redelivered`` (unchanged repeats of touches and outcomes, suppressed before the checks and
+    not in ``rows``: ``leadflow.quality.redelivery``),
     ``waiting`` (landed rows of later days, left for their runs), ``warnings`` (one per held
     source, naming it and the next command), ``held`` (those sources), ``held_rows`` (their
     passing rows, left landed), ``by_source``, ``timings`` and, unless ``docs=False`` or
@@ -500,7 +508,7 @@ def validate_all(ctx: RunContext, docs: bool = True, chunk_rows: int = CHUNK_ROW
     Data Docs task renders (``leadflow quality docs``). ``sources``: only these sources' batches.
     """
     t_start = time.perf_counter()
-    counts: dict[str, Any] = {"rows": 0, "passed": 0, "quarantined": 0, "warnings": [],
+    counts: dict[str, Any] = {"rows": 0, "passed": 0, "quarantined": 0, "redelivered": 0, "warnings": [],
                               "held": [], "held_rows": 0, "by_source": {}}
     timings = {"read": 0.0, "gx": 0.0, "gx_source": 0.0, "write_quarantine": 0.0, "write_states": 0.0}
     with ctx.engine.begin() as conn:
@@ -545,9 +553,11 @@ def _report(ctx: RunContext, sc: SourceCheck, counts: dict[str, Any]) -> None:
     n, q, source, kind = sc.rows, sc.failed, sc.source, sc.kind
     ds = sc.dataset()
     counts["rows"] += n
+    counts["redelivered"] += sc.redelivered
     counts["quarantined"] += q
     counts["passed"] += n - q if not sc.held else 0
     counts["by_source"][source] = {"kind": kind, "rows": n, "passed": n - q, "quarantined": q,
+                                   "redelivered": sc.redelivered,
                                    "held": sc.held, "expectations": dict(sc.counts),
                                    "dataset": {k: v["success"] for k, v in ds.items()}}
     th = _thresholds(ctx, source)
