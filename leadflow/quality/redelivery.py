@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from leadflow.canonical import FIELDS, KEYS
-from leadflow.quality import params as qparams
 from leadflow.store import db, rowstate
 from leadflow.store.schema import STAGING
 
@@ -51,11 +50,23 @@ def record_hash(raw: pd.DataFrame, kind: str = "inbound_leads") -> pd.Series:
     return pd.Series(np.char.mod("%016x", h), index=raw.index).astype(object)
 
 
-def _landed_ids(conn: Connection, kind: str, source: str, batch_ids: list[int]) -> pd.DataFrame:
+def _repeating_rows(conn: Connection, kind: str, source: str, batch_ids: list[int]) -> pd.DataFrame:
+    """``(batch_id, row_number)`` of these batches' landed rows whose id repeats in them or was
+    accepted before: found in SQL (grouped and looked up by the id index), so a day without
+    repeats reads no rows."""
     t = STAGING[kind]
     key = KEYS[kind][0]
-    return db.read_frame(conn, sa.select(t.c.batch_id, t.c.row_number, t.c[key]).where(
-        t.c.source == source, t.c.batch_id.in_(batch_ids), t.c.state == "landed", t.c[key].is_not(None)))
+    mine = sa.and_(t.c.source == source, t.c.batch_id.in_(batch_ids), t.c.state == "landed",
+                   t.c[key].is_not(None))
+    cur = t.alias("cur")        # by batch (a batch is one source's), not by the id index
+    twice = (sa.select(cur.c[key]).where(cur.c.batch_id.in_(batch_ids), cur.c.state == "landed")
+             .group_by(cur.c[key]).having(sa.func.count() > 1))
+    prev = t.alias("prev")
+    seen = sa.exists().where(prev.c.source == t.c.source, prev.c[key] == t.c[key],     # (source, id) index
+                             prev.c.batch_id.not_in(batch_ids),
+                             sa.or_(prev.c.state == "loaded", rowstate.passed(prev)))  # type: ignore[arg-type]
+    return db.read_frame(conn, sa.select(t.c.batch_id, t.c.row_number).where(
+        mine, sa.or_(t.c[key].in_(twice), seen)).order_by(t.c.batch_id, t.c.row_number))
 
 
 def _earlier_rows(conn: Connection, kind: str, source: str, batch_ids: list[int]) -> pd.DataFrame:
@@ -86,18 +97,11 @@ def suppress(conn: Connection, kind: str, source: str, batch_ids: list[int]) -> 
     if kind not in EVENT_KINDS or not batch_ids:
         return 0
     from leadflow.quality.run import fetch_rows  # the staged-row reader the checks use
-    key = KEYS[kind][0]
-    ids = _landed_ids(conn, kind, source, batch_ids)
-    if ids.empty:
-        return 0
-    text = ids[key].astype(str)
-    accepted = qparams.loaded_keys(conn, kind, source, batch_ids)
-    cand = ids[text.duplicated(keep=False).to_numpy() | text.isin(accepted).to_numpy()]
+    cand = _repeating_rows(conn, kind, source, batch_ids)
     if cand.empty:
         return 0
-    cand = cand.sort_values(["batch_id", "row_number"])
-    prior = _earlier_rows(conn, kind, source, batch_ids) if accepted else ids.iloc[:0]
-    again = repeats(fetch_rows(conn, kind, cand), fetch_rows(conn, kind, prior), kind)
+    again = repeats(fetch_rows(conn, kind, cand), fetch_rows(conn, kind, _earlier_rows(conn, kind, source, batch_ids)),
+                    kind)
     if again.empty:
         return 0
     t = STAGING[kind]
