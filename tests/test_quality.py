@@ -95,6 +95,21 @@ def test_duplicate_keys_across_chunks_and_batches(engine, make_ctx) -> None:
     assert (st.get("quarantined"), st.get("passed"), st.get("landed", 0)) == (3, 13, 0)
 
 
+def test_a_lead_line_written_twice_loads_once(engine, make_ctx) -> None:
+    """A form tool that exports a submission twice: the unchanged repeat is suppressed
+    ('redelivered') before the checks, the first copy passes; a repeat of a record id with
+    other values is still quarantined, both copies (which one is true is a person's call)."""
+    ctx = make_ctx(_config(), engine)
+    rows = [good_row("inbound_leads", i) for i in range(4)]
+    rows += [dict(rows[1]), rows[2] | {"job_title": "CFO"}]
+    b = stage(engine, "inbound_leads", "web", pd.DataFrame(rows).drop(columns=["source"]))
+    res = validate_all(ctx, docs=False)
+    assert (res["redelivered"], res["rows"], res["quarantined"], res["passed"]) == (1, 5, 2, 3)
+    got = {r: v for (bb, r), v in _staged_states(engine, stg_inbound_leads).items() if bb == b}
+    assert got[5] == ("suppressed", "redelivered") and got[2][0] == "passed"
+    assert got[3][0] == got[6][0] == "quarantined"
+
+
 def test_touch_already_loaded_with_other_content_is_quarantined(engine, make_ctx) -> None:
     ctx = make_ctx(_config(), engine)
     stage(engine, "campaign_spend", "ads", pd.DataFrame([good_row("campaign_spend", 1) | {"campaign_id": "c1"}]))

@@ -3,7 +3,9 @@
 Event exports overlap (today's file repeats yesterday's last hour) and at-least-once trackers
 write a line twice. Before the checks run, a landed touch or CRM outcome whose id and values
 repeat, unchanged, a row the source already delivered (loaded or passed in an earlier run, or an
-earlier row of the batches being validated) moves to ``suppressed`` with reason ``redelivered``:
+earlier row of the batches being validated) moves to ``suppressed`` with reason ``redelivered``;
+so does a lead line repeated unchanged within the run (a lead loaded in an earlier run is the
+identity step's to suppress):
 one place for every row, nothing for an analyst to work, and it does not count against the
 source's quality gate. A repeat whose values changed stays for the checks, which quarantine it
 (``*_not_loaded`` / ``*_unique``): which version is true is a person's call. Only rows whose id
@@ -23,6 +25,9 @@ from leadflow.store.schema import STAGING
 
 #: kinds whose rows are events with a source-given id (spend rows may correct an earlier day)
 EVENT_KINDS = ("touches", "crm_outcomes")
+#: kinds where only a repeat within the run is suppressed here: a lead already loaded unchanged
+#: is suppressed by the identity step (``person_records.record_hash``)
+RUN_KINDS = ("inbound_leads",)
 REASON = "redelivered"
 
 
@@ -61,6 +66,9 @@ def _repeating_rows(conn: Connection, kind: str, source: str, batch_ids: list[in
     cur = t.alias("cur")        # by batch (a batch is one source's), not by the id index
     twice = (sa.select(cur.c[key]).where(cur.c.batch_id.in_(batch_ids), cur.c.state == "landed")
              .group_by(cur.c[key]).having(sa.func.count() > 1))
+    if kind not in EVENT_KINDS:
+        return db.read_frame(conn, sa.select(t.c.batch_id, t.c.row_number).where(
+            mine, t.c[key].in_(twice)).order_by(t.c.batch_id, t.c.row_number))
     prev = t.alias("prev")
     seen = sa.exists().where(prev.c.source == t.c.source, prev.c[key] == t.c[key],     # (source, id) index
                              prev.c.batch_id.not_in(batch_ids),
@@ -94,14 +102,14 @@ def repeats(rows: pd.DataFrame, earlier: pd.DataFrame, kind: str) -> pd.DataFram
 
 def suppress(conn: Connection, kind: str, source: str, batch_ids: list[int]) -> int:
     """Move unchanged repeats among these batches' landed rows to ``suppressed``; how many."""
-    if kind not in EVENT_KINDS or not batch_ids:
+    if kind not in EVENT_KINDS + RUN_KINDS or not batch_ids:
         return 0
     from leadflow.quality.run import fetch_rows  # the staged-row reader the checks use
     cand = _repeating_rows(conn, kind, source, batch_ids)
     if cand.empty:
         return 0
-    again = repeats(fetch_rows(conn, kind, cand), fetch_rows(conn, kind, _earlier_rows(conn, kind, source, batch_ids)),
-                    kind)
+    earlier = _earlier_rows(conn, kind, source, batch_ids) if kind in EVENT_KINDS else cand.iloc[:0]
+    again = repeats(fetch_rows(conn, kind, cand), fetch_rows(conn, kind, earlier), kind)
     if again.empty:
         return 0
     t = STAGING[kind]
