@@ -50,9 +50,14 @@ def test_redelivery_lands_nothing(tmp_path, make_ctx, engine):
     assert len(rows(engine)) == 3 and len(batches(engine)) == 1
 
 
-@pytest.mark.parametrize("dialect", ["semicolon_crlf_trailing", "tab_quoted", "bom", "latin1", "pipe"])
+@pytest.mark.parametrize("dialect", ["semicolon_crlf_trailing", "tab_quoted", "bom", "latin1", "pipe",
+                                     "utf16le_excel_unicode_text", "utf16be_bom"])
 def test_csv_dialects_and_encodings(tmp_path, make_ctx, engine, dialect):
-    if dialect == "semicolon_crlf_trailing":
+    if dialect.startswith("utf16"):
+        # Excel's "Unicode Text": UTF-16 with a byte-order mark, tab-separated, CRLF line ends
+        text = "\ufeff" + "\r\n".join(line.replace(",", "\t") for line in [HEADER, *ROWS]) + "\r\n"
+        data = text.replace("hello", "café ✓").encode("utf-16-le" if "le" in dialect else "utf-16-be")
+    elif dialect == "semicolon_crlf_trailing":
         text = "\r\n".join(line.replace(",", ";") + ";" for line in [HEADER, *ROWS]) + "\r\n"
         data = text.encode()
     elif dialect == "tab_quoted":
@@ -76,6 +81,9 @@ def test_csv_dialects_and_encodings(tmp_path, make_ctx, engine, dialect):
     assert "Unnamed: 7" not in (got[0]["attributes"] or {})      # trailing delimiter dropped
     if dialect == "latin1":
         assert got[0]["attributes"]["Notes"] == "café crème"
+    if dialect.startswith("utf16"):
+        assert got[0]["attributes"]["Notes"] == "café ✓"
+        assert res[0]["note"] is None and res[0]["rows_landed"] == 3, res      # the last line ends: not cut
     if dialect == "tab_quoted":
         assert got[0]["attributes"]["Notes"] == 'hello, "world"\nsecond line'
 
@@ -247,12 +255,14 @@ def test_a_mapping_that_names_the_repeat_has_chosen(tmp_path, make_ctx, engine):
         ("a@x.com", "Buyer"), ("b@x.com", "Buyer"), ("c@x.com", "Buyer")]
 
 
-@pytest.mark.parametrize("case", ["empty", "header_only", "utf16", "declared_utf8_but_latin1"])
+@pytest.mark.parametrize("case", ["empty", "header_only", "utf16_without_bom", "declared_utf8_but_latin1"])
 def test_bad_files(tmp_path, make_ctx, engine, case):
     data = {
         "empty": b"",
         "header_only": (HEADER + "\n").encode(),
-        "utf16": "\n".join([HEADER, *ROWS]).encode("utf-16"),
+        # with a byte-order mark UTF-16 is read (test_csv_dialects_and_encodings); without one
+        # nothing tells it from binary data
+        "utf16_without_bom": "\n".join([HEADER, *ROWS]).encode("utf-16-le"),
         "declared_utf8_but_latin1": "\n".join([HEADER, ROWS[0], ROWS[1].replace("b@x", "bé@x")]).encode("latin-1"),
     }[case]
     write(_landing(tmp_path) / "bad.csv", data)
@@ -265,7 +275,7 @@ def test_bad_files(tmp_path, make_ctx, engine, case):
     assert r["status"] == "failed" and r["rows_landed"] == 0
     assert r["error"].startswith("source web, file bad.csv")
     # (a row with too many fields quarantines only that row: tests/test_ingest_rows.py)
-    expect = {"empty": "empty file", "utf16": "NUL bytes", "declared_utf8_but_latin1": "row 2"}[case]
+    expect = {"empty": "empty file", "utf16_without_bom": "NUL bytes", "declared_utf8_but_latin1": "row 2"}[case]
     assert expect in r["error"], r["error"]
     assert "\n" not in r["error"]
     assert (_landing(tmp_path) / "failed" / "bad.csv.why.txt").exists()

@@ -19,8 +19,10 @@ import fnmatch
 import os
 import re
 import stat
+import tempfile
 import time
 from collections.abc import Iterator
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -95,11 +97,15 @@ class FileDelivery:
     fd: int | None = None              # the file as opened (no links followed); read through this
     readable: Path | None = None       # a name the readers can open that reaches ``fd``
     ident: tuple[int, int] | None = None   # (device, inode) of what was read
+    transcoded: Path | None = None     # a UTF-8 copy of a UTF-16/32 file, read instead (removed on close)
 
     def close(self) -> None:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+        if self.transcoded is not None:
+            self.transcoded.unlink(missing_ok=True)
+            self.transcoded = None
 
     def __enter__(self) -> Self:
         return self
@@ -259,7 +265,8 @@ def prepare(conn: FileConnector, path: Path, landing: Path, limits: IngestLimits
             raise FileProblem("empty file (no header row)")
         if d.fmt in ("csv", "jsonl"):
             try:
-                d.encoding = formats.choose_encoding(conn, sc)
+                d.encoding = "utf-8-sig" if _read_wide_as_utf8(conn, d, readable) \
+                    else formats.choose_encoding(conn, sc)
                 check_text_caps(conn, d)
             except FileProblem as e:
                 e.rows = estimate_rows(d)
@@ -268,6 +275,21 @@ def prepare(conn: FileConnector, path: Path, landing: Path, limits: IngestLimits
         d.close()
         raise
     return d
+
+
+def _read_wide_as_utf8(conn: FileConnector, d: FileDelivery, readable: Path) -> bool:
+    """A UTF-16/32 text file (byte-order mark) is read from a UTF-8 copy, so every line measure
+    and parser sees UTF-8; the delivery keeps the original's content hash (re-delivery)."""
+    enc = formats.wide_encoding(readable, conn)
+    if enc is None or d.scan is None:
+        return False
+    fd, name = tempfile.mkstemp(prefix="leadflow-utf8-", suffix=d.path.suffix)
+    os.close(fd)
+    d.transcoded = Path(name)
+    formats.transcode_to_utf8(readable, enc, d.transcoded)
+    d.scan = dataclasses.replace(formats.scan(d.transcoded, conn.quotechar), sha256=d.scan.sha256)
+    d.readable = d.transcoded
+    return True
 
 
 def check_text_caps(conn: FileConnector, d: FileDelivery) -> None:

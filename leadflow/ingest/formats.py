@@ -119,6 +119,33 @@ def detect_format(path: Path, declared: str) -> str:
     return fmt
 
 
+#: byte-order marks of the wide Unicode encodings (UTF-32 first: its LE mark starts like UTF-16's)
+WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+             (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def wide_encoding(path: Path, conn: FileConnector) -> str | None:
+    """"utf-16" / "utf-32" when a text file starts with that byte-order mark and no other
+    encoding is declared (Excel's "Unicode Text" export is UTF-16 with a BOM), else None."""
+    declared = (conn.encoding or "").lower().replace("_", "-")
+    if declared and not declared.startswith(("utf-16", "utf-32")):
+        return None
+    with open(path, "rb") as f:
+        head = f.read(4)
+    return next((enc for bom, enc in WIDE_BOMS if head.startswith(bom)), None)
+
+
+def transcode_to_utf8(path: Path, encoding: str, out: Path) -> None:
+    """Stream ``path`` from ``encoding`` into ``out`` as UTF-8, line ends untouched."""
+    try:
+        with open(path, encoding=encoding, newline="") as src, open(out, "w", encoding="utf-8", newline="") as dst:
+            while block := src.read(_BLOCK):
+                dst.write(block)
+    except UnicodeError as e:
+        raise FileProblem(f"starts with a {encoding.upper()} byte-order mark but cannot be decoded as "
+                          f"{encoding}: {e}") from None
+
+
 def choose_encoding(conn: FileConnector, sc: Scan) -> str:
     """Declared encoding, else UTF-8 (BOM or not) when valid, else Latin-1."""
     declared = (conn.encoding or "").lower().replace("_", "-")
