@@ -14,6 +14,7 @@ write through a link found there.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fnmatch
 import os
@@ -22,7 +23,6 @@ import stat
 import tempfile
 import time
 from collections.abc import Iterator
-import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
