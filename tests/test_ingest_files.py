@@ -51,12 +51,15 @@ def test_redelivery_lands_nothing(tmp_path, make_ctx, engine):
 
 
 @pytest.mark.parametrize("dialect", ["semicolon_crlf_trailing", "tab_quoted", "bom", "latin1", "pipe",
-                                     "utf16le_excel_unicode_text", "utf16be_bom"])
+                                     "utf16le_excel_unicode_text", "utf16be_bom", "excel_sep_hint"])
 def test_csv_dialects_and_encodings(tmp_path, make_ctx, engine, dialect):
     if dialect.startswith("utf16"):
         # Excel's "Unicode Text": UTF-16 with a byte-order mark, tab-separated, CRLF line ends
         text = "\ufeff" + "\r\n".join(line.replace(",", "\t") for line in [HEADER, *ROWS]) + "\r\n"
         data = text.replace("hello", "café ✓").encode("utf-16-le" if "le" in dialect else "utf-16-be")
+    elif dialect == "excel_sep_hint":
+        # Excel (and exports meant for it) may start with a 'sep=;' line naming the delimiter
+        data = ("\ufeffsep=;\r\n" + "\r\n".join(line.replace(",", ";") for line in [HEADER, *ROWS]) + "\r\n").encode()
     elif dialect == "semicolon_crlf_trailing":
         text = "\r\n".join(line.replace(",", ";") + ";" for line in [HEADER, *ROWS]) + "\r\n"
         data = text.encode()

@@ -97,7 +97,8 @@ class FileDelivery:
     fd: int | None = None              # the file as opened (no links followed); read through this
     readable: Path | None = None       # a name the readers can open that reaches ``fd``
     ident: tuple[int, int] | None = None   # (device, inode) of what was read
-    transcoded: Path | None = None     # a UTF-8 copy of a UTF-16/32 file, read instead (removed on close)
+    transcoded: Path | None = None     # a UTF-8 copy read instead (UTF-16/32, 'sep=' line); removed on close
+    delimiter: str | None = None       # named by the file's own 'sep=' line
 
     def close(self) -> None:
         if self.fd is not None:
@@ -265,8 +266,7 @@ def prepare(conn: FileConnector, path: Path, landing: Path, limits: IngestLimits
             raise FileProblem("empty file (no header row)")
         if d.fmt in ("csv", "jsonl"):
             try:
-                d.encoding = "utf-8-sig" if _read_wide_as_utf8(conn, d, readable) \
-                    else formats.choose_encoding(conn, sc)
+                d.encoding = _text_encoding(conn, d, readable)
                 check_text_caps(conn, d)
             except FileProblem as e:
                 e.rows = estimate_rows(d)
@@ -277,19 +277,23 @@ def prepare(conn: FileConnector, path: Path, landing: Path, limits: IngestLimits
     return d
 
 
-def _read_wide_as_utf8(conn: FileConnector, d: FileDelivery, readable: Path) -> bool:
-    """A UTF-16/32 text file (byte-order mark) is read from a UTF-8 copy, so every line measure
-    and parser sees UTF-8; the delivery keeps the original's content hash (re-delivery)."""
-    enc = formats.wide_encoding(readable, conn)
-    if enc is None or d.scan is None:
-        return False
+def _text_encoding(conn: FileConnector, d: FileDelivery, readable: Path) -> str:
+    """The encoding to read the delivery with. A UTF-16/32 file (byte-order mark), or a CSV that
+    starts with Excel's ``sep=;`` line, is read from a streamed UTF-8 copy (without that line),
+    so every line measure and parser sees plain UTF-8 CSV; the delivery keeps the original's
+    content hash (re-delivery)."""
+    assert d.scan is not None
+    enc = formats.wide_encoding(readable, conn) or formats.choose_encoding(conn, d.scan)
+    hint = formats.sep_hint(readable, enc) if d.fmt == "csv" and not conn.delimiter else None
+    if hint is None and enc not in ("utf-16", "utf-32"):
+        return enc
     fd, name = tempfile.mkstemp(prefix="leadflow-utf8-", suffix=d.path.suffix)
     os.close(fd)
     d.transcoded = Path(name)
-    formats.transcode_to_utf8(readable, enc, d.transcoded)
+    formats.utf8_copy(readable, enc, d.transcoded, skip_first_line=hint is not None)
     d.scan = dataclasses.replace(formats.scan(d.transcoded, conn.quotechar), sha256=d.scan.sha256)
-    d.readable = d.transcoded
-    return True
+    d.readable, d.delimiter = d.transcoded, hint
+    return "utf-8-sig"
 
 
 def check_text_caps(conn: FileConnector, d: FileDelivery) -> None:
@@ -299,7 +303,7 @@ def check_text_caps(conn: FileConnector, d: FileDelivery) -> None:
     assert d.scan is not None
     if d.fmt == "csv":
         src = d.readable or d.path
-        sep = formats.sniff_delimiter(src, d.encoding, conn.delimiter)
+        sep = formats.sniff_delimiter(src, d.encoding, d.delimiter or conn.delimiter)
         formats.csv_header(src, d.encoding, sep, conn.quotechar, lim)
     if d.scan.max_line > lim.max_row_bytes:
         raise FileProblem(f"line {d.scan.max_line_no} is {d.scan.max_line:,} bytes, longer than "
@@ -333,6 +337,8 @@ def read(conn: FileConnector, d: FileDelivery) -> Iterator[tuple[pd.DataFrame, n
 def _read(conn: FileConnector, d: FileDelivery) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     src = d.readable or d.path
     if d.fmt == "csv":
+        if d.delimiter:
+            conn = conn.model_copy(update={"delimiter": d.delimiter})
         return formats.read_csv(src, conn, d.encoding, d.limits, d.line_rejects, d.warnings, d.scan)
     if d.fmt == "jsonl":
         return formats.read_jsonl(src, conn, d.encoding, d.line_rejects, d.limits)

@@ -13,6 +13,7 @@ import codecs
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,15 +136,28 @@ def wide_encoding(path: Path, conn: FileConnector) -> str | None:
     return next((enc for bom, enc in WIDE_BOMS if head.startswith(bom)), None)
 
 
-def transcode_to_utf8(path: Path, encoding: str, out: Path) -> None:
-    """Stream ``path`` from ``encoding`` into ``out`` as UTF-8, line ends untouched."""
+#: Excel's delimiter hint: a first line 'sep=;' (before the header) naming the delimiter
+_SEP_HINT = re.compile(r"\ufeff?sep=([^\r\n])\r?\n")
+
+
+def sep_hint(path: Path, encoding: str) -> str | None:
+    """The delimiter a first line ``sep=X`` names, or None."""
+    with open(path, encoding=encoding, errors="replace", newline="") as f:
+        m = _SEP_HINT.match(f.read(16))
+    return m.group(1) if m else None
+
+
+def utf8_copy(path: Path, encoding: str, out: Path, skip_first_line: bool = False) -> None:
+    """Stream ``path`` from ``encoding`` into ``out`` as UTF-8 (line ends untouched), without its
+    first line when asked (a ``sep=`` hint)."""
     try:
         with open(path, encoding=encoding, newline="") as src, open(out, "w", encoding="utf-8", newline="") as dst:
+            if skip_first_line:
+                src.readline()
             while block := src.read(_BLOCK):
                 dst.write(block)
     except UnicodeError as e:
-        raise FileProblem(f"starts with a {encoding.upper()} byte-order mark but cannot be decoded as "
-                          f"{encoding}: {e}") from None
+        raise FileProblem(f"cannot be decoded as {encoding}: {e}") from None
 
 
 def choose_encoding(conn: FileConnector, sc: Scan) -> str:

@@ -63,7 +63,7 @@ def header_columns(src: Source, base_dir: Path) -> list[str] | None:
         with files.prepare(small, p, p.parent, src.limits) as d:
             if d.fmt == "csv":
                 f = d.readable or p
-                sep = formats.sniff_delimiter(f, d.encoding, c.delimiter)
+                sep = formats.sniff_delimiter(f, d.encoding, d.delimiter or c.delimiter)
                 # the capped header reader: a hostile header is refused here too, never parsed whole
                 cols = formats.csv_header(f, d.encoding, sep, c.quotechar, src.limits)
                 return [x for x in cols if not x.startswith("Unnamed: ")]
