@@ -64,3 +64,18 @@ def test_yes_no_words_in_any_spelling_are_one_level():
     assert sorted(prep.levels_["webinar"]) == ["(missing)", "(other)", "maybe", "no", "yes"]
     got = prep.arrays(pd.DataFrame({"webinar": ["YES", "f", "t", " maybe"]}))["webinar"]
     assert [prep.levels_["webinar"][c] for c in got] == ["yes", "no", "yes", "maybe"]
+
+
+def test_amounts_written_with_currency_percent_or_grouping_are_numbers():
+    vals = ["$1,200", "€950", "£ 12,500.50", "12%", "1,000", "7", "n/a", "-3.5"] * 10
+    s = pd.Series(vals, dtype=object)
+    assert infer_kind(s) == "numeric"
+    prep = FramePrep([{"name": "deal", "kind": "numeric"}]).fit(pd.DataFrame({"deal": s}))
+    got = prep.arrays(pd.DataFrame({"deal": s[:8]}))["deal"]
+    np.testing.assert_allclose(got, [1200, 950, 12500.5, 12, 1000, 7, np.nan, -3.5])
+    assert prep.bounds_["deal"][1] >= 12500          # fitted on the numbers, not on NaN
+    rng = np.random.default_rng(0)
+    y = rng.random(80) < 0.5
+    aucs = single_feature_auc(pd.DataFrame({"deal": s}), y, pd.DataFrame({"deal": s}), y,
+                              specs_for_frame(pd.DataFrame({"deal": s}), {"deal": "capture"}))
+    assert "deal" in aucs and aucs["deal"] != 0.5    # read as numbers, not all missing

@@ -10,6 +10,7 @@ import pandas as pd
 
 from leadflow.vocab.booleans import parse_bools
 from leadflow.vocab.datetimes import parse_datetimes
+from leadflow.vocab.numbers import read_numbers
 
 
 def _present(s: pd.Series) -> pd.Series:
@@ -28,30 +29,11 @@ def to_str(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return text(s), pd.Series(False, index=s.index)
 
 
-# Thousands grouped with commas, as spreadsheets format numbers: 1,000 / -12,500.50.
-GROUPED = r"\s*[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*"
-# A decimal comma (12,5 / 3,14159): in a column that has one, 1,000 may be 1.000, so no comma
-# of that column is read as grouping.
-DECIMAL_COMMA = r"\s*[+-]?\d*,(?:\d{1,2}|\d{4,})\s*"
-
-
 def to_float(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    num = pd.to_numeric(s, errors="coerce").astype("float64")
-    retry = _present(s) & num.isna()
-    if retry.any():
-        num = num.where(~retry, _ungrouped(s[retry]))
+    """Plain or thousands-grouped numbers (``leadflow.vocab.numbers``); signs are not read."""
+    num = read_numbers(s)
     bad = _present(s) & (num.isna() | ~num.abs().lt(float("inf")))
     return num.where(~bad), bad
-
-
-def _ungrouped(s: pd.Series) -> pd.Series:
-    """Numbers of the values written with thousands grouping (NaN for the rest), unless the
-    values show a decimal comma. Only values plain reading missed get here (few)."""
-    t = s.astype(str)
-    grouped = t.str.fullmatch(GROUPED)
-    if not grouped.any() or t.str.fullmatch(DECIMAL_COMMA).any():
-        return pd.Series(float("nan"), index=s.index)
-    return pd.to_numeric(t.where(grouped).str.replace(",", "", regex=False), errors="coerce").astype("float64")
 
 
 INT_MAX = 2**63 - 1   # BIGINT on both warehouses; a 20-digit count is a typo, not a size

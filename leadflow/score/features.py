@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from leadflow.errors import LeadflowError
 from leadflow.vocab.booleans import FALSE_WORDS, TRUE_WORDS, parse_bools
 from leadflow.vocab.lists import NO_VALUE_WORDS
+from leadflow.vocab.numbers import read_numbers
 
 log = logging.getLogger("leadflow.score")
 
@@ -119,7 +120,7 @@ def infer_kind(s: pd.Series) -> Kind:
     # judged once per distinct value; placeholders ("?", "n/a") are unanswered, not text
     words = pd.Series(uniq, dtype=object).astype(str).str.strip().str.casefold()
     answered = ~(words.isin(NO_VALUE_WORDS) | (words == "")).to_numpy()
-    is_num = pd.to_numeric(pd.Series(uniq, dtype=object), errors="coerce").notna().to_numpy()
+    is_num = read_numbers(pd.Series(uniq, dtype=object), signs=True).notna().to_numpy()
     counts = np.bincount(codes, minlength=len(uniq))
     n_answered = counts[answered].sum()
     if not n_answered:
@@ -232,7 +233,7 @@ class FramePrep(BaseEstimator, TransformerMixin):
             name, kind = s["name"], s["kind"]
             col = X[name] if name in X.columns else pd.Series(np.nan, index=X.index)
             if kind == "numeric":
-                v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                v = read_numbers(col, signs=True).to_numpy(dtype=float, na_value=np.nan)
                 v = v[~np.isnan(v)]
                 if len(v):
                     # values outside what training saw are held at its edges: scoring a lead
@@ -272,7 +273,7 @@ class FramePrep(BaseEstimator, TransformerMixin):
             name, kind = s["name"], s["kind"]
             col = X[name] if name in X.columns else pd.Series(np.nan, index=X.index)
             if kind == "numeric":
-                v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                v = read_numbers(col, signs=True).to_numpy(dtype=float, na_value=np.nan)
                 if name in self.bounds_:
                     v = np.clip(v, *self.bounds_[name])
                 if name in self.log_cols_:
@@ -328,7 +329,7 @@ def single_feature_auc(X: pd.DataFrame, y: np.ndarray, X_test: pd.DataFrame, y_t
             v = FramePrep._text(X_test[s.name]).map(enc).fillna(prior).to_numpy(dtype=float)
         else:
             col = _to_bool(X_test[s.name]) if s.kind == "boolean" else \
-                pd.to_numeric(X_test[s.name], errors="coerce")
+                read_numbers(X_test[s.name], signs=True)
             v = col.fillna(col.median() if col.notna().any() else 0).to_numpy(dtype=float)
         if np.all(v == v[0]):
             out[s.name] = 0.5
