@@ -206,6 +206,28 @@ def test_tombstone_suppresses_and_blanks_at_landing(engine, make_ctx, tmp_path) 
     assert tt["email"].isna().all() and tt["url"].isna().all() and tt["source_record_id"].isna().all()
 
 
+def test_a_row_listing_an_erased_address_among_others_is_suppressed_at_landing(engine, make_ctx, tmp_path) -> None:
+    """A field of several addresses reads as its first for identity; erasure looks at each: a row
+    that lists the erased person's address second is still theirs and lands blank."""
+    ctx = _landing_ctx(make_ctx, engine, tmp_path)
+    _lead_csv(tmp_path / "landing/web/a.csv",
+              [["w1", "s@example.com", "Saoirse", "Quennell", "", "Ferncastle", "DE", ""]])
+    ingest_land(ctx)
+    with engine.begin() as c:
+        c.execute(sa.update(stg_inbound_leads).values(state="passed"))
+    load_leads(ctx)
+    erase(ctx, "s@example.com")
+    _lead_csv(tmp_path / "landing/web/b.csv", [
+        ["w5", '"office@ferncastle.de; S@example.com"', "Saoirse", "Quennell", "", "Ferncastle", "DE", ""],
+        ["w6", '"bobs@example.com; tom@example.com"', "Bob", "Neighbour", "", "Acme", "DE", ""]])
+    ingest_land(ctx)
+    st = db.read_df(engine, sa.select(stg_inbound_leads).where(stg_inbound_leads.c.batch_id > 1)
+                    .order_by(stg_inbound_leads.c.row_number))
+    assert st["state"].tolist() == ["suppressed", "landed"]
+    assert st["state_reason"].iloc[0] == "erased" and pd.isna(st["email"].iloc[0])
+    assert st["first_name"].iloc[1] == "Bob"
+
+
 def test_rejected_rows_of_an_erased_person_are_not_quarantined_in_clear(engine, make_ctx, tmp_path) -> None:
     ctx = _landing_ctx(make_ctx, engine, tmp_path)
     _lead_csv(tmp_path / "landing/web/a.csv",

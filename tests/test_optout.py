@@ -101,7 +101,7 @@ def test_opt_out_on_a_row_rejected_at_ingest_withdraws_the_earlier_handoff(engin
 def test_opt_out_in_a_refused_delivery_is_still_honoured(engine, make_ctx, tmp_path, case) -> None:
     """A delivery refused for its header (a mapped column missing or named twice) still stops
     contact with the people its rows opt out: the refusal must not hide their opt-out (with the
-    email column named twice, the first column's address, as when such a delivery landed). A
+    email column named twice, each column's address: which one the row meant is unknown). A
     suppression-list source that sets ``opt_out`` as a constant opts out every row it refuses."""
     _day(make_ctx, engine, tmp_path, D1, [f"1,{ANNA},120,2026-11-25T10:00:00Z,No,google,"])
     assert ANNA in _listed(tmp_path, D1)
@@ -124,7 +124,8 @@ def test_opt_out_in_a_refused_delivery_is_still_honoured(engine, make_ctx, tmp_p
     assert q["withdrawn_open"] == 1
     assert _rows(engine, handoffs)["status"].tolist() == ["withdrawn"]
     assert ANNA not in _listed(tmp_path, d2) and out["leads"] == 0
-    assert _rows(engine, blocks_t)["email_hash"].tolist() == [email_hash_of(ANNA)]
+    blocked = [email_hash_of(ANNA)] + ([email_hash_of("other@elsewhere.test")] if case == "repeated_email" else [])
+    assert sorted(_rows(engine, blocks_t)["email_hash"].tolist()) == sorted(blocked)
 
 
 def test_opt_out_on_a_row_quarantined_by_quality_suppresses_before_any_handoff(engine, make_ctx, tmp_path) -> None:
@@ -227,3 +228,20 @@ def test_a_later_block_on_a_records_other_address_withdraws_only_that_persons_ha
     h = _rows(engine, handoffs).set_index("person_id")["status"]
     assert h[pid] == "withdrawn" and (h.drop(pid) == "queued").all()
     assert contact_blocks.blocked_people(engine, [pid]).loc[pid, "opt_out"]
+
+
+def test_an_opt_out_listing_several_addresses_blocks_each(engine, make_ctx, tmp_path) -> None:
+    """CRM exports put a contact's addresses in one field ('a@x; b@y'). Such a row opting out
+    stops contact with every address it lists, and the row itself loads under its first."""
+    tom = "tom.lee@globex.com"
+    lines = [f'1,"{ANNA}; {tom}",120,2026-11-25T10:00:00Z,Yes,google,',
+             f"2,{tom},120,2026-11-25T11:00:00Z,No,google,",
+             "3,eva.kim@initech.com,120,2026-11-25T11:00:00Z,No,google,"]
+    _, q, _ = _day(make_ctx, engine, tmp_path, D1, lines)
+    st = _rows(engine, stg_inbound_leads).sort_values("row_number")
+    assert st["state"].tolist() == ["loaded", "loaded", "loaded"]
+    blocked = set(_rows(engine, blocks_t)["email_hash"])
+    assert {email_hash_of(ANNA), email_hash_of(tom)} <= blocked
+    assert q["handed_off"] == 1
+    listed = _listed(tmp_path, D1)
+    assert ANNA not in listed and tom not in listed and "eva.kim@initech.com" in listed

@@ -207,8 +207,11 @@ EMAILS = {
     "ＡＮＮ@ｅｘａｍｐｌｅ.com": "ann@example.com",             # full-width forms
     "ann@example.com.": "ann@example.com",                    # the sentence's full stop
     "ann@exämple.com": "ann@exämple.com",                     # an internationalised domain
-    "ann@@example.com": None, "ann@example.com;bob@example.com": None,
-    "ann@example.com, bob@example.com": None, "Ann <ann@example.com> <bob@example.com>": None,
+    "ann@@example.com": None,
+    # a CRM's field of several addresses reads as its first, the primary one (an opt-out blocks
+    # each: tests/test_optout.py); a list holding anything unreadable stays unreadable
+    "ann@example.com;bob@example.com": "ann@example.com", "ann@example.com, bob@example.com": "ann@example.com",
+    "Ann <ann@example.com> <bob@example.com>": "ann@example.com", "ann@example.com; bob@@example.com": None,
     "=HYPERLINK(\"x\")@a.com": None, "ann\u00a0@example.com": None, "ann@localhost": None,
 }
 
@@ -248,3 +251,16 @@ def test_a_form_tools_checkbox_is_a_yes_no_value(word: str, value: bool) -> None
     got, bad = booleans.parse_bools(pd.Series([word], dtype=object))
     assert got.tolist() == [value] and not bad.any()
     assert _ingest([word])[0].tolist() == [value] and _clean([word]).tolist() == [value]
+
+
+def test_a_field_listing_several_addresses_reads_as_its_first():
+    from leadflow.vocab.emails import addresses_listed, normalise_address
+    vals = pd.Series(["Ann@X.com; b@y.com", "ann@x.com, b@y.com", "ann@x.com / b@y.com", "ann@x.com  b@y.com",
+                      "Ann Lee <ann@x.com>; Bo <b@y.com>", "ann@x.com; call me", "ann@x.com"])
+    got = normalise_address(vals).tolist()
+    assert got[:5] == ["ann@x.com"] * 5
+    assert pd.isna(got[5]) and got[6] == "ann@x.com"          # a list of anything else stays unreadable
+    listed = addresses_listed(vals)
+    assert listed.loc[listed["row"] == 0, "address"].tolist() == ["ann@x.com", "b@y.com"]
+    assert listed.loc[listed["row"] == 6, "address"].tolist() == ["ann@x.com"]
+    assert 5 not in set(listed["row"])

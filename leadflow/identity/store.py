@@ -255,8 +255,7 @@ def initial_states(conn: Connection, df: pd.DataFrame, key: bytes) -> tuple[pd.D
     tomb = tombstones.read(conn)
     if not tomb:
         return states, np.zeros(len(df), dtype=bool)
-    ids = tombstones.identifiers(df, df.get("id_source"), tomb)
-    erased = tombstones.blocked(ids, tomb, key)
+    erased = tombstones.erased_rows(df, df.get("id_source"), tomb, key)
     states.loc[erased, ["state", "state_reason"]] = ["suppressed", "erased"]
     return states, erased
 

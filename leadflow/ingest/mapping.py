@@ -360,9 +360,8 @@ def records_of(raw: pd.DataFrame) -> list[dict[str, Any]]:
 def refused_signals(source: Source, raw: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     """Opt-out signals of a chunk whose delivery is refused for its header (``HeaderProblem``),
     read from whichever signal columns it has and the source's constants: a refusal never hides
-    an opt-out. Each repeat of a flag column counts on its own. A block is one per row and signal
-    (``uq_contact_block_row``), so with the email column repeated the first column's address is
-    blocked, as it was when such a delivery landed; the row, with every address, waits in
+    an opt-out. Each repeat of a flag column counts on its own, and each address of each repeat of
+    the email column is blocked (a block is one per row, signal and address); the row waits in
     quarantine."""
     raw = with_header_names(source, raw).reset_index(drop=True)
     present = set(raw.columns)
@@ -382,7 +381,8 @@ def refused_signals(source: Source, raw: pd.DataFrame, rows: np.ndarray) -> pd.D
     parts = [p for p in parts if len(p)]
     if not parts:
         return signals.empty()
-    return pd.concat(parts, ignore_index=True).drop_duplicates(["row_number", "signal"]).reset_index(drop=True)
+    return (pd.concat(parts, ignore_index=True).drop_duplicates(["row_number", "signal", "email_hash"])
+            .reset_index(drop=True))
 
 
 def reject_all(raw: pd.DataFrame, rows: np.ndarray, reason: str) -> pd.DataFrame:

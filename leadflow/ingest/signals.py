@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from leadflow.vocab.booleans import opt_out_flags
-from leadflow.vocab.emails import email_hash, normalise_address
+from leadflow.vocab.emails import addresses_listed, email_hash
 
 # canonical field -> the signal it carries (people.opt_out / people.do_not_contact)
 FLAG_SIGNALS = {"opt_out": "opt_out", "do_not_call": "do_not_contact"}
@@ -47,11 +47,13 @@ def contact_signals(kind: str, values: dict[str, pd.Series], rows: np.ndarray) -
     if not hit.any():
         return empty()
     idx = np.flatnonzero(hit)
-    norm = normalise_address(values["email"].iloc[idx].reset_index(drop=True))
-    hashes = email_hash(norm.astype(object).where(norm.notna(), None)).to_numpy(dtype=object)
+    # every address a row lists ('a@x.com; b@y.com') is blocked, not only the one it loads under
+    listed = addresses_listed(values["email"].iloc[idx])
+    at = idx[listed["row"].to_numpy()]
+    hashes = email_hash(listed["address"].astype(object)).to_numpy(dtype=object)
     for sig, m in wanted:
-        sel = m[idx]
-        parts.append(pd.DataFrame({"row_number": np.asarray(rows)[idx][sel].astype("int64"),
+        sel = m[at]
+        parts.append(pd.DataFrame({"row_number": np.asarray(rows)[at][sel].astype("int64"),
                                    "email_hash": hashes[sel], "signal": sig}))
     out = pd.concat(parts, ignore_index=True)
     return out[out["email_hash"].notna()].reset_index(drop=True)

@@ -47,7 +47,7 @@ def at_landing(conn: Connection, settings: Settings, src: Source, frame: pd.Data
     tomb = tombstones.read(conn)
     if not tomb:
         return frame
-    hit = tombstones.blocked(tombstones.identifiers(frame, id_source(src), tomb), tomb, hash_key(settings))
+    hit = tombstones.erased_rows(frame, id_source(src), tomb, hash_key(settings))
     if hit.any():
         frame = frame.copy()
         if "state_reason" not in frame.columns:
@@ -88,7 +88,7 @@ def rejects_at_landing(conn: Connection, settings: Settings, src: Source, reject
     frame = pd.DataFrame({c: [r.get(c) if isinstance(r.get(c), str) else None for r in recs] for c in cols},
                          index=rejects.index, dtype=object)
     key = hash_key(settings)
-    hit = tombstones.blocked(tombstones.identifiers(frame, id_source(src)), tomb, key) if cols else \
+    hit = tombstones.erased_rows(frame, id_source(src), tomb, key) if cols else \
         pd.Series(False, index=rejects.index).to_numpy()
     more = [(i, e) for i, r in zip(rejects.index, recs) for e in r.get("_more", [])]
     if more:

@@ -88,6 +88,24 @@ def blocked(ids: pd.DataFrame, tomb: dict[str, set[str]], key: bytes) -> np.ndar
     return hit
 
 
+def erased_rows(frame: pd.DataFrame, id_source: pd.Series | str | None, tomb: dict[str, set[str]],
+                key: bytes) -> np.ndarray:
+    """Rows of a staging-shaped frame that belong to an erased person: any identifier matches a
+    tombstone, including any address of a field listing several ('a@x.com; b@y.com' reads as
+    its first elsewhere; erasure looks at each)."""
+    hit = blocked(identifiers(frame, id_source, tomb), tomb, key)
+    if "email" not in frame.columns:
+        return hit
+    from leadflow.vocab.emails import addresses_listed
+    many = ~hit & (frame["email"].astype("str").str.count("@").fillna(0).to_numpy() >= 2)
+    if many.any():
+        listed = addresses_listed(frame["email"][many])
+        each = blocked(identifiers(pd.DataFrame({"email": listed["address"].to_numpy(dtype=object)}),
+                                   None, tomb), tomb, key)
+        hit[np.flatnonzero(many)[listed["row"].to_numpy()[each]]] = True
+    return hit
+
+
 def add(conn: Connection, values: dict[str, Iterable[str]], key: bytes, at: datetime) -> int:
     """Tombstone the given clear identifiers (kind -> values); returns the hashes stored."""
     rows = []

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from leadflow.store import db
 from leadflow.store.schema import ROW_STATES, contact_blocks, people, person_records, stg_inbound_leads, stg_touches
-from leadflow.vocab.emails import email_hash, normalise_address
+from leadflow.vocab.emails import addresses_listed, email_hash
 
 _NOT_LOADED = tuple(s for s in ROW_STATES if s != "loaded")
 # The people column a signal sets when applied: unsubscribe touches are opt-outs.
@@ -34,7 +34,7 @@ def record(conn: Connection, source: str, kind: str, batch_id: int, signals: pd.
     rows = [{"email_hash": h, "signal": s, "source": source, "kind": kind, "batch_id": int(batch_id),
              "row_number": int(r), "created_at": at}
             for r, h, s in zip(signals["row_number"].tolist(), signals["email_hash"], signals["signal"])]
-    return db.insert_ignore(conn, contact_blocks, rows, ["kind", "batch_id", "row_number", "signal"])
+    return db.insert_ignore(conn, contact_blocks, rows, ["kind", "batch_id", "row_number", "signal", "email_hash"])
 
 
 def any_active(conn: Connection | Engine) -> bool:
@@ -129,8 +129,9 @@ def capture_staged(conn: Connection, at: datetime) -> int:
                                                      stg.c.email.is_not(None), ~have))
         if df.empty:
             continue
-        df["email_hash"] = email_hash(normalise_address(df["email"]).astype(object)
-                                      .where(lambda s: s.notna(), None))
+        listed = addresses_listed(df["email"])      # each address a row lists ('a@x; b@y')
+        df = df.iloc[listed["row"].to_numpy()].assign(
+            email_hash=email_hash(listed["address"].astype(object)).to_numpy(dtype=object))
         df = df[df["email_hash"].notna()]
         parts = []
         if sigs is None:

@@ -257,7 +257,8 @@ contact_blocks = sa.Table(
     sa.Column("released_at", sa.DateTime),                # a person decided contact is allowed
     sa.Column("released_by", sa.Text),
     sa.Column("release_note", sa.Text),
-    sa.UniqueConstraint("kind", "batch_id", "row_number", "signal", name="uq_contact_block_row"),
+    # one block per address a row lists (a field of several addresses: migration 0025)
+    sa.UniqueConstraint("kind", "batch_id", "row_number", "signal", "email_hash", name="uq_contact_block_row_address"),
     sa.Index("ix_contact_blocks_hash", "email_hash"),
 )
 

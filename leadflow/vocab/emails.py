@@ -56,13 +56,8 @@ def _repaired(s: pd.Series) -> pd.Series:
     return _tidy(angled.where(angled.notna(), s)).str.rstrip(".")
 
 
-def normalise_address(email: pd.Series) -> pd.Series:
-    """Addresses as delivered -> the lower-cased address (``str`` dtype), NA when unusable.
-
-    The one reader of addresses: identity keys people on it and quality's ``email_syntax``
-    passes exactly what it can read. Values that fail the plain reading get a second one
-    (``_repaired``), so the common case costs one vectorised pass."""
-    raw = email.astype("str")
+def _read(raw: pd.Series) -> pd.Series:
+    """One address per value (``str`` dtype), NA when the value is not one readable address."""
     s = _tidy(raw)
     s = s.where(s.str.len() > 0)
     ascii_ok = s.str.fullmatch(EMAIL_RE).fillna(False).astype(bool)
@@ -78,6 +73,56 @@ def normalise_address(email: pd.Series) -> pd.Series:
         norm = norm.astype(object)
         norm[non_ascii] = _validate_non_ascii(s[non_ascii])
     return norm.astype("str")
+
+
+# One address of a list: in angle brackets ("Ann <a@x.com>") or a bare word holding an '@'.
+_LISTED = r"<([^<>]+@[^<>]+)>|([^\s<>;,/|\"']+@[^\s<>;,/|\"']+)"
+_EMPTY_LIST = pd.DataFrame({"row": pd.Series(dtype="int64"), "address": pd.Series(dtype="str")})
+
+
+def _listed(raw: pd.Series) -> pd.DataFrame:
+    """(row, address) of the values (index: row positions) naming two or more addresses, each
+    readable ('a@x.com; b@y.com', 'Ann <a@x.com>, Bo <b@y.com>'); other values give nothing."""
+    many = raw[raw.str.count("@").fillna(0).to_numpy() >= 2]
+    if many.empty:
+        return _EMPTY_LIST
+    tok = many.str.extractall(_LISTED)
+    addr = tok[0].fillna(tok[1])
+    norm = _read(addr.reset_index(drop=True))
+    rows = addr.index.get_level_values(0).to_numpy()
+    ok = pd.Series(norm.notna().to_numpy()).groupby(rows).transform("all").to_numpy()
+    return pd.DataFrame({"row": rows[ok].astype("int64"), "address": norm[ok].to_numpy()})
+
+
+def normalise_address(email: pd.Series) -> pd.Series:
+    """Addresses as delivered -> the lower-cased address (``str`` dtype), NA when unusable.
+
+    The one reader of addresses: identity keys people on it and quality's ``email_syntax``
+    passes exactly what it can read. Values that fail the plain reading get a second one
+    (``_repaired``), so the common case costs one vectorised pass; a field listing several
+    addresses (a CRM's 'a@x.com; b@y.com') reads as its first, the person's primary one."""
+    raw = email.astype("str").reset_index(drop=True)
+    norm = _read(raw)
+    retry = norm.isna().to_numpy() & raw.notna().to_numpy()        # only the few unread values
+    first = _listed(raw[retry]).groupby("row")["address"].first() if retry.any() else None
+    if first is not None and len(first):
+        norm = norm.astype(object)
+        norm[first.index] = first.to_numpy()
+        norm = norm.astype("str")
+    norm.index = email.index
+    return norm
+
+
+def addresses_listed(email: pd.Series) -> pd.DataFrame:
+    """Every address each value names: ``row`` (position in ``email``) and ``address``; one
+    row for a single address, one per address for a list, none for an unreadable value. What
+    an opt-out blocks: all of a row's addresses, not only the first."""
+    raw = email.astype("str").reset_index(drop=True)
+    one = _read(raw)
+    single = pd.DataFrame({"row": np.flatnonzero(one.notna().to_numpy()).astype("int64"),
+                           "address": one.dropna().to_numpy()})
+    out = pd.concat([single, _listed(raw[one.isna().to_numpy()])], ignore_index=True)
+    return out.sort_values("row", kind="stable").reset_index(drop=True)
 
 
 def email_hash_of(value: str | None) -> str | None:
