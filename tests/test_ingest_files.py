@@ -301,6 +301,49 @@ def test_malformed_json_line_is_quarantined_and_others_land(tmp_path, make_ctx, 
     assert "file a.jsonl, row 2" in r["note"]
 
 
+@pytest.mark.parametrize("shape", ["compact", "pretty", "wrapped"])
+def test_a_json_array_export_lands_one_row_per_element(tmp_path, make_ctx, engine, shape):
+    """CRM and marketing APIs export a JSON array (or an object wrapping one, {"results": [...]}),
+    not JSON Lines: each element is a row, numbered by its place in the array; an element that
+    is not an object is quarantined alone; every element is accounted for."""
+    good = {"Id": "1", "Email": "a@x.com", "Employees": 5, "Created": "2026-11-01", "Do Not Email": "No",
+            "Source": "Web"}
+    elems = [good, "not an object", {**good, "Id": "3", "Email": "c@x.com", "Notes": "x, [y] {z}"}]
+    doc = {"results": elems, "paging": None} if shape == "wrapped" else elems
+    text = json.dumps(doc, indent=2 if shape != "compact" else None)
+    write(_landing(tmp_path) / "export.json", text)
+    ctx = _ctx(make_ctx, engine, lead_source())
+    r = land(ctx)[0]
+    assert (r["status"], r["rows_in"], r["rows_landed"], r["rows_rejected"]) == ("landed", 3, 2, 1), r
+    assert [g["source_record_id"] for g in rows(engine)] == ["1", "3"]
+    q = quarantined(engine)
+    assert q[0]["row_number"] == 2 and "not an object" in q[0]["reasons"][0]
+
+
+def test_a_json_array_on_one_line_longer_than_a_row_is_read_by_element(tmp_path, make_ctx, engine):
+    """The line cap protects the JSON Lines parser; an array on one line is capped per element."""
+    elems = [{"Id": str(i), "Email": f"p{i}@x.com", "Employees": 5, "Created": "2026-11-01",
+              "Do Not Email": "No", "Source": "Web", "Notes": "n" * 200} for i in range(20)]
+    write(_landing(tmp_path) / "export.json", json.dumps(elems))                # ~5 KB on one line
+    r = land(_ctx(make_ctx, engine, lead_source(limits={"max_row_bytes": 1024})))[0]
+    assert (r["status"], r["rows_in"], r["rows_landed"]) == ("landed", 20, 20), (r["error"], r["note"])
+    big = [{**elems[0], "Notes": "n" * 3000}]
+    write(_landing(tmp_path) / "big.json", json.dumps(big))
+    r = land(_ctx(make_ctx, engine, lead_source(limits={"max_row_bytes": 1024})))[0]
+    assert r["status"] == "failed" and "longer than max_row_bytes" in r["error"], r
+
+
+def test_a_truncated_json_array_keeps_its_whole_elements_and_says_so(tmp_path, make_ctx, engine):
+    good = {"Id": "1", "Email": "a@x.com", "Employees": 5, "Created": "2026-11-01", "Do Not Email": "No",
+            "Source": "Web"}
+    text = json.dumps([good, {**good, "Id": "2", "Email": "b@x.com"}], indent=2)
+    write(_landing(tmp_path) / "export.json", text[: text.rindex('"Source"')])      # cut mid-element
+    r = land(_ctx(make_ctx, engine, lead_source()))[0]
+    assert (r["status"], r["rows_in"], r["rows_landed"], r["rows_rejected"]) == ("landed", 2, 1, 1), r
+    q = quarantined(engine)
+    assert q[0]["row_number"] == 2 and "cut" in q[0]["reasons"][0]
+
+
 def test_single_file_path_without_archive(tmp_path, make_ctx, engine):
     f = write(tmp_path / "data" / "export.csv", "\n".join([HEADER, *ROWS]) + "\n")
     ctx = _ctx(make_ctx, engine, lead_source(path="data/export.csv", connector={"archive": False}))

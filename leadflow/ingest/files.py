@@ -305,9 +305,15 @@ def check_text_caps(conn: FileConnector, d: FileDelivery) -> None:
         src = d.readable or d.path
         sep = formats.sniff_delimiter(src, d.encoding, d.delimiter or conn.delimiter)
         formats.csv_header(src, d.encoding, sep, conn.quotechar, lim)
-    if d.scan.max_line > lim.max_row_bytes:
+    if d.scan.max_line > lim.max_row_bytes and not _json_document(d):
         raise FileProblem(f"line {d.scan.max_line_no} is {d.scan.max_line:,} bytes, longer than "
                           f"max_row_bytes ({lim.max_row_bytes})")
+
+
+def _json_document(d: FileDelivery) -> bool:
+    """A JSON array or wrapping object: its parser caps each element, not each line."""
+    from leadflow.ingest import jsondoc
+    return d.fmt == "jsonl" and jsondoc.shape(d.readable or d.path, d.encoding) != "lines"
 
 
 def estimate_rows(d: FileDelivery) -> int:

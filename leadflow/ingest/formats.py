@@ -455,54 +455,64 @@ def _csv_problem(e: Exception, lim: IngestLimits) -> FileProblem:
     return FileProblem(f"cannot parse CSV: {msg}")
 
 
+def _json_lines(f: Any) -> Iterator[tuple[int, Any, str, str | None]]:
+    """(line number, the parsed line or None, its text, problem or None) per non-blank line."""
+    for lineno, line in enumerate(f, start=1):
+        if not line.strip():
+            continue
+        text = line.rstrip("\r\n")[:2000]
+        try:
+            yield lineno, json.loads(line), text, None
+        except json.JSONDecodeError as e:
+            yield lineno, None, text, f"malformed JSON: {e.msg} at column {e.colno}"
+        except RecursionError:
+            yield lineno, None, text, "malformed JSON: nested too deeply"
+
+
 def read_jsonl(path: Path, conn: FileConnector, encoding: str, rejects: list,
                limits: IngestLimits | None = None) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-    """JSON Lines: a malformed line becomes a reject (row, raw text, why); blank lines are skipped.
+    """JSON Lines, or a JSON array / an object wrapping one (``leadflow.ingest.jsondoc``: a
+    row per element, numbered by its place): a malformed line or element becomes a reject
+    (row, raw text, why); blank lines are skipped.
 
     Lines are no longer than ``max_row_bytes`` (checked by the scan before reading); an object
     with more keys than ``max_columns`` is set aside, and a file whose objects together name
     more keys than that is refused."""
+    from leadflow.ingest import jsondoc
     lim = _limits(limits)
     if path.stat().st_size == 0:
         raise FileProblem("empty file (no records)")
     keys: set[str] = set()
+    form = jsondoc.shape(path, encoding)
+    not_object = "a JSON line must be an object" if form == "lines" else "array element is not an object"
     with open(path, encoding=encoding, newline=None) as f:
-        lineno = 0
-        while True:
-            recs: list[dict[str, Any]] = []
-            rows: list[int] = []
-            for line in f:
-                lineno += 1
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    rejects.append((lineno, line.rstrip("\r\n")[:2000], f"malformed JSON: {e.msg} at column {e.colno}"))
-                    continue
-                except RecursionError:
-                    rejects.append((lineno, line.rstrip("\r\n")[:2000], "malformed JSON: nested too deeply"))
-                    continue
-                if not isinstance(obj, dict):
-                    rejects.append((lineno, line.rstrip("\r\n")[:2000], "a JSON line must be an object"))
-                    continue
-                if len(obj) > lim.max_columns:
-                    rejects.append((lineno, line.rstrip("\r\n")[:2000],
-                                    f"object has {len(obj)} keys, more than max_columns ({lim.max_columns})"))
-                    continue
-                keys.update(obj)
-                if len(keys) > lim.max_columns:
-                    raise FileProblem(f"objects name more than max_columns ({lim.max_columns}) keys",
-                                      row=lineno)
-                recs.append(obj)
-                rows.append(lineno)
-                if len(recs) >= conn.chunk_rows:
-                    break
-            if not recs:
-                return
-            # object dtype: pandas' inferred string dtype cannot hold a lone surrogate from a
-            # JSON escape, and such a row must reach the unsafe-text check to be set aside
-            yield as_text(pd.DataFrame(recs, dtype=object)), np.asarray(rows, dtype=np.int64)
+        items = _json_lines(f) if form == "lines" else jsondoc.elements(path, encoding, lim.max_row_bytes)
+        recs: list[dict[str, Any]] = []
+        rows: list[int] = []
+        for lineno, obj, text, why in items:
+            if why is None and not isinstance(obj, dict):
+                why = not_object
+            if why is None and len(obj) > lim.max_columns:
+                why = f"object has {len(obj)} keys, more than max_columns ({lim.max_columns})"
+            if why is not None:
+                rejects.append((lineno, text, why))
+                continue
+            keys.update(obj)
+            if len(keys) > lim.max_columns:
+                raise FileProblem(f"objects name more than max_columns ({lim.max_columns}) keys", row=lineno)
+            recs.append(obj)
+            rows.append(lineno)
+            if len(recs) >= conn.chunk_rows:
+                yield _json_frame(recs), np.asarray(rows, dtype=np.int64)
+                recs, rows = [], []
+        if recs:
+            yield _json_frame(recs), np.asarray(rows, dtype=np.int64)
+
+
+def _json_frame(recs: list[dict[str, Any]]) -> pd.DataFrame:
+    # object dtype: pandas' inferred string dtype cannot hold a lone surrogate from a JSON
+    # escape, and such a row must reach the unsafe-text check to be set aside
+    return as_text(pd.DataFrame(recs, dtype=object))
 
 
 def read_parquet(path: Path, conn: FileConnector,
