@@ -51,12 +51,16 @@ def test_redelivery_lands_nothing(tmp_path, make_ctx, engine):
 
 
 @pytest.mark.parametrize("dialect", ["semicolon_crlf_trailing", "tab_quoted", "bom", "latin1", "pipe",
-                                     "utf16le_excel_unicode_text", "utf16be_bom", "excel_sep_hint"])
+                                     "utf16le_excel_unicode_text", "utf16be_bom", "excel_sep_hint",
+                                     "report_title_lines"])
 def test_csv_dialects_and_encodings(tmp_path, make_ctx, engine, dialect):
     if dialect.startswith("utf16"):
         # Excel's "Unicode Text": UTF-16 with a byte-order mark, tab-separated, CRLF line ends
         text = "\ufeff" + "\r\n".join(line.replace(",", "\t") for line in [HEADER, *ROWS]) + "\r\n"
         data = text.replace("hello", "café ✓").encode("utf-16-le" if "le" in dialect else "utf-16-be")
+    elif dialect == "report_title_lines":
+        # a report export: its title and run date above the header, then a blank line
+        data = ("Leads report\nGenerated: 2026-11-26 08:00\n\n" + "\n".join([HEADER, *ROWS]) + "\n").encode()
     elif dialect == "excel_sep_hint":
         # Excel (and exports meant for it) may start with a 'sep=;' line naming the delimiter
         data = ("\ufeffsep=;\r\n" + "\r\n".join(line.replace(",", ";") for line in [HEADER, *ROWS]) + "\r\n").encode()
@@ -84,6 +88,9 @@ def test_csv_dialects_and_encodings(tmp_path, make_ctx, engine, dialect):
     assert "Unnamed: 7" not in (got[0]["attributes"] or {})      # trailing delimiter dropped
     if dialect == "latin1":
         assert got[0]["attributes"]["Notes"] == "café crème"
+    if dialect == "report_title_lines":
+        assert "3 line(s) above the header skipped" in res[0]["note"], res
+        assert [r["row_number"] for r in got] == [1, 2, 3]
     if dialect.startswith("utf16"):
         assert got[0]["attributes"]["Notes"] == "café ✓"
         assert res[0]["note"] is None and res[0]["rows_landed"] == 3, res      # the last line ends: not cut
@@ -223,6 +230,24 @@ def _parquet(path: Path, extra: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_arrays([pa.array(v) for v in cols.values()], names=names), path)
     write(path, path.read_bytes())
+
+
+def test_xlsx_report_title_rows_above_the_header_are_skipped(tmp_path, make_ctx, engine):
+    from openpyxl import Workbook
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Leads report"])
+    ws.append([None])
+    ws.append(HEADER.split(","))
+    for r in ROWS:
+        ws.append([v or None for v in r.split(",")])
+    p = _landing(tmp_path) / "report.xlsx"
+    p.parent.mkdir(parents=True)
+    wb.save(p)
+    write(p, p.read_bytes())
+    res = land(_ctx(make_ctx, engine, lead_source()))
+    assert res[0]["status"] == "landed" and res[0]["rows_landed"] == 3, res
+    assert [r["row_number"] for r in rows(engine)] == [1, 2, 3]
 
 
 def test_parquet_columns_are_named_as_csv_names_them(tmp_path, make_ctx, engine):

@@ -279,20 +279,26 @@ def prepare(conn: FileConnector, path: Path, landing: Path, limits: IngestLimits
 
 def _text_encoding(conn: FileConnector, d: FileDelivery, readable: Path) -> str:
     """The encoding to read the delivery with. A UTF-16/32 file (byte-order mark), or a CSV that
-    starts with Excel's ``sep=;`` line, is read from a streamed UTF-8 copy (without that line),
-    so every line measure and parser sees plain UTF-8 CSV; the delivery keeps the original's
-    content hash (re-delivery)."""
+    starts with Excel's ``sep=;`` line or a report's title lines above its header, is read from
+    a streamed UTF-8 copy without those lines, so every line measure and parser sees plain
+    UTF-8 CSV (row numbers count from the header); the delivery keeps the original's content
+    hash (re-delivery)."""
     assert d.scan is not None
     enc = formats.wide_encoding(readable, conn) or formats.choose_encoding(conn, d.scan)
     hint = formats.sep_hint(readable, enc) if d.fmt == "csv" and not conn.delimiter else None
-    if hint is None and enc not in ("utf-16", "utf-32"):
+    titles = 0
+    if d.fmt == "csv":
+        titles = formats.csv_title_lines(readable, enc, hint or conn.delimiter) if hint is None else 0
+    if hint is None and not titles and enc not in ("utf-16", "utf-32"):
         return enc
     fd, name = tempfile.mkstemp(prefix="leadflow-utf8-", suffix=d.path.suffix)
     os.close(fd)
     d.transcoded = Path(name)
-    formats.utf8_copy(readable, enc, d.transcoded, skip_first_line=hint is not None)
+    formats.utf8_copy(readable, enc, d.transcoded, skip_lines=1 if hint is not None else titles)
     d.scan = dataclasses.replace(formats.scan(d.transcoded, conn.quotechar), sha256=d.scan.sha256)
     d.readable, d.delimiter = d.transcoded, hint
+    if titles:
+        d.warnings.append(f"{titles} line(s) above the header skipped (a report's title?)")
     return "utf-8-sig"
 
 
@@ -311,9 +317,13 @@ def check_text_caps(conn: FileConnector, d: FileDelivery) -> None:
 
 
 def _json_document(d: FileDelivery) -> bool:
-    """A JSON array or wrapping object: its parser caps each element, not each line."""
+    """A JSON array, or a wrapping object over several lines: its parser caps each element,
+    not each line (a one-line object is JSON Lines or a small document: the line cap holds)."""
     from leadflow.ingest import jsondoc
-    return d.fmt == "jsonl" and jsondoc.shape(d.readable or d.path, d.encoding) != "lines"
+    if d.fmt != "jsonl" or d.scan is None:
+        return False
+    form = jsondoc.shape(d.readable or d.path, d.encoding)
+    return form == "array" or (form == "document" and d.scan.lines > 1)
 
 
 def estimate_rows(d: FileDelivery) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -147,12 +148,43 @@ def sep_hint(path: Path, encoding: str) -> str | None:
     return m.group(1) if m else None
 
 
-def utf8_copy(path: Path, encoding: str, out: Path, skip_first_line: bool = False) -> None:
+#: how far down a header may sit below a report's title lines
+TITLE_LINES_MAX = 20
+
+
+def _filled(cells: list[Any]) -> int:
+    return sum(1 for c in cells if c is not None and str(c).strip())
+
+
+def title_rows(rows: list[list[Any]]) -> int:
+    """How many leading rows are a report's title, run date or blank lines above the header:
+    rows with at most one filled cell, followed (within ``TITLE_LINES_MAX``) by a row with two
+    or more. A one-column file has no such row, so nothing is skipped."""
+    k = 0
+    while k < len(rows) and k < TITLE_LINES_MAX and _filled(rows[k]) <= 1:
+        k += 1
+    return k if 0 < k < len(rows) and _filled(rows[k]) >= 2 else 0
+
+
+def csv_title_lines(path: Path, encoding: str, declared: str | None) -> int:
+    """``title_rows`` of a CSV's first lines, split by whichever delimiter fills the most cells."""
+    with open(path, encoding=encoding, errors="replace", newline="") as f:
+        lines = [f.readline(1 << 16) for _ in range(TITLE_LINES_MAX + 1)]      # titles are short
+    lines = [ln for ln in lines if ln]
+    seps = [("\t" if declared in ("\\t", "tab") else declared)] if declared else [",", ";", "\t", "|"]
+    best = max(seps, key=lambda d: max((len(ln.split(d)) for ln in lines), default=0))
+    try:
+        return title_rows([next(csv.reader([ln.rstrip("\r\n")], delimiter=best), []) for ln in lines])
+    except csv.Error:           # a field beyond the csv module's limit: not a title; the reader says why
+        return 0
+
+
+def utf8_copy(path: Path, encoding: str, out: Path, skip_lines: int = 0) -> None:
     """Stream ``path`` from ``encoding`` into ``out`` as UTF-8 (line ends untouched), without its
-    first line when asked (a ``sep=`` hint)."""
+    first ``skip_lines`` lines (a ``sep=`` hint, a report's title)."""
     try:
         with open(path, encoding=encoding, newline="") as src, open(out, "w", encoding="utf-8", newline="") as dst:
-            if skip_first_line:
+            for _ in range(skip_lines):
                 src.readline()
             while block := src.read(_BLOCK):
                 dst.write(block)
@@ -584,7 +616,10 @@ def read_xlsx(path: Any, conn: FileConnector,
             ws = wb[conn.sheet]
         _check_dimension(ws, lim)
         it = ws.iter_rows(values_only=True)
-        header = next(it, None)
+        head = list(itertools.islice(it, TITLE_LINES_MAX + 1))      # a report's title rows above the header
+        skip = title_rows([list(r) for r in head])
+        header = head[skip] if len(head) > skip else None
+        it = itertools.chain(head[skip + 1:], it)
         if header is None:
             raise FileProblem("empty workbook sheet (no header row)")
         if len(header) > lim.max_columns:

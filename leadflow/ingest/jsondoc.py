@@ -20,6 +20,7 @@ from typing import Any, Literal, TextIO
 from leadflow.ingest.formats import FileProblem
 
 _BLOCK = 1 << 20
+_PEEK = 1 << 16                 # how much of the first line tells the shape
 DOCUMENT_CAP = 256 << 20        # a wrapping object is parsed whole: its size is capped
 _WS = " \t\r\n"
 
@@ -31,15 +32,15 @@ def shape(path: Path, encoding: str) -> Literal["lines", "array", "document"]:
     """How a .json/.jsonl file holds its records: JSON Lines, a top-level array, or one object
     wrapping an array (its first line does not parse alone, or it is the whole file)."""
     with open(path, encoding=encoding, errors="replace", newline=None) as f:
-        first = f.readline()
+        first = f.readline(_PEEK)
         while first and not first.strip():
-            first = f.readline()
+            first = f.readline(_PEEK)
         rest = f.read(4096)
     head = first.lstrip(_WS + "\ufeff")
     if head.startswith("["):
         return "array"
-    if not head.startswith("{"):
-        return "lines"
+    if not head.startswith("{") or (len(first) >= _PEEK and not first.endswith("\n")):
+        return "lines"              # a long first line: JSON Lines, which the line cap guards
     try:
         json.loads(head)
     except (json.JSONDecodeError, RecursionError):
