@@ -124,6 +124,9 @@ SPLIT_FIELDS: Final[dict[str, tuple[str, ...]]] = {"full_name": ("first_name", "
 CODE_SEPARATORS: Final = r"[\s\-/]+"
 
 # Fields that identify a row within its source (used for unique-key checks).
+# Counts exports may write as bands ('51-200', '10,001+'), read as a head count at ingest.
+BAND_FIELDS: Final = ("company_size",)
+
 KEYS: Final[dict[str, tuple[str, ...]]] = {
     "inbound_leads": ("source_record_id",),
     "touches": ("source_touch_id",),

@@ -139,3 +139,23 @@ def test_a_full_name_column_fills_given_and_family_name() -> None:
     assert f["first_name"].tolist() == ["Ann", "Bob", None]
     assert f["last_name"].tolist() == ["Lee", "Leigh", "Cole"]
     assert "full_name" not in f.columns
+
+
+def test_a_company_size_band_is_read_as_a_head_count() -> None:
+    """Lead-gen forms and CRMs export employees as bands ('51-200', '10,001+'): a closed band is
+    its midpoint, an open one its lower bound, so routing's and scoring's size ranges apply; a
+    band that is not one ('Self-employed', '200-51') stays unreadable and is quarantined."""
+    import numpy as np
+
+    from leadflow.config import Source
+    from leadflow.ingest.mapping import map_frame
+    src = Source.model_validate({"name": "web", "owner": "ops", "kind": "inbound_leads",
+                                 "connector": {"type": "file", "path": "x"},
+                                 "mapping": {"Email": "email", "Employees": "company_size"}})
+    bands = ["51-200", "1-10", "10,001+", "201 - 500", "1,001–5,000", "11 to 50", "5000", "10000 or more",
+             ">1000", "Self-employed", "200-51"]
+    raw = pd.DataFrame({"Email": [f"p{i}@x.com" for i in range(len(bands))], "Employees": bands}, dtype=object)
+    m = map_frame(src, raw, np.arange(1, len(bands) + 1), keep_bad=True)
+    got = m.frame["company_size"].astype(object).where(m.frame["company_size"].notna(), None).tolist()
+    assert got == [126, 6, 10001, 351, 3001, 31, 5000, 10000, 1001, None, None]
+    assert sorted(m.rejects["row_number"].tolist()) == [10, 11]

@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadflow.canonical import CLOSED_LISTS, CODE_FIELDS, CODE_SEPARATORS, FIELDS, KEYS, SPLIT_FIELDS
+from leadflow.canonical import BAND_FIELDS, CLOSED_LISTS, CODE_FIELDS, CODE_SEPARATORS, FIELDS, KEYS, SPLIT_FIELDS
 from leadflow.config import Source
 from leadflow.ingest import signals
 from leadflow.ingest.coerce import WHY, convert
 from leadflow.vocab._unique import per_unique
 from leadflow.vocab.names import split_full_name
+from leadflow.vocab.numbers import band_counts
 
 
 class HeaderProblem(Exception):
@@ -256,6 +257,8 @@ def map_frame(source: Source, raw: pd.DataFrame, rows: np.ndarray, delivery: str
             s = _with_constant(s if col else None, source.constants[fld], raw.index)
         if fld in signals.FIELDS:
             before[fld] = s
+        if fld in BAND_FIELDS:         # '51-200' employees: a head count
+            s = band_counts(s)
         typed, bad = convert(typ, s, source.day_first)
         if fld in CLOSED_LISTS:
             typed = onto_closed_list(typed, fld)

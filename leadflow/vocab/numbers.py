@@ -47,3 +47,37 @@ def read_numbers(s: pd.Series, signs: bool = False) -> pd.Series:
             again[still] = ungrouped(t[still]).to_numpy()
         num[retry] = again.to_numpy()
     return pd.Series(num, index=s.index)
+
+
+# A head-count band as forms and CRMs export it: '51-200', '1,001–5,000', '11 to 50'; open ones
+# '10,001+', '10000 or more', '>1000', 'more than 1000'.
+_N = r"(\d{1,3}(?:,\d{3})+|\d+)"
+_BAND = rf"^\s*{_N}\s*(?:-|–|—|to)\s*{_N}\s*$"
+_AT_LEAST = rf"^\s*{_N}\s*(?:\+|or more|and (?:above|more|over))\s*$"
+_ABOVE = rf"^\s*(?:>|more than|over|above)\s*{_N}\s*$"
+
+
+def _int(s: pd.Series) -> pd.Series:
+    return pd.to_numeric(s.str.replace(",", "", regex=False), errors="coerce")
+
+
+def band_counts(s: pd.Series) -> pd.Series:
+    """Values that are head-count bands -> the count as text (a closed band's midpoint, rounded
+    half up; an open band's least count); every other value as delivered. Read once per
+    distinct value."""
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    if not len(uniq):
+        return s
+    u = pd.Series(np.asarray(uniq, dtype=object)).astype(str).str.lower()
+    out = pd.Series(np.asarray(uniq, dtype=object), dtype=object)
+    band = u.str.extract(_BAND)
+    lo, hi = _int(band[0]), _int(band[1])
+    mid = np.floor((lo + hi) / 2 + 0.5)
+    ok = (lo <= hi).to_numpy()
+    out[ok] = mid[ok].astype("int64").astype(str).to_numpy()
+    least = _int(u.str.extract(_AT_LEAST)[0])
+    out[least.notna().to_numpy()] = least.dropna().astype("int64").astype(str).to_numpy()
+    above = _int(u.str.extract(_ABOVE)[0]) + 1
+    out[above.notna().to_numpy()] = above.dropna().astype("int64").astype(str).to_numpy()
+    res = out.to_numpy(dtype=object)[np.maximum(codes, 0)]
+    return pd.Series(np.where(codes >= 0, res, None), index=s.index, dtype=object).where(s.notna(), s)
