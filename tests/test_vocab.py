@@ -264,3 +264,15 @@ def test_a_field_listing_several_addresses_reads_as_its_first():
     assert listed.loc[listed["row"] == 0, "address"].tolist() == ["ann@x.com", "b@y.com"]
     assert listed.loc[listed["row"] == 6, "address"].tolist() == ["ann@x.com"]
     assert 5 not in set(listed["row"])
+
+
+@pytest.mark.parametrize("word", ["Subscribed", "opted in", "Opted-In", "opt in"])
+def test_a_subscription_state_word_reads_as_not_opted_out(word: str) -> None:
+    """An email tool's 'Subscription status' column (Subscribed / Unsubscribed) mapped to
+    opt_out: 'Subscribed' is a readable no, so a subscribed lead is not blocked as unreadable
+    (every subscribed lead was); 'Unsubscribed' stays a yes."""
+    from leadflow.vocab.booleans import opt_out_flags, parse_bools
+    s = pd.Series([word, "Unsubscribed"], dtype=object)
+    val, bad = parse_bools(s)
+    assert val.tolist() == [False, True] and not bad.any()
+    assert opt_out_flags(s).tolist() == [False, True]

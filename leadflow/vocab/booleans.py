@@ -14,7 +14,9 @@ import pandas as pd
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "1.0", "on", "x",
                         "opted out", "opted-out", "opt out", "unsubscribed",
                         "checked", "\u2713", "\u2714", "\u2611", "\u2705"})   # form tools: a ticked box
-FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "0.0", "off", "unchecked", "\u2610"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "0.0", "off", "unchecked", "\u2610",
+                         # an email tool's subscription state, the opposite of 'unsubscribed'
+                         "subscribed", "opted in", "opted-in", "opt in", "opt-in"})
 
 
 def parse_bools(s: pd.Series) -> tuple[pd.Series, pd.Series]:
