@@ -9,6 +9,12 @@ numbers. The fixture ``tests/data/pipeline_fingerprint.json`` was written by the
 the batch-proportional daily run (issue 17), with:
 
     PYTHONPATH=$PWD python -m tests.pipeline_fingerprint --write
+
+One deliberate change since, patched into that fixture by hand (nothing else of it rewritten):
+company sizes written as a band are read as a head count (c75a501), so on 2026-11-26 the two demo
+leads whose size is "500+" load (their people are leads with a record, not suspects) instead of
+being quarantined at ingest; a fresh run with the current code differs from the fixture in
+nothing else that the test compares (handoffs, scores at handoff, quarantine, people).
 """
 
 from __future__ import annotations
