@@ -276,3 +276,13 @@ def test_a_subscription_state_word_reads_as_not_opted_out(word: str) -> None:
     val, bad = parse_bools(s)
     assert val.tolist() == [False, True] and not bad.any()
     assert opt_out_flags(s).tolist() == [False, True]
+
+
+def test_an_excel_serial_date_is_read() -> None:
+    """A date column Excel saved as 'General' holds serial days since 1899-12-30 (45987 is
+    2025-11-26), a fraction being the time of day; other 5-digit runs stay unreadable."""
+    s = pd.Series(["45987", "45987.5", " 46352.25 ", "12345", "99999"], dtype=object)
+    got, bad = datetimes.parse_datetimes(s)
+    assert got.tolist()[:3] == [pd.Timestamp("2025-11-26"), pd.Timestamp("2025-11-26 12:00"),
+                                pd.Timestamp("2026-11-26 06:00")]
+    assert bad.tolist() == [False, False, False, True, True]

@@ -34,7 +34,7 @@ def parse_datetimes(s: pd.Series, day_first: bool | None = None) -> tuple[pd.Ser
     retry = present & out.isna()
     if retry.any():
         epoch = from_epoch(txt[retry])
-        out = out.where(~retry, epoch)
+        out = out.where(~retry, epoch.fillna(from_excel_serial(txt[retry])))
         retry = retry & out.isna()
     if retry.any():
         if day_first is None:
@@ -78,6 +78,20 @@ def from_epoch(txt: pd.Series) -> pd.Series:
     seconds = pd.to_numeric(t.where(t.str.fullmatch(EPOCH_SECONDS)), errors="coerce")
     millis = pd.to_numeric(t.where(t.str.fullmatch(EPOCH_MILLISECONDS)), errors="coerce") / 1000
     return pd.to_datetime(seconds.fillna(millis), unit="s", utc=True, errors="coerce")
+
+
+# Excel's serial date (a date column saved as 'General'): days since 1899-12-30, a fraction the
+# time of day; five digits, read only from 1954-10-03 (20000) to 2119-01-10 (80000).
+EXCEL_SERIAL = r"\s*\d{5}(?:\.\d+)?\s*"
+EXCEL_EPOCH = pd.Timestamp("1899-12-30", tz="UTC")
+
+
+def from_excel_serial(txt: pd.Series) -> pd.Series:
+    """UTC times of the values written as Excel serial dates (NaT for the rest)."""
+    t = txt.astype("str")
+    days = pd.to_numeric(t.where(t.str.fullmatch(EXCEL_SERIAL)), errors="coerce")
+    days = days.where((days >= 20000) & (days < 80000))
+    return EXCEL_EPOCH + pd.to_timedelta(days, unit="D")
 
 
 def to_utc(s: pd.Series) -> pd.Series:
