@@ -172,16 +172,22 @@ def _lead_csv(path: Path, rows: list[list[str]]) -> None:
     write(path, "\n".join(lines) + "\n")
 
 
-def test_tombstone_suppresses_and_blanks_at_landing(engine, make_ctx, tmp_path) -> None:
+def _erased_saoirse(make_ctx, engine, tmp_path: Path):
+    """A landing context in which Saoirse (s@example.com, record w1, a phone) was loaded and
+    then erased."""
     ctx = _landing_ctx(make_ctx, engine, tmp_path)
     _lead_csv(tmp_path / "landing/web/a.csv",
               [["w1", "s@example.com", "Saoirse", "Quennell", "+49 30 5550199", "Ferncastle", "DE", ""]])
     ingest_land(ctx)
-    db.read_df(engine, sa.select(stg_inbound_leads))
     with engine.begin() as c:
         c.execute(sa.update(stg_inbound_leads).values(state="passed"))
     load_leads(ctx)
     erase(ctx, "s@example.com")
+    return ctx
+
+
+def test_tombstone_suppresses_and_blanks_at_landing(engine, make_ctx, tmp_path) -> None:
+    ctx = _erased_saoirse(make_ctx, engine, tmp_path)
     _lead_csv(tmp_path / "landing/web/b.csv", [
         ["w7", "s+promo@example.com", "Saoirse", "Quennell", "", "Ferncastle", "DE", ""],   # tag
         ["w8", "saoirse@new.org", "Saoirse", "Quennell", "030 5550199", "Ferncastle", "DE", ""],  # phone
@@ -209,14 +215,7 @@ def test_tombstone_suppresses_and_blanks_at_landing(engine, make_ctx, tmp_path) 
 def test_a_row_listing_an_erased_address_among_others_is_suppressed_at_landing(engine, make_ctx, tmp_path) -> None:
     """A field of several addresses reads as its first for identity; erasure looks at each: a row
     that lists the erased person's address second is still theirs and lands blank."""
-    ctx = _landing_ctx(make_ctx, engine, tmp_path)
-    _lead_csv(tmp_path / "landing/web/a.csv",
-              [["w1", "s@example.com", "Saoirse", "Quennell", "", "Ferncastle", "DE", ""]])
-    ingest_land(ctx)
-    with engine.begin() as c:
-        c.execute(sa.update(stg_inbound_leads).values(state="passed"))
-    load_leads(ctx)
-    erase(ctx, "s@example.com")
+    ctx = _erased_saoirse(make_ctx, engine, tmp_path)
     _lead_csv(tmp_path / "landing/web/b.csv", [
         ["w5", '"office@ferncastle.de; S@example.com"', "Saoirse", "Quennell", "", "Ferncastle", "DE", ""],
         ["w6", '"bobs@example.com; tom@example.com"', "Bob", "Neighbour", "", "Acme", "DE", ""]])
@@ -229,14 +228,7 @@ def test_a_row_listing_an_erased_address_among_others_is_suppressed_at_landing(e
 
 
 def test_rejected_rows_of_an_erased_person_are_not_quarantined_in_clear(engine, make_ctx, tmp_path) -> None:
-    ctx = _landing_ctx(make_ctx, engine, tmp_path)
-    _lead_csv(tmp_path / "landing/web/a.csv",
-              [["w1", "s@example.com", "Saoirse", "Quennell", "+49 30 5550199", "Ferncastle", "DE", ""]])
-    ingest_land(ctx)
-    with engine.begin() as c:
-        c.execute(sa.update(stg_inbound_leads).values(state="passed"))
-    load_leads(ctx)
-    erase(ctx, "s@example.com")
+    ctx = _erased_saoirse(make_ctx, engine, tmp_path)
     bad_time = {"id": "e5", "lead": None, "email": "S+x@example.com", "type": "webinar", "at": "soon",
                 "url": None}
     write(tmp_path / "landing/events/t.jsonl", "\n".join([

@@ -286,9 +286,7 @@ def _text_encoding(conn: FileConnector, d: FileDelivery, readable: Path) -> str:
     assert d.scan is not None
     enc = formats.wide_encoding(readable, conn) or formats.choose_encoding(conn, d.scan)
     hint = formats.sep_hint(readable, enc) if d.fmt == "csv" and not conn.delimiter else None
-    titles = 0
-    if d.fmt == "csv":
-        titles = formats.csv_title_lines(readable, enc, hint or conn.delimiter) if hint is None else 0
+    titles = formats.csv_title_lines(readable, enc, conn.delimiter) if d.fmt == "csv" and hint is None else 0
     if hint is None and not titles and enc not in ("utf-16", "utf-32"):
         return enc
     fd, name = tempfile.mkstemp(prefix="leadflow-utf8-", suffix=d.path.suffix)

@@ -127,7 +127,7 @@ WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
 
 
 def wide_encoding(path: Path, conn: FileConnector) -> str | None:
-    """"utf-16" / "utf-32" when a text file starts with that byte-order mark and no other
+    """The wide encoding ('utf-16' / 'utf-32') a text file's byte-order mark names, when no other
     encoding is declared (Excel's "Unicode Text" export is UTF-16 with a BOM), else None."""
     declared = (conn.encoding or "").lower().replace("_", "-")
     if declared and not declared.startswith(("utf-16", "utf-32")):

@@ -17,9 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from leadflow.ingest.formats import FileProblem
+from leadflow.ingest.formats import _BLOCK, FileProblem
 
-_BLOCK = 1 << 20
 _PEEK = 1 << 16                 # how much of the first line tells the shape
 DOCUMENT_CAP = 256 << 20        # a wrapping object is parsed whole: its size is capped
 _WS = " \t\r\n"
