@@ -27,6 +27,14 @@ CONFIG: dict[str, Any] = {
 }
 
 
+# Two strangers who typed one filler address (identity reads it as no address: vocab.mailboxes)
+STRANGERS_BEHIND_A_FILLER: list[dict[str, Any]] = [
+    {"source_record_id": "f1", "email": "noemail@gmail.com", "first_name": "Ann", "last_name": "Lee",
+     "phone": "+44 20 7946 0001"},
+    {"source_record_id": "f2", "email": "NoEmail@gmail.com", "first_name": "Bob", "last_name": "Stone",
+     "phone": "+44 20 7946 0002"},
+]
+
 def land(engine: sa.Engine, rows: list[dict[str, Any]] | pd.DataFrame, source: str = "web",
          kind: str = "inbound_leads", state: str = "passed") -> int:
     """Insert one ingest batch and its staging rows (state 'passed'); returns the batch id."""

@@ -32,6 +32,26 @@ def test_emails_normalised_validated_and_flagged() -> None:
     assert out["email_domain"].iloc[7] == "bücher.de"
 
 
+def test_a_placeholder_address_is_no_address_for_identity() -> None:
+    """What people type to get past a required field (noemail@, none@none.com, test@test.com)
+    is shared by strangers: identity reads it as no address. A role mailbox (info@) is a real,
+    deliverable address and stays one; so do names that merely start like a placeholder word."""
+    junk = ["noemail@gmail.com", "NoEmail@Gmail.com", "no.email@acme.com", "no_email+1@acme.com",
+            "none@none.com", "test@test.com", "asdf@asdf.com", "na@na.com", "unknown@acme.com",
+            "ann.lee@test.com", "xxx@acme.com", "donotemail@acme.com", "noemail123@yahoo.com",
+            "fake@fake.com", "dummy@company.com"]
+    real = ["ann.lee@acme.com", "info@acme.com", "12345678@qq.com", "nonna.rossi@acme.it",
+            "testa@acme.com", "tester.jones@acme.com", "na.kim@acme.co.kr", "bob@example.com",
+            "ana.held@acme.test"]          # a reserved test domain: undeliverable, but not shared
+    out = normalise_emails(pd.Series(junk + real))
+    flag = out["is_placeholder_address"].tolist()
+    assert flag == [True] * len(junk) + [False] * len(real), [v for v, f in zip(junk + real, flag)]
+    assert out["email_norm"].iloc[:len(junk)].isna().all()
+    assert out["email_key"].iloc[:len(junk)].isna().all()
+    assert out["email_norm"].iloc[len(junk):].tolist() == real
+    assert not out["email_valid"].iloc[:len(junk)].any()
+
+
 def test_phones_to_e164_using_the_country() -> None:
     p = pd.Series(["(030) 123-4567", "+49 30 1234567", "0049 30 1234567", "415.555.2671 x123",
                    "(415) 555-2671", "N/A", None, "123", "020 7946 0958"])

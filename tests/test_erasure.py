@@ -33,7 +33,7 @@ from leadflow.store.schema import (
     tombstones,
     touches,
 )
-from tests.identity_helpers import CONFIG, count, key_rows, land
+from tests.identity_helpers import CONFIG, STRANGERS_BEHIND_A_FILLER, count, key_rows, land
 from tests.ingest_helpers import write
 
 SUBJECT = {"source_record_id": "w1", "email": "S@Example.com", "first_name": "Saoirse",
@@ -499,3 +499,24 @@ def test_lead_lists_lose_the_subjects_rows_and_empty_lists_go(tmp_path, make_ctx
         assert "bobs@example.com" in text and "Saoirse" not in text
         assert not re.search(r"(?<![\w.+-])s@example\.com", text)
     assert '<p class="lead">1 lead,' in (day / "noah.html").read_text()
+
+
+def test_erasing_a_filler_address_blanks_it_wherever_typed_and_erases_no_stranger(engine, make_ctx) -> None:
+    """noemail@gmail.com names no person in the warehouse (identity reads it as no address), but
+    it is a mailbox someone owns: an erasure naming it is honoured, not refused. Every landed row
+    that typed it is blanked and a later row typing it is suppressed; the strangers who typed it
+    are people of their own (their names and phones) and are not erased through it."""
+    ctx = make_ctx(CONFIG, engine)
+    land(engine, STRANGERS_BEHIND_A_FILLER)
+    load_leads(ctx)
+    out = erase(ctx, "noemail@gmail.com")
+    assert out["person_ids"] == []
+    assert count(engine, people, people.c.erased_at.is_not(None)) == 0 and count(engine, people) == 2
+    stg = db.read_df(engine, sa.select(stg_inbound_leads).order_by(stg_inbound_leads.c.row_number))
+    assert stg["email"].isna().all()                  # the address went from every row typing it
+    assert stg["first_name"].tolist() == ["Ann", "Bob"] and stg["phone"].notna().all()   # theirs stayed
+    land(engine, [{"source_record_id": "f3", "email": "noemail@gmail.com", "first_name": "Cara",
+                   "last_name": "Diaz"},
+                  {"source_record_id": "f1", "email": "ann.lee@acme.com", "first_name": "Ann",
+                   "last_name": "Lee", "phone": "+44 20 7946 0001"}])   # Ann's own id and phone: not blocked
+    assert load_leads(ctx)["suppressed"] == 1

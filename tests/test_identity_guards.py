@@ -66,3 +66,22 @@ def test_namesakes_at_different_companies_are_not_review_candidates() -> None:
     pairs = {tuple(sorted(p)) for p in reviews[["a", "b"]].to_numpy().tolist()}
     assert (0, 1) not in pairs                   # contradicted: other address, other company
     assert (0, 2) in pairs and (1, 2) in pairs   # no company on one side: genuinely open
+
+
+def test_strangers_sharing_a_placeholder_address_stay_apart() -> None:
+    """Five people who typed the same filler address are five people; two rows of one of them
+    (same name and phone) still join, on their name and phone."""
+    rows = [{"email": "noemail@gmail.com", "first_name": "Ann", "last_name": "Lee", "company": "Acme",
+             "phone": "+44 20 7946 0001"},
+            {"email": "NoEmail@gmail.com", "first_name": "Bob", "last_name": "Stone", "company": "Globex",
+             "phone": "+44 20 7946 0002"},
+            {"email": "noemail@gmail.com", "first_name": "Chen", "last_name": "Wu", "company": "Initech"},
+            {"email": "test@test.com", "first_name": "Dana", "last_name": "Ruiz", "company": "Hooli"},
+            {"email": "test@test.com", "first_name": "Eli", "last_name": "Park", "company": "Umbrella"},
+            {"email": "noemail@gmail.com", "first_name": "Ann", "last_name": "Lee", "company": "Acme Ltd",
+             "phone": "020 7946 0001", "country": "GB"}]
+    assign, reviews = _resolve(rows)
+    c = assign["cluster"].tolist()
+    assert len(set(c[:5])) == 5
+    assert c[5] == c[0]
+    assert not {tuple(sorted(p)) for p in reviews[["a", "b"]].to_numpy().tolist()} & {(0, 1), (0, 2), (3, 4)}

@@ -450,3 +450,45 @@ def test_a_touch_of_a_lead_held_back_by_its_gate_waits_for_it(engine, make_ctx, 
     pid = db.read_df(engine, sa.select(people.c.person_id))["person_id"].tolist()
     assert len(pid) == 1
     assert db.read_df(engine, sa.select(touches.c.person_id))["person_id"].tolist() == pid
+
+
+FILLER = [  # three strangers and a second record of Ann, all behind one filler address
+    {"source_record_id": "p1", "email": "noemail@gmail.com", "first_name": "Ann", "last_name": "Lee",
+     "company": "Acme", "phone": "+44 20 7946 0001"},
+    {"source_record_id": "p2", "email": "NoEmail@gmail.com", "first_name": "Bob", "last_name": "Stone",
+     "company": "Globex", "phone": "+44 20 7946 0002"},
+    {"source_record_id": None, "email": "noemail@gmail.com", "first_name": "Chen", "last_name": "Wu",
+     "company": "Initech"},
+    {"source_record_id": "p4", "email": "noemail@gmail.com", "first_name": "Ann", "last_name": "Lee",
+     "company": "Acme Ltd", "phone": "020 7946 0001", "country": "GB"},
+]
+
+
+@pytest.mark.parametrize("files", [[[0, 1, 2, 3]], [[0, 1], [2, 3]], [[3, 2], [1, 0]]],
+                         ids=["one-file", "two-files", "reversed"])
+def test_a_placeholder_address_joins_no_one_in_any_split(engine, make_ctx, files) -> None:
+    """People who typed the same filler address stay apart, whichever file brings them; none
+    is stored under it (no one is emailed there), every row loads, the raw value stays in the
+    landed row, and a touch naming only the filler address attaches to no one."""
+    ctx = make_ctx(CONFIG, engine)
+    for f in files:
+        land(ctx.engine, [FILLER[i] for i in f], "web")
+        load_leads(ctx)
+    pr = db.read_df(engine, sa.select(person_records.c.row_number, person_records.c.batch_id,
+                                      person_records.c.person_id, person_records.c.email_norm))
+    stg = db.read_df(engine, sa.select(stg_inbound_leads.c.batch_id, stg_inbound_leads.c.row_number,
+                                       stg_inbound_leads.c.first_name, stg_inbound_leads.c.email,
+                                       stg_inbound_leads.c.state))
+    assert stg["state"].tolist() == ["loaded"] * 4
+    assert stg["email"].str.lower().eq("noemail@gmail.com").all()
+    got = pr.merge(stg, on=["batch_id", "row_number"]).groupby("person_id")["first_name"].apply(sorted)
+    assert sorted(got.tolist()) == [["Ann", "Ann"], ["Bob"], ["Chen"]]
+    assert people_df(engine)["email_norm"].isna().all() and pr["email_norm"].isna().all()
+    from leadflow.identity import store as id_store
+    with engine.connect() as conn:
+        flags = id_store.read_rare_flags(conn, got.index.tolist())
+    assert not flags["unreadable_address"].any()     # a filler is no address, not a mistyped one
+    land(engine, [{"source_touch_id": "t1", "touch_type": "page_view", "occurred_at": "2026-11-25 12:00",
+                   "email": "noemail@gmail.com"}], "events", kind="touches")
+    out = load_touches(ctx)
+    assert out["loaded"] == 0 and out["quarantined"] == 1

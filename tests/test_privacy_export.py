@@ -11,7 +11,7 @@ import pytest
 from leadflow.identity import load_leads, load_touches
 from leadflow.privacy import export
 from leadflow.store.schema import metadata, quarantine
-from tests.identity_helpers import CONFIG, land
+from tests.identity_helpers import CONFIG, STRANGERS_BEHIND_A_FILLER, land
 
 ANN = {"first_name": "Ann", "last_name": "Berg", "company": "Acme GmbH", "country": "DE",
        "phone": "+49 30 1234567"}
@@ -79,3 +79,16 @@ def test_tables_with_personal_columns_are_never_declared_not_personal() -> None:
     for t in metadata.sorted_tables:
         if personal & set(t.c.keys()):
             assert t.name not in export.NOT_PERSONAL, t.name
+
+
+def test_export_of_a_filler_address_shows_where_it_was_typed_not_who_typed_it(engine, make_ctx) -> None:
+    """Strangers type noemail@gmail.com; whoever asks what is held about it learns the rows that
+    hold the address, never the names or phones the strangers typed beside it."""
+    ctx = make_ctx(CONFIG, engine)
+    land(engine, STRANGERS_BEHIND_A_FILLER)
+    load_leads(ctx)
+    out = export.export(ctx, "noemail@gmail.com")
+    assert out["person_ids"] == []
+    assert sorted(r["email"].lower() for r in out["tables"]["stg_inbound_leads"]) == ["noemail@gmail.com"] * 2
+    text = json.dumps(out)
+    assert "Stone" not in text and "7946" not in text and "f2" not in text

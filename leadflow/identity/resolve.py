@@ -554,10 +554,12 @@ def _encode(rk: pd.DataFrame, records: pd.DataFrame, people: pd.DataFrame, n: in
 
 def _unreadable_addresses(records: pd.DataFrame, people: pd.DataFrame) -> np.ndarray:
     """Per node: an address was typed but could not be read (records: the raw ``email`` is
-    there, ``email_norm`` is not; existing people: their ``unreadable_address`` flag)."""
+    there, ``email_norm`` is not, and it is not filler; existing people: their
+    ``unreadable_address`` flag)."""
     if "email" in records.columns:
         raw = records["email"].astype("str").str.strip()
-        rec = (raw.notna() & (raw != "") & records["email_norm"].isna()).to_numpy(dtype=bool)
+        filler = records["is_placeholder_address"] if "is_placeholder_address" in records.columns else False
+        rec = (raw.notna() & (raw != "") & records["email_norm"].isna() & ~filler).to_numpy(dtype=bool)
     else:
         rec = np.zeros(len(records), dtype=bool)
     ex = people["unreadable_address"].fillna(False).to_numpy(dtype=bool) \

@@ -20,6 +20,7 @@ from leadflow.store.schema import (
     person_records,
     stg_inbound_leads,
 )
+from leadflow.vocab.mailboxes import normalise_emails
 
 CHUNK = 5000
 #: Blocking keys live in two tables with the same columns: ``person_keys`` and the keys written
@@ -357,10 +358,12 @@ def read_rare_flags(conn: Connection, person_ids: Iterable[Any]) -> pd.DataFrame
     out = pd.DataFrame({"person_id": pd.Series(ids, dtype="int64")})
     q = sa.select(pr.c.person_id).distinct().where(pr.c.match_rule.like("%rare%"))
     rare = db.read_ids(conn, q, pr.c.person_id, ids) if ids else pd.DataFrame({"person_id": []})
-    q = (sa.select(pr.c.person_id).distinct()
+    q = (sa.select(pr.c.person_id, stg.c.email).distinct()
          .select_from(pr.join(stg, sa.and_(stg.c.batch_id == pr.c.batch_id, stg.c.row_number == pr.c.row_number)))
          .where(pr.c.email_norm.is_(None), stg.c.email.is_not(None), sa.func.trim(stg.c.email) != ""))
-    bad = db.read_ids(conn, q, pr.c.person_id, ids) if ids else pd.DataFrame({"person_id": []})
+    bad = db.read_ids(conn, q, pr.c.person_id, ids) if ids else pd.DataFrame({"person_id": [], "email": []})
+    if len(bad):        # a filler address (noemail@) is no address, not a mistyped one
+        bad = bad[~normalise_emails(bad["email"].astype("str"))["is_placeholder_address"].to_numpy(dtype=bool)]
     out["rare_linked"] = out["person_id"].isin(rare["person_id"].astype("int64"))
     out["unreadable_address"] = out["person_id"].isin(bad["person_id"].astype("int64"))
     return out

@@ -54,7 +54,8 @@ def erase(ctx: RunContext, email: str, at: datetime | None = None) -> dict[str, 
         sub = subject.find(conn, ctx.settings, email)
         ids = sub.person_ids
         for kind, df in sub.staging.items():
-            counts[STAGING[kind].name] = _blank_rows(conn, STAGING[kind], df, PII_COLUMNS[kind])
+            cols = ("email",) if sub.filler else PII_COLUMNS[kind]    # a filler: only the address
+            counts[STAGING[kind].name] = _blank_rows(conn, STAGING[kind], df, cols)
         q = sub.quarantine
         if len(q):
             qids = [int(x) for x in q["quarantine_id"]]

@@ -28,6 +28,14 @@ NOT_PERSONAL = ("ingest_batches", "campaigns", "campaign_spend", "stg_campaign_s
                 "pipeline_runs", "models", "email_outbox", "tombstones")
 
 _BY_PERSON = {"person_id", "person_a", "person_b", "survivor_id", "merged_id"}
+# What a filler address's export shows of the rows typing it (``subject.Subject.filler``): that
+# it was typed there, never the strangers' names or phones beside it.
+_FILLER_COLUMNS = ("quarantine_id", "kind", "source", "batch_id", "row_number", "email", "stage", "status",
+                   "loaded_at", "created_at")
+
+
+def _only_the_address(df: pd.DataFrame | None) -> pd.DataFrame | None:
+    return df if df is None or df.empty else df[[c for c in _FILLER_COLUMNS if c in df.columns]]
 
 
 def _plain(v: Any) -> Any:
@@ -56,10 +64,11 @@ def export(ctx: RunContext, email: str) -> dict[str, Any]:
             if t.name in NOT_PERSONAL:
                 continue
             kind = next((k for k, s in STAGING.items() if s is t), None)
+            cut = _only_the_address if sub.filler else (lambda df: df)
             if kind is not None:
-                tables[t.name] = _rows(sub.staging.get(kind))
+                tables[t.name] = _rows(cut(sub.staging.get(kind)))
             elif t.name == "quarantine":
-                tables[t.name] = _rows(sub.quarantine)
+                tables[t.name] = _rows(cut(sub.quarantine))
             else:
                 cols = [t.c[c] for c in _BY_PERSON if c in t.c]
                 if not cols or not ids:

@@ -54,17 +54,24 @@ class Subject:
     quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)
     handoff_ids: list[int] = field(default_factory=list)
     clear: dict[str, set[str]] = field(default_factory=dict)  # values as stored, for file scrubbing
+    # a filler address (noemail@: ``vocab.mailboxes``): the rows typing it are strangers'; only
+    # the address is the subject's, so their names, phones and record ids are not
+    filler: bool = False
 
 
 def email_key(email: str) -> str:
-    k = normalise_emails(pd.Series([email], dtype=object))["email_key"].iloc[0]
+    k = normalise_emails(pd.Series([email], dtype=object), filler_is_address=True)["email_key"].iloc[0]
     if not isinstance(k, str):
         raise SubjectError("not a valid email address")
     return k
 
 
+def is_filler(email: str) -> bool:
+    return bool(normalise_emails(pd.Series([email], dtype=object))["is_placeholder_address"].iloc[0])
+
+
 def _keys(values: pd.Series) -> pd.Series:
-    return normalise_emails(values.astype(object))["email_key"]
+    return normalise_emails(values.astype(object), filler_is_address=True)["email_key"]
 
 
 def _domains(keys: set[str]) -> set[str]:
@@ -120,7 +127,7 @@ def find(conn: Connection, settings: Settings, email: str) -> Subject:
         if not more:
             break
         keys |= more
-    sub = Subject(email_keys=keys, person_ids=sorted(pids))
+    sub = Subject(email_keys=keys, person_ids=sorted(pids), filler=is_filler(email))
     plist = sub.person_ids
     pr = db.read_df(conn, sa.select(person_records).where(person_records.c.person_id.in_(plist)))
     sub.record_keys = set(record_key(pr["source"], pr["source_record_id"]).dropna()) if len(pr) else set()
@@ -137,7 +144,7 @@ def find(conn: Connection, settings: Settings, email: str) -> Subject:
     leads = pd.concat([c for c in cands if len(c)], ignore_index=True) if any(len(c) for c in cands) else cands[0]
     leads = leads.drop_duplicates(["batch_id", "row_number"]).reset_index(drop=True)
     sub.staging["inbound_leads"] = leads
-    if len(leads):   # their rows' ids count too (a row quarantined before it formed a record)
+    if len(leads) and not sub.filler:   # their rows' ids count too (a row quarantined before it formed a record)
         sub.record_keys |= set(record_key(leads["source"], leads["source_record_id"]).dropna())
         rid_values = sorted({k.split("\x1f", 1)[1] for k in sub.record_keys})
 
@@ -234,5 +241,7 @@ def _collect_clear(conn: Connection, sub: Subject) -> None:
         phones |= set(e164.dropna())
         raw_phones = {p.strip() for p in leads["phone"].dropna().astype(str) if p.strip()}
     sub.phones = {p for p in phones if isinstance(p, str)}
+    if sub.filler:      # the strangers who typed it keep their names and phones
+        sub.phones, raw_phones, names = set(), set(), set()
     sub.clear = {"emails": {e for e in emails if e}, "phones": sub.phones | raw_phones,
                  "names": {n for n in names if n.strip()}}

@@ -43,6 +43,25 @@ legal press media pr service services customerservice feedback orders purchasing
 reception mail general it ops operations dev devops root test
 """.split())
 
+# Filler addresses: what people type to get past a required address field. Many strangers
+# type the same one, so it names no one (identity reads it as no address; ``vocab.mailboxes``).
+# Local parts are compared after removing a +tag, dots, dashes, underscores and trailing digits
+# (``no.email1`` is ``noemail``); a local part of one character repeated (``xxx``) is filler too.
+PLACEHOLDER_LOCAL_PARTS: Final = frozenset("""
+noemail nomail noaddress noemailaddress noemailprovided noemailgiven emailnotprovided none nope
+null nil na nan unknown notprovided notavailable notgiven declined refused donotemail dontemail
+donotcontact nobody noone nothing test testing tester testuser testemail asdf asdfasdf asdfgh
+qwerty fake fakeemail dummy sample placeholder abc abcd email youremail yourname firstlast
+firstnamelastname
+""".split())
+
+# Domains whose name is filler (``test.com``, ``none.com``). Reserved test domains (RFC 2606:
+# ``acme.test``) are not: undeliverable, but not shared; the local part still names someone.
+PLACEHOLDER_DOMAIN_WORDS: Final = frozenset("""
+test testing none noemail nomail noaddress null nil na unknown fake fakeemail dummy asdf qwerty
+sample placeholder domain yourdomain yourcompany mycompany company notprovided
+""".split())
+
 # Company legal-form suffixes set aside for matching (compared after punctuation removal).
 LEGAL_SUFFIXES: Final = (
     "incorporated", "inc", "corporation", "corp", "company", "co", "llc", "l l c", "llp", "lp",
