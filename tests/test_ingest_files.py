@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from leadflow.ingest import land, summarise
+from leadflow.ingest import formats, land, summarise
 from tests.ingest_helpers import HEADER, ROWS, batches, lead_source, quarantined, rows, write
 
 
@@ -470,3 +470,40 @@ def test_a_header_spelled_in_another_case_or_spacing_is_mapped(tmp_path, make_ct
     assert [r["email"] for r in landed] == ["a@x.com", "b@x.com", "c@x.com"]
     assert [r["opt_out"] for r in landed] == [False, True, False]
     assert by_file["b.csv"]["status"] == "failed" and "'Email'" in by_file["b.csv"]["error"]
+
+
+def test_excel_text_wrapped_values_are_read_as_the_text(tmp_path, make_ctx, engine):
+    """Exports meant for Excel write ="0123" so the spreadsheet keeps leading zeros: the value is
+    the text inside. The count was unreadable (the lead was quarantined) and the notes kept ="..."."""
+    body = "\n".join([HEADER, '1,a@x.com,"=""0010""",2026-11-01,"=""No""",google,"=""0301234567"""',
+                      '2,b@x.com,"=""""",2026-11-02,No,Web,"=cmd|\' /C calc\'!A0"']) + "\n"
+    write(_landing(tmp_path) / "a.csv", body)
+    r = land(_ctx(make_ctx, engine, lead_source()))[0]
+    assert (r["rows_landed"], r["rows_rejected"]) == (2, 0), quarantined(engine)
+    got = rows(engine)
+    assert [g["company_size"] for g in got] == [10, None]
+    assert got[0]["opt_out"] is False and got[0]["attributes"] == {"Notes": "0301234567"}
+    assert got[1]["attributes"] == {"Notes": "=cmd|' /C calc'!A0"}        # a formula stays as delivered
+
+
+def test_the_header_line_again_mid_file_is_named_as_such(tmp_path, make_ctx, engine):
+    """Two exports joined into one file (cat a.csv b.csv): the second header, with or without its
+    byte-order mark, is one quarantined line whose reason says what it is, not a row of type errors."""
+    body = "\n".join([HEADER, ROWS[0], "\ufeff" + HEADER, ROWS[1], HEADER, ROWS[2]]) + "\n"
+    write(_landing(tmp_path) / "a.csv", body)
+    r = land(_ctx(make_ctx, engine, lead_source()))[0]
+    assert (r["rows_in"], r["rows_landed"], r["rows_rejected"]) == (5, 3, 2), r
+    q = quarantined(engine)
+    assert [x["row_number"] for x in q] == [2, 4]
+    assert all(x["reasons"] == ["the header line again (files joined into one?)"] for x in q)
+    assert [g["row_number"] for g in rows(engine)] == [1, 3, 5]
+
+
+def test_a_header_line_again_beside_an_overlong_value_sets_each_aside_for_its_own_reason(tmp_path, make_ctx, engine):
+    body = "\n".join([HEADER, ROWS[0], HEADER, ROWS[1].replace("Select", "y" * 5000), ROWS[2]]) + "\n"
+    write(_landing(tmp_path) / "a.csv", body)
+    r = land(_ctx(make_ctx, engine, lead_source(limits={"max_cell_bytes": 1000})))[0]
+    assert (r["rows_landed"], r["rows_rejected"]) == (2, 2), r
+    q = quarantined(engine)
+    assert [x["row_number"] for x in q] == [2, 3] and q[0]["reasons"] == [formats.HEADER_AGAIN]
+    assert "max_cell_bytes" in q[1]["reasons"][0]

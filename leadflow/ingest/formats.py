@@ -404,15 +404,19 @@ def read_csv(path: Path, conn: FileConnector, encoding: str, limits: IngestLimit
             pending.append(cur)
         last = nxt is None
         if pending and (last or sum(b.num_rows for b in pending) >= conn.chunk_rows):
-            table = pa.Table.from_batches(pending)
+            table = _excel_text(pa.Table.from_batches(pending))
             pending = []
             n = table.num_rows
+            again = _header_again(table, names)
             long = _long_in_arrow(table, lim.max_cell_bytes)
             frame = pd.DataFrame({name: _objects(table.column(i)) for i, name in enumerate(names)},
                                  dtype=object)
             del table
             numbers = _row_numbers(good, n, taken)
             good += n
+            if again is not None:
+                frame, numbers = _set_aside(frame, numbers, again, rejects, HEADER_AGAIN)
+                long = long[~again] if long is not None else None
             if long is not None:
                 frame, numbers = _long_cells(frame, numbers, lim.max_cell_bytes, rejects, long)
             if last:
@@ -434,6 +438,53 @@ def _objects(col: Any) -> np.ndarray:
     uniq = np.append(enc.dictionary.to_numpy(zero_copy_only=False).astype(object), np.array([None], dtype=object))
     idx = pc.fill_null(enc.indices, len(uniq) - 1).to_numpy(zero_copy_only=False)
     return uniq[idx]
+
+
+HEADER_AGAIN = "the header line again (files joined into one?)"
+# Exports meant for Excel wrap a value as ="0123" so the spreadsheet keeps it as text
+_EXCEL_TEXT = r'^="([^"]*)"$'
+
+
+def _excel_text(table: Any) -> Any:
+    """Values written as ="text" (Excel's keep-as-text form) read as the text; ="" is missing.
+    Only the exact form: a value's own formula (=cmd|...) stays as delivered."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    cols = []
+    for col in table.columns:
+        if pc.any(pc.starts_with(col, '="')).as_py():
+            hit = pc.fill_null(pc.match_substring_regex(col, _EXCEL_TEXT), False)
+            inner = pc.replace_substring_regex(col, _EXCEL_TEXT, r"\1")
+            inner = pc.if_else(pc.equal(inner, ""), pa.scalar(None, pa.string()), inner)
+            col = pc.if_else(hit, inner, col)
+        cols.append(col)
+    return pa.Table.from_arrays(cols, names=table.column_names)
+
+
+def _header_again(table: Any, names: list[str]) -> np.ndarray | None:
+    """Rows repeating the header (most cells equal to their column's name; the first may carry
+    the joined file's byte-order mark), or None: two exports joined into one file."""
+    import pyarrow.compute as pc
+    if len(names) < 2:
+        return None
+    hits = np.zeros(table.num_rows, dtype=np.int64)
+    for i, (col, name) in enumerate(zip(table.columns, names)):
+        eq = pc.equal(col, name)
+        if i == 0:
+            eq = pc.or_(eq, pc.equal(col, "\ufeff" + name))
+        hits += pc.fill_null(eq, False).to_numpy(zero_copy_only=False)
+    mask = hits >= max(2, len(names) // 2 + 1)
+    return mask if mask.any() else None
+
+
+def _set_aside(frame: pd.DataFrame, rows: np.ndarray, mask: np.ndarray, rejects: list,
+               why: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows under ``mask`` set aside with one reason each."""
+    for i in np.flatnonzero(mask).tolist():
+        rec = {k: (None if v is None or (isinstance(v, float) and np.isnan(v)) else v)
+               for k, v in frame.iloc[i].items()}
+        rejects.append(RowReject(int(rows[i]), rec, why))
+    return frame[~mask], rows[~mask]
 
 
 def _long_in_arrow(table: Any, cap: int) -> np.ndarray | None:
