@@ -159,3 +159,16 @@ def test_a_company_size_band_is_read_as_a_head_count() -> None:
     got = m.frame["company_size"].astype(object).where(m.frame["company_size"].notna(), None).tolist()
     assert got == [126, 6, 10001, 351, 3001, 31, 5000, 10000, 1001, None, None]
     assert sorted(m.rejects["row_number"].tolist()) == [10, 11]
+
+
+def test_a_head_count_with_a_unit_a_k_or_an_upper_bound_is_read() -> None:
+    """'250 employees', '10K+', '1k-5k', '2.5k', '10 000', '~100', '<10', 'up to 50': counts as
+    people type and forms print them. A closed band is its midpoint, '<N' the band 1..N-1, 'up
+    to N' 1..N; a plain decimal ('12.5') is not a count and stays unreadable."""
+    from leadflow.vocab.numbers import band_counts
+    vals = ["250 employees", "10K+", "1k-5k", "2.5k", "10 000", "10\u00a0000", "~100", "approx. 50",
+            "<10", "less than 10", "under 10", "up to 50", "1-10 employees", "11-50 Mitarbeiter",
+            "ca. 200", "51 to 200 staff", "12.5", "lots"]
+    got = band_counts(pd.Series(vals, dtype=object)).tolist()
+    assert got == ["250", "10000", "3000", "2500", "10000", "10000", "100", "50",
+                   "5", "5", "5", "26", "6", "31", "200", "126", "12.5", "lots"]
