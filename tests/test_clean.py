@@ -62,6 +62,17 @@ def test_phones_to_e164_using_the_country() -> None:
     assert out.iloc[8] == "+442079460958"
 
 
+def test_phones_as_people_write_them_in_international_form() -> None:
+    """'+44 020 ...': the trunk 0 typed after the country code (as phonenumbers reads it; Italy
+    keeps its 0); a tel-URI extension; a field listing two numbers reads as its first."""
+    p = pd.Series(["+44 020 7946 0958", "+49 030 1234567", "+33 01 23 45 67 89", "+39 06 1234 5678",
+                   "+1-415-555-2671;ext=3", "020 7946 0958 / 07700 900123", "+44 20 7946 0958; +44 7700 900123",
+                   "+61 0412 345 678"])
+    c = pd.Series(["GB", "DE", "FR", "IT", "US", "GB", "GB", "AU"])
+    assert to_e164(p, c).tolist() == ["+442079460958", "+49301234567", "+33123456789", "+390612345678",
+                                      "+14155552671", "+442079460958", "+442079460958", "+61412345678"]
+
+
 def test_names_casing_whitespace_unicode() -> None:
     s = pd.Series(["  JOHN ", "mcDonald", " van der  Berg", "ｊｏｈｎ", None, "123", "o'neil", "Zoë"])
     out = clean_person_name(s)

@@ -29,7 +29,9 @@ from phonenumbers import PhoneMetadata
 
 from leadflow.vocab._unique import SPACE
 
-_EXTENSION = rf"{SPACE}*(?:x|ext\.?|extension|#){SPACE}*[0-9]{{1,6}}{SPACE}*$"
+_EXTENSION = rf"{SPACE}*(?:x|ext\.?|extension|#|;ext=){SPACE}*[0-9]{{1,6}}{SPACE}*$"
+# a field listing numbers: '020 7946 0958 / 07700 900123', '...; ...', '... or ...'
+_LIST_TAIL = rf"{SPACE}*(?:[/;|]|\bor\b).*$"
 
 
 def _parse(digits: str, region: str | None) -> str | None:
@@ -119,6 +121,37 @@ def _national(d: pd.Series, region: str) -> pd.Series:
     return out
 
 
+def _first_listed(s: pd.Series) -> pd.Series:
+    """A value listing two numbers (6+ digits on each side of '/', ';', '|' or 'or') -> the first."""
+    maybe = np.zeros(len(s), dtype=bool)
+    for sep in ("/", ";", "|", " or "):        # plain substring tests first: few values hold one
+        maybe |= s.str.contains(sep, regex=False).fillna(False).to_numpy(bool)
+    if not maybe.any():
+        return s
+    c = s[maybe]
+    first = c.str.replace(_LIST_TAIL, "", regex=True)
+    n_first = first.str.count(r"\d")
+    listed = ((n_first >= 6) & (c.str.count(r"\d") - n_first >= 6)).fillna(False).to_numpy(bool)
+    out = s.copy()
+    out[np.flatnonzero(maybe)[listed]] = first[listed].to_numpy()
+    return out
+
+
+@lru_cache(maxsize=1)
+def _trunk_codes() -> str:
+    """A regex for '+<code>0': a country whose trunk prefix is 0 and whose numbers never start
+    with it (GB, DE, FR, AU, ...; not IT, where the 0 is part of the number)."""
+    codes = [str(cc) for cc, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()
+             if regions[0] != "001" and getattr(PhoneMetadata.metadata_for_region(regions[0], None),
+                                                "national_prefix", None) == "0"]
+    return r"^\+(?:" + "|".join(sorted(codes)) + ")0"
+
+
+def _trunk_after_code(digits: pd.Series) -> np.ndarray:
+    """'+44 020 ...': the trunk prefix typed in international form; phonenumbers strips it."""
+    return digits.str.contains(_trunk_codes(), regex=True).fillna(False).to_numpy(bool)
+
+
 def to_e164(phone: pd.Series, country: pd.Series | None = None) -> pd.Series:
     """E.164 strings (``+4930123456``) or NA when the number is not a possible number.
 
@@ -126,7 +159,7 @@ def to_e164(phone: pd.Series, country: pd.Series | None = None) -> pd.Series:
     not strictly valid, numbers are kept: matching needs the same key for the same number,
     and the metadata's notion of a valid range lags behind real allocations.
     """
-    s = phone.astype("str").str.lower().str.replace(_EXTENSION, "", regex=True)
+    s = _first_listed(phone.astype("str").str.lower().str.replace(_EXTENSION, "", regex=True))
     plus = s.str.strip().str.match(r"^(?:\+|00)").fillna(False).astype(bool)
     digits = s.str.replace(r"\D", "", regex=True)
     digits = digits.where(~(plus & digits.str.startswith("00")), digits.str[2:])
@@ -139,7 +172,7 @@ def to_e164(phone: pd.Series, country: pd.Series | None = None) -> pd.Series:
     # (''+44 (0)20...'' style trunk digits are left to phonenumbers)
     intl = plus & digits.notna() & ~s.str.contains(r"\(0\)", regex=True).fillna(False).astype(bool) \
         & digits.str.len().between(9, 16).fillna(False).astype(bool) \
-        & ~digits.str.startswith("+0").fillna(False).astype(bool)
+        & ~digits.str.startswith("+0").fillna(False).astype(bool) & ~_trunk_after_code(digits)
     keys = pd.DataFrame({"d": digits, "r": region})[~intl.to_numpy()].dropna(subset=["d"])
     uniq = keys.drop_duplicates().reset_index(drop=True)
     parsed = pd.Series(pd.NA, index=uniq.index, dtype="str")
