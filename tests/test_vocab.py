@@ -286,3 +286,15 @@ def test_an_excel_serial_date_is_read() -> None:
     assert got.tolist()[:3] == [pd.Timestamp("2025-11-26"), pd.Timestamp("2025-11-26 12:00"),
                                 pd.Timestamp("2026-11-26 06:00")]
     assert bad.tolist() == [False, False, False, True, True]
+
+
+def test_yes_and_no_in_the_languages_exports_are_written_in() -> None:
+    """A CRM with a German, French, Spanish, Dutch or Nordic interface exports its check boxes as
+    Ja/Nein, Oui/Non, Sí/No ...: readable answers, not unreadable flags (an unreadable opt-out
+    blocks the lead and quarantines the row)."""
+    from leadflow.vocab.booleans import parse_bools
+    yes = ["Ja", "Oui", "Sí", "Si", "Sim", "Tak", "Kyllä", "Evet"]
+    no = ["Nein", "Non", "Nee", "Nej", "Nei", "Não", "Nao", "Nie", "Ei", "Hayır"]
+    val, bad = parse_bools(pd.Series(yes + no + ["vielleicht"], dtype=object))
+    assert val.tolist()[:-1] == [True] * len(yes) + [False] * len(no)
+    assert bad.tolist() == [False] * (len(yes) + len(no)) + [True]

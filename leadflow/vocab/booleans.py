@@ -13,10 +13,13 @@ import pandas as pd
 
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "1.0", "on", "x",
                         "opted out", "opted-out", "opt out", "unsubscribed",
-                        "checked", "\u2713", "\u2714", "\u2611", "\u2705"})   # form tools: a ticked box
+                        "checked", "\u2713", "\u2714", "\u2611", "\u2705",   # form tools: a ticked box
+                        # exports from CRMs in other interface languages
+                        "ja", "oui", "sí", "si", "sim", "tak", "kyllä", "evet"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "0.0", "off", "unchecked", "\u2610",
                          # an email tool's subscription state, the opposite of 'unsubscribed'
-                         "subscribed", "opted in", "opted-in", "opt in", "opt-in"})
+                         "subscribed", "opted in", "opted-in", "opt in", "opt-in",
+                         "nein", "non", "nee", "nej", "nei", "não", "nao", "nie", "ei", "hayır", "hayir"})
 
 
 def parse_bools(s: pd.Series) -> tuple[pd.Series, pd.Series]:
