@@ -496,6 +496,7 @@ def test_the_header_line_again_mid_file_is_named_as_such(tmp_path, make_ctx, eng
     q = quarantined(engine)
     assert [x["row_number"] for x in q] == [2, 4]
     assert all(x["reasons"] == ["the header line again (files joined into one?)"] for x in q)
+    assert [x["status"] for x in q] == ["discarded"] * 2      # no lead: nothing to work, one entry per line
     assert [g["row_number"] for g in rows(engine)] == [1, 3, 5]
 
 

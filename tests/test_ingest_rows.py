@@ -207,6 +207,8 @@ def _record(rng: random.Random, i: int) -> dict[str, str]:
            "Notes": "ok"}
     if rng.random() < 0.3:
         rec[rng.choice(list(rec)[1:])] = rng.choice(JUNK)
+    if rng.random() < 0.1:                      # Excel's keep-as-text form: ="0042"
+        rec["Employees"] = f'="{rec["Employees"]}"'
     return rec
 
 
@@ -232,6 +234,9 @@ def _generate(folder: Path, rng: random.Random, n_files: int) -> dict[str, int]:
         name = f"d{f:02d}_{fmt}.{fmt}"
         if fmt == "csv":
             lines = [HEADER] + [_csv_line(r, rng) for r in recs]
+            for _ in range(rng.choice([0, 0, 0, 1, 2])):    # exports joined: the header again, a row of its own
+                lines.insert(rng.randint(2, len(lines)), rng.choice([HEADER, "\ufeff" + HEADER]))
+            n = len(lines) - 1
             if rng.random() < 0.15:                     # a NUL byte: refused whole, its rows counted
                 lines[1] += "\x00"
             text = "\n".join(lines) + "\n"

@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from leadflow.canonical import FIELDS
 from leadflow.config import Source
 from leadflow.context import RunContext
-from leadflow.ingest.formats import FileProblem, RowReject
+from leadflow.ingest.formats import HEADER_AGAIN, FileProblem, RowReject
 from leadflow.ingest.mapping import (
     HeaderProblem,
     attributes_json,
@@ -335,7 +335,9 @@ def _flush_line_rejects(conn: Connection, ctx: RunContext, d: Delivery, batch_id
         seen["first"] = (items[0][0], items[0][2])
     lr = pd.DataFrame({"row_number": [r for r, _, _ in items],
                        "record": [rec if isinstance(rec, dict) else {"_line": rec} for _, rec, _ in items],
-                       "reasons": [[why] for _, _, why in items]})
+                       "reasons": [[why] for _, _, why in items],
+                       # a header line again is no lead: accounted for, nothing to work (one entry per line)
+                       "status": ["discarded" if why == HEADER_AGAIN else "open" for _, _, why in items]})
     return _quarantine(conn, ctx, d.source, batch_id, lr, seen)
 
 

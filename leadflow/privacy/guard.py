@@ -98,7 +98,7 @@ def rejects_at_landing(conn: Connection, settings: Settings, src: Source, reject
     if not hit.any():
         return rejects
     out = rejects.copy()
-    out["status"] = np.where(hit, "discarded", "open")
+    out["status"] = np.where(hit, "discarded", out["status"] if "status" in out else "open")
     out["record"] = [{"erased": True} if h else r for h, r in zip(hit, out["record"])]
     out["reasons"] = [["erased"] if h else r for h, r in zip(hit, out["reasons"])]
     return out
