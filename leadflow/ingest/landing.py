@@ -227,7 +227,8 @@ def _land(ctx: RunContext, conn: Connection, d: Delivery, progress: Callable[[in
         first = seen["first"]
         note = f"{rejected} row(s) rejected to quarantine"
         if seen["again"]:
-            note += f" ({seen['again']} already in quarantine from an earlier delivery)"
+            note += (f" ({seen['again']} already in quarantine: the same record with the same problem, "
+                     "of an earlier delivery or earlier in this one)")
         note += _first_reason(conn, batch_id, src, d.uri) or (
             f"; first: {where(src, d.uri, first[0])}: {first[1]}" if first else "")
     if d.warnings:
