@@ -492,3 +492,6 @@ def test_a_placeholder_address_joins_no_one_in_any_split(engine, make_ctx, files
                    "email": "noemail@gmail.com"}], "events", kind="touches")
     out = load_touches(ctx)
     assert out["loaded"] == 0 and out["quarantined"] == 1
+    from leadflow.identity.touches import FILLER_ONLY
+    q = db.read_df(engine, sa.select(quarantine.c.reasons).where(quarantine.c.kind == "touches"))
+    assert q["reasons"].tolist() == [[FILLER_ONLY]]          # says why, without the address

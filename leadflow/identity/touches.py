@@ -33,6 +33,8 @@ from leadflow.quality.run import fetch_rows, record_json
 from leadflow.store import crm_outbox, db
 from leadflow.store.schema import people, quarantine, stg_touches, touches
 
+# a touch whose only identity is a filler address (noemail@, test@test.com: ``vocab.mailboxes``)
+FILLER_ONLY = "no_identity: its address is a filler many people type (noemail@, test@test.com)"
 log = logging.getLogger("leadflow.identity")
 
 
@@ -87,7 +89,8 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
         if tch.empty:
             return counts
         counts["rows"] = len(tch)
-        tch["email_norm"] = normalise_emails(tch["email"])["email_norm"]
+        em = normalise_emails(tch["email"])
+        tch["email_norm"], filler = em["email_norm"], em["is_placeholder_address"].to_numpy(dtype=bool)
         tch["occurred_at"] = to_utc(tch["occurred_at"])
         id_src = {s.name: (s.record_source or s.name) for s in ctx.settings.sources}
         tch["id_source"] = tch["source"].map(id_src).fillna(tch["source"])
@@ -122,7 +125,7 @@ def load_touches(ctx: RunContext) -> dict[str, Any]:
             pid = pid.fillna(tch["email_norm"].map(ids).astype("Int64"))
         no_id = pid.isna().to_numpy() & ~erased & ~incomplete & ~waiting
         bad = no_id | incomplete
-        why = np.where(incomplete, "missing touch_type or occurred_at", "no_identity")
+        why = np.select([incomplete, filler], ["missing touch_type or occurred_at", FILLER_ONLY], "no_identity")
         states.loc[bad, "state"] = "quarantined"
         states.loc[bad, "state_reason"] = why[bad]
         if bad.any():

@@ -59,14 +59,15 @@ def identifiers(frame: pd.DataFrame, id_source: pd.Series | str | None = None,
     em = None
     if "email_norm_untagged" in kinds and "email_key" in frame:
         out["email_norm_untagged"] = frame["email_key"].astype(object)
-        filler = frame["is_placeholder_address"].fillna(False).astype(bool) \
-            if "is_placeholder_address" in frame and "email" in frame else pd.Series(False, index=frame.index)
-        if filler.any():          # identity left a filler address out; privacy reads it as typed
-            out.loc[filler, "email_norm_untagged"] = normalise_emails(
-                frame.loc[filler, "email"], filler_is_address=True)["email_key"].astype(object)
     elif "email_norm_untagged" in kinds and src_col:
         em = normalise_emails(frame[src_col], filler_is_address=True)
         out["email_norm_untagged"] = em["email_key"].astype(object)
+    if "email_norm_untagged" in out and "email" in frame and src_col != "email":
+        # identity leaves a filler address (noemail@) out of its columns; privacy reads it as typed
+        redo = out["email_norm_untagged"].isna().to_numpy() & frame["email"].notna().to_numpy()
+        if redo.any():
+            out.loc[redo, "email_norm_untagged"] = normalise_emails(
+                frame.loc[redo, "email"], filler_is_address=True)["email_key"].astype(object).to_numpy()
     if LEGACY_KIND in kinds and src_col:
         norm = frame[src_col] if src_col == "email_norm" else (
             em if em is not None else normalise_emails(frame[src_col], filler_is_address=True))["email_norm"]
