@@ -298,3 +298,29 @@ def test_yes_and_no_in_the_languages_exports_are_written_in() -> None:
     val, bad = parse_bools(pd.Series(yes + no + ["vielleicht"], dtype=object))
     assert val.tolist()[:-1] == [True] * len(yes) + [False] * len(no)
     assert bad.tolist() == [False] * (len(yes) + len(no)) + [True]
+
+
+def test_a_time_with_a_zone_abbreviation_or_in_javascript_form_is_read() -> None:
+    """'10:00 PST', '10:00 CEST' and JavaScript's Date string (what web-form tools post:
+    'Thu Nov 26 2026 10:00:00 GMT+0100 (Central European Standard Time)') were unreadable, so the
+    lead was quarantined. Read in UTC; an abbreviation naming two zones (CST, IST, BST) stays
+    unreadable rather than guessed."""
+    s = pd.Series(["2026-11-26 10:00:00 PST", "2026-11-26 10:00 EST", "2026-07-01 10:00 EDT",
+                   "2026-11-26 10:00:00 CET", "2026-07-01 10:00 CEST", "26 Nov 2026 10:00 JST",
+                   "Thu Nov 26 2026 10:00:00 GMT+0100 (Central European Standard Time)",
+                   "Thu Nov 26 2026 10:00:00 GMT-0500 (Eastern Standard Time)",
+                   "2026-11-26 10:00 UTC+05:30", "2026-11-26 10:00 CST", "2026-11-26 10:00 IST"], dtype=object)
+    got, bad = datetimes.parse_datetimes(s)
+    want = ["2026-11-26 18:00", "2026-11-26 15:00", "2026-07-01 14:00", "2026-11-26 09:00", "2026-07-01 08:00",
+            "2026-11-26 01:00", "2026-11-26 09:00", "2026-11-26 15:00", "2026-11-26 04:30"]
+    assert got.tolist()[:9] == [pd.Timestamp(w) for w in want]
+    assert bad.tolist() == [False] * 9 + [True, True]
+
+
+def test_a_zone_word_does_not_change_how_a_column_orders_its_numeric_dates() -> None:
+    """A value naming a zone is read in the day/month order its column shows, like the rest: in
+    a day-first column ('28/11/2026'), '03/04/2026 10:00 CET' is 3 April."""
+    s = pd.Series(["28/11/2026", "03/04/2026", "03/04/2026 10:00 CET"], dtype=object)
+    got, bad = datetimes.parse_datetimes(s)
+    assert got.tolist() == [pd.Timestamp("2026-11-28"), pd.Timestamp("2026-04-03"), pd.Timestamp("2026-04-03 09:00")]
+    assert not bad.any()

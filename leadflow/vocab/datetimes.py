@@ -41,10 +41,40 @@ def parse_datetimes(s: pd.Series, day_first: bool | None = None) -> tuple[pd.Ser
             day_first, ambiguous = day_order(txt[retry])
         else:
             ambiguous = pd.Series(False, index=txt[retry].index)
-        again = pd.to_datetime(txt[retry], errors="coerce", format="mixed", dayfirst=day_first, utc=True)
+        # zone words and JavaScript's Date string as an ISO offset (other values unchanged)
+        again = pd.to_datetime(with_offsets(txt[retry]), errors="coerce", format="mixed", dayfirst=day_first,
+                               utc=True)
         out = out.where(~retry, again.where(~ambiguous))
     out = out.dt.tz_convert(None).astype("datetime64[us]")
     return out, present & out.isna()
+
+
+# Zone abbreviations that name one zone only (CST, IST, BST name two or three: left unreadable).
+ZONES = {"PST": "-08:00", "PDT": "-07:00", "MST": "-07:00", "MDT": "-06:00", "CDT": "-05:00",
+         "EST": "-05:00", "EDT": "-04:00", "AKST": "-09:00", "AKDT": "-08:00", "HST": "-10:00",
+         "WET": "+00:00", "WEST": "+01:00", "CET": "+01:00", "CEST": "+02:00", "EET": "+02:00",
+         "EEST": "+03:00", "MSK": "+03:00", "JST": "+09:00", "KST": "+09:00", "AEST": "+10:00",
+         "AEDT": "+11:00", "ACST": "+09:30", "ACDT": "+10:30", "AWST": "+08:00", "NZST": "+12:00",
+         "NZDT": "+13:00"}
+_ZONE_AT_END = r"\s+(" + "|".join(ZONES) + r")\s*$"
+# 'GMT+0100', 'UTC-5', 'UTC+05:30' (JavaScript's Date string, many tools): an ISO offset
+_GMT_OFFSET = r"\s*(?:GMT|UTC)\s*([+-])(\d{1,2}):?(\d{2})?"
+_WEEKDAY = r"^\s*(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\.?,?\s+"
+_MAYBE_ZONED = r"GMT|UTC|[A-Z]{3,4}\s*$|\)\s*$|^\s*(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+
+
+def with_offsets(txt: pd.Series) -> pd.Series:
+    """Timestamps with their zone written as an ISO offset: an unambiguous zone abbreviation
+    ('10:00 PST'), 'GMT+0100' / 'UTC-5', a weekday in front and a zone name in brackets after
+    (JavaScript's 'Thu Nov 26 2026 10:00:00 GMT+0100 (Central European Standard Time)')."""
+    out = txt.astype("str")
+    cand = out.str.contains(_MAYBE_ZONED, regex=True).fillna(False).astype(bool)   # vectorised: few do
+    if not cand.any():
+        return out
+    t = out[cand].str.replace(r"\s*\([^()]*\)\s*$", "", regex=True).str.replace(_WEEKDAY, "", regex=True)
+    t = t.str.replace(_GMT_OFFSET, lambda m: f" {m.group(1)}{int(m.group(2)):02d}:{m.group(3) or '00'}", regex=True)
+    out[cand] = t.str.replace(_ZONE_AT_END, lambda m: " " + ZONES[m.group(1)], regex=True)
+    return out
 
 
 # A numeric date: two numbers of one or two digits, then a year (28/11/2026, 11-28-26, 3.4.2026).
