@@ -324,3 +324,22 @@ def test_a_zone_word_does_not_change_how_a_column_orders_its_numeric_dates() -> 
     got, bad = datetimes.parse_datetimes(s)
     assert got.tolist() == [pd.Timestamp("2026-11-28"), pd.Timestamp("2026-04-03"), pd.Timestamp("2026-04-03 09:00")]
     assert not bad.any()
+
+
+@pytest.mark.parametrize("formats", [["%m/%d/%Y %I:%M %p"], ["%d.%m.%Y %H:%M"], ["%d/%m/%Y"], ["%b %d, %Y"],
+                                     ["%d-%b-%Y %H:%M:%S"], ["%A, %B %d, %Y"], ["%m/%d/%y"],
+                                     ["%m/%d/%Y %I:%M %p", "%b %d, %Y", "%Y/%m/%d %H:%M", "%d %B %Y"]])
+def test_guessed_formats_read_what_the_value_by_value_parser_reads(formats) -> None:
+    """The fast path (a format guessed from the column, applied vectorised) must give exactly what
+    pandas' value-by-value parser gives, in the column's day/month order, for every value."""
+    import random
+    rng = random.Random(len(formats) * 7 + len(formats[0]))
+    base = datetime(2020, 1, 1)
+    stamps = [base + pd.Timedelta(minutes=rng.randrange(0, 60 * 24 * 365 * 8)) for _ in range(600)]
+    txt = pd.Series([t.strftime(rng.choice(formats)) for t in stamps], dtype=object)
+    got, bad = datetimes.parse_datetimes(txt)
+    day_first, ambiguous = datetimes.day_order(txt)
+    ref = pd.to_datetime(txt, format="mixed", dayfirst=day_first, utc=True, errors="coerce")
+    ref = ref.where(~ambiguous).dt.tz_convert(None).astype("datetime64[us]")
+    pd.testing.assert_series_equal(got, ref, check_names=False)
+    assert bad.tolist() == ref.isna().tolist()
