@@ -71,30 +71,6 @@ def test_suppression_reasons_in_order() -> None:
         "disqualified", None]
 
 
-def test_a_person_with_neither_address_nor_phone_is_unreachable() -> None:
-    """Nobody can call or mail a person whose only address was a filler (noemail@) or who gave
-    none and no phone: handed off, the rep holds a lead they cannot work. Suppressed with a
-    reason instead, until a record brings a way to reach them; a frame without phones (a caller
-    that does not read them) suppresses no one for it."""
-    q = Qualification()
-    df = pd.DataFrame({"erased_at": [None] * 4, "opt_out": [False, False, False, True],
-                       "do_not_contact": [False] * 4, "is_competitor": [False] * 4,
-                       "email_norm": [None, "a@x.test", None, None], "phone_e164": [None, None, "+442079460958", None],
-                       "account_domain": [None] * 4, "is_customer": [False] * 4, "has_open_deal": [False] * 4,
-                       "lifecycle_stage": ["lead"] * 4})
-    assert suppression_reason(df, q).tolist() == ["unreachable", None, None, "opt_out"]
-    assert suppression_reason(df.drop(columns="phone_e164"), q).tolist() == [None, None, None, "opt_out"]
-
-
-def test_candidates_carry_the_phone(engine: sa.Engine, make_ctx) -> None:
-    d = date(2026, 11, 26)
-    ctx = make_ctx({}, engine, d)
-    with engine.begin() as c:
-        syn.add_people(c, pd.DataFrame({"person_id": [1], "lifecycle_stage": ["lead"]}))
-        syn.add_scores(c, pd.DataFrame({"person_id": [1], "score": [90.0], "grade": ["A"]}), d)
-    assert "phone_e164" in candidates(engine, ctx).columns
-
-
 def test_priority_puts_hand_raisers_first() -> None:
     p = priority(_frame(score=[95, 10, 50], probability=[None, None, 0.8], hand_raiser=[False, True, False]))
     assert p.tolist() == [95.0, 110.0, 80.0]

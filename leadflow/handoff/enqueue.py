@@ -62,7 +62,7 @@ def flag_breaches(conn: Connection, ctx: RunContext) -> int:
 def _recheck(conn: Connection, ids: list[int]) -> pd.DataFrame:
     """Fresh contact flags and stage for the people about to be queued (inside the write txn)."""
     p, a = people, accounts
-    q = (sa.select(p.c.person_id, p.c.lifecycle_stage, p.c.email_norm, p.c.phone_e164, p.c.opt_out,
+    q = (sa.select(p.c.person_id, p.c.lifecycle_stage, p.c.email_norm, p.c.opt_out,
                    p.c.do_not_contact, p.c.is_competitor, p.c.erased_at,
                    a.c.domain.label("account_domain"), a.c.is_customer, a.c.has_open_deal)
          .select_from(p.outerjoin(a, a.c.account_id == p.c.account_id)))

@@ -51,7 +51,7 @@ ids AS (
         SELECT person_id, hand_raised_at FROM hr
     ) both_ GROUP BY person_id
 )
-SELECT p.person_id, p.lifecycle_stage, p.cycle, p.email_norm, p.phone_e164, p.country, p.company_size,
+SELECT p.person_id, p.lifecycle_stage, p.cycle, p.email_norm, p.country, p.company_size,
        p.account_id, p.opt_out, p.do_not_contact, p.is_competitor, p.erased_at,
        a.domain AS account_domain, a.owner_rep AS account_owner, a.is_customer, a.has_open_deal,
        a.country AS account_country, a.company_size AS account_size,

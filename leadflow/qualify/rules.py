@@ -17,7 +17,7 @@ GRADE_RANK = {"A": 0, "B": 1, "C": 2, "D": 3}
 
 # Suppression reasons, in the order they are checked (the first that applies is logged).
 SUPPRESSION_REASONS = ("erased", "opt_out", "do_not_contact", "competitor", "customer",
-                       "open_deal", "disqualified", "unreachable")
+                       "open_deal", "disqualified")
 
 # Stages whose people are already with sales this cycle: not queued again, not suppressed.
 WITH_SALES = ("sal", "sql")
@@ -69,8 +69,7 @@ def suppression_reason(df: pd.DataFrame, q: Qualification) -> pd.Series:
     """The first suppression reason per person (None: may be contacted).
 
     Needs erased_at, opt_out, do_not_contact, is_competitor, email_norm, account_domain,
-    is_customer, has_open_deal, lifecycle_stage; with phone_e164, a person with neither an
-    address nor a phone (none given, or only a filler such as noemail@) is ``unreachable``.
+    is_customer, has_open_deal, lifecycle_stage.
     """
     comp_domains = {d.lower().lstrip("@") for d in q.competitor_domains}
     competitor = _bool(df["is_competitor"])
@@ -87,8 +86,6 @@ def suppression_reason(df: pd.DataFrame, q: Qualification) -> pd.Series:
         _bool(df["is_customer"]) | (stage == "customer"),
         _bool(df["has_open_deal"]) | (stage == "opportunity"),
         stage == "disqualified",
-        df["email_norm"].isna() & df["phone_e164"].isna() if "phone_e164" in df.columns
-        else pd.Series(False, index=df.index),
     ]
     return pd.Series(np.select(conds, list(SUPPRESSION_REASONS), default=np.array(None, dtype=object)),
                      index=df.index, dtype=object)
